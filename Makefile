@@ -1,0 +1,41 @@
+# tapaudit: `make demo` and `make test` do all their own set-up on a fresh Debian machine.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+DEMO_DB ?= data
+DEMO_CAPTURES := pcaps/lab/lab.pcapng $(wildcard pcaps/real/*.pcap pcaps/real/*.pcapng)
+
+.PHONY: demo test lint typecheck debs bench clean lab
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test,bench]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/tapaudit replay --db $(DEMO_DB) --bench pcaps/lab/lab.bench.yaml $(DEMO_CAPTURES)
+
+debs:
+	./scripts/ensure-debs.sh
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+test: $(STAMP) debs lint typecheck
+	$(BIN)/pytest -n 2 --dist loadgroup -q
+
+lab: $(STAMP)
+	$(PY) -m pcaps.synth.generate_lab --out-dir pcaps/lab
+
+bench: $(STAMP) debs
+	$(PY) bench/replay.py --packets 1000000
+
+clean:
+	rm -rf $(VENV) $(DEMO_DB) .pytest_cache .mypy_cache .ruff_cache
