@@ -1,0 +1,102 @@
+"""DHCPv4 (RFC 2131/2132): the fields that identify a client.
+
+Option 55 (parameter request list) in request order is the classic passive OS
+and device fingerprint (as used by Fingerbank); option 60 names the vendor
+stack and option 12 the hostname the device chose for itself.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+
+MAGIC = b"\x63\x82\x53\x63"
+MSG_TYPES = {
+    1: "discover",
+    2: "offer",
+    3: "request",
+    4: "decline",
+    5: "ack",
+    6: "nak",
+    7: "release",
+    8: "inform",
+}
+
+
+class DhcpError(ValueError):
+    """Payload is not a well-formed DHCP message."""
+
+
+@dataclass
+class DhcpMessage:
+    op: int
+    msg_type: str
+    xid: int
+    client_mac: bytes
+    ciaddr: bytes
+    yiaddr: bytes
+    hostname: str = ""
+    vendor_class: str = ""
+    prl: list[int] = field(default_factory=list)
+    client_id: bytes = b""
+    requested_ip: bytes = b""
+    server_id: bytes = b""
+    fqdn: str = ""
+
+
+def _text(raw: bytes) -> str:
+    return raw.rstrip(b"\x00").decode("utf-8", "replace")
+
+
+def parse(payload: bytes) -> DhcpMessage:
+    """Parse a BOOTP/DHCP payload (UDP 67/68); raises DhcpError when malformed."""
+    if len(payload) < 240 or payload[236:240] != MAGIC:
+        raise DhcpError("not a DHCP message (short or no magic cookie)")
+    op, htype, hlen = payload[0], payload[1], payload[2]
+    (xid,) = struct.unpack_from("!I", payload, 4)
+    mac = payload[28 : 28 + hlen] if htype == 1 and hlen == 6 else b""
+    msg = DhcpMessage(op, "", xid, mac, payload[12:16], payload[16:20])
+    pos, end = 240, len(payload)
+    while pos < end:
+        code = payload[pos]
+        if code == 255:
+            break
+        if code == 0:
+            pos += 1
+            continue
+        if pos + 2 > end:
+            raise DhcpError("option header past the end")
+        n = payload[pos + 1]
+        val = payload[pos + 2 : pos + 2 + n]
+        if len(val) < n:
+            raise DhcpError(f"option {code} length {n} past the end")
+        pos += 2 + n
+        if code == 53 and n >= 1:
+            msg.msg_type = MSG_TYPES.get(val[0], str(val[0]))
+        elif code == 12:
+            msg.hostname = _text(val)
+        elif code == 60:
+            msg.vendor_class = _text(val)
+        elif code == 55:
+            msg.prl = list(val)
+        elif code == 61:
+            msg.client_id = val
+        elif code == 50 and n == 4:
+            msg.requested_ip = val
+        elif code == 54 and n == 4:
+            msg.server_id = val
+        elif code == 81 and n > 3:
+            msg.fqdn = _fqdn(val[3:])
+    return msg
+
+
+def _fqdn(raw: bytes) -> str:
+    """Option 81 domain name: wire-format labels (RFC 4702) or, in old clients, ASCII."""
+    if raw and raw[0] < 64 and b"." not in raw:
+        labels, pos = [], 0
+        while pos < len(raw) and raw[pos]:
+            n = raw[pos]
+            labels.append(raw[pos + 1 : pos + 1 + n].decode("utf-8", "replace"))
+            pos += 1 + n
+        return ".".join(labels)
+    return _text(raw)

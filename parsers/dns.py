@@ -1,0 +1,161 @@
+"""DNS wire format (RFC 1035, 3596, 2782, 6762): messages to questions and records.
+
+Used for unicast DNS, mDNS and LLMNR alike. Name decompression follows at most
+``MAX_POINTERS`` pointers and only backwards, so a compression loop or a
+pointer past the end raises DnsError instead of spinning.
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+from dataclasses import dataclass, field
+
+MAX_POINTERS = 32
+MAX_RECORDS = 512
+TYPES = {
+    1: "A",
+    2: "NS",
+    5: "CNAME",
+    6: "SOA",
+    12: "PTR",
+    15: "MX",
+    16: "TXT",
+    28: "AAAA",
+    33: "SRV",
+    41: "OPT",
+    47: "NSEC",
+    64: "SVCB",
+    65: "HTTPS",
+    255: "ANY",
+}
+
+
+class DnsError(ValueError):
+    """The payload is not a well-formed DNS message."""
+
+
+@dataclass
+class Record:
+    name: str
+    rtype: int
+    rclass: int
+    ttl: int
+    data: str  # printable rdata: address, target name, "prio weight port target", TXT strings
+
+    @property
+    def type_name(self) -> str:
+        return TYPES.get(self.rtype, str(self.rtype))
+
+
+@dataclass
+class DnsMessage:
+    txid: int
+    is_response: bool
+    opcode: int
+    rcode: int
+    questions: list[tuple[str, int]] = field(default_factory=list)
+    answers: list[Record] = field(default_factory=list)
+    authority: list[Record] = field(default_factory=list)
+    additional: list[Record] = field(default_factory=list)
+
+
+def read_name(buf: bytes, pos: int) -> tuple[str, int]:
+    """Decode a possibly compressed name at pos; return (name, position after it)."""
+    labels: list[str] = []
+    jumps = 0
+    after = -1
+    lowest = pos
+    total = 0
+    while True:
+        if pos >= len(buf):
+            raise DnsError("name runs past the end")
+        n = buf[pos]
+        if n == 0:
+            pos += 1
+            break
+        if n & 0xC0 == 0xC0:
+            if pos + 1 >= len(buf):
+                raise DnsError("compression pointer cut short")
+            target = ((n & 0x3F) << 8) | buf[pos + 1]
+            if after < 0:
+                after = pos + 2
+            jumps += 1
+            if jumps > MAX_POINTERS or target >= lowest:
+                raise DnsError("compression loop or forward pointer")
+            lowest = pos = target
+            continue
+        if n & 0xC0:
+            raise DnsError(f"unsupported label type {n:#x}")
+        label = buf[pos + 1 : pos + 1 + n]
+        if len(label) < n:
+            raise DnsError("label runs past the end")
+        total += n + 1
+        if total > 255:
+            raise DnsError("name longer than 255 bytes")
+        labels.append(label.decode("utf-8", "backslashreplace"))
+        pos += 1 + n
+    return ".".join(labels), (after if after >= 0 else pos)
+
+
+def _rdata(buf: bytes, rtype: int, pos: int, end: int) -> str:
+    rd = buf[pos:end]
+    if rtype == 1 and len(rd) == 4:
+        return socket.inet_ntop(socket.AF_INET, rd)
+    if rtype == 28 and len(rd) == 16:
+        return socket.inet_ntop(socket.AF_INET6, rd)
+    if rtype in (2, 5, 12):
+        return read_name(buf, pos)[0]
+    if rtype == 33 and len(rd) >= 7:
+        prio, weight, port = struct.unpack_from("!HHH", rd)
+        return f"{prio} {weight} {port} {read_name(buf, pos + 6)[0]}"
+    if rtype == 15 and len(rd) >= 3:
+        return f"{struct.unpack_from('!H', rd)[0]} {read_name(buf, pos + 2)[0]}"
+    if rtype == 16:
+        parts, i = [], 0
+        while i < len(rd):
+            n = rd[i]
+            parts.append(rd[i + 1 : i + 1 + n].decode("utf-8", "backslashreplace"))
+            i += 1 + n
+        return " ".join(parts)
+    if rtype in (64, 65) and len(rd) >= 3:
+        prio = struct.unpack_from("!H", rd)[0]
+        return f"{prio} {read_name(buf, pos + 2)[0] or '.'}"
+    return rd.hex()
+
+
+def _records(buf: bytes, pos: int, count: int, out: list[Record]) -> int:
+    for _ in range(count):
+        name, pos = read_name(buf, pos)
+        if pos + 10 > len(buf):
+            raise DnsError("record header past the end")
+        rtype, rclass, ttl, rdlen = struct.unpack_from("!HHIH", buf, pos)
+        pos += 10
+        end = pos + rdlen
+        if end > len(buf):
+            raise DnsError("rdata past the end")
+        out.append(Record(name, rtype, rclass, ttl, _rdata(buf, rtype, pos, end)))
+        pos = end
+    return pos
+
+
+def parse(buf: bytes) -> DnsMessage:
+    """Parse one DNS message (no TCP length prefix); raises DnsError when malformed."""
+    if len(buf) < 12:
+        raise DnsError("shorter than a DNS header")
+    txid, flags, qd, an, ns, ar = struct.unpack_from("!HHHHHH", buf, 0)
+    if qd + an + ns + ar > MAX_RECORDS:
+        raise DnsError(f"absurd record count {qd + an + ns + ar}")
+    msg = DnsMessage(txid, bool(flags & 0x8000), (flags >> 11) & 0xF, flags & 0xF)
+    pos = 12
+    for _ in range(qd):
+        name, pos = read_name(buf, pos)
+        if pos + 4 > len(buf):
+            raise DnsError("question past the end")
+        qtype = struct.unpack_from("!H", buf, pos)[0]
+        msg.questions.append((name, qtype))
+        pos += 4
+    pos = _records(buf, pos, an, msg.answers)
+    pos = _records(buf, pos, ns, msg.authority)
+    _records(buf, pos, ar, msg.additional)
+    return msg

@@ -1,0 +1,69 @@
+"""Which addresses belong to the lab's LAN, decided on raw address bytes.
+
+The default prefixes are RFC 1918, RFC 6598 shared space is *not* local, ULA
+(RFC 4193), IPv4/IPv6 link-local, and the multicast/broadcast ranges a LAN
+device talks to without leaving the LAN.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from collections.abc import Iterable
+
+DEFAULT_LAN = (
+    "10.0.0.0/8",
+    "172.16.0.0/12",
+    "192.168.0.0/16",
+    "169.254.0.0/16",
+    "fc00::/7",
+    "fe80::/10",
+)
+# Destinations that never leave the segment: not "remote", but not a device either.
+LINK_SCOPE = ("224.0.0.0/4", "255.255.255.255/32", "0.0.0.0/32", "ff00::/8", "::/128")
+
+
+class LanPrefixes:
+    """Membership test for address bytes (4 or 16 bytes), cached per address."""
+
+    def __init__(self, prefixes: Iterable[str] = DEFAULT_LAN) -> None:
+        self.prefixes = [ipaddress.ip_network(p, strict=False) for p in prefixes]
+        self._scope = [ipaddress.ip_network(p) for p in LINK_SCOPE]
+        self._local: dict[bytes, bool] = {}
+        self._link: dict[bytes, bool] = {}
+
+    @property
+    def text(self) -> list[str]:
+        return [str(p) for p in self.prefixes]
+
+    def is_local(self, addr: bytes) -> bool:
+        """True if the address is inside one of the LAN prefixes."""
+        hit = self._local.get(addr)
+        if hit is None:
+            ip = ipaddress.ip_address(addr)
+            hit = any(ip.version == p.version and ip in p for p in self.prefixes)
+            if len(self._local) < 1 << 20:
+                self._local[addr] = hit
+        return hit
+
+    def is_link_scope(self, addr: bytes) -> bool:
+        """True for multicast, broadcast and unspecified addresses."""
+        hit = self._link.get(addr)
+        if hit is None:
+            ip = ipaddress.ip_address(addr)
+            hit = any(ip.version == p.version and ip in p for p in self._scope)
+            if len(self._link) < 1 << 20:
+                self._link[addr] = hit
+        return hit
+
+
+def ip_text(addr: bytes) -> str:
+    """Printable form of 4- or 16-byte address bytes."""
+    if len(addr) == 4:
+        return socket.inet_ntop(socket.AF_INET, addr)
+    return socket.inet_ntop(socket.AF_INET6, addr)
+
+
+def mac_text(mac: bytes) -> str:
+    """aa:bb:cc:dd:ee:ff, or '' when no link-layer address is known."""
+    return mac.hex(":") if mac else ""

@@ -1,0 +1,488 @@
+"""Packets to bidirectional flows and inventory events: the replay hot loop.
+
+One ``FlowMeter.feed`` call per packet. Ethernet + IPv4/IPv6 + TCP/UDP is
+decoded inline with byte indexing (no per-layer objects); other link types go
+through ``parsers.linklayer``, fragments through ``parsers.ipfrag``, and the
+few payloads the inventory needs through the explicit ``UDP_DISSECTORS``.
+
+Flow semantics (documented in README, compared with Zeek in the tests):
+- key: (protocol, address, port, address, port); ICMP uses type and the
+  matching reply type (echo 8/0, ...) as ports so both directions join;
+- the initiator is the sender of the first packet seen, except that a TCP
+  flow whose first packet is a SYN-ACK is turned around;
+- a flow ends after ``idle`` without packets, after ``active`` since it began
+  (the next packet continues in a new flow record), ``LINGER`` after a RST or
+  after FINs both ways (later packets then start a new flow), or at the end;
+- bytes are IP bytes (IPv4 total length, IPv6 40 + payload length), as Zeek's
+  ``ip_bytes``; payload bytes are the transport payload.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+
+from parsers.events import AddressSeen, Event
+from parsers.ipfrag import Reassembler
+from parsers.linklayer import ETH_ARP, ETH_IPV4, ETH_IPV6, LINK_DECODERS, VLAN_TPIDS
+from parsers.registry import UDP_DISSECTORS, Dissector
+
+NS = 1_000_000_000
+LINGER_NS = 5 * NS
+SWEEP_EVERY_NS = 30 * NS
+MAX_FLOWS = 2_000_000
+
+TCP, UDP, ICMP, ICMP6 = 6, 17, 1, 58
+FIN, SYN, RST, ACK = 0x01, 0x02, 0x04, 0x10
+ICMP_PAIR = {0: 8, 8: 0, 13: 14, 14: 13, 15: 16, 16: 15, 17: 18, 18: 17, 9: 10, 10: 9}
+ICMP6_PAIR = {128: 129, 129: 128, 133: 134, 134: 133, 135: 136, 136: 135}
+IPV6_EXT = frozenset((0, 43, 60, 51, 135, 139, 140))
+ZERO16 = bytes(16)
+
+
+class Flow:
+    """One direction-aware flow record. ``a`` initiated, ``b`` responded."""
+
+    __slots__ = (
+        "a",
+        "ap",
+        "b",
+        "bp",
+        "by_dn",
+        "by_up",
+        "closed",
+        "dmac",
+        "end",
+        "fin_dn",
+        "fin_up",
+        "first",
+        "fl_dn",
+        "fl_up",
+        "ipv",
+        "last",
+        "pk_dn",
+        "pk_up",
+        "pl_dn",
+        "pl_up",
+        "proto",
+        "rmac",
+        "rst",
+        "seq",
+        "smac",
+        "synack",
+        "vlan",
+    )
+
+    def __init__(
+        self, proto: int, a: bytes, ap: int, b: bytes, bp: int, ts: int, smac: bytes, dmac: bytes, vlan: int
+    ) -> None:
+        self.proto, self.a, self.ap, self.b, self.bp = proto, a, ap, b, bp
+        self.first = self.last = ts
+        self.pk_up = self.pk_dn = self.by_up = self.by_dn = self.pl_up = self.pl_dn = 0
+        self.fl_up = self.fl_dn = 0
+        self.smac, self.dmac, self.rmac = smac, dmac, b""
+        self.vlan = vlan
+        self.ipv = 4 if len(a) == 4 else 6
+        self.closed = 0  # ts at which TCP closed (RST, or FIN both ways)
+        self.fin_up = self.fin_dn = self.rst = self.synack = False
+        self.end = ""
+        self.seq = 0  # continuation number after an active timeout
+
+    @property
+    def tcp_state(self) -> str:
+        """A short verdict on the TCP life cycle (empty for other protocols)."""
+        if self.proto != TCP:
+            return ""
+        syn = bool(self.fl_up & SYN)
+        if self.rst:
+            return "rejected" if syn and not self.synack else "reset"
+        if self.fin_up and self.fin_dn:
+            return "closed"
+        if self.fin_up or self.fin_dn:
+            return "half_closed"
+        if syn and self.synack:
+            return "established"
+        if syn:
+            return "syn_sent"
+        return "midstream"
+
+    @property
+    def handshake(self) -> bool:
+        return bool(self.fl_up & SYN) and self.synack
+
+
+class FlowMeter:
+    """Feed packets, collect finished flows in ``done`` and events in ``events``."""
+
+    def __init__(
+        self,
+        is_local: Callable[[bytes], bool],
+        idle_s: float = 120.0,
+        active_s: float = 1800.0,
+        dissectors: dict[int, tuple[str, Dissector]] | None = None,
+    ) -> None:
+        if idle_s <= 0 or active_s <= 0:
+            raise ValueError("timeouts must be positive")
+        self.is_local = is_local
+        self.idle = int(idle_s * NS)
+        self.active = int(active_s * NS)
+        self.dissectors = UDP_DISSECTORS if dissectors is None else dissectors
+        self.table: dict[tuple[int, bytes, int, bytes, int], tuple[Flow, int]] = {}
+        self.done: list[Flow] = []
+        self.events: list[Event] = []
+        self.stats: Counter[str] = Counter()
+        self.clock = 0
+        self._next_sweep = 0
+        self.frags = Reassembler()
+
+    # ---- per packet -------------------------------------------------------------------
+
+    def feed(self, ts: int, lt: int, wirelen: int, data: bytes) -> None:
+        """Account one captured frame of link type ``lt``."""
+        if ts > self.clock:
+            self.clock = ts
+            if ts >= self._next_sweep:
+                self._sweep(ts)
+        if lt == 1 and len(data) >= 34:
+            et = (data[12] << 8) | data[13]
+            off = 14
+            vlan = 0
+            if et in VLAN_TPIDS:
+                l2 = LINK_DECODERS[1](data)
+                if l2 is None:
+                    self.stats["l2_malformed"] += 1
+                    return
+                et, off, _s, _d, vlan = l2
+            smac = data[6:12]
+            dmac = data[0:6]
+        else:
+            dec = LINK_DECODERS.get(lt)
+            if dec is None:
+                self.stats[f"linktype_unsupported_{lt}"] += 1
+                return
+            l2 = dec(data)
+            if l2 is None:
+                self.stats["l2_malformed"] += 1
+                return
+            et, off, smac, dmac, vlan = l2
+        if et == ETH_IPV4:
+            if len(data) < off + 20 or data[off] >> 4 != 4:
+                self.stats["ipv4_malformed"] += 1
+                return
+            ihl = (data[off] & 0x0F) << 2
+            tot = (data[off + 2] << 8) | data[off + 3]
+            if ihl < 20:
+                self.stats["ipv4_malformed"] += 1
+                return
+            if tot < ihl:  # TSO/GRO captures carry 0: trust the frame
+                tot = len(data) - off
+            proto = data[off + 9]
+            src = data[off + 12 : off + 16]
+            dst = data[off + 16 : off + 20]
+            frag = ((data[off + 6] << 8) | data[off + 7]) & 0x3FFF
+            if frag:
+                self._fragment(ts, data, off, ihl, tot, proto, src, dst, smac, dmac, vlan)
+                return
+            self._transport(ts, proto, src, dst, data, off + ihl, off + tot, tot, smac, dmac, vlan)
+        elif et == ETH_IPV6:
+            if len(data) < off + 40 or data[off] >> 4 != 6:
+                self.stats["ipv6_malformed"] += 1
+                return
+            plen = (data[off + 4] << 8) | data[off + 5]
+            if plen == 0:  # jumbogram or offloaded capture
+                plen = len(data) - off - 40
+            nxt = data[off + 6]
+            src = data[off + 8 : off + 24]
+            dst = data[off + 24 : off + 40]
+            l4 = off + 40
+            end = l4 + plen
+            while nxt in IPV6_EXT:
+                if len(data) < l4 + 8:
+                    self.stats["ipv6_malformed"] += 1
+                    return
+                hlen = (data[l4 + 1] + 2) << 2 if nxt == 51 else (data[l4 + 1] + 1) << 3
+                nxt = data[l4]
+                l4 += hlen
+            if nxt == 44:
+                self._fragment6(ts, data, off, l4, end, src, dst, smac, dmac, vlan)
+                return
+            self._transport(ts, nxt, src, dst, data, l4, end, plen + 40, smac, dmac, vlan)
+        elif et == ETH_ARP:
+            self._arp(ts, data, off)
+        else:
+            self.stats["non_ip"] += 1
+
+    def _transport(
+        self,
+        ts: int,
+        proto: int,
+        src: bytes,
+        dst: bytes,
+        data: bytes,
+        l4: int,
+        end: int,
+        ipbytes: int,
+        smac: bytes,
+        dmac: bytes,
+        vlan: int,
+    ) -> None:
+        """Transport header to a flow update (and a dissector call where one is registered)."""
+        flags = 0
+        if proto == TCP:
+            if len(data) < l4 + 14:
+                self.stats["tcp_truncated"] += 1
+                if len(data) < l4 + 4:
+                    return
+            else:
+                flags = data[l4 + 13]
+            sport = (data[l4] << 8) | data[l4 + 1]
+            dport = (data[l4 + 2] << 8) | data[l4 + 3]
+            doff = (data[l4 + 12] >> 4) << 2 if len(data) > l4 + 12 else 20
+            pl = end - l4 - doff
+        elif proto == UDP:
+            if len(data) < l4 + 8:
+                self.stats["udp_truncated"] += 1
+                return
+            sport = (data[l4] << 8) | data[l4 + 1]
+            dport = (data[l4 + 2] << 8) | data[l4 + 3]
+            pl = end - l4 - 8
+            dis = self.dissectors.get(dport) or self.dissectors.get(sport)
+            if dis is not None:
+                self._dissect(dis, ts, smac, src, sport, dst, dport, data[l4 + 8 : end])
+        elif proto in (ICMP, ICMP6):
+            if len(data) < l4 + 2:
+                self.stats["icmp_truncated"] += 1
+                return
+            sport = data[l4]
+            dport = (ICMP_PAIR if proto == ICMP else ICMP6_PAIR).get(sport, data[l4 + 1])
+            pl = end - l4 - 8
+            if proto == ICMP6 and 135 <= sport <= 136:
+                self._ndp(ts, data, l4, end, smac, src)
+        else:
+            sport = dport = 0
+            pl = end - l4
+        if pl < 0:
+            pl = 0
+
+        key = (proto, src, sport, dst, dport)
+        hit = self.table.get(key)
+        if hit is None:
+            self._new_flow(key, ts, proto, src, sport, dst, dport, ipbytes, pl, flags, smac, dmac, vlan)
+            return
+        f, up = hit
+        if ts - f.last > self.idle or (f.closed and (ts - f.closed > LINGER_NS or flags & 0x12 == SYN)):
+            self._expire(f, "idle" if not f.closed else f.end)
+            self._new_flow(key, ts, proto, src, sport, dst, dport, ipbytes, pl, flags, smac, dmac, vlan)
+            return
+        if ts - f.first > self.active:
+            self._expire(f, "active")
+            g = self._new_flow(
+                key, ts, proto, src, sport, dst, dport, ipbytes, pl, flags, smac, dmac, vlan, f
+            )
+            g.seq = f.seq + 1
+            return
+        if ts > f.last:
+            f.last = ts
+        if up:
+            f.pk_up += 1
+            f.by_up += ipbytes
+            f.pl_up += pl
+            if flags:
+                f.fl_up |= flags
+                if flags & 0x05:
+                    self._tcp_close(f, flags, ts, True)
+        else:
+            f.pk_dn += 1
+            f.by_dn += ipbytes
+            f.pl_dn += pl
+            if not f.rmac:
+                f.rmac = smac
+            if flags:
+                f.fl_dn |= flags
+                if flags & 0x12 == 0x12:
+                    f.synack = True
+                if flags & 0x05:
+                    self._tcp_close(f, flags, ts, False)
+
+    def _new_flow(
+        self,
+        key: tuple[int, bytes, int, bytes, int],
+        ts: int,
+        proto: int,
+        src: bytes,
+        sport: int,
+        dst: bytes,
+        dport: int,
+        ipbytes: int,
+        pl: int,
+        flags: int,
+        smac: bytes,
+        dmac: bytes,
+        vlan: int,
+        prev: Flow | None = None,
+    ) -> Flow:
+        rkey = (proto, dst, dport, src, sport)
+        # A continuation keeps its initiator; a SYN-ACK first means we missed the SYN.
+        flipped = (
+            (prev.a != src or prev.ap != sport)
+            if prev is not None
+            else (proto == TCP and flags & 0x12 == 0x12)
+        )
+        if flipped:
+            f = Flow(proto, dst, dport, src, sport, ts, dmac, smac, vlan)
+            f.rmac = smac
+            f.pk_dn, f.by_dn, f.pl_dn, f.fl_dn = 1, ipbytes, pl, flags
+            if flags & 0x12 == 0x12:
+                f.synack = True
+            self.table[key] = (f, 0)
+            self.table[rkey] = (f, 1)
+        else:
+            f = Flow(proto, src, sport, dst, dport, ts, smac, dmac, vlan)
+            f.pk_up, f.by_up, f.pl_up, f.fl_up = 1, ipbytes, pl, flags
+            self.table[key] = (f, 1)
+            self.table[rkey] = (f, 0)
+        if flags & 0x05:
+            self._tcp_close(f, flags, ts, not flipped)
+        if len(self.table) > MAX_FLOWS:
+            self.stats["flow_table_full_sweeps"] += 1
+            self._sweep(self.clock, force=True)
+        return f
+
+    def _tcp_close(self, f: Flow, flags: int, ts: int, up: bool) -> None:
+        if flags & RST:
+            f.rst = True
+            f.closed, f.end = ts, "rst"
+            return
+        if up:
+            f.fin_up = True
+        else:
+            f.fin_dn = True
+        if f.fin_up and f.fin_dn:
+            f.closed, f.end = ts, "fin"
+
+    def _expire(self, f: Flow, reason: str) -> None:
+        f.end = reason
+        k = (f.proto, f.a, f.ap, f.b, f.bp)
+        r = (f.proto, f.b, f.bp, f.a, f.ap)
+        if self.table.get(k, (None,))[0] is f:
+            del self.table[k]
+        if self.table.get(r, (None,))[0] is f:
+            del self.table[r]
+        self.done.append(f)
+
+    def _sweep(self, now: int, force: bool = False) -> None:
+        """Expire idle and lingering-closed flows; each flow is listed under two keys."""
+        self._next_sweep = now + SWEEP_EVERY_NS
+        idle = self.idle // 4 if force else self.idle
+        stale = []
+        for f, up in self.table.values():
+            if not up:
+                continue
+            if now - f.last > idle or (f.closed and now - f.closed > LINGER_NS):
+                stale.append(f)
+        for f in stale:
+            self._expire(f, f.end if f.closed else ("evicted" if force else "idle"))
+
+    def flush(self) -> None:
+        """End of input: every flow still open ends with reason ``eof``."""
+        for f in [f for f, up in self.table.values() if up]:
+            self._expire(f, f.end if f.closed else "eof")
+        for reason, n in self.frags.flush().items():
+            self.stats[reason] += n
+
+    # ---- slow paths --------------------------------------------------------------------
+
+    def _dissect(
+        self,
+        dis: tuple[str, Dissector],
+        ts: int,
+        smac: bytes,
+        src: bytes,
+        sport: int,
+        dst: bytes,
+        dport: int,
+        payload: bytes,
+    ) -> None:
+        name, fn = dis
+        try:
+            self.events.extend(fn(ts, smac, src, sport, dst, dport, payload))
+            self.stats[f"dissected_{name}"] += 1
+        except (ValueError, IndexError, UnicodeError):
+            self.stats[f"malformed_{name}"] += 1
+
+    def _fragment(
+        self,
+        ts: int,
+        data: bytes,
+        off: int,
+        ihl: int,
+        tot: int,
+        proto: int,
+        src: bytes,
+        dst: bytes,
+        smac: bytes,
+        dmac: bytes,
+        vlan: int,
+    ) -> None:
+        self.stats["ipv4_fragments"] += 1
+        ff = (data[off + 6] << 8) | data[off + 7]
+        ident = (data[off + 4] << 8) | data[off + 5]
+        whole = self.frags.add(
+            ts, (4, src, dst, ident, proto), (ff & 0x1FFF) * 8, bool(ff & 0x2000), data[off + ihl : off + tot]
+        )
+        if whole is not None:
+            self.stats["ipv4_reassembled"] += 1
+            self._transport(ts, proto, src, dst, whole, 0, len(whole), ihl + len(whole), smac, dmac, vlan)
+
+    def _fragment6(
+        self,
+        ts: int,
+        data: bytes,
+        off: int,
+        l4: int,
+        end: int,
+        src: bytes,
+        dst: bytes,
+        smac: bytes,
+        dmac: bytes,
+        vlan: int,
+    ) -> None:
+        self.stats["ipv6_fragments"] += 1
+        if len(data) < l4 + 8:
+            self.stats["ipv6_malformed"] += 1
+            return
+        nxt = data[l4]
+        fo = (data[l4 + 2] << 8) | data[l4 + 3]
+        ident = int.from_bytes(data[l4 + 4 : l4 + 8], "big")
+        whole = self.frags.add(ts, (6, src, dst, ident, nxt), fo & 0xFFF8, bool(fo & 1), data[l4 + 8 : end])
+        if whole is not None:
+            self.stats["ipv6_reassembled"] += 1
+            self._transport(ts, nxt, src, dst, whole, 0, len(whole), 40 + len(whole), smac, dmac, vlan)
+
+    def _arp(self, ts: int, data: bytes, off: int) -> None:
+        """ARP (RFC 826) for Ethernet/IPv4: the sender's MAC owns the sender's IP."""
+        self.stats["arp"] += 1
+        if len(data) < off + 28 or data[off : off + 6] != b"\x00\x01\x08\x00\x06\x04":
+            self.stats["arp_malformed"] += 1
+            return
+        sha = data[off + 8 : off + 14]
+        spa = data[off + 14 : off + 18]
+        if spa != b"\x00\x00\x00\x00":
+            self.events.append(AddressSeen(ts, sha, spa, "arp"))
+
+    def _ndp(self, ts: int, data: bytes, l4: int, end: int, smac: bytes, src: bytes) -> None:
+        """NDP (RFC 4861) NS/NA: the target address and its link-layer option."""
+        if len(data) < l4 + 24:
+            return
+        target = data[l4 + 8 : l4 + 24]
+        mac = smac
+        pos = l4 + 24
+        while pos + 8 <= min(end, len(data)):
+            otype, olen = data[pos], data[pos + 1] * 8
+            if olen == 0:
+                break
+            if otype in (1, 2) and olen == 8:
+                mac = data[pos + 2 : pos + 8]
+            pos += olen
+        if (data[l4] == 136 or src == ZERO16) and mac:  # advertisement, or duplicate-address probe
+            self.events.append(AddressSeen(ts, mac, target, "ndp"))
