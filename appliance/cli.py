@@ -1,0 +1,394 @@
+"""The ``tapaudit`` command line.
+
+Exit codes: 0 success, 1 bad input or storage failure (one line on stderr),
+2 usage error, 70 internal error, 130 interrupted. ``--json`` prints machine
+output on stdout; progress and tables go to stderr/stdout only for people.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+from rich.table import Table
+
+from appliance import __version__, queries
+from appliance.bench import BenchError, load_bench, normalize_mac
+from appliance.replay import ReplayOptions, ReplayResult, replay
+from appliance.schema import ddl_statements
+from appliance.storage import DATABASE, Store, StoreError, open_store
+from parsers.capture import CaptureError, expand_inputs, sniff_format
+from parsers.lan import DEFAULT_LAN
+
+app = typer.Typer(
+    help="tapaudit: audit what smart terminals send about people, from captures or a network tap.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+# Piped output is read later (files, CI logs): do not squeeze tables into 80 columns.
+out = Console(highlight=False, width=None if sys.stdout.isatty() else 220)
+err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 220)
+
+DbOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        help="Data folder for embedded ClickHouse, or clickhouse://user:pass@host:9000/db "
+        "[env TAPAUDIT_DB; default ./data]",
+        show_default=False,
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout instead of tables.")]
+USER_ERRORS = (CaptureError, StoreError, BenchError)
+
+
+class Fail(Exception):
+    """A user-facing error raised inside a command."""
+
+
+@contextmanager
+def _store(db: str | None) -> Iterator[Store]:
+    store = open_store(db)
+    try:
+        store.ensure_schema()
+        yield store
+    finally:
+        store.close()
+
+
+def _fmt_bytes(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "kB", "MB", "GB"):
+        if size < 1000 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    return str(n)
+
+
+def _fmt_ts(ns: int) -> str:
+    if not ns:
+        return "-"
+    return dt.datetime.fromtimestamp(ns / 1e9, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+class _Bar:
+    """A rich progress bar on stderr: bytes, packets, MB/s and ETA."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.p = progress
+        self.task: TaskID | None = None
+
+    def start(self, label: str, total_bytes: int | None) -> None:
+        name = os.path.basename(label.rstrip("/")) or label
+        self.task = self.p.add_task(name[:40], total=total_bytes, packets=0)
+
+    def update(self, done_bytes: int, packets: int) -> None:
+        if self.task is not None:
+            self.p.update(self.task, completed=done_bytes, packets=packets)
+
+    def finish(self) -> None:
+        if self.task is not None:
+            t = self.p.tasks[self.task]
+            if t.total is not None:
+                self.p.update(self.task, completed=t.total)
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[packets]:>10,} pkts"),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+    )
+
+
+@app.command("replay")
+def replay_cmd(
+    paths: Annotated[
+        list[str],
+        typer.Argument(
+            help="Capture files (.pcap, .pcapng, .gz), directories or globs "
+            "of rotated files; each PATH is one capture."
+        ),
+    ],
+    bench: Annotated[
+        str | None, typer.Option("--bench", help="Bench file (YAML) naming the devices under test.")
+    ] = None,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+    idle_timeout: Annotated[
+        float, typer.Option(help="Seconds without packets that end a flow.", min=0.001)
+    ] = 120.0,
+    active_timeout: Annotated[
+        float, typer.Option(help="Seconds after which a long flow is cut.", min=0.001)
+    ] = 1800.0,
+    lan: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--lan",
+            help="A LAN prefix (repeatable). Default: RFC 1918, "
+            "ULA, link-local, or the bench file's lan_prefixes.",
+        ),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Re-ingest captures already stored.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no tables.")] = False,
+) -> None:
+    """Replay captures into ClickHouse: flows, devices and their addresses."""
+    bench_obj = load_bench(bench) if bench else None
+    prefixes = lan or (bench_obj.lan_prefixes if bench_obj and bench_obj.lan_prefixes else list(DEFAULT_LAN))
+    try:
+        from parsers.lan import LanPrefixes
+
+        LanPrefixes(prefixes)
+    except ValueError as exc:
+        raise Fail(f"--lan: {exc}") from None
+    opts = ReplayOptions(idle_timeout, active_timeout, prefixes, bench_obj, force)
+    for path in paths:  # a typo in the last PATH should fail now, not after an hour of replay
+        for f in expand_inputs(path):
+            sniff_format(f)
+    show_bar = not quiet and not as_json and err.is_terminal
+    results: list[ReplayResult] = []
+    with _store(db) as store:
+        for path in paths:
+            if show_bar:
+                with _progress() as prog:
+                    bar = _Bar(prog)
+                    res = replay(store, path, opts, bar)
+                    bar.finish()
+            else:
+                res = replay(store, path, opts)
+            results.append(res)
+            if not as_json and not quiet:
+                _say_result(res)
+        ids = [r.capture_id for r in results]
+        devs = queries.devices(store, ids)
+        tops = queries.top_remotes(store, ids)
+    if as_json:
+        print(
+            json.dumps(
+                {"captures": [dataclasses.asdict(r) for r in results], "devices": devs, "top_remotes": tops},
+                indent=2,
+                default=str,
+            )
+        )
+        return
+    if not quiet:
+        _device_table(devs, tops)
+
+
+def _say_result(r: ReplayResult) -> None:
+    name = r.path
+    if r.status == "skipped":
+        err.print(
+            f"[yellow]{name}[/]: already stored (capture {r.capture_id[:12]}); use --force to re-ingest"
+        )
+        return
+    rate = r.packets / r.seconds if r.seconds else 0
+    err.print(
+        f"[bold]{name}[/]: {r.packets:,} packets, {r.flows:,} flows, {r.devices} devices "
+        f"in {r.seconds:.1f} s ({rate:,.0f} pkt/s); link types {', '.join(r.link_types) or '-'}"
+    )
+    if r.truncated:
+        err.print(f"  [yellow]truncated[/]: {r.read_error}; ingested up to the last whole packet")
+    if r.skipped_packets:
+        err.print(f"  skipped {r.skipped_packets:,} packets that could not be decoded")
+    bad = {k: v for k, v in r.stats.items() if k.startswith("malformed_")}
+    if bad:
+        err.print("  malformed and skipped: " + ", ".join(f"{k[10:]} {v}" for k, v in bad.items()))
+    for mac in r.bench_missing:
+        err.print(f"  [yellow]bench device {mac} was not seen in this capture[/]")
+
+
+def _device_table(devs: list[dict[str, Any]], tops: list[dict[str, Any]]) -> None:
+    by_mac: dict[str, list[dict[str, Any]]] = {}
+    for t in tops:
+        by_mac.setdefault(t["mac"], []).append(t)
+    table = Table(title="Devices", header_style="bold")
+    for col in (
+        "MAC",
+        "Vendor",
+        "Name",
+        "Category",
+        "Addresses",
+        "Flows",
+        "Sent",
+        "Received",
+        "Top remote endpoints",
+    ):
+        table.add_column(
+            col, justify="right" if col in ("Flows", "Sent", "Received") else "left", no_wrap=col == "MAC"
+        )
+    for d in devs:
+        addrs = ", ".join(d["ipv4"] + d["ipv6"][:2]) + (" …" if len(d["ipv6"]) > 2 else "")
+        remotes = "\n".join(
+            f"{t['remote_ip']}:{t['port']} ({_fmt_bytes(int(t['bytes']))})" for t in by_mac.get(d["mac"], [])
+        )
+        cat = d["category"] if d["role"] == "device" else f"{d['category']} (gateway)"
+        table.add_row(
+            d["mac"],
+            d["vendor"] or "-",
+            d["name"] or "-",
+            cat,
+            addrs or "-",
+            f"{d['flows']:,}",
+            _fmt_bytes(d["bytes_sent"]),
+            _fmt_bytes(d["bytes_received"]),
+            remotes or "-",
+        )
+    out.print(table)
+
+
+@app.command("devices")
+def devices_cmd(
+    db: DbOpt = None,
+    capture: Annotated[
+        list[str] | None, typer.Option("--capture", help="Only these capture ids (repeatable).")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List the local devices found in stored captures."""
+    with _store(db) as store:
+        devs = queries.devices(store, capture)
+        tops = queries.top_remotes(store, capture)
+    if as_json:
+        print(json.dumps(devs, indent=2, default=str))
+    else:
+        _device_table(devs, tops)
+
+
+@app.command("flows")
+def flows_cmd(
+    db: DbOpt = None,
+    device: Annotated[str | None, typer.Option("--device", help="Only flows of this device MAC.")] = None,
+    capture: Annotated[
+        list[str] | None, typer.Option("--capture", help="Only these capture ids (repeatable).")
+    ] = None,
+    limit: Annotated[int, typer.Option(help="Rows to show.", min=1)] = 50,
+    offset: Annotated[int, typer.Option(help="Rows to skip.", min=0)] = 0,
+    as_json: JsonOpt = False,
+) -> None:
+    """List stored flows, oldest first."""
+    mac = None
+    if device:
+        try:
+            mac = normalize_mac(device)
+        except ValueError as exc:
+            raise Fail(f"--device: {exc}") from None
+    with _store(db) as store:
+        rows = queries.flows(store, capture, mac, limit, offset)
+    if as_json:
+        print(json.dumps(rows, indent=2, default=str))
+        return
+    table = Table(title=f"Flows{' of ' + mac if mac else ''}", header_style="bold")
+    for col in ("Start (UTC)", "Proto", "Initiator", "Responder", "Pkts ↑/↓", "Bytes ↑/↓", "State", "End"):
+        table.add_column(col)
+    names = {6: "tcp", 17: "udp", 1: "icmp", 58: "icmp6"}
+    for r in rows:
+        table.add_row(
+            _fmt_ts(int(r["first_ns"])),
+            names.get(int(r["proto"]), str(r["proto"])),
+            f"{r['src_ip']}:{r['src_port']}",
+            f"{r['dst_ip']}:{r['dst_port']}",
+            f"{r['pkts_up']}/{r['pkts_down']}",
+            f"{_fmt_bytes(int(r['bytes_up']))}/{_fmt_bytes(int(r['bytes_down']))}",
+            r["tcp_state"] or "-",
+            r["end_reason"],
+        )
+    out.print(table)
+
+
+@app.command("captures")
+def captures_cmd(db: DbOpt = None, as_json: JsonOpt = False) -> None:
+    """List stored captures with their sha256, time span and counts."""
+    with _store(db) as store:
+        rows = queries.captures(store)
+    if as_json:
+        print(json.dumps(rows, indent=2, default=str))
+        return
+    table = Table(title="Captures", header_style="bold")
+    for col in ("sha256", "Path", "Packets", "Flows", "Devices", "First (UTC)", "Last (UTC)", "Truncated"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(
+            r["capture_id"][:16],
+            r["path"],
+            f"{int(r['packets']):,}",
+            f"{int(r['flows']):,}",
+            str(r["devices"]),
+            _fmt_ts(int(r["first_ns"])),
+            _fmt_ts(int(r["last_ns"])),
+            "yes" if r["truncated"] else "no",
+        )
+    out.print(table)
+
+
+@app.command("schema")
+def schema_cmd(database: Annotated[str, typer.Option(help="Database name.")] = DATABASE) -> None:
+    """Print the ClickHouse DDL that tapaudit creates."""
+    for stmt in ddl_statements(database):
+        print(stmt + ";\n")
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"tapaudit {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+) -> None:
+    """tapaudit command line."""
+
+
+def _one_line(msg: str) -> None:
+    sys.stderr.write(f"tapaudit: {' '.join(msg.split())}\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the CLI, turning errors into one line and an exit code."""
+    try:
+        app(args=argv)
+    except SystemExit as exc:  # click's own exit: usage errors are 2, --help is 0
+        code = exc.code
+        return code if isinstance(code, int) else (0 if code is None else 1)
+    except (Fail, *USER_ERRORS) as exc:
+        _one_line(f"error: {exc}")
+        return 1
+    except KeyboardInterrupt:
+        _one_line("interrupted")
+        return 130
+    except Exception as exc:
+        if os.environ.get("TAPAUDIT_DEBUG"):
+            raise
+        _one_line(f"internal error: {type(exc).__name__}: {exc} (set TAPAUDIT_DEBUG=1 for the traceback)")
+        return 70
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,112 @@
+"""The storage read API: every question the CLI, reports and dashboard ask of the store.
+
+Parameterised SQL only (``%(name)s``), aggregation pushed to ClickHouse, and the
+same text for chDB and server 18.16.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from appliance.storage import Store
+
+Rows = list[dict[str, Any]]
+
+
+# The committed ingestion run of each capture: the newest ``captures`` row. Rows of
+# superseded or unfinished runs stay invisible (see appliance.schema).
+CURRENT = "SELECT max(ingest_id) FROM {db}.captures WHERE status = 'complete' GROUP BY capture_id"
+
+
+def _scope(capture_ids: list[str] | None) -> tuple[str, dict[str, Any]]:
+    """WHERE clause selecting the current rows of all captures, or of the given ones."""
+    if capture_ids:
+        return (
+            "ingest_id IN (SELECT max(ingest_id) FROM {db}.captures WHERE status = 'complete'"
+            " AND has(%(caps)s, capture_id) GROUP BY capture_id)",
+            {"caps": capture_ids},
+        )
+    return f"ingest_id IN ({CURRENT})", {}
+
+
+def captures(store: Store) -> Rows:
+    return store.query(
+        "SELECT capture_id, path, files, packets, bytes, first_ns, last_ns, link_types, truncated,"
+        " read_error, skipped_packets, flows, devices, tool_version, toString(ingested_at) AS ingested_at"
+        f" FROM {{db}}.captures WHERE ingest_id IN ({CURRENT}) ORDER BY first_ns, path"
+    )
+
+
+def devices(store: Store, capture_ids: list[str] | None = None) -> Rows:
+    """Devices merged over the chosen captures, with their flow and byte totals."""
+    where, params = _scope(capture_ids)
+    devs = store.query(
+        f"""SELECT mac, argMax(oui_vendor, last_ns) AS oui_vendor, argMax(name, last_ns) AS name,
+            argMax(category, last_ns) AS category, argMax(vendor, last_ns) AS vendor,
+            argMax(model, last_ns) AS model, argMax(firmware, last_ns) AS firmware,
+            max(on_bench) AS on_bench, argMax(role, last_ns) AS role,
+            argMax(dhcp_hostname, last_ns) AS dhcp_hostname,
+            argMax(dhcp_vendor_class, last_ns) AS dhcp_vendor_class,
+            argMax(dhcp_prl, last_ns) AS dhcp_prl, argMax(dhcp_fingerprint, last_ns) AS dhcp_fingerprint,
+            groupUniqArrayArray(mdns_names) AS mdns_names, groupUniqArrayArray(ssdp_names) AS ssdp_names,
+            groupUniqArrayArray(ipv4) AS ipv4, groupUniqArrayArray(ipv6) AS ipv6,
+            min(first_ns) AS first_seen_ns, max(last_ns) AS last_seen_ns, count() AS captures
+        FROM {{db}}.devices WHERE {where} GROUP BY mac""",
+        params,
+    )
+    totals = {
+        r["mac"]: r
+        for r in store.query(
+            f"""SELECT device_mac AS mac, count() AS flows,
+                sum(if(direction = 'inbound', bytes_down, bytes_up)) AS bytes_sent,
+                sum(if(direction = 'inbound', bytes_up, bytes_down)) AS bytes_received,
+                uniqExact(remote_ip) AS remotes
+            FROM {{db}}.flows WHERE {where} AND device_mac != '' GROUP BY device_mac""",
+            params,
+        )
+    }
+    for d in devs:
+        t = totals.get(d["mac"], {})
+        d["flows"] = int(t.get("flows", 0))
+        d["bytes_sent"] = int(t.get("bytes_sent", 0))
+        d["bytes_received"] = int(t.get("bytes_received", 0))
+        d["remotes"] = int(t.get("remotes", 0))
+        d["ipv4"], d["ipv6"] = sorted(d["ipv4"]), sorted(d["ipv6"])
+    devs.sort(key=lambda d: (-int(d["on_bench"]), d["role"] != "device", -d["bytes_sent"], d["mac"]))
+    return devs
+
+
+def top_remotes(store: Store, capture_ids: list[str] | None = None, per_device: int = 3) -> Rows:
+    """Each device's busiest off-LAN endpoints by bytes."""
+    where, params = _scope(capture_ids)
+    params = {**params, "n": per_device}
+    return store.query(
+        f"""SELECT device_mac AS mac, remote_ip, any(proto) AS proto, any(remote_port) AS port,
+            count() AS flows, sum(bytes_up + bytes_down) AS bytes
+        FROM {{db}}.flows WHERE {where} AND device_mac != '' AND direction IN ('outbound', 'inbound')
+        GROUP BY device_mac, remote_ip ORDER BY device_mac, bytes DESC LIMIT %(n)s BY device_mac""",
+        params,
+    )
+
+
+def flows(
+    store: Store,
+    capture_ids: list[str] | None = None,
+    device: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> Rows:
+    where, params = _scope(capture_ids)
+    if device:
+        where += " AND (device_mac = %(dev)s OR src_mac = %(dev)s OR dst_mac = %(dev)s)"
+        params["dev"] = device
+    params.update(limit=limit, offset=offset)
+    return store.query(
+        f"""SELECT toString(flow_id) AS flow_id, capture_id, first_ns, last_ns, proto, src_ip, src_port,
+            dst_ip, dst_port, src_mac, dst_mac, device_mac, direction, pkts_up, pkts_down, bytes_up,
+            bytes_down, payload_up, payload_down, tcp_flags_up, tcp_flags_down, tcp_state, end_reason,
+            segment, vlan
+        FROM {{db}}.flows WHERE {where}
+        ORDER BY first_ns, flow_id LIMIT %(offset)s, %(limit)s""",
+        params,
+    )

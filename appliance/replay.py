@@ -1,0 +1,176 @@
+"""The replay pipeline: source -> flow meter -> inventory -> ClickHouse, for one capture.
+
+Rows are written in batches while packets stream through, stamped with this
+run's ``ingest_id``; the ``captures`` row, written last, commits the run. A
+second replay of the same bytes is a no-op unless forced; a forced or retried
+run supersedes the earlier one without deleting anything (see ``appliance.schema``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from appliance import __version__
+from appliance.bench import Bench
+from appliance.flowrows import flow_row
+from appliance.inventory import Inventory
+from appliance.sources import PcapSource
+from appliance.storage import Store
+from parsers.lan import DEFAULT_LAN, LanPrefixes
+from parsers.linklayer import linktype_name
+from parsers.meter import FlowMeter
+
+BATCH_ROWS = 50_000
+DRAIN_EVERY = 1 << 15  # packets between drains of finished flows and events
+
+
+@dataclass
+class ReplayOptions:
+    idle_s: float = 120.0
+    active_s: float = 1800.0
+    lan_prefixes: list[str] = field(default_factory=lambda: list(DEFAULT_LAN))
+    bench: Bench | None = None
+    force: bool = False
+
+
+@dataclass
+class ReplayResult:
+    path: str
+    capture_id: str
+    status: str  # ingested, skipped (already stored)
+    files: list[str]
+    packets: int = 0
+    bytes: int = 0
+    flows: int = 0
+    devices: int = 0
+    seconds: float = 0.0
+    truncated: bool = False
+    read_error: str = ""
+    skipped_packets: int = 0
+    link_types: list[str] = field(default_factory=list)
+    stats: dict[str, int] = field(default_factory=dict)
+    bench_missing: list[str] = field(default_factory=list)
+    first_ns: int = 0
+    last_ns: int = 0
+
+
+class Progress(Protocol):
+    """Where the pipeline reports how far it got (a progress bar, or nothing)."""
+
+    def start(self, label: str, total_bytes: int | None) -> None: ...
+
+    def update(self, done_bytes: int, packets: int) -> None: ...
+
+
+def replay(store: Store, path: str, opts: ReplayOptions, progress: Progress | None = None) -> ReplayResult:
+    """Ingest one capture (file, directory or glob) into the store."""
+    t0 = time.perf_counter()
+    src = PcapSource(path)
+    cid = src.capture_id
+    res = ReplayResult(path=path, capture_id=cid, status="ingested", files=src.files)
+    superseding = store.capture_status(cid) == "complete"
+    if superseding and not opts.force:
+        res.status = "skipped"
+        return res
+    ingest = new_ingest_id()
+
+    if progress is not None:
+        compressed = any(f.endswith(".gz") for f in src.files)
+        progress.start(path, None if compressed else src.size)
+    lan = LanPrefixes(opts.lan_prefixes)
+    meter = FlowMeter(lan.is_local, opts.idle_s, opts.active_s)
+    inv = Inventory(lan, opts.bench)
+    pending: list[tuple[object, ...]] = []
+    nflows = 0
+
+    def drain(final: bool = False) -> None:
+        nonlocal nflows, pending
+        if meter.events:
+            inv.add_events(meter.events)
+            meter.events = []
+        if meter.done:
+            for f in meter.done:
+                inv.add_flow(f)
+                pending.append(flow_row(f, cid, ingest, lan))
+            meter.done = []
+        if pending and (final or len(pending) >= BATCH_ROWS):
+            store.insert("flows", pending)
+            nflows += len(pending)
+            pending = []
+
+    feed = meter.feed
+    n = 0
+    st = src.stats
+    for ts, lt, wl, data in src.packets():
+        feed(ts, lt, wl, data)
+        n += 1
+        if not n % DRAIN_EVERY:
+            drain()
+            if progress is not None:
+                progress.update(st.bytes + 16 * n, n)
+    meter.flush()
+    drain(final=True)
+    if progress is not None:
+        progress.update(st.bytes + 16 * n, n)
+
+    devices = inv.device_rows(cid, ingest)
+    store.insert("devices", devices)
+    store.insert("device_addresses", inv.address_rows(cid, ingest))
+    skipped = sum(v for k, v in meter.stats.items() if k.startswith(("linktype_unsupported", "l2_malformed")))
+    skipped += sum(v for k, v in meter.stats.items() if k.endswith("_malformed") and k.startswith("ip"))
+    res.packets, res.bytes, res.flows, res.devices = st.packets, st.bytes, nflows, len(devices)
+    res.truncated, res.read_error, res.skipped_packets = st.truncated, st.error, skipped
+    res.link_types = sorted(linktype_name(lt) for lt in st.link_types)
+    res.stats = dict(sorted(meter.stats.items()))
+    res.bench_missing = inv.bench_missing()
+    res.first_ns, res.last_ns = st.first_ns, st.last_ns
+    store.insert(
+        "captures",
+        [
+            (
+                cid,
+                ingest,
+                path,
+                src.files,
+                src.hashes,
+                "+".join(sorted(src.formats)),
+                1 if st.compressed else 0,
+                st.packets,
+                st.bytes,
+                st.first_ns,
+                st.last_ns,
+                res.link_types,
+                1 if st.truncated else 0,
+                st.error,
+                skipped,
+                json.dumps(res.stats, sort_keys=True),
+                nflows,
+                len(devices),
+                float(opts.idle_s),
+                float(opts.active_s),
+                lan.text,
+                opts.bench.sha256 if opts.bench else "",
+                __version__,
+                dt.datetime.now(dt.UTC).replace(microsecond=0),
+                "complete",
+            )
+        ],
+    )
+    if superseding:  # only after this run committed: a crash before here keeps the old run
+        store.drop_runs(cid, ingest)
+    res.seconds = time.perf_counter() - t0
+    return res
+
+
+_last_ingest = 0
+
+
+def new_ingest_id() -> int:
+    """A unique, increasing run id: wall-clock ns, bumped past the previous one."""
+    global _last_ingest
+    _last_ingest = max(time.time_ns(), _last_ingest + 1)
+    return _last_ingest

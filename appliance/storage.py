@@ -1,0 +1,277 @@
+"""ClickHouse storage: embedded chDB (default) or a server through clickhouse-driver.
+
+Both backends take the same DDL (``appliance.schema``), the same batched inserts
+(rows as tuples in schema column order) and the same SQL, with parameters
+rendered client-side by ``render`` so that server 18.16, which predates
+server-side query parameters, runs exactly what chDB runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import logging
+import os
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+from appliance.schema import BY_NAME, SCHEMA_VERSION, TABLES, ddl_statements
+
+DEFAULT_DB = "./data"
+DATABASE = "tapaudit"
+Row = tuple[Any, ...]
+
+
+class StoreError(Exception):
+    """Storage failed; the message is one line meant for the user."""
+
+
+_ESC = str.maketrans({"\\": "\\\\", "'": "\\'", "\t": "\\t", "\n": "\\n", "\r": "\\r", "\0": "\\0"})
+
+
+def literal(value: Any) -> str:
+    """A ClickHouse SQL literal for a Python value (strings quoted and escaped)."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    if isinstance(value, str):
+        return "'" + value.translate(_ESC) + "'"
+    if isinstance(value, list | tuple | set | frozenset):
+        return "[" + ", ".join(literal(v) for v in value) + "]"
+    raise TypeError(f"cannot render {type(value).__name__} as SQL")
+
+
+_PARAM = re.compile(r"%\((\w+)\)s")
+
+
+def render(sql: str, params: Mapping[str, Any] | None = None) -> str:
+    """Substitute ``%(name)s`` placeholders with escaped literals."""
+    if not params:
+        return sql
+
+    def sub(m: re.Match[str]) -> str:
+        if m.group(1) not in params:
+            raise KeyError(f"query parameter {m.group(1)!r} not given")
+        return literal(params[m.group(1)])
+
+    return _PARAM.sub(sub, sql)
+
+
+def _tsv_field(value: Any) -> str:
+    if isinstance(value, str):
+        return value.translate(_ESC)
+    if isinstance(value, list | tuple):
+        return literal(list(value)).translate({9: "\\t", 10: "\\n"})
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, dt.datetime):  # UTC wall time; the session's time zone is UTC too
+        return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+    return str(value)
+
+
+class Store:
+    """Common behaviour; subclasses implement ``_run``, ``_insert`` and ``_select``."""
+
+    url: str
+    database: str = DATABASE
+
+    def _run(self, sql: str) -> None:
+        raise NotImplementedError
+
+    def _insert(self, table: str, columns: list[str], rows: Sequence[Row]) -> None:
+        raise NotImplementedError
+
+    def _select(self, sql: str) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release the connection or the embedded engine."""
+
+    # -- public API -----------------------------------------------------------------------
+
+    def ensure_schema(self) -> None:
+        """Create the database and tables if missing (idempotent)."""
+        for stmt in ddl_statements(self.database):
+            self._run(stmt)
+        have = self.query("SELECT value FROM {db}.meta WHERE key = 'schema_version'")
+        if not have:
+            self.insert("meta", [("schema_version", str(SCHEMA_VERSION))])
+        elif int(have[0]["value"]) != SCHEMA_VERSION:
+            newer = int(have[0]["value"]) > SCHEMA_VERSION
+            raise StoreError(
+                f"store {self.url} has schema version {have[0]['value']}, "
+                f"this tapaudit uses {SCHEMA_VERSION}; "
+                + ("upgrade tapaudit" if newer else "replay into a new --db")
+            )
+
+    def insert(self, table: str, rows: Sequence[Row]) -> None:
+        """Insert full rows (tuples in the schema's column order) in one batch."""
+        if rows:
+            self._insert(table, BY_NAME[table].names, rows)
+
+    def query(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+        """Run a SELECT; ``{db}`` names the database, ``%(name)s`` are parameters."""
+        return self._select(render(sql.replace("{db}", f"`{self.database}`"), params))
+
+    def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
+        self._run(render(sql.replace("{db}", f"`{self.database}`"), params))
+
+    def drop_runs(self, capture_id: str, keep: int) -> None:
+        """Delete a capture's rows from runs other than ``keep`` (after ``keep`` committed)."""
+        for table in TABLES:
+            if table.name != "meta":
+                self._delete(
+                    table.name,
+                    render("capture_id = %(c)s AND ingest_id != %(k)s", {"c": capture_id, "k": keep}),
+                )
+
+    def _delete(self, table: str, where: str) -> None:
+        raise NotImplementedError
+
+    def capture_status(self, capture_id: str) -> str:
+        rows = self.query(
+            "SELECT status FROM {db}.captures WHERE capture_id = %(c)s LIMIT 1", {"c": capture_id}
+        )
+        return str(rows[0]["status"]) if rows else ""
+
+
+class ChdbStore(Store):
+    """Embedded ClickHouse (chDB) in a data folder: no server to run."""
+
+    def __init__(self, path: str) -> None:
+        try:
+            from chdb import session
+        except ImportError as exc:  # pragma: no cover - chdb is a hard dependency
+            raise StoreError(f"chdb is not installed ({exc})") from None
+        self.url = path
+        try:
+            os.makedirs(path, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create data folder {path}: {exc.strerror}") from None
+        try:
+            self._sess = session.Session(path)
+            self._sess.query("SET output_format_json_quote_64bit_integers = 0")
+            # DateTime values travel as UTC wall time, read back in UTC whatever TZ says.
+            self._sess.query("SET session_timezone = 'UTC'")
+        except Exception as exc:
+            raise StoreError(f"cannot open embedded ClickHouse in {path}: {_first_line(exc)}") from None
+
+    def _call(self, sql: str, fmt: str = "CSV") -> Any:
+        try:
+            return self._sess.query(sql, fmt)
+        except Exception as exc:
+            raise StoreError(f"ClickHouse (chDB) error: {_first_line(exc)}") from None
+
+    def _run(self, sql: str) -> None:
+        self._call(sql)
+
+    def _insert(self, table: str, columns: list[str], rows: Sequence[Row]) -> None:
+        cols = ", ".join(f"`{c}`" for c in columns)
+        body = "\n".join("\t".join(_tsv_field(v) for v in row) for row in rows)
+        self._call(f"INSERT INTO `{self.database}`.`{table}` ({cols}) FORMAT TabSeparated\n{body}\n")
+
+    def _delete(self, table: str, where: str) -> None:
+        # Lightweight delete: ALTER ... DELETE mutations can stall an embedded session.
+        self._call(
+            f"DELETE FROM `{self.database}`.`{table}` WHERE {where} SETTINGS lightweight_deletes_sync = 0"
+        )
+
+    def _select(self, sql: str) -> list[dict[str, Any]]:
+        res = self._call(sql, "JSONEachRow")
+        text = res.bytes().decode("utf-8", "replace") if res is not None else ""
+        return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):  # closing twice is harmless
+            self._sess.close()
+
+
+class ServerStore(Store):
+    """A ClickHouse server (or cluster entry point) over the native protocol."""
+
+    def __init__(self, url: str) -> None:
+        from clickhouse_driver import Client
+
+        # The driver logs every failed connect with a traceback; we report it in one line.
+        logging.getLogger("clickhouse_driver").setLevel(logging.CRITICAL)
+        u = urlparse(url)
+        self.url = f"{u.scheme}://{u.hostname}:{u.port or 9000}/{u.path.strip('/') or DATABASE}"
+        self.database = u.path.strip("/") or DATABASE
+        self._client = Client(
+            host=u.hostname or "localhost",
+            port=u.port or 9000,
+            user=unquote(u.username or "default"),
+            password=unquote(u.password or ""),
+            connect_timeout=5,
+            send_receive_timeout=300,
+            secure=u.scheme == "clickhouses",
+        )
+        self._call("SELECT 1")
+
+    def _call(self, sql: str, rows: Iterable[Row] | None = None, **kw: Any) -> Any:
+        from clickhouse_driver import errors
+
+        try:
+            if rows is not None:
+                return self._client.execute(sql, rows, **kw)
+            return self._client.execute(sql, **kw)
+        except (errors.NetworkError, errors.SocketTimeoutError, OSError, EOFError) as exc:
+            raise StoreError(f"cannot reach ClickHouse at {self.url}: {_first_line(exc)}") from None
+        except errors.Error as exc:
+            raise StoreError(f"ClickHouse error: {_first_line(exc)}") from None
+
+    def _run(self, sql: str) -> None:
+        self._call(sql)
+
+    def _insert(self, table: str, columns: list[str], rows: Sequence[Row]) -> None:
+        cols = ", ".join(f"`{c}`" for c in columns)
+        self._call(f"INSERT INTO `{self.database}`.`{table}` ({cols}) VALUES", list(rows))
+
+    def _delete(self, table: str, where: str) -> None:
+        # 18.16 has only mutations; the server runs them in the background.
+        self._call(f"ALTER TABLE `{self.database}`.`{table}` DELETE WHERE {where}")
+
+    def _select(self, sql: str) -> list[dict[str, Any]]:
+        data, types = self._call(sql, with_column_types=True)
+        names = [n for n, _t in types]
+        return [dict(zip(names, _plain(r), strict=True)) for r in data]
+
+    def close(self) -> None:
+        self._client.disconnect()
+
+
+def _plain(row: Sequence[Any]) -> list[Any]:
+    """Make server values look like chDB's JSON ones (datetimes as text, tuples as lists)."""
+    out: list[Any] = []
+    for v in row:
+        if isinstance(v, dt.datetime):
+            out.append(v.strftime("%Y-%m-%d %H:%M:%S"))
+        elif isinstance(v, tuple):
+            out.append(list(v))
+        else:
+            out.append(v)
+    return out
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    line = text.splitlines()[0]
+    return line[:300]
+
+
+def open_store(url: str | None = None) -> Store:
+    """``clickhouse://user:pass@host:9000/db`` for a server, anything else is a chDB folder."""
+    url = url or os.environ.get("TAPAUDIT_DB") or DEFAULT_DB
+    if url.startswith(("clickhouse://", "clickhouses://")):
+        return ServerStore(url)
+    if "://" in url:
+        raise StoreError(f"unknown store URL scheme in {url!r} (use a folder or clickhouse://host:9000/db)")
+    return ChdbStore(url)
