@@ -1,0 +1,229 @@
+"""Replay throughput and memory: tapaudit against tshark, scapy, nfstream and pyshark on one file, one run.
+
+Each tool runs as its own child process pinned to one CPU (``taskset``), so its
+wall time, CPU time and peak resident memory (``wait4`` rusage) are its own.
+The capture comes from the committed generator (``pcaps.synth.generate_lab
+--packets N``) unless ``--capture`` names one.
+
+    python bench/replay.py --packets 1000000 --write
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "RESULTS.md"
+BEGIN, END = "<!-- replay-bench:begin -->", "<!-- replay-bench:end -->"
+
+SCAPY = """
+import sys
+from scapy.layers.l2 import Ether
+from scapy.utils import RawPcapReader
+n = 0
+for data, _meta in RawPcapReader(sys.argv[1]):
+    Ether(data)
+    n += 1
+print(n)
+"""
+NFSTREAM = """
+import sys
+from nfstream import NFStreamer
+streamer = NFStreamer(source=sys.argv[1], n_dissections=0, statistical_analysis=False, n_meters=0)
+flows = sum(1 for _ in streamer)
+print(flows)
+"""
+PYSHARK = """
+import sys
+import pyshark
+cap = pyshark.FileCapture(sys.argv[1], keep_packets=False)
+n = 0
+for pkt in cap:
+    n += 1
+    if n >= int(sys.argv[2]):
+        break
+cap.close()
+print(n)
+"""
+TSHARK_FIELDS = [
+    "ip.src",
+    "ip.dst",
+    "ipv6.src",
+    "ipv6.dst",
+    "ip.proto",
+    "ipv6.nxt",
+    "tcp.srcport",
+    "tcp.dstport",
+    "udp.srcport",
+    "udp.dstport",
+]
+
+
+@dataclass
+class Run:
+    tool: str
+    what: str
+    packets: int
+    wall_s: float
+    cpu_s: float
+    peak_rss_mib: float
+    note: str = ""
+    mb_s: float = 0.0
+
+    @property
+    def pps(self) -> float:
+        return self.packets / self.wall_s if self.wall_s else 0.0
+
+
+def pinned(cmd: list[str], cpu: int) -> list[str]:
+    return ["taskset", "-c", str(cpu), *cmd] if shutil.which("taskset") else cmd
+
+
+def measure(cmd: list[str], cpu: int, keep_stdout: bool = True) -> tuple[str, float, float, float]:
+    """Run a child; return its stdout, wall seconds, CPU seconds and peak RSS in MiB (from wait4)."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(
+            pinned(cmd, cpu), stdout=out if keep_stdout else subprocess.DEVNULL, stderr=err, cwd=ROOT
+        )
+        _pid, status, ru = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t0
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode != 0:
+            err.seek(0)
+            raise RuntimeError(
+                f"{cmd[0]} exited {proc.returncode}: {err.read().decode(errors='replace')[-300:]}"
+            )
+        out.seek(0)
+        return out.read().decode(errors="replace"), wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss / 1024
+
+
+def run_tool(tool: str, capture: Path, packets: int, cpu: int, pyshark_packets: int) -> Run:
+    py = sys.executable
+    if tool == "tapaudit":
+        with tempfile.TemporaryDirectory(prefix="tapaudit-bench-") as db:
+            out, wall, cpu_s, rss = measure(
+                [py, "-m", "appliance.cli", "replay", str(capture), "--db", db, "--json", "-q"], cpu
+            )
+        cap = json.loads(out)["captures"][0]
+        return Run(
+            tool,
+            "replay: decode, flows, inventory, ClickHouse (chDB) inserts",
+            cap["packets"],
+            wall,
+            cpu_s,
+            rss,
+            f"{cap['flows']:,} flows stored",
+        )
+    if tool == "tshark":
+        cmd = ["tshark", "-n", "-r", str(capture), "-T", "fields"]
+        for f in TSHARK_FIELDS:
+            cmd += ["-e", f]
+        _out, wall, cpu_s, rss = measure(cmd, cpu, keep_stdout=False)
+        return Run(tool, "tshark -T fields (5-tuple)", packets, wall, cpu_s, rss)
+    if tool == "scapy":
+        out, wall, cpu_s, rss = measure([py, "-c", SCAPY, str(capture)], cpu)
+        return Run(tool, "RawPcapReader + Ether() decode loop", int(out.split()[-1]), wall, cpu_s, rss)
+    if tool == "nfstream":
+        out, wall, cpu_s, rss = measure([py, "-c", NFSTREAM, str(capture)], cpu)
+        return Run(
+            tool, "NFStreamer flows, no DPI", packets, wall, cpu_s, rss, f"{int(out.split()[-1]):,} flows"
+        )
+    if tool == "pyshark":
+        n = min(packets, pyshark_packets)
+        out, wall, cpu_s, rss = measure([py, "-c", PYSHARK, str(capture), str(n)], cpu)
+        return Run(
+            tool, f"FileCapture iteration (first {n:,} packets only)", int(out.split()[-1]), wall, cpu_s, rss
+        )
+    raise ValueError(f"unknown tool {tool}")
+
+
+def table(runs: list[Run]) -> str:
+    base = next((r for r in runs if r.tool == "tapaudit"), None)
+    lines = [
+        "| tool | what it does | packets | wall s | CPU s | packets/s | MB/s | peak RSS MiB "
+        "| tapaudit ÷ tool | note |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for r in runs:
+        ratio = f"{base.pps / r.pps:.1f}×" if base and r.pps else "-"
+        lines.append(
+            f"| {r.tool} | {r.what} | {r.packets:,} | {r.wall_s:.1f} | {r.cpu_s:.1f} | {r.pps:,.0f} | "
+            f"{r.mb_s:.1f} | {r.peak_rss_mib:.0f} | {ratio} | {r.note} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--packets", type=int, default=1_000_000, help="packets in the generated capture")
+    ap.add_argument("--capture", type=Path, help="use this capture instead of generating one")
+    ap.add_argument("--tools", default="tapaudit,tshark,scapy,nfstream,pyshark")
+    ap.add_argument("--pyshark-packets", type=int, default=20_000, help="pyshark is ~1k pkt/s: time a prefix")
+    ap.add_argument("--cpu", type=int, default=0, help="CPU to pin every tool to")
+    ap.add_argument("--out-dir", type=Path, default=ROOT / "bench" / "out")
+    ap.add_argument("--write", action="store_true", help=f"write the table into {RESULTS.relative_to(ROOT)}")
+    args = ap.parse_args()
+
+    capture = args.capture
+    if capture is None:
+        args.out_dir.mkdir(parents=True, exist_ok=True)
+        capture = args.out_dir / f"lab-{args.packets}.pcap"
+        if not capture.exists():
+            print(f"generating {capture} ...", file=sys.stderr)
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "pcaps.synth.generate_lab",
+                    "--out-dir",
+                    str(args.out_dir),
+                    "--packets",
+                    str(args.packets),
+                ],
+                cwd=ROOT,
+                check=True,
+            )
+    if not capture.exists():
+        print(f"bench: {capture}: no such file", file=sys.stderr)
+        return 1
+    size = capture.stat().st_size
+    runs: list[Run] = []
+    for tool in args.tools.split(","):
+        print(f"running {tool} ...", file=sys.stderr)
+        try:
+            r = run_tool(tool, capture, args.packets, args.cpu, args.pyshark_packets)
+        except (RuntimeError, FileNotFoundError) as exc:
+            print(f"  {tool} skipped: {exc}", file=sys.stderr)
+            continue
+        r.mb_s = size / 1e6 * (r.packets / args.packets) / r.wall_s if r.wall_s else 0.0
+        runs.append(r)
+        print(f"  {r.pps:,.0f} packets/s, peak {r.peak_rss_mib:.0f} MiB", file=sys.stderr)
+    report = (
+        f"Run {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC on {platform.processor() or platform.machine()}, "
+        f"{os.cpu_count()} CPUs, Python {platform.python_version()}, every tool pinned to CPU {args.cpu}.\n"
+        f"Capture: `{capture.name}`, {args.packets:,} packets, {size / 1e6:.0f} MB.\n\n"
+        f"Command: `python bench/replay.py {' '.join(sys.argv[1:])}`\n\n{table(runs)}\n"
+    )
+    print(report)
+    if args.write:
+        text = RESULTS.read_text() if RESULTS.exists() else f"# Benchmarks\n\n{BEGIN}\n{END}\n"
+        head, _, rest = text.partition(BEGIN)
+        _, _, tail = rest.partition(END)
+        RESULTS.write_text(f"{head}{BEGIN}\n{report}{END}{tail}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
