@@ -1,0 +1,47 @@
+"""Shared fixtures: paths to the bundled and shared captures, stores, a real ClickHouse server."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared" / "pcaps"
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+
+def shared_path(*parts: str) -> Path:
+    """A file under ../shared/pcaps; missing is a failure in CI and a skip elsewhere."""
+    p = SHARED.joinpath(*parts)
+    if not p.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{p} is missing: CI must run with ../shared beside the clone")
+        pytest.skip(f"{p} not present")
+    return p
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[object]:
+    from appliance.storage import open_store
+
+    s = open_store(str(tmp_path / "db"))
+    s.ensure_schema()
+    yield s
+    s.close()
+
+
+@pytest.fixture(scope="session")
+def ch_server() -> Iterator[object]:
+    from chserver import binary, running_server
+
+    if binary() is None:
+        if os.environ.get("CI"):
+            pytest.fail("clickhouse-server is not installed; make test installs it")
+        pytest.skip("clickhouse-server not installed")
+    with running_server() as srv:
+        yield srv

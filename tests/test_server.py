@@ -1,0 +1,106 @@
+"""The server path: the same DDL, inserts and queries on Debian's clickhouse-server as on chDB."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import ROOT
+
+from appliance import queries
+from appliance.replay import ReplayOptions, replay
+from appliance.storage import ServerStore, Store, open_store
+
+REAL = sorted((ROOT / "pcaps" / "real").glob("*.pcap"))
+pytestmark = [pytest.mark.server, pytest.mark.xdist_group("chserver")]
+
+
+def _snapshot(store: Store) -> dict[str, Any]:
+    caps = queries.captures(store)
+    flows = queries.flows(store, limit=1_000_000)
+    devs = queries.devices(store)
+    for d in devs:  # array order from groupUniqArray is not defined
+        for k in ("mdns_names", "ssdp_names"):
+            d[k] = sorted(d[k])
+    return {
+        "captures": sorted((c["capture_id"], c["packets"], c["flows"], c["devices"]) for c in caps),
+        "flows": sorted(tuple(sorted(f.items())) for f in flows),
+        "devices": sorted(json.dumps(d, sort_keys=True, default=str) for d in devs),
+    }
+
+
+def test_server_and_chdb_store_the_same(ch_server: Any, tmp_path: Path) -> None:
+    db = f"t_{uuid.uuid4().hex[:8]}"
+    server = open_store(ch_server.url(db))
+    assert isinstance(server, ServerStore)
+    server.ensure_schema()
+    embedded = open_store(str(tmp_path / "db"))
+    embedded.ensure_schema()
+    try:
+        for path in REAL:
+            for s in (server, embedded):
+                assert replay(s, str(path), ReplayOptions()).status == "ingested"
+        snap = _snapshot(server)
+        assert snap == _snapshot(embedded)
+        assert len(snap["captures"]) == len(REAL) and snap["flows"]
+
+        # idempotent: a second replay is skipped, --force replaces without duplicates
+        assert replay(server, str(REAL[0]), ReplayOptions()).status == "skipped"
+        assert replay(server, str(REAL[0]), ReplayOptions(force=True)).status == "ingested"
+        assert _snapshot(server) == snap
+        deadline = time.monotonic() + 60  # the superseded run's rows go by a background mutation
+        while int(server.query("SELECT count() AS n FROM {db}.flows")[0]["n"]) != len(snap["flows"]):
+            assert time.monotonic() < deadline, "superseded rows were not deleted"
+            time.sleep(0.2)
+    finally:
+        server.execute(f"DROP DATABASE IF EXISTS `{db}`")
+        server.close()
+        embedded.close()
+
+
+def test_server_version_is_the_old_one(ch_server: Any) -> None:
+    """Guard that the tests really exercise the 18.16 dialect (Debian's package)."""
+    s = open_store(ch_server.url("default"))
+    try:
+        version = s.query("SELECT version() AS v")[0]["v"]
+    finally:
+        s.close()
+    assert str(version).startswith("18.")
+
+
+def test_cli_against_server(ch_server: Any) -> None:
+    url = ch_server.url(f"c_{uuid.uuid4().hex[:8]}")
+    run = [sys.executable, "-m", "appliance.cli"]
+    p = subprocess.run(
+        [*run, "replay", str(REAL[0]), "--db", url, "--json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert p.returncode == 0, p.stderr
+    devs = subprocess.run(
+        [*run, "devices", "--db", url, "--json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert devs.returncode == 0 and json.loads(devs.stdout)
+    bad = subprocess.run(
+        [*run, "devices", "--db", url.replace("default@", "nobody:wrong@")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert bad.returncode == 1 and len(bad.stderr.strip().splitlines()) == 1
