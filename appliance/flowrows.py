@@ -6,16 +6,12 @@ each flow an id that is the same every time the same capture is replayed.
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 from typing import Any
 
 from appliance.inventory import usable_mac
 from parsers.lan import LanPrefixes, ip_text, mac_text
 from parsers.meter import Flow
-
-UTC = dt.UTC
-MAX_DATETIME = 2**32 - 1  # ClickHouse DateTime is UInt32 seconds
 
 
 def flow_id(f: Flow) -> int:
@@ -49,7 +45,6 @@ def flow_row(f: Flow, capture_id: str, ingest_id: int, lan: LanPrefixes) -> tupl
         capture_id,
         ingest_id,
         flow_id(f),
-        dt.datetime.fromtimestamp(min(max(f.first // 1_000_000_000, 0), MAX_DATETIME), UTC),
         f.first,
         f.last,
         f.ipv,

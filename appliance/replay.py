@@ -9,6 +9,7 @@ run supersedes the earlier one without deleting anything (see ``appliance.schema
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import time
 from dataclasses import dataclass, field
@@ -105,17 +106,21 @@ def replay(store: Store, path: str, opts: ReplayOptions, progress: Progress | No
     feed = meter.feed
     n = 0
     st = src.stats
-    for ts, lt, wl, data in src.packets():
-        feed(ts, lt, wl, data)
-        n += 1
-        if not n % DRAIN_EVERY:
-            drain()
-            if progress is not None:
-                progress.update(st.bytes + 16 * n, n)
+    packets = src.packets()
+    while True:  # chunks of DRAIN_EVERY packets keep bookkeeping out of the per-packet loop
+        before = n
+        for ts, lt, wl, data in itertools.islice(packets, DRAIN_EVERY):
+            feed(ts, lt, wl, data)
+            n += 1
+        if n == before:
+            break
+        drain()
+        if progress is not None:
+            progress.update(st.read_bytes, n)
     meter.flush()
     drain(final=True)
     if progress is not None:
-        progress.update(st.bytes + 16 * n, n)
+        progress.update(st.read_bytes, n)
 
     devices = inv.device_rows(cid, ingest)
     store.insert("devices", devices)

@@ -27,6 +27,7 @@ class Column:
     name: str
     type: str
     doc: str
+    default: str = ""  # a DEFAULT expression: ClickHouse computes the value, inserts leave it out
 
 
 @dataclass(frozen=True)
@@ -40,10 +41,17 @@ class Table:
 
     @property
     def names(self) -> list[str]:
-        return [c.name for c in self.columns]
+        """Columns a row tuple gives, in order (computed DEFAULT columns are not given)."""
+        return [c.name for c in self.columns if not c.default]
+
+    @property
+    def inserted(self) -> list[Column]:
+        return [c for c in self.columns if not c.default]
 
     def ddl(self, database: str) -> str:
-        cols = ",\n".join(f"    `{c.name}` {c.type}" for c in self.columns)
+        cols = ",\n".join(
+            f"    `{c.name}` {c.type}" + (f" DEFAULT {c.default}" if c.default else "") for c in self.columns
+        )
         part = f"\nPARTITION BY {self.partition_by}" if self.partition_by else ""
         return (
             f"CREATE TABLE IF NOT EXISTS `{database}`.`{self.name}` (\n{cols}\n)"
@@ -51,8 +59,8 @@ class Table:
         )
 
 
-def C(name: str, type_: str, doc: str) -> Column:
-    return Column(name, type_, doc)
+def C(name: str, type_: str, doc: str, default: str = "") -> Column:
+    return Column(name, type_, doc, default)
 
 
 CAPTURES = Table(
@@ -142,7 +150,12 @@ FLOWS = Table(
         C("capture_id", "String", "capture"),
         C("ingest_id", "UInt64", "ingestion run (ns stamp); the newest committed run is current"),
         C("flow_id", "UInt64", "stable id: hash of protocol, endpoints, first timestamp and VLAN"),
-        C("start", "DateTime", "first packet, seconds (for partitioning and time filters)"),
+        C(
+            "start",
+            "DateTime",
+            "first packet, seconds (for partitioning and time filters)",
+            default="toDateTime(intDiv(first_ns, 1000000000))",
+        ),
         C("first_ns", "UInt64", "first packet, ns"),
         C("last_ns", "UInt64", "last packet, ns"),
         C("ip_version", "UInt8", "4 or 6"),

@@ -14,7 +14,7 @@ import json
 import logging
 import os
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import unquote, urlparse
 
@@ -63,6 +63,15 @@ def render(sql: str, params: Mapping[str, Any] | None = None) -> str:
         return literal(params[m.group(1)])
 
     return _PARAM.sub(sub, sql)
+
+
+def _tsv_converter(type_: str) -> Callable[[Any], str]:
+    """TabSeparated text for one column type, chosen once per column, not per value."""
+    if type_ == "String":
+        return lambda v: v.translate(_ESC)  # row builders give str for String columns
+    if type_.startswith(("UInt", "Int")):
+        return str  # ints (a bool would read "True" and be refused by ClickHouse, not stored wrong)
+    return _tsv_field
 
 
 def _tsv_field(value: Any) -> str:
@@ -175,7 +184,8 @@ class ChdbStore(Store):
 
     def _insert(self, table: str, columns: list[str], rows: Sequence[Row]) -> None:
         cols = ", ".join(f"`{c}`" for c in columns)
-        body = "\n".join("\t".join(_tsv_field(v) for v in row) for row in rows)
+        convs = [_tsv_converter(c.type) for c in BY_NAME[table].inserted]
+        body = "\n".join("\t".join([f(v) for f, v in zip(convs, row, strict=True)]) for row in rows)
         self._call(f"INSERT INTO `{self.database}`.`{table}` ({cols}) FORMAT TabSeparated\n{body}\n")
 
     def _delete(self, table: str, where: str) -> None:

@@ -15,6 +15,7 @@ way (pcap has no resync marker), and the reason is kept in ``error``.
 from __future__ import annotations
 
 import gzip
+import itertools
 import os
 import struct
 from collections.abc import Iterator
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import BinaryIO
 
 CHUNK = 4 << 20
+BATCH_BYTES = 1 << 20  # bounds a batch (and its per-packet objects) to ~1 MB of records
 MAX_RECORD = 1 << 24  # 16 MiB: larger records only come from corrupt headers
 
 PCAP_MAGICS = {
@@ -55,6 +57,7 @@ class ReadStats:
     first_ns: int = 0
     last_ns: int = 0
     skipped_blocks: int = 0
+    read_bytes: int = 0  # file (or decompressed) bytes read so far, for progress
 
 
 def sniff_format(path: str) -> tuple[str, bool]:
@@ -93,10 +96,11 @@ def _open(path: str, compressed: bool) -> BinaryIO:
 class _Chunks:
     """A refillable byte window over a stream: ``need(n)`` guarantees n bytes or EOF."""
 
-    __slots__ = ("_read", "buf", "eof", "fh", "pos")
+    __slots__ = ("_read", "buf", "eof", "fh", "pos", "st")
 
-    def __init__(self, fh: BinaryIO) -> None:
+    def __init__(self, fh: BinaryIO, st: ReadStats) -> None:
         self.fh = fh
+        self.st = st
         # gzip's read() discards what it decompressed when the stream is cut; read1() keeps it.
         self._read = getattr(fh, "read1", fh.read)
         self.buf = b""
@@ -122,13 +126,17 @@ class _Chunks:
                 break
             parts.append(data)
             have += len(data)
+            self.st.read_bytes += len(data)
         self.buf = b"".join(parts)
         self.pos = 0
         return have >= n
 
 
-def read_pcap(path: str, stats: ReadStats | None = None) -> Iterator[Packet]:
-    """Yield packets of one pcap or pcapng file (plain or .gz)."""
+def read_batches(path: str, stats: ReadStats | None = None) -> Iterator[list[Packet]]:
+    """Packets of one pcap or pcapng file (plain or .gz), in lists of a buffer's worth.
+
+    Lists rather than one packet at a time: the replay loop then iterates in C.
+    """
     st = stats if stats is not None else ReadStats()
     fmt, compressed = sniff_format(path)
     st.format, st.compressed = fmt, compressed
@@ -137,12 +145,24 @@ def read_pcap(path: str, stats: ReadStats | None = None) -> Iterator[Packet]:
     except OSError as exc:
         raise CaptureError(f"{path}: cannot open ({exc.strerror or exc})") from None
     with fh:
-        ch = _Chunks(fh)
-        gen = _pcap_records(ch, st) if fmt == "pcap" else _pcapng_records(ch, st)
-        yield from gen
+        ch = _Chunks(fh, st)
+        if fmt == "pcap":
+            yield from _pcap_batches(ch, st)
+        else:
+            yield from _batched(_pcapng_records(ch, st))
 
 
-def _pcap_records(ch: _Chunks, st: ReadStats) -> Iterator[Packet]:
+def read_pcap(path: str, stats: ReadStats | None = None) -> Iterator[Packet]:
+    """Packets of one pcap or pcapng file (plain or .gz), one at a time."""
+    return itertools.chain.from_iterable(read_batches(path, stats))
+
+
+def _batched(records: Iterator[Packet], size: int = 4096) -> Iterator[list[Packet]]:
+    while batch := list(itertools.islice(records, size)):
+        yield batch
+
+
+def _pcap_batches(ch: _Chunks, st: ReadStats) -> Iterator[list[Packet]]:
     if not ch.need(24):
         st.truncated, st.error = True, "file header cut short"
         return
@@ -152,39 +172,46 @@ def _pcap_records(ch: _Chunks, st: ReadStats) -> Iterator[Packet]:
     linktype &= 0x0FFFFFFF
     st.link_types.add(linktype)
     ch.pos = 24
-    rec = struct.Struct(order + "IIII")
-    unpack = rec.unpack_from
+    unpack = struct.Struct(order + "IIII").unpack_from
     limit = max(snaplen, 262144) if 0 < snaplen <= MAX_RECORD else MAX_RECORD
     npk = nbytes = 0
     first = last = 0
+    batch: list[Packet] = []
     try:
         while True:
             buf, pos = ch.buf, ch.pos
-            if len(buf) - pos < 16:
-                if not ch.need(16):
-                    if len(ch.buf) - ch.pos:
-                        st.truncated, st.error = True, "record header cut short"
+            size = len(buf)
+            stop = min(size, pos + BATCH_BYTES)
+            append = batch.append
+            # the whole records in this window of the buffer, without touching ch
+            while stop - pos >= 16:
+                sec, frac, incl, orig = unpack(buf, pos)
+                end = pos + 16 + incl
+                if end > size or incl > limit:
                     break
-                buf, pos = ch.buf, ch.pos
-            sec, frac, incl, orig = unpack(buf, pos)
-            if incl > limit:
-                st.truncated, st.error = True, f"record {npk + 1}: impossible length {incl}"
-                break
-            end = pos + 16 + incl
-            if end > len(buf):
+                nbytes += incl
+                append((sec * 1_000_000_000 + frac * mult, linktype, orig, buf[pos + 16 : end]))
+                pos = end
+            ch.pos = pos
+            if batch:
+                npk += len(batch)
+                if not first:
+                    first = batch[0][0]
+                last = batch[-1][0]
+                yield batch
+                batch = []
+            if size - pos >= 16:
+                incl = unpack(buf, pos)[2]
+                if incl > limit:
+                    st.truncated, st.error = True, f"record {npk + 1}: impossible length {incl}"
+                    break
                 if not ch.need(16 + incl):
                     st.truncated, st.error = True, f"record {npk + 1} cut short"
                     break
-                buf, pos = ch.buf, ch.pos
-                end = pos + 16 + incl
-            ts = sec * 1_000_000_000 + frac * mult
-            ch.pos = end
-            npk += 1
-            nbytes += incl
-            if not first:
-                first = ts
-            last = ts
-            yield ts, linktype, orig, buf[pos + 16 : end]
+            elif not ch.need(16):
+                if len(ch.buf) - ch.pos:
+                    st.truncated, st.error = True, "record header cut short"
+                break
     finally:
         st.packets += npk
         st.bytes += nbytes

@@ -138,11 +138,16 @@ class FlowMeter:
     # ---- per packet -------------------------------------------------------------------
 
     def feed(self, ts: int, lt: int, wirelen: int, data: bytes) -> None:
-        """Account one captured frame of link type ``lt``."""
+        """Account one captured frame of link type ``lt``.
+
+        One straight path (link, network, transport, flow update) without calls on
+        the common case: this runs once per packet and calls dominate its cost.
+        """
         if ts > self.clock:
             self.clock = ts
             if ts >= self._next_sweep:
                 self._sweep(ts)
+        # ---- link layer
         if lt == 1 and len(data) >= 34:
             et = (data[12] << 8) | data[13]
             off = 14
@@ -165,6 +170,7 @@ class FlowMeter:
                 self.stats["l2_malformed"] += 1
                 return
             et, off, smac, dmac, vlan = l2
+        # ---- network layer: leaves proto, src, dst, l4..end and the IP byte count
         if et == ETH_IPV4:
             if len(data) < off + 20 or data[off] >> 4 != 4:
                 self.stats["ipv4_malformed"] += 1
@@ -179,11 +185,13 @@ class FlowMeter:
             proto = data[off + 9]
             src = data[off + 12 : off + 16]
             dst = data[off + 16 : off + 20]
-            frag = ((data[off + 6] << 8) | data[off + 7]) & 0x3FFF
-            if frag:
-                self._fragment(ts, data, off, ihl, tot, proto, src, dst, smac, dmac, vlan)
-                return
-            self._transport(ts, proto, src, dst, data, off + ihl, off + tot, tot, smac, dmac, vlan)
+            if ((data[off + 6] << 8) | data[off + 7]) & 0x3FFF:
+                whole = self._fragment(ts, data, off, ihl, tot, proto, src, dst)
+                if whole is None:
+                    return
+                data, l4, end, ipbytes = whole, 0, len(whole), ihl + len(whole)
+            else:
+                l4, end, ipbytes = off + ihl, off + tot, tot
         elif et == ETH_IPV6:
             if len(data) < off + 40 or data[off] >> 4 != 6:
                 self.stats["ipv6_malformed"] += 1
@@ -191,42 +199,32 @@ class FlowMeter:
             plen = (data[off + 4] << 8) | data[off + 5]
             if plen == 0:  # jumbogram or offloaded capture
                 plen = len(data) - off - 40
-            nxt = data[off + 6]
+            proto = data[off + 6]
             src = data[off + 8 : off + 24]
             dst = data[off + 24 : off + 40]
             l4 = off + 40
             end = l4 + plen
-            while nxt in IPV6_EXT:
+            ipbytes = plen + 40
+            while proto in IPV6_EXT:
                 if len(data) < l4 + 8:
                     self.stats["ipv6_malformed"] += 1
                     return
-                hlen = (data[l4 + 1] + 2) << 2 if nxt == 51 else (data[l4 + 1] + 1) << 3
-                nxt = data[l4]
+                hlen = (data[l4 + 1] + 2) << 2 if proto == 51 else (data[l4 + 1] + 1) << 3
+                proto = data[l4]
                 l4 += hlen
-            if nxt == 44:
-                self._fragment6(ts, data, off, l4, end, src, dst, smac, dmac, vlan)
-                return
-            self._transport(ts, nxt, src, dst, data, l4, end, plen + 40, smac, dmac, vlan)
+            if proto == 44:
+                got = self._fragment6(ts, data, l4, end, src, dst)
+                if got is None:
+                    return
+                proto, data = got
+                l4, end, ipbytes = 0, len(data), 40 + len(data)
         elif et == ETH_ARP:
             self._arp(ts, data, off)
+            return
         else:
             self.stats["non_ip"] += 1
-
-    def _transport(
-        self,
-        ts: int,
-        proto: int,
-        src: bytes,
-        dst: bytes,
-        data: bytes,
-        l4: int,
-        end: int,
-        ipbytes: int,
-        smac: bytes,
-        dmac: bytes,
-        vlan: int,
-    ) -> None:
-        """Transport header to a flow update (and a dissector call where one is registered)."""
+            return
+        # ---- transport layer
         flags = 0
         if proto == TCP:
             if len(data) < l4 + 14:
@@ -263,7 +261,7 @@ class FlowMeter:
             pl = end - l4
         if pl < 0:
             pl = 0
-
+        # ---- flow update
         key = (proto, src, sport, dst, dport)
         hit = self.table.get(key)
         if hit is None:
@@ -411,19 +409,9 @@ class FlowMeter:
             self.stats[f"malformed_{name}"] += 1
 
     def _fragment(
-        self,
-        ts: int,
-        data: bytes,
-        off: int,
-        ihl: int,
-        tot: int,
-        proto: int,
-        src: bytes,
-        dst: bytes,
-        smac: bytes,
-        dmac: bytes,
-        vlan: int,
-    ) -> None:
+        self, ts: int, data: bytes, off: int, ihl: int, tot: int, proto: int, src: bytes, dst: bytes
+    ) -> bytes | None:
+        """Add an IPv4 fragment; the reassembled transport bytes once the datagram is whole."""
         self.stats["ipv4_fragments"] += 1
         ff = (data[off + 6] << 8) | data[off + 7]
         ident = (data[off + 4] << 8) | data[off + 5]
@@ -432,32 +420,24 @@ class FlowMeter:
         )
         if whole is not None:
             self.stats["ipv4_reassembled"] += 1
-            self._transport(ts, proto, src, dst, whole, 0, len(whole), ihl + len(whole), smac, dmac, vlan)
+        return whole
 
     def _fragment6(
-        self,
-        ts: int,
-        data: bytes,
-        off: int,
-        l4: int,
-        end: int,
-        src: bytes,
-        dst: bytes,
-        smac: bytes,
-        dmac: bytes,
-        vlan: int,
-    ) -> None:
+        self, ts: int, data: bytes, l4: int, end: int, src: bytes, dst: bytes
+    ) -> tuple[int, bytes] | None:
+        """Add an IPv6 fragment; (next header, transport bytes) once the datagram is whole."""
         self.stats["ipv6_fragments"] += 1
         if len(data) < l4 + 8:
             self.stats["ipv6_malformed"] += 1
-            return
+            return None
         nxt = data[l4]
         fo = (data[l4 + 2] << 8) | data[l4 + 3]
         ident = int.from_bytes(data[l4 + 4 : l4 + 8], "big")
         whole = self.frags.add(ts, (6, src, dst, ident, nxt), fo & 0xFFF8, bool(fo & 1), data[l4 + 8 : end])
-        if whole is not None:
-            self.stats["ipv6_reassembled"] += 1
-            self._transport(ts, nxt, src, dst, whole, 0, len(whole), 40 + len(whole), smac, dmac, vlan)
+        if whole is None:
+            return None
+        self.stats["ipv6_reassembled"] += 1
+        return nxt, whole
 
     def _arp(self, ts: int, data: bytes, off: int) -> None:
         """ARP (RFC 826) for Ethernet/IPv4: the sender's MAC owns the sender's IP."""

@@ -135,18 +135,22 @@ def test_directory_and_glob_are_ordered_by_first_packet(tmp_path: Path) -> None:
 
 
 def test_memory_does_not_grow_with_file_size(tmp_path: Path) -> None:
-    """The reader holds one chunk: a 200k-packet file reads with a bounded peak."""
+    """The reader holds one chunk and one batch: 3x the packets, the same peak."""
     import tracemalloc
 
-    p = tmp_path / "big.pcap"
-    with open(p, "wb") as fh:
-        fh.write(pcap_bytes([]))
-        rec = pcap_bytes([(T0, FRAME)])[24:]
-        for _ in range(200_000):
-            fh.write(rec)
-    tracemalloc.start()
-    n = sum(1 for _ in read_pcap(str(p)))
-    _cur, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    assert n == 200_000
-    assert peak < 24 << 20, f"peak {peak} bytes for a {p.stat().st_size}-byte file"
+    peaks = []
+    for count in (200_000, 600_000):  # both span several 4 MB chunks
+        p = tmp_path / f"big{count}.pcap"
+        with open(p, "wb") as fh:
+            fh.write(pcap_bytes([]))
+            rec = pcap_bytes([(T0, FRAME)])[24:]
+            for _ in range(count):
+                fh.write(rec)
+        tracemalloc.start()
+        n = sum(1 for _ in read_pcap(str(p)))
+        _cur, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        assert n == count
+        peaks.append(peak)
+    assert peaks[1] < peaks[0] * 1.1, f"peak grew from {peaks[0]} to {peaks[1]} bytes"
+    assert peaks[1] < 24 << 20

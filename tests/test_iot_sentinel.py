@@ -15,6 +15,7 @@ import pytest
 from conftest import SHARED, shared_path
 
 from appliance.inventory import Inventory
+from appliance.schema import DEVICES
 from parsers.capture import read_pcap
 from parsers.lan import LanPrefixes
 from parsers.meter import FlowMeter
@@ -73,10 +74,10 @@ def test_device_found_with_hostname_and_vendor(folder: str) -> None:
     inv.add_events(meter.events)
     for flow in meter.done:
         inv.add_flow(flow)
-    rows = {r[1]: r for r in inv.device_rows("t")}
+    rows = {r["mac"]: r for r in (dict(zip(DEVICES.names, t, strict=True)) for t in inv.device_rows("t", 1))}
     assert mac in rows, f"{folder}: {mac} not found among {sorted(rows)}"
     row = rows[mac]
-    oui_vendor, hostname, ipv4 = row[2], row[10], row[17]
+    oui_vendor, hostname, ipv4 = row["oui_vendor"], row["dhcp_hostname"], row["ipv4"]
     assert oui_vendor and not oui_vendor.startswith("("), f"{folder}: no OUI vendor for {mac}"
     assert ipv4, f"{folder}: no IPv4 address for {mac}"
     if shutil.which("tshark") and shutil.which("mergecap"):

@@ -13,26 +13,32 @@ from appliance.replay import ReplayOptions, replay
 CAP = ROOT / "pcaps" / "real" / "ssi-smart-power-plug-boot.pcap"
 
 
-class Crash:
-    """A progress sink that dies when the replay reports its last packets."""
+def crash_before_commit(store: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make the run die just before it writes its commit marker (the captures row)."""
+    real = store.insert
 
-    def start(self, label: str, total_bytes: int | None) -> None:
-        pass
+    def insert(table: str, rows: Any) -> None:
+        if table == "captures":
+            raise KeyboardInterrupt
+        real(table, rows)
 
-    def update(self, done_bytes: int, packets: int) -> None:
-        raise KeyboardInterrupt
+    monkeypatch.setattr(store, "insert", insert)
 
 
 def visible(store: Any) -> tuple[int, int, int]:
     return len(queries.captures(store)), len(queries.flows(store, limit=10**6)), len(queries.devices(store))
 
 
-def test_crashed_run_is_invisible_and_keeps_the_committed_one(store: Any) -> None:
+def test_crashed_run_is_invisible_and_keeps_the_committed_one(
+    store: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     first = replay(store, str(CAP), ReplayOptions())
     before = visible(store)
     assert before == (1, first.flows, first.devices) and first.flows > 0
-    with pytest.raises(KeyboardInterrupt):
-        replay(store, str(CAP), ReplayOptions(force=True), Crash())
+    with monkeypatch.context() as m:
+        crash_before_commit(store, m)
+        with pytest.raises(KeyboardInterrupt):
+            replay(store, str(CAP), ReplayOptions(force=True))
     # the crashed run wrote its flows but no commit marker
     raw = store.query("SELECT uniqExact(ingest_id) AS runs FROM {db}.flows")[0]["runs"]
     assert int(raw) == 2
@@ -40,9 +46,11 @@ def test_crashed_run_is_invisible_and_keeps_the_committed_one(store: Any) -> Non
     assert replay(store, str(CAP), ReplayOptions()).status == "skipped"
 
 
-def test_crash_before_first_commit_then_retry(store: Any) -> None:
-    with pytest.raises(KeyboardInterrupt):
-        replay(store, str(CAP), ReplayOptions(), Crash())
+def test_crash_before_first_commit_then_retry(store: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    with monkeypatch.context() as m:
+        crash_before_commit(store, m)
+        with pytest.raises(KeyboardInterrupt):
+            replay(store, str(CAP), ReplayOptions())
     assert visible(store) == (0, 0, 0)
     res = replay(store, str(CAP), ReplayOptions())
     assert res.status == "ingested"
