@@ -9,7 +9,6 @@ run supersedes the earlier one without deleting anything (see ``appliance.schema
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import json
 import time
 from dataclasses import dataclass, field
@@ -103,20 +102,18 @@ def replay(store: Store, path: str, opts: ReplayOptions, progress: Progress | No
             nflows += len(pending)
             pending = []
 
-    feed = meter.feed
-    n = 0
+    feed_many = meter.feed_many
+    n = since = 0
     st = src.stats
-    packets = src.packets()
-    while True:  # chunks of DRAIN_EVERY packets keep bookkeeping out of the per-packet loop
-        before = n
-        for ts, lt, wl, data in itertools.islice(packets, DRAIN_EVERY):
-            feed(ts, lt, wl, data)
-            n += 1
-        if n == before:
-            break
-        drain()
-        if progress is not None:
-            progress.update(st.read_bytes, n)
+    for batch in src.batches():  # the reader's batches go straight to the meter's loop
+        feed_many(batch)
+        n += len(batch)
+        since += len(batch)
+        if since >= DRAIN_EVERY:
+            since = 0
+            drain()
+            if progress is not None:
+                progress.update(st.read_bytes, n)
     meter.flush()
     drain(final=True)
     if progress is not None:

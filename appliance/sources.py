@@ -53,12 +53,12 @@ class PcapSource:
     def size(self) -> int:
         return sum(os.path.getsize(f) for f in self.files)
 
+    def batches(self) -> Iterator[list[Packet]]:
+        """Packets of all files in order, in the reader's batches (the hot path)."""
+        for f in self.files:
+            yield from read_batches(f, self.stats)
+            self.formats.add(self.stats.format)
+
     def packets(self) -> Iterator[Packet]:
-        """All packets of all files; chained in C, as this is the hot path."""
-
-        def batches() -> Iterator[list[Packet]]:
-            for f in self.files:
-                yield from read_batches(f, self.stats)
-                self.formats.add(self.stats.format)
-
-        return itertools.chain.from_iterable(batches())
+        """All packets of all files, one at a time."""
+        return itertools.chain.from_iterable(self.batches())

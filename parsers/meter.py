@@ -20,7 +20,7 @@ Flow semantics (documented in README, compared with Zeek in the tests):
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from parsers.events import AddressSeen, Event
 from parsers.ipfrag import Reassembler
@@ -138,169 +138,178 @@ class FlowMeter:
     # ---- per packet -------------------------------------------------------------------
 
     def feed(self, ts: int, lt: int, wirelen: int, data: bytes) -> None:
-        """Account one captured frame of link type ``lt``.
+        """Account one captured frame of link type ``lt``."""
+        self.feed_many(((ts, lt, wirelen, data),))
 
-        One straight path (link, network, transport, flow update) without calls on
-        the common case: this runs once per packet and calls dominate its cost.
+    def feed_many(self, packets: Iterable[tuple[int, int, int, bytes]]) -> None:
+        """Account captured frames ``(ts_ns, linktype, wire_length, bytes)``.
+
+        One straight loop (link, network, transport, flow update) with its state in
+        locals and no calls on the common path: this is the replay's hot loop.
         """
-        if ts > self.clock:
-            self.clock = ts
-            if ts >= self._next_sweep:
-                self._sweep(ts)
-        # ---- link layer
-        if lt == 1 and len(data) >= 34:
-            et = (data[12] << 8) | data[13]
-            off = 14
-            vlan = 0
-            if et in VLAN_TPIDS:
-                l2 = LINK_DECODERS[1](data)
+        stats = self.stats
+        table_get = self.table.get
+        dissectors = self.dissectors
+        idle, active = self.idle, self.active
+        for ts, lt, _wirelen, data in packets:
+            if ts > self.clock:
+                self.clock = ts
+                if ts >= self._next_sweep:
+                    self._sweep(ts)
+            # ---- link layer
+            if lt == 1 and len(data) >= 34:
+                et = (data[12] << 8) | data[13]
+                off = 14
+                vlan = 0
+                if et in VLAN_TPIDS:
+                    l2 = LINK_DECODERS[1](data)
+                    if l2 is None:
+                        stats["l2_malformed"] += 1
+                        continue
+                    et, off, _s, _d, vlan = l2
+                smac = data[6:12]
+                dmac = data[0:6]
+            else:
+                dec = LINK_DECODERS.get(lt)
+                if dec is None:
+                    stats[f"linktype_unsupported_{lt}"] += 1
+                    continue
+                l2 = dec(data)
                 if l2 is None:
-                    self.stats["l2_malformed"] += 1
-                    return
-                et, off, _s, _d, vlan = l2
-            smac = data[6:12]
-            dmac = data[0:6]
-        else:
-            dec = LINK_DECODERS.get(lt)
-            if dec is None:
-                self.stats[f"linktype_unsupported_{lt}"] += 1
-                return
-            l2 = dec(data)
-            if l2 is None:
-                self.stats["l2_malformed"] += 1
-                return
-            et, off, smac, dmac, vlan = l2
-        # ---- network layer: leaves proto, src, dst, l4..end and the IP byte count
-        if et == ETH_IPV4:
-            if len(data) < off + 20 or data[off] >> 4 != 4:
-                self.stats["ipv4_malformed"] += 1
-                return
-            ihl = (data[off] & 0x0F) << 2
-            tot = (data[off + 2] << 8) | data[off + 3]
-            if ihl < 20:
-                self.stats["ipv4_malformed"] += 1
-                return
-            if tot < ihl:  # TSO/GRO captures carry 0: trust the frame
-                tot = len(data) - off
-            proto = data[off + 9]
-            src = data[off + 12 : off + 16]
-            dst = data[off + 16 : off + 20]
-            if ((data[off + 6] << 8) | data[off + 7]) & 0x3FFF:
-                whole = self._fragment(ts, data, off, ihl, tot, proto, src, dst)
-                if whole is None:
-                    return
-                data, l4, end, ipbytes = whole, 0, len(whole), ihl + len(whole)
+                    stats["l2_malformed"] += 1
+                    continue
+                et, off, smac, dmac, vlan = l2
+            # ---- network layer: leaves proto, src, dst, l4..end and the IP byte count
+            if et == ETH_IPV4:
+                if len(data) < off + 20 or data[off] >> 4 != 4:
+                    stats["ipv4_malformed"] += 1
+                    continue
+                ihl = (data[off] & 0x0F) << 2
+                tot = (data[off + 2] << 8) | data[off + 3]
+                if ihl < 20:
+                    stats["ipv4_malformed"] += 1
+                    continue
+                if tot < ihl:  # TSO/GRO captures carry 0: trust the frame
+                    tot = len(data) - off
+                proto = data[off + 9]
+                src = data[off + 12 : off + 16]
+                dst = data[off + 16 : off + 20]
+                if ((data[off + 6] << 8) | data[off + 7]) & 0x3FFF:
+                    whole = self._fragment(ts, data, off, ihl, tot, proto, src, dst)
+                    if whole is None:
+                        continue
+                    data, l4, end, ipbytes = whole, 0, len(whole), ihl + len(whole)
+                else:
+                    l4, end, ipbytes = off + ihl, off + tot, tot
+            elif et == ETH_IPV6:
+                if len(data) < off + 40 or data[off] >> 4 != 6:
+                    stats["ipv6_malformed"] += 1
+                    continue
+                plen = (data[off + 4] << 8) | data[off + 5]
+                if plen == 0:  # jumbogram or offloaded capture
+                    plen = len(data) - off - 40
+                proto = data[off + 6]
+                src = data[off + 8 : off + 24]
+                dst = data[off + 24 : off + 40]
+                l4 = off + 40
+                end = l4 + plen
+                ipbytes = plen + 40
+                while proto in IPV6_EXT:
+                    if len(data) < l4 + 8:
+                        stats["ipv6_malformed"] += 1
+                        continue
+                    hlen = (data[l4 + 1] + 2) << 2 if proto == 51 else (data[l4 + 1] + 1) << 3
+                    proto = data[l4]
+                    l4 += hlen
+                if proto == 44:
+                    got = self._fragment6(ts, data, l4, end, src, dst)
+                    if got is None:
+                        continue
+                    proto, data = got
+                    l4, end, ipbytes = 0, len(data), 40 + len(data)
+            elif et == ETH_ARP:
+                self._arp(ts, data, off)
+                continue
             else:
-                l4, end, ipbytes = off + ihl, off + tot, tot
-        elif et == ETH_IPV6:
-            if len(data) < off + 40 or data[off] >> 4 != 6:
-                self.stats["ipv6_malformed"] += 1
-                return
-            plen = (data[off + 4] << 8) | data[off + 5]
-            if plen == 0:  # jumbogram or offloaded capture
-                plen = len(data) - off - 40
-            proto = data[off + 6]
-            src = data[off + 8 : off + 24]
-            dst = data[off + 24 : off + 40]
-            l4 = off + 40
-            end = l4 + plen
-            ipbytes = plen + 40
-            while proto in IPV6_EXT:
+                stats["non_ip"] += 1
+                continue
+            # ---- transport layer
+            flags = 0
+            if proto == TCP:
+                if len(data) < l4 + 14:
+                    stats["tcp_truncated"] += 1
+                    if len(data) < l4 + 4:
+                        continue
+                else:
+                    flags = data[l4 + 13]
+                sport = (data[l4] << 8) | data[l4 + 1]
+                dport = (data[l4 + 2] << 8) | data[l4 + 3]
+                doff = (data[l4 + 12] >> 4) << 2 if len(data) > l4 + 12 else 20
+                pl = end - l4 - doff
+            elif proto == UDP:
                 if len(data) < l4 + 8:
-                    self.stats["ipv6_malformed"] += 1
-                    return
-                hlen = (data[l4 + 1] + 2) << 2 if proto == 51 else (data[l4 + 1] + 1) << 3
-                proto = data[l4]
-                l4 += hlen
-            if proto == 44:
-                got = self._fragment6(ts, data, l4, end, src, dst)
-                if got is None:
-                    return
-                proto, data = got
-                l4, end, ipbytes = 0, len(data), 40 + len(data)
-        elif et == ETH_ARP:
-            self._arp(ts, data, off)
-            return
-        else:
-            self.stats["non_ip"] += 1
-            return
-        # ---- transport layer
-        flags = 0
-        if proto == TCP:
-            if len(data) < l4 + 14:
-                self.stats["tcp_truncated"] += 1
-                if len(data) < l4 + 4:
-                    return
+                    stats["udp_truncated"] += 1
+                    continue
+                sport = (data[l4] << 8) | data[l4 + 1]
+                dport = (data[l4 + 2] << 8) | data[l4 + 3]
+                pl = end - l4 - 8
+                dis = dissectors.get(dport) or dissectors.get(sport)
+                if dis is not None:
+                    self._dissect(dis, ts, smac, src, sport, dst, dport, data[l4 + 8 : end])
+            elif proto in (ICMP, ICMP6):
+                if len(data) < l4 + 2:
+                    stats["icmp_truncated"] += 1
+                    continue
+                sport = data[l4]
+                dport = (ICMP_PAIR if proto == ICMP else ICMP6_PAIR).get(sport, data[l4 + 1])
+                pl = end - l4 - 8
+                if proto == ICMP6 and 135 <= sport <= 136:
+                    self._ndp(ts, data, l4, end, smac, src)
             else:
-                flags = data[l4 + 13]
-            sport = (data[l4] << 8) | data[l4 + 1]
-            dport = (data[l4 + 2] << 8) | data[l4 + 3]
-            doff = (data[l4 + 12] >> 4) << 2 if len(data) > l4 + 12 else 20
-            pl = end - l4 - doff
-        elif proto == UDP:
-            if len(data) < l4 + 8:
-                self.stats["udp_truncated"] += 1
-                return
-            sport = (data[l4] << 8) | data[l4 + 1]
-            dport = (data[l4 + 2] << 8) | data[l4 + 3]
-            pl = end - l4 - 8
-            dis = self.dissectors.get(dport) or self.dissectors.get(sport)
-            if dis is not None:
-                self._dissect(dis, ts, smac, src, sport, dst, dport, data[l4 + 8 : end])
-        elif proto in (ICMP, ICMP6):
-            if len(data) < l4 + 2:
-                self.stats["icmp_truncated"] += 1
-                return
-            sport = data[l4]
-            dport = (ICMP_PAIR if proto == ICMP else ICMP6_PAIR).get(sport, data[l4 + 1])
-            pl = end - l4 - 8
-            if proto == ICMP6 and 135 <= sport <= 136:
-                self._ndp(ts, data, l4, end, smac, src)
-        else:
-            sport = dport = 0
-            pl = end - l4
-        if pl < 0:
-            pl = 0
-        # ---- flow update
-        key = (proto, src, sport, dst, dport)
-        hit = self.table.get(key)
-        if hit is None:
-            self._new_flow(key, ts, proto, src, sport, dst, dport, ipbytes, pl, flags, smac, dmac, vlan)
-            return
-        f, up = hit
-        if ts - f.last > self.idle or (f.closed and (ts - f.closed > LINGER_NS or flags & 0x12 == SYN)):
-            self._expire(f, "idle" if not f.closed else f.end)
-            self._new_flow(key, ts, proto, src, sport, dst, dport, ipbytes, pl, flags, smac, dmac, vlan)
-            return
-        if ts - f.first > self.active:
-            self._expire(f, "active")
-            g = self._new_flow(
-                key, ts, proto, src, sport, dst, dport, ipbytes, pl, flags, smac, dmac, vlan, f
-            )
-            g.seq = f.seq + 1
-            return
-        if ts > f.last:
-            f.last = ts
-        if up:
-            f.pk_up += 1
-            f.by_up += ipbytes
-            f.pl_up += pl
-            if flags:
-                f.fl_up |= flags
-                if flags & 0x05:
-                    self._tcp_close(f, flags, ts, True)
-        else:
-            f.pk_dn += 1
-            f.by_dn += ipbytes
-            f.pl_dn += pl
-            if not f.rmac:
-                f.rmac = smac
-            if flags:
-                f.fl_dn |= flags
-                if flags & 0x12 == 0x12:
-                    f.synack = True
-                if flags & 0x05:
-                    self._tcp_close(f, flags, ts, False)
+                sport = dport = 0
+                pl = end - l4
+            if pl < 0:
+                pl = 0
+            # ---- flow update
+            key = (proto, src, sport, dst, dport)
+            hit = table_get(key)
+            if hit is None:
+                self._new_flow(key, ts, proto, src, sport, dst, dport, ipbytes, pl, flags, smac, dmac, vlan)
+                continue
+            f, up = hit
+            if ts - f.last > idle or (f.closed and (ts - f.closed > LINGER_NS or flags & 0x12 == SYN)):
+                self._expire(f, "idle" if not f.closed else f.end)
+                self._new_flow(key, ts, proto, src, sport, dst, dport, ipbytes, pl, flags, smac, dmac, vlan)
+                continue
+            if ts - f.first > active:
+                self._expire(f, "active")
+                g = self._new_flow(
+                    key, ts, proto, src, sport, dst, dport, ipbytes, pl, flags, smac, dmac, vlan, f
+                )
+                g.seq = f.seq + 1
+                continue
+            if ts > f.last:
+                f.last = ts
+            if up:
+                f.pk_up += 1
+                f.by_up += ipbytes
+                f.pl_up += pl
+                if flags:
+                    f.fl_up |= flags
+                    if flags & 0x05:
+                        self._tcp_close(f, flags, ts, True)
+            else:
+                f.pk_dn += 1
+                f.by_dn += ipbytes
+                f.pl_dn += pl
+                if not f.rmac:
+                    f.rmac = smac
+                if flags:
+                    f.fl_dn |= flags
+                    if flags & 0x12 == 0x12:
+                        f.synack = True
+                    if flags & 0x05:
+                        self._tcp_close(f, flags, ts, False)
 
     def _new_flow(
         self,
