@@ -59,6 +59,14 @@ class ReadStats:
     skipped_blocks: int = 0
     read_bytes: int = 0  # file (or decompressed) bytes read so far, for progress
 
+    def account(self, packets: int, nbytes: int, first_ns: int, last_ns: int) -> None:
+        """Add what one file yielded (several files share one ReadStats)."""
+        self.packets += packets
+        self.bytes += nbytes
+        if first_ns and (not self.first_ns or first_ns < self.first_ns):
+            self.first_ns = first_ns
+        self.last_ns = max(self.last_ns, last_ns)
+
 
 def sniff_format(path: str) -> tuple[str, bool]:
     """Return (``pcap``|``pcapng``, compressed) or raise CaptureError."""
@@ -213,11 +221,7 @@ def _pcap_batches(ch: _Chunks, st: ReadStats) -> Iterator[list[Packet]]:
                     st.truncated, st.error = True, "record header cut short"
                 break
     finally:
-        st.packets += npk
-        st.bytes += nbytes
-        if first and (not st.first_ns or first < st.first_ns):
-            st.first_ns = first
-        st.last_ns = max(st.last_ns, last)
+        st.account(npk, nbytes, first, last)
 
 
 @dataclass
@@ -342,11 +346,7 @@ def _pcapng_records(ch: _Chunks, st: ReadStats) -> Iterator[Packet]:
             last = max(last, ts)
             yield ts, linktype, orig, data
     finally:
-        st.packets += npk
-        st.bytes += nbytes
-        if first and (not st.first_ns or first < st.first_ns):
-            st.first_ns = first
-        st.last_ns = max(st.last_ns, last)
+        st.account(npk, nbytes, first, last)
 
 
 CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap", ".pcap.gz", ".pcapng.gz", ".cap.gz", ".gz")

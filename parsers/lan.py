@@ -11,6 +11,8 @@ import ipaddress
 import socket
 from collections.abc import Iterable
 
+IPNet = ipaddress.IPv4Network | ipaddress.IPv6Network
+
 DEFAULT_LAN = (
     "10.0.0.0/8",
     "172.16.0.0/12",
@@ -39,22 +41,21 @@ class LanPrefixes:
     def is_local(self, addr: bytes) -> bool:
         """True if the address is inside one of the LAN prefixes."""
         hit = self._local.get(addr)
-        if hit is None:
-            ip = ipaddress.ip_address(addr)
-            hit = any(ip.version == p.version and ip in p for p in self.prefixes)
-            if len(self._local) < 1 << 20:
-                self._local[addr] = hit
-        return hit
+        return _member(addr, self.prefixes, self._local) if hit is None else hit
 
     def is_link_scope(self, addr: bytes) -> bool:
         """True for multicast, broadcast and unspecified addresses."""
         hit = self._link.get(addr)
-        if hit is None:
-            ip = ipaddress.ip_address(addr)
-            hit = any(ip.version == p.version and ip in p for p in self._scope)
-            if len(self._link) < 1 << 20:
-                self._link[addr] = hit
-        return hit
+        return _member(addr, self._scope, self._link) if hit is None else hit
+
+
+def _member(addr: bytes, nets: list[IPNet], cache: dict[bytes, bool]) -> bool:
+    """Whether the address is in one of ``nets``, remembered in a bounded cache."""
+    ip = ipaddress.ip_address(addr)
+    hit = any(ip.version == p.version and ip in p for p in nets)
+    if len(cache) < 1 << 20:
+        cache[addr] = hit
+    return hit
 
 
 def ip_text(addr: bytes) -> str:
