@@ -30,7 +30,9 @@ from parsers.registry import UDP_DISSECTORS, Dissector
 NS = 1_000_000_000
 LINGER_NS = 5 * NS
 SWEEP_EVERY_NS = 30 * NS
-MAX_FLOWS = 2_000_000
+# Open flows held at most (~1 kB each with their two keys): bounds memory whatever the
+# capture; when full, idle-ish flows go first, then the least recently seen quarter.
+MAX_FLOWS = 500_000
 
 TCP, UDP, ICMP, ICMP6 = 6, 17, 1, 58
 FIN, SYN, RST, ACK = 0x01, 0x02, 0x04, 0x10
@@ -120,9 +122,11 @@ class FlowMeter:
         idle_s: float = 120.0,
         active_s: float = 1800.0,
         dissectors: dict[int, tuple[str, Dissector]] | None = None,
+        max_flows: int = MAX_FLOWS,
     ) -> None:
         if idle_s <= 0 or active_s <= 0:
             raise ValueError("timeouts must be positive")
+        self.max_flows = max_flows
         self.is_local = is_local
         self.idle = int(idle_s * NS)
         self.active = int(active_s * NS)
@@ -350,7 +354,7 @@ class FlowMeter:
             self.table[rkey] = (f, 0)
         if flags & 0x05:
             self._tcp_close(f, flags, ts, not flipped)
-        if len(self.table) > MAX_FLOWS:
+        if len(self.table) > 2 * self.max_flows:
             self.stats["flow_table_full_sweeps"] += 1
             self._sweep(self.clock, force=True)
         return f
@@ -387,8 +391,13 @@ class FlowMeter:
                 continue
             if now - f.last > idle or (f.closed and now - f.closed > LINGER_NS):
                 stale.append(f)
+        if force and len(self.table) - 2 * len(stale) > 2 * self.max_flows * 3 // 4:
+            live = sorted((f for f, up in self.table.values() if up), key=lambda f: f.last)
+            stale = live[: len(live) - self.max_flows * 3 // 4]
         for f in stale:
             self._expire(f, f.end if f.closed else ("evicted" if force else "idle"))
+        if force:
+            self.stats["flows_evicted"] += len(stale)
 
     def flush(self) -> None:
         """End of input: every flow still open ends with reason ``eof``."""

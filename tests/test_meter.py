@@ -293,3 +293,17 @@ def test_many_flows_all_accounted() -> None:
     m = run(pkts)
     assert len(m.done) == 300
     assert sum(f.pk_up + f.pk_dn for f in m.done) == len(pkts)
+
+
+def test_flow_table_is_bounded_under_a_scan() -> None:
+    """Many concurrent flows (a port scan) evict the least recently seen, never grow past the cap."""
+    m = FlowMeter(LanPrefixes(DEFAULT_LAN).is_local, max_flows=1000)
+    peak = 0
+    for i in range(5000):
+        data = bytes(eth() / IP(src=LOCAL, dst=REMOTE) / TCP(sport=30000, dport=1 + i, flags="S"))
+        m.feed(i * 1_000_000, 1, len(data), data)  # 1 ms apart: nothing is idle
+        peak = max(peak, len(m.table) // 2)
+    m.flush()
+    assert peak <= 1001
+    assert len(m.done) == 5000 and m.stats["flows_evicted"] >= 3000
+    assert sum(f.pk_up for f in m.done) == 5000
