@@ -1,0 +1,1 @@
+"""Synthetic captures with ground truth: the lab generator and its parts."""

@@ -1,0 +1,158 @@
+"""Payload builders (DNS, TLS ClientHello, MQTT, HTTP) and capture writers for the synthetic lab.
+
+Frames themselves are built with scapy in the generator; this module holds the
+application payloads scapy has no layer for, and the byte-exact file writers.
+"""
+
+from __future__ import annotations
+
+import random
+import struct
+from collections.abc import Iterable
+from typing import BinaryIO
+
+
+def dns_query(qid: int, name: str, qtype: int = 1) -> bytes:
+    return struct.pack("!HHHHHH", qid, 0x0100, 1, 0, 0, 0) + _qname(name) + struct.pack("!HH", qtype, 1)
+
+
+def dns_answer(qid: int, name: str, addrs: list[bytes], qtype: int = 1, flags: int = 0x8180) -> bytes:
+    out = (
+        struct.pack("!HHHHHH", qid, flags, 1, len(addrs), 0, 0) + _qname(name) + struct.pack("!HH", qtype, 1)
+    )
+    for a in addrs:
+        out += b"\xc0\x0c" + struct.pack("!HHIH", qtype, 1, 300, len(a)) + a
+    return out
+
+
+def mdns_announce(name: str, addr: bytes) -> bytes:
+    """An unsolicited mDNS response claiming ``name`` (cache-flush A record)."""
+    return (
+        struct.pack("!HHHHHH", 0, 0x8400, 0, 1, 0, 0)
+        + _qname(name)
+        + struct.pack("!HHIH", 1, 0x8001, 120, 4)
+        + addr
+    )
+
+
+def _qname(name: str) -> bytes:
+    return b"".join(bytes((len(p),)) + p.encode() for p in name.split(".")) + b"\0"
+
+
+def tls_client_hello(sni: str, rng: random.Random, alpn: str = "http/1.1") -> bytes:
+    """A TLS 1.3-capable ClientHello record with SNI, ALPN and supported_versions."""
+    host = sni.encode()
+    sni_ext = struct.pack("!HHHBH", 0, len(host) + 5, len(host) + 3, 0, len(host)) + host
+    proto = alpn.encode()
+    alpn_ext = struct.pack("!HHHB", 16, len(proto) + 3, len(proto) + 1, len(proto)) + proto
+    versions = struct.pack("!HHB", 43, 5, 4) + b"\x03\x04\x03\x03"
+    groups = struct.pack("!HHH", 10, 6, 4) + b"\x00\x1d\x00\x17"
+    exts = sni_ext + alpn_ext + versions + groups
+    suites = b"\x13\x01\x13\x02\xc0\x2f\xc0\x30"
+    body = (
+        b"\x03\x03"
+        + rng.randbytes(32)
+        + b"\x20"
+        + rng.randbytes(32)
+        + struct.pack("!H", len(suites))
+        + suites
+        + b"\x01\x00"
+        + struct.pack("!H", len(exts))
+        + exts
+    )
+    hs = b"\x01" + len(body).to_bytes(3, "big") + body
+    return b"\x16\x03\x01" + struct.pack("!H", len(hs)) + hs
+
+
+def tls_record(kind: int, size: int, rng: random.Random) -> bytes:
+    """An opaque TLS record (22 handshake, 23 application data) of ``size`` body bytes."""
+    return bytes((kind,)) + b"\x03\x03" + struct.pack("!H", size) + rng.randbytes(size)
+
+
+def mqtt_connect(client_id: str, user: str, password: str, keepalive: int = 60) -> bytes:
+    var = b"\x00\x04MQTT\x04\xc2" + struct.pack("!H", keepalive)
+    body = var + b"".join(
+        struct.pack("!H", len(x)) + x for x in (client_id.encode(), user.encode(), password.encode())
+    )
+    return b"\x10" + _mqtt_len(len(body)) + body
+
+
+def mqtt_publish(topic: str, payload: bytes) -> bytes:
+    body = struct.pack("!H", len(topic)) + topic.encode() + payload
+    return b"\x30" + _mqtt_len(len(body)) + body
+
+
+MQTT_CONNACK = b"\x20\x02\x00\x00"
+MQTT_PINGREQ = b"\xc0\x00"
+MQTT_PINGRESP = b"\xd0\x00"
+
+
+def _mqtt_len(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        n, digit = divmod(n, 128)
+        out.append(digit | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def http_post(host: str, path: str, body: bytes, ua: str) -> bytes:
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: {ua}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: keep-alive\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+def http_ok(body: bytes = b'{"code":0}') -> bytes:
+    return (
+        f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+        + body
+    )
+
+
+def ssdp_notify(location: str, server: str, usn: str) -> bytes:
+    return (
+        "NOTIFY * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\nCACHE-CONTROL: max-age=1800\r\n"
+        f"LOCATION: {location}\r\nNT: upnp:rootdevice\r\nNTS: ssdp:alive\r\nSERVER: {server}\r\n"
+        f"USN: {usn}::upnp:rootdevice\r\n\r\n"
+    ).encode()
+
+
+def ntp_packet(mode: int, rng: random.Random) -> bytes:
+    return bytes((0x20 | mode,)) + rng.randbytes(47)
+
+
+# ---- writers -------------------------------------------------------------------------------
+
+
+def write_pcapng(fh: BinaryIO, packets: Iterable[tuple[int, bytes]], linktype: int = 1) -> int:
+    """SHB, one IDB (microsecond stamps), an EPB per (ts_us, frame). Returns the count."""
+    fh.write(_block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1)))
+    fh.write(_block(1, struct.pack("<HHI", linktype, 0, 262144)))
+    n = 0
+    for ts, data in packets:
+        pad = b"\0" * ((-len(data)) % 4)
+        fh.write(
+            _block(6, struct.pack("<IIIII", 0, ts >> 32, ts & 0xFFFFFFFF, len(data), len(data)) + data + pad)
+        )
+        n += 1
+    return n
+
+
+def write_pcap(fh: BinaryIO, packets: Iterable[tuple[int, bytes]], linktype: int = 1) -> int:
+    """Classic little-endian microsecond pcap. Returns the count."""
+    fh.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, linktype))
+    n = 0
+    rec = struct.Struct("<IIII")
+    for ts, data in packets:
+        sec, us = divmod(ts, 1_000_000)
+        fh.write(rec.pack(sec, us, len(data), len(data)))
+        fh.write(data)
+        n += 1
+    return n
+
+
+def _block(btype: int, body: bytes) -> bytes:
+    n = 12 + len(body)
+    return struct.pack("<II", btype, n) + body + struct.pack("<I", n)

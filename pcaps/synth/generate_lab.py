@@ -1,0 +1,217 @@
+"""Generate the synthetic smart-terminal lab capture with its ground truth and bench file.
+
+    python -m pcaps.synth.generate_lab --out-dir pcaps/lab              # the demo lab
+    python -m pcaps.synth.generate_lab --out-dir DIR --packets 1000000  # benchmark capture
+
+Deterministic: the same seed gives byte-identical files (no wall clock, one seeded RNG).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import ipaddress
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pcaps.synth import frames as fr
+from pcaps.synth.benchcap import write_bench_capture
+from pcaps.synth.lab import GW_IP, GW_LL, GW_MAC, PHASES, T0, build
+from pcaps.synth.truth import PROTO_NAMES, FlowBook, describe, device_mac
+
+LAN = ["192.168.50.0/24", "fd00:50::/64", "fe80::/10"]
+CSV_COLUMNS = [
+    "proto",
+    "initiator_ip",
+    "initiator_port",
+    "responder_ip",
+    "responder_port",
+    "first_ts",
+    "last_ts",
+    "pkts_up",
+    "pkts_down",
+    "ip_bytes_up",
+    "ip_bytes_down",
+    "payload_up",
+    "payload_down",
+    "tcp_end",
+    "device_mac",
+    "phase",
+    "vlan",
+    "fragments",
+    "note",
+]
+
+
+def oui_vendor(mac: str) -> str:
+    import netaddr
+
+    try:
+        return str(netaddr.EUI(mac).oui.registration().org)
+    except netaddr.NotRegisteredError:
+        return ""
+
+
+def phase_at(t: float) -> str:
+    return next((name for name, a, b in PHASES if a <= t < b), PHASES[-1][0])
+
+
+def generate(out_dir: Path, seed: int, fmt: str) -> dict[str, Any]:
+    lab = build(seed)
+    order = sorted(range(len(lab.frames)), key=lambda i: (lab.frames[i][0], i))
+    packets: list[tuple[int, bytes]] = []
+    book = FlowBook()
+    addrs: dict[str, dict[str, set[str]]] = {}
+    local = [ipaddress.ip_network(n) for n in LAN]
+    for i in order:
+        t, pkt, note = lab.frames[i]
+        ts_us = T0 * 1_000_000 + round(t * 1_000_000)
+        data = bytes(pkt)
+        packets.append((ts_us, data))
+        if note == "fragment":
+            continue
+        whole = lab.datagrams[t] if note == "fragment-last" else None
+        p = describe(bytes(whole) if whole is not None else data)
+        if p is None:
+            continue
+        book.add(ts_us * 1000, p, fragments=3 if whole is not None else 0)
+        for ip in (p.src,):
+            if any(
+                ipaddress.ip_address(ip) in n for n in local if n.version == ipaddress.ip_address(ip).version
+            ):
+                fam = "ipv4" if ":" not in ip else "ipv6"
+                addrs.setdefault(p.smac, {"ipv4": set(), "ipv6": set()})[fam].add(ip)
+    for h in lab.hosts.values():  # DHCP leases and DAD probes name addresses a host did not source
+        addrs.setdefault(h.mac, {"ipv4": set(), "ipv6": set()})["ipv4"].add(h.ip)
+        if h.ula:
+            addrs[h.mac]["ipv6"].update((h.ll, h.ula))
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    name = f"lab.{fmt}"
+    with open(out_dir / name, "wb") as fh:
+        (fr.write_pcapng if fmt == "pcapng" else fr.write_pcap)(fh, packets)
+    records = book.finish()
+    rows = []
+    for r in records:
+        proto, a, ap, b, bp = r.key
+        rows.append(
+            {
+                "proto": PROTO_NAMES[proto],
+                "initiator_ip": a,
+                "initiator_port": ap,
+                "responder_ip": b,
+                "responder_port": bp,
+                "first_ts": f"{r.first / 1e9:.6f}",
+                "last_ts": f"{r.last / 1e9:.6f}",
+                "pkts_up": r.pkts[0],
+                "pkts_down": r.pkts[1],
+                "ip_bytes_up": r.ipbytes[0],
+                "ip_bytes_down": r.ipbytes[1],
+                "payload_up": r.payload[0],
+                "payload_down": r.payload[1],
+                "tcp_end": r.end if proto == 6 else "",
+                "device_mac": device_mac(r, local),
+                "phase": phase_at(r.first / 1e9 - T0),
+                "vlan": r.vlan,
+                "fragments": r.fragments,
+                "note": "",
+            }
+        )
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    (out_dir / "lab.flows.csv").write_text(buf.getvalue())
+
+    devices: dict[str, Any] = {
+        GW_MAC: _truth_device("Lab gateway", "other", GW_MAC, addrs, [GW_IP], [GW_LL]),
+    }
+    for h in lab.hosts.values():
+        d = _truth_device(h.name, h.category, h.mac, addrs)
+        d.update(
+            dhcp_hostname=h.hostname,
+            dhcp_vendor_class=h.vendor_class,
+            dhcp_prl=list(h.prl),
+            dhcp_client_id=h.client_id.hex(),
+            mdns_name=h.mdns,
+            ssdp_server=h.ssdp_server,
+        )
+        devices[h.mac] = d
+    truth = {
+        "generator": "pcaps/synth/generate_lab.py",
+        "seed": seed,
+        "capture": name,
+        "packets": len(packets),
+        "first_ts": packets[0][0] / 1e6,
+        "last_ts": packets[-1][0] / 1e6,
+        "flows": len(rows),
+        "lan": {"ipv4": LAN[0], "ipv6": LAN[1], "gateway_ip": GW_IP, "gateway_mac": GW_MAC},
+        "devices": devices,
+        "phases": [{"name": n, "start": float(T0 + a), "end": float(T0 + b)} for n, a, b in PHASES],
+    }
+    _write_yaml(out_dir / "lab.truth.yaml", truth)
+    bench = {"lan_prefixes": LAN, "devices": {h.mac: h.bench for h in lab.hosts.values() if h.bench}}
+    _write_yaml(out_dir / "lab.bench.yaml", bench)
+    return truth
+
+
+def _truth_device(
+    name: str,
+    category: str,
+    mac: str,
+    addrs: dict[str, dict[str, set[str]]],
+    ipv4: list[str] | None = None,
+    ipv6: list[str] | None = None,
+) -> dict[str, Any]:
+    seen = addrs.get(mac, {"ipv4": set(), "ipv6": set()})
+    return {
+        "name": name,
+        "category": category,
+        "vendor": oui_vendor(mac),
+        "dhcp_hostname": "",
+        "dhcp_vendor_class": "",
+        "dhcp_prl": [],
+        "dhcp_client_id": "",
+        "ipv4": sorted(seen["ipv4"] | set(ipv4 or [])),
+        "ipv6": sorted(seen["ipv6"] | set(ipv6 or [])),
+        "mdns_name": "",
+        "ssdp_server": "",
+    }
+
+
+def _write_yaml(path: Path, doc: dict[str, Any]) -> None:
+    path.write_text(
+        "# generated by pcaps/synth/generate_lab.py: do not edit, regenerate\n"
+        + yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=120)
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--out-dir", type=Path, required=True)
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--format", choices=("pcapng", "pcap"), default="pcapng")
+    ap.add_argument("--packets", type=int, help="write the benchmark capture lab-N.pcap of N packets instead")
+    args = ap.parse_args(argv)
+    try:
+        if args.packets is not None:
+            if args.packets < 1:
+                raise ValueError("--packets must be positive")
+            info = write_bench_capture(args.out_dir, args.packets, args.seed)
+            print(f"wrote {info['capture']}: {info['packets']:,} packets, {info['flows']:,} flows")
+        else:
+            truth = generate(args.out_dir, args.seed, args.format)
+            where = args.out_dir / truth["capture"]
+            print(f"wrote {where}: {truth['packets']:,} packets, {truth['flows']:,} flows")
+    except (OSError, ValueError) as exc:
+        print(f"generate_lab: error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
