@@ -14,8 +14,10 @@ way (pcap has no resync marker), and the reason is kept in ``error``.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import itertools
+import mmap
 import os
 import struct
 from collections.abc import Iterator
@@ -23,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import BinaryIO
 
 CHUNK = 4 << 20
+RELEASE_BYTES = 32 << 20  # mapped pages given back this many bytes at a time
 BATCH_BYTES = 1 << 20  # bounds a batch (and its per-packet objects) to ~1 MB of records
 MAX_RECORD = 1 << 24  # 16 MiB: larger records only come from corrupt headers
 
@@ -36,7 +39,10 @@ PCAPNG_SHB = b"\x0a\x0d\x0d\x0a"
 GZIP_MAGIC = b"\x1f\x8b"
 
 # (timestamp ns, link type, original length, bytes captured)
-Packet = tuple[int, int, int, bytes]
+# A frame is bytes, or a read-only memoryview into the mapped file (no copy): index it, unpack
+# from it, and take bytes() of any part that must outlive the batch.
+Frame = bytes | memoryview
+Packet = tuple[int, int, int, Frame]
 
 
 class CaptureError(Exception):
@@ -139,6 +145,38 @@ class _Chunks:
         self.pos = 0
         return have >= n
 
+    def release(self) -> None:
+        """Nothing to give back: the window is replaced as it advances."""
+
+
+class _Mapped:
+    """The whole uncompressed file as one window (mmap): no copies but the packets themselves.
+
+    Pages already read are dropped from the process (``MADV_DONTNEED``), so the
+    resident size stays bounded whatever the file size.
+    """
+
+    __slots__ = ("buf", "eof", "pos", "released", "st")
+
+    def __init__(self, mm: mmap.mmap, st: ReadStats) -> None:
+        self.buf = mm
+        self.pos = 0
+        self.eof = True
+        self.released = 0
+        self.st = st
+        if hasattr(mmap, "MADV_SEQUENTIAL"):
+            mm.madvise(mmap.MADV_SEQUENTIAL)
+
+    def need(self, n: int) -> bool:
+        return len(self.buf) - self.pos >= n
+
+    def release(self) -> None:
+        upto = self.pos - self.pos % mmap.PAGESIZE
+        self.st.read_bytes = self.pos
+        if upto - self.released >= RELEASE_BYTES and hasattr(mmap, "MADV_DONTNEED"):
+            self.buf.madvise(mmap.MADV_DONTNEED, self.released, upto - self.released)
+            self.released = upto
+
 
 def read_batches(path: str, stats: ReadStats | None = None) -> Iterator[list[Packet]]:
     """Packets of one pcap or pcapng file (plain or .gz), in lists of a buffer's worth.
@@ -153,11 +191,23 @@ def read_batches(path: str, stats: ReadStats | None = None) -> Iterator[list[Pac
     except OSError as exc:
         raise CaptureError(f"{path}: cannot open ({exc.strerror or exc})") from None
     with fh:
-        ch = _Chunks(fh, st)
-        if fmt == "pcap":
-            yield from _pcap_batches(ch, st)
-        else:
-            yield from _batched(_pcapng_records(ch, st))
+        ch: _Chunks | _Mapped = _Chunks(fh, st)
+        mm = None
+        if not compressed:
+            try:
+                mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+                ch = _Mapped(mm, st)
+            except (OSError, ValueError):  # a pipe or special file: read it as a stream
+                mm = None
+        try:
+            batches = _pcap_batches(ch, st) if fmt == "pcap" else _batched(_pcapng_records(ch, st))
+            for batch in batches:
+                yield batch
+                ch.release()
+        finally:
+            if mm is not None:
+                with contextlib.suppress(BufferError):  # frames still held: the GC unmaps it later
+                    mm.close()
 
 
 def read_pcap(path: str, stats: ReadStats | None = None) -> Iterator[Packet]:
@@ -170,7 +220,7 @@ def _batched(records: Iterator[Packet], size: int = 4096) -> Iterator[list[Packe
         yield batch
 
 
-def _pcap_batches(ch: _Chunks, st: ReadStats) -> Iterator[list[Packet]]:
+def _pcap_batches(ch: _Chunks | _Mapped, st: ReadStats) -> Iterator[list[Packet]]:
     if not ch.need(24):
         st.truncated, st.error = True, "file header cut short"
         return
@@ -190,6 +240,7 @@ def _pcap_batches(ch: _Chunks, st: ReadStats) -> Iterator[list[Packet]]:
             buf, pos = ch.buf, ch.pos
             size = len(buf)
             stop = min(size, pos + BATCH_BYTES)
+            view = memoryview(buf)
             append = batch.append
             # the whole records in this window of the buffer, without touching ch
             while stop - pos >= 16:
@@ -198,7 +249,7 @@ def _pcap_batches(ch: _Chunks, st: ReadStats) -> Iterator[list[Packet]]:
                 if end > size or incl > limit:
                     break
                 nbytes += incl
-                append((sec * 1_000_000_000 + frac * mult, linktype, orig, buf[pos + 16 : end]))
+                append((sec * 1_000_000_000 + frac * mult, linktype, orig, view[pos + 16 : end]))
                 pos = end
             ch.pos = pos
             if batch:
@@ -261,7 +312,7 @@ def _parse_idb(body: bytes, order: str) -> _Iface:
     return _Iface(linktype, num, den, offset)
 
 
-def _pcapng_records(ch: _Chunks, st: ReadStats) -> Iterator[Packet]:
+def _pcapng_records(ch: _Chunks | _Mapped, st: ReadStats) -> Iterator[Packet]:
     order = "<"
     ifaces: list[_Iface] = []
     npk = nbytes = 0

@@ -30,7 +30,8 @@ class LanPrefixes:
 
     def __init__(self, prefixes: Iterable[str] = DEFAULT_LAN) -> None:
         self.prefixes = [ipaddress.ip_network(p, strict=False) for p in prefixes]
-        self._scope = [ipaddress.ip_network(p) for p in LINK_SCOPE]
+        self._nets = _masks(self.prefixes)
+        self._scope = _masks([ipaddress.ip_network(p) for p in LINK_SCOPE])
         self._local: dict[bytes, bool] = {}
         self._link: dict[bytes, bool] = {}
 
@@ -41,7 +42,7 @@ class LanPrefixes:
     def is_local(self, addr: bytes) -> bool:
         """True if the address is inside one of the LAN prefixes."""
         hit = self._local.get(addr)
-        return _member(addr, self.prefixes, self._local) if hit is None else hit
+        return _member(addr, self._nets, self._local) if hit is None else hit
 
     def is_link_scope(self, addr: bytes) -> bool:
         """True for multicast, broadcast and unspecified addresses."""
@@ -49,10 +50,21 @@ class LanPrefixes:
         return _member(addr, self._scope, self._link) if hit is None else hit
 
 
-def _member(addr: bytes, nets: list[IPNet], cache: dict[bytes, bool]) -> bool:
-    """Whether the address is in one of ``nets``, remembered in a bounded cache."""
-    ip = ipaddress.ip_address(addr)
-    hit = any(ip.version == p.version and ip in p for p in nets)
+Masks = dict[int, list[tuple[int, int]]]  # address length in bytes -> (mask, network) pairs
+
+
+def _masks(nets: list[IPNet]) -> Masks:
+    out: Masks = {4: [], 16: []}
+    for n in nets:
+        out[4 if n.version == 4 else 16].append((int(n.netmask), int(n.network_address)))
+    return out
+
+
+def _member(addr: bytes, nets: Masks, cache: dict[bytes, bool]) -> bool:
+    """Whether the address is in one of ``nets`` (integer masks: new addresses are the common
+    case on a busy link), remembered in a bounded cache."""
+    value = int.from_bytes(addr, "big")
+    hit = any(value & mask == net for mask, net in nets.get(len(addr), ()))
     if len(cache) < 1 << 20:
         cache[addr] = hit
     return hit

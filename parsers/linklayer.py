@@ -18,7 +18,7 @@ PPP_TO_ETHERTYPE = {0x0021: ETH_IPV4, 0x0057: ETH_IPV6}
 
 # (ethertype, offset of layer 3, source MAC, destination MAC, outer VLAN id)
 L2 = tuple[int, int, bytes, bytes, int]
-LinkDecoder = Callable[[bytes], L2 | None]
+LinkDecoder = Callable[[bytes | memoryview], L2 | None]  # MACs come back as bytes
 
 LINKTYPE_NAMES = {
     0: "null",
@@ -37,7 +37,7 @@ LINKTYPE_NAMES = {
 }
 
 
-def _after_ethertype(data: bytes, et: int, off: int, src: bytes, dst: bytes) -> L2 | None:
+def _after_ethertype(data: bytes | memoryview, et: int, off: int, src: bytes, dst: bytes) -> L2 | None:
     """Peel VLAN tags (802.1Q, QinQ) and PPPoE sessions behind an ethertype."""
     vlan = 0
     for _ in range(4):
@@ -58,58 +58,58 @@ def _after_ethertype(data: bytes, et: int, off: int, src: bytes, dst: bytes) -> 
     return et, off, src, dst, vlan
 
 
-def ethernet(data: bytes) -> L2 | None:
+def ethernet(data: bytes | memoryview) -> L2 | None:
     """IEEE 802.3 / Ethernet II; 802.3 length frames (LLC) carry no IP here."""
     if len(data) < 14:
         return None
     et = (data[12] << 8) | data[13]
     if et < 0x0600:
-        return 0, 14, data[6:12], data[0:6], 0
-    return _after_ethertype(data, et, 14, data[6:12], data[0:6])
+        return 0, 14, bytes(data[6:12]), bytes(data[0:6]), 0
+    return _after_ethertype(data, et, 14, bytes(data[6:12]), bytes(data[0:6]))
 
 
-def _ip_version(data: bytes, off: int) -> int:
+def _ip_version(data: bytes | memoryview, off: int) -> int:
     if len(data) <= off:
         return 0
     v = data[off] >> 4
     return ETH_IPV4 if v == 4 else ETH_IPV6 if v == 6 else 0
 
 
-def raw_ip(data: bytes) -> L2 | None:
+def raw_ip(data: bytes | memoryview) -> L2 | None:
     """LINKTYPE_RAW (101, and DLT 12/14 on some systems): bare IPv4 or IPv6."""
     return _ip_version(data, 0), 0, b"", b"", 0
 
 
-def bsd_null(data: bytes) -> L2 | None:
+def bsd_null(data: bytes | memoryview) -> L2 | None:
     """LINKTYPE_NULL: 4-byte address family in the *capturing host's* byte order."""
     if len(data) < 4:
         return None
     return _ip_version(data, 4), 4, b"", b"", 0
 
 
-def linux_sll(data: bytes) -> L2 | None:
+def linux_sll(data: bytes | memoryview) -> L2 | None:
     """LINKTYPE_LINUX_SLL: 16-byte cooked header, sender address when ARPHRD_ETHER."""
     if len(data) < 16:
         return None
     hatype = (data[2] << 8) | data[3]
     alen = (data[4] << 8) | data[5]
-    src = data[6:12] if hatype == 1 and alen == 6 else b""
+    src = bytes(data[6:12]) if hatype == 1 and alen == 6 else b""
     et = (data[14] << 8) | data[15]
     return _after_ethertype(data, et, 16, src, b"")
 
 
-def linux_sll2(data: bytes) -> L2 | None:
+def linux_sll2(data: bytes | memoryview) -> L2 | None:
     """LINKTYPE_LINUX_SLL2: 20-byte cooked header with the protocol first."""
     if len(data) < 20:
         return None
     et = (data[0] << 8) | data[1]
     hatype = (data[8] << 8) | data[9]
     alen = data[11]
-    src = data[12:18] if hatype == 1 and alen == 6 else b""
+    src = bytes(data[12:18]) if hatype == 1 and alen == 6 else b""
     return _after_ethertype(data, et, 20, src, b"")
 
 
-def ppp(data: bytes) -> L2 | None:
+def ppp(data: bytes | memoryview) -> L2 | None:
     """LINKTYPE_PPP / PPP_HDLC: optional FF 03, then a 1- or 2-byte protocol."""
     off = 2 if data[:2] == b"\xff\x03" else 0
     if len(data) < off + 1:
@@ -123,19 +123,19 @@ def ppp(data: bytes) -> L2 | None:
     return PPP_TO_ETHERTYPE.get(proto, 0), off, b"", b"", 0
 
 
-def cisco_hdlc(data: bytes) -> L2 | None:
+def cisco_hdlc(data: bytes | memoryview) -> L2 | None:
     """LINKTYPE_C_HDLC: address, control, then an Ethernet type."""
     if len(data) < 4:
         return None
     return (data[2] << 8) | data[3], 4, b"", b"", 0
 
 
-def ipv4_only(data: bytes) -> L2 | None:
+def ipv4_only(data: bytes | memoryview) -> L2 | None:
     """LINKTYPE_IPV4 (228)."""
     return ETH_IPV4, 0, b"", b"", 0
 
 
-def ipv6_only(data: bytes) -> L2 | None:
+def ipv6_only(data: bytes | memoryview) -> L2 | None:
     """LINKTYPE_IPV6 (229)."""
     return ETH_IPV6, 0, b"", b"", 0
 

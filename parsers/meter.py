@@ -19,9 +19,11 @@ Flow semantics (documented in README, compared with Zeek in the tests):
 
 from __future__ import annotations
 
+import struct
 from collections import Counter
 from collections.abc import Callable, Iterable
 
+from parsers.capture import Frame, Packet
 from parsers.events import AddressSeen, Event
 from parsers.ipfrag import Reassembler
 from parsers.linklayer import ETH_ARP, ETH_IPV4, ETH_IPV6, LINK_DECODERS, VLAN_TPIDS
@@ -40,6 +42,12 @@ ICMP_PAIR = {0: 8, 8: 0, 13: 14, 14: 13, 15: 16, 16: 15, 17: 18, 18: 17, 9: 10, 
 ICMP6_PAIR = {128: 129, 129: 128, 133: 134, 134: 133, 135: 136, 136: 135}
 IPV6_EXT = frozenset((0, 43, 60, 51, 135, 139, 140))
 ZERO16 = bytes(16)
+# Header fields in one C call each (twice as fast as indexing byte by byte).
+ETH_HEADER = struct.Struct("!6s6sH").unpack_from  # destination, source, ethertype
+IPV4_HEADER = struct.Struct("!BxHxxHxB2x4s4s").unpack_from  # ver/ihl, length, frag, proto, src, dst
+IPV6_HEADER = struct.Struct("!B3xHBx16s16s").unpack_from  # version, payload length, next, src, dst
+TCP_HEADER = struct.Struct("!HH8xBB").unpack_from  # ports, data offset, flags
+PORTS = struct.Struct("!HH").unpack_from
 
 
 class Flow:
@@ -141,11 +149,11 @@ class FlowMeter:
 
     # ---- per packet -------------------------------------------------------------------
 
-    def feed(self, ts: int, lt: int, wirelen: int, data: bytes) -> None:
+    def feed(self, ts: int, lt: int, wirelen: int, data: Frame) -> None:
         """Account one captured frame of link type ``lt``."""
         self.feed_many(((ts, lt, wirelen, data),))
 
-    def feed_many(self, packets: Iterable[tuple[int, int, int, bytes]]) -> None:
+    def feed_many(self, packets: Iterable[Packet]) -> None:
         """Account captured frames ``(ts_ns, linktype, wire_length, bytes)``.
 
         One straight loop (link, network, transport, flow update) with its state in
@@ -155,14 +163,18 @@ class FlowMeter:
         table_get = self.table.get
         dissectors = self.dissectors
         idle, active = self.idle, self.active
+        clock, next_sweep = self.clock, self._next_sweep
         for ts, lt, _wirelen, data in packets:
-            if ts > self.clock:
-                self.clock = ts
-                if ts >= self._next_sweep:
+            if ts > clock:
+                clock = ts
+                if ts >= next_sweep:
+                    self.clock = clock
                     self._sweep(ts)
+                    next_sweep = self._next_sweep
+            size = len(data)
             # ---- link layer
-            if lt == 1 and len(data) >= 34:
-                et = (data[12] << 8) | data[13]
+            if lt == 1 and size >= 34:
+                dmac, smac, et = ETH_HEADER(data, 0)
                 off = 14
                 vlan = 0
                 if et in VLAN_TPIDS:
@@ -171,8 +183,6 @@ class FlowMeter:
                         stats["l2_malformed"] += 1
                         continue
                     et, off, _s, _d, vlan = l2
-                smac = data[6:12]
-                dmac = data[0:6]
             else:
                 dec = LINK_DECODERS.get(lt)
                 if dec is None:
@@ -185,41 +195,39 @@ class FlowMeter:
                 et, off, smac, dmac, vlan = l2
             # ---- network layer: leaves proto, src, dst, l4..end and the IP byte count
             if et == ETH_IPV4:
-                if len(data) < off + 20 or data[off] >> 4 != 4:
+                if size < off + 20:
                     stats["ipv4_malformed"] += 1
                     continue
-                ihl = (data[off] & 0x0F) << 2
-                tot = (data[off + 2] << 8) | data[off + 3]
-                if ihl < 20:
+                vihl, tot, frag, proto, src, dst = IPV4_HEADER(data, off)
+                ihl = (vihl & 0x0F) << 2
+                if vihl >> 4 != 4 or ihl < 20:
                     stats["ipv4_malformed"] += 1
                     continue
                 if tot < ihl:  # TSO/GRO captures carry 0: trust the frame
-                    tot = len(data) - off
-                proto = data[off + 9]
-                src = data[off + 12 : off + 16]
-                dst = data[off + 16 : off + 20]
-                if ((data[off + 6] << 8) | data[off + 7]) & 0x3FFF:
+                    tot = size - off
+                if frag & 0x3FFF:
                     whole = self._fragment(ts, data, off, ihl, tot, proto, src, dst)
                     if whole is None:
                         continue
-                    data, l4, end, ipbytes = whole, 0, len(whole), ihl + len(whole)
+                    data, size = whole, len(whole)
+                    l4, end, ipbytes = 0, size, ihl + size
                 else:
                     l4, end, ipbytes = off + ihl, off + tot, tot
             elif et == ETH_IPV6:
-                if len(data) < off + 40 or data[off] >> 4 != 6:
+                if size < off + 40:
                     stats["ipv6_malformed"] += 1
                     continue
-                plen = (data[off + 4] << 8) | data[off + 5]
+                ver, plen, proto, src, dst = IPV6_HEADER(data, off)
+                if ver >> 4 != 6:
+                    stats["ipv6_malformed"] += 1
+                    continue
                 if plen == 0:  # jumbogram or offloaded capture
-                    plen = len(data) - off - 40
-                proto = data[off + 6]
-                src = data[off + 8 : off + 24]
-                dst = data[off + 24 : off + 40]
+                    plen = size - off - 40
                 l4 = off + 40
                 end = l4 + plen
                 ipbytes = plen + 40
                 while proto in IPV6_EXT:
-                    if len(data) < l4 + 8:
+                    if size < l4 + 8:
                         stats["ipv6_malformed"] += 1
                         continue
                     hlen = (data[l4 + 1] + 2) << 2 if proto == 51 else (data[l4 + 1] + 1) << 3
@@ -230,7 +238,8 @@ class FlowMeter:
                     if got is None:
                         continue
                     proto, data = got
-                    l4, end, ipbytes = 0, len(data), 40 + len(data)
+                    size = len(data)
+                    l4, end, ipbytes = 0, size, 40 + size
             elif et == ETH_ARP:
                 self._arp(ts, data, off)
                 continue
@@ -240,28 +249,26 @@ class FlowMeter:
             # ---- transport layer
             flags = 0
             if proto == TCP:
-                if len(data) < l4 + 14:
-                    stats["tcp_truncated"] += 1
-                    if len(data) < l4 + 4:
-                        continue
+                if size >= l4 + 14:
+                    sport, dport, doff, flags = TCP_HEADER(data, l4)
+                    pl = end - l4 - ((doff >> 4) << 2)
                 else:
-                    flags = data[l4 + 13]
-                sport = (data[l4] << 8) | data[l4 + 1]
-                dport = (data[l4 + 2] << 8) | data[l4 + 3]
-                doff = (data[l4 + 12] >> 4) << 2 if len(data) > l4 + 12 else 20
-                pl = end - l4 - doff
+                    stats["tcp_truncated"] += 1
+                    if size < l4 + 4:
+                        continue
+                    sport, dport = PORTS(data, l4)
+                    pl = end - l4 - 20
             elif proto == UDP:
-                if len(data) < l4 + 8:
+                if size < l4 + 8:
                     stats["udp_truncated"] += 1
                     continue
-                sport = (data[l4] << 8) | data[l4 + 1]
-                dport = (data[l4 + 2] << 8) | data[l4 + 3]
+                sport, dport = PORTS(data, l4)
                 pl = end - l4 - 8
                 dis = dissectors.get(dport) or dissectors.get(sport)
                 if dis is not None:
-                    self._dissect(dis, ts, smac, src, sport, dst, dport, data[l4 + 8 : end])
+                    self._dissect(dis, ts, smac, src, sport, dst, dport, bytes(data[l4 + 8 : end]))
             elif proto in (ICMP, ICMP6):
-                if len(data) < l4 + 2:
+                if size < l4 + 2:
                     stats["icmp_truncated"] += 1
                     continue
                 sport = data[l4]
@@ -314,6 +321,7 @@ class FlowMeter:
                         f.synack = True
                     if flags & 0x05:
                         self._tcp_close(f, flags, ts, False)
+        self.clock = clock
 
     def _new_flow(
         self,
@@ -427,21 +435,25 @@ class FlowMeter:
             self.stats[f"malformed_{name}"] += 1
 
     def _fragment(
-        self, ts: int, data: bytes, off: int, ihl: int, tot: int, proto: int, src: bytes, dst: bytes
+        self, ts: int, data: Frame, off: int, ihl: int, tot: int, proto: int, src: bytes, dst: bytes
     ) -> bytes | None:
         """Add an IPv4 fragment; the reassembled transport bytes once the datagram is whole."""
         self.stats["ipv4_fragments"] += 1
         ff = (data[off + 6] << 8) | data[off + 7]
         ident = (data[off + 4] << 8) | data[off + 5]
         whole = self.frags.add(
-            ts, (4, src, dst, ident, proto), (ff & 0x1FFF) * 8, bool(ff & 0x2000), data[off + ihl : off + tot]
+            ts,
+            (4, src, dst, ident, proto),
+            (ff & 0x1FFF) * 8,
+            bool(ff & 0x2000),
+            bytes(data[off + ihl : off + tot]),
         )
         if whole is not None:
             self.stats["ipv4_reassembled"] += 1
         return whole
 
     def _fragment6(
-        self, ts: int, data: bytes, l4: int, end: int, src: bytes, dst: bytes
+        self, ts: int, data: Frame, l4: int, end: int, src: bytes, dst: bytes
     ) -> tuple[int, bytes] | None:
         """Add an IPv6 fragment; (next header, transport bytes) once the datagram is whole."""
         self.stats["ipv6_fragments"] += 1
@@ -451,28 +463,30 @@ class FlowMeter:
         nxt = data[l4]
         fo = (data[l4 + 2] << 8) | data[l4 + 3]
         ident = int.from_bytes(data[l4 + 4 : l4 + 8], "big")
-        whole = self.frags.add(ts, (6, src, dst, ident, nxt), fo & 0xFFF8, bool(fo & 1), data[l4 + 8 : end])
+        whole = self.frags.add(
+            ts, (6, src, dst, ident, nxt), fo & 0xFFF8, bool(fo & 1), bytes(data[l4 + 8 : end])
+        )
         if whole is None:
             return None
         self.stats["ipv6_reassembled"] += 1
         return nxt, whole
 
-    def _arp(self, ts: int, data: bytes, off: int) -> None:
+    def _arp(self, ts: int, data: Frame, off: int) -> None:
         """ARP (RFC 826) for Ethernet/IPv4: the sender's MAC owns the sender's IP."""
         self.stats["arp"] += 1
         if len(data) < off + 28 or data[off : off + 6] != b"\x00\x01\x08\x00\x06\x04":
             self.stats["arp_malformed"] += 1
             return
-        sha = data[off + 8 : off + 14]
-        spa = data[off + 14 : off + 18]
+        sha = bytes(data[off + 8 : off + 14])
+        spa = bytes(data[off + 14 : off + 18])
         if spa != b"\x00\x00\x00\x00":
             self.events.append(AddressSeen(ts, sha, spa, "arp"))
 
-    def _ndp(self, ts: int, data: bytes, l4: int, end: int, smac: bytes, src: bytes) -> None:
+    def _ndp(self, ts: int, data: Frame, l4: int, end: int, smac: bytes, src: bytes) -> None:
         """NDP (RFC 4861) NS/NA: the target address and its link-layer option."""
         if len(data) < l4 + 24:
             return
-        target = data[l4 + 8 : l4 + 24]
+        target = bytes(data[l4 + 8 : l4 + 24])
         mac = smac
         pos = l4 + 24
         while pos + 8 <= min(end, len(data)):
@@ -480,7 +494,7 @@ class FlowMeter:
             if olen == 0:
                 break
             if otype in (1, 2) and olen == 8:
-                mac = data[pos + 2 : pos + 8]
+                mac = bytes(data[pos + 2 : pos + 8])
             pos += olen
         if (data[l4] == 136 or src == ZERO16) and mac:  # advertisement, or duplicate-address probe
             self.events.append(AddressSeen(ts, mac, target, "ndp"))
