@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DEMO_DB ?= data
-DEMO_CAPTURES := pcaps/lab/lab.pcapng $(wildcard pcaps/real/*.pcap pcaps/real/*.pcapng)
+REAL_CAPTURES := $(wildcard pcaps/real/*.pcap pcaps/real/*.pcapng)
 
 .PHONY: demo test lint typecheck debs bench clean lab
 
@@ -15,8 +15,11 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[test,bench]'
 	touch $(STAMP)
 
+# The lab with its bench file (its LAN prefixes), the real captures with the default LAN.
 demo: $(STAMP)
-	$(BIN)/tapaudit replay --db $(DEMO_DB) --bench pcaps/lab/lab.bench.yaml $(DEMO_CAPTURES)
+	$(BIN)/tapaudit replay --db $(DEMO_DB) -q $(REAL_CAPTURES)
+	$(BIN)/tapaudit replay --db $(DEMO_DB) --bench pcaps/lab/lab.bench.yaml pcaps/lab/lab.pcapng
+	$(BIN)/tapaudit captures --db $(DEMO_DB)
 
 debs:
 	./scripts/ensure-debs.sh
@@ -35,7 +38,7 @@ lab: $(STAMP)
 	$(PY) -m pcaps.synth.generate_lab --out-dir pcaps/lab
 
 bench: $(STAMP) debs
-	$(PY) bench/replay.py --packets 1000000 --write
+	$(PY) bench/replay.py --packets 1000000 --memory-packets 3000000 --write
 
 clean:
 	rm -rf $(VENV) $(DEMO_DB) .pytest_cache .mypy_cache .ruff_cache

@@ -157,12 +157,31 @@ def table(runs: list[Run]) -> str:
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in runs:
-        ratio = f"{base.pps / r.pps:.1f}×" if base and r.pps else "-"
+        ratio = f"{base.pps / r.pps:.1f}×" if base and r.pps and "," not in r.tool else "-"
         lines.append(
             f"| {r.tool} | {r.what} | {r.packets:,} | {r.wall_s:.1f} | {r.cpu_s:.1f} | {r.pps:,.0f} | "
             f"{r.mb_s:.1f} | {r.peak_rss_mib:.0f} | {ratio} | {r.note} |"
         )
     return "\n".join(lines)
+
+
+def generated(out_dir: Path, packets: int) -> Path:
+    """The generator's benchmark capture of ``packets`` packets, made once and kept in bench/out."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    capture = out_dir / f"lab-{packets}.pcap"
+    if not capture.exists():
+        print(f"generating {capture} ...", file=sys.stderr)
+        cmd = [
+            sys.executable,
+            "-m",
+            "pcaps.synth.generate_lab",
+            "--out-dir",
+            str(out_dir),
+            "--packets",
+            str(packets),
+        ]
+        subprocess.run(cmd, cwd=ROOT, check=True)
+    return capture
 
 
 def main() -> int:
@@ -173,28 +192,16 @@ def main() -> int:
     ap.add_argument("--pyshark-packets", type=int, default=20_000, help="pyshark is ~1k pkt/s: time a prefix")
     ap.add_argument("--cpu", type=int, default=0, help="CPU to pin every tool to")
     ap.add_argument("--out-dir", type=Path, default=ROOT / "bench" / "out")
+    ap.add_argument(
+        "--memory-packets",
+        type=int,
+        default=0,
+        help="also replay a capture this large with tapaudit alone, to show memory stays flat",
+    )
     ap.add_argument("--write", action="store_true", help=f"write the table into {RESULTS.relative_to(ROOT)}")
     args = ap.parse_args()
 
-    capture = args.capture
-    if capture is None:
-        args.out_dir.mkdir(parents=True, exist_ok=True)
-        capture = args.out_dir / f"lab-{args.packets}.pcap"
-        if not capture.exists():
-            print(f"generating {capture} ...", file=sys.stderr)
-            subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "pcaps.synth.generate_lab",
-                    "--out-dir",
-                    str(args.out_dir),
-                    "--packets",
-                    str(args.packets),
-                ],
-                cwd=ROOT,
-                check=True,
-            )
+    capture = args.capture or generated(args.out_dir, args.packets)
     if not capture.exists():
         print(f"bench: {capture}: no such file", file=sys.stderr)
         return 1
@@ -210,6 +217,13 @@ def main() -> int:
         r.mb_s = size / 1e6 * (r.packets / args.packets) / r.wall_s if r.wall_s else 0.0
         runs.append(r)
         print(f"  {r.pps:,.0f} packets/s, peak {r.peak_rss_mib:.0f} MiB", file=sys.stderr)
+    if args.memory_packets:
+        big = generated(args.out_dir, args.memory_packets)
+        print(f"running tapaudit on {big.name} ...", file=sys.stderr)
+        r = run_tool("tapaudit", big, args.memory_packets, args.cpu, 0)
+        r.tool = f"tapaudit, {args.memory_packets / 1e6:g}M packets"
+        r.mb_s = big.stat().st_size / 1e6 / r.wall_s
+        runs.append(r)
     report = (
         f"Run {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC on {platform.processor() or platform.machine()}, "
         f"{os.cpu_count()} CPUs, Python {platform.python_version()}, every tool pinned to CPU {args.cpu}.\n"
