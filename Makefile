@@ -38,7 +38,7 @@ lab: $(STAMP)
 	$(PY) -m pcaps.synth.generate_lab --out-dir pcaps/lab
 
 bench: $(STAMP) debs
-	$(PY) bench/replay.py --packets 1000000 --memory-packets 3000000 --write
+	$(PY) bench/replay.py --packets 1000000 --memory-packets 10000000 --write
 
 clean:
 	rm -rf $(VENV) $(DEMO_DB) .pytest_cache .mypy_cache .ruff_cache

@@ -526,25 +526,10 @@ def build(seed: int) -> Lab:
     c = H["child_watch"]
     lab.dns(95, c, "api.watch.imoo.com")
     for t in range(120, end, 600):
-        phase_on = 3600 <= t < 6000
         body = lab.location_json(c, t, {"phone": c.bench["persona"]["phone"], "bat": 80})
-        lab.tcp(
-            t + 0.3,
-            c,
-            CLOUD["api.watch.imoo.com"][0],
-            80,
-            [fr.http_post("api.watch.imoo.com", "/v2/device/report", body, "imoo-Z7/3.1")],
-            [fr.http_ok()],
-        )
-        if phase_on:
-            lab.tcp(
-                t + 300.3,
-                c,
-                CLOUD["api.watch.imoo.com"][0],
-                80,
-                [fr.http_post("api.watch.imoo.com", "/v2/device/report", body, "imoo-Z7/3.1")],
-                [fr.http_ok()],
-            )
+        report = fr.http_post("api.watch.imoo.com", "/v2/device/report", body, "imoo-Z7/3.1")
+        for later in (0.3, 300.3) if 3600 <= t < 6000 else (0.3,):  # twice as often in feature_on
+            lab.tcp(t + later, c, CLOUD["api.watch.imoo.com"][0], 80, [report], [fr.http_ok()])
     lab.dns(690, c, "mqtt.watch.imoo.com")
     mqtt_session(lab, c, 700, 5500)
     lab.dns(3605, c, "restapi.amap.com")
@@ -667,7 +652,7 @@ def mqtt_session(lab: Lab, h: Host, start: float, stop: float) -> None:
             sched.append((t, fr.mqtt_publish(f"loc/{p['imei']}", lab.location_json(h, t)), b""))
         else:
             sched.append((t, fr.MQTT_PINGREQ, fr.MQTT_PINGRESP))
-    # build with explicit times: reuse tcp() for the handshake and first exchange, then timed segments
+    # segments at explicit times (tcp() packs its exchanges back to back)
     sp = lab.sport(h)
     cs, ss = 1000, 5000
 
