@@ -1,13 +1,12 @@
 """Packet sources. A replay of capture files and (later) a live interface share one shape.
 
-A source yields ``(ts_ns, linktype, wire_length, bytes)`` and keeps ``ReadStats``
+A source yields batches of ``(ts_ns, linktype, wire_length, frame)`` and keeps ``ReadStats``
 that the pipeline stores with the capture.
 """
 
 from __future__ import annotations
 
 import hashlib
-import itertools
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -58,7 +57,3 @@ class PcapSource:
         for f in self.files:
             yield from read_batches(f, self.stats)
             self.formats.add(self.stats.format)
-
-    def packets(self) -> Iterator[Packet]:
-        """All packets of all files, one at a time."""
-        return itertools.chain.from_iterable(self.batches())
