@@ -24,10 +24,16 @@ TYPES = {
     28: "AAAA",
     33: "SRV",
     41: "OPT",
+    43: "DS",
+    46: "RRSIG",
     47: "NSEC",
+    48: "DNSKEY",
+    50: "NSEC3",
     64: "SVCB",
     65: "HTTPS",
+    99: "SPF",
     255: "ANY",
+    257: "CAA",
 }
 
 
