@@ -184,6 +184,8 @@ class ChdbStore(Store):
         except ImportError as exc:  # pragma: no cover - chdb is a hard dependency
             raise StoreError(f"chdb is not installed ({exc})") from None
         self.url = path
+        if os.path.exists(path) and not os.path.isdir(path):
+            raise StoreError(f"--db {path} is a file, not a data folder")
         try:
             os.makedirs(path, exist_ok=True)
         except OSError as exc:

@@ -118,6 +118,12 @@ def test_unreachable_server() -> None:
     assert "127.0.0.1:1" in line
 
 
+def test_db_that_is_a_file(tmp_path: Path) -> None:
+    f = tmp_path / "notadir"
+    f.write_text("x")
+    assert "not a data folder" in one_line_error(cli("devices", db=f))
+
+
 def test_bad_device_mac(tmp_path: Path) -> None:
     assert "--device" in one_line_error(cli("flows", "--device", "not-a-mac", db=tmp_path / "db"))
 
