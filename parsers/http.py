@@ -1,0 +1,202 @@
+"""HTTP/1.x requests and responses from the reassembled bytes of one TCP connection.
+
+Plain HTTP is where a device's personal data can be read: the request line, Host and
+User-Agent name the service and the client, the bodies (chunked, gzip or deflate)
+carry the values. Bodies are kept up to ``body_limit`` bytes after decoding.
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+METHODS = frozenset(
+    b"GET POST PUT DELETE HEAD OPTIONS PATCH CONNECT TRACE PROPFIND PROPPATCH MKCOL COPY MOVE LOCK UNLOCK "
+    b"SUBSCRIBE UNSUBSCRIBE NOTIFY M-SEARCH".split()
+)
+START = re.compile(rb"^([A-Z][A-Z-]{1,15}) (\S+) HTTP/(\d\.\d)$")
+STATUS = re.compile(rb"^HTTP/(\d\.\d) (\d{3})(?: (.*))?$")
+MAX_HEADERS = 200
+BODY_LIMIT = 1 << 20
+
+
+class HttpError(ValueError):
+    """Not HTTP, or a message whose framing cannot be trusted (bad chunk sizes...)."""
+
+
+@dataclass
+class HttpMessage:
+    version: str
+    headers: list[tuple[str, str]]
+    body: bytes = b""
+    body_len: int = 0  # entity length after transfer decoding (chunked), before content decoding
+    truncated: bool = False
+
+    def header(self, name: str) -> str:
+        name = name.lower()
+        return next((v for k, v in self.headers if k.lower() == name), "")
+
+
+@dataclass
+class HttpRequest(HttpMessage):
+    method: str = ""
+    uri: str = ""
+
+    @property
+    def host(self) -> str:
+        return self.header("host")
+
+    @property
+    def user_agent(self) -> str:
+        return self.header("user-agent")
+
+    @property
+    def path(self) -> str:
+        return urlsplit(self.uri).path
+
+    @property
+    def query(self) -> str:
+        return urlsplit(self.uri).query
+
+
+@dataclass
+class HttpResponse(HttpMessage):
+    status: int = 0
+    reason: str = ""
+
+
+@dataclass
+class _Head:
+    start: bytes
+    headers: list[tuple[str, str]] = field(default_factory=list)
+
+
+def parse_requests(data: bytes, body_limit: int = BODY_LIMIT) -> list[HttpRequest]:
+    """Every whole request at the start of a client's stream."""
+    out: list[HttpRequest] = []
+    pos = 0
+    while pos < len(data):
+        head, pos_body = _head(data, pos)
+        if head is None:
+            break
+        m = START.match(head.start)
+        if m is None or m.group(1) not in METHODS:
+            if out:
+                break  # something after the last request we cannot frame: stop there
+            raise HttpError(f"not an HTTP request line: {head.start[:40]!r}")
+        req = HttpRequest(
+            m.group(3).decode(), head.headers, method=m.group(1).decode(), uri=m.group(2).decode("latin-1")
+        )
+        pos = _body(req, data, pos_body, body_limit, until_close=False)
+        out.append(req)
+    return out
+
+
+def parse_responses(
+    data: bytes, methods: list[str] | None = None, body_limit: int = BODY_LIMIT
+) -> list[HttpResponse]:
+    """Every whole response at the start of a server's stream.
+
+    ``methods`` are the requests' methods in order: a response to HEAD has no body.
+    """
+    out: list[HttpResponse] = []
+    pos = 0
+    final = 0
+    while pos < len(data):
+        head, pos_body = _head(data, pos)
+        if head is None:
+            break
+        m = STATUS.match(head.start)
+        if m is None:
+            if out:
+                break
+            raise HttpError(f"not an HTTP status line: {head.start[:40]!r}")
+        resp = HttpResponse(
+            m.group(1).decode(),
+            head.headers,
+            status=int(m.group(2)),
+            reason=(m.group(3) or b"").decode("latin-1"),
+        )
+        method = methods[final] if methods and final < len(methods) else ""
+        if 100 <= resp.status < 200 or resp.status in (204, 304) or method == "HEAD":
+            pos = pos_body
+        else:
+            pos = _body(resp, data, pos_body, body_limit, until_close=True)
+        if resp.status >= 200:
+            final += 1
+        out.append(resp)
+    return out
+
+
+def _head(data: bytes, pos: int) -> tuple[_Head | None, int]:
+    end = data.find(b"\r\n\r\n", pos)
+    sep = 4
+    if end < 0:
+        end, sep = data.find(b"\n\n", pos), 2
+        if end < 0:
+            return None, pos
+    lines = data[pos:end].replace(b"\r\n", b"\n").split(b"\n")
+    head = _Head(lines[0].strip())
+    for line in lines[1 : MAX_HEADERS + 1]:
+        name, colon, value = line.partition(b":")
+        if colon:
+            head.headers.append((name.strip().decode("latin-1"), value.strip().decode("latin-1")))
+    return head, end + sep
+
+
+def _body(msg: HttpMessage, data: bytes, pos: int, limit: int, until_close: bool) -> int:
+    """Read the body after the head at ``pos``; returns where the next message starts."""
+    if "chunked" in msg.header("transfer-encoding").lower():
+        raw, pos = _dechunk(data, pos)
+    elif msg.header("content-length"):
+        try:
+            n = int(msg.header("content-length"))
+        except ValueError:
+            raise HttpError(f"bad Content-Length {msg.header('content-length')!r}") from None
+        if n < 0:
+            raise HttpError(f"negative Content-Length {n}")
+        raw = data[pos : pos + n]
+        msg.truncated = len(raw) < n
+        pos += n
+    elif until_close:
+        raw, pos = data[pos:], len(data)
+    else:
+        raw = b""
+    msg.body_len = len(raw)
+    msg.body, cut = _decode(raw, msg.header("content-encoding").lower(), limit)
+    msg.truncated = msg.truncated or cut
+    return pos
+
+
+def _dechunk(data: bytes, pos: int) -> tuple[bytes, int]:
+    parts: list[bytes] = []
+    while True:
+        eol = data.find(b"\n", pos)
+        if eol < 0:
+            return b"".join(parts), len(data)
+        size_text = data[pos:eol].split(b";")[0].strip()
+        try:
+            size = int(size_text, 16)
+        except ValueError:
+            raise HttpError(f"bad chunk size {size_text[:20]!r}") from None
+        pos = eol + 1
+        if size == 0:
+            end = data.find(b"\r\n\r\n", pos - 2)  # trailers end with an empty line
+            return b"".join(parts), (end + 4 if end >= 0 else len(data))
+        parts.append(data[pos : pos + size])
+        pos += size + 2
+
+
+def _decode(raw: bytes, encoding: str, limit: int) -> tuple[bytes, bool]:
+    """Content-decode gzip/deflate up to ``limit`` bytes (a zip bomb stops there)."""
+    if encoding in ("gzip", "x-gzip", "deflate"):
+        for wbits in (31,) if "gzip" in encoding else (15, -15):
+            try:
+                d = zlib.decompressobj(wbits)
+                out = d.decompress(raw, limit)
+                return out, bool(d.unconsumed_tail)
+            except zlib.error:
+                continue
+    return raw[:limit], len(raw) > limit
