@@ -45,3 +45,18 @@ def _ip(buf: bytes, datalink: int) -> Any:
     if datalink in (dpkt.pcap.DLT_NULL, dpkt.pcap.DLT_LOOP):
         return dpkt.loopback.Loopback(buf).data
     return None
+
+
+def udp_datagrams(path: Path) -> list[tuple[tuple[bytes, int, bytes, int], bytes]]:
+    """((src, sport, dst, dport), payload) of every UDP datagram, in capture order."""
+    out = []
+    with open(path, "rb") as fh:
+        ng = fh.read(4) == b"\n\r\r\n"
+        fh.seek(0)
+        reader: Any = dpkt.pcapng.Reader(fh) if ng else dpkt.pcap.Reader(fh)
+        for _ts, buf in reader:
+            ip = _ip(buf, reader.datalink())
+            if ip is not None and isinstance(ip.data, dpkt.udp.UDP):
+                u = ip.data
+                out.append(((bytes(ip.src), u.sport, bytes(ip.dst), u.dport), bytes(u.data)))
+    return out
