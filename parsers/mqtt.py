@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from parsers.wire import Reader
+
 TYPES = {
     1: "connect",
     2: "connack",
@@ -103,7 +105,7 @@ class MqttParser:
         msg = MqttMessage(TYPES[ptype], flags)
         # the fixed header's bits, as Suricata logs them for every type (meaningful in PUBLISH)
         msg.fields.update(qos=(flags >> 1) & 3, retain=bool(flags & 1), dup=bool(flags & 8))
-        r = _Reader(body)
+        r = Reader(body, MqttError)
         if ptype == 1:
             self._connect(r, msg.fields)
         elif ptype == 3:
@@ -143,7 +145,7 @@ class MqttParser:
                 msg.fields["properties"] = _properties(r)
         return msg
 
-    def _connect(self, r: _Reader, f: dict[str, Any]) -> None:
+    def _connect(self, r: Reader, f: dict[str, Any]) -> None:
         f["protocol_string"] = r.string()
         f["protocol_version"] = self.version = r.u8()
         flags = r.u8()
@@ -182,12 +184,12 @@ def _varint(data: bytes, pos: int) -> tuple[int, int]:
     raise MqttError("variable byte integer longer than 4 bytes")
 
 
-def _properties(r: _Reader) -> dict[str, Any]:
+def _properties(r: Reader) -> dict[str, Any]:
     length, used = _varint(r.buf, r.pos)
     if length < 0:
         raise MqttError("properties length cut short")
     r.pos += used
-    p = _Reader(r.take(length))
+    p = Reader(r.take(length), MqttError)
     out: dict[str, Any] = {}
     while p.left():
         pid = p.u8()
@@ -213,33 +215,3 @@ def _properties(r: _Reader) -> dict[str, Any]:
         else:
             out.setdefault(name, []).append((p.string(), p.string()))
     return out
-
-
-class _Reader:
-    __slots__ = ("buf", "pos")
-
-    def __init__(self, buf: bytes) -> None:
-        self.buf = buf
-        self.pos = 0
-
-    def left(self) -> int:
-        return len(self.buf) - self.pos
-
-    def take(self, n: int) -> bytes:
-        if n > self.left():
-            raise MqttError(f"length {n} runs past the end ({self.left()} left)")
-        out = self.buf[self.pos : self.pos + n]
-        self.pos += n
-        return out
-
-    def u8(self) -> int:
-        return self.take(1)[0]
-
-    def u16(self) -> int:
-        return int.from_bytes(self.take(2), "big")
-
-    def string(self) -> str:
-        return self.take(self.u16()).decode("utf-8", "replace")
-
-    def rest(self) -> bytes:
-        return self.take(self.left())

@@ -12,6 +12,8 @@ import hashlib
 import struct
 from dataclasses import dataclass, field
 
+from parsers.wire import Reader
+
 GREASE = frozenset(0x0A0A + 0x1010 * i for i in range(16))
 VERSION_NAMES = {0x0304: "13", 0x0303: "12", 0x0302: "11", 0x0301: "10", 0x0300: "s3", 0x0002: "s2"}
 MAX_HANDSHAKE = 1 << 16  # a ClientHello beyond 64 kB is not one we will read
@@ -146,7 +148,7 @@ def handshake_messages(stream: bytes) -> list[tuple[int, bytes]]:
 
 
 def parse_client_hello(body: bytes) -> ClientHello:
-    r = _Reader(body)
+    r = Reader(body, TlsError)
     version = r.u16()
     r.skip(32)
     r.skip(r.u8())  # session id
@@ -155,20 +157,20 @@ def parse_client_hello(body: bytes) -> ClientHello:
     ch = ClientHello(version, ciphers, [])
     if r.left() < 2:
         return ch
-    ext = _Reader(r.vec16())
+    ext = Reader(r.vec16(), TlsError)
     while ext.left() >= 4:
         etype = ext.u16()
-        data = _Reader(ext.vec16())
+        data = Reader(ext.vec16(), TlsError)
         ch.extensions.append(etype)
         if etype == 0 and data.left() >= 2:  # server_name: the host_name entry
-            names = _Reader(data.vec16())
+            names = Reader(data.vec16(), TlsError)
             while names.left() >= 3:
                 kind, name = names.u8(), names.vec16()
                 if kind == 0:
                     ch.sni = name.decode("ascii", "replace")
                     break
         elif etype == 16 and data.left() >= 2:
-            protos = _Reader(data.vec16())
+            protos = Reader(data.vec16(), TlsError)
             while protos.left() >= 1:
                 ch.alpn.append(protos.take(protos.u8()).decode("latin-1"))
         elif etype == 43 and data.left() >= 1:
@@ -183,7 +185,7 @@ def parse_client_hello(body: bytes) -> ClientHello:
 
 
 def parse_server_hello(body: bytes) -> ServerHello:
-    r = _Reader(body)
+    r = Reader(body, TlsError)
     version = r.u16()
     r.skip(32)
     draft = version >> 8 == 0x7F  # TLS 1.3 drafts before 22: no session id, no compression
@@ -194,46 +196,11 @@ def parse_server_hello(body: bytes) -> ServerHello:
         r.skip(1)
     sh = ServerHello(version, cipher, [])
     if r.left() >= 2:
-        ext = _Reader(r.vec16())
+        ext = Reader(r.vec16(), TlsError)
         while ext.left() >= 4:
             etype = ext.u16()
-            data = _Reader(ext.vec16())
+            data = Reader(ext.vec16(), TlsError)
             sh.extensions.append(etype)
             if etype == 43 and data.left() >= 2:
                 sh.selected_version = data.u16()
     return sh
-
-
-class _Reader:
-    """Bounds-checked reads: every length is checked against what is left."""
-
-    __slots__ = ("buf", "pos")
-
-    def __init__(self, buf: bytes) -> None:
-        self.buf = buf
-        self.pos = 0
-
-    def left(self) -> int:
-        return len(self.buf) - self.pos
-
-    def take(self, n: int) -> bytes:
-        if n > self.left():
-            raise TlsError(f"length {n} runs past the end ({self.left()} left)")
-        out = self.buf[self.pos : self.pos + n]
-        self.pos += n
-        return out
-
-    def skip(self, n: int) -> None:
-        self.take(n)
-
-    def u8(self) -> int:
-        return self.take(1)[0]
-
-    def u16(self) -> int:
-        return int.from_bytes(self.take(2), "big")
-
-    def vec8(self) -> bytes:
-        return self.take(self.u8())
-
-    def vec16(self) -> bytes:
-        return self.take(self.u16())
