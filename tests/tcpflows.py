@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,24 +14,19 @@ from parsers.tcpstream import HalfStream
 def streams(path: Path) -> list[tuple[bytes, bytes]]:
     """(client bytes, server bytes) of every TCP connection, reassembled by parsers.tcpstream."""
     conns: dict[frozenset[tuple[bytes, int]], tuple[list[tuple[bytes, int]], HalfStream, HalfStream]] = {}
-    with open(path, "rb") as fh:
-        ng = fh.read(4) == b"\n\r\r\n"
-        fh.seek(0)
-        reader: Any = dpkt.pcapng.Reader(fh) if ng else dpkt.pcap.Reader(fh)
-        for _ts, buf in reader:
-            ip = _ip(buf, reader.datalink())
-            if ip is None or not isinstance(ip.data, dpkt.tcp.TCP):
-                continue
-            t = ip.data
-            a, b = (bytes(ip.src), t.sport), (bytes(ip.dst), t.dport)
-            syn, ack = bool(t.flags & dpkt.tcp.TH_SYN), bool(t.flags & dpkt.tcp.TH_ACK)
-            entry = conns.get(frozenset((a, b)))
-            if entry is None:  # the client is the SYN sender, else the first sender
-                entry = conns[frozenset((a, b))] = ([b if syn and ack else a], HalfStream(), HalfStream())
-            if syn and not ack:
-                entry[0][0] = a
-            half = entry[1] if entry[0][0] == a else entry[2]
-            half.add(t.seq, bytes(t.data), syn=syn)
+    for ip in ip_packets(path):
+        if not isinstance(ip.data, dpkt.tcp.TCP):
+            continue
+        t = ip.data
+        a, b = (bytes(ip.src), t.sport), (bytes(ip.dst), t.dport)
+        syn, ack = bool(t.flags & dpkt.tcp.TH_SYN), bool(t.flags & dpkt.tcp.TH_ACK)
+        entry = conns.get(frozenset((a, b)))
+        if entry is None:  # the client is the SYN sender, else the first sender
+            entry = conns[frozenset((a, b))] = ([b if syn and ack else a], HalfStream(), HalfStream())
+        if syn and not ack:
+            entry[0][0] = a
+        half = entry[1] if entry[0][0] == a else entry[2]
+        half.add(t.seq, bytes(t.data), syn=syn)
     return [(bytes(c.data), bytes(s.data)) for _, c, s in conns.values()]
 
 
@@ -49,14 +45,20 @@ def _ip(buf: bytes, datalink: int) -> Any:
 
 def udp_datagrams(path: Path) -> list[tuple[tuple[bytes, int, bytes, int], bytes]]:
     """((src, sport, dst, dport), payload) of every UDP datagram, in capture order."""
-    out = []
+    return [
+        ((bytes(ip.src), ip.data.sport, bytes(ip.dst), ip.data.dport), bytes(ip.data.data))
+        for ip in ip_packets(path)
+        if isinstance(ip.data, dpkt.udp.UDP)
+    ]
+
+
+def ip_packets(path: Path) -> Iterator[Any]:
+    """dpkt's IPv4/IPv6 packet of every frame of a pcap or pcapng file (other frames skipped)."""
     with open(path, "rb") as fh:
         ng = fh.read(4) == b"\n\r\r\n"
         fh.seek(0)
         reader: Any = dpkt.pcapng.Reader(fh) if ng else dpkt.pcap.Reader(fh)
         for _ts, buf in reader:
             ip = _ip(buf, reader.datalink())
-            if ip is not None and isinstance(ip.data, dpkt.udp.UDP):
-                u = ip.data
-                out.append(((bytes(ip.src), u.sport, bytes(ip.dst), u.dport), bytes(u.data)))
-    return out
+            if ip is not None:
+                yield ip

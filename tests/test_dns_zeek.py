@@ -15,6 +15,7 @@ from typing import Any
 import dpkt
 import pytest
 from conftest import SHARED, shared_path
+from tcpflows import ip_packets
 from zeekconn import read_conn, trace_of
 
 from parsers.dns import DnsError, DnsMessage, parse
@@ -32,31 +33,25 @@ def baselines() -> list[Path]:
 
 def messages(trace: Path) -> list[DnsMessage]:
     out = []
-    with open(trace, "rb") as fh:
-        ng = fh.read(4) == b"\n\r\r\n"
-        fh.seek(0)
-        reader: Any = dpkt.pcapng.Reader(fh) if ng else dpkt.pcap.Reader(fh)
-        frags: dict[Any, list[Any]] = {}
-        for _ts, buf in reader:
-            ip: Any = dpkt.ethernet.Ethernet(buf).data
-            if isinstance(ip, dpkt.ip6.IP6) and 44 in ip.extension_hdrs:  # core.ipv6-frag: reassemble
-                key = (ip.src, ip.dst, ip.extension_hdrs[44].id)
-                frags.setdefault(key, []).append(ip)
-                if ip.extension_hdrs[44].m_flag:
-                    continue
-                parts = sorted(frags.pop(key), key=lambda p: p.extension_hdrs[44].frag_off)
-                payload = b"".join(bytes(p.data) for p in parts)
-                try:
-                    udp: Any = dpkt.udp.UDP(payload)
-                except dpkt.UnpackError:
-                    continue
-            elif isinstance(ip, dpkt.ip.IP | dpkt.ip6.IP6) and isinstance(ip.data, dpkt.udp.UDP):
-                udp = ip.data
-            else:
+    frags: dict[Any, list[Any]] = {}
+    for ip in ip_packets(trace):
+        if isinstance(ip, dpkt.ip6.IP6) and 44 in ip.extension_hdrs:  # core.ipv6-frag: reassemble
+            key = (ip.src, ip.dst, ip.extension_hdrs[44].id)
+            frags.setdefault(key, []).append(ip)
+            if ip.extension_hdrs[44].m_flag:
                 continue
-            if udp.sport in DNS_PORTS or udp.dport in DNS_PORTS:
-                with contextlib.suppress(DnsError):  # malformed on purpose in some traces
-                    out.append(parse(bytes(udp.data)))
+            parts = sorted(frags.pop(key), key=lambda p: p.extension_hdrs[44].frag_off)
+            try:
+                udp: Any = dpkt.udp.UDP(b"".join(bytes(p.data) for p in parts))
+            except dpkt.UnpackError:
+                continue
+        elif isinstance(ip.data, dpkt.udp.UDP):
+            udp = ip.data
+        else:
+            continue
+        if udp.sport in DNS_PORTS or udp.dport in DNS_PORTS:
+            with contextlib.suppress(DnsError):  # malformed on purpose in some traces
+                out.append(parse(bytes(udp.data)))
     return out
 
 
