@@ -71,7 +71,6 @@ def read_name(buf: bytes, pos: int) -> tuple[str, int]:
     labels: list[str] = []
     jumps = 0
     after = -1
-    lowest = pos
     total = 0
     while True:
         if pos >= len(buf):
@@ -87,9 +86,9 @@ def read_name(buf: bytes, pos: int) -> tuple[str, int]:
             if after < 0:
                 after = pos + 2
             jumps += 1
-            if jumps > MAX_POINTERS or target >= lowest:
-                raise DnsError("compression loop or forward pointer")
-            lowest = pos = target
+            if jumps > MAX_POINTERS:  # bounds loops; forward pointers are legal if odd (Suricata #8584)
+                raise DnsError("compression pointer loop")
+            pos = target
             continue
         if n & 0xC0:
             raise DnsError(f"unsupported label type {n:#x}")

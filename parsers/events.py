@@ -1,10 +1,14 @@
-"""Typed records that dissectors emit besides flows (inventory evidence for now)."""
+"""Typed records that dissectors emit besides flows: inventory evidence and application records."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from parsers.dhcp import DhcpMessage
+from parsers.dns import DnsMessage
+from parsers.http import HttpRequest, HttpResponse
+from parsers.tls import Certificate, ClientHello, ServerHello
 
 
 @dataclass(slots=True)
@@ -38,3 +42,63 @@ class NameSeen:
 
 
 Event = AddressSeen | DhcpSeen | NameSeen
+
+
+# ---- application records: stored in their own tables, each tied to the flow that carried it
+
+
+@dataclass(slots=True)
+class DnsRecord:
+    """One DNS, mDNS or LLMNR message (query or response)."""
+
+    flow: Any
+    ts: int
+    protocol: str  # dns, mdns, llmnr
+    transport: str  # udp, tcp
+    msg: DnsMessage
+
+
+@dataclass(slots=True)
+class TlsRecord:
+    """One TLS or QUIC handshake as far as it is readable: hellos, clear certificates, alerts."""
+
+    flow: Any
+    ts: int
+    transport: str  # tcp, quic
+    client: ClientHello | None = None
+    server: ServerHello | None = None
+    certs: list[Certificate] = field(default_factory=list)
+    alerts: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class HttpRecord:
+    """One HTTP/1.x request (``up``) or response, in the order sent on its connection."""
+
+    flow: Any
+    ts: int
+    up: bool
+    index: int
+    msg: HttpRequest | HttpResponse
+
+
+@dataclass(slots=True)
+class AppRecord:
+    """A message of another protocol (MQTT, CoAP, RTSP, NTP, DHCP, DHCPv6, SSDP).
+
+    ``name`` is what the message is about (topic, URI, hostname, search target);
+    ``detail`` holds the protocol's own fields; ``payload`` the application data it
+    carried (kept in memory for the content detectors, never stored as such).
+    """
+
+    flow: Any
+    ts: int
+    up: bool
+    protocol: str
+    kind: str
+    name: str = ""
+    detail: dict[str, Any] = field(default_factory=dict)
+    payload: bytes = b""
+
+
+Record = DnsRecord | TlsRecord | HttpRecord | AppRecord

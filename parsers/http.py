@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 METHODS = frozenset(
     b"GET POST PUT DELETE HEAD OPTIONS PATCH CONNECT TRACE PROPFIND PROPPATCH MKCOL COPY MOVE LOCK UNLOCK "
-    b"SUBSCRIBE UNSUBSCRIBE NOTIFY M-SEARCH".split()
+    b"SEARCH REPORT MKCALENDAR SUBSCRIBE UNSUBSCRIBE NOTIFY M-SEARCH".split()
 )
 START = re.compile(rb"^([A-Z][A-Z-]{1,15}) (\S+) HTTP/(\d\.\d)$")
 STATUS = re.compile(rb"^HTTP/(\d\.\d) (\d{3})(?: (.*))?$")
@@ -33,6 +33,8 @@ class HttpMessage:
     body: bytes = b""
     body_len: int = 0  # entity length after transfer decoding (chunked), before content decoding
     truncated: bool = False
+    start: int = 0  # where the message starts in the bytes parsed
+    end: int = 0  # where the next one starts
 
     def header(self, name: str) -> str:
         name = name.lower()
@@ -89,7 +91,8 @@ def parse_requests(data: bytes, body_limit: int = BODY_LIMIT) -> list[HttpReques
         req = HttpRequest(
             m.group(3).decode(), head.headers, method=m.group(1).decode(), uri=m.group(2).decode("latin-1")
         )
-        pos = _body(req, data, pos_body, body_limit, until_close=False)
+        req.start = pos
+        pos = req.end = _body(req, data, pos_body, body_limit, until_close=False)
         out.append(req)
     return out
 
@@ -120,10 +123,12 @@ def parse_responses(
             reason=(m.group(3) or b"").decode("latin-1"),
         )
         method = methods[final] if methods and final < len(methods) else ""
+        resp.start = pos
         if 100 <= resp.status < 200 or resp.status in (204, 304) or method == "HEAD":
             pos = pos_body
         else:
             pos = _body(resp, data, pos_body, body_limit, until_close=True)
+        resp.end = pos
         if resp.status >= 200:
             final += 1
         out.append(resp)
@@ -177,10 +182,9 @@ def _dechunk(data: bytes, pos: int) -> tuple[bytes, int]:
         if eol < 0:
             return b"".join(parts), len(data)
         size_text = data[pos:eol].split(b";")[0].strip()
-        try:
-            size = int(size_text, 16)
-        except ValueError:
-            raise HttpError(f"bad chunk size {size_text[:20]!r}") from None
+        if not size_text or size_text.strip(b"0123456789abcdefABCDEF"):  # int() would take "-6" or "0x6"
+            raise HttpError(f"bad chunk size {size_text[:20]!r}")
+        size = int(size_text, 16)
         pos = eol + 1
         if size == 0:
             end = data.find(b"\r\n\r\n", pos - 2)  # trailers end with an empty line

@@ -72,6 +72,7 @@ class MqttMessage:
     kind: str
     flags: int
     fields: dict[str, Any] = field(default_factory=dict)
+    offset: int = 0  # where the packet starts in the bytes parsed
 
 
 class MqttParser:
@@ -82,6 +83,10 @@ class MqttParser:
 
     def parse_stream(self, data: bytes) -> list[MqttMessage]:
         """Every whole packet at the start of ``data`` (a cut last packet is left out)."""
+        return self.parse_prefix(data)[0]
+
+    def parse_prefix(self, data: bytes) -> tuple[list[MqttMessage], int]:
+        """Whole packets at the start of ``data`` and how many bytes they took."""
         out = []
         pos = 0
         while pos + 2 <= len(data):
@@ -94,9 +99,11 @@ class MqttParser:
             end = pos + 1 + used + length
             if end > len(data):
                 break
-            out.append(self.parse_packet(first, data[pos + 1 + used : end]))
+            msg = self.parse_packet(first, data[pos + 1 + used : end])
+            msg.offset = pos
+            out.append(msg)
             pos = end
-        return out
+        return out, pos
 
     def parse_packet(self, first: int, body: bytes) -> MqttMessage:
         ptype, flags = first >> 4, first & 0x0F

@@ -22,6 +22,20 @@ SALTS = {
     V1: bytes.fromhex("38762cf7f55934b34d179ae6a4c80cadccbb7f0a"),
     V2: bytes.fromhex("0dede3def700a6db819381be6e269dcbf9bd2ed9"),
 }
+# IETF drafts still seen in captures: 23-28 (and mvfst's 0xfaceb002) and 29-32 had their own salts,
+# 33-34 already used v1's; they share v1's labels and packet types.
+DRAFT_SALTS = {
+    bytes.fromhex("c3eef712c72ebb5a11a7d2432bb46365bef9f502"): (*range(0xFF000017, 0xFF00001D), 0xFACEB002),
+    bytes.fromhex("afbfec289993d24c9e9786f19c6111e04390a899"): (
+        0xFF00001D,
+        0xFF00001E,
+        0xFF00001F,
+        0xFF000020,
+    ),
+    SALTS[V1]: (0xFF000021, 0xFF000022),
+}
+for _salt, _versions in DRAFT_SALTS.items():
+    SALTS.update(dict.fromkeys(_versions, _salt))
 LABELS = {V1: ("quic key", "quic iv", "quic hp"), V2: ("quicv2 key", "quicv2 iv", "quicv2 hp")}
 INITIAL_TYPE = {V1: 0, V2: 1}  # long-header packet type bits of an Initial
 MAX_CRYPTO = 1 << 16
@@ -54,7 +68,7 @@ def client_keys(version: int, dcid: bytes) -> tuple[bytes, bytes, bytes]:
     """(key, iv, header-protection key) of the client's Initial packets."""
     initial = hmac.new(SALTS[version], dcid, hashlib.sha256).digest()
     secret = _expand_label(initial, "client in", 32)
-    k, iv, hp = LABELS[version]
+    k, iv, hp = LABELS.get(version, LABELS[V1])
     return _expand_label(secret, k, 16), _expand_label(secret, iv, 12), _expand_label(secret, hp, 16)
 
 
@@ -89,14 +103,15 @@ def client_initials(datagram: bytes) -> list[InitialPacket]:
         scid = datagram[p + 1 : p + 1 + slen]
         p += 1 + slen
         ptype = (first >> 4) & 3
-        if ptype == INITIAL_TYPE[version]:
+        initial = INITIAL_TYPE.get(version, 0)
+        if ptype == initial:
             token_len, p = _varint(datagram, p)
             p += token_len
         length, p = _varint(datagram, p)
         end = p + length
         if end > len(datagram) or length < 20:
             raise QuicError("packet length runs past the datagram")
-        if ptype == INITIAL_TYPE[version]:
+        if ptype == initial:
             out.append(_decrypt(version, dcid, scid, datagram, pos, p, end))
         pos = end
     return out

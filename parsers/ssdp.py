@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-WANTED = ("server", "usn", "nt", "st", "location", "user-agent")
+WANTED = ("server", "usn", "nt", "st", "location", "user-agent", "host")
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""TLS handshake dissector: ClientHello and ServerHello from a reassembled TCP byte stream.
+"""TLS handshake dissector: hellos, clear certificates and alerts from a reassembled TCP byte stream.
 
 What a lab needs without decrypting: the server name (SNI), ALPN, offered and chosen
 versions and ciphers, and the JA3/JA3S/JA4 fingerprints that tell one client stack
@@ -12,7 +12,7 @@ import hashlib
 import struct
 from dataclasses import dataclass, field
 
-from parsers.wire import Reader
+from cryptography import x509
 
 GREASE = frozenset(0x0A0A + 0x1010 * i for i in range(16))
 VERSION_NAMES = {0x0304: "13", 0x0303: "12", 0x0302: "11", 0x0301: "10", 0x0300: "s3", 0x0002: "s2"}
@@ -147,60 +147,194 @@ def handshake_messages(stream: bytes) -> list[tuple[int, bytes]]:
     return out
 
 
+def _vec(data: bytes, pos: int, width: int, end: int) -> tuple[int, int]:
+    """(start, stop) of a ``width``-byte-length-prefixed vector at ``pos``, checked against ``end``."""
+    if pos + width > end:
+        raise TlsError("vector length runs past the end")
+    n = int.from_bytes(data[pos : pos + width], "big")
+    start = pos + width
+    if start + n > end:
+        raise TlsError(f"vector of {n} bytes runs past the end")
+    return start, start + n
+
+
 def parse_client_hello(body: bytes) -> ClientHello:
-    r = Reader(body, TlsError)
-    version = r.u16()
-    r.skip(32)
-    r.skip(r.u8())  # session id
-    ciphers = _u16s(r.vec16())
-    r.skip(r.u8())  # compression methods
+    """Fields of a ClientHello body; indexes bytes directly (it runs once per TLS connection)."""
+    n = len(body)
+    if n < 35:
+        raise TlsError("ClientHello too short")
+    version = (body[0] << 8) | body[1]
+    _s, pos = _vec(body, 34, 1, n)  # session id
+    c0, c1 = _vec(body, pos, 2, n)
+    ciphers = _u16s(body[c0:c1])
+    _s, pos = _vec(body, c1, 1, n)  # compression methods
     ch = ClientHello(version, ciphers, [])
-    if r.left() < 2:
+    if n - pos < 2:
         return ch
-    ext = Reader(r.vec16(), TlsError)
-    while ext.left() >= 4:
-        etype = ext.u16()
-        data = Reader(ext.vec16(), TlsError)
-        ch.extensions.append(etype)
-        if etype == 0 and data.left() >= 2:  # server_name: the host_name entry
-            names = Reader(data.vec16(), TlsError)
-            while names.left() >= 3:
-                kind, name = names.u8(), names.vec16()
+    pos, end = _vec(body, pos, 2, n)
+    exts = ch.extensions
+    while pos + 4 <= end:
+        etype = (body[pos] << 8) | body[pos + 1]
+        d0, d1 = _vec(body, pos + 2, 2, end)
+        exts.append(etype)
+        pos = d1
+        if etype == 0 and d1 - d0 >= 2:  # server_name: the host_name entry
+            l0, l1 = _vec(body, d0, 2, d1)
+            while l0 + 3 <= l1:
+                kind = body[l0]
+                h0, h1 = _vec(body, l0 + 1, 2, l1)
                 if kind == 0:
-                    ch.sni = name.decode("ascii", "replace")
+                    ch.sni = body[h0:h1].decode("ascii", "replace")
                     break
-        elif etype == 16 and data.left() >= 2:
-            protos = Reader(data.vec16(), TlsError)
-            while protos.left() >= 1:
-                ch.alpn.append(protos.take(protos.u8()).decode("latin-1"))
-        elif etype == 43 and data.left() >= 1:
-            ch.versions = _u16s(data.vec8())
-        elif etype == 10 and data.left() >= 2:
-            ch.groups = _u16s(data.vec16())
-        elif etype == 11 and data.left() >= 1:
-            ch.point_formats = list(data.vec8())
-        elif etype == 13 and data.left() >= 2:
-            ch.signature_algorithms = _u16s(data.vec16())
+                l0 = h1
+        elif etype == 16 and d1 - d0 >= 2:
+            l0, l1 = _vec(body, d0, 2, d1)
+            while l0 < l1:
+                p0, p1 = _vec(body, l0, 1, l1)
+                ch.alpn.append(body[p0:p1].decode("latin-1"))
+                l0 = p1
+        elif etype == 43 and d1 - d0 >= 1:
+            l0, l1 = _vec(body, d0, 1, d1)
+            ch.versions = _u16s(body[l0:l1])
+        elif etype == 10 and d1 - d0 >= 2:
+            l0, l1 = _vec(body, d0, 2, d1)
+            ch.groups = _u16s(body[l0:l1])
+        elif etype == 11 and d1 - d0 >= 1:
+            l0, l1 = _vec(body, d0, 1, d1)
+            ch.point_formats = list(body[l0:l1])
+        elif etype == 13 and d1 - d0 >= 2:
+            l0, l1 = _vec(body, d0, 2, d1)
+            ch.signature_algorithms = _u16s(body[l0:l1])
     return ch
 
 
 def parse_server_hello(body: bytes) -> ServerHello:
-    r = Reader(body, TlsError)
-    version = r.u16()
-    r.skip(32)
+    n = len(body)
+    if n < 36:
+        raise TlsError("ServerHello too short")
+    version = (body[0] << 8) | body[1]
     draft = version >> 8 == 0x7F  # TLS 1.3 drafts before 22: no session id, no compression
-    if not draft:
-        r.skip(r.u8())
-    cipher = r.u16()
-    if not draft:
-        r.skip(1)
+    pos = 34 if draft else _vec(body, 34, 1, n)[1]
+    if pos + 2 + (0 if draft else 1) > n:
+        raise TlsError("ServerHello cut before its cipher suite")
+    cipher = (body[pos] << 8) | body[pos + 1]
+    pos += 2 if draft else 3
     sh = ServerHello(version, cipher, [])
-    if r.left() >= 2:
-        ext = Reader(r.vec16(), TlsError)
-        while ext.left() >= 4:
-            etype = ext.u16()
-            data = Reader(ext.vec16(), TlsError)
+    if n - pos >= 2:
+        pos, end = _vec(body, pos, 2, n)
+        while pos + 4 <= end:
+            etype = (body[pos] << 8) | body[pos + 1]
+            d0, d1 = _vec(body, pos + 2, 2, end)
             sh.extensions.append(etype)
-            if etype == 43 and data.left() >= 2:
-                sh.selected_version = data.u16()
+            if etype == 43 and d1 - d0 >= 2:
+                sh.selected_version = (body[d0] << 8) | body[d0 + 1]
+            pos = d1
     return sh
+
+
+ALERTS = {
+    0: "close_notify", 10: "unexpected_message", 20: "bad_record_mac", 22: "record_overflow",
+    40: "handshake_failure", 42: "bad_certificate", 43: "unsupported_certificate",
+    44: "certificate_revoked", 45: "certificate_expired", 46: "certificate_unknown",
+    47: "illegal_parameter", 48: "unknown_ca", 49: "access_denied", 50: "decode_error",
+    51: "decrypt_error", 70: "protocol_version", 71: "insufficient_security", 80: "internal_error",
+    86: "inappropriate_fallback", 90: "user_canceled", 109: "missing_extension",
+    110: "unsupported_extension", 112: "unrecognized_name", 113: "bad_certificate_status_response",
+    115: "unknown_psk_identity", 116: "certificate_required", 120: "no_application_protocol",
+}  # fmt: skip
+MAX_CERTS = 10
+
+
+@dataclass
+class Certificate:
+    """What a lab reads from a certificate sent in clear (TLS 1.2 and earlier)."""
+
+    subject: str
+    issuer: str
+    sans: list[str]
+    not_before: str  # ISO 8601 UTC
+    not_after: str
+    serial: str
+    sha256: str
+
+
+@dataclass
+class RecordScan:
+    """The clear part of one direction: handshake messages, alerts, and whether encryption began."""
+
+    handshake: list[tuple[int, bytes]] = field(default_factory=list)
+    alerts: list[str] = field(default_factory=list)
+    encrypted: bool = False  # ChangeCipherSpec or application data seen: the rest is unreadable
+    complete: int = 0  # bytes of whole records
+
+
+def scan_records(stream: bytes) -> RecordScan:
+    """Walk a direction's records; stop at the first encrypted record or the end of the bytes."""
+    scan = RecordScan()
+    hs = bytearray()
+    pos = 0
+    while pos + 5 <= len(stream):
+        ctype, major, length = stream[pos], stream[pos + 1], struct.unpack_from("!H", stream, pos + 3)[0]
+        if major != 3 or ctype not in (20, 21, 22, 23, 24):
+            if pos == 0:
+                raise TlsError(f"not a TLS record (type {ctype}, version major {major})")
+            scan.encrypted = True  # garbage after good records: what follows is unreadable anyway
+            break
+        if ctype in (20, 23):
+            scan.encrypted = True
+            break
+        if pos + 5 + length > len(stream):
+            break
+        body = stream[pos + 5 : pos + 5 + length]
+        if ctype == 22 and len(hs) <= MAX_HANDSHAKE:
+            hs += body
+        elif ctype == 21 and length == 2:
+            level = "fatal" if body[0] == 2 else "warning"
+            scan.alerts.append(f"{level}:{ALERTS.get(body[1], str(body[1]))}")
+        pos += 5 + length
+        scan.complete = pos
+    i = 0
+    while i + 4 <= len(hs):
+        mlen = int.from_bytes(hs[i + 1 : i + 4], "big")
+        if i + 4 + mlen > len(hs):
+            break
+        scan.handshake.append((hs[i], bytes(hs[i + 4 : i + 4 + mlen])))
+        i += 4 + mlen
+    return scan
+
+
+def parse_certificates(body: bytes) -> list[Certificate]:
+    """The chain of a TLS 1.2 Certificate message (24-bit lengths, DER certificates)."""
+    if len(body) < 3:
+        raise TlsError("Certificate message too short")
+    total = int.from_bytes(body[:3], "big")
+    if total + 3 > len(body):
+        raise TlsError(f"certificate list of {total} bytes runs past the message")
+    out: list[Certificate] = []
+    pos = 3
+    while pos + 3 <= 3 + total and len(out) < MAX_CERTS:
+        n = int.from_bytes(body[pos : pos + 3], "big")
+        der = body[pos + 3 : pos + 3 + n]
+        if len(der) < n:
+            raise TlsError("certificate runs past the list")
+        out.append(_certificate(der))
+        pos += 3 + n
+    return out
+
+
+def _certificate(der: bytes) -> Certificate:
+    try:
+        cert = x509.load_der_x509_certificate(der)
+        subject, issuer = cert.subject.rfc4514_string(), cert.issuer.rfc4514_string()
+        try:
+            ext = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+            sans = [str(v) for v in ext.get_values_for_type(x509.DNSName)]
+            sans += [str(v) for v in ext.get_values_for_type(x509.IPAddress)]
+        except x509.ExtensionNotFound:
+            sans = []
+        before = cert.not_valid_before_utc.isoformat()
+        after = cert.not_valid_after_utc.isoformat()
+        serial = format(cert.serial_number, "x")
+    except (ValueError, TypeError) as exc:
+        raise TlsError(f"unreadable certificate: {exc}") from None
+    return Certificate(subject, issuer, sans, before, after, serial, hashlib.sha256(der).hexdigest())
