@@ -80,6 +80,8 @@ def parse_requests(data: bytes, body_limit: int = BODY_LIMIT) -> list[HttpReques
     out: list[HttpRequest] = []
     pos = 0
     while pos < len(data):
+        if out and not 65 <= data[pos] <= 90:
+            break  # no method starts here: not another request (and no need to search for a head)
         head, pos_body = _head(data, pos)
         if head is None:
             break
@@ -108,6 +110,8 @@ def parse_responses(
     pos = 0
     final = 0
     while pos < len(data):
+        if out and not data.startswith(b"HTTP/", pos):
+            break  # not another response
         head, pos_body = _head(data, pos)
         if head is None:
             break

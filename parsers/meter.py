@@ -24,10 +24,11 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 
 from parsers.capture import Frame, Packet
-from parsers.events import AddressSeen, Event
+from parsers.events import AddressSeen, Event, Record
 from parsers.ipfrag import Reassembler
 from parsers.linklayer import ETH_ARP, ETH_IPV4, ETH_IPV6, LINK_DECODERS, VLAN_TPIDS
 from parsers.registry import UDP_DISSECTORS, Dissector
+from parsers.sessions import TcpSession, UdpSession, new_session
 
 NS = 1_000_000_000
 LINGER_NS = 5 * NS
@@ -46,7 +47,7 @@ ZERO16 = bytes(16)
 ETH_HEADER = struct.Struct("!6s6sH").unpack_from  # destination, source, ethertype
 IPV4_HEADER = struct.Struct("!BxHxxHxB2x4s4s").unpack_from  # ver/ihl, length, frag, proto, src, dst
 IPV6_HEADER = struct.Struct("!B3xHBx16s16s").unpack_from  # version, payload length, next, src, dst
-TCP_HEADER = struct.Struct("!HH8xBB").unpack_from  # ports, data offset, flags
+TCP_HEADER = struct.Struct("!HHI4xBB").unpack_from  # ports, sequence number, data offset, flags
 PORTS = struct.Struct("!HH").unpack_from
 
 
@@ -56,19 +57,23 @@ class Flow:
     __slots__ = (
         "a",
         "ap",
+        "app",
         "b",
         "bp",
         "by_dn",
         "by_up",
         "closed",
+        "dev",
         "dmac",
         "end",
+        "fid",
         "fin_dn",
         "fin_up",
         "first",
         "fl_dn",
         "fl_up",
         "ipv",
+        "l7",
         "last",
         "pk_dn",
         "pk_up",
@@ -97,6 +102,10 @@ class Flow:
         self.fin_up = self.fin_dn = self.rst = self.synack = False
         self.end = ""
         self.seq = 0  # continuation number after an active timeout
+        self.fid = 0  # the flow id, once computed (appliance.flowrows)
+        self.dev: str | None = None  # the device's MAC text, once known (appliance.recordrows)
+        self.app: TcpSession | UdpSession | None = None  # the session while it still reads payload
+        self.l7: TcpSession | UdpSession | None = None  # the session, kept for enrichment
 
     @property
     def tcp_state(self) -> str:
@@ -131,10 +140,12 @@ class FlowMeter:
         active_s: float = 1800.0,
         dissectors: dict[int, tuple[str, Dissector]] | None = None,
         max_flows: int = MAX_FLOWS,
+        sessions: bool = True,
     ) -> None:
         if idle_s <= 0 or active_s <= 0:
             raise ValueError("timeouts must be positive")
         self.max_flows = max_flows
+        self.sessions = sessions  # application dissection (TLS, HTTP, DNS...) per flow
         self.is_local = is_local
         self.idle = int(idle_s * NS)
         self.active = int(active_s * NS)
@@ -142,6 +153,7 @@ class FlowMeter:
         self.table: dict[tuple[int, bytes, int, bytes, int], tuple[Flow, int]] = {}
         self.done: list[Flow] = []
         self.events: list[Event] = []
+        self.records: list[Record] = []
         self.stats: Counter[str] = Counter()
         self.clock = 0
         self._next_sweep = 0
@@ -160,6 +172,7 @@ class FlowMeter:
         locals and no calls on the common path: this is the replay's hot loop.
         """
         stats = self.stats
+        records = self.records
         table_get = self.table.get
         dissectors = self.dissectors
         idle, active = self.idle, self.active
@@ -247,23 +260,26 @@ class FlowMeter:
                 stats["non_ip"] += 1
                 continue
             # ---- transport layer
-            flags = 0
+            flags = seq = 0
             if proto == TCP:
                 if size >= l4 + 14:
-                    sport, dport, doff, flags = TCP_HEADER(data, l4)
-                    pl = end - l4 - ((doff >> 4) << 2)
+                    sport, dport, seq, doff, flags = TCP_HEADER(data, l4)
+                    ps = l4 + ((doff >> 4) << 2)
+                    pl = end - ps
                 else:
                     stats["tcp_truncated"] += 1
                     if size < l4 + 4:
                         continue
                     sport, dport = PORTS(data, l4)
+                    ps = end
                     pl = end - l4 - 20
             elif proto == UDP:
                 if size < l4 + 8:
                     stats["udp_truncated"] += 1
                     continue
                 sport, dport = PORTS(data, l4)
-                pl = end - l4 - 8
+                ps = l4 + 8
+                pl = end - ps
                 dis = dissectors.get(dport) or dissectors.get(sport)
                 if dis is not None:
                     self._dissect(dis, ts, smac, src, sport, dst, dport, bytes(data[l4 + 8 : end]))
@@ -285,42 +301,55 @@ class FlowMeter:
             key = (proto, src, sport, dst, dport)
             hit = table_get(key)
             if hit is None:
-                self._new_flow(key, ts, proto, src, sport, dst, dport, ipbytes, pl, flags, smac, dmac, vlan)
-                continue
-            f, up = hit
-            if ts - f.last > idle or (f.closed and (ts - f.closed > LINGER_NS or flags & 0x12 == SYN)):
-                self._expire(f, "idle" if not f.closed else f.end)
-                self._new_flow(key, ts, proto, src, sport, dst, dport, ipbytes, pl, flags, smac, dmac, vlan)
-                continue
-            if ts - f.first > active:
-                self._expire(f, "active")
-                g = self._new_flow(
-                    key, ts, proto, src, sport, dst, dport, ipbytes, pl, flags, smac, dmac, vlan, f
+                f, up = self._new_flow(
+                    key, ts, proto, src, sport, dst, dport, ipbytes, pl, flags, smac, dmac, vlan
                 )
-                g.seq = f.seq + 1
-                continue
-            if ts > f.last:
-                f.last = ts
-            if up:
-                f.pk_up += 1
-                f.by_up += ipbytes
-                f.pl_up += pl
-                if flags:
-                    f.fl_up |= flags
-                    if flags & 0x05:
-                        self._tcp_close(f, flags, ts, True)
             else:
-                f.pk_dn += 1
-                f.by_dn += ipbytes
-                f.pl_dn += pl
-                if not f.rmac:
-                    f.rmac = smac
-                if flags:
-                    f.fl_dn |= flags
-                    if flags & 0x12 == 0x12:
-                        f.synack = True
-                    if flags & 0x05:
-                        self._tcp_close(f, flags, ts, False)
+                f, up = hit
+                if ts - f.last > idle or (f.closed and (ts - f.closed > LINGER_NS or flags & 0x12 == SYN)):
+                    self._expire(f, "idle" if not f.closed else f.end)
+                    f, up = self._new_flow(
+                        key, ts, proto, src, sport, dst, dport, ipbytes, pl, flags, smac, dmac, vlan
+                    )
+                elif ts - f.first > active:
+                    self._expire(f, "active")
+                    g, up = self._new_flow(
+                        key, ts, proto, src, sport, dst, dport, ipbytes, pl, flags, smac, dmac, vlan, f
+                    )
+                    g.seq = f.seq + 1
+                    f = g
+                else:
+                    if ts > f.last:
+                        f.last = ts
+                    if up:
+                        f.pk_up += 1
+                        f.by_up += ipbytes
+                        f.pl_up += pl
+                        if flags:
+                            f.fl_up |= flags
+                            if flags & 0x05:
+                                self._tcp_close(f, flags, ts, True)
+                    else:
+                        f.pk_dn += 1
+                        f.by_dn += ipbytes
+                        f.pl_dn += pl
+                        if not f.rmac:
+                            f.rmac = smac
+                        if flags:
+                            f.fl_dn |= flags
+                            if flags & 0x12 == 0x12:
+                                f.synack = True
+                            if flags & 0x05:
+                                self._tcp_close(f, flags, ts, False)
+            # ---- payload, while the flow's session still wants it
+            app = f.app
+            if (
+                app is not None
+                and (pl or flags & SYN)
+                and not app.feed(records, f, up, ts, seq, bytes(data[ps:end]), flags & SYN)
+            ):
+                app.finish(records, f)
+                f.app = None
         self.clock = clock
 
     def _new_flow(
@@ -339,7 +368,7 @@ class FlowMeter:
         dmac: bytes,
         vlan: int,
         prev: Flow | None = None,
-    ) -> Flow:
+    ) -> tuple[Flow, int]:
         rkey = (proto, dst, dport, src, sport)
         # A continuation keeps its initiator; a SYN-ACK first means we missed the SYN.
         flipped = (
@@ -362,10 +391,14 @@ class FlowMeter:
             self.table[rkey] = (f, 0)
         if flags & 0x05:
             self._tcp_close(f, flags, ts, not flipped)
+        if prev is not None:  # a continuation reads on where its predecessor was
+            f.app, f.l7, prev.app = prev.app, prev.l7, None
+        elif self.sessions:
+            f.app = f.l7 = new_session(proto, sport, dport, self.stats)
         if len(self.table) > 2 * self.max_flows:
             self.stats["flow_table_full_sweeps"] += 1
             self._sweep(self.clock, force=True)
-        return f
+        return f, 0 if flipped else 1
 
     def _tcp_close(self, f: Flow, flags: int, ts: int, up: bool) -> None:
         if flags & RST:
@@ -381,6 +414,9 @@ class FlowMeter:
 
     def _expire(self, f: Flow, reason: str) -> None:
         f.end = reason
+        if f.app is not None and reason != "active":
+            f.app.finish(self.records, f)
+            f.app = None
         k = (f.proto, f.a, f.ap, f.b, f.bp)
         r = (f.proto, f.b, f.bp, f.a, f.ap)
         if self.table.get(k, (None,))[0] is f:
@@ -430,9 +466,11 @@ class FlowMeter:
         name, fn = dis
         try:
             self.events.extend(fn(ts, smac, src, sport, dst, dport, payload))
-            self.stats[f"dissected_{name}"] += 1
+            if not self.sessions:  # else the flow's session counts the same datagram
+                self.stats[f"dissected_{name}"] += 1
         except (ValueError, IndexError, UnicodeError):
-            self.stats[f"malformed_{name}"] += 1
+            if not self.sessions:
+                self.stats[f"malformed_{name}"] += 1
 
     def _fragment(
         self, ts: int, data: Frame, off: int, ihl: int, tot: int, proto: int, src: bytes, dst: bytes

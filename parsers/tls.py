@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import struct
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from cryptography import x509
 
@@ -58,32 +59,57 @@ class ClientHello:
 
     @property
     def ja3(self) -> str:
-        return hashlib.md5(self.ja3_string.encode(), usedforsecurity=False).hexdigest()
+        return _md5(self.ja3_string)
 
     def ja4(self, transport: str = "t") -> str:
         """JA4 (FoxIO): transport, version, SNI, counts, ALPN; hashes of ciphers and extensions."""
-        ciphers = [c for c in self.ciphers if c not in GREASE]
-        exts = [e for e in self.extensions if e not in GREASE]
-        alpn = self.alpn[0] if self.alpn else ""
-        if not alpn:
-            a = "00"
-        elif alpn[0].isalnum() and alpn[-1].isalnum():
-            a = alpn[0] + alpn[-1]
-        else:
-            hx = alpn.encode("latin-1", "replace").hex()
-            a = hx[0] + hx[-1]
-        head = (
-            f"{transport}{VERSION_NAMES.get(self.version, '00')}{'d' if self.sni else 'i'}"
-            f"{min(len(ciphers), 99):02d}{min(len(exts), 99):02d}{a}"
+        return _ja4(
+            transport,
+            self.version,
+            bool(self.sni),
+            tuple(self.ciphers),
+            tuple(self.extensions),
+            self.alpn[0] if self.alpn else "",
+            tuple(self.signature_algorithms),
         )
-        b = _sha12(",".join(f"{c:04x}" for c in sorted(ciphers))) if ciphers else "0" * 12
-        rest = sorted(e for e in exts if e not in (0x0000, 0x0010))
-        text = ",".join(f"{e:04x}" for e in rest)
-        sigs = [s for s in self.signature_algorithms if s not in GREASE]
-        if sigs:
-            text += "_" + ",".join(f"{s:04x}" for s in sigs)
-        c = _sha12(text) if exts else "0" * 12
-        return f"{head}_{b}_{c}"
+
+
+@lru_cache(maxsize=4096)
+def _md5(text: str) -> str:
+    return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
+
+
+@lru_cache(maxsize=4096)  # a device's stack sends the same hello shape on every connection
+def _ja4(
+    transport: str,
+    version: int,
+    has_sni: bool,
+    all_ciphers: tuple[int, ...],
+    all_exts: tuple[int, ...],
+    alpn: str,
+    all_sigs: tuple[int, ...],
+) -> str:
+    ciphers = [c for c in all_ciphers if c not in GREASE]
+    exts = [e for e in all_exts if e not in GREASE]
+    if not alpn:
+        a = "00"
+    elif alpn[0].isalnum() and alpn[-1].isalnum():
+        a = alpn[0] + alpn[-1]
+    else:
+        hx = alpn.encode("latin-1", "replace").hex()
+        a = hx[0] + hx[-1]
+    head = (
+        f"{transport}{VERSION_NAMES.get(version, '00')}{'d' if has_sni else 'i'}"
+        f"{min(len(ciphers), 99):02d}{min(len(exts), 99):02d}{a}"
+    )
+    b = _sha12(",".join(f"{c:04x}" for c in sorted(ciphers))) if ciphers else "0" * 12
+    rest = sorted(e for e in exts if e not in (0x0000, 0x0010))
+    text = ",".join(f"{e:04x}" for e in rest)
+    sigs = [s for s in all_sigs if s not in GREASE]
+    if sigs:
+        text += "_" + ",".join(f"{s:04x}" for s in sigs)
+    c = _sha12(text) if exts else "0" * 12
+    return f"{head}_{b}_{c}"
 
 
 @dataclass

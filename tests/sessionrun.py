@@ -1,0 +1,27 @@
+"""Test harness: run the flow meter with its sessions over a capture, keep every flow and record."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+from parsers.capture import read_batches
+from parsers.lan import DEFAULT_LAN, LanPrefixes
+from parsers.meter import Flow, FlowMeter
+
+
+def run_sessions(path: Path) -> FlowMeter:
+    """The meter after a whole capture: ``done`` holds every flow, ``records`` every record."""
+    meter = FlowMeter(LanPrefixes(DEFAULT_LAN).is_local)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # cryptography warns about odd certificate serials
+        for batch in read_batches(str(path)):
+            meter.feed_many(batch)
+        meter.flush()
+    return meter
+
+
+def endpoints(f: Flow) -> tuple[str, int, str, int]:
+    from parsers.lan import ip_text
+
+    return ip_text(f.a), f.ap, ip_text(f.b), f.bp
