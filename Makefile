@@ -20,6 +20,7 @@ demo: $(STAMP)
 	$(BIN)/tapaudit replay --db $(DEMO_DB) -q $(REAL_CAPTURES)
 	$(BIN)/tapaudit replay --db $(DEMO_DB) --bench pcaps/lab/lab.bench.yaml pcaps/lab/lab.pcapng
 	$(BIN)/tapaudit captures --db $(DEMO_DB)
+	$(BIN)/tapaudit destinations --db $(DEMO_DB)
 
 debs:
 	./scripts/ensure-debs.sh

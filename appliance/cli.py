@@ -152,6 +152,18 @@ def replay_cmd(
         ),
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Re-ingest captures already stored.")] = False,
+    home: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--home",
+            help="Home jurisdiction, ISO country code (repeatable) for cross_border. Default CN "
+            "(mainland China: HK, MO and TW count as outbound).",
+        ),
+    ] = None,
+    raw_evidence: Annotated[
+        bool,
+        typer.Option("--raw-evidence", help="Store personal values unmasked (query strings, client ids...)."),
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no tables.")] = False,
 ) -> None:
     """Replay captures into ClickHouse: flows, devices and their addresses."""
@@ -163,7 +175,11 @@ def replay_cmd(
         LanPrefixes(prefixes)
     except ValueError as exc:
         raise Fail(f"--lan: {exc}") from None
-    opts = ReplayOptions(idle_timeout, active_timeout, prefixes, bench_obj, force)
+    codes = [c.strip().upper() for c in (home or ["CN"])]
+    bad = [c for c in codes if len(c) != 2 or not c.isalpha()]
+    if bad:
+        raise Fail(f"--home: not an ISO 3166 alpha-2 country code: {bad[0]!r}")
+    opts = ReplayOptions(idle_timeout, active_timeout, prefixes, bench_obj, force, codes, raw_evidence)
     for path in paths:  # a typo in the last PATH should fail now, not after an hour of replay
         for f in expand_inputs(path):
             sniff_format(f)
@@ -289,12 +305,7 @@ def flows_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """List stored flows, oldest first."""
-    mac = None
-    if device:
-        try:
-            mac = normalize_mac(device)
-        except ValueError as exc:
-            raise Fail(f"--device: {exc}") from None
+    mac = _mac_opt(device)
     with _store(db) as store:
         rows = queries.flows(store, capture, mac, limit, offset)
     if as_json:
@@ -316,6 +327,88 @@ def flows_cmd(
             r["end_reason"],
         )
     out.print(table)
+
+
+@app.command("destinations")
+def destinations_cmd(
+    device: Annotated[str | None, typer.Option("--device", help="Only this device (MAC).")] = None,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Who each device talks to: domain, organisation, kind, party, country, encryption, volume."""
+    mac = _mac_opt(device)
+    with _store(db) as store:
+        rows = queries.destinations(store, device=mac)
+    rows = [
+        {
+            "mac": r["mac"],
+            "destination": r["destination"],
+            "registrable": r["reg_domain"],
+            "organisation": r["org"],
+            "service": r["svc"],
+            "kind": r["kind"],
+            "party": r["party_of"],
+            "countries": [c for c in str(r["countries"]).split(",") if c],
+            "cross_border": bool(r["abroad"]),
+            "as_org": r["network"],
+            "security": [c for c in str(r["securities"]).split(",") if c],
+            "encrypted": _encrypted(str(r["securities"])),
+            "readable": bool(r["any_readable"]),
+            "apps": [c for c in str(r["apps"]).split(",") if c],
+            "remote_ips": r["remote_ips"],
+            "flows": int(r["nflows"]),
+            "bytes_up": int(r["sent"]),
+            "bytes_down": int(r["received"]),
+            "first_ns": int(r["first_seen_ns"]),
+            "last_ns": int(r["last_seen_ns"]),
+        }
+        for r in rows
+    ]
+    if as_json:
+        print(json.dumps(rows, indent=2, default=str, ensure_ascii=False))
+        return
+    table = Table(title="Destinations", header_style="bold")
+    cols = ("Device", "Destination", "Organisation", "Kind", "Party", "Country", "Encrypted", "Flows")
+    for col in (*cols, "Up", "Down", "First (UTC)", "Last (UTC)"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        table.add_row(
+            r["mac"],
+            r["destination"],
+            r["organisation"] or (f"AS: {r['as_org']}" if r["as_org"] else "-"),
+            r["kind"] or "-",
+            r["party"],
+            (",".join(r["countries"]) or "-") + (" ⚑ abroad" if r["cross_border"] else ""),
+            f"{r['encrypted']} ({','.join(r['security'])})",
+            f"{r['flows']:,}",
+            _fmt_bytes(r["bytes_up"]),
+            _fmt_bytes(r["bytes_down"]),
+            _fmt_ts(r["first_ns"]),
+            _fmt_ts(r["last_ns"]),
+        )
+    out.print(table)
+
+
+def _mac_opt(device: str | None) -> str | None:
+    if not device:
+        return None
+    try:
+        return normalize_mac(device)
+    except ValueError as exc:
+        raise Fail(f"--device: {exc}") from None
+
+
+def _encrypted(security: str) -> str:
+    """yes when every flow was encrypted, no when none was, partly, or unknown."""
+    kinds = set(security.split(",")) - {""}
+    enc = {k for k in kinds if k != "none" and k != "unknown"}
+    if not kinds or kinds == {"unknown"}:
+        return "unknown"
+    if enc and not kinds - enc:
+        return "yes"
+    if "none" in kinds and not enc:
+        return "no"
+    return "partly"
 
 
 @app.command("captures")

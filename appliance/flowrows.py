@@ -9,17 +9,21 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from appliance.enrich import Enricher
 from appliance.inventory import usable_mac
 from parsers.lan import LanPrefixes, ip_text, mac_text
 from parsers.meter import Flow
 
 
 def flow_id(f: Flow) -> int:
-    """64-bit id from protocol, both endpoints, first timestamp and VLAN."""
+    """64-bit id from protocol, both endpoints, first timestamp and VLAN (computed once per flow)."""
+    if f.fid:
+        return f.fid
     h = hashlib.blake2b(digest_size=8)
     h.update(bytes((f.proto,)) + f.a + f.ap.to_bytes(2, "big") + f.b + f.bp.to_bytes(2, "big"))
     h.update(f.first.to_bytes(8, "big") + f.vlan.to_bytes(2, "big"))
-    return int.from_bytes(h.digest(), "big")
+    f.fid = int.from_bytes(h.digest(), "big")
+    return f.fid
 
 
 def orient(f: Flow, lan: LanPrefixes) -> tuple[bytes, str, bool]:
@@ -38,9 +42,17 @@ def orient(f: Flow, lan: LanPrefixes) -> tuple[bytes, str, bool]:
     return b"", "transit", True
 
 
-def flow_row(f: Flow, capture_id: str, ingest_id: int, lan: LanPrefixes) -> tuple[Any, ...]:
+def flow_row(
+    f: Flow, capture_id: str, ingest_id: int, lan: LanPrefixes, enricher: Enricher | None = None
+) -> tuple[Any, ...]:
     dev, direction, dev_first = orient(f, lan)
     remote_ip, remote_port = (f.b, f.bp) if dev_first else (f.a, f.ap)
+    device = mac_text(dev) if usable_mac(dev) else ""
+    remote = ip_text(remote_ip)
+    if enricher is not None:
+        dest = enricher.columns(f, device, direction, remote)
+    else:
+        dest = ("", "", "", "", "", "", "", "", "", 0, "", "", 0)
     return (
         capture_id,
         ingest_id,
@@ -56,9 +68,9 @@ def flow_row(f: Flow, capture_id: str, ingest_id: int, lan: LanPrefixes) -> tupl
         mac_text(f.smac),
         mac_text(f.rmac or f.dmac),
         f.vlan,
-        mac_text(dev) if usable_mac(dev) else "",
+        device,
         direction,
-        ip_text(remote_ip),
+        remote,
         remote_port,
         f.pk_up,
         f.pk_dn,
@@ -72,4 +84,5 @@ def flow_row(f: Flow, capture_id: str, ingest_id: int, lan: LanPrefixes) -> tupl
         1 if f.handshake else 0,
         f.end,
         f.seq,
+        *dest,
     )

@@ -110,3 +110,30 @@ def flows(
         ORDER BY first_ns, flow_id LIMIT %(offset)s, %(limit)s""",
         params,
     )
+
+
+def destinations(store: Store, capture_ids: list[str] | None = None, device: str | None = None) -> Rows:
+    """Per device and destination (domain, else remote address): who, what kind, where, how protected."""
+    where, params = _scope(capture_ids)
+    if device:
+        where += " AND device_mac = %(dev)s"
+        params["dev"] = device
+    # aliases differ from column names: ClickHouse would substitute an alias inside its own aggregate
+    return store.query(
+        f"""SELECT device_mac AS mac, if(domain != '', domain, remote_ip) AS destination,
+            any(registrable) AS reg_domain, anyLast(organisation) AS org, anyLast(service) AS svc,
+            anyLast(service_kind) AS kind, anyLast(party) AS party_of,
+            arrayStringConcat(arraySort(groupUniqArray(country)), ',') AS countries,
+            max(cross_border) AS abroad, anyLast(as_org) AS network,
+            arrayStringConcat(arraySort(groupUniqArray(if(security = '', 'unknown', security))), ',')
+                AS securities,
+            max(readable) AS any_readable,
+            arrayStringConcat(arraySort(groupUniqArray(app)), ',') AS apps,
+            arraySort(groupUniqArray(remote_ip)) AS remote_ips, count() AS nflows,
+            sum(if(direction = 'inbound', bytes_down, bytes_up)) AS sent,
+            sum(if(direction = 'inbound', bytes_up, bytes_down)) AS received,
+            min(first_ns) AS first_seen_ns, max(last_ns) AS last_seen_ns
+        FROM {{db}}.flows WHERE {where} AND device_mac != '' AND direction IN ('outbound', 'inbound')
+        GROUP BY mac, destination ORDER BY mac, sent + received DESC""",
+        params,
+    )

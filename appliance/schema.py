@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -89,6 +89,12 @@ CAPTURES = Table(
         C("active_timeout_s", "Float64", "flow active timeout used"),
         C("lan_prefixes", "Array(String)", "prefixes that counted as local"),
         C("bench_sha256", "String", "sha256 of the bench file used, if any"),
+        C("home", "Array(String)", "home jurisdiction (ISO country codes) for cross_border"),
+        C("geoip_db", "String", "offline IP-to-country database used"),
+        C("geoip_version", "String", "its version (the data's release)"),
+        C("catalog_version", "String", "version of policies/catalog used for organisations"),
+        C("psl_version", "String", "public suffix list snapshot used for registrable domains"),
+        C("raw_evidence", "UInt8", "1 if values were stored unmasked at the user's request"),
         C("tool_version", "String", "tapaudit version that wrote the rows"),
         C("ingested_at", "DateTime", "wall-clock time of ingestion (UTC)"),
         C("status", "String", "complete"),
@@ -183,9 +189,125 @@ FLOWS = Table(
         C("handshake", "UInt8", "1 if SYN and SYN-ACK were both seen"),
         C("end_reason", "String", "idle, active, fin, rst, eof or evicted"),
         C("segment", "UInt16", "0, or n for the n-th continuation after active timeouts"),
+        C("app", "String", "application protocol dissected (tls, http, quic, dns, mqtt...), '' if unknown"),
+        C("domain", "String", "server name: TLS SNI > HTTP Host > QUIC SNI > name the device resolved"),
+        C("domain_source", "String", "sni, http, quic, dns (this device), dns-other (another device), ''"),
+        C("registrable", "String", "registrable domain by the public suffix list"),
+        C("organisation", "String", "catalogue organisation id, '' if not catalogued"),
+        C("service", "String", "catalogue service name"),
+        C("service_kind", "String", "platform, cloud, analytics, push, advertising... (catalogue kinds)"),
+        C("party", "String", "first, third (relative to the device vendor), unknown, or local"),
+        C("country", "String", "ISO country of the remote address ('' for local, private or unknown)"),
+        C("cross_border", "UInt8", "1 if the remote country is outside the home jurisdiction"),
+        C(
+            "as_org",
+            "String",
+            "network operator (AS organisation) when the catalogue does not name the owner",
+        ),
+        C("security", "String", "none, tls1.0-1.3, tls (version unseen), quic, dtls, ssh, '' if unknown"),
+        C("readable", "UInt8", "1 if the appliance could read the application data"),
     ),
     order_by="capture_id, ingest_id, flow_id",
     partition_by="toYYYYMM(start)",
+)
+
+
+def _event_head(what: str) -> tuple[Column, ...]:
+    return (
+        C("capture_id", "String", "capture"),
+        C("ingest_id", "UInt64", "ingestion run (ns stamp); the newest committed run is current"),
+        C("flow_id", "UInt64", f"the flow that carried the {what} (flows.flow_id)"),
+        C("ts_ns", "UInt64", f"time of the {what}'s first packet, ns"),
+        C("device_mac", "String", "the local device of that flow"),
+    )
+
+
+DNS = Table(
+    "dns",
+    "DNS, mDNS and LLMNR transactions: a query and its response in one row (as Zeek's dns.log).",
+    (
+        *_event_head("transaction"),
+        C("protocol", "String", "dns, mdns or llmnr"),
+        C("transport", "String", "udp or tcp"),
+        C("txid", "UInt16", "transaction id"),
+        C("opcode", "UInt8", "opcode"),
+        C("rcode", "UInt8", "response code (0 when unanswered)"),
+        C("qname", "String", "first question's name"),
+        C("qtype", "String", "first question's type"),
+        C("query_seen", "UInt8", "1 if the query was captured"),
+        C("answered", "UInt8", "1 if a response was captured"),
+        C("rtt_ns", "UInt64", "response time after the query, ns (0 if either is missing)"),
+        C("answer_names", "Array(String)", "answer owner names"),
+        C("answer_types", "Array(String)", "answer types (A, AAAA, CNAME, PTR, SRV, TXT, HTTPS...)"),
+        C("answer_data", "Array(String)", "answer data, printable"),
+        C("answer_ttls", "Array(UInt32)", "answer TTLs, s"),
+    ),
+    order_by="capture_id, ingest_id, device_mac, ts_ns",
+)
+
+TLS = Table(
+    "tls",
+    "TLS (over TCP) and QUIC handshakes as far as they are in clear, one row per connection.",
+    (
+        *_event_head("handshake"),
+        C("transport", "String", "tcp or quic"),
+        C("sni", "String", "server name indication"),
+        C("alpn", "Array(String)", "ALPN protocols offered"),
+        C("client_version", "String", "highest version offered"),
+        C("client_versions", "Array(String)", "supported_versions offered (GREASE removed)"),
+        C("ciphers", "Array(UInt16)", "cipher suites offered, in order"),
+        C("extensions", "Array(UInt16)", "extension types, in order"),
+        C("ja3", "String", "JA3 hash of the ClientHello"),
+        C("ja4", "String", "JA4 of the ClientHello"),
+        C("server_version", "String", "version chosen by the server"),
+        C("cipher", "UInt16", "cipher suite chosen by the server"),
+        C("ja3s", "String", "JA3S hash of the ServerHello"),
+        C("cert_count", "UInt8", "certificates sent in clear (TLS 1.2 and earlier)"),
+        C("cert_subject", "String", "leaf certificate subject (RFC 4514)"),
+        C("cert_issuer", "String", "leaf certificate issuer"),
+        C("cert_sans", "Array(String)", "leaf subjectAltName DNS names and addresses"),
+        C("cert_not_before", "String", "leaf validity start, ISO 8601 UTC"),
+        C("cert_not_after", "String", "leaf validity end, ISO 8601 UTC"),
+        C("cert_sha256", "String", "leaf certificate fingerprint"),
+        C("alerts", "Array(String)", "alerts sent in clear, level:description"),
+    ),
+    order_by="capture_id, ingest_id, device_mac, ts_ns",
+)
+
+HTTP = Table(
+    "http",
+    "HTTP/1.x requests and responses, one row per message; values masked unless raw evidence is on.",
+    (
+        *_event_head("message"),
+        C("is_response", "UInt8", "1 for a response"),
+        C("idx", "UInt32", "n-th request (or response) on the connection: pairs them"),
+        C("method", "String", "request method"),
+        C("host", "String", "Host header"),
+        C("path", "String", "request path"),
+        C("query", "String", "query string (values masked by default)"),
+        C("user_agent", "String", "User-Agent or Server header"),
+        C("content_type", "String", "Content-Type"),
+        C("content_length", "UInt64", "body bytes on the wire (after chunked decoding)"),
+        C("body_bytes", "UInt64", "body bytes after content decoding (up to the limit)"),
+        C("status", "UInt16", "response status"),
+        C("truncated", "UInt8", "1 if the body was cut by the capture or the size limit"),
+    ),
+    order_by="capture_id, ingest_id, device_mac, ts_ns",
+)
+
+APP_EVENTS = Table(
+    "app_events",
+    "Messages of MQTT, CoAP, RTSP, NTP, DHCP, DHCPv6 and SSDP; values masked unless raw evidence is on.",
+    (
+        *_event_head("message"),
+        C("protocol", "String", "mqtt, coap, rtsp, ntp, dhcp, dhcpv6, ssdp"),
+        C("kind", "String", "message kind (connect, publish, GET, request, discover...)"),
+        C("up", "UInt8", "1 if sent by the flow's initiator"),
+        C("name", "String", "what it is about: topic, URI, hostname, search target (masked)"),
+        C("detail", "String", "the protocol's other fields as JSON (masked)"),
+        C("payload_bytes", "UInt64", "application payload bytes carried"),
+    ),
+    order_by="capture_id, ingest_id, device_mac, ts_ns",
 )
 
 META = Table(
@@ -196,7 +318,7 @@ META = Table(
     engine="ReplacingMergeTree()",
 )
 
-TABLES: tuple[Table, ...] = (META, CAPTURES, DEVICES, DEVICE_ADDRESSES, FLOWS)
+TABLES: tuple[Table, ...] = (META, CAPTURES, DEVICES, DEVICE_ADDRESSES, FLOWS, DNS, TLS, HTTP, APP_EVENTS)
 BY_NAME = {t.name: t for t in TABLES}
 
 

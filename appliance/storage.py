@@ -71,6 +71,10 @@ def _tsv_converter(type_: str) -> Callable[[Any], str]:
         return lambda v: v.translate(_ESC)  # row builders give str for String columns
     if type_.startswith(("UInt", "Int")):
         return str  # ints (a bool would read "True" and be refused by ClickHouse, not stored wrong)
+    if type_.startswith(("Array(UInt", "Array(Int")):
+        return lambda v: "[" + ",".join(map(str, v)) + "]"
+    if type_ == "Array(String)":  # as literal() renders it; its escapes leave no raw tab or newline
+        return lambda v: ("['" + "','".join([x.translate(_ESC) for x in v]) + "']") if v else "[]"
     return _tsv_field
 
 
@@ -86,11 +90,26 @@ def _tsv_lines(table: Table, rows: Sequence[Row]) -> Iterator[str]:
     """
     cols = table.inserted
     convs = [_tsv_converter(c.type) for c in cols]
-    plain = all(c.type == "String" or c.type.startswith(("UInt", "Int", "Float")) for c in cols)
+    # arrays of numbers and strings are rendered first; the row then takes the same fast path
+    arrays = [
+        (i, convs[i])
+        for i, c in enumerate(cols)
+        if c.type in ("Array(String)",) or c.type.startswith(("Array(UInt", "Array(Int"))
+    ]
+    plain = all(
+        c.type == "String" or c.type.startswith(("UInt", "Int", "Float")) or any(i == j for j, _ in arrays)
+        for i, c in enumerate(cols)
+    )
     tabs = len(cols) - 1
     for row in rows:
         if plain:
-            line = "\t".join(map(str, row))
+            if arrays:
+                r = list(row)
+                for i, f in arrays:
+                    r[i] = f(r[i])
+                line = "\t".join(map(str, r))
+            else:
+                line = "\t".join(map(str, row))
             if line.count("\t") == tabs and not _NEEDS_ESCAPE.search(line):
                 yield line
                 continue
@@ -133,8 +152,14 @@ class Store:
         """Create the database and tables if missing (idempotent)."""
         for stmt in ddl_statements(self.database):
             self._run(stmt)
-        have = self.query("SELECT value FROM {db}.meta WHERE key = 'schema_version'")
+        have = self.query(
+            "SELECT value FROM {db}.meta WHERE key = 'schema_version'"
+            " ORDER BY toUInt32OrZero(value) DESC LIMIT 1"
+        )
         if not have:
+            self.insert("meta", [("schema_version", str(SCHEMA_VERSION))])
+        elif int(have[0]["value"]) < SCHEMA_VERSION and int(have[0]["value"]) >= 2:
+            self._add_missing_columns()
             self.insert("meta", [("schema_version", str(SCHEMA_VERSION))])
         elif int(have[0]["value"]) != SCHEMA_VERSION:
             newer = int(have[0]["value"]) > SCHEMA_VERSION
@@ -143,6 +168,22 @@ class Store:
                 f"this tapaudit uses {SCHEMA_VERSION}; "
                 + ("upgrade tapaudit" if newer else "replay into a new --db")
             )
+
+    def _add_missing_columns(self) -> None:
+        """Upgrade an older store in place: columns the schema gained are added with their defaults."""
+        for table in TABLES:
+            have = {
+                r["name"]
+                for r in self.query(
+                    "SELECT name FROM system.columns WHERE database = %(db)s AND table = %(t)s",
+                    {"db": self.database, "t": table.name},
+                )
+            }
+            for c in table.columns:
+                if c.name not in have:
+                    default = f" DEFAULT {c.default}" if c.default else ""
+                    where = f"`{self.database}`.`{table.name}`"
+                    self._run(f"ALTER TABLE {where} ADD COLUMN `{c.name}` {c.type}{default}")
 
     def insert(self, table: str, rows: Sequence[Row]) -> None:
         """Insert full rows (tuples in the schema's column order) in one batch."""

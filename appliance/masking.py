@@ -1,0 +1,38 @@
+"""Masking of values that may identify a person, applied before anything is stored.
+
+Fail closed: every value a dissector hands over as possibly personal is masked
+unless the user asked for raw evidence for this replay. A mask keeps the shape
+(length, first and last characters) so an engineer can still tell values apart.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import parse_qsl, quote
+
+# path or topic segments that look like ids: four digits or more, or long runs of hex/base64
+IDENTIFIER = re.compile(r"(?=(?:\D*\d){4})[0-9A-Za-z:_.=+-]{6,}|[0-9A-Fa-f]{12,}|[0-9A-Za-z_=+-]{20,}")
+
+
+def mask(value: str) -> str:
+    """'8612***5678'-style excerpt: first and last few characters, the middle starred."""
+    n = len(value)
+    if n == 0:
+        return ""
+    if n <= 4:
+        return "*" * n
+    keep = 2 if n < 12 else 3
+    return value[:keep] + "*" * min(n - 2 * keep, 12) + value[-keep:]
+
+
+def mask_query(query: str) -> str:
+    """Keep the parameter names, mask the values."""
+    pairs = parse_qsl(query, keep_blank_values=True)
+    if not pairs:
+        return mask(query)
+    return "&".join(f"{quote(k, safe='')}={mask(v)}" for k, v in pairs)
+
+
+def mask_path(path: str) -> str:
+    """Mask path or topic segments that look like identifiers (four digits or more, long hex or tokens)."""
+    return "/".join(mask(seg) if IDENTIFIER.fullmatch(seg) else seg for seg in path.split("/"))
