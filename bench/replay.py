@@ -40,7 +40,8 @@ print(n)
 NFSTREAM = """
 import sys
 from nfstream import NFStreamer
-streamer = NFStreamer(source=sys.argv[1], n_dissections=0, statistical_analysis=False, n_meters=0)
+dpi = int(sys.argv[2])
+streamer = NFStreamer(source=sys.argv[1], n_dissections=dpi, statistical_analysis=False, n_meters=0)
 flows = sum(1 for _ in streamer)
 print(flows)
 """
@@ -119,7 +120,7 @@ def run_tool(tool: str, capture: Path, packets: int, cpu: int, pyshark_packets: 
         cap = json.loads(out)["captures"][0]
         return Run(
             tool,
-            "replay: decode, flows, inventory, ClickHouse (chDB) inserts",
+            "replay: decode, flows, every dissector, destinations, inventory, ClickHouse (chDB) inserts",
             cap["packets"],
             wall,
             cpu_s,
@@ -135,11 +136,11 @@ def run_tool(tool: str, capture: Path, packets: int, cpu: int, pyshark_packets: 
     if tool == "scapy":
         out, wall, cpu_s, rss = measure([py, "-c", SCAPY, str(capture)], cpu)
         return Run(tool, "RawPcapReader + Ether() decode loop", int(out.split()[-1]), wall, cpu_s, rss)
-    if tool == "nfstream":
-        out, wall, cpu_s, rss = measure([py, "-c", NFSTREAM, str(capture)], cpu)
-        return Run(
-            tool, "NFStreamer flows, no DPI", packets, wall, cpu_s, rss, f"{int(out.split()[-1]):,} flows"
-        )
+    if tool in ("nfstream", "nfstream-dpi"):
+        dpi = tool == "nfstream-dpi"  # nDPI's default: up to 20 packets per flow dissected
+        out, wall, cpu_s, rss = measure([py, "-c", NFSTREAM, str(capture), "20" if dpi else "0"], cpu)
+        what = "NFStreamer flows with nDPI (20 packets/flow)" if dpi else "NFStreamer flows, no DPI"
+        return Run(tool, what, packets, wall, cpu_s, rss, f"{int(out.split()[-1]):,} flows")
     if tool == "pyshark":
         n = min(packets, pyshark_packets)
         out, wall, cpu_s, rss = measure([py, "-c", PYSHARK, str(capture), str(n)], cpu)
@@ -188,7 +189,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--packets", type=int, default=1_000_000, help="packets in the generated capture")
     ap.add_argument("--capture", type=Path, help="use this capture instead of generating one")
-    ap.add_argument("--tools", default="tapaudit,tshark,scapy,nfstream,pyshark")
+    ap.add_argument("--tools", default="tapaudit,tshark,scapy,nfstream,nfstream-dpi,pyshark")
     ap.add_argument("--pyshark-packets", type=int, default=20_000, help="pyshark is ~1k pkt/s: time a prefix")
     ap.add_argument("--cpu", type=int, default=0, help="CPU to pin every tool to")
     ap.add_argument(

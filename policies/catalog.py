@@ -122,6 +122,7 @@ class Catalog:
         return frozenset(out)
 
 
+@lru_cache(maxsize=8)  # read once per process: a catalogue is not changed while tapaudit runs
 def load_catalog(directory: Path = CATALOG_DIR) -> Catalog:
     orgs_path, vendors_path = directory / "organisations.yaml", directory / "vendors.yaml"
     try:

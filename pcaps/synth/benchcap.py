@@ -3,7 +3,9 @@
 Each flow is a TCP connection (handshake, data both ways, FIN both ways) or a UDP
 exchange between a lab device and a remote server; flows overlap in time as on a
 busy test LAN. Headers are packed per packet from per-flow templates, so a million
-packets take seconds and constant memory.
+packets take seconds and constant memory. The first data each way is what the port
+promises, so the dissectors do real work: a TLS ClientHello (with SNI) and a
+ServerHello, an HTTP request and response, DNS queries and answers.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from pcaps.synth.frames import dns_answer, dns_query, http_ok, http_post, tls_client_hello
 from pcaps.synth.lab import GW_MAC, T0
 
 MACS = [
@@ -24,6 +27,13 @@ MACS = [
     "18:c2:3c:44:44:51",
     "64:f2:fb:66:55:61",
     "20:ff:36:77:66:71",
+]
+NAMES = [
+    "api.io.mi.com",
+    "health-api.cloud.huawei.com",
+    "ulogs.umeng.com",
+    "open.ys7.com",
+    "iat-api.xfyun.cn",
 ]
 PKTS_PER_FLOW = 50
 CONCURRENT = 64
@@ -42,7 +52,20 @@ def _mac(text: str) -> bytes:
 
 
 class _Flow:
-    __slots__ = ("client", "cmac", "cport", "n", "proto", "sent", "seq_c", "seq_s", "server", "sport")
+    __slots__ = (
+        "client",
+        "cmac",
+        "cport",
+        "greeted",
+        "n",
+        "name",
+        "proto",
+        "sent",
+        "seq_c",
+        "seq_s",
+        "server",
+        "sport",
+    )
 
     def __init__(self, rng: random.Random, i: int, n: int) -> None:
         dev = i % len(MACS)
@@ -62,6 +85,33 @@ class _Flow:
         self.n = n
         self.sent = 0
         self.seq_c, self.seq_s = rng.randrange(1 << 31), rng.randrange(1 << 31)
+        self.name = NAMES[i % len(NAMES)]
+        self.greeted = 0  # first payloads written: 1 client, 2 server
+
+
+def _server_hello(rng: random.Random) -> bytes:
+    """ServerHello choosing TLS 1.3 (TLS_AES_128_GCM_SHA256), then ChangeCipherSpec."""
+    ext = struct.pack("!HHH", 43, 2, 0x0304)
+    body = b"\x03\x03" + rng.randbytes(32) + b"\x20" + rng.randbytes(32) + b"\x13\x01\x00"
+    body += struct.pack("!H", len(ext)) + ext
+    hs = b"\x02" + len(body).to_bytes(3, "big") + body
+    return b"\x16\x03\x03" + struct.pack("!H", len(hs)) + hs + b"\x14\x03\x03\x00\x01\x01"
+
+
+def _payload(f: _Flow, up: bool, size: int, rng: random.Random) -> bytes:
+    """The flow's first bytes each way speak the port's protocol; the rest is opaque."""
+    if f.proto == 17:
+        qid = (f.sent // 2) & 0xFFFF  # an answer echoes its query's id
+        return dns_query(qid, f.name) if up else dns_answer(qid, f.name, [f.server])
+    if up and not f.greeted & 1:
+        f.greeted |= 1
+        if f.sport == 443:
+            return tls_client_hello(f.name, rng)
+        return http_post(f.name, "/v1/report", b'{"s":1}', "bench/1.0")
+    if not up and f.greeted == 1:
+        f.greeted |= 2
+        return _server_hello(rng) if f.sport == 443 else http_ok()
+    return bytes(size)
 
 
 def _frame(f: _Flow, k: int, rng: random.Random) -> bytes:
@@ -80,11 +130,13 @@ def _frame(f: _Flow, k: int, rng: random.Random) -> bytes:
         elif k == last:
             up, flags, size = False, 0x11, 0
         else:
-            up = k % 3 != 0
+            up = k % 3 != 0 or k == 3  # the client speaks first
             flags, size = (
                 0x18,
                 rng.choice((0, 64, 300, 517, 1200, 1448, 1448, 1448)) if up else rng.choice((0, 1448)),
             )
+        data = _payload(f, up, size, rng) if size else b""
+        size = len(data)
         l4 = struct.pack(
             "!HHIIBBHHH",
             *((f.cport, f.sport) if up else (f.sport, f.cport)),
@@ -96,20 +148,22 @@ def _frame(f: _Flow, k: int, rng: random.Random) -> bytes:
             0,
             0,
         )
+        step = size + (1 if flags & 0x03 else 0)  # SYN and FIN take a sequence number
         if up:
-            f.seq_c = (f.seq_c + size) & 0xFFFFFFFF
+            f.seq_c = (f.seq_c + step) & 0xFFFFFFFF
         else:
-            f.seq_s = (f.seq_s + size) & 0xFFFFFFFF
+            f.seq_s = (f.seq_s + step) & 0xFFFFFFFF
     else:
         up = k % 2 == 0
-        size = rng.choice((48, 120, 300, 900))
+        data = _payload(f, up, 0, rng) if f.sport == 53 else bytes(rng.choice((48, 120, 300, 900)))
+        size = len(data)
         l4 = struct.pack("!HHHH", *((f.cport, f.sport) if up else (f.sport, f.cport)), 8 + size, 0)
     src, dst = (f.client, f.server) if up else (f.server, f.client)
     total = 20 + len(l4) + size
     ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, total, k & 0xFFFF, 0x4000, 64, f.proto, 0, src, dst)
     ip = ip[:10] + struct.pack("!H", _csum(ip)) + ip[12:]
     eth = (gw + f.cmac if up else f.cmac + gw) + struct.pack("!H", ETH_IP)
-    return eth + ip + l4 + bytes(size)
+    return eth + ip + l4 + data
 
 
 def write_bench_capture(out_dir: Path, packets: int, seed: int) -> dict[str, Any]:
