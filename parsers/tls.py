@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import struct
+import warnings
 from dataclasses import dataclass, field
 from functools import lru_cache
 
 from cryptography import x509
+from cryptography.utils import CryptographyDeprecationWarning
 
 GREASE = frozenset(0x0A0A + 0x1010 * i for i in range(16))
 VERSION_NAMES = {0x0304: "13", 0x0303: "12", 0x0302: "11", 0x0301: "10", 0x0300: "s3", 0x0002: "s2"}
@@ -349,6 +351,13 @@ def parse_certificates(body: bytes) -> list[Certificate]:
 
 
 def _certificate(der: bytes) -> Certificate:
+    # IoT certificates with a zero or negative serial are common: read them without a warning each
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+        return _read_certificate(der)
+
+
+def _read_certificate(der: bytes) -> Certificate:
     try:
         cert = x509.load_der_x509_certificate(der)
         subject, issuer = cert.subject.rfc4514_string(), cert.issuer.rfc4514_string()
