@@ -173,8 +173,11 @@ class Enricher:
                 readable,
             )
         svc = self.catalog.lookup(domain) if domain else None
-        if svc is not None and svc.kind == "dns" and app == "tls":
-            app = "dot" if 853 in (f.ap, f.bp) else "doh"
+        if svc is None:  # no name, or an uncatalogued one: a well-known address still names the service
+            svc = self.catalog.addresses.get(remote_ip)
+        if svc is not None and svc.kind == "dns" and app in ("tls", "quic"):
+            # DNS over TLS/QUIC (853) or over HTTPS (443...) to a known resolver, by name or address
+            app = ("dot" if app == "tls" else "doq") if 853 in (f.ap, f.bp) else "doh"
         cc = country(remote_ip)
         if svc is None:
             party = "unknown"

@@ -67,6 +67,7 @@ class Catalog:
         self.version = str(organisations.get("version", ""))
         self.names: dict[str, str] = {}
         self.domains: dict[str, Service] = {}
+        self.addresses: dict[str, Service] = {}  # well-known service addresses (public resolvers)
         for org in organisations.get("organisations") or []:
             oid = str(org.get("id", ""))
             if not oid or oid in self.names:
@@ -76,6 +77,14 @@ class Catalog:
                 kind = str(svc.get("kind", ""))
                 if kind not in KINDS:
                     raise CatalogError(f"{where}: {oid}: unknown service kind {kind!r}")
+                for addr in svc.get("addresses") or []:
+                    a = str(addr)
+                    if a in self.addresses:
+                        raise CatalogError(f"{where}: address {a} listed twice")
+                    self.addresses[a] = Service(
+                        oid, self.names[oid], str(org.get("country", "")), str(svc.get("name", oid)),
+                        kind, str(svc.get("source", "")), a,
+                    )  # fmt: skip
                 for dom in svc.get("domains") or []:
                     d = str(dom).lower().strip(".")
                     if d in self.domains:

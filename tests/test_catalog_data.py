@@ -134,7 +134,7 @@ def test_organisation_ids_unique(organisations: list[dict[str, Any]]) -> None:
 def test_service_fields(catalogue: dict[str, Any], services: list[tuple[str, dict[str, Any]]]) -> None:
     for org_id, svc in services:
         where = f"{org_id}: {svc.get('name')}"
-        assert set(svc) == {"name", "kind", "domains", "source"}, where
+        assert set(svc) - {"addresses"} == {"name", "kind", "domains", "source"}, where
         assert isinstance(svc["name"], str) and svc["name"].strip(), where
         assert svc["kind"] in KINDS, where
         assert svc["source"] in catalogue["sources"], where
@@ -254,3 +254,18 @@ def test_vendor_examples_match(vendors: list[dict[str, Any]], text: str, vendor_
 def test_lumi_is_first_party_with_xiaomi(vendors: list[dict[str, Any]]) -> None:
     lumi = next(v for v in vendors if v["id"] == "lumi")
     assert set(lumi["organisations"]) == {"lumi", "xiaomi"}
+
+
+def test_service_addresses_are_canonical_ip_addresses() -> None:
+    """Addresses are matched as text against the flows' remote_ip: they must be in its spelling."""
+    import ipaddress
+
+    data = yaml.safe_load((CATALOG / "organisations.yaml").read_text(encoding="utf-8"))
+    seen: list[str] = []
+    for org in data["organisations"]:
+        for svc in org["services"]:
+            for addr in svc.get("addresses") or []:
+                assert str(ipaddress.ip_address(addr)) == addr, addr
+                assert svc["kind"] == "dns", (org["id"], addr)  # only public resolvers so far
+                seen.append(addr)
+    assert len(seen) == len(set(seen)) >= 10

@@ -257,3 +257,27 @@ def test_replay_leaves_no_reference_cycles(store: Store) -> None:
     finally:
         gc.enable()
     assert leaked < 200, f"{leaked} objects in reference cycles after a replay"
+
+
+@pytest.mark.parametrize(
+    ("ip", "port", "app", "want_app", "org"),
+    [
+        ("8.8.8.8", 853, "tls", "dot", "google"),
+        ("1.1.1.1", 443, "tls", "doh", "cloudflare"),
+        ("223.5.5.5", 443, "quic", "doh", "alibaba"),
+        ("119.29.29.29", 53, "dns", "dns", "tencent"),
+        ("93.184.216.34", 443, "tls", "tls", ""),
+    ],
+)
+def test_resolvers_known_by_address(ip: str, port: int, app: str, want_app: str, org: str) -> None:
+    """DNS over TLS/HTTPS/QUIC to a public resolver is recognised by its address when no name is seen."""
+    import collections
+
+    flow = Flow(6, bytes((192, 168, 1, 2)), 40000, bytes(4), port, 0, b"\x02" * 6, b"\x04" * 6, 0)
+    s = TcpSession(collections.Counter())
+    s.app = app
+    flow.l7 = s
+    cols = Enricher(load_catalog()).columns(flow, "02:02:02:02:02:02", "outbound", ip)
+    assert (cols[0], cols[4]) == (want_app, org)
+    if org:
+        assert cols[6] == "dns"
