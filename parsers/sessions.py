@@ -47,7 +47,8 @@ UDP_PORTS: dict[int, str] = {
     5683: "coap",
     5684: "coaps",  # CoAP over DTLS: encrypted, named by the port
 }
-TCP_PORTS: dict[int, str] = {53: "dns", 5353: "dns", 853: "tls"}
+# TCP ports that name the protocol when the first bytes do not (a capture begun mid-connection)
+TCP_PORTS: dict[int, str] = {53: "dns", 5353: "dns", 853: "tls", 1883: "mqtt", 554: "rtsp"}
 
 
 class Session:

@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 import yaml
 from conftest import SHARED, shared_path
-from tcpflows import streams
+from sessionrun import run_sessions
 
+from parsers.events import AppRecord
 from parsers.mqtt import MqttError, MqttParser
 from pcaps.synth import frames
 
@@ -25,20 +26,16 @@ def flatten(prefix: str, value: Any, out: dict[str, set[str]]) -> None:
 
 
 def observed(path: Path) -> dict[str, set[str]]:
+    """What the replay's sessions read of every MQTT connection in a capture (tapaudit's app_events)."""
     got: dict[str, set[str]] = {}
-    for client, server in streams(path):
-        parser = MqttParser()  # one per connection: the CONNECT's version applies to both directions
-        for data in (client, server):
-            try:
-                msgs = parser.parse_stream(data)
-            except MqttError:
-                continue
-            for m in msgs:
-                got.setdefault(f"mqtt.{m.kind}", set()).add("present")
-                fields = dict(m.fields)
-                if "message" in fields:
-                    fields["message"] = fields["message"].decode("utf-8", "replace")
-                flatten(f"mqtt.{m.kind}", fields, got)
+    for rec in run_sessions(path).records:
+        if not isinstance(rec, AppRecord) or rec.protocol != "mqtt":
+            continue
+        got.setdefault(f"mqtt.{rec.kind}", set()).add("present")
+        fields = dict(rec.detail)
+        if rec.kind == "publish":
+            fields["message"] = rec.payload.decode("utf-8", "replace")
+        flatten(f"mqtt.{rec.kind}", fields, got)
     return got
 
 

@@ -1,4 +1,4 @@
-"""TLS handshakes: SNI, JA3, JA3S and JA4 against the values suricata-verify's tests check."""
+"""TLS handshakes as the replay reads them: SNI, JA3, JA3S and JA4 against what suricata-verify checks."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import SHARED, shared_path
-from tcpflows import streams
+from sessionrun import run_sessions
 
+from parsers.events import TlsRecord
 from parsers.tcpstream import HalfStream
 from parsers.tls import TlsError, handshake_messages, parse_client_hello, parse_server_hello
 from pcaps.synth import frames
@@ -34,27 +35,19 @@ def suricata_cases() -> list[tuple[str, str, dict[str, str]]]:
 
 
 def observed(path: Path) -> dict[str, set[str]]:
+    """What the replay's sessions read of every TLS handshake in a capture (tapaudit's tls rows)."""
     got: dict[str, set[str]] = {k: set() for k in FIELDS}
-    for client, server in streams(path):
-        for side, data in (("c", client), ("s", server)):
-            try:
-                msgs = handshake_messages(data)
-            except TlsError:
-                continue
-            for mtype, body in msgs:
-                try:
-                    if side == "c" and mtype == 1:
-                        ch = parse_client_hello(body)
-                        got["tls.sni"].add(ch.sni)
-                        got["tls.ja3.string"].add(ch.ja3_string)
-                        got["tls.ja3.hash"].add(ch.ja3)
-                        got["tls.ja4"].add(ch.ja4())
-                    elif side == "s" and mtype == 2:
-                        sh = parse_server_hello(body)
-                        got["tls.ja3s.string"].add(sh.ja3s_string)
-                        got["tls.ja3s.hash"].add(sh.ja3s)
-                except TlsError as exc:
-                    got.setdefault("malformed", set()).add(f"{side}{mtype}: {exc}")
+    for rec in run_sessions(path).records:
+        if not isinstance(rec, TlsRecord) or rec.transport != "tcp":
+            continue
+        if rec.client is not None:
+            got["tls.sni"].add(rec.client.sni)
+            got["tls.ja3.string"].add(rec.client.ja3_string)
+            got["tls.ja3.hash"].add(rec.client.ja3)
+            got["tls.ja4"].add(rec.client.ja4())
+        if rec.server is not None:
+            got["tls.ja3s.string"].add(rec.server.ja3s_string)
+            got["tls.ja3s.hash"].add(rec.server.ja3s)
     return got
 
 
