@@ -8,20 +8,17 @@ NetBIOS name service rows (udp/137), which Zeek's DNS analyzer also logs; they a
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
-from typing import Any
 
-import dpkt
 import pytest
 from conftest import SHARED, shared_path
-from tcpflows import ip_packets
+from sessionrun import run_sessions
 from zeekconn import read_conn, trace_of
 
-from parsers.dns import DnsError, DnsMessage, parse
+from parsers.dns import DnsMessage
+from parsers.events import DnsRecord
 
 RCODES = {0: "NOERROR", 1: "FORMERR", 2: "SERVFAIL", 3: "NXDOMAIN", 4: "NOTIMP", 5: "REFUSED"}
-DNS_PORTS = {53, 5353, 5355}
 
 
 def baselines() -> list[Path]:
@@ -32,27 +29,8 @@ def baselines() -> list[Path]:
 
 
 def messages(trace: Path) -> list[DnsMessage]:
-    out = []
-    frags: dict[Any, list[Any]] = {}
-    for ip in ip_packets(trace):
-        if isinstance(ip, dpkt.ip6.IP6) and 44 in ip.extension_hdrs:  # core.ipv6-frag: reassemble
-            key = (ip.src, ip.dst, ip.extension_hdrs[44].id)
-            frags.setdefault(key, []).append(ip)
-            if ip.extension_hdrs[44].m_flag:
-                continue
-            parts = sorted(frags.pop(key), key=lambda p: p.extension_hdrs[44].frag_off)
-            try:
-                udp: Any = dpkt.udp.UDP(b"".join(bytes(p.data) for p in parts))
-            except dpkt.UnpackError:
-                continue
-        elif isinstance(ip.data, dpkt.udp.UDP):
-            udp = ip.data
-        else:
-            continue
-        if udp.sport in DNS_PORTS or udp.dport in DNS_PORTS:
-            with contextlib.suppress(DnsError):  # malformed on purpose in some traces
-                out.append(parse(bytes(udp.data)))
-    return out
+    """Every DNS, mDNS and LLMNR message the replay's sessions read (IPv6 fragments reassembled)."""
+    return [r.msg for r in run_sessions(trace).records if isinstance(r, DnsRecord)]
 
 
 @pytest.mark.parametrize("test_dir", baselines(), ids=lambda d: d.name)
