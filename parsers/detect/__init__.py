@@ -1,0 +1,1 @@
+"""Content detectors: payload bytes to personal-data hits (pure functions, no storage)."""
