@@ -30,6 +30,7 @@ from rich.table import Table
 
 from appliance import __version__, queries
 from appliance.bench import BenchError, load_bench, normalize_mac
+from appliance.masking import mask_hit
 from appliance.replay import ReplayOptions, ReplayResult, replay
 from appliance.schema import ddl_statements
 from appliance.storage import DATABASE, Store, StoreError, open_store
@@ -409,6 +410,78 @@ def _encrypted(security: str) -> str:
     if "none" in kinds and not enc:
         return "no"
     return "partly"
+
+
+@app.command("observations")
+def observations_cmd(
+    device: Annotated[str | None, typer.Option("--device", help="Only this device (MAC).")] = None,
+    data_type: Annotated[
+        str | None, typer.Option("--type", help="Only this data type (location, imei, persona, image...).")
+    ] = None,
+    limit: Annotated[int, typer.Option(help="Rows to show.", min=1)] = 200,
+    reveal: Annotated[
+        bool,
+        typer.Option(
+            "--reveal", help="Show values as sent (only for captures replayed with --raw-evidence)."
+        ),
+    ] = False,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Personal data found in what devices sent: type, where, precision, destination; values masked."""
+    mac = _mac_opt(device)
+    with _store(db) as store:
+        rows = queries.observations(store, device=mac, data_type=data_type, limit=limit)
+        raw_caps = queries.raw_evidence_captures(store) if reveal else set()
+    if reveal:
+        masked = sorted({r["capture"][:16] for r in rows if r["capture"] not in raw_caps})
+        if masked:
+            raise Fail(
+                f"--reveal: capture(s) {', '.join(masked)} were stored masked; "
+                "replay them with --raw-evidence to keep values as sent"
+            )
+    rows = [
+        {
+            "ts_ns": int(r["ts_ns"]),
+            "mac": r["mac"],
+            "data_type": r["kind"],
+            "carrier": r["carrier"],
+            "path": r["field"],
+            "confidence": r["conf"],
+            "decimals": int(r["places"]),
+            "metres": float(r["resolution_m"]),
+            "value": str(r["value"]) if reveal else mask_hit(str(r["kind"]), str(r["value"])),
+            "value_hash": r["hash"],
+            "detail": json.loads(str(r["extra"]) or "{}"),
+            "destination": r["destination"] or r["remote"],
+            "organisation": r["organisation"],
+            "country": r["country"],
+            "flow_id": r["flow"],
+            "capture_id": r["capture"],
+        }
+        for r in rows
+    ]
+    if as_json:
+        print(json.dumps(rows, indent=2, default=str, ensure_ascii=False))
+        return
+    table = Table(title="Observations", header_style="bold")
+    cols = ("Time (UTC)", "Device", "Type", "Where", "Value", "Precision", "Conf.", "Destination", "Country")
+    for col in cols:
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        precision = f"{r['decimals']} dp ({r['metres']:g} m)" if r["decimals"] >= 0 else "-"
+        table.add_row(
+            _fmt_ts(r["ts_ns"]),
+            r["mac"],
+            r["data_type"],
+            f"{r['carrier']} {r['path']}",
+            r["value"],
+            precision,
+            r["confidence"],
+            str(r["destination"]),
+            str(r["country"] or "-"),
+        )
+    out.print(table)
 
 
 @app.command("captures")

@@ -36,3 +36,20 @@ def mask_query(query: str) -> str:
 def mask_path(path: str) -> str:
     """Mask path or topic segments that look like identifiers (four digits or more, long hex or tokens)."""
     return "/".join(mask(seg) if IDENTIFIER.fullmatch(seg) else seg for seg in path.split("/"))
+
+
+NOT_PERSONAL = frozenset(("image", "audio", "video", "face_template", "wifi_scan", "contacts", "app_list"))
+
+
+def mask_hit(data_type: str, value: str) -> str:
+    """A detector hit's value masked for storage: coordinates keep one decimal, the rest as mask()."""
+    if data_type.split(":", 1)[0] in NOT_PERSONAL:
+        return value  # a description ("image/jpeg", "4 access points"), not the value itself
+    if data_type == "location":
+        return ",".join(_coarse(c) for c in value.split(","))
+    return mask(value)
+
+
+def _coarse(coordinate: str) -> str:
+    whole, dot, frac = coordinate.partition(".")
+    return whole + dot + frac[:1] + "*" * max(len(frac) - 1, 0) if dot else mask(coordinate)

@@ -137,3 +137,42 @@ def destinations(store: Store, capture_ids: list[str] | None = None, device: str
         GROUP BY mac, destination ORDER BY mac, sent + received DESC""",
         params,
     )
+
+
+def observations(
+    store: Store,
+    capture_ids: list[str] | None = None,
+    device: str | None = None,
+    data_type: str | None = None,
+    limit: int = 100,
+) -> Rows:
+    """Personal-data observations, newest last, with their flow's destination."""
+    where, params = _scope(capture_ids)
+    if device:
+        where += " AND device_mac = %(dev)s"
+        params["dev"] = device
+    if data_type:
+        where += " AND (data_type = %(t)s OR startsWith(data_type, %(tp)s))"
+        params.update(t=data_type, tp=data_type + ":")
+    params["limit"] = limit
+    fwhere, _ = _scope(capture_ids)
+    return store.query(
+        f"""SELECT o.ts_ns AS ts_ns, o.device_mac AS mac, o.data_type AS kind, o.carrier AS carrier,
+            o.path AS field, o.confidence AS conf, o.decimals AS places, o.metres AS resolution_m,
+            o.value_hash AS hash, o.excerpt AS value, o.detail AS extra, o.remote_ip AS remote,
+            o.capture_id AS capture, toString(o.flow_id) AS flow, f.dom AS destination, f.org AS organisation,
+            f.cc AS country
+        FROM (SELECT * FROM {{db}}.observations WHERE {where}) AS o
+        ANY LEFT JOIN (SELECT flow_id, domain AS dom, organisation AS org, country AS cc
+                       FROM {{db}}.flows WHERE {fwhere}) AS f USING flow_id
+        ORDER BY ts_ns LIMIT %(limit)s""",
+        params,
+    )
+
+
+def raw_evidence_captures(store: Store) -> set[str]:
+    """Captures whose current run stored values as sent."""
+    rows = store.query(
+        f"SELECT capture_id FROM {{db}}.captures WHERE ingest_id IN ({CURRENT}) AND raw_evidence = 1"
+    )
+    return {r["capture_id"] for r in rows}

@@ -20,6 +20,7 @@ from appliance.bench import Bench
 from appliance.enrich import DEFAULT_HOME, GEOIP_DB, Enricher, geoip_version
 from appliance.flowrows import flow_row
 from appliance.inventory import Inventory
+from appliance.observe import Observer
 from appliance.psl import snapshot as psl_snapshot
 from appliance.recordrows import RecordRows
 from appliance.sources import PcapSource
@@ -98,8 +99,16 @@ def replay(store: Store, path: str, opts: ReplayOptions, progress: Progress | No
     vendors = {m: d.vendor for m, d in opts.bench.devices.items() if d.vendor} if opts.bench else {}
     enricher = Enricher(catalog, tuple(opts.home), vendors)
     rows = RecordRows(cid, ingest, lan, opts.raw_evidence)
+    personas = {m: d.persona for m, d in opts.bench.devices.items() if d.persona} if opts.bench else {}
+    observer = Observer(rows, store.hash_key(), personas, opts.raw_evidence)
     pending: list[tuple[object, ...]] = []
-    records: dict[str, list[tuple[object, ...]]] = {"dns": [], "tls": [], "http": [], "app_events": []}
+    records: dict[str, list[tuple[object, ...]]] = {
+        "dns": [],
+        "tls": [],
+        "http": [],
+        "app_events": [],
+        "observations": [],
+    }
     counts = dict.fromkeys(records, 0)
     nflows = 0
 
@@ -112,6 +121,7 @@ def replay(store: Store, path: str, opts: ReplayOptions, progress: Progress | No
             for rec in meter.records:
                 for table, row in rows.rows(rec):
                     records[table].append(row)
+                records["observations"] += observer.observe(rec)
                 if isinstance(rec, DnsRecord) and rec.msg.is_response:
                     enricher.dns.add(rows.device(rec.flow)[1], rec.ts, rec.msg)
             meter.records = []

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 @dataclass(frozen=True)
@@ -310,6 +310,26 @@ APP_EVENTS = Table(
     order_by="capture_id, ingest_id, device_mac, ts_ns",
 )
 
+OBSERVATIONS = Table(
+    "observations",
+    "Personal data found in what devices sent: one row per value, masked unless raw evidence is on.",
+    (
+        *_event_head("message that carried the value"),
+        C("remote_ip", "String", "the other end of the flow"),
+        C("protocol", "String", "http, mqtt, coap, rtsp... (the record that carried it)"),
+        C("carrier", "String", "where in the message: http.query, http.body, http.header, mqtt.publish..."),
+        C("data_type", "String", "location, wifi_scan, cell_tower, imei, phone, persona:phone, image, ..."),
+        C("path", "String", "field path or offset inside the carrier ($.loc.lat, form:imei, header:x-imei)"),
+        C("confidence", "String", "high, medium or low"),
+        C("decimals", "Int8", "location: decimal places sent (-1 when not a coordinate)"),
+        C("metres", "Float64", "location: what those decimals resolve north-south, m"),
+        C("value_hash", "String", "HMAC-SHA256 of the value with the store's key, 16 hex digits"),
+        C("excerpt", "String", "the value masked (as sent when raw evidence is on)"),
+        C("detail", "String", "JSON: coordinate system, accuracy, hash form, media format and size..."),
+    ),
+    order_by="capture_id, ingest_id, device_mac, data_type, ts_ns",
+)
+
 META = Table(
     "meta",
     "Schema version and other store-wide facts.",
@@ -318,7 +338,18 @@ META = Table(
     engine="ReplacingMergeTree()",
 )
 
-TABLES: tuple[Table, ...] = (META, CAPTURES, DEVICES, DEVICE_ADDRESSES, FLOWS, DNS, TLS, HTTP, APP_EVENTS)
+TABLES: tuple[Table, ...] = (
+    META,
+    CAPTURES,
+    DEVICES,
+    DEVICE_ADDRESSES,
+    FLOWS,
+    DNS,
+    TLS,
+    HTTP,
+    APP_EVENTS,
+    OBSERVATIONS,
+)
 BY_NAME = {t.name: t for t in TABLES}
 
 

@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import re
+import secrets
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import unquote, urlparse
@@ -168,6 +169,19 @@ class Store:
                 f"this tapaudit uses {SCHEMA_VERSION}; "
                 + ("upgrade tapaudit" if newer else "replay into a new --db")
             )
+
+    def hash_key(self) -> bytes:
+        """The store's secret for keyed hashes of personal values (made once, kept in ``meta``).
+
+        Equal values hash equal across captures of one store, so a lab can count and
+        correlate them, while the hash cannot be reversed by hashing guesses elsewhere.
+        """
+        rows = self.query("SELECT value FROM {db}.meta WHERE key = 'hash_key' ORDER BY value LIMIT 1")
+        if rows:
+            return bytes.fromhex(str(rows[0]["value"]))
+        self.insert("meta", [("hash_key", secrets.token_hex(32))])
+        rows = self.query("SELECT value FROM {db}.meta WHERE key = 'hash_key' ORDER BY value LIMIT 1")
+        return bytes.fromhex(str(rows[0]["value"]))
 
     def _add_missing_columns(self) -> None:
         """Upgrade an older store in place: columns the schema gained are added with their defaults."""

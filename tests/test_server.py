@@ -14,10 +14,12 @@ import pytest
 from conftest import ROOT
 
 from appliance import queries
+from appliance.bench import load_bench
 from appliance.replay import ReplayOptions, replay
 from appliance.storage import ServerStore, Store, open_store
 
 REAL = sorted((ROOT / "pcaps" / "real").glob("*.pcap"))
+LAB = ROOT / "pcaps" / "lab"
 pytestmark = [pytest.mark.server, pytest.mark.xdist_group("chserver")]
 
 
@@ -28,7 +30,36 @@ def _snapshot(store: Store) -> dict[str, Any]:
     for d in devs:  # array order from groupUniqArray is not defined
         for k in ("mdns_names", "ssdp_names"):
             d[k] = sorted(d[k])
+    dests = [
+        tuple(
+            str(d[k])
+            for k in (
+                "mac",
+                "destination",
+                "org",
+                "kind",
+                "party_of",
+                "countries",
+                "abroad",
+                "securities",
+                "nflows",
+                "sent",
+                "received",
+            )
+        )
+        for d in queries.destinations(store)
+    ]
+    obs = [
+        tuple(
+            str(o[k]) for k in ("mac", "kind", "carrier", "field", "conf", "places", "value", "destination")
+        )
+        for o in queries.observations(store, limit=1_000_000)
+    ]
+    counts = {t: store.query(f"SELECT count() AS n FROM {{db}}.{t}")[0]["n"] for t in ("dns", "tls", "http")}
     return {
+        "destinations": sorted(dests),
+        "observations": sorted(obs),
+        "records": counts,
         "captures": sorted((c["capture_id"], c["packets"], c["flows"], c["devices"]) for c in caps),
         "flows": sorted(tuple(sorted(f.items())) for f in flows),
         "devices": sorted(json.dumps(d, sort_keys=True, default=str) for d in devs),
@@ -43,12 +74,15 @@ def test_server_and_chdb_store_the_same(ch_server: Any, tmp_path: Path) -> None:
     embedded = open_store(str(tmp_path / "db"))
     embedded.ensure_schema()
     try:
-        for path in REAL:
+        bench = load_bench(str(LAB / "lab.bench.yaml"))
+        lab_opts = ReplayOptions(lan_prefixes=bench.lan_prefixes, bench=bench)
+        for path, opts in [*((p, ReplayOptions()) for p in REAL), (LAB / "lab.pcapng", lab_opts)]:
             for s in (server, embedded):
-                assert replay(s, str(path), ReplayOptions()).status == "ingested"
+                assert replay(s, str(path), opts).status == "ingested"
         snap = _snapshot(server)
         assert snap == _snapshot(embedded)
-        assert len(snap["captures"]) == len(REAL) and snap["flows"]
+        assert len(snap["captures"]) == len(REAL) + 1 and snap["flows"]
+        assert snap["destinations"] and snap["observations"] and snap["records"]["tls"]
 
         # idempotent: a second replay is skipped, --force replaces without duplicates
         assert replay(server, str(REAL[0]), ReplayOptions()).status == "skipped"

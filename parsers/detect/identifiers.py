@@ -24,6 +24,8 @@ ICCID = re.compile(r"(?<![A-Za-z0-9])(89\d{17,18})(?![A-Za-z0-9])")
 MAC = re.compile(
     r"(?<![0-9A-Fa-f:-])((?:[0-9A-Fa-f]{2}([:-]))(?:[0-9A-Fa-f]{2}\2){4}[0-9A-Fa-f]{2})(?![0-9A-Fa-f:-])"
 )
+# every free-text identifier has five digits in a row, an @, MAC-like hex pairs or a spaced phone number
+ANY_ID_CHAR = re.compile(r"\d{5}|@|[0-9A-Fa-f]{2}[:-][0-9A-Fa-f]{2}|\d{3}[- ]\d{4}")
 HEX12 = re.compile(r"^[0-9A-Fa-f]{12}$")
 HEX16 = re.compile(r"^[0-9A-Fa-f]{16}$")
 UUID = re.compile(r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$")
@@ -135,7 +137,7 @@ def _leaf(leaf: Leaf) -> list[Hit]:
         if h is not None:
             return [h]
     # shapes distinctive enough to stand without a key (in any value or text)
-    if leaf.key and norm(leaf.key) in NOT_IDS:
+    if (leaf.key and norm(leaf.key) in NOT_IDS) or not ANY_ID_CHAR.search(v):
         return out
     for m in DIGITS15.finditer(v):
         d = m.group(1)

@@ -14,6 +14,7 @@ import contextlib
 import math
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 
 from parsers.detect.hits import HIGH, LOW, MEDIUM, Hit
 from parsers.detect.values import Leaf
@@ -55,8 +56,12 @@ WIFI_KEYS = frozenset(("bssid", "mac", "macaddr", "macaddress", "apmac", "wifima
 SIGNAL_KEYS = frozenset(("rssi", "signal", "level", "strength", "dbm", "signalstrength", "sig"))
 CELL_KEYS = (frozenset(("mcc",)), frozenset(("mnc",)), frozenset(("lac", "tac")),
              frozenset(("cid", "ci", "cellid", "eci", "cellidentity")))  # fmt: skip
+ANY_NAME = (
+    LAT_NAMES | LON_NAMES | PAIR_NAMES | WIFI_KEYS | SIGNAL_KEYS | SYSTEM_KEYS | frozenset().union(*CELL_KEYS)
+)
 
 
+@lru_cache(maxsize=4096)  # payloads repeat their keys: normalise each once
 def norm(key: str) -> str:
     return key.lower().replace("_", "").replace("-", "")
 
@@ -89,6 +94,9 @@ def find(leaves: Iterable[Leaf]) -> list[Hit]:
     """Location hits among a payload's leaves (grouped by the object they sit in)."""
     groups: dict[int, list[Leaf]] = {}
     items = list(leaves)
+    if not any(not x.key or norm(x.key) in ANY_NAME for x in items):
+        # no field a coordinate, scan or cell could be in: only sentences and scan lists in values
+        return [h for x in items if "$G" in x.value or "-" in x.value for h in _text(x)]
     doc_system = None  # a coordinate system named anywhere in the payload applies to all its pairs
     for leaf in items:
         groups.setdefault(leaf.parent, []).append(leaf)

@@ -31,6 +31,16 @@ def scan(payload: bytes, content_type: str = "", persona: PersonaMatcher | None 
     return _dedupe(hits)
 
 
+def scan_leaves(items: list[Leaf], persona: PersonaMatcher | None = None) -> list[Hit]:
+    """Hits among values already separated (HTTP headers, MQTT fields)."""
+    hits: list[Hit] = []
+    for fn in DETECTORS.values():
+        hits += fn(items)
+    if persona is not None:
+        hits += persona.find(items)
+    return _dedupe(hits)
+
+
 def _dedupe(hits: list[Hit]) -> list[Hit]:
     """One hit per (type, path, value): several routes to the same value count once."""
     seen: set[tuple[str, str, str]] = set()

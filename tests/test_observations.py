@@ -1,0 +1,96 @@
+"""Personal-data observations from a replay of the lab capture: what, where, how precise, masked."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import ROOT
+
+from appliance import queries
+from appliance.bench import load_bench
+from appliance.replay import ReplayOptions, replay
+from appliance.storage import Store
+
+LAB = ROOT / "pcaps" / "lab"
+CHILD_WATCH, TABLET = "80:41:4e:7c:22:31", "20:ff:36:77:66:71"
+
+
+def _lab(store: Store, raw: bool = False) -> None:
+    bench = load_bench(str(LAB / "lab.bench.yaml"))
+    replay(
+        store,
+        str(LAB / "lab.pcapng"),
+        ReplayOptions(lan_prefixes=bench.lan_prefixes, bench=bench, raw_evidence=raw, force=True),
+    )
+
+
+def test_lab_observations(store: Store) -> None:
+    _lab(store)
+    bench = load_bench(str(LAB / "lab.bench.yaml"))
+    kid = bench.devices[CHILD_WATCH].persona
+    obs = queries.observations(store, limit=10_000)
+    by = {(o["mac"], o["kind"]) for o in obs}
+    for want in [
+        (CHILD_WATCH, "location"),
+        (CHILD_WATCH, "imei"),
+        (CHILD_WATCH, "persona:imei"),
+        (CHILD_WATCH, "persona:phone"),
+        (TABLET, "persona:email"),
+        (TABLET, "persona:name"),
+        (TABLET, "persona:serial"),
+    ]:
+        assert want in by, want
+    locs = [o for o in obs if o["mac"] == CHILD_WATCH and o["kind"] == "location"]
+    # the generator rounds to 6 places and JSON drops a trailing zero: with two coordinates about
+    # one pair in five is sent with 5 places (the generator will format fixed decimals, issue 4)
+    six = [o for o in locs if o["places"] == 6]
+    assert {o["places"] for o in locs} <= {5, 6} and len(six) >= 0.7 * len(locs)
+    assert {o["resolution_m"] for o in six} == {0.111}
+    assert {o["destination"] for o in locs} >= {"api.watch.imoo.com", "mqtt.watch.imoo.com"}
+    connect = [o for o in obs if o["carrier"] == "mqtt.connect" and o["kind"] == "persona:imei"]
+    assert connect and connect[0]["field"] == "connect:client_id"
+    # stored masked: no known value appears anywhere in the table
+    text = json.dumps(store.query("SELECT * FROM {db}.observations"), default=str)
+    for value in (kid["imei"], "13800138000", kid["email"], str(kid["home"]["lat"])):
+        assert value not in text, value
+    # equal values hash equal, different values differently
+    imeis = {o["hash"] for o in obs if o["kind"] == "imei" and o["mac"] == CHILD_WATCH}
+    assert len(imeis) == 1
+    assert len({o["hash"] for o in locs}) > 10
+
+
+def test_devices_that_send_nothing_personal_have_no_observations(store: Store) -> None:
+    _lab(store)
+    macs = {r["mac"] for r in queries.observations(store, limit=10_000)}
+    assert macs <= {CHILD_WATCH, TABLET, "e0:06:30:5a:11:21", "cc:eb:5e:3b:33:41", "18:c2:3c:44:44:51",
+                    "64:f2:fb:66:55:61"}  # fmt: skip
+    assert "68:dd:b7:50:00:01" not in macs  # the gateway
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "appliance.cli", *args], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+
+
+def test_observations_cli_masks_and_reveals(tmp_path: Path) -> None:
+    db = str(tmp_path / "db")
+    bench = str(LAB / "lab.bench.yaml")
+    assert cli("replay", str(LAB / "lab.pcapng"), "--bench", bench, "--db", db, "-q").returncode == 0
+    p = cli("observations", "--device", CHILD_WATCH, "--type", "persona", "--json", "--db", db)
+    assert p.returncode == 0, p.stderr
+    rows = json.loads(p.stdout)
+    assert rows and all(r["data_type"].startswith("persona:") and "*" in r["value"] for r in rows)
+    denied = cli("observations", "--reveal", "--db", db)
+    assert denied.returncode == 1 and "--raw-evidence" in denied.stderr and "Traceback" not in denied.stderr
+    assert cli("replay", str(LAB / "lab.pcapng"), "--bench", bench, "--db", db, "-q", "--force",
+               "--raw-evidence").returncode == 0  # fmt: skip
+    shown = json.loads(cli("observations", "--type", "imei", "--reveal", "--json", "--db", db).stdout)
+    assert shown and all(r["value"].isdigit() and len(r["value"]) == 15 for r in shown)
+    masked = json.loads(cli("observations", "--type", "imei", "--json", "--db", db).stdout)
+    assert masked and all("*" in r["value"] for r in masked)  # raw in storage, masked on screen
+    human = cli("observations", "--type", "location", "--db", db)
+    assert human.returncode == 0 and "6 dp (0.111 m)" in human.stdout
