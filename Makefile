@@ -18,9 +18,10 @@ $(STAMP): pyproject.toml
 # The lab with its bench file (its LAN prefixes), the real captures with the default LAN.
 demo: $(STAMP)
 	$(BIN)/tapaudit replay --db $(DEMO_DB) -q $(REAL_CAPTURES)
-	$(BIN)/tapaudit replay --db $(DEMO_DB) --bench pcaps/lab/lab.bench.yaml pcaps/lab/lab.pcapng
+	$(BIN)/tapaudit replay --db $(DEMO_DB) --bench pcaps/lab/lab.bench.yaml --phases pcaps/lab/lab.phases.csv pcaps/lab/lab.pcapng
 	$(BIN)/tapaudit captures --db $(DEMO_DB)
 	$(BIN)/tapaudit destinations --db $(DEMO_DB)
+	$(BIN)/tapaudit measures --db $(DEMO_DB)
 
 debs:
 	./scripts/ensure-debs.sh

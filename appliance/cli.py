@@ -31,6 +31,7 @@ from rich.table import Table
 from appliance import __version__, queries
 from appliance.bench import BenchError, load_bench, normalize_mac
 from appliance.masking import mask_hit
+from appliance.phases import PhasesError, load_phases
 from appliance.replay import ReplayOptions, ReplayResult, replay
 from appliance.schema import ddl_statements
 from appliance.storage import DATABASE, Store, StoreError, open_store
@@ -58,7 +59,7 @@ DbOpt = Annotated[
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout instead of tables.")]
-USER_ERRORS = (CaptureError, StoreError, BenchError)
+USER_ERRORS = (CaptureError, StoreError, BenchError, PhasesError)
 
 
 class Fail(Exception):
@@ -161,6 +162,12 @@ def replay_cmd(
             "(mainland China: HK, MO and TW count as outbound).",
         ),
     ] = None,
+    phases: Annotated[
+        str | None,
+        typer.Option(
+            "--phases", help="Test phases file (CSV timestamp,phase,note or YAML) to split measures by."
+        ),
+    ] = None,
     raw_evidence: Annotated[
         bool,
         typer.Option("--raw-evidence", help="Store personal values unmasked (query strings, client ids...)."),
@@ -180,7 +187,9 @@ def replay_cmd(
     bad = [c for c in codes if len(c) != 2 or not c.isalpha()]
     if bad:
         raise Fail(f"--home: not an ISO 3166 alpha-2 country code: {bad[0]!r}")
+    phases_obj = load_phases(phases) if phases else None
     opts = ReplayOptions(idle_timeout, active_timeout, prefixes, bench_obj, force, codes, raw_evidence)
+    opts.phases = phases_obj
     for path in paths:  # a typo in the last PATH should fail now, not after an hour of replay
         for f in expand_inputs(path):
             sniff_format(f)
@@ -482,6 +491,75 @@ def observations_cmd(
             str(r["country"] or "-"),
         )
     out.print(table)
+
+
+@app.command("measures")
+def measures_cmd(
+    device: Annotated[str | None, typer.Option("--device", help="Only this device (MAC).")] = None,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """How often, how precisely and for how long each device sent each kind of personal data, by phase."""
+    mac = _mac_opt(device)
+    with _store(db) as store:
+        rows = queries.measures(store, device=mac)
+    rows = [
+        {
+            "mac": r["mac"],
+            "data_type": r["kind"],
+            "organisation": r["org"],
+            "phase": r["phase_name"],
+            "reports": int(r["reports"]),
+            "observations": int(r["n"]),
+            "reports_per_hour": r["reports_per_hour"],
+            "median_interval_s": round(r["median_gap_ns"] / 1e9, 3),
+            "min_interval_s": round(r["min_gap_ns"] / 1e9, 3),
+            "longest_run_s": round(r["longest_run_ns"] / 1e9, 3),
+            "max_decimals": int(r["max_decimals"]),
+            "best_metres": r["best_metres"],
+            "encrypted_share": round(float(r["enc_share"]), 3),
+            "cross_border_share": round(float(r["abroad_share"]), 3),
+            "third_party_share": round(float(r["third_share"]), 3),
+            "first_ns": int(r["first_ns"]),
+            "last_ns": int(r["last_ns"]),
+        }
+        for r in rows
+    ]
+    if as_json:
+        print(json.dumps(rows, indent=2, default=str, ensure_ascii=False))
+        return
+    table = Table(title="Measures", header_style="bold")
+    cols = ("Device", "Type", "To", "Phase", "Reports", "Per hour", "Median gap", "Min gap", "Longest run")
+    for col in (*cols, "Precision", "Encrypted", "Abroad", "3rd party"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        precision = f"{r['max_decimals']} dp ({r['best_metres']:g} m)" if r["max_decimals"] >= 0 else "-"
+        table.add_row(
+            r["mac"],
+            r["data_type"],
+            r["organisation"] or "-",
+            r["phase"],
+            str(r["reports"]),
+            f"{r['reports_per_hour']:g}",
+            _fmt_secs(r["median_interval_s"]),
+            _fmt_secs(r["min_interval_s"]),
+            _fmt_secs(r["longest_run_s"]),
+            precision,
+            f"{r['encrypted_share']:.0%}",
+            f"{r['cross_border_share']:.0%}",
+            f"{r['third_party_share']:.0%}",
+        )
+    out.print(table)
+
+
+def _fmt_secs(s: float) -> str:
+    if s <= 0:
+        return "-"
+    if s < 120:
+        return f"{s:g} s"
+    if s < 7200:
+        return f"{s / 60:.1f} min"
+    return f"{s / 3600:.1f} h"
 
 
 @app.command("captures")

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from appliance.masking import mask_hit
+from appliance.phases import UNMARKED, Phases
 from appliance.recordrows import RecordRows
 from parsers.detect.hits import Hit
 from parsers.detect.persona import PersonaMatcher
@@ -33,9 +34,15 @@ SKIP_HEADERS = frozenset(
 
 class Observer:
     def __init__(
-        self, rows: RecordRows, key: bytes, personas: Mapping[str, Mapping[str, Any]], raw: bool = False
+        self,
+        rows: RecordRows,
+        key: bytes,
+        personas: Mapping[str, Mapping[str, Any]],
+        raw: bool = False,
+        phases: Phases | None = None,
     ) -> None:
         self.rows = rows
+        self.phases = phases
         self.key = key
         self.raw = raw
         self.personas = {mac: PersonaMatcher(p) for mac, p in personas.items() if p}
@@ -73,6 +80,7 @@ class Observer:
         if not found:
             return []
         f = rec.flow
+        phase = self.phases.at(rec.ts) if self.phases else UNMARKED
         remote = ip_text(f.b) if not dev or f.smac.hex(":") == dev else ip_text(f.a)  # the non-device end
         out = []
         for carrier, h in found:
@@ -96,6 +104,7 @@ class Observer:
                     digest,
                     h.value if self.raw else mask_hit(h.data_type, h.value),
                     json.dumps(h.detail, sort_keys=True, default=str),
+                    phase,
                 )
             )
         self.count += len(out)

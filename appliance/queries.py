@@ -176,3 +176,61 @@ def raw_evidence_captures(store: Store) -> set[str]:
         f"SELECT capture_id FROM {{db}}.captures WHERE ingest_id IN ({CURRENT}) AND raw_evidence = 1"
     )
     return {r["capture_id"] for r in rows}
+
+
+# Reports of one data type from one device to one organisation in one phase: their times
+# (one per message), the gaps between them, and runs of reporting without a gap longer
+# than RUN_BREAK times the median gap. All in ClickHouse; arrays keep it one pass.
+RUN_BREAK = 3
+
+
+def measures(store: Store, capture_ids: list[str] | None = None, device: str | None = None) -> Rows:
+    """Per device x data type x organisation x phase: how often, how precise, for how long, where to."""
+    where, params = _scope(capture_ids)
+    fwhere, _ = _scope(capture_ids)
+    if device:
+        where += " AND device_mac = %(dev)s"
+        params["dev"] = device
+    params["k"] = RUN_BREAK
+    rows = store.query(
+        f"""SELECT mac, kind, org, phase_name, n, reports, first_ns, last_ns, max_decimals, best_metres,
+            enc_share, abroad_share, third_share,
+            arrayReduce('median', gaps) AS median_gap_ns, arrayReduce('min', gaps) AS min_gap_ns,
+            arrayReduce('max', arrayMap((s, e) -> ts[e] - ts[s], starts,
+                arrayConcat(arrayMap(i -> toUInt64(i - 1), arrayPopFront(starts)), [toUInt64(length(ts))])))
+                AS longest_run_ns
+        FROM (
+            SELECT *, arrayFilter(i -> i = 1 OR gaps[i - 1] > %(k)s * arrayReduce('median', gaps),
+                                  arrayEnumerate(ts)) AS starts
+            FROM (
+                SELECT o.device_mac AS mac, o.data_type AS kind, f.organ AS org, o.phase AS phase_name,
+                    count() AS n, arraySort(groupUniqArray(o.ts_ns)) AS ts, length(ts) AS reports,
+                    arrayMap(i -> ts[i + 1] - ts[i], arrayEnumerate(arrayPopBack(ts))) AS gaps,
+                    min(o.ts_ns) AS first_ns, max(o.ts_ns) AS last_ns,
+                    max(o.decimals) AS max_decimals, minIf(o.metres, o.metres > 0) AS best_metres,
+                    avg(f.encrypted) AS enc_share, avg(f.abroad) AS abroad_share, avg(f.third) AS third_share
+                FROM (SELECT * FROM {{db}}.observations WHERE {where}) AS o
+                ANY LEFT JOIN (
+                    SELECT flow_id, organisation AS organ, if(security IN ('', 'none'), 0, 1) AS encrypted,
+                        cross_border AS abroad, if(party = 'third', 1, 0) AS third
+                    FROM {{db}}.flows WHERE {fwhere}) AS f USING flow_id
+                GROUP BY mac, kind, org, phase_name
+            )
+        )
+        ORDER BY mac, kind, org, phase_name""",
+        params,
+    )
+    spans = {
+        r["phase"]: int(r["ns"])
+        for r in store.query(
+            f"SELECT phase, sum(end_ns - start_ns) AS ns FROM {{db}}.phases WHERE {fwhere} GROUP BY phase",
+            _scope(capture_ids)[1],
+        )
+    }
+    for r in rows:
+        span = spans.get(str(r["phase_name"])) or max(int(r["last_ns"]) - int(r["first_ns"]), 1)
+        r["reports_per_hour"] = round(int(r["reports"]) / (span / 3.6e12), 3)
+        for k in ("median_gap_ns", "min_gap_ns", "best_metres", "longest_run_ns"):
+            v = float(r[k]) if r[k] is not None else 0.0
+            r[k] = 0.0 if v != v or v == float("inf") else v  # nan, null or inf when there was one report
+    return rows

@@ -21,6 +21,7 @@ from appliance.enrich import DEFAULT_HOME, GEOIP_DB, Enricher, geoip_version
 from appliance.flowrows import flow_row
 from appliance.inventory import Inventory
 from appliance.observe import Observer
+from appliance.phases import UNMARKED, Phases
 from appliance.psl import snapshot as psl_snapshot
 from appliance.recordrows import RecordRows
 from appliance.sources import PcapSource
@@ -45,6 +46,7 @@ class ReplayOptions:
     home: list[str] = field(default_factory=lambda: list(DEFAULT_HOME))
     raw_evidence: bool = False  # store personal values unmasked (the user asked for it)
     catalog: Catalog | None = None  # default: policies/catalog
+    phases: Phases | None = None  # the test phases file, if given
 
 
 @dataclass
@@ -100,7 +102,8 @@ def replay(store: Store, path: str, opts: ReplayOptions, progress: Progress | No
     enricher = Enricher(catalog, tuple(opts.home), vendors)
     rows = RecordRows(cid, ingest, lan, opts.raw_evidence)
     personas = {m: d.persona for m, d in opts.bench.devices.items() if d.persona} if opts.bench else {}
-    observer = Observer(rows, store.hash_key(), personas, opts.raw_evidence)
+    observer = Observer(rows, store.hash_key(), personas, opts.raw_evidence, opts.phases)
+    phase_at = opts.phases.at if opts.phases else (lambda _ts: UNMARKED)
     pending: list[tuple[object, ...]] = []
     records: dict[str, list[tuple[object, ...]]] = {
         "dns": [],
@@ -130,7 +133,7 @@ def replay(store: Store, path: str, opts: ReplayOptions, progress: Progress | No
         if meter.done:
             for f in meter.done:
                 inv.add_flow(f)
-                pending.append(flow_row(f, cid, ingest, lan, enricher))
+                pending.append((*flow_row(f, cid, ingest, lan, enricher), phase_at(f.first)))
             meter.done = []
         if pending and (final or len(pending) >= BATCH_ROWS):
             store.insert("flows", pending)
@@ -169,6 +172,8 @@ def replay(store: Store, path: str, opts: ReplayOptions, progress: Progress | No
     if progress is not None:
         progress.update(st.read_bytes, n)
 
+    if opts.phases:
+        store.insert("phases", [(cid, ingest, *span) for span in opts.phases.spans(st.last_ns)])
     devices = inv.device_rows(cid, ingest)
     store.insert("devices", devices)
     store.insert("device_addresses", inv.address_rows(cid, ingest))
@@ -213,6 +218,7 @@ def replay(store: Store, path: str, opts: ReplayOptions, progress: Progress | No
                 catalog.version,
                 psl_snapshot().version,
                 1 if opts.raw_evidence else 0,
+                opts.phases.sha256 if opts.phases else "",
                 __version__,
                 dt.datetime.now(dt.UTC).replace(microsecond=0),
                 "complete",

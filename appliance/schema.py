@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 
 @dataclass(frozen=True)
@@ -95,6 +95,7 @@ CAPTURES = Table(
         C("catalog_version", "String", "version of policies/catalog used for organisations"),
         C("psl_version", "String", "public suffix list snapshot used for registrable domains"),
         C("raw_evidence", "UInt8", "1 if values were stored unmasked at the user's request"),
+        C("phases_sha256", "String", "sha256 of the phases file used, if any"),
         C("tool_version", "String", "tapaudit version that wrote the rows"),
         C("ingested_at", "DateTime", "wall-clock time of ingestion (UTC)"),
         C("status", "String", "complete"),
@@ -206,6 +207,7 @@ FLOWS = Table(
         ),
         C("security", "String", "none, tls1.0-1.3, tls (version unseen), quic, dtls, ssh, '' if unknown"),
         C("readable", "UInt8", "1 if the appliance could read the application data"),
+        C("phase", "String", "test phase the flow began in ('unmarked' before the first mark)"),
     ),
     order_by="capture_id, ingest_id, flow_id",
     partition_by="toYYYYMM(start)",
@@ -326,8 +328,23 @@ OBSERVATIONS = Table(
         C("value_hash", "String", "HMAC-SHA256 of the value with the store's key, 16 hex digits"),
         C("excerpt", "String", "the value masked (as sent when raw evidence is on)"),
         C("detail", "String", "JSON: coordinate system, accuracy, hash form, media format and size..."),
+        C("phase", "String", "test phase the message was sent in"),
     ),
     order_by="capture_id, ingest_id, device_mac, data_type, ts_ns",
+)
+
+PHASES = Table(
+    "phases",
+    "Test phases of a capture, from its phases file (or live marks): each lasts until the next.",
+    (
+        C("capture_id", "String", "capture"),
+        C("ingest_id", "UInt64", "ingestion run (ns stamp); the newest committed run is current"),
+        C("phase", "String", "boot, setup, consent, idle, feature_on, feature_off, background, mute..."),
+        C("start_ns", "UInt64", "mark time, ns"),
+        C("end_ns", "UInt64", "next mark, or the end of the capture, ns"),
+        C("note", "String", "the engineer's note"),
+    ),
+    order_by="capture_id, ingest_id, start_ns",
 )
 
 META = Table(
@@ -349,6 +366,7 @@ TABLES: tuple[Table, ...] = (
     HTTP,
     APP_EVENTS,
     OBSERVATIONS,
+    PHASES,
 )
 BY_NAME = {t.name: t for t in TABLES}
 

@@ -15,6 +15,7 @@ from conftest import ROOT
 
 from appliance import queries
 from appliance.bench import load_bench
+from appliance.phases import load_phases
 from appliance.replay import ReplayOptions, replay
 from appliance.storage import ServerStore, Store, open_store
 
@@ -56,7 +57,27 @@ def _snapshot(store: Store) -> dict[str, Any]:
         for o in queries.observations(store, limit=1_000_000)
     ]
     counts = {t: store.query(f"SELECT count() AS n FROM {{db}}.{t}")[0]["n"] for t in ("dns", "tls", "http")}
+    measures = [
+        tuple(
+            str(m[k])
+            for k in (
+                "mac",
+                "kind",
+                "org",
+                "phase_name",
+                "reports",
+                "median_gap_ns",
+                "min_gap_ns",
+                "longest_run_ns",
+                "max_decimals",
+                "best_metres",
+                "reports_per_hour",
+            )
+        )
+        for m in queries.measures(store)
+    ]
     return {
+        "measures": sorted(measures),
         "destinations": sorted(dests),
         "observations": sorted(obs),
         "records": counts,
@@ -76,6 +97,7 @@ def test_server_and_chdb_store_the_same(ch_server: Any, tmp_path: Path) -> None:
     try:
         bench = load_bench(str(LAB / "lab.bench.yaml"))
         lab_opts = ReplayOptions(lan_prefixes=bench.lan_prefixes, bench=bench)
+        lab_opts.phases = load_phases(str(LAB / "lab.phases.csv"))
         for path, opts in [*((p, ReplayOptions()) for p in REAL), (LAB / "lab.pcapng", lab_opts)]:
             for s in (server, embedded):
                 assert replay(s, str(path), opts).status == "ingested"
@@ -83,6 +105,7 @@ def test_server_and_chdb_store_the_same(ch_server: Any, tmp_path: Path) -> None:
         assert snap == _snapshot(embedded)
         assert len(snap["captures"]) == len(REAL) + 1 and snap["flows"]
         assert snap["destinations"] and snap["observations"] and snap["records"]["tls"]
+        assert {m[3] for m in snap["measures"]} >= {"idle", "feature_on"}
 
         # idempotent: a second replay is skipped, --force replaces without duplicates
         assert replay(server, str(REAL[0]), ReplayOptions()).status == "skipped"

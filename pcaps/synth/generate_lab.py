@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import datetime as dt
 import io
 import ipaddress
 import sys
@@ -156,6 +157,9 @@ def generate(out_dir: Path, seed: int, fmt: str) -> dict[str, Any]:
     _write_yaml(out_dir / "lab.truth.yaml", truth)
     bench = {"lan_prefixes": LAN, "devices": {h.mac: h.bench for h in lab.hosts.values() if h.bench}}
     _write_yaml(out_dir / "lab.bench.yaml", bench)
+    # the engineer's phase marks, as a lab would write them for `replay --phases`
+    marks = [f"{_iso(T0 + a)},{n},lab scenario" for n, a, _b in PHASES]
+    (out_dir / "lab.phases.csv").write_text("timestamp,phase,note\n" + "\n".join(marks) + "\n")
     return truth
 
 
@@ -181,6 +185,10 @@ def _truth_device(
         "mdns_name": "",
         "ssdp_server": "",
     }
+
+
+def _iso(ts: float) -> str:
+    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _write_yaml(path: Path, doc: dict[str, Any]) -> None:
