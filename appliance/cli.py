@@ -59,6 +59,7 @@ DbOpt = Annotated[
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout instead of tables.")]
+DeviceOpt = Annotated[str | None, typer.Option("--device", help="Only this device (MAC).")]
 USER_ERRORS = (CaptureError, StoreError, BenchError, PhasesError)
 
 
@@ -341,7 +342,7 @@ def flows_cmd(
 
 @app.command("destinations")
 def destinations_cmd(
-    device: Annotated[str | None, typer.Option("--device", help="Only this device (MAC).")] = None,
+    device: DeviceOpt = None,
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -423,7 +424,7 @@ def _encrypted(security: str) -> str:
 
 @app.command("observations")
 def observations_cmd(
-    device: Annotated[str | None, typer.Option("--device", help="Only this device (MAC).")] = None,
+    device: DeviceOpt = None,
     data_type: Annotated[
         str | None, typer.Option("--type", help="Only this data type (location, imei, persona, image...).")
     ] = None,
@@ -495,7 +496,7 @@ def observations_cmd(
 
 @app.command("measures")
 def measures_cmd(
-    device: Annotated[str | None, typer.Option("--device", help="Only this device (MAC).")] = None,
+    device: DeviceOpt = None,
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
