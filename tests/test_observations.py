@@ -44,11 +44,7 @@ def test_lab_observations(store: Store) -> None:
     ]:
         assert want in by, want
     locs = [o for o in obs if o["mac"] == CHILD_WATCH and o["kind"] == "location"]
-    # the generator rounds to 6 places and JSON drops a trailing zero: with two coordinates about
-    # one pair in five is sent with 5 places (the generator will format fixed decimals, issue 4)
-    six = [o for o in locs if o["places"] == 6]
-    assert {o["places"] for o in locs} <= {5, 6} and len(six) >= 0.7 * len(locs)
-    assert {o["resolution_m"] for o in six} == {0.111}
+    assert {o["places"] for o in locs} == {6} and {o["resolution_m"] for o in locs} == {0.111}
     assert {o["destination"] for o in locs} >= {"api.watch.imoo.com", "mqtt.watch.imoo.com"}
     connect = [o for o in obs if o["carrier"] == "mqtt.connect" and o["kind"] == "persona:imei"]
     assert connect and connect[0]["field"] == "connect:client_id"

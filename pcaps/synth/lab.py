@@ -466,15 +466,12 @@ class Lab:
 
     def location_json(self, h: Host, t: float, extra: dict[str, Any] | None = None) -> bytes:
         p = h.bench["persona"]
-        doc = {
-            "imei": p["imei"],
-            "ts": int(T0 + t),
-            "lat": round(p["home"]["lat"] + self.rng.uniform(-2e-4, 2e-4), 6),
-            "lon": round(p["home"]["lon"] + self.rng.uniform(-2e-4, 2e-4), 6),
-            "acc": 8,
-            **(extra or {}),
-        }
-        return json.dumps(doc, separators=(",", ":")).encode()
+        lat = p["home"]["lat"] + self.rng.uniform(-2e-4, 2e-4)
+        lon = p["home"]["lon"] + self.rng.uniform(-2e-4, 2e-4)
+        doc = {"imei": p["imei"], "ts": int(T0 + t), "lat": "@lat", "lon": "@lon", "acc": 8, **(extra or {})}
+        # six decimals always, as the device firmware prints them (json would drop trailing zeros)
+        text = json.dumps(doc, separators=(",", ":"))
+        return text.replace('"@lat"', f"{lat:.6f}").replace('"@lon"', f"{lon:.6f}").encode()
 
 
 def _segments(data: bytes, mss: int = 1400) -> list[bytes]:
