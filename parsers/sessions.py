@@ -17,7 +17,8 @@ from typing import Any
 
 from parsers import coap, dhcp, dhcpv6, dns, http, mqtt, ntp, quic, rtsp, ssdp, tls
 from parsers.events import AppRecord, DnsRecord, HttpRecord, Record, TlsRecord
-from parsers.tcpstream import SEQ_MOD, HalfStream
+from parsers.lan import ip_text
+from parsers.tcpstream import HalfStream
 
 TLS_LIMIT = 1 << 15  # bytes per direction kept for a handshake (certificate chains included)
 READ_LIMIT = 1 << 20  # bytes per direction held unparsed for readable protocols (one message at most)
@@ -27,6 +28,7 @@ UDP_MAX_PACKETS = 8  # packets read of a flow whose protocol only needs its firs
 RTSP_METHODS = frozenset(
     b"OPTIONS DESCRIBE SETUP PLAY PAUSE TEARDOWN ANNOUNCE RECORD GET_PARAMETER SET_PARAMETER".split()
 )
+REQUEST_WORDS = http.METHODS | RTSP_METHODS
 TLS_VERSIONS = {0x0304: "tls1.3", 0x0303: "tls1.2", 0x0302: "tls1.1", 0x0301: "tls1.0", 0x0300: "ssl3"}
 # Readable means the appliance could read the application data, not just the handshake.
 READABLE = frozenset(
@@ -68,13 +70,18 @@ class Session:
         return self.app in READABLE
 
 
+def tls_record_start(data: bytes | bytearray) -> bool:
+    """A TLS record header: ChangeCipherSpec, alert, handshake or data, version 3.x."""
+    return len(data) >= 2 and data[0] in (20, 21, 22, 23) and data[1] == 3
+
+
 def classify_tcp(first: bytes, up: bool, ports: tuple[int, int]) -> str:
     """The protocol of a TCP flow from the first bytes of either direction."""
-    if len(first) >= 3 and first[0] in (20, 21, 22, 23) and first[1] == 3:
+    if len(first) >= 3 and tls_record_start(first):
         return "tls"
     word = first.split(b" ", 1)[0]
     line = first.split(b"\n", 1)[0]
-    if up and word in http.METHODS | RTSP_METHODS:
+    if up and word in REQUEST_WORDS:
         if b"RTSP/" in line or (word in RTSP_METHODS and word not in http.METHODS):
             return "rtsp"
         return "http"
@@ -128,21 +135,7 @@ class TcpSession(Session):
         if self.up is None or self.dn is None:
             self.up, self.dn = HalfStream(TLS_LIMIT), HalfStream(TLS_LIMIT)
         half = self.up if up else self.dn
-        data = half.data
-        # in-order segment with room: append here (most segments), else the general path
-        if (
-            half.base >= 0
-            and not syn
-            and not half.pending
-            and (seq - half.base) % SEQ_MOD == half.start + len(data)
-            and len(data) + len(payload) <= half.limit
-        ):
-            if payload:
-                half.marks.append(half.start + len(data))
-                half.times.append(ts)
-                data += payload
-        else:
-            half.add(seq, payload, bool(syn), ts)
+        half.add(seq, payload, bool(syn), ts)
         if not self.app:
             if not half.data:
                 return True
@@ -197,7 +190,7 @@ class TcpSession(Session):
             if self.tls_pos[i] < 0:
                 continue
             data = half.data
-            if half.start == 0 and 0 < len(data) <= 8 and not (data[0] in (20, 21, 22, 23) and data[1] == 3):
+            if half.start == 0 and 0 < len(data) <= 8 and not tls_record_start(data):
                 data.clear()  # keep-alive garbage ahead of the handshake (see feed)
                 half.base = -1
             pos = self.tls_pos[i]
@@ -412,7 +405,7 @@ class UdpSession(Session):
             more = handler(self, out, flow, up == 1, ts, payload)
         except (ValueError, IndexError, UnicodeError):
             self.stats[f"malformed_{self.app}"] += 1
-            return self.app in ("dns", "mdns", "llmnr", "coap", "dhcp", "dhcpv6", "ssdp", "ntp")
+            return self.app in READABLE  # one bad datagram does not end a flow of readable ones
         self.stats[f"dissected_{self.app}"] += 1
         return more
 
@@ -442,12 +435,12 @@ def _dhcp(s: UdpSession, out: list[Record], flow: Any, up: bool, ts: int, payloa
     detail = {
         "xid": m.xid,
         "op": "request" if m.op == 1 else "reply",
-        "ciaddr": ".".join(str(b) for b in m.ciaddr),
+        "ciaddr": ip_text(m.ciaddr),
         "client_mac": m.client_mac.hex(":"),
         "vendor_class": m.vendor_class,
         "prl": m.prl,
-        "requested": ".".join(str(b) for b in m.requested_ip) if m.requested_ip else "",
-        "yiaddr": ".".join(str(b) for b in m.yiaddr),
+        "requested": ".".join(str(b) for b in m.requested_ip),  # option 50 as sent, whatever its length
+        "yiaddr": ip_text(m.yiaddr),
     }
     out.append(AppRecord(flow, ts, up, "dhcp", m.msg_type, m.hostname, detail))
     return True

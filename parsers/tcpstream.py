@@ -32,6 +32,19 @@ class HalfStream:
     gaps: int = 0  # segments dropped because the gap before them never filled in time
 
     def add(self, seq: int, payload: bytes, syn: bool = False, ts: int = 0) -> None:
+        data = self.data
+        if (  # the common case first: the next bytes in order, and they fit
+            not syn
+            and self.base >= 0
+            and not self.pending
+            and (seq - self.base) % SEQ_MOD == self.start + len(data)
+            and len(data) + len(payload) <= self.limit
+        ):
+            if payload:
+                self.marks.append(self.start + len(data))
+                self.times.append(ts)
+                data += payload
+            return
         if syn:
             self.base = (seq + 1) % SEQ_MOD
         if not payload:
