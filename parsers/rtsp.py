@@ -37,6 +37,7 @@ class RtspMessage:
     cseq: int | None = None
     content_length: int = 0
     body: bytes = b""
+    offset: int = 0  # where the message starts in the bytes parsed
 
     @property
     def user_agent(self) -> str:
@@ -89,6 +90,7 @@ def parse_stream(data: bytes) -> RtspStream:
         msg, end = _message(data, pos)
         if msg is None:
             break
+        msg.offset = pos
         out.messages.append(msg)
         pos = out.consumed = end
     return out

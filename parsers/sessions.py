@@ -311,15 +311,12 @@ class TcpSession(Session):
                 pos += 2 + n
             return pos
         if self.app == "rtsp":
-            return self._rtsp(out, flow, up, half, data, final)
+            return self._rtsp(out, flow, up, half, data)
         return len(data)
 
-    def _rtsp(
-        self, out: list[Record], flow: Any, up: bool, half: HalfStream, data: bytes, final: bool
-    ) -> int:
+    def _rtsp(self, out: list[Record], flow: Any, up: bool, half: HalfStream, data: bytes) -> int:
         st = rtsp.parse_stream(data)
         base = half.start
-        pos = 0
         for m in st.messages:
             if up and not self.host:
                 self.host = _uri_host(m.uri)
@@ -327,7 +324,7 @@ class TcpSession(Session):
             if m.headers.get("user-agent") or m.headers.get("server"):
                 detail["agent"] = m.headers.get("user-agent") or m.headers.get("server", "")
             kind = m.method or str(m.status)
-            out.append(AppRecord(flow, half.ts_at(base + pos), up, "rtsp", kind, m.uri, detail, m.body))
+            out.append(AppRecord(flow, half.ts_at(base + m.offset), up, "rtsp", kind, m.uri, detail, m.body))
         self.stats["dissected_rtsp"] += len(st.messages)
         return st.consumed
 

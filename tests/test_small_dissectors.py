@@ -748,3 +748,19 @@ def test_all_dissectors_raise_only_their_error_on_cut_input() -> None:
         for cut in range(len(good)):
             with contextlib.suppress(err):
                 fn(good[:cut])
+
+
+def test_rtsp_messages_carry_their_own_time() -> None:
+    """Each RTSP message in a replayed connection is stamped with the segment that carried it."""
+    from sessionrun import run_sessions
+
+    from parsers.events import AppRecord
+
+    meter = run_sessions(shared_path("nDPI", "pcap", "rtsp.pcap"))
+    by_flow: dict[int, list[int]] = {}
+    for r in meter.records:
+        if isinstance(r, AppRecord) and r.protocol == "rtsp" and r.up:
+            by_flow.setdefault(id(r.flow), []).append(r.ts)
+    assert by_flow
+    for times in by_flow.values():
+        assert times == sorted(times) and len(set(times)) == len(times), times
