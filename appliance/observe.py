@@ -15,6 +15,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from appliance.flowrows import orient
 from appliance.masking import mask_hit
 from appliance.phases import UNMARKED, Phases
 from appliance.recordrows import RecordRows
@@ -46,7 +47,6 @@ class Observer:
         self.key = key
         self.raw = raw
         self.personas = {mac: PersonaMatcher(p) for mac, p in personas.items() if p}
-        self.count = 0
 
     def observe(self, rec: Record) -> list[tuple[Any, ...]]:
         """Observation rows for one record (none for records that carry nothing a device sent)."""
@@ -81,7 +81,8 @@ class Observer:
             return []
         f = rec.flow
         phase = self.phases.at(rec.ts) if self.phases else UNMARKED
-        remote = ip_text(f.b) if not dev or f.smac.hex(":") == dev else ip_text(f.a)  # the non-device end
+        _dev, _direction, dev_first = orient(f, self.rows.lan)
+        remote = ip_text(f.b if dev_first else f.a)  # the non-device end, as flows.remote_ip has it
         out = []
         for carrier, h in found:
             digest = hmac.new(self.key, f"{h.data_type}\x00{h.value}".encode(), hashlib.sha256).hexdigest()[
@@ -107,5 +108,4 @@ class Observer:
                     phase,
                 )
             )
-        self.count += len(out)
         return out

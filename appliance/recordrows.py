@@ -22,8 +22,8 @@ from parsers.meter import Flow
 from parsers.tls import GREASE, VERSION_NAMES
 
 TABLE_OF = {DnsRecord: "dns", TlsRecord: "tls", HttpRecord: "http", AppRecord: "app_events"}
-# Fields of app records that name a person or a device instance, masked by default; dropped always.
 DNS_WAIT_NS = 30_000_000_000  # a response later than this is logged as a row of its own
+# Fields of app records that name a person or a device instance, masked by default; dropped always.
 MASKED_FIELDS = frozenset(
     ("client_id", "username", "will_topic", "hostname", "client_mac", "usn", "location")
 )
@@ -165,7 +165,7 @@ class RecordRows:
         for k, v in r.detail.items():
             if k in DROPPED_FIELDS or isinstance(v, bytes | bytearray):
                 continue
-            detail[k] = self.m(v) if k in MASKED_FIELDS and isinstance(v, str) and not self.raw else v
+            detail[k] = self.m(v) if k in MASKED_FIELDS and isinstance(v, str) else v
         if (r.protocol == "mqtt" and r.kind == "connect") or r.protocol == "dhcp":
             name = self.m(r.name)
         else:

@@ -22,13 +22,7 @@ def scan(payload: bytes, content_type: str = "", persona: PersonaMatcher | None 
     """Hits in one payload: media by magic bytes, then every detector over its leaves."""
     if not payload:
         return []
-    items = list(leaves(payload))
-    hits = media.find_bytes(payload, "$", content_type)
-    for fn in DETECTORS.values():
-        hits += fn(items)
-    if persona is not None:
-        hits += persona.find(items)
-    return _dedupe(hits)
+    return _dedupe(media.find_bytes(payload, "$", content_type) + scan_leaves(list(leaves(payload)), persona))
 
 
 def scan_leaves(items: list[Leaf], persona: PersonaMatcher | None = None) -> list[Hit]:
