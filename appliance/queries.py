@@ -18,15 +18,20 @@ Rows = list[dict[str, Any]]
 CURRENT = "SELECT max(ingest_id) FROM {db}.captures WHERE status = 'complete' GROUP BY capture_id"
 
 
-def _scope(capture_ids: list[str] | None) -> tuple[str, dict[str, Any]]:
-    """WHERE clause selecting the current rows of all captures, or of the given ones."""
+def _scope(capture_ids: list[str] | None, device: str | None = None) -> tuple[str, dict[str, Any]]:
+    """WHERE clause selecting the current rows of all captures, or of the given ones (and one device's)."""
     if capture_ids:
-        return (
+        where = (
             "ingest_id IN (SELECT max(ingest_id) FROM {db}.captures WHERE status = 'complete'"
-            " AND has(%(caps)s, capture_id) GROUP BY capture_id)",
-            {"caps": capture_ids},
+            " AND has(%(caps)s, capture_id) GROUP BY capture_id)"
         )
-    return f"ingest_id IN ({CURRENT})", {}
+        params: dict[str, Any] = {"caps": capture_ids}
+    else:
+        where, params = f"ingest_id IN ({CURRENT})", {}
+    if device:
+        where += " AND device_mac = %(dev)s"
+        params["dev"] = device
+    return where, params
 
 
 def captures(store: Store) -> Rows:
@@ -114,10 +119,7 @@ def flows(
 
 def destinations(store: Store, capture_ids: list[str] | None = None, device: str | None = None) -> Rows:
     """Per device and destination (domain, else remote address): who, what kind, where, how protected."""
-    where, params = _scope(capture_ids)
-    if device:
-        where += " AND device_mac = %(dev)s"
-        params["dev"] = device
+    where, params = _scope(capture_ids, device)
     # aliases differ from column names: ClickHouse would substitute an alias inside its own aggregate
     return store.query(
         f"""SELECT device_mac AS mac, if(domain != '', domain, remote_ip) AS destination,
@@ -147,10 +149,7 @@ def observations(
     limit: int = 100,
 ) -> Rows:
     """Personal-data observations, newest last, with their flow's destination."""
-    where, params = _scope(capture_ids)
-    if device:
-        where += " AND device_mac = %(dev)s"
-        params["dev"] = device
+    where, params = _scope(capture_ids, device)
     if data_type:
         where += " AND (data_type = %(t)s OR startsWith(data_type, %(tp)s))"
         params.update(t=data_type, tp=data_type + ":")
@@ -186,22 +185,18 @@ RUN_BREAK = 3
 
 def measures(store: Store, capture_ids: list[str] | None = None, device: str | None = None) -> Rows:
     """Per device x data type x organisation x phase: how often, how precise, for how long, where to."""
-    where, params = _scope(capture_ids)
-    fwhere, _ = _scope(capture_ids)
-    if device:
-        where += " AND device_mac = %(dev)s"
-        params["dev"] = device
+    where, params = _scope(capture_ids, device)
+    fwhere, fparams = _scope(capture_ids)  # flows and phases of the same captures, all devices
     params["k"] = RUN_BREAK
     rows = store.query(
         f"""SELECT mac, kind, org, phase_name, n, reports, first_ns, last_ns, max_decimals, best_metres,
-            enc_share, abroad_share, third_share,
-            arrayReduce('median', gaps) AS median_gap_ns, arrayReduce('min', gaps) AS min_gap_ns,
+            enc_share, abroad_share, third_share, median_gap_ns, arrayReduce('min', gaps) AS min_gap_ns,
             arrayReduce('max', arrayMap((s, e) -> ts[e] - ts[s], starts,
                 arrayConcat(arrayMap(i -> toUInt64(i - 1), arrayPopFront(starts)), [toUInt64(length(ts))])))
                 AS longest_run_ns
         FROM (
-            SELECT *, arrayFilter(i -> i = 1 OR gaps[i - 1] > %(k)s * arrayReduce('median', gaps),
-                                  arrayEnumerate(ts)) AS starts
+            SELECT *, arrayReduce('median', gaps) AS median_gap_ns,
+                arrayFilter(i -> i = 1 OR gaps[i - 1] > %(k)s * median_gap_ns, arrayEnumerate(ts)) AS starts
             FROM (
                 SELECT o.device_mac AS mac, o.data_type AS kind, f.organ AS org, o.phase AS phase_name,
                     count() AS n, arraySort(groupUniqArray(o.ts_ns)) AS ts, length(ts) AS reports,
@@ -224,7 +219,7 @@ def measures(store: Store, capture_ids: list[str] | None = None, device: str | N
         r["phase"]: int(r["ns"])
         for r in store.query(
             f"SELECT phase, sum(end_ns - start_ns) AS ns FROM {{db}}.phases WHERE {fwhere} GROUP BY phase",
-            _scope(capture_ids)[1],
+            fparams,
         )
     }
     for r in rows:
