@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +24,14 @@ def shared_path(*parts: str) -> Path:
             pytest.fail(f"{p} is missing: CI must run with ../shared beside the clone")
         pytest.skip(f"{p} not present")
     return p
+
+
+def cli(*args: str, db: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run ``tapaudit`` as a user does, in a process of its own."""
+    cmd = [sys.executable, "-m", "appliance.cli", *args]
+    if db is not None:
+        cmd += ["--db", str(db)]
+    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
 
 
 @pytest.fixture

@@ -4,22 +4,14 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, cli
 
 REAL = sorted((ROOT / "pcaps" / "real").glob("*.pcap"))
 ARIA = ROOT / "pcaps" / "real" / "iot-sentinel-aria-setup-a-1.pcap"
 ARIA_MAC = "20:f8:5e:ca:91:52"
-
-
-def cli(*args: str, db: Path | None = None) -> subprocess.CompletedProcess[str]:
-    cmd = [sys.executable, "-m", "appliance.cli", *args]
-    if db is not None:
-        cmd += ["--db", str(db)]
-    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
 
 
 def one_line_error(p: subprocess.CompletedProcess[str], code: int = 1) -> str:

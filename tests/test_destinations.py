@@ -10,12 +10,10 @@ and that ``tapaudit destinations`` lists it all.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, cli
 
 from appliance import queries
 from appliance.bench import load_bench
@@ -168,12 +166,6 @@ def test_schema_upgrade_adds_columns(store: Store) -> None:
     cols = {r["name"] for r in store.query("SELECT name FROM system.columns WHERE table = 'flows'")}
     assert "as_org" in cols
     assert store.query("SELECT count() AS n FROM {db}.tls")[0]["n"] == 0
-
-
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "appliance.cli", *args], cwd=ROOT, capture_output=True, text=True, timeout=300
-    )
 
 
 def test_destinations_cli(tmp_path: Path) -> None:

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, cli
 
 from appliance import queries
 from appliance.bench import load_bench
@@ -74,12 +72,6 @@ def test_child_watch_measures_match_the_scenario(store: Store) -> None:
     assert amap["longest_run_ns"] / 1e9 == pytest.approx(9 * 240, rel=0.02)  # ten reports, one run
     assert amap["reports"] == 10 and amap["reports_per_hour"] == pytest.approx(15, rel=0.02)
     assert all(m["enc_share"] == 0 for m in ms.values())  # HTTP and MQTT in clear
-
-
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "appliance.cli", *args], cwd=ROOT, capture_output=True, text=True, timeout=300
-    )
 
 
 def test_measures_cli(tmp_path: Path) -> None:

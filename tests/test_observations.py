@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
-from conftest import ROOT
+from conftest import ROOT, cli
 
 from appliance import queries
 from appliance.bench import load_bench
@@ -64,12 +62,6 @@ def test_devices_that_send_nothing_personal_have_no_observations(store: Store) -
     assert macs <= {CHILD_WATCH, TABLET, "e0:06:30:5a:11:21", "cc:eb:5e:3b:33:41", "18:c2:3c:44:44:51",
                     "64:f2:fb:66:55:61"}  # fmt: skip
     assert "68:dd:b7:50:00:01" not in macs  # the gateway
-
-
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "appliance.cli", *args], cwd=ROOT, capture_output=True, text=True, timeout=300
-    )
 
 
 def test_observations_cli_masks_and_reveals(tmp_path: Path) -> None:
