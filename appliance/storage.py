@@ -79,6 +79,11 @@ def _tsv_converter(type_: str) -> Callable[[Any], str]:
     return _tsv_field
 
 
+def _rendered_array(type_: str) -> bool:
+    """Array types whose converter above renders the whole value (no row-level escaping needed)."""
+    return type_ == "Array(String)" or type_.startswith(("Array(UInt", "Array(Int"))
+
+
 _NEEDS_ESCAPE = re.compile(r"[\\\n\r\0]")
 
 
@@ -92,14 +97,10 @@ def _tsv_lines(table: Table, rows: Sequence[Row]) -> Iterator[str]:
     cols = table.inserted
     convs = [_tsv_converter(c.type) for c in cols]
     # arrays of numbers and strings are rendered first; the row then takes the same fast path
-    arrays = [
-        (i, convs[i])
-        for i, c in enumerate(cols)
-        if c.type in ("Array(String)",) or c.type.startswith(("Array(UInt", "Array(Int"))
-    ]
+    arrays = [(i, convs[i]) for i, c in enumerate(cols) if _rendered_array(c.type)]
     plain = all(
-        c.type == "String" or c.type.startswith(("UInt", "Int", "Float")) or any(i == j for j, _ in arrays)
-        for i, c in enumerate(cols)
+        c.type == "String" or c.type.startswith(("UInt", "Int", "Float")) or _rendered_array(c.type)
+        for c in cols
     )
     tabs = len(cols) - 1
     for row in rows:
