@@ -22,6 +22,8 @@ demo: $(STAMP)
 	$(BIN)/tapaudit captures --db $(DEMO_DB)
 	$(BIN)/tapaudit destinations --db $(DEMO_DB)
 	$(BIN)/tapaudit measures --db $(DEMO_DB)
+	$(BIN)/tapaudit periods --db $(DEMO_DB)
+	$(BIN)/tapaudit uploads --db $(DEMO_DB)
 
 debs:
 	./scripts/ensure-debs.sh

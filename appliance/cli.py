@@ -553,6 +553,121 @@ def measures_cmd(
     out.print(table)
 
 
+@app.command("periods")
+def periods_cmd(
+    device: DeviceOpt = None,
+    by_phase: Annotated[bool, typer.Option("--by-phase", help="One period per test phase.")] = False,
+    include_readable: Annotated[
+        bool, typer.Option("--all", help="Also flows the appliance could read (clear text).")
+    ] = False,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """How regularly each device reports to each destination, from the timing of encrypted traffic."""
+    mac = _mac_opt(device)
+    with _store(db) as store:
+        rows = queries.periods(store, device=mac, by_phase=by_phase, encrypted_only=not include_readable)
+    rows = [
+        {
+            "mac": r["mac"],
+            "destination": r["destination"],
+            "organisation": r["organisation"],
+            "country": r["country"],
+            "phase": r["phase_name"],
+            "security": r["security"],
+            "flows": int(r["flow_count"]),
+            "bursts": int(r["bursts"]),
+            "bytes_out": int(r["bytes_out"]),
+            "period_s": r["period_s"],
+            "jitter_s": r["jitter_s"],
+            "score": r["score"],
+            "periodic": r["periodic"],
+            "beats": r["beats"],
+            "missing": r["missing"],
+            "extra": r["extra"],
+            "longest_run_s": r["longest_run_s"],
+            "first_ns": int(r["first_ns"]),
+            "last_ns": int(r["last_ns"]),
+        }
+        for r in rows
+    ]
+    if as_json:
+        print(json.dumps(rows, indent=2, default=str, ensure_ascii=False))
+        return
+    table = Table(title="Reporting periods (from burst timing)", header_style="bold")
+    cols = ("Device", "Destination", "Phase", "Flows", "Bursts", "Period", "Jitter", "Score")
+    for col in (*cols, "Missing/extra", "Longest run", "Sent"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        periodic = r["periodic"]
+        table.add_row(
+            r["mac"],
+            r["destination"] + (f" ({r['organisation']})" if r["organisation"] else ""),
+            r["phase"] or "all",
+            str(r["flows"]),
+            str(r["bursts"]),
+            _fmt_secs(r["period_s"]) if periodic else "[dim]none[/dim]",
+            f"{r['jitter_s']:.2f} s" if periodic else "-",
+            f"{r['score']:.2f}",
+            f"{r['missing']}/{r['extra']}" if periodic else "-",
+            _fmt_secs(r["longest_run_s"]) if periodic else "-",
+            _fmt_bytes(r["bytes_out"]),
+        )
+    out.print(table)
+
+
+@app.command("uploads")
+def uploads_cmd(
+    device: DeviceOpt = None,
+    include_readable: Annotated[
+        bool, typer.Option("--all", help="Also flows the appliance could read (clear text).")
+    ] = False,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Upload bursts in encrypted traffic, each with the media it probably carries and why."""
+    mac = _mac_opt(device)
+    with _store(db) as store:
+        rows = queries.uploads(store, device=mac, encrypted_only=not include_readable)
+    rows = [
+        {
+            "mac": r["mac"],
+            "destination": r["destination"],
+            "organisation": r["organisation"],
+            "phase": r["phase_name"],
+            "flow": r["flow"],
+            "start_ns": int(r["start_ns"]),
+            "seconds": r["seconds"],
+            "bytes_out": int(r["bytes_out"]),
+            "rate": r["rate"],
+            "kind": r["kind"],
+            "confidence": r["confidence"],
+            "reason": r["reason"],
+        }
+        for r in rows
+    ]
+    if as_json:
+        print(json.dumps(rows, indent=2, default=str, ensure_ascii=False))
+        return
+    if not rows:
+        out.print("No upload bursts (none of 16 KiB or more, mostly one way).")
+        return
+    table = Table(title="Upload bursts", header_style="bold")
+    for col in ("Device", "Start", "Destination", "Phase", "Sent", "Probably", "Why"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        table.add_row(
+            r["mac"],
+            _fmt_ts(r["start_ns"]),
+            r["destination"],
+            r["phase"],
+            _fmt_bytes(r["bytes_out"]),
+            f"{r['kind']} ({r['confidence']})",
+            r["reason"],
+        )
+    out.print(table)
+
+
 def _fmt_secs(s: float) -> str:
     if s <= 0:
         return "-"

@@ -7,6 +7,7 @@ each flow an id that is the same every time the same capture is replayed.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from typing import Any
 
 from appliance.enrich import Enricher
@@ -86,3 +87,19 @@ def flow_row(
         f.seq,
         *dest,
     )
+
+
+def burst_rows(
+    f: Flow, capture_id: str, ingest_id: int, lan: LanPrefixes, phase_at: Callable[[int], str]
+) -> list[tuple[Any, ...]]:
+    """The flow's payload bursts as rows of ``bursts``, bytes counted from the device's side."""
+    if not f.bursts:
+        return []
+    dev, _direction, dev_first = orient(f, lan)
+    device = mac_text(dev) if usable_mac(dev) else ""
+    fid = flow_id(f)
+    if dev_first:
+        return [(capture_id, ingest_id, fid, device, s, e, bu, bd, pu, pd, phase_at(s))
+                for s, e, bu, bd, pu, pd in f.bursts]  # fmt: skip
+    return [(capture_id, ingest_id, fid, device, s, e, bd, bu, pd, pu, phase_at(s))
+            for s, e, bu, bd, pu, pd in f.bursts]  # fmt: skip

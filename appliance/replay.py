@@ -18,7 +18,7 @@ from typing import Protocol
 from appliance import __version__
 from appliance.bench import Bench
 from appliance.enrich import DEFAULT_HOME, GEOIP_DB, Enricher, geoip_version
-from appliance.flowrows import flow_row
+from appliance.flowrows import burst_rows, flow_row
 from appliance.inventory import Inventory
 from appliance.observe import Observer
 from appliance.phases import UNMARKED, Phases
@@ -111,6 +111,7 @@ def replay(store: Store, path: str, opts: ReplayOptions, progress: Progress | No
         "http": [],
         "app_events": [],
         "observations": [],
+        "bursts": [],
     }
     counts = dict.fromkeys(records, 0)
     nflows = 0
@@ -134,6 +135,7 @@ def replay(store: Store, path: str, opts: ReplayOptions, progress: Progress | No
             for f in meter.done:
                 inv.add_flow(f)
                 pending.append((*flow_row(f, cid, ingest, lan, enricher), phase_at(f.first)))
+                records["bursts"] += burst_rows(f, cid, ingest, lan, phase_at)
             meter.done = []
         if pending and (final or len(pending) >= BATCH_ROWS):
             store.insert("flows", pending)

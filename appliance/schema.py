@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 
 @dataclass(frozen=True)
@@ -333,6 +333,26 @@ OBSERVATIONS = Table(
     order_by="capture_id, ingest_id, device_mac, data_type, ts_ns",
 )
 
+BURSTS = Table(
+    "bursts",
+    "Payload bursts of every flow (packets less than 1 s apart), oriented to the device: the "
+    "beats and uploads that show what encrypted traffic carries, and how often.",
+    (
+        C("capture_id", "String", "capture"),
+        C("ingest_id", "UInt64", "ingestion run (ns stamp); the newest committed run is current"),
+        C("flow_id", "UInt64", "the flow (flows.flow_id)"),
+        C("device_mac", "String", "the local device of that flow"),
+        C("start_ns", "UInt64", "first payload packet of the burst, ns"),
+        C("end_ns", "UInt64", "last payload packet of the burst, ns"),
+        C("bytes_out", "UInt64", "transport payload bytes the device sent"),
+        C("bytes_in", "UInt64", "transport payload bytes the device received"),
+        C("pkts_out", "UInt32", "payload packets the device sent"),
+        C("pkts_in", "UInt32", "payload packets the device received"),
+        C("phase", "String", "test phase the burst began in"),
+    ),
+    order_by="capture_id, ingest_id, device_mac, start_ns",
+)
+
 PHASES = Table(
     "phases",
     "Test phases of a capture, from its phases file (or live marks): each lasts until the next.",
@@ -366,6 +386,7 @@ TABLES: tuple[Table, ...] = (
     HTTP,
     APP_EVENTS,
     OBSERVATIONS,
+    BURSTS,
     PHASES,
 )
 BY_NAME = {t.name: t for t in TABLES}

@@ -36,6 +36,10 @@ SWEEP_EVERY_NS = 30 * NS
 # Open flows held at most (~1 kB each with their two keys): bounds memory whatever the
 # capture; when full, idle-ish flows go first, then the least recently seen quarter.
 MAX_FLOWS = 500_000
+# Payload packets closer than this belong to one burst (a request and its answer, an
+# upload): the beats whose period tells what an encrypted flow reports, and how often.
+BURST_GAP_NS = NS
+MAX_BURSTS = 4096  # per flow record: 30 min of 1 s gaps is 1,800
 
 TCP, UDP, ICMP, ICMP6 = 6, 17, 1, 58
 FIN, SYN, RST, ACK = 0x01, 0x02, 0x04, 0x10
@@ -60,6 +64,8 @@ class Flow:
         "app",
         "b",
         "bp",
+        "burst",
+        "bursts",
         "by_dn",
         "by_up",
         "closed",
@@ -106,6 +112,17 @@ class Flow:
         self.dev: str | None = None  # the device's MAC text, once known (appliance.recordrows)
         self.app: TcpSession | UdpSession | None = None  # the session while it still reads payload
         self.l7: TcpSession | UdpSession | None = None  # the session, kept for enrichment
+        # payload bursts: [start, last, bytes up, bytes down, packets up, packets down]
+        self.burst: list[int] | None = None
+        self.bursts: list[list[int]] = []
+
+    def new_burst(self, ts: int) -> list[int]:
+        """Open the next payload burst; past MAX_BURSTS in one record, later ones are not kept."""
+        b = [ts, ts, 0, 0, 0, 0]
+        if len(self.bursts) < MAX_BURSTS:
+            self.bursts.append(b)
+        self.burst = b
+        return b
 
     @property
     def tcp_state(self) -> str:
@@ -341,6 +358,18 @@ class FlowMeter:
                                 f.synack = True
                             if flags & 0x05:
                                 self._tcp_close(f, flags, ts, False)
+            # ---- payload bursts (the shape of what an encrypted flow carries)
+            if pl:
+                b = f.burst
+                if b is None or ts - b[1] > BURST_GAP_NS:
+                    b = f.new_burst(ts)
+                b[1] = ts
+                if up:
+                    b[2] += pl
+                    b[4] += 1
+                else:
+                    b[3] += pl
+                    b[5] += 1
             # ---- payload, while the flow's session still wants it
             app = f.app
             if (

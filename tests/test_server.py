@@ -76,7 +76,20 @@ def _snapshot(store: Store) -> dict[str, Any]:
         )
         for m in queries.measures(store)
     ]
+    periods = [
+        tuple(
+            str(r[k])
+            for k in ("mac", "destination", "bursts", "period_s", "jitter_s", "score", "longest_run_s")
+        )
+        for r in queries.periods(store, by_phase=True, encrypted_only=False)
+    ]
+    uploads = [
+        tuple(str(r[k]) for k in ("mac", "flow", "start_ns", "bytes_out", "kind"))
+        for r in queries.uploads(store)
+    ]
     return {
+        "periods": sorted(periods),
+        "uploads": sorted(uploads),
         "measures": sorted(measures),
         "destinations": sorted(dests),
         "observations": sorted(obs),
@@ -106,6 +119,8 @@ def test_server_and_chdb_store_the_same(ch_server: Any, tmp_path: Path) -> None:
         assert len(snap["captures"]) == len(REAL) + 1 and snap["flows"]
         assert snap["destinations"] and snap["observations"] and snap["records"]["tls"]
         assert {m[3] for m in snap["measures"]} >= {"idle", "feature_on"}
+        assert {u[4] for u in snap["uploads"]} == {"audio", "image", "video"}
+        assert any(p[1] == "3.121.70.57" and p[3] == "30.0" for p in snap["periods"])  # the Blink hub
 
         # idempotent: a second replay is skipped, --force replaces without duplicates
         assert replay(server, str(REAL[0]), ReplayOptions()).status == "skipped"

@@ -154,6 +154,9 @@ def generate(out_dir: Path, seed: int, fmt: str) -> dict[str, Any]:
         "devices": devices,
         "phases": [{"name": n, "start": float(T0 + a), "end": float(T0 + b)} for n, a, b in PHASES],
     }
+    # encrypted traffic the appliance can only judge by its shape (pcaps.synth.encrypted)
+    truth["periodic"] = lab.periodic
+    truth["uploads"] = [{**u, "start": round(T0 + float(u["start"]), 6)} for u in lab.uploads]
     _write_yaml(out_dir / "lab.truth.yaml", truth)
     bench = {"lan_prefixes": LAN, "devices": {h.mac: h.bench for h in lab.hosts.values() if h.bench}}
     _write_yaml(out_dir / "lab.bench.yaml", bench)

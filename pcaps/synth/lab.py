@@ -29,6 +29,7 @@ from scapy.layers.inet6 import (
 from scapy.layers.l2 import ARP, Dot1Q, Ether
 from scapy.packet import Packet, Raw
 
+from pcaps.synth import encrypted as enc
 from pcaps.synth import frames as fr
 
 T0 = 1_772_442_000  # 2026-03-02 09:00:00 UTC
@@ -235,6 +236,8 @@ CLOUD = {  # name -> (address, port)
     "iat-api.xfyun.cn": ("42.62.43.76", 80),
     "firebaselogging-pa.googleapis.com": ("142.250.72.42", 443),
     "gateway.icloud.com": ("17.248.150.37", 443),
+    "aiot-mqtt.aqara.cn": ("120.79.140.12", 443),
+    "alarm.ys7.com": ("115.236.76.8", 443),
 }
 NTP_SERVER = "203.107.6.88"
 V6_REMOTE = "2408:8756:c52:1::e1"
@@ -250,6 +253,8 @@ class Lab:
         self.datagrams: dict[float, Packet] = {}  # time of a last fragment -> the whole datagram
         self.ports: dict[str, int] = {}
         self.ids = 0
+        self.periodic: list[dict[str, Any]] = []  # encrypted series sent at a known period (truth)
+        self.uploads: list[dict[str, Any]] = []  # encrypted uploads of known kind (truth)
 
     # ---- primitives ------------------------------------------------------------------------
 
@@ -507,13 +512,18 @@ def build(seed: int) -> Lab:
     lab.dns(90, w, "connect-drcn.hispace.hicloud.com")
     for t in range(100, end, 300):
         lab.tls(t + rng.random(), w, "connect-drcn.hispace.hicloud.com", [180], [120])
+    enc.periodic(lab, w, "connect-drcn.hispace.hicloud.com", 300, [*range(100, end, 300)], "TLS heartbeat")
     lab.dns(3590, w, "health-api.cloud.huawei.com")
     for t in range(3600, 6000, 120):
         lab.tls(t + 0.5, w, "health-api.cloud.huawei.com", [900, 400], [200, 80])
+    enc.periodic(
+        lab, w, "health-api.cloud.huawei.com", 120, [*range(3600, 6000, 120)], "health sync, feature_on"
+    )
     lab.dns(700, w, "alogus.umeng.com")
     lab.tls(705, w, "alogus.umeng.com", [1500], [60], close="rst")
     for t in range(1000, end, 1800):
         lab.tls(t, w, "sync-v6.hicloud.com", [300], [300], v6=True, ip=V6_REMOTE)
+    enc.periodic(lab, w, "sync-v6.hicloud.com", 1800, [*range(1000, end, 1800)], "TLS over IPv6")
     lab.add(1500, lab.up(w) / IPv6(src=w.ula, dst=V6_REMOTE) / ICMPv6EchoRequest(id=7, seq=1, data=b"p" * 32))
     lab.add(
         1500.04, lab.down(w) / IPv6(src=V6_REMOTE, dst=w.ula) / ICMPv6EchoReply(id=7, seq=1, data=b"p" * 32)
@@ -548,12 +558,14 @@ def build(seed: int) -> Lab:
     for t in range(130, end, 600):
         lab.udp(t, s, NTP_SERVER, 123, 123, fr.ntp_packet(3, rng), fr.ntp_packet(4, rng))
         lab.tls(t + 5, s, "api.io.mi.com", [220], [180])
+    enc.periodic(lab, s, "api.io.mi.com", 600, [*range(135, end, 600)], "TLS report")
     lab.tls(140, s, "resolver.msg.xiaomi.net", [150, 150, 150], [90, 90, 90])
-    for burst in range(3700, 5900, 400):  # "voice" upload: 20 ms frames for 6 s, then silence
-        for k in range(300):
-            lab.udp(burst + k * 0.02, s, "111.13.141.40", 52000, 3478, rng.randbytes(160))
+    for burst in range(3700, 5900, 400):  # voice upload: 20 ms frames for 6 s, then silence
+        enc.voice(lab, s, "111.13.141.40", burst, 6)
+    enc.periodic(lab, s, "111.13.141.40", 400, [*range(3700, 5900, 400)], "voice bursts, feature_on")
     for t in range(2000, end, 1800):
         lab.tls(t, s, "api-v6.io.mi.com", [400], [600], v6=True, ip=V6_REMOTE)
+    enc.periodic(lab, s, "api-v6.io.mi.com", 1800, [*range(2000, end, 1800)], "TLS over IPv6")
 
     # door lock: quiet TLS keepalives, pings to the gateway
     d = H["door_lock"]
@@ -567,6 +579,9 @@ def build(seed: int) -> Lab:
             t + 30.002,
             lab.down(d) / IP(src=GW_IP, dst=d.ip) / ICMP(type=0, id=3, seq=t % 65536) / Raw(b"\0" * 32),
         )
+    enc.periodic(lab, d, "aiot-rpc.aqara.cn", 900, [*range(150, end, 900)], "TLS report")
+    lab.dns(155, d, "aiot-mqtt.aqara.cn")
+    enc.keepalive(lab, d, "aiot-mqtt.aqara.cn", CLOUD["aiot-mqtt.aqara.cn"][0], 160, end, 45, (5000, 5600))
 
     # camera: device-log TLS, video uploads in feature_on, SSDP, one fragmented datagram, a reset
     cam = H["camera"]
@@ -575,9 +590,14 @@ def build(seed: int) -> Lab:
     for t in range(160, end, 1200):
         lab.tls(t, cam, "devlog.ys7.com", [700], [100])
         lab.ssdp(t + 1, cam)
-    for t in range(3650, 6000, 600):
-        lab.tls(t, cam, "open.ys7.com", [1300] * 120, [60])
-    lab.tls(6100, cam, "open.ys7.com", [500], [], close="rst")
+    enc.periodic(lab, cam, "devlog.ys7.com", 1200, [*range(160, end, 1200)], "device log")
+    for t in range(3650, 6000, 600):  # motion clips: 8 s of video at 80 kB/s
+        enc.video(lab, cam, "open.ys7.com", CLOUD["open.ys7.com"][0], t, 8, 20, 4000)
+    enc.periodic(lab, cam, "open.ys7.com", 600, [*range(3650, 6000, 600)], "video clips, feature_on")
+    lab.tls(6250, cam, "open.ys7.com", [500], [], close="rst")
+    lab.dns(4395, cam, "alarm.ys7.com")
+    for t in (4400, 5420):  # motion snapshots
+        enc.snapshot(lab, cam, "alarm.ys7.com", CLOUD["alarm.ys7.com"][0], t, 60_000)
     big = (
         IP(src=cam.ip, dst="115.236.76.7", id=4242) / UDP(sport=50000, dport=6000) / Raw(rng.randbytes(3200))
     )
@@ -615,6 +635,12 @@ def build(seed: int) -> Lab:
         lab.tls(t, tab, "android.bugly.qq.com", [1200], [80])
         lab.tls(t + 60, tab, "firebaselogging-pa.googleapis.com", [800], [120])
         lab.tls(t + 90, tab, "ipv6.xfyun.cn", [200], [200], v6=True, ip=V6_REMOTE)
+    for name, late in (
+        ("android.bugly.qq.com", 0),
+        ("firebaselogging-pa.googleapis.com", 60),
+        ("ipv6.xfyun.cn", 90),
+    ):
+        enc.periodic(lab, tab, name, 2400, [t + late for t in range(400, end, 2400)], "SDK report")
     for k in range(40):
         lab.add(
             7000 + k * 0.5,
@@ -630,6 +656,7 @@ def build(seed: int) -> Lab:
     lab.dns(200, ph, "gateway.icloud.com")
     for t in range(210, end, 1500):
         lab.tls(t, ph, "gateway.icloud.com", [600], [900])
+    enc.periodic(lab, ph, "gateway.icloud.com", 1500, [*range(210, end, 1500)], "iCloud")
     lab.add(300, lab.up(ph) / IP(src=ph.ip, dst=GW_IP) / ICMP(type=8, id=9) / Raw(b"x" * 56))
     lab.add(300.003, lab.down(ph) / IP(src=GW_IP, dst=ph.ip) / ICMP(type=0, id=9) / Raw(b"x" * 56))
     return lab
