@@ -17,6 +17,8 @@ from typing import Any
 
 import yaml
 
+from appliance.oui import vendor as oui_vendor
+
 CATEGORIES = ("watch", "child_watch", "speaker", "door_lock", "camera", "learning_tablet", "plug", "other")
 DEVICE_KEYS = {"name", "category", "vendor", "model", "firmware", "persona", "notes"}
 PERSONA_KEYS = {"imei", "serial", "phone", "email", "name", "home", "mac", "imsi", "iccid", "android_id"}
@@ -44,6 +46,11 @@ class Bench:
     sha256: str = ""
     devices: dict[str, BenchDevice] = field(default_factory=dict)
     lan_prefixes: list[str] = field(default_factory=list)
+
+    def vendor_of(self, mac: str) -> str:
+        """The vendor a lab named on its bench, else the IEEE registry's for the MAC's OUI."""
+        b = self.devices.get(mac)
+        return b.vendor if b is not None and b.vendor else oui_vendor(mac)
 
 
 def normalize_mac(text: str) -> str:

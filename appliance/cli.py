@@ -212,13 +212,8 @@ def replay_cmd(
         devs = queries.devices(store, ids)
         tops = queries.top_remotes(store, ids)
     if as_json:
-        print(
-            json.dumps(
-                {"captures": [dataclasses.asdict(r) for r in results], "devices": devs, "top_remotes": tops},
-                indent=2,
-                default=str,
-            )
-        )
+        caps = [dataclasses.asdict(r) for r in results]
+        _print_json({"captures": caps, "devices": devs, "top_remotes": tops})
         return
     if not quiet:
         _device_table(devs, tops)
@@ -299,7 +294,7 @@ def devices_cmd(
         devs = queries.devices(store, capture)
         tops = queries.top_remotes(store, capture)
     if as_json:
-        print(json.dumps(devs, indent=2, default=str))
+        _print_json(devs)
     else:
         _device_table(devs, tops)
 
@@ -320,7 +315,7 @@ def flows_cmd(
     with _store(db) as store:
         rows = queries.flows(store, capture, mac, limit, offset)
     if as_json:
-        print(json.dumps(rows, indent=2, default=str))
+        _print_json(rows)
         return
     table = Table(title=f"Flows{' of ' + mac if mac else ''}", header_style="bold")
     for col in ("Start (UTC)", "Proto", "Initiator", "Responder", "Pkts ↑/↓", "Bytes ↑/↓", "State", "End"):
@@ -376,7 +371,7 @@ def destinations_cmd(
         for r in rows
     ]
     if as_json:
-        print(json.dumps(rows, indent=2, default=str, ensure_ascii=False))
+        _print_json(rows)
         return
     table = Table(title="Destinations", header_style="bold")
     cols = ("Device", "Destination", "Organisation", "Kind", "Party", "Country", "Encrypted", "Flows")
@@ -398,6 +393,11 @@ def destinations_cmd(
             _fmt_ts(r["last_ns"]),
         )
     out.print(table)
+
+
+def _print_json(doc: object) -> None:
+    """Machine output on stdout: indented, non-ASCII names kept as they are."""
+    print(json.dumps(doc, indent=2, default=str, ensure_ascii=False))
 
 
 def _mac_opt(device: str | None) -> str | None:
@@ -472,7 +472,7 @@ def observations_cmd(
         for r in rows
     ]
     if as_json:
-        print(json.dumps(rows, indent=2, default=str, ensure_ascii=False))
+        _print_json(rows)
         return
     table = Table(title="Observations", header_style="bold")
     cols = ("Time (UTC)", "Device", "Type", "Where", "Value", "Precision", "Conf.", "Destination", "Country")
@@ -527,7 +527,7 @@ def measures_cmd(
         for r in rows
     ]
     if as_json:
-        print(json.dumps(rows, indent=2, default=str, ensure_ascii=False))
+        _print_json(rows)
         return
     table = Table(title="Measures", header_style="bold")
     cols = ("Device", "Type", "To", "Phase", "Reports", "Per hour", "Median gap", "Min gap", "Longest run")
@@ -592,7 +592,7 @@ def periods_cmd(
         for r in rows
     ]
     if as_json:
-        print(json.dumps(rows, indent=2, default=str, ensure_ascii=False))
+        _print_json(rows)
         return
     table = Table(title="Reporting periods (from burst timing)", header_style="bold")
     cols = ("Device", "Destination", "Phase", "Flows", "Bursts", "Period", "Jitter", "Score")
@@ -647,7 +647,7 @@ def uploads_cmd(
         for r in rows
     ]
     if as_json:
-        print(json.dumps(rows, indent=2, default=str, ensure_ascii=False))
+        _print_json(rows)
         return
     if not rows:
         out.print("No upload bursts (none of 16 KiB or more, mostly one way).")
@@ -684,7 +684,7 @@ def captures_cmd(db: DbOpt = None, as_json: JsonOpt = False) -> None:
     with _store(db) as store:
         rows = queries.captures(store)
     if as_json:
-        print(json.dumps(rows, indent=2, default=str))
+        _print_json(rows)
         return
     table = Table(title="Captures", header_style="bold")
     for col in ("sha256", "Path", "Packets", "Flows", "Devices", "First (UTC)", "Last (UTC)", "Truncated"):

@@ -24,7 +24,7 @@ from typing import Any
 
 import iptocc
 
-from appliance.oui import vendor as oui_vendor
+from appliance.bench import Bench
 from appliance.psl import snapshot
 from parsers.dns import DnsMessage
 from parsers.meter import Flow
@@ -132,15 +132,12 @@ class Enricher:
     """Everything the flows table says about a flow's destination, from the flow and its session."""
 
     def __init__(
-        self, catalog: Catalog, home: tuple[str, ...] = DEFAULT_HOME, vendors: dict[str, str] | None = None
+        self, catalog: Catalog, home: tuple[str, ...] = DEFAULT_HOME, bench: Bench | None = None
     ):
         self.catalog = catalog
         self.home = frozenset(c.upper() for c in home)
-        self.vendors = vendors or {}  # device MAC -> vendor text from the bench file
+        self.bench = bench or Bench()  # the lab's own vendor names for its devices
         self.dns = DnsNames()
-
-    def vendor_of(self, mac: str) -> str:
-        return self.vendors.get(mac) or oui_vendor(mac)
 
     def columns(self, f: Flow, device: str, direction: str, remote_ip: str) -> tuple[object, ...]:
         """(app, domain, domain_source, registrable, organisation, service, service_kind, party,
@@ -181,7 +178,7 @@ class Enricher:
         cc = country(remote_ip)
         if svc is None:
             party = "unknown"
-        elif svc.organisation in self.catalog.first_party(self.vendor_of(device)):
+        elif svc.organisation in self.catalog.first_party(self.bench.vendor_of(device)):
             party = "first"
         else:
             party = "third"

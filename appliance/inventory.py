@@ -152,7 +152,7 @@ class Inventory:
                     oui,
                     (b.name if b and b.name else "") or d.hostname or (mdns[0] if mdns else ""),
                     (b.category if b and b.category else "unknown"),
-                    (b.vendor if b and b.vendor else oui),
+                    self.bench.vendor_of(m),
                     b.model if b else "",
                     b.firmware if b else "",
                     1 if b else 0,

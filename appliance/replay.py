@@ -98,8 +98,7 @@ def replay(store: Store, path: str, opts: ReplayOptions, progress: Progress | No
     meter = FlowMeter(lan.is_local, opts.idle_s, opts.active_s)
     inv = Inventory(lan, opts.bench)
     catalog = opts.catalog or load_catalog()
-    vendors = {m: d.vendor for m, d in opts.bench.devices.items() if d.vendor} if opts.bench else {}
-    enricher = Enricher(catalog, tuple(opts.home), vendors)
+    enricher = Enricher(catalog, tuple(opts.home), opts.bench)
     rows = RecordRows(cid, ingest, lan, opts.raw_evidence)
     personas = {m: d.persona for m, d in opts.bench.devices.items() if d.persona} if opts.bench else {}
     observer = Observer(rows, store.hash_key(), personas, opts.raw_evidence, opts.phases)
