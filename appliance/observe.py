@@ -19,6 +19,7 @@ from appliance.flowrows import orient
 from appliance.masking import mask_hit
 from appliance.phases import UNMARKED, Phases
 from appliance.recordrows import RecordRows
+from parsers import rtp
 from parsers.detect.hits import Hit
 from parsers.detect.persona import PersonaMatcher
 from parsers.detect.scan import scan, scan_leaves
@@ -61,7 +62,11 @@ class Observer:
             found += [("http.header", h) for h in scan_leaves(headers, persona)]
             found += [("http.body", h) for h in scan(m.body, m.header("content-type"), persona)]
             return self._rows(rec, fid, dev, "http", found)
-        if isinstance(rec, AppRecord) and rec.up and rec.protocol in ("mqtt", "coap", "rtsp"):
+        if (
+            isinstance(rec, AppRecord)
+            and rec.protocol in ("mqtt", "coap", "rtsp", "websocket", "raw")
+            and rec.up == orient(rec.flow, self.rows.lan)[2]  # sent by the device, whichever end began
+        ):
             fid, dev = self.rows.device(rec.flow)
             persona = self.personas.get(dev)
             leaves = [
@@ -69,8 +74,13 @@ class Observer:
             ]
             if rec.name and all(leaf.value != rec.name for leaf in leaves):  # MQTT's topic is a field already
                 leaves.append(Leaf(f"{rec.kind}:name", "", rec.name, -3))
-            found = [(f"{rec.protocol}.{rec.kind}", h) for h in scan_leaves(leaves, persona)]
-            found += [(f"{rec.protocol}.{rec.kind}", h) for h in scan(rec.payload, "", persona)]
+            carrier = f"{rec.protocol}.{rec.kind}"
+            found = [(carrier, h) for h in scan_leaves(leaves, persona)]
+            found += [(carrier, h) for h in scan(rec.payload, "", persona)]
+            # raw UDP and RTSP interleaved data may be RTP media, which has no magic bytes
+            media = rtp.find(rec.payload) if rec.kind in ("udp", "interleaved") else None
+            if media is not None:
+                found.append((carrier, media))
             return self._rows(rec, fid, dev, rec.protocol, found)
         return []
 

@@ -299,10 +299,11 @@ HTTP = Table(
 
 APP_EVENTS = Table(
     "app_events",
-    "Messages of MQTT, CoAP, RTSP, NTP, DHCP, DHCPv6 and SSDP; values masked unless raw evidence is on.",
+    "Messages of MQTT, CoAP, RTSP, NTP, DHCP, DHCPv6, SSDP and WebSocket, and the first bytes of flows"
+    " no dissector reads; values masked unless raw evidence is on.",
     (
         *_event_head("message"),
-        C("protocol", "String", "mqtt, coap, rtsp, ntp, dhcp, dhcpv6, ssdp"),
+        C("protocol", "String", "mqtt, coap, rtsp, ntp, dhcp, dhcpv6, ssdp, websocket, raw (undissected)"),
         C("kind", "String", "message kind (connect, publish, GET, request, discover...)"),
         C("up", "UInt8", "1 if sent by the flow's initiator"),
         C("name", "String", "what it is about: topic, URI, hostname, search target (masked)"),

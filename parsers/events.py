@@ -84,7 +84,8 @@ class HttpRecord:
 
 @dataclass(slots=True)
 class AppRecord:
-    """A message of another protocol (MQTT, CoAP, RTSP, NTP, DHCP, DHCPv6, SSDP).
+    """A message of another protocol (MQTT, CoAP, RTSP, NTP, DHCP, DHCPv6, SSDP, WebSocket), or
+    the first bytes each way of a flow no dissector reads (protocol ``raw``, kind tcp or udp).
 
     ``name`` is what the message is about (topic, URI, hostname, search target);
     ``detail`` holds the protocol's own fields; ``payload`` the application data it

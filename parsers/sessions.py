@@ -7,6 +7,10 @@ no protocol we know) and the meter then stops paying for it. Sessions keep what
 the destination enrichment needs (``app``, ``sni``, ``host``, ``security``) after
 they stop. Records go to the ``out`` list the meter passes in; malformed input is
 counted in ``stats`` per protocol and ends the session's dissection, never the replay.
+
+Bytes of no protocol we know still reach the content detectors: the first ``RAW_LIMIT``
+bytes of each direction of such a TCP flow, the first datagram each way of such a UDP
+flow (one only when it is RTP media), as ``raw`` records.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-from parsers import coap, dhcp, dhcpv6, dns, http, mqtt, ntp, quic, rtsp, ssdp, tls
+from parsers import coap, dhcp, dhcpv6, dns, http, mqtt, ntp, quic, rtp, rtsp, ssdp, tls, websocket
 from parsers.events import AppRecord, DnsRecord, HttpRecord, Record, TlsRecord
 from parsers.lan import ip_text
 from parsers.tcpstream import HalfStream
@@ -25,6 +29,8 @@ READ_LIMIT = 1 << 20  # bytes per direction held unparsed for readable protocols
 PARSE_AT = 1 << 12  # held bytes that trigger parsing whole messages out of a readable stream
 QUIC_VERSIONS = frozenset(v.to_bytes(4, "big") for v in quic.SALTS)
 UDP_MAX_PACKETS = 8  # packets read of a flow whose protocol only needs its first exchange
+RAW_LIMIT = 1 << 12  # bytes per direction of a flow no dissector reads, kept for the content detectors
+RAW_SEGMENTS = 16  # ... read from at most this many of the direction's segments
 RTSP_METHODS = frozenset(
     b"OPTIONS DESCRIBE SETUP PLAY PAUSE TEARDOWN ANNOUNCE RECORD GET_PARAMETER SET_PARAMETER".split()
 )
@@ -105,14 +111,18 @@ class TcpSession(Session):
     __slots__ = (
         "dn",
         "http_index",
+        "interleaved",
         "methods",
         "mqtt_parser",
         "out_tls",
         "parsed_at",
+        "raw",
         "stats",
         "tls_pos",
         "tried",
         "up",
+        "ws",
+        "ws_offer",
     )
 
     def __init__(self, stats: Counter[str], ports: tuple[int, int] = (0, 0)) -> None:
@@ -127,6 +137,10 @@ class TcpSession(Session):
         self.tried = 0  # directions whose first bytes were of no known protocol
         self.tls_pos = [0, 0]  # next record header per direction; -1 once past the clear handshake
         self.parsed_at = [0, 0]  # held bytes when a parse found nothing whole: wait for twice that
+        self.raw = [0, 0]  # segments read of an unreadable direction; -1 once its raw record is out
+        self.interleaved = 0  # RTSP: directions whose first media frame went out (1 down, 2 up)
+        self.ws: list[websocket.WsParser | None] = [None, None]  # per direction, after the upgrade
+        self.ws_offer: str | None = None  # extensions a WebSocket upgrade request offered
 
     def feed(
         self, out: list[Record], flow: Any, up: int, ts: int, seq: int, payload: bytes, syn: int
@@ -139,31 +153,40 @@ class TcpSession(Session):
         if not self.app:
             if not half.data:
                 return True
-            if self.tried >> up & 1:  # this direction already proved unreadable
-                half.data.clear()
-                return True
-            self.app = classify_tcp(bytes(half.data[:2048]), bool(up), self.ports)
-            if not self.app and len(half.data) <= 2:
+            if self.tried >> up & 1:  # this direction already proved unreadable: raw bytes
+                return self._raw_step(out, flow, up)
+            app = classify_tcp(bytes(half.data[:2048]), bool(up), self.ports)
+            if not app and len(half.data) <= 2:
                 # a keep-alive probe's garbage byte (or a middlebox's) at the sequence number the
                 # real data will reuse: forget it, the next segment starts the stream
                 half.data.clear()
                 half.base = -1
                 return True
-            if not self.app:
+            if not app:
                 # a capture that starts mid-connection may begin inside a response: the other
-                # direction's first bytes (the next request) get their chance too
+                # direction's first bytes (the next request) get their chance too; meanwhile
+                # this direction's first bytes are kept for the content detectors
                 self.tried |= 1 << up
-                half.data.clear()
                 if self.tried == 3:
                     self.stats["tcp_unclassified"] += 1
-                    return False
-                return True
+                half.limit = RAW_LIMIT
+                del half.data[RAW_LIMIT:]
+                return self._raw_step(out, flow, up)
+            self.app = app
+            if self.tried:  # the other direction's first bytes were no protocol's: raw, and it stays unread
+                self._raw_emit(out, flow, 1 - up)
+                other = self.dn if up else self.up
+                other.data.clear()
+                other.pending.clear()
+                other.limit = 0
             if self.app == "ssh":
                 self.security = "ssh"
                 return False
             if self.app in READABLE:
                 self.security = "none"
-                self.up.limit = self.dn.limit = READ_LIMIT
+                half.limit = READ_LIMIT
+                if not self.tried:
+                    (self.dn if up else self.up).limit = READ_LIMIT
         if self.app == "tls":
             return self._tls_step(out, flow)
         if len(half.data) >= PARSE_AT and len(half.data) >= 2 * self.parsed_at[up]:
@@ -178,7 +201,36 @@ class TcpSession(Session):
         elif self.app in READABLE and self.up is not None:
             self._read(out, flow, True, final=True)
             self._read(out, flow, False, final=True)
+        elif not self.app and self.up is not None:
+            self._raw_emit(out, flow, 1)
+            self._raw_emit(out, flow, 0)
         self.up = self.dn = None
+
+    # ---- bytes of no known protocol: the first of each direction, for the content detectors
+
+    def _raw_step(self, out: list[Record], flow: Any, up: int) -> bool:
+        """A segment of an unreadable direction: emit once it filled RAW_LIMIT or had its segments."""
+        half = self.up if up else self.dn
+        assert half is not None
+        if self.raw[up] < 0:
+            half.consume(len(half.data))  # its record is out: what follows is dropped as it comes
+        else:
+            self.raw[up] += 1
+            if len(half.data) >= RAW_LIMIT or self.raw[up] >= RAW_SEGMENTS:
+                self._raw_emit(out, flow, up)
+        return self.tried != 3 or self.raw != [-1, -1]
+
+    def _raw_emit(self, out: list[Record], flow: Any, up: int) -> None:
+        """An unreadable direction's first bytes as its one raw record; nothing more is kept of it."""
+        half = self.up if up else self.dn
+        if half is None or self.raw[up] < 0 or not self.tried >> up & 1:
+            return
+        if half.data:
+            payload = bytes(half.data[:RAW_LIMIT])
+            out.append(AppRecord(flow, half.ts_at(half.start), up == 1, "raw", "tcp", payload=payload))
+            self.stats["raw_tcp"] += 1
+        self.raw[up] = -1
+        half.consume(len(half.data))
 
     # ---- TLS: read both directions up to the first encrypted record
 
@@ -270,6 +322,8 @@ class TcpSession(Session):
         """Emit the whole messages at the start of ``data``; the bytes they took."""
         base = half.start
         if self.app == "http":
+            if self._in_frames(up, data[:2]):
+                return self._frames(out, flow, up, half, data, 0, final)
             if up:
                 msgs: list[Any] = http.parse_requests(data)
             else:
@@ -281,10 +335,18 @@ class TcpSession(Session):
                     self.methods.append(m.method)
                     if not self.host:
                         self.host = m.host.split(":")[0].lower()
+                    # a WebSocket upgrade: the bytes after it are frames if the client's first is one
+                    upgrade = "websocket" in m.header("upgrade").lower()
+                    self.ws_offer = m.header("sec-websocket-extensions") if upgrade else None
+                elif m.status == 101 and "websocket" in m.header("upgrade").lower():
+                    ext = m.header("sec-websocket-extensions")
+                    self.ws[up] = websocket.WsParser(websocket.deflate_negotiated(ext))
                 out.append(HttpRecord(flow, half.ts_at(base + m.start), up, self.http_index[up], m))
                 self.http_index[up] += 1
             self.stats["dissected_http"] += len(msgs)
             used = msgs[-1].end if msgs else 0
+            if used and self._in_frames(up, data[used : used + 2]):
+                return self._frames(out, flow, up, half, data, used, final)  # switched: the rest are frames
             if used and used < len(data) and not _may_start_http(data[used : used + 5], up):
                 # after a whole message comes something no request or response starts with: the
                 # connection left HTTP (an upgrade, a tunnel) or is not HTTP; nothing more to frame
@@ -314,6 +376,42 @@ class TcpSession(Session):
             return self._rtsp(out, flow, up, half, data)
         return len(data)
 
+    def _in_frames(self, up: bool, head: bytes) -> bool:
+        """Whether a direction carries WebSocket frames now: the server's after its 101, the client's
+        after its upgrade request once its next bytes are a masked frame (no request line is)."""
+        if up and self.ws[1] is None and self.ws_offer is not None and _client_frame(head):
+            self.ws[1] = websocket.WsParser(websocket.deflate_negotiated(self.ws_offer))
+        return self.ws[up] is not None
+
+    def _frames(
+        self, out: list[Record], flow: Any, up: bool, half: HalfStream, data: bytes, at: int, final: bool
+    ) -> int:
+        """WebSocket messages from data[at:]; where in ``data`` the frames read end."""
+        ws = self.ws[up]
+        assert ws is not None
+        msgs, used = ws.feed(data[at:] if at else data, half.start + at)
+        last = ws.flush() if final else None
+        if last is not None:
+            msgs.append(last)
+        for m in msgs:
+            detail: dict[str, Any] = {"code": m.close_code} if m.kind == "close" else {}
+            if m.compressed:
+                detail["compressed"] = True
+            if m.truncated:
+                detail["truncated"] = True
+            out.append(AppRecord(flow, half.ts_at(m.offset), up, "websocket", m.kind, "", detail, m.payload))
+        self.stats["dissected_websocket"] += len(msgs)
+        if ws.error:
+            self.stats["malformed_websocket"] += 1
+            ws.error = ""
+        if ws.errors:  # compressed messages that did not inflate: their payload is left empty
+            self.stats["websocket_inflate_errors"] += ws.errors
+            ws.errors = 0
+        other = self.ws[not up]
+        if ws.closed and (other is None or other.closed):
+            raise StopStream  # both ends closed (or stopped framing): nothing more to read
+        return at + used
+
     def _rtsp(self, out: list[Record], flow: Any, up: bool, half: HalfStream, data: bytes) -> int:
         st = rtsp.parse_stream(data)
         base = half.start
@@ -326,6 +424,12 @@ class TcpSession(Session):
             kind = m.method or str(m.status)
             out.append(AppRecord(flow, half.ts_at(base + m.offset), up, "rtsp", kind, m.uri, detail, m.body))
         self.stats["dissected_rtsp"] += len(st.messages)
+        frame = _interleaved(data, st) if st.interleaved and not self.interleaved >> up & 1 else None
+        if frame is not None:  # the first media frame each way, for the content detectors (RTP media)
+            self.interleaved |= 1 << up
+            at, channel, payload = frame
+            ts = half.ts_at(base + at)
+            out.append(AppRecord(flow, ts, up, "rtsp", "interleaved", "", {"channel": channel}, payload))
         return st.consumed
 
 
@@ -333,10 +437,35 @@ class StopStream(Exception):
     """A readable stream's bytes stopped being the protocol: stop reading the flow."""
 
 
+def _client_frame(head: bytes) -> bool:
+    """A masked WebSocket frame header (a client masks every frame, RFC 6455 5.3): no request line is."""
+    return len(head) >= 2 and not head[0] & 0x30 and head[0] & 0x0F in (0, 1, 2, 8, 9, 10) and head[1] >= 0x80
+
+
 def _may_start_http(head: bytes, up: bool) -> bool:
     if up:
         return bool(head) and 65 <= head[0] <= 90  # a method is upper-case letters
     return b"HTTP/".startswith(head[:5]) or head.startswith(b"HTTP/")
+
+
+def _interleaved(data: bytes, st: rtsp.RtspStream) -> tuple[int, int, bytes] | None:
+    """The first ``$`` frame of an even (RTP) channel after the last whole message: offset, channel, data."""
+    pos = 0
+    if st.messages:
+        m = st.messages[-1]
+        crlf, lf = data.find(b"\r\n\r\n", m.offset), data.find(b"\n\n", m.offset)
+        if crlf < 0 and lf < 0:
+            return None
+        head_end = lf + 2 if lf >= 0 and (crlf < 0 or lf < crlf) else crlf + 4  # as rtsp reads a head
+        pos = head_end + len(m.body)
+    while pos < st.consumed and data[pos] in b"\r\n":
+        pos += 1
+    while pos + 4 <= st.consumed and data[pos] == 0x24:
+        channel, size = data[pos + 1], int.from_bytes(data[pos + 2 : pos + 4], "big")
+        if channel % 2 == 0:
+            return pos, channel, data[pos + 4 : pos + 4 + size]
+        pos += 4 + size  # RTCP
+    return None
 
 
 def _tls13(server: tls.ServerHello | None) -> bool:
@@ -371,12 +500,13 @@ def _mqtt_record(flow: Any, ts: int, up: bool, m: mqtt.MqttMessage) -> AppRecord
 class UdpSession(Session):
     """One UDP flow: every datagram of chatty name protocols, the first few of the rest."""
 
-    __slots__ = ("crypto", "packets", "stats")
+    __slots__ = ("crypto", "packets", "raw", "stats")
 
     def __init__(self, app: str, stats: Counter[str], ports: tuple[int, int] = (0, 0)) -> None:
         super().__init__(app, ports)
         self.stats = stats
         self.packets = 0
+        self.raw = 0  # directions whose first datagram went out as a raw record (1 down, 2 up)
         self.crypto: quic.InitialCrypto | None = None
         if app in READABLE:
             self.security = "none"
@@ -389,9 +519,10 @@ class UdpSession(Session):
         """Read a datagram (``seq`` and ``syn`` are TCP's and unused); False once done."""
         self.packets += 1
         if not self.app:
-            self.app = sniff_udp(payload)
+            if self.packets == 1:
+                self.app = sniff_udp(payload)
             if not self.app:
-                return False
+                return self._raw(out, flow, up == 1, ts, payload)
             self.security = "quic" if self.app == "quic" else "dtls"
             if self.app == "dtls":
                 return False
@@ -408,6 +539,17 @@ class UdpSession(Session):
 
     def finish(self, out: list[Record], flow: Any) -> None:
         self.crypto = None
+
+    def _raw(self, out: list[Record], flow: Any, up: bool, ts: int, payload: bytes) -> bool:
+        """The first datagram each way of a flow no dissector reads; of an RTP stream, the first only."""
+        bit = 2 if up else 1
+        if not self.raw & bit:
+            self.raw |= bit
+            out.append(AppRecord(flow, ts, up, "raw", "udp", payload=payload[:RAW_LIMIT]))
+            self.stats["raw_udp"] += 1
+            if self.packets == 1 and rtp.find(payload) is not None:
+                return False  # media: its datagrams are more of the same, one tells what it is
+        return self.raw != 3 and self.packets < UDP_MAX_PACKETS
 
 
 def sniff_udp(payload: bytes) -> str:

@@ -1,5 +1,8 @@
 """Hypothesis fuzzing of every dissector in parsers/: on any input they return or raise ValueError.
 
+The WebSocket frame reader, the protobuf reader (alone and inside the value walker) and the RTP
+recogniser are stricter: they return on any input, raising nothing (``TOTAL``).
+
 Each target gets arbitrary bytes, and mutations (bit flips, byte sets, cuts, inserted bytes and
 protocol tokens, deleted and repeated spans) of valid messages built here. A dissector may raise
 its own error class or another ValueError; anything else (IndexError, struct.error,
@@ -29,8 +32,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.configuration import set_hypothesis_home_dir
 
-from parsers import coap, dhcp, dhcpv6, dns, http, ntp, quic, rtsp, ssdp, tls
+from parsers import coap, dhcp, dhcpv6, dns, http, ntp, quic, rtp, rtsp, ssdp, tls
+from parsers.detect import protobuf
+from parsers.detect.values import leaves
 from parsers.mqtt import MqttParser
+from parsers.websocket import WsParser
 from pcaps.synth import frames
 
 if not os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY"):
@@ -69,6 +75,9 @@ def run(name: str, data: bytes) -> None:
     """Call target ``name``: a return or a ValueError is fine, anything else propagates."""
     fn = TARGETS[name][0]
     with time_limit(name):
+        if name in TOTAL:
+            fn(data)  # no exception at all
+            return
         try:
             fn(data)
         except UnicodeError:
@@ -209,6 +218,75 @@ def _dhcpv6() -> bytes:
     return bytes(relay / d6.DHCP6OptRelayMsg(message=inner))
 
 
+def _ws_frame(payload: bytes, op: int = 1, fin: bool = True, key: bytes = b"", rsv1: bool = False) -> bytes:
+    head = bytes(((0x80 if fin else 0) | (0x40 if rsv1 else 0) | op,))
+    m = 0x80 if key else 0
+    if len(payload) < 126:
+        head += bytes((m | len(payload),))
+    else:
+        head += bytes((m | 126,)) + struct.pack("!H", len(payload))
+    if key:
+        return head + key + bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+    return head + payload
+
+
+def _websocket() -> bytes:
+    import zlib
+
+    z = zlib.compressobj(wbits=-15)
+    packed = (z.compress(b'{"imei":"861234567890127"}') + z.flush(zlib.Z_SYNC_FLUSH))[:-4]
+    key = b"\x12\x34\x56\x78"
+    out = _ws_frame(b"hello", key=key) + _ws_frame(packed, rsv1=True, key=key) + _ws_frame(b"x" * 300, op=2)
+    out += (
+        _ws_frame(b"frag-", fin=False, key=key)
+        + _ws_frame(b"", op=9, key=key)
+        + _ws_frame(b"end", op=0, key=key)
+    )
+    return out + _ws_frame(b"\x03\xe8bye", op=8)
+
+
+def _ws_read(data: bytes) -> int:
+    """Read a stream as the sessions do: in pieces, keeping what was not consumed, then flush."""
+    p = WsParser(deflate=True)
+    held, base, count = b"", 0, 0
+    for i in range(0, len(data), 37):
+        held += data[i : i + 37]
+        msgs, used = p.feed(held, base)
+        assert 0 <= used <= len(held) and all(0 <= m.offset < base + len(held) for m in msgs)
+        held, base, count = held[used:], base + used, count + len(msgs)
+    return count + (p.flush() is not None)
+
+
+def _pb_field(number: int, value: bytes | int, wire: int = 2) -> bytes:
+    def varint(n: int) -> bytes:
+        out = bytearray()
+        while True:
+            out.append((n & 0x7F) | (0x80 if n > 0x7F else 0))
+            n >>= 7
+            if not n:
+                return bytes(out)
+
+    if isinstance(value, bytes):
+        return varint(number << 3 | 2) + varint(len(value)) + value
+    if wire == 1:
+        return varint(number << 3 | 1) + struct.pack("<d", value)
+    return varint(number << 3) + varint(value & (1 << 64) - 1)
+
+
+PROTOBUF = (
+    _pb_field(1, b"861234567890127")
+    + _pb_field(2, _pb_field(1, 39, wire=1) + _pb_field(2, 116, wire=1) + _pb_field(3, b"a@b.cn"))
+    + _pb_field(3, -5)
+    + _pb_field(4, bytes(range(20)))
+    + _pb_field(5, _pb_field(1, _pb_field(1, _pb_field(1, b"deep") + _pb_field(2, 1))))
+)
+
+
+def _pb_walk(data: bytes) -> int:
+    found = protobuf.message(data)
+    return 0 if found is None else sum(1 for _ in protobuf.walk(data, found, "$.pb:", 0))
+
+
 _CH_RECORD = frames.tls_client_hello("api.example.com", random.Random(1), alpn="h2")
 CLIENT_HELLO = _CH_RECORD[9:]  # record header (5) and handshake header (4) off
 SERVER_HELLO = _server_hello()
@@ -246,7 +324,18 @@ TARGETS: dict[str, tuple[Callable[[bytes], Any], list[bytes]]] = {
     "ntp.parse": (ntp.parse, [_ntp(), bytes.fromhex("172a0003") + bytes(4)]),
     "rtsp.parse_messages": (rtsp.parse_messages, [_rtsp()]),
     "dhcpv6.parse": (dhcpv6.parse, [_dhcpv6()]),
+    "websocket.WsParser.feed": (_ws_read, [_websocket()]),
+    "protobuf.message+walk": (_pb_walk, [PROTOBUF]),
+    "values.leaves(protobuf)": (lambda b: list(leaves(b)), [PROTOBUF, b"\x1f\x8b" + PROTOBUF]),
+    "rtp.find": (
+        rtp.find,
+        [
+            bytes.fromhex("80e00001000015f91234abcd78000d6742c01fda0140169b808080a0000468ce3c80"),
+            bytes.fromhex("806000020000160a1234abcd7c85888400") + bytes(40),
+        ],
+    ),
 }
+TOTAL = frozenset(("websocket.WsParser.feed", "protobuf.message+walk", "values.leaves(protobuf)", "rtp.find"))
 NAMES = sorted(TARGETS)
 
 
@@ -273,6 +362,10 @@ def test_every_seed_is_valid() -> None:
     assert ntp.parse(_ntp()).stratum == 2
     assert len(rtsp.parse_messages(_rtsp())) == 3
     assert dhcpv6.parse(_dhcpv6()).innermost.fqdn == "cam.home"
+    assert _ws_read(_websocket()) == 5  # hello, the inflated JSON, 300 x, the joined fragments, close
+    assert _pb_walk(PROTOBUF) == 8
+    assert {leaf.path for leaf in leaves(PROTOBUF)} >= {"$.pb:1", "$.pb:2.3", "$.pb:5.1.1.1"}
+    assert [getattr(rtp.find(s), "confidence", None) for s in TARGETS["rtp.find"][1]] == ["high", "high"]
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -2,9 +2,10 @@
 
 Detectors look at values with their field names, not at raw bytes: a latitude is a
 number under a key like ``lat``. This walks JSON (numbers kept as their text, so the
-decimals a device sent are not lost), form and query encoding, simple XML, and plain
-text; and it opens the layers found inside values: base64, hex, gzip/deflate, each
-bounded in size and depth so a hostile payload cannot make it loop or explode.
+decimals a device sent are not lost), form and query encoding, simple XML, schema-less
+protobuf and plain text; and it opens the layers found inside values: base64, hex,
+gzip/deflate, each bounded in size and depth so a hostile payload cannot make it loop
+or explode.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
+from parsers.detect import protobuf
+
 MAX_DEPTH = 4  # layers opened inside one another (base64 in JSON in gzip...)
 MAX_BYTES = 1 << 20  # decoded bytes per layer
 MAX_LEAVES = 20_000  # values per payload
@@ -26,6 +29,8 @@ B64 = re.compile(rb"^[A-Za-z0-9+/_-]{16,}={0,2}$")
 HEX = re.compile(rb"^(?:[0-9a-fA-F]{2}){12,}$")
 FORM = re.compile(rb"^[\w.%+\-\[\]]+=[^&]*(?:&[\w.%+\-\[\]]+=[^&]*)*$")
 XML_LEAF = re.compile(rb"<([A-Za-z_][\w.\-]*)(?:\s[^>]*)?>([^<]{1,512})</\1>")
+# readable runs of binary data: four characters or more with no control byte nor undecodable one
+RUN = re.compile(r"[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffd]{4,}")
 
 
 @dataclass(slots=True)
@@ -62,6 +67,10 @@ def _leaves(payload: bytes, path: str, depth: int) -> Iterator[Leaf]:
     if data is not payload:
         yield from _leaves(data, path + ":z", depth + 1) if depth < MAX_DEPTH else iter(())
         return
+    found = protobuf.message(data)  # before strip(): a message may start or end with a tab or LF byte
+    if found is not None:
+        yield from _protobuf(data, found, path, depth)
+        return
     body = data.strip()
     if body[:1] in (b"{", b"["):
         try:
@@ -82,6 +91,8 @@ def _leaves(payload: bytes, path: str, depth: int) -> Iterator[Leaf]:
             yield from _value(f"{path}.form:{k}", k, v, depth, parent)
         return
     text = body.decode("utf-8", "replace")
+    if not protobuf.is_text(body):  # binary: its readable runs, as ``strings`` prints them (detectors
+        text = "\n".join(RUN.findall(text))  # cost by the character, and most of binary reads as none)
     if text:
         yield Leaf(path, "", text, -1)
 
@@ -122,6 +133,22 @@ def _value(path: str, key: str, value: str, depth: int, parent: int) -> Iterator
         yield from _leaves(value.encode("utf-8", "replace"), path, depth + 1)
 
 
+def _protobuf(data: bytes, found: list[protobuf.Field], path: str, depth: int) -> Iterator[Leaf]:
+    """A protobuf message's scalars, keyless (the wire format has no names): ``$.pb:1.3.2``."""
+    for p, parent, value in protobuf.walk(data, found, f"{path}.pb:", id(data)):
+        if isinstance(value, str):
+            yield from _value(p, "", value, depth, parent)
+            continue
+        kind = media_type(value)
+        inner = unwrap(value)
+        if kind:
+            yield Leaf(p, "", "", parent, kind, len(value))
+        elif inner is not value and depth < MAX_DEPTH:
+            yield from _leaves(inner, p + ":z", depth + 1)
+        elif len(value) <= 64:  # a hash or a binary id: as hex, the form hashed persona values are sought in
+            yield Leaf(p, "", value.hex(), parent)
+
+
 def unwrap(data: bytes) -> bytes:
     """gzip or zlib content decoded (bounded); anything else as it is."""
     if data[:2] == b"\x1f\x8b" or (len(data) > 2 and data[0] == 0x78 and data[1] in (0x01, 0x5E, 0x9C, 0xDA)):
@@ -157,6 +184,8 @@ def _worth_opening(out: bytes) -> bool:
     if not out:
         return False
     if out[:2] == b"\x1f\x8b" or out[:1] in (b"{", b"[", b"<") or media_type(out):
+        return True
+    if protobuf.message(out) is not None:
         return True
     printable = sum(32 <= b < 127 or b in (9, 10, 13) for b in out[:256])
     return printable >= 0.95 * min(len(out), 256)
