@@ -131,9 +131,7 @@ class DnsNames:
 class Enricher:
     """Everything the flows table says about a flow's destination, from the flow and its session."""
 
-    def __init__(
-        self, catalog: Catalog, home: tuple[str, ...] = DEFAULT_HOME, bench: Bench | None = None
-    ):
+    def __init__(self, catalog: Catalog, home: tuple[str, ...] = DEFAULT_HOME, bench: Bench | None = None):
         self.catalog = catalog
         self.home = frozenset(c.upper() for c in home)
         self.bench = bench or Bench()  # the lab's own vendor names for its devices

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 import phonenumbers
 
 from parsers.detect.hits import HIGH, MEDIUM, Hit
-from parsers.detect.location import norm
+from parsers.detect.location import SIGNAL_KEYS, norm
 from parsers.detect.values import Leaf
 
 DIGITS15 = re.compile(r"(?<![A-Za-z0-9])(\d{15})(?![A-Za-z0-9])")  # not a run inside a token
@@ -86,6 +86,7 @@ _KEY_TYPE = {k: t for t, names in KEYS.items() for k in names}
 AP_KEYS = frozenset(
     ("bssid", "apmac", "routermac", "gatewaymac", "ssidmac")
 )  # access points: location proxies
+AP_ENTRY = re.compile(r"\s*[,;| ]\s*-\d{2,3}\b")  # a MAC then a signal level: a scanned access point
 ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 
 
@@ -120,18 +121,24 @@ def _mac_ok(mac: str) -> bool:
 
 
 def find(leaves: Iterable[Leaf]) -> list[Hit]:
+    items = list(leaves)
+    # objects with a signal level are scanned access points or cells ({"mac": ..., "rssi": -61}):
+    # a MAC there is a BSSID, a location proxy (parsers.detect.location), not the device's own
+    scans = {x.parent for x in items if x.parent > 0 and x.key and norm(x.key) in SIGNAL_KEYS}
     hits: list[Hit] = []
-    for leaf in leaves:
-        hits += _leaf(leaf)
+    for leaf in items:
+        hits += _leaf(leaf, leaf.parent in scans)
     return hits
 
 
-def _leaf(leaf: Leaf) -> list[Hit]:
+def _leaf(leaf: Leaf, scanned: bool = False) -> list[Hit]:
     v = leaf.value.strip()
     if not v or len(v) > 1 << 16:
         return []
     named = _KEY_TYPE.get(norm(leaf.key)) if leaf.key else None
     out: list[Hit] = []
+    if named == "mac" and scanned:
+        return out
     if named is not None:
         h = _named(named, leaf.path, v)
         if h is not None:
@@ -148,8 +155,8 @@ def _leaf(leaf: Leaf) -> list[Hit]:
     for m in ICCID.finditer(v):
         if luhn_ok(m.group(1)):
             out.append(Hit("iccid", leaf.path, m.group(1), HIGH if m.group(1).startswith("8986") else MEDIUM))
-    for m in MAC.finditer(v) if norm(leaf.key) not in AP_KEYS else ():
-        if _mac_ok(m.group(1)):
+    for m in MAC.finditer(v) if norm(leaf.key) not in AP_KEYS and not scanned else ():
+        if _mac_ok(m.group(1)) and not AP_ENTRY.match(v, m.end()):
             out.append(Hit("mac", leaf.path, m.group(1), MEDIUM))
     for m in CN_ID.finditer(v):
         if cn_id_ok(m.group(1)):

@@ -56,9 +56,11 @@ WIFI_KEYS = frozenset(("bssid", "mac", "macaddr", "macaddress", "apmac", "wifima
 SIGNAL_KEYS = frozenset(("rssi", "signal", "level", "strength", "dbm", "signalstrength", "sig"))
 CELL_KEYS = (frozenset(("mcc",)), frozenset(("mnc",)), frozenset(("lac", "tac")),
              frozenset(("cid", "ci", "cellid", "eci", "cellidentity")))  # fmt: skip
-ANY_NAME = (
-    LAT_NAMES | LON_NAMES | PAIR_NAMES | WIFI_KEYS | SIGNAL_KEYS | SYSTEM_KEYS | frozenset().union(*CELL_KEYS)
-)
+# a tower as one string: Amap's positioning API ``bts=mcc,mnc,lac,cellid,signal`` (``nearbts``: |-separated)
+CELL_TEXT_KEYS = frozenset(("bts", "nearbts", "cdmabts"))
+CELL_TEXT = re.compile(r"^\s*([2-7]\d\d),(\d{1,3}),(\d{1,6}),(\d{1,10})(?:,-?\d{1,3})?\s*$")
+CELL_NAMES = frozenset().union(*CELL_KEYS, CELL_TEXT_KEYS)
+ANY_NAME = LAT_NAMES | LON_NAMES | PAIR_NAMES | WIFI_KEYS | SIGNAL_KEYS | SYSTEM_KEYS | CELL_NAMES
 
 
 @lru_cache(maxsize=4096)  # payloads repeat their keys: normalise each once
@@ -117,7 +119,9 @@ def find(leaves: Iterable[Leaf]) -> list[Hit]:
             m = PAIR.match(x.value) if k in PAIR_NAMES else None
             if m:
                 a, b = m.groups()
-                lng_first = k in LNG_FIRST or abs(float(a)) > 90
+                # Amap and GeoJSON write lng,lat under these keys, Tencent and Baidu lat,lng under
+                # ``location``: a second number past 90 can only be the longitude
+                lng_first = (k in LNG_FIRST and abs(float(b)) <= 90) or abs(float(a)) > 90
                 h = _pair_hit(x.path, b, a, HIGH) if lng_first else _pair_hit(x.path, a, b, HIGH)
                 if h:
                     found.append(h)
@@ -131,6 +135,12 @@ def find(leaves: Iterable[Leaf]) -> list[Hit]:
         hits += found
         if any(k in WIFI_KEYS for k in keyed) and any(k in SIGNAL_KEYS for k in keyed):
             wifi += 1
+        for k, x in keyed.items():
+            if k in CELL_TEXT_KEYS:
+                for tower in x.value.split("|"):
+                    cm = CELL_TEXT.match(tower)
+                    if cm:
+                        hits.append(Hit("cell_tower", x.path, ",".join(cm.groups()), HIGH))
         if all(any(k in names for k in keyed) for names in CELL_KEYS):
             vals = [next(x.value for k, x in keyed.items() if k in names) for names in CELL_KEYS]
             hits.append(Hit("cell_tower", group[0].path.rsplit(".", 1)[0], ",".join(vals), HIGH))

@@ -16,6 +16,10 @@ from parsers.detect.values import Leaf, media_type
 
 FLOAT = re.compile(r"^-?\d*\.\d+(?:[eE]-?\d+)?$")
 BOUNDARY = re.compile(rb"boundary=\"?([^\";\r\n]+)")
+# audio without a container (raw PCM, bare codec frames: iFlytek's speech API takes base64 PCM under
+# "audio") has no magic: a long base64 or hex blob under an audio key, maybe behind "data:...;base64,"
+AUDIO_KEYS = frozenset(("audio", "voice", "speech", "pcm", "audiodata", "voicedata", "sound"))
+BLOB = re.compile(r"^(?:[\w.+/;:-]{1,40}[:,])?[A-Za-z0-9+/_-]{256,}={0,2}$")
 
 
 def find_bytes(payload: bytes, path: str = "$", content_type: str = "") -> list[Hit]:
@@ -42,17 +46,22 @@ def _hit(kind: str, path: str, data: bytes) -> Hit:
 def find(leaves: Iterable[Leaf]) -> list[Hit]:
     """Media inside encoded values, and face-template-shaped float arrays (128 to 512 in one array)."""
     arrays: dict[int, list[Leaf]] = {}
-    hits = []
+    hits, blobs = [], []
     for leaf in leaves:
         if leaf.media:  # base64 or hex inside a value (a JSON "image": "/9j/4AAQ...")
             hits.append(Hit(leaf.media.split("/", 1)[0], leaf.path, leaf.media, HIGH,
                             detail={"format": leaf.media, "bytes": leaf.size}))  # fmt: skip
         elif not leaf.key and leaf.path.endswith("]") and FLOAT.match(leaf.value):
             arrays.setdefault(leaf.parent, []).append(leaf)
+        elif leaf.key.lower().replace("_", "") in AUDIO_KEYS and BLOB.match(leaf.value):
+            blobs.append(leaf)
     for items in arrays.values():
         if 128 <= len(items) <= 512:
             path = items[0].path.rsplit("[", 1)[0]
             hits.append(
                 Hit("face_template", path, f"{len(items)} floats", MEDIUM, detail={"dimensions": len(items)})
             )
+    decoded = {h.path.rsplit(":", 1)[0] for h in hits}  # a blob that opened to known media is that media
+    hits += [Hit("audio", x.path, "audio blob", MEDIUM, detail={"format": "unknown", "chars": len(x.value)})
+             for x in blobs if x.path not in decoded]  # fmt: skip
     return hits

@@ -12,54 +12,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from scapy.layers.inet import IP, TCP, UDP
+from scapy.layers.inet import IP, UDP
 from scapy.packet import Raw
 
 from pcaps.synth import frames as fr
 
 if TYPE_CHECKING:
     from pcaps.synth.lab import Host, Lab
-
-
-def timed_tcp(
-    lab: Lab,
-    h: Host,
-    ip: str,
-    port: int,
-    start: float,
-    stop: float,
-    exchanges: list[tuple[float, bytes, bytes | None]],
-) -> None:
-    """One TCP connection whose messages go at the given times (tcp() packs them back to back).
-
-    ``exchanges`` are (time, bytes up, bytes down): the server answers 30 ms later;
-    with nothing to say (b"") it acknowledges, with None it stays silent (a stream).
-    """
-    sp = lab.sport(h)
-    seq = {"c": lab.rng.randrange(1 << 31), "s": lab.rng.randrange(1 << 31)}
-
-    def send(tt: float, up: bool, flags: str, data: bytes = b"") -> None:
-        me, peer = ("c", "s") if up else ("s", "c")
-        ports = (sp, port) if up else (port, sp)
-        l3 = IP(src=h.ip, dst=ip) if up else IP(src=ip, dst=h.ip)
-        seg = TCP(sport=ports[0], dport=ports[1], flags=flags, seq=seq[me], ack=seq[peer], window=64240)
-        lab.add(tt, (lab.up(h) if up else lab.down(h)) / l3 / seg / (Raw(data) if data else b""))
-        seq[me] += len(data) + (1 if "S" in flags or "F" in flags else 0)
-
-    send(start, True, "S")
-    send(start + 0.03, False, "SA")
-    send(start + 0.0305, True, "A")
-    for tt, up, down in exchanges:
-        for i in range(0, len(up), 1400):
-            send(tt + i / 1400 * 0.0002, True, "PA", up[i : i + 1400])
-        if down:
-            send(tt + 0.03, False, "PA", down)
-            send(tt + 0.0305, True, "A")
-        elif down is not None:
-            send(tt + 0.03, False, "A")
-    send(stop, True, "FA")
-    send(stop + 0.03, False, "FA")
-    send(stop + 0.0305, True, "A")
 
 
 def handshake(lab: Lab, name: str) -> tuple[bytes, bytes]:
@@ -92,7 +51,7 @@ def keepalive(
             beats.append((at, fr.tls_record(23, 64, lab.rng), fr.tls_record(23, 48, lab.rng)))
             sent.append(at)
         t += period
-    timed_tcp(lab, h, ip, 443, start, stop, beats)
+    lab.timed_tcp(h, ip, 443, start, stop, beats)
     sent.insert(0, start + 0.04)  # the handshake is the first beat
     runs = [(start, outage[0]), (outage[1], stop)]
     lab.periodic.append(
@@ -122,7 +81,7 @@ def video(
                 b"" if i % 4 == 3 else None,
             )
         )
-    timed_tcp(lab, h, ip, 443, t, t + seconds + 1, sends)
+    lab.timed_tcp(h, ip, 443, t, t + seconds + 1, sends)
     lab.uploads.append(_upload(h, name, t + 0.2, seconds, n * (size + 5), "video"))
 
 
@@ -130,15 +89,8 @@ def snapshot(lab: Lab, h: Host, name: str, ip: str, t: float, nbytes: int) -> No
     """One still image posted over TLS in a single burst."""
     hello, answer = handshake(lab, name)
     body = b"".join(fr.tls_record(23, min(16384, nbytes - i), lab.rng) for i in range(0, nbytes, 16384))
-    timed_tcp(
-        lab,
-        h,
-        ip,
-        443,
-        t,
-        t + 2,
-        [(t + 0.04, hello, answer), (t + 0.2, body, fr.tls_record(23, 40, lab.rng))],
-    )
+    sends: list[tuple[float, bytes, bytes | None]] = [(t + 0.04, hello, answer)]
+    lab.timed_tcp(h, ip, 443, t, t + 2, [*sends, (t + 0.2, body, fr.tls_record(23, 40, lab.rng))])
     lab.uploads.append(_upload(h, name, t + 0.2, 0.0, len(body), "image"))
 
 

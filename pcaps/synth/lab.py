@@ -31,6 +31,7 @@ from scapy.packet import Packet, Raw
 
 from pcaps.synth import encrypted as enc
 from pcaps.synth import frames as fr
+from pcaps.synth import personal
 
 T0 = 1_772_442_000  # 2026-03-02 09:00:00 UTC
 HOURS = 3
@@ -238,6 +239,22 @@ CLOUD = {  # name -> (address, port)
     "gateway.icloud.com": ("17.248.150.37", 443),
     "aiot-mqtt.aqara.cn": ("120.79.140.12", 443),
     "alarm.ys7.com": ("115.236.76.8", 443),
+    # clear-text services of pcaps.synth.personal
+    "iot-mqtts.cn-north-4.myhuaweicloud.com": ("121.36.99.50", 1883),
+    "iot-coap.cn-north-4.myhuaweicloud.com": ("121.36.99.51", 5683),
+    "health-sync.hicloud.com": ("121.36.99.42", 80),
+    "apilocate.amap.com": ("106.11.43.141", 80),
+    "apis.map.qq.com": ("109.244.194.121", 80),
+    "api.map.baidu.com": ("180.101.49.12", 80),
+    "ulogs.umeng.com": ("203.119.169.11", 80),
+    "sdk.open.phone.igexin.com": ("122.228.77.85", 80),
+    "edu.iflytek.com": ("42.62.43.80", 80),
+    "homework.xfyun.cn": ("42.62.43.81", 80),
+    "alarmpic.ys7.com": ("115.236.76.10", 80),
+    "cloudvideo.ys7.com": ("115.236.76.11", 80),
+    "face.aqara.cn": ("120.79.140.20", 80),
+    "weatherapi.market.xiaomi.com": ("111.13.141.50", 80),
+    "speech.ai.xiaomi.com": ("111.13.141.51", 80),
 }
 NTP_SERVER = "203.107.6.88"
 V6_REMOTE = "2408:8756:c52:1::e1"
@@ -255,6 +272,7 @@ class Lab:
         self.ids = 0
         self.periodic: list[dict[str, Any]] = []  # encrypted series sent at a known period (truth)
         self.uploads: list[dict[str, Any]] = []  # encrypted uploads of known kind (truth)
+        self.seen: list[Any] = []  # personal values sent in clear (pcaps.synth.personal.Seen, truth)
 
     # ---- primitives ------------------------------------------------------------------------
 
@@ -325,6 +343,46 @@ class Lab:
         ss += 1
         c2s(t + rtt + 0.0005, "A")
         return t + rtt
+
+    def timed_tcp(
+        self,
+        h: Host,
+        ip: str,
+        port: int,
+        start: float,
+        stop: float,
+        exchanges: list[tuple[float, bytes, bytes | None]],
+    ) -> None:
+        """One TCP connection whose messages go at the given times (tcp() packs them back to back).
+
+        ``exchanges`` are (time, bytes up, bytes down): the server answers 30 ms later;
+        with nothing to say (b"") it acknowledges, with None it stays silent (a stream).
+        """
+        sp = self.sport(h)
+        seq = {"c": self.rng.randrange(1 << 31), "s": self.rng.randrange(1 << 31)}
+
+        def send(tt: float, up: bool, flags: str, data: bytes = b"") -> None:
+            me, peer = ("c", "s") if up else ("s", "c")
+            ports = (sp, port) if up else (port, sp)
+            l3 = IP(src=h.ip, dst=ip) if up else IP(src=ip, dst=h.ip)
+            seg = TCP(sport=ports[0], dport=ports[1], flags=flags, seq=seq[me], ack=seq[peer], window=64240)
+            self.add(tt, (self.up(h) if up else self.down(h)) / l3 / seg / (Raw(data) if data else b""))
+            seq[me] += len(data) + (1 if "S" in flags or "F" in flags else 0)
+
+        send(start, True, "S")
+        send(start + 0.03, False, "SA")
+        send(start + 0.0305, True, "A")
+        for tt, up, down in exchanges:
+            for i in range(0, len(up), 1400):
+                send(tt + i / 1400 * 0.0002, True, "PA", up[i : i + 1400])
+            if down:
+                send(tt + 0.03, False, "PA", down)
+                send(tt + 0.0305, True, "A")
+            elif down is not None:
+                send(tt + 0.03, False, "A")
+        send(stop, True, "FA")
+        send(stop + 0.03, False, "FA")
+        send(stop + 0.0305, True, "A")
 
     def tls(
         self,
@@ -659,6 +717,7 @@ def build(seed: int) -> Lab:
     enc.periodic(lab, ph, "gateway.icloud.com", 1500, [*range(210, end, 1500)], "iCloud")
     lab.add(300, lab.up(ph) / IP(src=ph.ip, dst=GW_IP) / ICMP(type=8, id=9) / Raw(b"x" * 56))
     lab.add(300.003, lab.down(ph) / IP(src=GW_IP, dst=ph.ip) / ICMP(type=0, id=9) / Raw(b"x" * 56))
+    personal.add(lab)  # personal data in clear text, with its ground truth (last: it reads the frames above)
     return lab
 
 
@@ -666,56 +725,14 @@ def mqtt_session(lab: Lab, h: Host, start: float, stop: float) -> None:
     """One long MQTT connection: CONNECT, a location PUBLISH every 2 min, PINGREQ every 60 s."""
     ip, port = CLOUD["mqtt.watch.imoo.com"]
     p = h.bench["persona"]
-    ups = [fr.mqtt_connect(f"imoo-{p['imei']}", "watch", "s3cret")]
-    downs = [fr.MQTT_CONNACK]
+    sched: list[tuple[float, bytes, bytes | None]] = [
+        (start + 0.032, fr.mqtt_connect(f"imoo-{p['imei']}", "watch", "s3cret"), fr.MQTT_CONNACK)
+    ]
     t = start
-    sched: list[tuple[float, bytes, bytes]] = []
     while t < stop:
         t += 60
         if int(t - start) % 120 == 0:
             sched.append((t, fr.mqtt_publish(f"loc/{p['imei']}", lab.location_json(h, t)), b""))
         else:
             sched.append((t, fr.MQTT_PINGREQ, fr.MQTT_PINGRESP))
-    # segments at explicit times (tcp() packs its exchanges back to back)
-    sp = lab.sport(h)
-    cs, ss = 1000, 5000
-
-    def c2s(tt: float, flags: str, data: bytes = b"") -> None:
-        lab.add(
-            tt,
-            lab.up(h)
-            / IP(src=h.ip, dst=ip)
-            / TCP(sport=sp, dport=port, flags=flags, seq=cs, ack=ss)
-            / (Raw(data) if data else b""),
-        )
-
-    def s2c(tt: float, flags: str, data: bytes = b"") -> None:
-        lab.add(
-            tt,
-            lab.down(h)
-            / IP(src=ip, dst=h.ip)
-            / TCP(sport=port, dport=sp, flags=flags, seq=ss, ack=cs)
-            / (Raw(data) if data else b""),
-        )
-
-    c2s(start, "S")
-    cs += 1
-    s2c(start + 0.03, "SA")
-    ss += 1
-    c2s(start + 0.031, "A")
-    c2s(start + 0.032, "PA", ups[0])
-    cs += len(ups[0])
-    s2c(start + 0.06, "PA", downs[0])
-    ss += len(downs[0])
-    for tt, up, down in sched:
-        c2s(tt, "PA", up)
-        cs += len(up)
-        if down:
-            s2c(tt + 0.03, "PA", down)
-            ss += len(down)
-        else:
-            s2c(tt + 0.03, "A")
-    c2s(stop + 1, "FA")
-    cs += 1
-    s2c(stop + 1.03, "FA")
-    c2s(stop + 1.031, "A")
+    lab.timed_tcp(h, ip, port, start, stop + 1, sched)
