@@ -373,10 +373,8 @@ def destinations_cmd(
     if as_json:
         _print_json(rows)
         return
-    table = Table(title="Destinations", header_style="bold")
     cols = ("Device", "Destination", "Organisation", "Kind", "Party", "Country", "Encrypted", "Flows")
-    for col in (*cols, "Up", "Down", "First (UTC)", "Last (UTC)"):
-        table.add_column(col, overflow="fold")
+    table = _table("Destinations", (*cols, "Up", "Down", "First (UTC)", "Last (UTC)"))
     for r in rows:
         table.add_row(
             r["mac"],
@@ -393,6 +391,14 @@ def destinations_cmd(
             _fmt_ts(r["last_ns"]),
         )
     out.print(table)
+
+
+def _table(title: str, columns: tuple[str, ...]) -> Table:
+    """A table for a person: bold header, long values folded rather than cut."""
+    table = Table(title=title, header_style="bold")
+    for col in columns:
+        table.add_column(col, overflow="fold")
+    return table
 
 
 def _print_json(doc: object) -> None:
@@ -474,10 +480,8 @@ def observations_cmd(
     if as_json:
         _print_json(rows)
         return
-    table = Table(title="Observations", header_style="bold")
     cols = ("Time (UTC)", "Device", "Type", "Where", "Value", "Precision", "Conf.", "Destination", "Country")
-    for col in cols:
-        table.add_column(col, overflow="fold")
+    table = _table("Observations", cols)
     for r in rows:
         precision = f"{r['decimals']} dp ({r['metres']:g} m)" if r["decimals"] >= 0 else "-"
         table.add_row(
@@ -529,10 +533,8 @@ def measures_cmd(
     if as_json:
         _print_json(rows)
         return
-    table = Table(title="Measures", header_style="bold")
     cols = ("Device", "Type", "To", "Phase", "Reports", "Per hour", "Median gap", "Min gap", "Longest run")
-    for col in (*cols, "Precision", "Encrypted", "Abroad", "3rd party"):
-        table.add_column(col, overflow="fold")
+    table = _table("Measures", (*cols, "Precision", "Encrypted", "Abroad", "3rd party"))
     for r in rows:
         precision = f"{r['max_decimals']} dp ({r['best_metres']:g} m)" if r["max_decimals"] >= 0 else "-"
         table.add_row(
@@ -594,10 +596,8 @@ def periods_cmd(
     if as_json:
         _print_json(rows)
         return
-    table = Table(title="Reporting periods (from burst timing)", header_style="bold")
     cols = ("Device", "Destination", "Phase", "Flows", "Bursts", "Period", "Jitter", "Score")
-    for col in (*cols, "Missing/extra", "Longest run", "Sent"):
-        table.add_column(col, overflow="fold")
+    table = _table("Reporting periods (from burst timing)", (*cols, "Missing/extra", "Longest run", "Sent"))
     for r in rows:
         periodic = r["periodic"]
         table.add_row(
@@ -652,9 +652,7 @@ def uploads_cmd(
     if not rows:
         out.print("No upload bursts (none of 16 KiB or more, mostly one way).")
         return
-    table = Table(title="Upload bursts", header_style="bold")
-    for col in ("Device", "Start", "Destination", "Phase", "Sent", "Probably", "Why"):
-        table.add_column(col, overflow="fold")
+    table = _table("Upload bursts", ("Device", "Start", "Destination", "Phase", "Sent", "Probably", "Why"))
     for r in rows:
         table.add_row(
             r["mac"],

@@ -7,11 +7,13 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "pcaps"
+LAB = ROOT / "pcaps" / "lab"
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
@@ -32,6 +34,19 @@ def cli(*args: str, db: Path | None = None) -> subprocess.CompletedProcess[str]:
     if db is not None:
         cmd += ["--db", str(db)]
     return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
+
+
+def lab_options(raw: bool = False, phases: bool = True) -> Any:
+    """Replay options for the lab capture: its bench file (LAN, personas) and its phase marks."""
+    from appliance.bench import load_bench
+    from appliance.phases import load_phases
+    from appliance.replay import ReplayOptions
+
+    bench = load_bench(str(LAB / "lab.bench.yaml"))
+    opts = ReplayOptions(lan_prefixes=bench.lan_prefixes, bench=bench, raw_evidence=raw, force=True)
+    if phases:
+        opts.phases = load_phases(str(LAB / "lab.phases.csv"))
+    return opts
 
 
 @pytest.fixture

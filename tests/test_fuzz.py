@@ -31,6 +31,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.configuration import set_hypothesis_home_dir
+from pbwire import field
 
 from parsers import coap, dhcp, dhcpv6, dns, http, ntp, quic, rtp, rtsp, ssdp, tls
 from parsers.detect import protobuf
@@ -257,28 +258,12 @@ def _ws_read(data: bytes) -> int:
     return count + (p.flush() is not None)
 
 
-def _pb_field(number: int, value: bytes | int, wire: int = 2) -> bytes:
-    def varint(n: int) -> bytes:
-        out = bytearray()
-        while True:
-            out.append((n & 0x7F) | (0x80 if n > 0x7F else 0))
-            n >>= 7
-            if not n:
-                return bytes(out)
-
-    if isinstance(value, bytes):
-        return varint(number << 3 | 2) + varint(len(value)) + value
-    if wire == 1:
-        return varint(number << 3 | 1) + struct.pack("<d", value)
-    return varint(number << 3) + varint(value & (1 << 64) - 1)
-
-
 PROTOBUF = (
-    _pb_field(1, b"861234567890127")
-    + _pb_field(2, _pb_field(1, 39, wire=1) + _pb_field(2, 116, wire=1) + _pb_field(3, b"a@b.cn"))
-    + _pb_field(3, -5)
-    + _pb_field(4, bytes(range(20)))
-    + _pb_field(5, _pb_field(1, _pb_field(1, _pb_field(1, b"deep") + _pb_field(2, 1))))
+    field(1, b"861234567890127")
+    + field(2, field(1, 39.0) + field(2, 116.0) + field(3, b"a@b.cn"))
+    + field(3, -5)
+    + field(4, bytes(range(20)))
+    + field(5, field(1, field(1, field(1, b"deep") + field(2, 1))))
 )
 
 

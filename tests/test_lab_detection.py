@@ -20,12 +20,10 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import ROOT
+from conftest import ROOT, lab_options
 
 from appliance import queries
-from appliance.bench import load_bench
-from appliance.phases import load_phases
-from appliance.replay import ReplayOptions, replay
+from appliance.replay import replay
 from appliance.storage import open_store
 from parsers.detect.scan import scan
 from policies.catalog import load_catalog
@@ -55,14 +53,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     )
     store = open_store(str(tmp_path_factory.mktemp("detect") / "db"))
     store.ensure_schema()
-    bench = load_bench(str(LAB / "lab.bench.yaml"))
-    opts = ReplayOptions(
-        lan_prefixes=bench.lan_prefixes,
-        bench=bench,
-        phases=load_phases(str(LAB / "lab.phases.csv")),
-        force=True,
-    )
-    replay(store, str(LAB / "lab.pcapng"), opts)
+    replay(store, str(LAB / "lab.pcapng"), lab_options())
     obs = queries.observations(store, limit=10**7)
     ms = queries.measures(store)
     yield truth, obs, ms

@@ -6,12 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, cli
+from conftest import ROOT, cli, lab_options
 
 from appliance import queries
-from appliance.bench import load_bench
 from appliance.phases import PhasesError, load_phases
-from appliance.replay import ReplayOptions, replay
+from appliance.replay import replay
 from appliance.storage import Store
 
 LAB = ROOT / "pcaps" / "lab"
@@ -19,10 +18,7 @@ CHILD_WATCH = "80:41:4e:7c:22:31"
 
 
 def _lab(store: Store) -> None:
-    bench = load_bench(str(LAB / "lab.bench.yaml"))
-    opts = ReplayOptions(lan_prefixes=bench.lan_prefixes, bench=bench, force=True)
-    opts.phases = load_phases(str(LAB / "lab.phases.csv"))
-    replay(store, str(LAB / "lab.pcapng"), opts)
+    replay(store, str(LAB / "lab.pcapng"), lab_options())
 
 
 def test_phases_files(tmp_path: Path) -> None:

@@ -6,11 +6,11 @@ import json
 from pathlib import Path
 
 import yaml
-from conftest import ROOT, cli
+from conftest import ROOT, cli, lab_options
 
 from appliance import queries
 from appliance.bench import load_bench
-from appliance.replay import ReplayOptions, replay
+from appliance.replay import replay
 from appliance.storage import Store
 
 LAB = ROOT / "pcaps" / "lab"
@@ -18,12 +18,7 @@ CHILD_WATCH, TABLET = "80:41:4e:7c:22:31", "20:ff:36:77:66:71"
 
 
 def _lab(store: Store, raw: bool = False) -> None:
-    bench = load_bench(str(LAB / "lab.bench.yaml"))
-    replay(
-        store,
-        str(LAB / "lab.pcapng"),
-        ReplayOptions(lan_prefixes=bench.lan_prefixes, bench=bench, raw_evidence=raw, force=True),
-    )
+    replay(store, str(LAB / "lab.pcapng"), lab_options(raw=raw, phases=False))
 
 
 def test_lab_observations(store: Store) -> None:

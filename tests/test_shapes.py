@@ -11,12 +11,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import ROOT, cli, shared_path
+from conftest import ROOT, cli, lab_options, shared_path
 
 from appliance import queries
-from appliance.bench import load_bench
 from appliance.periodicity import periodicity
-from appliance.phases import load_phases
 from appliance.replay import ReplayOptions, replay
 from appliance.storage import Store
 from appliance.uploads import classify
@@ -84,14 +82,7 @@ def test_small_or_two_way_bursts_are_not_uploads() -> None:
 
 
 def _lab(store: Store) -> dict:
-    bench = load_bench(str(LAB / "lab.bench.yaml"))
-    opts = ReplayOptions(
-        lan_prefixes=bench.lan_prefixes,
-        bench=bench,
-        phases=load_phases(str(LAB / "lab.phases.csv")),
-        force=True,
-    )
-    replay(store, str(LAB / "lab.pcapng"), opts)
+    replay(store, str(LAB / "lab.pcapng"), lab_options())
     return yaml.safe_load((LAB / "lab.truth.yaml").read_text())
 
 
