@@ -571,6 +571,7 @@ def periods_cmd(
         rows = queries.periods(store, device=mac, by_phase=by_phase, encrypted_only=not include_readable)
     rows = [
         {
+            "capture_id": r["capture"],
             "mac": r["mac"],
             "destination": r["destination"],
             "organisation": r["organisation"],
@@ -596,13 +597,14 @@ def periods_cmd(
     if as_json:
         _print_json(rows)
         return
-    cols = ("Device", "Destination", "Phase", "Flows", "Bursts", "Period", "Jitter", "Score")
+    cols = ("Device", "Destination", "Capture", "Phase", "Flows", "Bursts", "Period", "Jitter", "Score")
     table = _table("Reporting periods (from burst timing)", (*cols, "Missing/extra", "Longest run", "Sent"))
     for r in rows:
         periodic = r["periodic"]
         table.add_row(
             r["mac"],
             r["destination"] + (f" ({r['organisation']})" if r["organisation"] else ""),
+            r["capture_id"][:12],
             r["phase"] or "all",
             str(r["flows"]),
             str(r["bursts"]),
@@ -631,6 +633,7 @@ def uploads_cmd(
         rows = queries.uploads(store, device=mac, encrypted_only=not include_readable)
     rows = [
         {
+            "capture_id": r["capture"],
             "mac": r["mac"],
             "destination": r["destination"],
             "organisation": r["organisation"],

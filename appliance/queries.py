@@ -246,22 +246,25 @@ def periods(
     by_phase: bool = False,
     encrypted_only: bool = True,
 ) -> Rows:
-    """Per device x destination (x phase): the reporting period of its traffic, from burst times alone."""
+    """Per capture x device x destination (x phase): the reporting period, from burst times alone.
+
+    Each capture on its own: beats of two test sessions are not one series.
+    """
     where, params = _scope(capture_ids, device)
     fwhere, _ = _scope(capture_ids)
     phase = "b.phase" if by_phase else "''"
     rows = store.query(
-        f"""SELECT b.device_mac AS mac, f.dest AS destination, {phase} AS phase_name,
+        f"""SELECT b.capture_id AS capture, b.device_mac AS mac, f.dest AS destination, {phase} AS phase_name,
             any(f.org) AS organisation, any(f.cc) AS country, groupUniqArray(f.sec) AS security,
             groupArray(b.start_ns) AS starts, count() AS bursts, uniqExact(b.flow_id) AS flow_count,
             sum(b.bytes_out) AS bytes_out, sum(b.bytes_in) AS bytes_in,
             min(b.start_ns) AS first_ns, max(b.end_ns) AS last_ns
-        FROM (SELECT flow_id, device_mac, start_ns, end_ns, bytes_out, bytes_in, phase
+        FROM (SELECT capture_id, flow_id, device_mac, start_ns, end_ns, bytes_out, bytes_in, phase
               FROM {{db}}.bursts WHERE {where} AND device_mac != '') AS b
         {_BURST_FLOWS.format(fwhere=fwhere)}
         WHERE f.dest != '' AND (%(all)s OR f.rd = 0)
-        GROUP BY mac, destination, phase_name
-        ORDER BY mac, destination, phase_name""",
+        GROUP BY capture, mac, destination, phase_name
+        ORDER BY mac, destination, first_ns, phase_name""",
         {**params, "all": 0 if encrypted_only else 1},
     )
     for r in rows:
@@ -290,7 +293,8 @@ def uploads(
     where, params = _scope(capture_ids, device)
     fwhere, _ = _scope(capture_ids)
     rows = store.query(
-        f"""SELECT b.device_mac AS mac, f.dest AS destination, f.org AS organisation, f.cc AS country,
+        f"""SELECT b.capture_id AS capture, b.device_mac AS mac, f.dest AS destination, f.org AS organisation,
+            f.cc AS country,
             f.sec AS security, b.phase AS phase_name, toString(b.flow_id) AS flow, b.start_ns AS start_ns,
             b.end_ns AS end_ns, b.bytes_out AS bytes_out, b.bytes_in AS bytes_in, b.pkts_out AS pkts_out
         FROM (SELECT * FROM {{db}}.bursts WHERE {where} AND device_mac != ''
