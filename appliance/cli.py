@@ -8,16 +8,12 @@ output on stdout; progress and tables go to stderr/stdout only for people.
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import json
 import os
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.progress import (
     BarColumn,
     Progress,
@@ -28,15 +24,32 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from appliance import __version__, queries
-from appliance.bench import BenchError, load_bench, normalize_mac
+from appliance import __version__, cli_findings, queries
+from appliance.bench import BenchError, load_bench
+from appliance.cliutil import (
+    DbOpt,
+    DeviceOpt,
+    Fail,
+    JsonOpt,
+    err,
+    out,
+)
+from appliance.cliutil import fmt_bytes as _fmt_bytes
+from appliance.cliutil import fmt_secs as _fmt_secs
+from appliance.cliutil import fmt_ts as _fmt_ts
+from appliance.cliutil import mac_opt as _mac_opt
+from appliance.cliutil import open_db as _store
+from appliance.cliutil import print_json as _print_json
+from appliance.cliutil import table as _table
 from appliance.masking import mask_hit
 from appliance.phases import PhasesError, load_phases
 from appliance.replay import ReplayOptions, ReplayResult, replay
 from appliance.schema import ddl_statements
-from appliance.storage import DATABASE, Store, StoreError, open_store
+from appliance.storage import DATABASE, StoreError
 from parsers.capture import CaptureError, expand_inputs, sniff_format
 from parsers.lan import DEFAULT_LAN
+from policies.declaration import DeclarationError
+from policies.engine import PackError
 
 app = typer.Typer(
     help="tapaudit: audit what smart terminals send about people, from captures or a network tap.",
@@ -45,51 +58,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-# Piped output is read later (files, CI logs): do not squeeze tables into 80 columns.
-out = Console(highlight=False, width=None if sys.stdout.isatty() else 220)
-err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 220)
-
-DbOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--db",
-        help="Data folder for embedded ClickHouse, or clickhouse://user:pass@host:9000/db "
-        "[env TAPAUDIT_DB; default ./data]",
-        show_default=False,
-    ),
-]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout instead of tables.")]
-DeviceOpt = Annotated[str | None, typer.Option("--device", help="Only this device (MAC).")]
-USER_ERRORS = (CaptureError, StoreError, BenchError, PhasesError)
-
-
-class Fail(Exception):
-    """A user-facing error raised inside a command."""
-
-
-@contextmanager
-def _store(db: str | None) -> Iterator[Store]:
-    store = open_store(db)
-    try:
-        store.ensure_schema()
-        yield store
-    finally:
-        store.close()
-
-
-def _fmt_bytes(n: int) -> str:
-    size = float(n)
-    for unit in ("B", "kB", "MB", "GB"):
-        if size < 1000 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1000
-    return str(n)
-
-
-def _fmt_ts(ns: int) -> str:
-    if not ns:
-        return "-"
-    return dt.datetime.fromtimestamp(ns / 1e9, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+USER_ERRORS = (CaptureError, StoreError, BenchError, PhasesError, DeclarationError, PackError)
 
 
 class _Bar:
@@ -393,28 +362,6 @@ def destinations_cmd(
     out.print(table)
 
 
-def _table(title: str, columns: tuple[str, ...]) -> Table:
-    """A table for a person: bold header, long values folded rather than cut."""
-    table = Table(title=title, header_style="bold")
-    for col in columns:
-        table.add_column(col, overflow="fold")
-    return table
-
-
-def _print_json(doc: object) -> None:
-    """Machine output on stdout: indented, non-ASCII names kept as they are."""
-    print(json.dumps(doc, indent=2, default=str, ensure_ascii=False))
-
-
-def _mac_opt(device: str | None) -> str | None:
-    if not device:
-        return None
-    try:
-        return normalize_mac(device)
-    except ValueError as exc:
-        raise Fail(f"--device: {exc}") from None
-
-
 def _encrypted(security: str) -> str:
     """yes when every flow was encrypted, no when none was, partly, or unknown."""
     kinds = set(security.split(",")) - {""}
@@ -669,16 +616,6 @@ def uploads_cmd(
     out.print(table)
 
 
-def _fmt_secs(s: float) -> str:
-    if s <= 0:
-        return "-"
-    if s < 120:
-        return f"{s:g} s"
-    if s < 7200:
-        return f"{s / 60:.1f} min"
-    return f"{s / 3600:.1f} h"
-
-
 @app.command("captures")
 def captures_cmd(db: DbOpt = None, as_json: JsonOpt = False) -> None:
     """List stored captures with their sha256, time span and counts."""
@@ -709,6 +646,12 @@ def schema_cmd(database: Annotated[str, typer.Option(help="Database name.")] = D
     """Print the ClickHouse DDL that tapaudit creates."""
     for stmt in ddl_statements(database):
         print(stmt + ";\n")
+
+
+# commands kept in their own modules, each listing them in COMMANDS, registered here by name
+for _module in (cli_findings,):
+    for _name, _fn in _module.COMMANDS.items():
+        app.command(_name)(_fn)
 
 
 def _version(value: bool) -> None:

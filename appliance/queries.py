@@ -313,3 +313,74 @@ def uploads(
                      rate=round(u.rate, 1))  # fmt: skip
             out.append(r)
     return out
+
+
+def phase_spans(store: Store, capture_id: str) -> Rows:
+    """The test phases of one capture (its current run), in time order."""
+    where, params = _scope([capture_id])
+    return store.query(
+        f"SELECT phase, start_ns, end_ns, note FROM {{db}}.phases WHERE {where} ORDER BY start_ns", params
+    )
+
+
+def fact_observations(store: Store, capture_id: str, device: str) -> Rows:
+    """One device's observations in one capture, each with its flow's destination facts (for the rules)."""
+    where, params = _scope([capture_id], device)
+    fwhere, _ = _scope([capture_id])
+    return store.query(
+        f"""SELECT o.ts_ns AS ts_ns, o.data_type AS data_type, o.carrier AS carrier, o.path AS path,
+            o.confidence AS confidence, o.decimals AS decimals, o.metres AS metres, o.excerpt AS excerpt,
+            o.detail AS detail, o.flow_id AS flow_id, o.phase AS phase, o.remote_ip AS remote_ip,
+            if(f.dom != '', f.dom, o.remote_ip) AS destination, f.org AS organisation, f.pty AS party,
+            f.skind AS service_kind, f.cc AS country, f.abroad AS cross_border, f.sec AS security
+        FROM (SELECT * FROM {{db}}.observations WHERE {where}) AS o
+        ANY LEFT JOIN (SELECT flow_id, domain AS dom, organisation AS org, party AS pty,
+                           service_kind AS skind, country AS cc, cross_border AS abroad, security AS sec
+                       FROM {{db}}.flows WHERE {fwhere}) AS f USING flow_id
+        ORDER BY ts_ns""",
+        params,
+    )
+
+
+def fact_flows(store: Store, capture_id: str, device: str) -> Rows:
+    """One device's flows in one capture with what the rules need of them, oldest first."""
+    where, params = _scope([capture_id], device)
+    return store.query(
+        f"""SELECT flow_id, first_ns, last_ns, if(domain != '', domain, remote_ip) AS destination,
+            remote_ip, remote_port, proto, organisation, party, service_kind, country, cross_border,
+            security, readable, app, direction, phase,
+            if(direction = 'inbound', bytes_down, bytes_up) AS bytes_out,
+            if(direction = 'inbound', bytes_up, bytes_down) AS bytes_in
+        FROM {{db}}.flows WHERE {where} ORDER BY first_ns""",
+        params,
+    )
+
+
+# The current assessment of each capture: its newest, over the capture's current ingestion.
+CURRENT_FINDINGS = (
+    "SELECT max(assess_id) FROM {db}.findings WHERE ingest_id IN (" + CURRENT + ") GROUP BY capture_id"
+)
+
+
+def findings(
+    store: Store,
+    capture_ids: list[str] | None = None,
+    device: str | None = None,
+    severity: str | None = None,
+) -> Rows:
+    """Current findings, most severe first."""
+    where, params = _scope(capture_ids, device)
+    where += f" AND assess_id IN ({CURRENT_FINDINGS}) AND rule_id != ''"
+    if severity:
+        where += " AND severity = %(sev)s"
+        params["sev"] = severity
+    return store.query(
+        f"""SELECT capture_id, finding_id, device_mac, rule_id, pack, pack_version, rules_sha256,
+            declaration_sha256, severity, requirements, statement, statement_zh, figures,
+            arrayMap(x -> toString(x), flow_ids) AS flows, first_ns, last_ns, excerpts, observations,
+            assess_id
+        FROM {{db}}.findings WHERE {where}
+        ORDER BY indexOf(['fail', 'high', 'medium', 'low', 'info'], severity), device_mac, rule_id,
+            first_ns""",
+        params,
+    )

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 
 @dataclass(frozen=True)
@@ -354,6 +354,35 @@ BURSTS = Table(
     order_by="capture_id, ingest_id, device_mac, start_ns",
 )
 
+FINDINGS = Table(
+    "findings",
+    "What the policy packs found, per capture and device: the rule, the verdict, the figures and the "
+    "evidence; one assessment (assess_id) replaces the previous one of its capture.",
+    (
+        C("capture_id", "String", "capture"),
+        C("ingest_id", "UInt64", "the ingestion run the facts came from"),
+        C("assess_id", "UInt64", "assessment run (ns stamp); the newest of a capture is current"),
+        C("finding_id", "String", "stable id: hash of rule, device, subject and first time"),
+        C("device_mac", "String", "the device"),
+        C("rule_id", "String", "rule id (CN25-03...)"),
+        C("pack", "String", "pack id"),
+        C("pack_version", "String", "pack version"),
+        C("rules_sha256", "String", "hash of every pack file that ran"),
+        C("declaration_sha256", "String", "sha256 of the product declaration used, '' if none"),
+        C("severity", "String", "info, low, medium, high or fail"),
+        C("requirements", "Array(String)", "TR-xx ids the rule implements"),
+        C("statement", "String", "one sentence with the measured figures"),
+        C("statement_zh", "String", "the same in Chinese"),
+        C("figures", "String", "JSON: the measured figures"),
+        C("flow_ids", "Array(UInt64)", "flows behind the finding"),
+        C("first_ns", "UInt64", "first evidence, ns"),
+        C("last_ns", "UInt64", "last evidence, ns"),
+        C("excerpts", "Array(String)", "masked excerpts of the values"),
+        C("observations", "UInt32", "observations behind the finding"),
+    ),
+    order_by="capture_id, assess_id, device_mac, rule_id",
+)
+
 PHASES = Table(
     "phases",
     "Test phases of a capture, from its phases file (or live marks): each lasts until the next.",
@@ -388,6 +417,7 @@ TABLES: tuple[Table, ...] = (
     APP_EVENTS,
     OBSERVATIONS,
     BURSTS,
+    FINDINGS,
     PHASES,
 )
 BY_NAME = {t.name: t for t in TABLES}

@@ -1,0 +1,94 @@
+"""What every tapaudit command shares: the consoles, common options, one-line failures, formats."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from appliance.bench import normalize_mac
+from appliance.storage import Store, open_store
+
+# Piped output is read later (files, CI logs): do not squeeze tables into 80 columns.
+out = Console(highlight=False, width=None if sys.stdout.isatty() else 220)
+err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 220)
+
+DbOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        help="Data folder for embedded ClickHouse, or clickhouse://user:pass@host:9000/db "
+        "[env TAPAUDIT_DB; default ./data]",
+        show_default=False,
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout instead of tables.")]
+DeviceOpt = Annotated[str | None, typer.Option("--device", help="Only this device (MAC).")]
+
+
+class Fail(Exception):
+    """A user-facing error raised inside a command."""
+
+
+@contextmanager
+def open_db(db: str | None) -> Iterator[Store]:
+    store = open_store(db)
+    try:
+        store.ensure_schema()
+        yield store
+    finally:
+        store.close()
+
+
+def fmt_bytes(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "kB", "MB", "GB"):
+        if size < 1000 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    return str(n)
+
+
+def fmt_ts(ns: int) -> str:
+    if not ns:
+        return "-"
+    return dt.datetime.fromtimestamp(ns / 1e9, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def table(title: str, columns: tuple[str, ...]) -> Table:
+    """A table for a person: bold header, long values folded rather than cut."""
+    table = Table(title=title, header_style="bold")
+    for col in columns:
+        table.add_column(col, overflow="fold")
+    return table
+
+
+def print_json(doc: object) -> None:
+    """Machine output on stdout: indented, non-ASCII names kept as they are."""
+    print(json.dumps(doc, indent=2, default=str, ensure_ascii=False))
+
+
+def mac_opt(device: str | None) -> str | None:
+    if not device:
+        return None
+    try:
+        return normalize_mac(device)
+    except ValueError as exc:
+        raise Fail(f"--device: {exc}") from None
+
+
+def fmt_secs(s: float) -> str:
+    if s <= 0:
+        return "-"
+    if s < 120:
+        return f"{s:g} s"
+    if s < 7200:
+        return f"{s / 60:.1f} min"
+    return f"{s / 3600:.1f} h"

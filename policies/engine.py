@@ -1,0 +1,116 @@
+"""Rule packs from YAML, and the run of their rules over the facts about a device.
+
+Packs live in ``policies/packs/*.yaml`` and are read, not imported; each rule names
+its check (``policies.checks.CHECKS``, an explicit dict) and its thresholds. A
+product's declaration may override a rule's thresholds (``overrides``). The engine
+is pure: facts and declaration in, findings out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from policies.checks import CHECKS
+from policies.declaration import Declaration
+from policies.model import ALL, SEVERITIES, Facts, Finding, Pack, Rule
+
+PACKS_DIR = Path(__file__).with_name("packs")
+RULE_KEYS = frozenset(
+    ("id", "title", "title_zh", "requirements", "clauses", "categories", "phases", "check", "params",
+     "severity", "explain", "explain_zh")
+)  # fmt: skip
+
+
+class PackError(Exception):
+    """A pack that cannot be used: one line for the user."""
+
+
+def pack_names() -> list[str]:
+    return sorted(p.stem for p in PACKS_DIR.glob("*.yaml"))
+
+
+def load_pack(name_or_path: str) -> Pack:
+    """A pack by name (``cn-pi-2025``) or path; PackError with a one-line reason otherwise."""
+    path = Path(name_or_path)
+    if not path.suffix:
+        path = PACKS_DIR / f"{name_or_path}.yaml"
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise PackError(f"{path}: {exc.strerror or exc} (packs: {', '.join(pack_names())})") from None
+    try:
+        doc = yaml.safe_load(raw)
+    except yaml.YAMLError as exc:
+        raise PackError(f"{path}: not YAML ({str(exc).splitlines()[0]})") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("rules"), list):
+        raise PackError(f"{path}: expected pack, version, title and a list of rules")
+    pack_id = str(doc.get("pack", path.stem))
+    rules = tuple(_rule(path, pack_id, r) for r in doc["rules"])
+    ids = [r.id for r in rules]
+    if len(set(ids)) != len(ids):
+        raise PackError(f"{path}: rule ids repeat")
+    return Pack(pack_id, str(doc.get("version", "")), str(doc.get("title", "")), rules,
+                hashlib.sha256(raw).hexdigest())  # fmt: skip
+
+
+def _rule(path: Path, pack: str, r: Any) -> Rule:
+    if not isinstance(r, dict):
+        raise PackError(f"{path}: a rule must be a mapping")
+    rid = str(r.get("id", "?"))
+    missing = {"id", "title", "requirements", "check", "severity", "explain"} - set(r)
+    if missing:
+        raise PackError(f"{path}: rule {rid} lacks {sorted(missing)[0]}")
+    unknown = set(r) - RULE_KEYS
+    if unknown:
+        raise PackError(f"{path}: rule {rid} has unknown key {sorted(unknown)[0]!r}")
+    if r["check"] not in CHECKS:
+        raise PackError(f"{path}: rule {rid} names unknown check {r['check']!r}")
+    if r["severity"] not in SEVERITIES:
+        raise PackError(f"{path}: rule {rid} severity must be one of {', '.join(SEVERITIES)}")
+    return Rule(
+        id=rid,
+        pack=pack,
+        title=str(r["title"]),
+        title_zh=str(r.get("title_zh", "")),
+        requirements=tuple(str(x) for x in r["requirements"]),
+        clauses=tuple(str(x) for x in r.get("clauses") or ()),
+        categories=tuple(str(x) for x in r.get("categories") or (ALL,)),
+        phases=tuple(str(x) for x in r.get("phases") or (ALL,)),
+        check=str(r["check"]),
+        params=dict(r.get("params") or {}),
+        severity=str(r["severity"]),
+        explain=str(r["explain"]).strip(),
+        explain_zh=str(r.get("explain_zh", "")).strip(),
+    )
+
+
+def rules_sha256(packs: Iterable[Pack]) -> str:
+    """One hash over the packs that ran (their files' hashes, by pack id)."""
+    h = hashlib.sha256()
+    for p in sorted(packs, key=lambda p: p.id):
+        h.update(f"{p.id}:{p.version}:{p.sha256}\n".encode())
+    return h.hexdigest()
+
+
+def evaluate(packs: Iterable[Pack], facts: Facts, declaration: Declaration | None = None) -> list[Finding]:
+    """Every finding the packs' rules raise on one device's facts (rules of other categories skipped)."""
+    out: list[Finding] = []
+    for pack in packs:
+        for rule in pack.rules:
+            if not rule.applies_to(facts.category):
+                continue
+            if declaration is not None and rule.id in declaration.overrides:
+                rule = _with_params(rule, declaration.overrides[rule.id])
+            out += CHECKS[rule.check](rule, facts, declaration)
+    return out
+
+
+def _with_params(rule: Rule, override: dict[str, Any]) -> Rule:
+    from dataclasses import replace
+
+    return replace(rule, params={**rule.params, **override})
