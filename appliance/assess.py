@@ -8,6 +8,7 @@ capture replaces the previous one for readers (``queries.CURRENT_FINDINGS``).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Sequence
@@ -73,54 +74,55 @@ def assess(
     store: Store,
     capture_id: str,
     pack_ids: Sequence[str] | None = None,
-    declaration: Declaration | None = None,
+    declarations: Sequence[Declaration] = (),
 ) -> Assessment:
-    """Evaluate the packs on every device under test of one capture and store the findings."""
+    """Evaluate the packs on every device under test of one capture and store the findings.
+
+    Each device is judged against the declaration that names its MAC (or one naming
+    no device at all); a device without a declaration gets only what needs none.
+    """
     packs = [load_pack(p) for p in (pack_ids or pack_names())]
     digest = rules_sha256(packs)
     assess_id = time.time_ns()
     ingest = _ingest_of(store, capture_id)
     found: list[Finding] = []
+    used: dict[str, Declaration] = {}
     for dev in queries.devices(store, [capture_id]):
-        if dev["role"] != "device" or (
-            declaration and declaration.devices and dev["mac"] not in declaration.devices
-        ):
+        if dev["role"] != "device":
             continue
-        found += evaluate(packs, gather(store, capture_id, dev), declaration)
+        decl = declaration_for(declarations, str(dev["mac"]))
+        if decl is not None:
+            used[decl.sha256] = decl
+        found += evaluate(packs, gather(store, capture_id, dev), decl)
+    decl_hash = _combined(list(used.values()))
     versions = {p.id: p.version for p in packs}
-    store.insert(
-        "findings",
-        [
-            (
-                capture_id,
-                ingest,
-                assess_id,
-                f.id,
-                f.device,
-                f.rule.id,
-                f.rule.pack,
-                versions[f.rule.pack],
-                digest,
-                declaration.sha256 if declaration else "",
-                f.severity,
-                list(f.rule.requirements),
-                f.statement,
-                f.statement_zh,
-                json.dumps(f.figures, sort_keys=True, default=str, ensure_ascii=False),
-                f.flow_ids,
-                f.first_ns,
-                f.last_ns,
-                f.excerpts,
-                f.observations,
-            )
-            for f in found
-        ],
-    )
-    if not found:  # an assessment with nothing to say still replaces the previous one
-        store.insert("findings", [(capture_id, ingest, assess_id, "", "", "", "", "", digest,
-                                   declaration.sha256 if declaration else "", "none", [], "", "", "{}",
-                                   [], 0, 0, [], 0)])  # fmt: skip
+    rows: list[tuple[Any, ...]] = [
+        (capture_id, ingest, assess_id, f.id, f.device, f.rule.id, f.rule.pack, versions[f.rule.pack], digest,
+         decl_hash, f.severity, list(f.rule.requirements), f.statement, f.statement_zh,
+         json.dumps(f.figures, sort_keys=True, default=str, ensure_ascii=False), f.flow_ids, f.first_ns,
+         f.last_ns, f.excerpts, f.observations)
+        for f in found
+    ]  # fmt: skip
+    if not rows:  # an assessment with nothing to say still replaces the previous one
+        empty: tuple[Any, ...] = ("", "", "", "", digest, decl_hash, "none", [], "", "", "{}", [], 0, 0)
+        rows = [(capture_id, ingest, assess_id, *empty, [], 0)]
+    store.insert("findings", rows)
     return Assessment(capture_id, assess_id, packs, digest, found)
+
+
+def declaration_for(declarations: Sequence[Declaration], mac: str) -> Declaration | None:
+    """The declaration naming this device, else one that names no device, else None."""
+    named = [d for d in declarations if mac in d.devices]
+    if named:
+        return named[0]
+    return next((d for d in declarations if not d.devices), None)
+
+
+def _combined(decls: list[Declaration]) -> str:
+    """One hash over the declarations used (one: its own sha256; none: '')."""
+    if len(decls) <= 1:
+        return decls[0].sha256 if decls else ""
+    return hashlib.sha256("".join(sorted(d.sha256 for d in decls)).encode()).hexdigest()
 
 
 def _ingest_of(store: Store, capture_id: str) -> int:

@@ -23,13 +23,13 @@ from appliance.cliutil import (
     table,
 )
 from appliance.storage import Store
-from policies.declaration import load_declaration
+from policies.declaration import load_declarations
 from policies.engine import pack_names
 from policies.model import SEVERITIES
 
 DeclarationOpt = Annotated[
-    str | None,
-    typer.Option("--declaration", help="The product's declaration (YAML): what it says it collects."),
+    list[str] | None,
+    typer.Option("--declaration", help="A product declaration (YAML) or a folder of them; repeatable."),
 ]
 PackOpt = Annotated[
     list[str] | None,
@@ -47,10 +47,10 @@ def assess_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Judge stored captures against the rule packs and store the findings (replacing earlier ones)."""
-    decl = load_declaration(declaration) if declaration else None
+    decls = load_declarations(declaration or [])
     with open_db(db) as store:
         ids = _captures(store, capture)
-        results = [assess(store, cid, pack, decl) for cid in ids]
+        results = [assess(store, cid, pack, decls) for cid in ids]
     doc: list[dict[str, Any]] = [
         {
             "capture_id": a.capture_id,

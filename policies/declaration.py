@@ -68,6 +68,20 @@ class Declaration:
         return any(d == n or d.endswith("." + n) for n in names if "." in n)
 
 
+def load_declarations(paths: list[str]) -> list[Declaration]:
+    """Declaration files, or folders of them (``*.yaml``), in the order given."""
+    out = []
+    for p in paths:
+        if Path(p).is_dir():
+            files = sorted(Path(p).glob("*.yaml"))
+            if not files:
+                raise DeclarationError(f"{p}: no *.yaml declarations in this folder")
+            out += [load_declaration(str(f)) for f in files]
+        else:
+            out.append(load_declaration(p))
+    return out
+
+
 def load_declaration(path: str) -> Declaration:
     """Read and check a declaration file; DeclarationError with a one-line reason otherwise."""
     try:

@@ -1,0 +1,132 @@
+"""What each lab product declares: the maker's word the findings are judged against.
+
+A lab receives, with each product, what its maker says it collects, why, how often
+and for whom (privacy policy, SDK list, consent screens). These declarations are
+written for the synthetic lab with deliberate gaps against what the generator makes
+the devices send (``lab.py``, ``personal.py``, ``encrypted.py``), so that the rule
+packs have something true to find; the gaps are listed in each declaration's
+``gaps`` comment list and become the expected findings of the ground truth.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+HEALTH = ["health:heart_rate", "health:spo2", "health:steps", "health:sleep", "health:blood_pressure",
+          "health:temperature"]  # fmt: skip
+
+# product key (lab.hosts) -> declaration (policies.declaration format) and its deliberate gaps
+DECLARATIONS: dict[str, dict[str, Any]] = {
+    "watch": {
+        "product": "Huawei Watch GT (lab)",
+        "data_types": {
+            **{t: {"purpose": "health sync", "features": ["health"]} for t in HEALTH},
+            "location": {"purpose": "workout track", "interval_s": 30, "features": ["workout"]},
+        },
+        "destinations": ["huawei", "hicloud.com", "huawei.com", "myhuaweicloud.com"],
+        "sdks": [],
+        "features": ["health", "workout"],
+        "consent": {"phase": "boot"},
+        "separate_consent": [*HEALTH, "location"],
+        "gaps": [
+            "health readings and location sent in clear text (HTTP, MQTT on 1883)",
+            "Umeng analytics contacted but no SDK declared (encrypted: no personal data seen)",
+        ],
+    },
+    "child_watch": {
+        "product": "imoo Kids Watch Z7",
+        "data_types": {
+            "location": {"purpose": "guardian location lookup", "interval_s": 600, "features": ["locate"]},
+            "imei": {"purpose": "device binding"},
+            "phone": {"purpose": "watch number for guardian calls"},
+        },
+        "destinations": ["bbk", "imoo.com"],
+        "sdks": ["autonavi", "amap.com"],
+        "features": ["locate", "voice_chat"],
+        "consent": {"phase": "idle"},
+        "guardian_consent": {"phase": "idle"},
+        "separate_consent": ["location"],
+        "gaps": [
+            "IMEI, IMSI, ICCID, MEID, phone number and location sent at boot, before (guardian) consent",
+            "location every 120 s (MQTT) and 100 s in feature_on against a declared 600 s",
+            "location, IMEI and phone sent in clear text",
+            "Wi-Fi scan lists, cell towers, IMSI, ICCID, MEID collected but not declared",
+            "Tencent location services receive the IMEI and location but are not declared",
+            "the IMEI goes to third parties (Amap, Tencent)",
+        ],
+    },
+    "speaker": {
+        "product": "Xiaomi Smart Speaker LX06",
+        "data_types": {"audio": {"purpose": "voice commands after the wake word", "features": ["voice"]}},
+        "destinations": ["xiaomi", "mi.com", "xiaomi.com", "xiaomi.net"],
+        "sdks": [],
+        "features": ["voice", "weather"],
+        "consent": {"phase": "boot"},
+        "gaps": [
+            "voice audio sent in clear text",
+            "a 2-decimal (city-level) location for the weather, not declared",
+        ],
+    },
+    "door_lock": {
+        "product": "Aqara Smart Lock D100",
+        "data_types": {"mac": {"purpose": "device status report"}},
+        "destinations": ["lumi", "aqara.cn", "aqara.com"],
+        "sdks": [],
+        "features": ["remote_unlock", "face_unlock"],
+        "consent": {"phase": "boot"},
+        "separate_consent": [],
+        "gaps": [
+            "face templates leave the lock (to face.aqara.cn) without separate consent",
+            "its MAC goes to Huawei's IoT platform, a third party not declared, over CoAP without DTLS",
+        ],
+    },
+    "camera": {
+        "product": "EZVIZ C6 camera",
+        "data_types": {
+            "video": {"purpose": "cloud recording", "features": ["cloud_recording"]},
+            "serial": {"purpose": "device binding"},
+        },
+        "destinations": ["hikvision", "ys7.com", "ezviz.com"],
+        "sdks": [],
+        "features": ["cloud_recording", "motion_alerts"],
+        "consent": {"phase": "boot"},
+        "separate_consent": ["video"],
+        "gaps": [
+            "motion snapshots (images) uploaded, not declared",
+            "images, video and the serial sent in clear text",
+        ],
+    },
+    "learning_tablet": {
+        "product": "iFLYTEK Learning Tablet T10",
+        "data_types": {
+            "phone": {"purpose": "registered mobile number"},
+            "audio": {"purpose": "spoken-language scoring", "features": ["speech"]},
+            "image": {"purpose": "homework photos", "features": ["homework"]},
+            "serial": {"purpose": "device binding"},
+            "email": {"purpose": "account"},
+        },
+        "destinations": ["iflytek", "xfyun.cn", "iflytek.com"],
+        "sdks": ["tencent"],
+        "features": ["speech", "homework"],
+        "consent": {"phase": "idle"},
+        "guardian_consent": {"phase": "idle"},
+        "separate_consent": ["audio", "image"],
+        "gaps": [
+            "the child's ID-card number, contacts and phone sent at boot, before (guardian) consent",
+            "Umeng analytics and Getui receive identifiers and hashed phone/e-mail: undeclared third "
+            "parties, analytics on a child's device",
+            "an installed-app list and a contact list collected (not necessary)",
+            "precise location (GCJ-02, BD-09) collected, not declared",
+            "personal data sent in clear text",
+        ],
+    },
+}
+
+
+def declarations(hosts: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """File name -> declaration document, each naming the MAC of the device it covers."""
+    out = {}
+    for key, doc in DECLARATIONS.items():
+        out[f"{key}.yaml"] = {"product": doc["product"], "devices": [hosts[key].mac],
+                              **{k: v for k, v in doc.items() if k not in ("product", "gaps")}}  # fmt: skip
+    return out
