@@ -17,7 +17,7 @@ from appliance.replay import ReplayOptions, replay
 from appliance.storage import open_store
 
 LAB = ROOT / "pcaps" / "lab"
-FILES = ("lab.pcapng", "lab.truth.yaml", "lab.flows.csv", "lab.bench.yaml")
+FILES = ("lab.pcapng", "lab.truth.yaml", "lab.flows.csv", "lab.bench.yaml", "lab.phases.csv")
 
 
 def generate(out: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -39,7 +39,9 @@ def fresh(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_committed_lab_equals_a_fresh_generation(fresh: Path) -> None:
-    for name in FILES:
+    declarations = sorted(p.name for p in (LAB / "declarations").glob("*.yaml"))
+    assert declarations == sorted(p.name for p in (fresh / "declarations").glob("*.yaml")) != []
+    for name in (*FILES, *(f"declarations/{d}" for d in declarations)):
         assert (fresh / name).read_bytes() == (LAB / name).read_bytes(), (
             f"pcaps/lab/{name} differs from the generator's output: run `make lab` and commit"
         )
