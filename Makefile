@@ -24,6 +24,8 @@ demo: $(STAMP)
 	$(BIN)/tapaudit measures --db $(DEMO_DB)
 	$(BIN)/tapaudit periods --db $(DEMO_DB)
 	$(BIN)/tapaudit uploads --db $(DEMO_DB)
+	$(BIN)/tapaudit assess --db $(DEMO_DB) --declaration pcaps/lab/declarations
+	$(BIN)/tapaudit findings --db $(DEMO_DB)
 
 debs:
 	./scripts/ensure-debs.sh
