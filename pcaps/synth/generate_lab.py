@@ -163,6 +163,8 @@ def generate(out_dir: Path, seed: int, fmt: str) -> dict[str, Any]:
     obs, series = personal.truth(lab, phase_at)
     truth["observations"] = [_Row(e) for e in obs]
     truth["series"] = [_Row(e) for e in series]
+    # the findings each product's deliberate gaps must raise (pcaps.synth.scenario)
+    truth["findings"] = [_Row(e) for e in scenario.expected_findings(lab.hosts)]
     _write_yaml(out_dir / "lab.truth.yaml", truth)
     # what each product's maker declares (pcaps.synth.scenario), with its deliberate gaps as comments
     decl_dir = out_dir / "declarations"

@@ -15,6 +15,30 @@ from typing import Any
 HEALTH = ["health:heart_rate", "health:spo2", "health:steps", "health:sleep", "health:blood_pressure",
           "health:temperature"]  # fmt: skip
 
+# Kinds of gap, and the findings each must raise in the packs: (rule id, severity). This is
+# what each pack says of such a gap (its rules' requirements and severities), written once.
+GAPS: dict[str, tuple[tuple[str, str], ...]] = {
+    "sensitive_in_clear": (("GBT-04", "fail"), ("ETSI-5.8-2", "fail"), ("EN18031-SCM", "fail")),
+    "other_pi_in_clear": (("GBT-04", "medium"), ("ETSI-5.8-1", "medium"), ("EN18031-SCM", "high")),
+    "other_pi_in_clear_beside_sensitive": (("ETSI-5.8-1", "medium"),),  # the others judge the message
+    "pi_before_consent": (("CN25-01", "high"), ("ETSI-6-2", "high")),
+    "identifiers_before_consent": (("CN25-11", "high"),),
+    "identifiers_to_third_party": (("CN25-11", "high"),),
+    "child_identifiers": (("COPPA-01", "high"),),
+    "child_location_before_guardian": (("CN25-14", "high"), ("COPPA-03", "high")),
+    "child_analytics": (("CN25-14", "high"), ("COPPA-04", "high")),
+    "not_necessary": (("CN25-02", "medium"), ("GBT-01", "medium")),
+    "interval_below_declared": (("CN25-04", "medium"), ("GBT-03", "medium")),
+    "undeclared_third_party_with_pi": (("CN25-13", "medium"), ("ETSI-6-1", "medium")),
+    "undeclared_third_party_encrypted": (("CN25-13", "low"), ("ETSI-6-1", "low")),
+    "undeclared_type": (("ETSI-6-5", "medium"),),
+    "undocumented_sensor": (("ETSI-5.8-3", "high"),),
+    "face_off_device": (("CN25-08", "fail"), ("GBT-05", "fail")),
+    "precise_location_without_separate_consent": (("CN25-05", "high"),),
+    "contacts_without_feature": (("CN25-10", "medium"),),
+    "telemetry_with_pi": (("ETSI-6-4", "low"),),
+}
+
 # product key (lab.hosts) -> declaration (policies.declaration format) and its deliberate gaps
 DECLARATIONS: dict[str, dict[str, Any]] = {
     "watch": {
@@ -28,6 +52,7 @@ DECLARATIONS: dict[str, dict[str, Any]] = {
         "features": ["health", "workout"],
         "consent": {"phase": "boot"},
         "separate_consent": [*HEALTH, "location"],
+        "expect": ["sensitive_in_clear", "undeclared_third_party_encrypted"],
         "gaps": [
             "health readings and location sent in clear text (HTTP, MQTT on 1883)",
             "Umeng analytics contacted but no SDK declared (encrypted: no personal data seen)",
@@ -46,6 +71,18 @@ DECLARATIONS: dict[str, dict[str, Any]] = {
         "consent": {"phase": "idle"},
         "guardian_consent": {"phase": "idle"},
         "separate_consent": ["location"],
+        "expect": [
+            "sensitive_in_clear",
+            "pi_before_consent",
+            "identifiers_before_consent",
+            "identifiers_to_third_party",
+            "child_identifiers",
+            "child_location_before_guardian",
+            "not_necessary",
+            "interval_below_declared",
+            "undeclared_third_party_with_pi",
+            "undeclared_type",
+        ],
         "gaps": [
             "IMEI, IMSI, ICCID, MEID, phone number and location sent at boot, before (guardian) consent",
             "location every 120 s (MQTT) and 100 s in feature_on against a declared 600 s",
@@ -62,6 +99,7 @@ DECLARATIONS: dict[str, dict[str, Any]] = {
         "sdks": [],
         "features": ["voice", "weather"],
         "consent": {"phase": "boot"},
+        "expect": ["sensitive_in_clear", "other_pi_in_clear", "undeclared_type"],
         "gaps": [
             "voice audio sent in clear text",
             "a 2-decimal (city-level) location for the weather, not declared",
@@ -75,6 +113,15 @@ DECLARATIONS: dict[str, dict[str, Any]] = {
         "features": ["remote_unlock", "face_unlock"],
         "consent": {"phase": "boot"},
         "separate_consent": [],
+        "expect": [
+            "face_off_device",
+            "sensitive_in_clear",
+            "other_pi_in_clear",
+            "identifiers_to_third_party",
+            "undeclared_third_party_with_pi",
+            "undocumented_sensor",
+            "undeclared_type",
+        ],
         "gaps": [
             "face templates leave the lock (to face.aqara.cn) without separate consent",
             "its MAC goes to Huawei's IoT platform, a third party not declared, over CoAP without DTLS",
@@ -91,6 +138,12 @@ DECLARATIONS: dict[str, dict[str, Any]] = {
         "features": ["cloud_recording", "motion_alerts"],
         "consent": {"phase": "boot"},
         "separate_consent": ["video"],
+        "expect": [
+            "sensitive_in_clear",
+            "other_pi_in_clear_beside_sensitive",
+            "undocumented_sensor",
+            "undeclared_type",
+        ],
         "gaps": [
             "motion snapshots (images) uploaded, not declared",
             "images, video and the serial sent in clear text",
@@ -111,6 +164,20 @@ DECLARATIONS: dict[str, dict[str, Any]] = {
         "consent": {"phase": "idle"},
         "guardian_consent": {"phase": "idle"},
         "separate_consent": ["audio", "image"],
+        "expect": [
+            "sensitive_in_clear",
+            "pi_before_consent",
+            "precise_location_without_separate_consent",
+            "identifiers_to_third_party",
+            "child_identifiers",
+            "child_analytics",
+            "not_necessary",
+            "contacts_without_feature",
+            "undeclared_third_party_with_pi",
+            "undeclared_third_party_encrypted",
+            "undeclared_type",
+            "telemetry_with_pi",
+        ],
         "gaps": [
             "the child's ID-card number, contacts and phone sent at boot, before (guardian) consent",
             "Umeng analytics and Getui receive identifiers and hashed phone/e-mail: undeclared third "
@@ -127,6 +194,19 @@ def declarations(hosts: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """File name -> declaration document, each naming the MAC of the device it covers."""
     out = {}
     for key, doc in DECLARATIONS.items():
-        out[f"{key}.yaml"] = {"product": doc["product"], "devices": [hosts[key].mac],
-                              **{k: v for k, v in doc.items() if k not in ("product", "gaps")}}  # fmt: skip
+        rest = {k: v for k, v in doc.items() if k not in ("product", "gaps", "expect")}
+        out[f"{key}.yaml"] = {"product": doc["product"], "devices": [hosts[key].mac], **rest}
+    return out
+
+
+def expected_findings(hosts: dict[str, Any]) -> list[dict[str, Any]]:
+    """The findings above info the lab must raise: per device, the rules its gaps call for."""
+    out = []
+    for key, doc in DECLARATIONS.items():
+        seen = set()
+        for gap in doc["expect"]:
+            for rule, severity in GAPS[gap]:
+                if (rule, severity) not in seen:
+                    seen.add((rule, severity))
+                    out.append({"device": hosts[key].mac, "rule": rule, "severity": severity, "reason": gap})
     return out
