@@ -14,6 +14,9 @@ ETH_IPV6 = 0x86DD
 ETH_ARP = 0x0806
 VLAN_TPIDS = frozenset((0x8100, 0x88A8, 0x9100))
 PPPOE_SESSION = 0x8864
+# Ethertypes with another header before the network layer: the meter's inline Ethernet
+# path hands these frames to ``ethernet`` (tags and PPPoE peeled there).
+SHIMS = VLAN_TPIDS | {PPPOE_SESSION}
 PPP_TO_ETHERTYPE = {0x0021: ETH_IPV4, 0x0057: ETH_IPV6}
 
 # (ethertype, offset of layer 3, source MAC, destination MAC, outer VLAN id)

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable
 from parsers.capture import Frame, Packet
 from parsers.events import AddressSeen, Event, Record
 from parsers.ipfrag import Reassembler
-from parsers.linklayer import ETH_ARP, ETH_IPV4, ETH_IPV6, LINK_DECODERS, VLAN_TPIDS
+from parsers.linklayer import ETH_ARP, ETH_IPV4, ETH_IPV6, LINK_DECODERS, SHIMS
 from parsers.registry import UDP_DISSECTORS, Dissector
 from parsers.sessions import TcpSession, UdpSession, new_session
 
@@ -207,7 +207,7 @@ class FlowMeter:
                 dmac, smac, et = ETH_HEADER(data, 0)
                 off = 14
                 vlan = 0
-                if et in VLAN_TPIDS:
+                if et in SHIMS:
                     l2 = LINK_DECODERS[1](data)
                     if l2 is None:
                         stats["l2_malformed"] += 1
@@ -257,12 +257,15 @@ class FlowMeter:
                 end = l4 + plen
                 ipbytes = plen + 40
                 while proto in IPV6_EXT:
-                    if size < l4 + 8:
-                        stats["ipv6_malformed"] += 1
-                        continue
+                    if size < l4 + 8:  # an extension header cut short
+                        proto = -1
+                        break
                     hlen = (data[l4 + 1] + 2) << 2 if proto == 51 else (data[l4 + 1] + 1) << 3
                     proto = data[l4]
                     l4 += hlen
+                if proto < 0:
+                    stats["ipv6_malformed"] += 1
+                    continue
                 if proto == 44:
                     got = self._fragment6(ts, data, l4, end, src, dst)
                     if got is None:

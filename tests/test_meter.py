@@ -17,6 +17,7 @@ from scapy.layers.inet6 import (
     IPv6ExtHdrHopByHop,
 )
 from scapy.layers.l2 import ARP, CookedLinux, Dot1Q, Ether
+from scapy.layers.ppp import PPP, PPPoE
 from scapy.packet import Packet, Raw
 
 from parsers.dhcp import DhcpMessage
@@ -188,6 +189,23 @@ def test_vlan_and_qinq() -> None:
         ]
     )
     assert len(m.done) == 1 and m.done[0].pk_up == 2 and m.done[0].vlan == 20
+
+
+def test_pppoe_without_a_tag_is_ip() -> None:
+    inner = IP(src=LOCAL, dst=REMOTE) / UDP(sport=1, dport=2) / Raw(b"p" * 20)
+    m = run([(0, eth() / PPPoE(sessionid=1) / PPP(proto=0x21) / inner), (1, eth() / PPPoE(sessionid=1)
+             / PPP(proto=0x21) / inner.copy())])  # fmt: skip
+    assert len(m.done) == 1 and m.done[0].pk_up == 2 and m.done[0].bp == 2
+    assert not m.stats.get("non_ip")
+
+
+def test_ipv6_extension_header_cut_short_is_counted_not_looped() -> None:
+    """A hop-by-hop header announced but absent: counted as malformed, the next packet still read."""
+    head = IPv6(src="fd00::10", dst="2408::1", nh=0, plen=4)
+    cut = bytes(eth() / head)[: 14 + 40] + b"\x11\x00\x00\x00"  # 4 of the header's 8 bytes
+    good = eth() / IPv6(src="fd00::10", dst="2408::1") / UDP(sport=3, dport=4) / Raw(b"x")
+    m = run([(0, cut), (1, good)])
+    assert m.stats["ipv6_malformed"] == 1 and len(m.done) == 1 and m.done[0].bp == 4
 
 
 @pytest.mark.parametrize("kind", ["sll", "sll2", "raw", "raw4", "null"])
