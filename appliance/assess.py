@@ -104,7 +104,7 @@ def assess(
         for f in found
     ]  # fmt: skip
     if not rows:  # an assessment with nothing to say still replaces the previous one
-        empty: tuple[Any, ...] = ("", "", "", "", digest, decl_hash, "none", [], "", "", "{}", [], 0, 0)
+        empty: tuple[Any, ...] = ("", "", "", "", "", digest, decl_hash, "none", [], "", "", "{}", [], 0, 0)
         rows = [(capture_id, ingest, assess_id, *empty, [], 0)]
     store.insert("findings", rows)
     return Assessment(capture_id, assess_id, packs, digest, found)

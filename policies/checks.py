@@ -1,82 +1,55 @@
 """The checks rules name: each turns one device's facts into findings with the measured figures.
 
-A check reads a rule's ``params`` (thresholds) and ``phases``; it never changes the
-facts. ``CHECKS`` is the explicit registry the packs refer to by name.
+A check reads a rule's ``params`` (thresholds, with the spec's defaults when a pack leaves them
+out) and ``phases``; it never changes the facts. ``CHECKS`` is the explicit registry the packs
+refer to by name. The checks live in modules by what they judge:
+
+- ``checks_collection``: consent (TR-01), necessity (TR-02, ``necessity.yaml``), contacts
+  (TR-09), declared and telemetry data types (TR-16);
+- ``checks_measures``: frequency while idle and against the declared interval (TR-03), precise
+  location (TR-04);
+- ``checks_sensors``: background uploads (TR-05), audio without activation (TR-06), face data
+  (TR-07) and other biometrics (TR-08) off the device, withdrawal (TR-15), sensors (TR-17);
+- ``checks_sharing``: identifiers to third parties (TR-10), clear text (TR-11), abroad (TR-12);
+- ``checks_recipients``: undeclared third parties (TR-13), children (TR-14).
+
+``checks_common`` holds what they share (the finding builder, params, precision, consent);
+``checks_text`` how findings word the figures in English and Chinese.
+
+A check that needs the product's declaration (undeclared types, intervals, consent moments)
+says nothing without one; one whose violation does not depend on it (clear text, face data off
+the device with no consent record) speaks either way.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from policies import checks_collection as collection
+from policies import checks_measures as measures
+from policies import checks_recipients as recipients
+from policies import checks_sensors as sensors
+from policies import checks_sharing as sharing
+from policies.checks_common import Check, _finding
 
-from policies.declaration import Declaration
-from policies.model import Facts, Finding, Rule
-
-Check = Callable[[Rule, Facts, Declaration | None], list[Finding]]
-
-
-def _finding(
-    rule: Rule,
-    facts: Facts,
-    statement: str,
-    statement_zh: str,
-    figures: dict[str, Any],
-    obs: list[dict[str, Any]] | None = None,
-    flows: list[dict[str, Any]] | None = None,
-    severity: str = "",
-) -> Finding:
-    """A finding backed by observations and/or flows: their ids, time span and masked excerpts."""
-    obs = obs or []
-    flows = flows or []
-    times = [int(o["ts_ns"]) for o in obs] + [int(f["first_ns"]) for f in flows]
-    ids = sorted({int(o["flow_id"]) for o in obs} | {int(f["flow_id"]) for f in flows})
-    excerpts = sorted({str(o["excerpt"]) for o in obs if o.get("excerpt")})[:5]
-    return Finding(
-        rule=rule,
-        device=facts.mac,
-        severity=severity or rule.severity,
-        statement=statement,
-        statement_zh=statement_zh,
-        figures=figures,
-        flow_ids=ids,
-        first_ns=min(times) if times else 0,
-        last_ns=max(times) if times else 0,
-        excerpts=excerpts,
-        observations=len(obs),
-    )
-
-
-def sensitive_before_consent(rule: Rule, facts: Facts, decl: Declaration | None) -> list[Finding]:
-    """TR-01: personal data (or any third-party contact) before the consent the declaration names."""
-    consent = _consent_ns(facts, decl.consent if decl else {})
-    if consent is None:
-        return []
-    early = [o for o in facts.observations if int(o["ts_ns"]) < consent]
-    if not early:
-        return []
-    kinds = sorted({str(o["data_type"]) for o in early})
-    dests = sorted({str(o["destination"]) for o in early if o.get("destination")})
-    return [
-        _finding(
-            rule,
-            facts,
-            f"{len(early)} personal-data values ({', '.join(kinds)}) sent to"
-            f" {', '.join(dests) or 'the network'} before consent was given",
-            f"在用户同意之前发送了 {len(early)} 项个人信息（{', '.join(kinds)}）",
-            {"subject": ",".join(kinds), "values": len(early), "types": kinds, "destinations": dests},
-            obs=early,
-        )
-    ]
-
-
-def _consent_ns(facts: Facts, moment: dict[str, Any]) -> int | None:
-    if "at_ns" in moment:
-        return int(moment["at_ns"])
-    if "phase" in moment:
-        return facts.phase_start(str(moment["phase"]))
-    return None
-
+__all__ = ["CHECKS", "Check", "_finding"]
 
 CHECKS: dict[str, Check] = {
-    "sensitive_before_consent": sensitive_before_consent,
+    "sensitive_before_consent": collection.sensitive_before_consent,  # TR-01
+    "unnecessary_types": collection.unnecessary_types,  # TR-02
+    "frequency": measures.frequency,  # TR-03
+    "declared_interval": measures.declared_interval,  # TR-03
+    "precise_location": measures.precise_location,  # TR-04
+    "background_upload": sensors.background_upload,  # TR-05
+    "audio_without_activation": sensors.audio_without_activation,  # TR-06
+    "face_off_device": sensors.face_off_device,  # TR-07
+    "biometric": sensors.biometric,  # TR-08
+    "contacts": collection.contacts,  # TR-09
+    "identifiers_to_third_party": sharing.identifiers_to_third_party,  # TR-10
+    "cleartext": sharing.cleartext,  # TR-11
+    "cross_border": sharing.cross_border,  # TR-12
+    "undeclared_third_party": recipients.undeclared_third_party,  # TR-13
+    "minors": recipients.minors,  # TR-14
+    "after_withdrawal": sensors.after_withdrawal,  # TR-15
+    "undeclared_types": collection.undeclared_types,  # TR-16
+    "telemetry_pi": collection.telemetry_pi,  # TR-16 (ETSI 6-4)
+    "undocumented_sensor": sensors.undocumented_sensor,  # TR-17
 }

@@ -72,6 +72,9 @@ def _rule(path: Path, pack: str, r: Any) -> Rule:
         raise PackError(f"{path}: rule {rid} names unknown check {r['check']!r}")
     if r["severity"] not in SEVERITIES:
         raise PackError(f"{path}: rule {rid} severity must be one of {', '.join(SEVERITIES)}")
+    bad = _bad_param(r.get("params"))
+    if bad:
+        raise PackError(f"{path}: rule {rid} {bad}")
     return Rule(
         id=rid,
         pack=pack,
@@ -87,6 +90,26 @@ def _rule(path: Path, pack: str, r: Any) -> Rule:
         explain=str(r["explain"]).strip(),
         explain_zh=str(r.get("explain_zh", "")).strip(),
     )
+
+
+def _bad_param(params: Any) -> str:
+    """Why a rule's params cannot be used ("" when they can): a mapping; a ``*severity`` param names
+    a severity; ``severity_steps`` maps numeric bounds to severities."""
+    if params is None:
+        return ""
+    if not isinstance(params, dict):
+        return "params must be a mapping"
+    for key, value in params.items():
+        if str(key).endswith("severity") and value not in SEVERITIES:
+            return f"param {key} must be one of {', '.join(SEVERITIES)}"
+    steps = params.get("severity_steps")
+    if steps is not None:
+        if not isinstance(steps, dict):
+            return "param severity_steps must map bounds to severities"
+        for bound, sev in steps.items():
+            if sev not in SEVERITIES or isinstance(bound, bool) or not isinstance(bound, (int, float)):
+                return f"param severity_steps: {bound!r}: {sev!r} is not a number mapped to a severity"
+    return ""
 
 
 def rules_sha256(packs: Iterable[Pack]) -> str:

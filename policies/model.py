@@ -60,15 +60,17 @@ class Facts:
     """What was measured about one device in one capture: rows as the storage read API gives them.
 
     observations: ts_ns, data_type, carrier, path, confidence, decimals, metres, excerpt,
-        flow_id, destination, organisation, party, service_kind, country, cross_border,
-        security, phase
+        detail (JSON: accuracy_m, form of a persona match, dimensions...), flow_id, remote_ip,
+        destination, organisation, party, service_kind, country, cross_border, security, phase
     measures: data_type, organisation, phase, reports, median_gap_s, min_gap_s,
         longest_run_s, max_decimals, best_metres, first_ns, last_ns, enc_share,
         abroad_share, third_share
     flows: flow_id, first_ns, last_ns, destination, organisation, party, service_kind,
         country, cross_border, security, readable, bytes_out, bytes_in, phase
     periods: destination, period_s, score, periodic, longest_run_s, bytes_out, first_ns, last_ns
-    uploads: flow_id, destination, start_ns, seconds, bytes_out, kind, confidence, reason, phase
+    uploads: flow (the flow id, as text), destination, organisation, country, security,
+        phase_name, start_ns, end_ns, seconds, bytes_out, bytes_in, kind, confidence, reason
+        (``checks_common.upload_rows`` gives checks them with flow_id, first_ns and phase)
     """
 
     capture_id: str
