@@ -42,6 +42,7 @@ test: $(STAMP) debs lint typecheck
 
 lab: $(STAMP)
 	$(PY) -m pcaps.synth.generate_lab --out-dir pcaps/lab
+	$(PY) -m pcaps.synth.firmware --out-dir pcaps/lab
 
 bench: $(STAMP) debs
 	$(PY) bench/replay.py --packets 1000000 --memory-packets 10000000 --write

@@ -384,3 +384,196 @@ def findings(
             first_ns""",
         params,
     )
+
+
+# --- read functions of the per-device report (appliance.report) ---
+
+
+def capture_provenance(store: Store, capture_ids: list[str] | None = None) -> Rows:
+    """The current run of each capture with everything a report cites about it: files and their
+    sha256, time span, truncation, the databases and catalogue it was enriched with, masking."""
+    where, params = _scope(capture_ids)
+    return store.query(
+        f"""SELECT capture_id, path, files, file_sha256, format, compressed, packets, bytes, first_ns,
+            last_ns, link_types, truncated, read_error, skipped_packets, decode_stats, flows, devices,
+            idle_timeout_s, active_timeout_s, lan_prefixes, bench_sha256, home, geoip_db, geoip_version,
+            catalog_version, psl_version, raw_evidence, phases_sha256, tool_version,
+            toString(ingested_at) AS ingested_at
+        FROM {{db}}.captures WHERE {where} ORDER BY first_ns, path""",
+        params,
+    )
+
+
+def device_captures(store: Store, device: str, capture_ids: list[str] | None = None) -> list[str]:
+    """The captures (current runs) in which a device was seen, oldest first."""
+    where, params = _scope(capture_ids)
+    rows = store.query(
+        f"""SELECT capture_id AS cap, min(first_ns) AS seen FROM {{db}}.devices
+        WHERE {where} AND mac = %(dev)s GROUP BY cap ORDER BY seen, cap""",
+        {**params, "dev": device},
+    )
+    return [str(r["cap"]) for r in rows]
+
+
+def assessments(store: Store, capture_ids: list[str] | None = None) -> Rows:
+    """The current assessment of each capture, with or without findings: when, the packs that raised
+    findings (``pack@version``), the hash of every pack that ran and of the declaration used."""
+    where, params = _scope(capture_ids)
+    return store.query(
+        f"""SELECT capture_id AS capture, assess_id AS assessed, any(rules_sha256) AS rules_hash,
+            any(declaration_sha256) AS declaration_hash,
+            arraySort(groupUniqArrayIf(concat(pack, '@', pack_version), pack != '')) AS pack_versions,
+            countIf(rule_id != '') AS nfindings
+        FROM {{db}}.findings WHERE {where} AND assess_id IN ({CURRENT_FINDINGS})
+        GROUP BY capture, assessed ORDER BY capture""",
+        params,
+    )
+
+
+def observation_series(store: Store, capture_ids: list[str] | None = None, device: str | None = None) -> Rows:
+    """Per capture x device x data type x organisation: the report times (one per message, sorted) and
+    the gaps between them, ns; for interval histograms and timelines."""
+    where, params = _scope(capture_ids, device)
+    fwhere, _ = _scope(capture_ids)
+    return store.query(
+        f"""SELECT o.capture_id AS capture, o.device_mac AS mac, o.data_type AS kind, f.organ AS org,
+            count() AS n, arraySort(groupUniqArray(o.ts_ns)) AS times,
+            arrayMap(i -> times[i + 1] - times[i], arrayEnumerate(arrayPopBack(times))) AS gaps
+        FROM (SELECT capture_id, device_mac, data_type, ts_ns, flow_id FROM {{db}}.observations
+              WHERE {where}) AS o
+        ANY LEFT JOIN (SELECT flow_id, organisation AS organ FROM {{db}}.flows WHERE {fwhere}) AS f
+            USING flow_id
+        GROUP BY capture, mac, kind, org ORDER BY capture, mac, kind, org""",
+        params,
+    )
+
+
+def unreadable_flows(store: Store, capture_ids: list[str] | None = None, device: str | None = None) -> Rows:
+    """Per device and destination: the flows the appliance could not read (encrypted without keys, or
+    not dissected), how many and how many bytes each way; what a report cannot judge by content."""
+    where, params = _scope(capture_ids, device)
+    return store.query(
+        f"""SELECT device_mac AS mac, if(domain != '', domain, remote_ip) AS destination,
+            anyLast(organisation) AS org, anyLast(party) AS party_of, anyLast(as_org) AS network,
+            arrayStringConcat(arraySort(groupUniqArray(country)), ',') AS countries,
+            arrayStringConcat(arraySort(groupUniqArray(if(security = '', 'unknown', security))), ',')
+                AS securities,
+            arrayStringConcat(arraySort(groupUniqArray(app)), ',') AS apps, count() AS nflows,
+            sum(if(direction = 'inbound', bytes_down, bytes_up)) AS sent,
+            sum(if(direction = 'inbound', bytes_up, bytes_down)) AS received,
+            min(first_ns) AS first_seen_ns, max(last_ns) AS last_seen_ns
+        FROM {{db}}.flows WHERE {where} AND device_mac != '' AND readable = 0
+            AND direction IN ('outbound', 'inbound')
+        GROUP BY mac, destination ORDER BY mac, sent + received DESC, destination""",
+        params,
+    )
+
+
+def phase_activity(store: Store, capture_ids: list[str] | None = None, device: str | None = None) -> Rows:
+    """Per capture x device x phase: flows begun, bytes sent, personal-data values and their types."""
+    where, params = _scope(capture_ids, device)
+    flows_by_phase = store.query(
+        f"""SELECT capture_id AS capture, device_mac AS mac, phase AS phase_name, count() AS nflows,
+            sum(if(direction = 'inbound', bytes_down, bytes_up)) AS sent
+        FROM {{db}}.flows WHERE {where} AND device_mac != '' GROUP BY capture, mac, phase_name""",
+        params,
+    )
+    obs_by_phase = store.query(
+        f"""SELECT capture_id AS capture, device_mac AS mac, phase AS phase_name, count() AS nobs,
+            arraySort(groupUniqArray(data_type)) AS kinds
+        FROM {{db}}.observations WHERE {where} GROUP BY capture, mac, phase_name""",
+        params,
+    )
+    out: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for r in flows_by_phase:
+        key = (str(r["capture"]), str(r["mac"]), str(r["phase_name"]))
+        out[key] = {"capture": key[0], "mac": key[1], "phase_name": key[2], "flows": int(r["nflows"]),
+                    "bytes_sent": int(r["sent"]), "observations": 0, "data_types": []}  # fmt: skip
+    for r in obs_by_phase:
+        key = (str(r["capture"]), str(r["mac"]), str(r["phase_name"]))
+        row = out.setdefault(key, {"capture": key[0], "mac": key[1], "phase_name": key[2], "flows": 0,
+                                   "bytes_sent": 0, "observations": 0, "data_types": []})  # fmt: skip
+        row.update(observations=int(r["nobs"]), data_types=list(r["kinds"]))
+    return sorted(out.values(), key=lambda r: (r["capture"], r["mac"], r["phase_name"]))
+
+
+def observation_examples(
+    store: Store, capture_ids: list[str] | None = None, device: str | None = None, per_type: int = 3
+) -> Rows:
+    """Where each data type was found (carrier and field path), how often, to whom, with one stored
+    (masked) excerpt: the most frequent places per type."""
+    where, params = _scope(capture_ids, device)
+    fwhere, _ = _scope(capture_ids)
+    return store.query(
+        f"""SELECT o.data_type AS kind, o.carrier AS carrier_name, o.path AS field, count() AS n,
+            any(o.excerpt) AS value, arraySort(groupUniqArray(if(f.dom != '', f.dom, o.remote_ip)))
+                AS destinations
+        FROM (SELECT data_type, carrier, path, excerpt, flow_id, remote_ip FROM {{db}}.observations
+              WHERE {where}) AS o
+        ANY LEFT JOIN (SELECT flow_id, domain AS dom FROM {{db}}.flows WHERE {fwhere}) AS f USING flow_id
+        GROUP BY kind, carrier_name, field ORDER BY kind, n DESC, carrier_name, field
+        LIMIT %(per)s BY kind""",
+        {**params, "per": per_type},
+    )
+
+
+def finding(store: Store, finding_id: str) -> Rows:
+    """Current findings whose id is ``finding_id`` or starts with it (a unique prefix names one)."""
+    where = f"ingest_id IN ({CURRENT}) AND assess_id IN ({CURRENT_FINDINGS}) AND rule_id != ''"
+    return store.query(
+        f"""SELECT capture_id, ingest_id, assess_id, finding_id, device_mac, rule_id, severity, statement,
+            figures, flow_ids, first_ns, last_ns
+        FROM {{db}}.findings WHERE {where} AND startsWith(finding_id, %(f)s)
+        ORDER BY finding_id LIMIT 2""",
+        {"f": finding_id.lower()},
+    )
+
+
+def capture_files(store: Store, capture_id: str) -> Rows:
+    """The current run of one capture: its files in replay order, their sha256, its link types."""
+    return store.query(
+        f"""SELECT capture_id, ingest_id, path, files, file_sha256, link_types, packets, first_ns, last_ns
+        FROM {{db}}.captures WHERE ingest_id IN ({CURRENT}) AND capture_id = %(c)s LIMIT 1""",
+        {"c": capture_id},
+    )
+
+
+def flows_by_id(store: Store, capture_id: str, flow_ids: list[int]) -> Rows:
+    """Flow records of one capture's current run by id, with their 5-tuple, time span and packets."""
+    where, params = _scope([capture_id])
+    return store.query(
+        f"""SELECT flow_id, first_ns, last_ns, ip_version, proto, src_ip, src_port, dst_ip, dst_port, vlan,
+            device_mac, pkts_up, pkts_down, if(domain != '', domain, remote_ip) AS destination
+        FROM {{db}}.flows WHERE {where} AND has(%(ids)s, flow_id) ORDER BY first_ns, flow_id""",
+        {**params, "ids": [int(i) for i in flow_ids]},
+    )
+
+
+def evidence_exports(store: Store, finding_id: str | None = None) -> Rows:
+    """Evidence files written for findings (all, or one finding's), newest first."""
+    where, params = "1", {}
+    if finding_id:
+        where, params = "finding_id = %(f)s", {"f": finding_id}
+    return store.query(
+        f"""SELECT capture_id, finding_id, path, sha256, format, packets, bytes,
+            arrayMap(x -> toString(x), flow_ids) AS flows, created_ns
+        FROM {{db}}.evidence_exports WHERE {where} ORDER BY created_ns DESC""",
+        params,
+    )
+
+
+def data_types(store: Store, capture_ids: list[str] | None = None, device: str | None = None) -> Rows:
+    """Per data type: how many observations, how many reports, to which organisations and destinations."""
+    where, params = _scope(capture_ids, device)
+    fwhere, _ = _scope(capture_ids)
+    return store.query(
+        f"""SELECT o.data_type AS kind, count() AS n, uniqExact(o.ts_ns) AS reports,
+            arraySort(groupUniqArray(f.org)) AS organisations,
+            arraySort(groupUniqArray(f.dest)) AS destinations,
+            min(o.ts_ns) AS first_ns, max(o.ts_ns) AS last_ns
+        FROM (SELECT * FROM {{db}}.observations WHERE {where}) AS o
+        ANY LEFT JOIN (SELECT flow_id, organisation AS org, if(domain != '', domain, remote_ip) AS dest
+                       FROM {{db}}.flows WHERE {fwhere}) AS f USING flow_id
+        GROUP BY kind ORDER BY kind""",
+        params,
+    )

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 
 @dataclass(frozen=True)
@@ -397,6 +397,25 @@ PHASES = Table(
     order_by="capture_id, ingest_id, start_ns",
 )
 
+EVIDENCE_EXPORTS = Table(
+    "evidence_exports",
+    "Packet files written as the evidence of a finding (tapaudit evidence): where, their sha256, what"
+    " they hold.",
+    (
+        C("capture_id", "String", "capture the packets were read from"),
+        C("ingest_id", "UInt64", "ingestion run whose flow records chose the packets"),
+        C("finding_id", "String", "the finding (findings.finding_id)"),
+        C("path", "String", "the file written (absolute path)"),
+        C("sha256", "String", "sha256 of the file written"),
+        C("format", "String", "pcap, or pcapng when the capture mixes link types"),
+        C("packets", "UInt64", "frames written (every fragment of a fragmented datagram counts)"),
+        C("bytes", "UInt64", "captured bytes of the frames written"),
+        C("flow_ids", "Array(UInt64)", "the flows whose packets were written"),
+        C("created_ns", "UInt64", "when the file was written, ns since the epoch"),
+    ),
+    order_by="capture_id, finding_id, created_ns",
+)
+
 META = Table(
     "meta",
     "Schema version and other store-wide facts.",
@@ -419,6 +438,7 @@ TABLES: tuple[Table, ...] = (
     BURSTS,
     FINDINGS,
     PHASES,
+    EVIDENCE_EXPORTS,
 )
 BY_NAME = {t.name: t for t in TABLES}
 

@@ -1,0 +1,43 @@
+"""The report as PDF: the HTML report laid out by WeasyPrint on A4 pages with page numbers.
+
+WeasyPrint needs pango (Debian's libpango, in the base image) and the Chinese text a CJK
+font (fonts-wqy-microhei, installed by scripts/ensure-debs.sh); either missing is a one-line
+error. Nothing is fetched: the HTML is self-contained and only data: URLs are allowed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from appliance.report.data import ReportData, ReportError
+from appliance.report.fonts import INSTALL_HINT, cjk_font
+from appliance.report.render_html import render_html
+
+
+def check_pdf_support() -> None:
+    """ReportError with one line when a PDF cannot be made here (before any work is done)."""
+    if cjk_font() is None:
+        raise ReportError(f"--format pdf: no CJK font for the Chinese text: {INSTALL_HINT}")
+    try:
+        import weasyprint  # noqa: F401
+    except (ImportError, OSError) as exc:  # OSError: pango missing
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ReportError(f"--format pdf: WeasyPrint cannot be loaded ({first})") from None
+
+
+def render_pdf(data: ReportData) -> bytes:
+    check_pdf_support()
+    import weasyprint
+
+    kwargs: dict[str, Any] = {}
+    try:
+        from weasyprint.urls import URLFetcher
+
+        kwargs["url_fetcher"] = URLFetcher(allowed_protocols=("data",))
+    except (ImportError, TypeError):  # older WeasyPrint: the HTML has no external URL anyway
+        pass
+    doc = weasyprint.HTML(string=render_html(data), **kwargs)
+    pdf = doc.write_pdf()
+    if not isinstance(pdf, bytes):
+        raise ReportError("WeasyPrint returned no PDF")
+    return pdf
