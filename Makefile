@@ -26,6 +26,7 @@ demo: $(STAMP)
 	$(BIN)/tapaudit uploads --db $(DEMO_DB)
 	$(BIN)/tapaudit assess --db $(DEMO_DB) --declaration pcaps/lab/declarations
 	$(BIN)/tapaudit findings --db $(DEMO_DB)
+	$(BIN)/tapaudit report --db $(DEMO_DB) --device e0:06:30:5a:11:21 -o $(DEMO_DB)/report-smartwatch.html
 
 debs:
 	./scripts/ensure-debs.sh
