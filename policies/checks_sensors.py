@@ -9,6 +9,8 @@ image). Both are evidence; an upload names its flow.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from policies.checks_common import (
     MEDIA_TYPES,
     _finding,
@@ -100,25 +102,40 @@ def _sensor_finding(
     )
 
 
+def _late_after_phase(
+    facts: Facts,
+    rule: Rule,
+    grace: float,
+    wanted: Callable[[Row], bool],
+    phases: set[str] | None = None,
+) -> dict[tuple[str, str], tuple[list[Row], list[Row], list[float]]]:
+    """Observations (that ``wanted`` keeps) and encrypted uploads (of the rule's ``upload_kinds``)
+    sent more than ``grace`` s after their phase began, by (phase, destination), with how late."""
+    hits: dict[tuple[str, str], tuple[list[Row], list[Row], list[float]]] = {}
+    for o in unique_obs(facts):
+        if (phases is None or str(o["phase"]) in phases) and wanted(o):
+            late = _late(facts, rule, int(o["ts_ns"]), str(o["phase"]), grace)
+            if late is not None:
+                g = hits.setdefault((str(o["phase"]), dest(o)), ([], [], []))
+                g[0].append(o)
+                g[2].append(late)
+    for u in upload_rows(facts, rule, names(rule, "upload_kinds", ("audio", "video"))):
+        if phases is None or str(u["phase"]) in phases:
+            late = _late(facts, rule, int(u["first_ns"]), str(u["phase"]), grace)
+            if late is not None:
+                g = hits.setdefault((str(u["phase"]), dest(u)), ([], [], []))
+                g[1].append(u)
+                g[2].append(late)
+    return hits
+
+
 def background_upload(rule: Rule, facts: Facts, decl: Declaration | None) -> list[Finding]:
     """TR-05: raw sensor data (``types``; encrypted uploads of ``upload_kinds``, audio and video by
     default: an image-sized burst may be anything) still sent more than ``grace_s`` (60) after a
     looked-at phase began (feature_off, background, privacy_mode)."""
     grace = float(param(rule, "grace_s", 60))
     types = names(rule, "types", (*MEDIA_TYPES, "health:*"))
-    hits: dict[tuple[str, str], tuple[list[Row], list[Row], list[float]]] = {}
-    for o in unique_obs(facts):
-        late = _late(facts, rule, int(o["ts_ns"]), str(o["phase"]), grace)
-        if late is not None and matches(str(o["data_type"]), types):
-            g = hits.setdefault((str(o["phase"]), dest(o)), ([], [], []))
-            g[0].append(o)
-            g[2].append(late)
-    for u in upload_rows(facts, rule, names(rule, "upload_kinds", ("audio", "video"))):
-        late = _late(facts, rule, int(u["first_ns"]), str(u["phase"]), grace)
-        if late is not None:
-            g = hits.setdefault((str(u["phase"]), dest(u)), ([], [], []))
-            g[1].append(u)
-            g[2].append(late)
+    hits = _late_after_phase(facts, rule, grace, lambda o: matches(str(o["data_type"]), types))
     return [
         _sensor_finding(
             rule,
@@ -312,21 +329,7 @@ def after_withdrawal(rule: Rule, facts: Facts, decl: Declaration | None) -> list
     phases = set(
         names(rule, "withdraw_phases", ("withdraw", "consent_withdrawn", "delete", "account_deleted"))
     )
-    hits: dict[tuple[str, str], tuple[list[Row], list[Row], list[float]]] = {}
-    for o in unique_obs(facts):
-        if str(o["phase"]) in phases:
-            late = _late(facts, rule, int(o["ts_ns"]), str(o["phase"]), grace)
-            if late is not None:
-                g = hits.setdefault((str(o["phase"]), dest(o)), ([], [], []))
-                g[0].append(o)
-                g[2].append(late)
-    for u in upload_rows(facts, rule, names(rule, "upload_kinds", ("audio", "video"))):
-        if str(u["phase"]) in phases:
-            late = _late(facts, rule, int(u["first_ns"]), str(u["phase"]), grace)
-            if late is not None:
-                g = hits.setdefault((str(u["phase"]), dest(u)), ([], [], []))
-                g[1].append(u)
-                g[2].append(late)
+    hits = _late_after_phase(facts, rule, grace, lambda o: True, phases)
     return [
         _sensor_finding(
             rule,
