@@ -381,7 +381,7 @@ def findings(
             assess_id
         FROM {{db}}.findings WHERE {where}
         ORDER BY indexOf(['fail', 'high', 'medium', 'low', 'info'], severity), device_mac, rule_id,
-            first_ns""",
+            first_ns, finding_id""",
         params,
     )
 

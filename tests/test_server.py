@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
 import json
 import subprocess
 import sys
@@ -14,10 +16,14 @@ import pytest
 from conftest import ROOT
 
 from appliance import queries
+from appliance.assess import assess
 from appliance.bench import load_bench
+from appliance.diff import compare
 from appliance.phases import load_phases
 from appliance.replay import ReplayOptions, replay
+from appliance.report.data import gather as gather_report
 from appliance.storage import ServerStore, Store, open_store
+from policies.declaration import load_declarations
 
 REAL = sorted((ROOT / "pcaps" / "real").glob("*.pcap"))
 LAB = ROOT / "pcaps" / "lab"
@@ -121,6 +127,33 @@ def test_server_and_chdb_store_the_same(ch_server: Any, tmp_path: Path) -> None:
         assert {m[3] for m in snap["measures"]} >= {"idle", "feature_on"}
         assert {u[4] for u in snap["uploads"]} == {"audio", "image", "video"}
         assert any(p[1] == "3.121.70.57" and p[3] == "30.0" for p in snap["periods"])  # the Blink hub
+
+        # the policy path: assessment, findings, a device's report data and a diff, alike on both
+        lab_id = hashlib.sha256((LAB / "lab.pcapng").read_bytes()).hexdigest()  # a capture's id
+        assert lab_id in {c[0] for c in snap["captures"]}
+        decls = load_declarations([str(LAB / "declarations")])
+        judged = []
+        for s in (server, embedded):
+            assess(s, lab_id, declarations=decls)
+            rows = queries.findings(s)
+            report = gather_report(s, "80:41:4e:7c:22:31", now=dt.datetime(2026, 11, 25, tzinfo=dt.UTC))
+            other = next(c[0] for c in snap["captures"] if c[0] != lab_id)
+            judged.append(
+                (
+                    sorted(
+                        (r["finding_id"], r["rule_id"], r["severity"], r["statement"], tuple(r["flows"]))
+                        for r in rows
+                    ),
+                    report.requirements,
+                    report.findings,
+                    report.measures,
+                    report.destinations,
+                    report.unreadable,
+                    compare(s, other, lab_id),
+                )
+            )
+        assert judged[0] == judged[1]
+        assert len(judged[0][0]) > 100 and {r["verdict"] for r in judged[0][1]} >= {"fail", "pass"}
 
         # idempotent: a second replay is skipped, --force replaces without duplicates
         assert replay(server, str(REAL[0]), ReplayOptions()).status == "skipped"
