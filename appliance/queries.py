@@ -577,3 +577,13 @@ def data_types(store: Store, capture_ids: list[str] | None = None, device: str |
         GROUP BY kind ORDER BY kind""",
         params,
     )
+
+
+def flow_count(store: Store, capture_ids: list[str] | None = None, device: str | None = None) -> int:
+    """How many flows ``flows`` pages through (same selection): the explorer's page count."""
+    where, params = _scope(capture_ids)
+    if device:
+        where += " AND (device_mac = %(dev)s OR src_mac = %(dev)s OR dst_mac = %(dev)s)"
+        params["dev"] = device
+    rows = store.query(f"SELECT count() AS n FROM {{db}}.flows WHERE {where}", params)
+    return int(rows[0]["n"]) if rows else 0

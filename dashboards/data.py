@@ -1,0 +1,137 @@
+"""Thin cached wrappers around the storage read API (``appliance.queries``) for the dashboard.
+
+No SQL here: every figure comes from ``appliance.queries`` (parameterised, aggregated in
+ClickHouse). Results are cached per database URL and capture selection (``st.cache_data``);
+the store is opened once per process (``st.cache_resource``): chDB allows one data path per
+process, and a server connection is worth keeping. A lock serialises queries on the shared store.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import streamlit as st
+
+from appliance import queries
+from appliance.masking import mask
+from appliance.storage import DEFAULT_DB, Store, open_store
+
+Rows = list[dict[str, Any]]
+Caps = tuple[str, ...]
+T = TypeVar("T")
+TTL = 300  # seconds: a replay or assessment run meanwhile shows up within five minutes
+
+_LOCK = threading.Lock()
+
+
+def db_url() -> str:
+    """The store the dashboard reads: env TAPAUDIT_DB (set by `tapaudit dashboard --db`), else ./data."""
+    return os.environ.get("TAPAUDIT_DB") or DEFAULT_DB
+
+
+@st.cache_resource(show_spinner=False)
+def _store(url: str) -> Store:
+    store = open_store(url)
+    store.ensure_schema()
+    return store
+
+
+def _run(url: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    with _LOCK:
+        return fn(_store(url), *args, **kwargs)
+
+
+def close() -> None:
+    """Close the process's store and forget every cached result (tests; a changed TAPAUDIT_DB)."""
+    st.cache_data.clear()
+    for url in list(_opened):
+        _store(url).close()
+    _opened.clear()
+    _store.clear()
+
+
+_opened: set[str] = set()
+
+
+def _caps(caps: Caps) -> list[str] | None:
+    return list(caps) or None
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def captures(url: str) -> Rows:
+    _opened.add(url)
+    return _run(url, queries.captures)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def devices(url: str, caps: Caps) -> Rows:
+    _opened.add(url)
+    return _run(url, queries.devices, _caps(caps))
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def destinations(url: str, caps: Caps, device: str | None = None) -> Rows:
+    _opened.add(url)
+    return _run(url, queries.destinations, _caps(caps), device)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def data_types(url: str, caps: Caps, device: str | None = None) -> Rows:
+    _opened.add(url)
+    return _run(url, queries.data_types, _caps(caps), device)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def findings(url: str, caps: Caps, device: str | None = None) -> Rows:
+    """Current findings with their excerpts masked again (masking is idempotent; raw-evidence
+    captures stored values as sent)."""
+    _opened.add(url)
+    rows = _run(url, queries.findings, _caps(caps), device)
+    for r in rows:
+        r["excerpts"] = [mask(str(e)) for e in r["excerpts"]]
+    return rows
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def flows(url: str, caps: Caps, device: str | None, limit: int, offset: int) -> Rows:
+    _opened.add(url)
+    return _run(url, queries.flows, _caps(caps), device, limit, offset)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def observation_series(url: str, caps: Caps, device: str) -> Rows:
+    _opened.add(url)
+    return _run(url, queries.observation_series, _caps(caps), device)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def measures(url: str, caps: Caps, device: str) -> Rows:
+    _opened.add(url)
+    return _run(url, queries.measures, _caps(caps), device)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def periods(url: str, caps: Caps, device: str) -> Rows:
+    _opened.add(url)
+    return _run(url, queries.periods, _caps(caps), device)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def uploads(url: str, caps: Caps, device: str) -> Rows:
+    _opened.add(url)
+    return _run(url, queries.uploads, _caps(caps), device)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def phase_spans(url: str, capture_id: str) -> Rows:
+    _opened.add(url)
+    return _run(url, queries.phase_spans, capture_id)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def flow_count(url: str, caps: Caps, device: str | None = None) -> int:
+    _opened.add(url)
+    return _run(url, queries.flow_count, _caps(caps), device)

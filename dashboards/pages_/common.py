@@ -1,0 +1,53 @@
+"""What the pages share: time formatting, the device picker, the data frame helpers."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from dashboards import data
+from dashboards.i18n import t
+
+SEVERITIES = ("fail", "high", "medium", "low", "info")
+SEVERITY_COLORS = ("#7f0000", "#d7301f", "#fc8d59", "#fdcc8a", "#bdbdbd")
+
+
+def ts(ns: int) -> str:
+    if not ns:
+        return "-"
+    return dt.datetime.fromtimestamp(int(ns) / 1e9, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def to_dt(ns: Any) -> pd.Series:
+    return pd.to_datetime(pd.Series(ns, dtype="int64"), unit="ns", utc=True)
+
+
+def device_label(d: dict[str, Any]) -> str:
+    return f"{d['name'] or d['oui_vendor'] or '?'} ({d['mac']})"
+
+
+def under_test(devices: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Devices on the bench, else every device that is not the gateway or a phone."""
+    bench = [d for d in devices if int(d["on_bench"])]
+    return bench or [d for d in devices if d["role"] == "device"]
+
+
+def pick_device(url: str, caps: data.Caps, key: str) -> dict[str, Any] | None:
+    devs = under_test(data.devices(url, caps)) or data.devices(url, caps)
+    if not devs:
+        st.info(t("no_data"))
+        return None
+    by_mac = {d["mac"]: d for d in devs}
+    mac = st.selectbox(t("device"), list(by_mac), format_func=lambda m: device_label(by_mac[m]), key=key)
+    return by_mac[mac]
+
+
+def table(rows: list[dict[str, Any]], columns: dict[str, str]) -> pd.DataFrame:
+    """Rows as a frame with the chosen columns, renamed to labels (of the current language)."""
+    frame = pd.DataFrame([{t(label): r.get(col) for col, label in columns.items()} for r in rows])
+    if frame.empty:
+        frame = pd.DataFrame(columns=[t(label) for label in columns.values()])
+    return frame

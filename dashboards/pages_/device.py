@@ -1,0 +1,165 @@
+"""Device: one device's observations over time with the test phases shaded, reporting intervals,
+location precision, destinations, and its encrypted traffic's periodicity and upload bursts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from dashboards import data
+from dashboards.i18n import t
+from dashboards.pages_.common import pick_device, table, ts
+
+MAX_POINTS = 5000  # per data type on the timeline
+
+
+def render(url: str, caps: data.Caps) -> None:
+    st.header(t("device"))
+    dev = pick_device(url, caps, "device_pick")
+    if dev is None:
+        return
+    mac = str(dev["mac"])
+    st.markdown(f"**{dev['name'] or mac}** · {dev['category'] or '-'} · {dev['vendor'] or dev['oui_vendor']}")
+    series = data.observation_series(url, caps, mac)
+    if series:
+        _timeline(url, series)
+        _intervals(series)
+    else:
+        st.info(t("no_observations"))
+    _precision(data.measures(url, caps, mac))
+    st.subheader(t("destinations"))
+    dests = data.destinations(url, caps, mac)
+    cols = {"destination": "destination", "org": "organisation", "party_of": "party", "countries": "country",
+            "abroad": "cross_border", "securities": "security", "nflows": "n_flows", "sent": "bytes_sent",
+            "received": "received"}  # fmt: skip
+    st.dataframe(table(dests, cols), hide_index=True, key="device_destinations")
+    _periods(data.periods(url, caps, mac))
+    _uploads(data.uploads(url, caps, mac))
+
+
+def _timeline(url: str, series: list[dict[str, Any]]) -> None:
+    points = [
+        {"time": pd.Timestamp(int(ns), unit="ns", tz="UTC"), "kind": str(s["kind"]), "org": str(s["org"])}
+        for s in series
+        for ns in list(s["times"])[:MAX_POINTS]
+    ]
+    phases = [
+        {
+            "phase": str(p["phase"]),
+            "start": pd.Timestamp(int(p["start_ns"]), unit="ns", tz="UTC"),
+            "end": pd.Timestamp(int(p["end_ns"]), unit="ns", tz="UTC"),
+        }
+        for cap in sorted({str(s["capture"]) for s in series})
+        for p in data.phase_spans(url, cap)
+    ]
+    dots = (
+        alt.Chart(pd.DataFrame(points))
+        .mark_tick(thickness=2)
+        .encode(
+            x=alt.X("time:T", title=t("time_utc")),
+            y=alt.Y("kind:N", title=t("data_type")),
+            tooltip=["time:T", "kind:N", "org:N"],
+        )
+    )
+    layers: list[Any] = []
+    if phases:
+        layers.append(
+            alt.Chart(pd.DataFrame(phases))
+            .mark_rect(opacity=0.15)
+            .encode(x="start:T", x2="end:T", color=alt.Color("phase:N", title=t("phase")))
+        )
+    chart = alt.layer(*layers, dots).properties(title=t("timeline_title"))
+    st.altair_chart(chart, width="stretch")
+
+
+def _intervals(series: list[dict[str, Any]]) -> None:
+    gaps = [{"kind": str(s["kind"]), "gap_s": int(g) / 1e9} for s in series for g in s["gaps"] if int(g) > 0]
+    if not gaps:
+        return
+    chart = (
+        alt.Chart(pd.DataFrame(gaps), title=t("interval_title"))
+        .mark_bar()
+        .encode(
+            x=alt.X("gap_s:Q", bin=alt.Bin(maxbins=40), title=t("interval_s")),
+            y=alt.Y("count():Q", title=t("n_intervals")),
+            color=alt.Color("kind:N", title=t("data_type")),
+        )
+    )
+    st.altair_chart(chart, width="stretch")
+
+
+def _precision(measures: list[dict[str, Any]]) -> None:
+    best: dict[str, float] = {}
+    for m in measures:
+        v = float(m["best_metres"])
+        if v > 0:
+            best[str(m["kind"])] = min(v, best.get(str(m["kind"]), v))
+    if not best:
+        return
+    frame = pd.DataFrame([{"kind": k, "metres": v} for k, v in sorted(best.items())])
+    chart = (
+        alt.Chart(frame, title=t("precision_title"))
+        .mark_bar()
+        .encode(
+            x=alt.X("metres:Q", title=t("metres"), scale=alt.Scale(type="log")),
+            y=alt.Y("kind:N", title=t("data_type")),
+            tooltip=["kind", "metres"],
+        )
+    )
+    st.altair_chart(chart, width="stretch")
+
+
+def _periods(periods: list[dict[str, Any]]) -> None:
+    st.subheader(t("periodicity_title"))
+    rows = [p for p in periods if p["periodic"]]
+    if not rows:
+        st.info(t("no_periodic"))
+        return
+    cols = {"destination": "destination", "organisation": "organisation", "country": "country",
+            "period_s": "period", "jitter_s": "jitter", "bursts": "bursts"}  # fmt: skip
+    st.dataframe(table(rows, cols), hide_index=True, key="device_periods")
+    chart = (
+        alt.Chart(
+            pd.DataFrame([{"dest": p["destination"], "period": p["period_s"]} for p in rows]),
+            title=t("periodicity_title"),
+        )
+        .mark_bar()
+        .encode(x=alt.X("period:Q", title=t("period")), y=alt.Y("dest:N", title=t("destination")))
+    )
+    st.altair_chart(chart, width="stretch")
+
+
+def _uploads(uploads: list[dict[str, Any]]) -> None:
+    st.subheader(t("uploads_title"))
+    if not uploads:
+        st.info(t("no_uploads"))
+        return
+    frame = pd.DataFrame(
+        [
+            {
+                "time": pd.Timestamp(int(u["start_ns"]), unit="ns", tz="UTC"),
+                "kb": int(u["bytes_out"]) / 1000,
+                "dest": str(u["destination"]),
+                "kind": str(u["kind"]),
+            }
+            for u in uploads
+        ]
+    )
+    chart = (
+        alt.Chart(frame, title=t("uploads_title"))
+        .mark_circle(size=60)
+        .encode(
+            x=alt.X("time:T", title=t("time_utc")),
+            y=alt.Y("kb:Q", title=t("upload_kb")),
+            color=alt.Color("kind:N", title=t("upload_kind")),
+            tooltip=["time:T", "dest:N", "kind:N", "kb:Q"],
+        )
+    )
+    st.altair_chart(chart, width="stretch")
+    for u in uploads:
+        u["start"] = ts(int(u["start_ns"]))
+    cols = {"start": "start", "destination": "destination", "kind": "upload_kind", "bytes_out": "bytes_out"}
+    st.dataframe(table(uploads, cols), hide_index=True, key="device_uploads")

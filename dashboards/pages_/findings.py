@@ -1,0 +1,52 @@
+"""Findings: filter by severity, rule, device and pack; statement, figures, masked evidence excerpts."""
+
+from __future__ import annotations
+
+import json
+
+import streamlit as st
+
+from dashboards import data
+from dashboards.i18n import lang, t
+from dashboards.pages_.common import SEVERITIES, device_label, table, ts
+
+
+def render(url: str, caps: data.Caps) -> None:
+    st.header(t("findings"))
+    rows = data.findings(url, caps)
+    if not rows:
+        st.info(t("no_findings"))
+        return
+    names = {d["mac"]: device_label(d) for d in data.devices(url, caps)}
+    c1, c2, c3, c4 = st.columns(4)
+    sev = c1.multiselect(t("severity"), [s for s in SEVERITIES if any(r["severity"] == s for r in rows)],
+                         key="f_sev")  # fmt: skip
+    rule = c2.multiselect(t("rule"), sorted({str(r["rule_id"]) for r in rows}), key="f_rule")
+    dev = c3.multiselect(t("device"), sorted({str(r["device_mac"]) for r in rows}),
+                         format_func=lambda m: names.get(m, m), key="f_dev")  # fmt: skip
+    pack = c4.multiselect(t("pack"), sorted({str(r["pack"]) for r in rows}), key="f_pack")
+    shown = [
+        r
+        for r in rows
+        if (not sev or r["severity"] in sev)
+        and (not rule or r["rule_id"] in rule)
+        and (not dev or r["device_mac"] in dev)
+        and (not pack or r["pack"] in pack)
+    ]
+    st.metric(t("findings_total"), len(shown))
+    zh = lang() == "zh"
+    for r in shown:
+        r["device"] = names.get(str(r["device_mac"]), str(r["device_mac"]))
+        r["text"] = r["statement_zh"] if zh and r["statement_zh"] else r["statement"]
+        r["first"] = ts(int(r["first_ns"]))
+    cols = {"severity": "severity", "rule_id": "rule", "pack": "pack", "device": "device",
+            "text": "statement", "first": "first_seen"}  # fmt: skip
+    st.dataframe(table(shown, cols), hide_index=True, key="findings_table")
+    for r in shown[:50]:
+        with st.expander(f"[{r['severity']}] {r['rule_id']} · {r['device']}"):
+            st.markdown(f"**{t('statement')}:** {r['text']}")
+            st.markdown(f"**{t('figures')}:**")
+            st.json(json.loads(str(r["figures"]) or "{}"))
+            if r["excerpts"]:
+                st.markdown(f"**{t('excerpts')}:**")
+                st.code("\n".join(str(e) for e in r["excerpts"]), language=None)

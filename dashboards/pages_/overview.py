@@ -1,0 +1,70 @@
+"""Overview: the devices under test with category, vendor, findings by severity, data types sent,
+third parties and countries reached."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from dashboards import data
+from dashboards.i18n import t
+from dashboards.pages_.common import SEVERITIES, SEVERITY_COLORS, table, under_test
+
+
+def render(url: str, caps: data.Caps) -> None:
+    st.header(t("overview"))
+    devs = under_test(data.devices(url, caps))
+    findings = data.findings(url, caps)
+    by_dev: dict[str, Counter[str]] = {}
+    for f in findings:
+        by_dev.setdefault(str(f["device_mac"]), Counter())[str(f["severity"])] += 1
+    c1, c2, c3 = st.columns(3)
+    c1.metric(t("devices_total"), len(devs))
+    c2.metric(t("findings_total"), len(findings))
+    c3.metric(t("flows_total"), sum(int(d["flows"]) for d in devs))
+    rows = []
+    for d in devs:
+        dests = data.destinations(url, caps, d["mac"])
+        sev = by_dev.get(d["mac"], Counter())
+        rows.append(
+            {
+                "mac": d["mac"],
+                "name": d["name"],
+                "category": d["category"],
+                "vendor": d["vendor"] or d["oui_vendor"],
+                "findings": ", ".join(f"{sev[s]} {s}" for s in SEVERITIES if sev[s]) or "-",
+                "data_types": ", ".join(str(r["kind"]) for r in data.data_types(url, caps, d["mac"])) or "-",
+                "third_parties": ", ".join(
+                    sorted({str(r["org"]) for r in dests if r["party_of"] == "third" and r["org"]})
+                )
+                or "-",
+                "countries": ", ".join(
+                    sorted({c for r in dests for c in str(r["countries"]).split(",") if c})
+                )
+                or "-",
+                "flows": int(d["flows"]),
+            }
+        )
+    cols = {"mac": "mac", "name": "name", "category": "category", "vendor": "vendor",
+            "findings": "findings", "data_types": "data_types", "third_parties": "third_parties",
+            "countries": "countries", "flows": "n_flows"}  # fmt: skip
+    st.dataframe(table(rows, cols), hide_index=True, key="overview_table")
+    counts = Counter(str(f["severity"]) for f in findings)
+    frame = pd.DataFrame({"severity": list(SEVERITIES), "count": [counts[s] for s in SEVERITIES]})
+    chart = (
+        alt.Chart(frame, title=t("severity_title"))
+        .mark_bar()
+        .encode(
+            x=alt.X("severity:N", sort=list(SEVERITIES), title=t("severity")),
+            y=alt.Y("count:Q", title=f"{t('count')} (findings)"),
+            color=alt.Color(
+                "severity:N",
+                scale=alt.Scale(domain=list(SEVERITIES), range=list(SEVERITY_COLORS)),
+                legend=None,
+            ),
+        )
+    )
+    st.altair_chart(chart, width="stretch")

@@ -1,0 +1,223 @@
+"""The Streamlit dashboard (dashboards/app.py) on the replayed and assessed lab, page by page,
+with ``streamlit.testing.v1.AppTest``: names and numbers shown must be the lab's ground truth
+(pcaps/lab/lab.truth.yaml). Also `tapaudit dashboard`'s refusal to serve beyond loopback
+without a password.
+
+chDB allows one data path per process and the AppTest runs in this process: the fixture
+replays into a folder and closes it, the app then opens that folder once (st.cache_resource),
+and the module's teardown closes it again.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+import yaml
+from conftest import LAB, ROOT, cli, lab_options
+
+from appliance.assess import assess
+from appliance.replay import replay
+from appliance.storage import open_store
+from policies.declaration import load_declarations
+
+pytestmark = pytest.mark.xdist_group("dashboard")  # one worker: the replayed lab is shared
+
+APP = str(ROOT / "dashboards" / "app.py")
+TRUTH: dict[str, Any] = yaml.safe_load((LAB / "lab.truth.yaml").read_text())
+WATCH = "e0:06:30:5a:11:21"
+CHILD_WATCH = "80:41:4e:7c:22:31"
+TIMEOUT = 120
+
+
+@pytest.fixture(scope="module")
+def lab_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    path = str(tmp_path_factory.mktemp("dashboard") / "db")
+    store = open_store(path)
+    try:
+        store.ensure_schema()
+        res = replay(store, str(LAB / "lab.pcapng"), lab_options())
+        assess(store, res.capture_id, None, load_declarations([str(LAB / "declarations")]))
+    finally:
+        store.close()
+    old = os.environ.get("TAPAUDIT_DB")
+    os.environ["TAPAUDIT_DB"] = path
+    yield path, res.capture_id
+    from dashboards import data
+
+    data.close()
+    if old is None:
+        os.environ.pop("TAPAUDIT_DB", None)
+    else:
+        os.environ["TAPAUDIT_DB"] = old
+
+
+def _app(page: str, lang: str = "en") -> Any:
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.session_state["page"] = page
+    at.session_state["lang"] = lang
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _frame(at: Any, column: str) -> pd.DataFrame:
+    """The first table shown with this column (AppTest keeps no dataframe keys)."""
+    for d in at.dataframe:
+        value = d.value
+        frame = value.data if hasattr(value, "data") else value  # a Styler's frame
+        if column in frame.columns:
+            return frame
+    raise AssertionError(f"no table with a {column!r} column")
+
+
+def _truth_types(mac: str) -> set[str]:
+    return {o["data_type"] for o in TRUTH["observations"] if o["device"] == mac}
+
+
+UNDER_TEST = {mac: d["name"] for mac, d in TRUTH["devices"].items() if d["category"] != "other"}
+
+
+def test_captures_page(lab_db: tuple[str, str]) -> None:
+    at = _app("captures")
+    frame = _frame(at, "SHA-256")
+    assert len(frame) == 1
+    row = frame.iloc[0]
+    assert row["SHA-256"] == lab_db[1] and row["File"] == TRUTH["capture"]
+    assert (row["Packets"], row["Flows"], row["Status"]) == (TRUTH["packets"], TRUTH["flows"], "complete")
+    assert row["Devices"] == len(TRUTH["devices"])
+    assert row["Start (UTC)"] == "2026-03-02 09:00:03"  # truth first_ts 1772442003.0
+    assert row["Duration (min)"] == round((TRUTH["last_ts"] - TRUTH["first_ts"]) / 60, 1)
+
+
+def test_overview_page(lab_db: tuple[str, str]) -> None:
+    at = _app("overview")
+    frame = _frame(at, "Data types sent").set_index("MAC")
+    assert dict(zip(frame.index, frame["Name"], strict=True)) == UNDER_TEST
+    for mac in UNDER_TEST:
+        cat = TRUTH["devices"][mac]["category"]
+        assert frame.loc[mac, "Category"] == cat
+        shown = set(str(frame.loc[mac, "Data types sent"]).split(", "))
+        assert _truth_types(mac) <= shown, mac
+        sevs = {f["severity"] for f in TRUTH["findings"] if f["device"] == mac}
+        assert all(f" {s}" in str(frame.loc[mac, "Findings"]) for s in sevs), mac
+    assert frame.loc[WATCH, "Countries reached"] == "CN"
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Devices under test"] == str(len(UNDER_TEST))
+    # the overview's findings total is the findings page's
+    assert metrics["Findings"] == {m.label: m.value for m in _app("findings").metric}["Findings"]
+
+
+def test_overview_in_chinese(lab_db: tuple[str, str]) -> None:
+    at = _app("overview", lang="zh")
+    assert at.title[0].value == "tapaudit 仪表盘"
+    assert {m.label for m in at.metric} == {"受测设备数", "发现数", "所选流数"}
+    frame = _frame(at, "发送的数据类型")
+    assert "名称" in frame.columns and set(frame["名称"]) == set(UNDER_TEST.values())
+
+
+def test_device_page(lab_db: tuple[str, str]) -> None:
+    at = _app("device")
+    at.selectbox(key="device_pick").set_value(WATCH).run(timeout=TIMEOUT)
+    assert not at.exception
+    assert at.markdown[0].value.startswith(f"**{UNDER_TEST[WATCH]}** · watch")
+    dests = _frame(at, "Cross-border")
+    truth_dests = {o["destination"] for o in TRUTH["observations"] if o["device"] == WATCH}
+    assert truth_dests <= set(dests["Destination"])
+    periods = _frame(at, "Period (s)").set_index("Destination")
+    for p in TRUTH["periodic"]:
+        if p["device"] == WATCH:
+            assert abs(float(periods.loc[p["destination"], "Period (s)"]) - p["period_s"]) < 1, p
+    assert any(u.value == "No upload bursts." for u in at.info)  # the watch uploads nothing in bulk
+
+    at.selectbox(key="device_pick").set_value("64:f2:fb:66:55:61").run(timeout=TIMEOUT)
+    uploads = _frame(at, "Upload kind")
+    truth_up = {(u["destination"], u["kind"]) for u in TRUTH["uploads"] if u["device"] == "64:f2:fb:66:55:61"}
+    assert set(zip(uploads["Destination"], uploads["Upload kind"], strict=True)) == truth_up
+
+
+def test_destinations_page(lab_db: tuple[str, str]) -> None:
+    at = _app("destinations")
+    frame = _frame(at, "Organisation")
+    shown = {d for cell in frame["Destination"] for d in str(cell).split(", ")}
+    assert {o["destination"] for o in TRUTH["observations"]} <= shown
+    abroad = frame[frame["Cross-border"].str.startswith("⚠")]
+    assert len(abroad) and set(abroad["Country"]).isdisjoint({"CN"})
+    assert set(frame[~frame["Cross-border"].str.startswith("⚠")]["Country"]) <= {"CN", "?"}
+    google = frame[frame["Organisation"] == "google"]
+    assert UNDER_TEST["20:ff:36:77:66:71"] in " ".join(google["Devices"])
+
+
+def test_findings_page(lab_db: tuple[str, str]) -> None:
+    at = _app("findings")
+    frame = _frame(at, "Statement")
+    names = {m: f"{d['name']} ({m})" for m, d in TRUTH["devices"].items()}
+    shown = set(zip(frame["Device"], frame["Rule"], frame["Severity"], strict=True))
+    for f in TRUTH["findings"]:
+        assert (names[f["device"]], f["rule"], f["severity"]) in shown, f
+    at.multiselect(key="f_sev").set_value(["high"])
+    at.multiselect(key="f_dev").set_value([CHILD_WATCH]).run(timeout=TIMEOUT)
+    frame = _frame(at, "Statement")
+    truth = {f["rule"] for f in TRUTH["findings"] if f["device"] == CHILD_WATCH and f["severity"] == "high"}
+    assert set(frame["Severity"]) == {"high"} and set(frame["Device"]) == {names[CHILD_WATCH]}
+    assert truth <= set(frame["Rule"])
+    assert at.metric[0].value == str(len(frame))
+    assert any(e.label.startswith("[high] COPPA-01") for e in at.expander)
+    # evidence is masked: no full IMEI of the child watch's persona in any excerpt
+    excerpts = "\n".join(c.value for c in at.code)
+    assert excerpts and not any(len(tok) >= 15 and tok.isdigit() for tok in excerpts.split())
+
+
+def test_flows_page(lab_db: tuple[str, str]) -> None:
+    at = _app("flows")
+    assert at.metric[0].value == str(TRUTH["flows"])
+    assert len(_frame(at, "Bytes up")) == 100
+    at.number_input(key="flows_page").set_value(4).run(timeout=TIMEOUT)
+    last = _frame(at, "Bytes up")
+    assert len(last) == TRUTH["flows"] - 300 and at.caption[0].value == "Page 4 / 4"
+    at.selectbox(key="flows_device").set_value(WATCH)
+    at.number_input(key="flows_page").set_value(1).run(timeout=TIMEOUT)
+    frame = _frame(at, "Bytes up")
+    total = int(at.metric[0].value)
+    assert 0 < total < TRUTH["flows"] and len(frame) == min(total, 100)
+    assert set(frame["MAC"]) <= set(TRUTH["devices"]) and WATCH in set(frame["MAC"])
+    assert "download_button" in {e.type for e in at.main}
+
+
+def test_password_gate(lab_db: tuple[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = tmp_path / "dashboard.toml"
+    settings.write_text('password = "s3cret lab pass"\n')
+    monkeypatch.setenv("TAPAUDIT_DASHBOARD_SETTINGS", str(settings))
+    monkeypatch.setenv("TAPAUDIT_DASHBOARD_AUTH", "1")
+    at = _app("captures")
+    assert not at.dataframe and at.text_input(key="password_input")
+    at.text_input(key="password_input").input("wrong").run(timeout=TIMEOUT)
+    assert not at.dataframe and at.error[0].value == "Wrong password."
+    at.text_input(key="password_input").input("s3cret lab pass").run(timeout=TIMEOUT)
+    assert _frame(at, "SHA-256").iloc[0]["SHA-256"] == lab_db[1]
+
+
+def test_cli_refuses_non_loopback_without_password(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from appliance.cli_dashboard import dashboard_command
+    from appliance.cliutil import Fail
+
+    monkeypatch.setenv("TAPAUDIT_DASHBOARD_SETTINGS", str(tmp_path / "none.toml"))
+    res = cli("dashboard", "--host", "0.0.0.0", db=tmp_path / "db")
+    assert res.returncode == 1 and res.stdout == ""
+    assert res.stderr.count("\n") == 1 and "--host 0.0.0.0 is not loopback" in res.stderr
+    with pytest.raises(Fail):
+        dashboard_command(None, "192.168.50.2", 8501)
+    cmd, env = dashboard_command(str(tmp_path / "db"), "127.0.0.1", 8600)
+    assert cmd[-6:-4] == ["--server.address", "127.0.0.1"] or "127.0.0.1" in cmd
+    assert cmd[cmd.index("--server.port") + 1] == "8600" and env["TAPAUDIT_DB"] == str(tmp_path / "db")
+    assert "TAPAUDIT_DASHBOARD_AUTH" not in env
+    (tmp_path / "set.toml").write_text('password = "x"\n')
+    monkeypatch.setenv("TAPAUDIT_DASHBOARD_SETTINGS", str(tmp_path / "set.toml"))
+    cmd, env = dashboard_command(None, "0.0.0.0", 8501)
+    assert cmd[cmd.index("--server.address") + 1] == "0.0.0.0" and env["TAPAUDIT_DASHBOARD_AUTH"] == "1"
