@@ -5,6 +5,7 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DEMO_DB ?= data
+DEMO_PORT ?= 8501
 REAL_CAPTURES := $(wildcard pcaps/real/*.pcap pcaps/real/*.pcapng)
 
 .PHONY: demo test lint typecheck debs bench clean lab
@@ -27,6 +28,8 @@ demo: $(STAMP)
 	$(BIN)/tapaudit assess --db $(DEMO_DB) --declaration pcaps/lab/declarations
 	$(BIN)/tapaudit findings --db $(DEMO_DB)
 	$(BIN)/tapaudit report --db $(DEMO_DB) --device e0:06:30:5a:11:21 -o $(DEMO_DB)/report-smartwatch.html
+	@echo "dashboard on http://127.0.0.1:$(DEMO_PORT) (Ctrl-C stops it)"
+	$(BIN)/tapaudit dashboard --db $(DEMO_DB) --port $(DEMO_PORT)
 
 debs:
 	./scripts/ensure-debs.sh
