@@ -21,7 +21,15 @@ import streamlit as st  # noqa: E402
 
 from dashboards import data  # noqa: E402
 from dashboards.i18n import LANG_NAMES, LANGS, t  # noqa: E402
-from dashboards.pages_ import captures, destinations, device, findings, flows, overview  # noqa: E402
+from dashboards.pages_ import (  # noqa: E402
+    captures,
+    compare,
+    destinations,
+    device,
+    findings,
+    flows,
+    overview,
+)
 from dashboards.settings import password  # noqa: E402
 
 PAGES: dict[str, Callable[[str, data.Caps], None]] = {
@@ -31,6 +39,7 @@ PAGES: dict[str, Callable[[str, data.Caps], None]] = {
     "destinations": destinations.render,
     "findings": findings.render,
     "flows": flows.render,
+    "compare": compare.render,
 }
 
 
@@ -55,8 +64,9 @@ def main() -> None:
         st.stop()
     url = data.db_url()
     stored = data.captures(url)
-    if not stored:
+    if not stored:  # nothing to show yet, but a capture can be uploaded
         st.info(t("no_data"))
+        PAGES["captures"](url, ())
         return
     paths = {str(c["capture_id"]): os.path.basename(str(c["path"])) for c in stored}
     chosen = st.sidebar.multiselect(

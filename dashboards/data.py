@@ -56,6 +56,11 @@ def close() -> None:
 _opened: set[str] = set()
 
 
+def refresh() -> None:
+    """Forget every cached result (after an ingest or a delete); the store stays open."""
+    st.cache_data.clear()
+
+
 def _caps(caps: Caps) -> list[str] | None:
     return list(caps) or None
 

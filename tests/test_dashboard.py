@@ -11,6 +11,8 @@ and the module's teardown closes it again.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -221,3 +223,158 @@ def test_cli_refuses_non_loopback_without_password(tmp_path: Path, monkeypatch: 
     monkeypatch.setenv("TAPAUDIT_DASHBOARD_SETTINGS", str(tmp_path / "set.toml"))
     cmd, env = dashboard_command(None, "0.0.0.0", 8501)
     assert cmd[cmd.index("--server.address") + 1] == "0.0.0.0" and env["TAPAUDIT_DASHBOARD_AUTH"] == "1"
+
+
+# -- adding, comparing and deleting captures (these run last: they add the firmware captures to
+# the shared store, then delete them again) ----------------------------------------------------
+
+FW_TRUTH: dict[str, Any] = yaml.safe_load((LAB / "child-watch-fw-diff.truth.yaml").read_text())
+FW = ("child-watch-fw-a.pcapng", "child-watch-fw-b.pcapng")
+
+
+def _fw_ids(path: str) -> dict[str, str]:
+    """Both firmware captures stored as the upload stores them (no bench, no phases); their ids."""
+    from appliance import manage
+    from dashboards import data
+
+    done = data._run(path, manage.ingest, [str(LAB / f) for f in FW])
+    data.refresh()
+    return {side: r.capture_id for side, r in zip("ab", done.results, strict=True)}
+
+
+def test_upload_refuses_a_non_capture(lab_db: tuple[str, str]) -> None:
+    at = _app("captures")
+    at.file_uploader(key="up_caps").set_value(("notes.txt", b"hello, not a capture", "text/plain"))
+    at.button(key="up_go").click().run(timeout=TIMEOUT)
+    assert not at.exception, [e.value for e in at.exception]
+    assert len(at.error) == 1 and "\n" not in at.error[0].value
+    assert at.error[0].value.startswith("notes.txt: not a pcap or pcapng capture")
+    assert len(_frame(at, "SHA-256")) == 1  # nothing stored
+    assert not any(p.name.endswith(".txt") for p in (Path(lab_db[0]) / "uploads").rglob("*"))
+
+
+def test_upload_refuses_a_bad_bench_file(lab_db: tuple[str, str]) -> None:
+    at = _app("captures")
+    at.file_uploader(key="up_caps").set_value((FW[0], (LAB / FW[0]).read_bytes(), "application/octet-stream"))
+    at.file_uploader(key="up_bench").set_value(("bench.yaml", b"- not a mapping\n", "application/x-yaml"))
+    at.button(key="up_go").click().run(timeout=TIMEOUT)
+    assert not at.exception, [e.value for e in at.exception]
+    assert len(at.error) == 1 and "\n" not in at.error[0].value
+    assert at.error[0].value.startswith("bench file ") and "expected a mapping" in at.error[0].value
+    assert len(_frame(at, "SHA-256")) == 1  # nothing replayed
+
+
+def test_upload_ingests_and_assesses(lab_db: tuple[str, str]) -> None:
+    at = _app("captures")
+    at.button(key="up_go").click().run(timeout=TIMEOUT)
+    assert at.warning[0].value == "Choose at least one capture file."
+    files = [(f, (LAB / f).read_bytes(), "application/octet-stream") for f in FW]
+    at.file_uploader(key="up_caps").set_value(files)
+    decl = (LAB / "declarations" / "child_watch.yaml").read_bytes()
+    at.file_uploader(key="up_decls").set_value([("child_watch.yaml", decl, "application/x-yaml")])
+    at.button(key="up_go").click().run(timeout=TIMEOUT)
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    done = [s.value for s in at.success]
+    assert len(done) == 2 and all(s.startswith(("Ingested: ", "Already stored: ")) for s in done), done
+    assert len(at.get("progress")) >= 2  # one bar per capture, fed by replay's Progress
+    frame = _frame(at, "SHA-256").set_index("File")
+    assert set(FW) | {TRUTH["capture"]} == set(frame.index)
+    for side, f in zip("ab", FW, strict=True):
+        assert frame.loc[f, "Packets"] == FW_TRUTH[side]["packets"] and frame.loc[f, "Status"] == "complete"
+        sha = frame.loc[f, "SHA-256"]
+        assert (Path(lab_db[0]) / "uploads" / sha[:16] / f).read_bytes() == (LAB / f).read_bytes()
+    # the assessment ran: the findings page has the child watch's findings of the new captures
+    fnd = _app("findings")
+    caps = fnd.multiselect(key="caps")
+    caps.set_value([frame.loc[FW[1], "SHA-256"]]).run(timeout=TIMEOUT)
+    assert not fnd.exception and int(fnd.metric[0].value) > 0
+
+
+def _cell_set(frame: pd.DataFrame, column: str) -> set[str]:
+    return {str(v) for v in frame[column]}
+
+
+@pytest.mark.parametrize("device", ["", CHILD_WATCH])
+def test_compare_page(lab_db: tuple[str, str], device: str) -> None:
+    ids = _fw_ids(lab_db[0])
+    at = _app("compare")
+    at.selectbox(key="cmp_a").set_value(ids["a"])
+    at.selectbox(key="cmp_b").set_value(ids["b"]).run(timeout=TIMEOUT)
+    if device:
+        at.selectbox(key="cmp_dev").set_value(device).run(timeout=TIMEOUT)
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    for kind, col in (("destinations", "destination"), ("organisations", "organisation"),
+                      ("countries", "country"), ("data_types", "data_type")):  # fmt: skip
+        for side in ("new", "gone"):
+            label = f"{side.capitalize()} {col.replace('_', ' ')}"
+            truth = {x[col] if isinstance(x, dict) else x for x in FW_TRUTH[kind][side]}
+            assert _cell_set(_frame(at, label), label) == truth, (kind, side)
+    new_dest = _frame(at, "New destination").set_index("New destination")
+    assert new_dest.loc["ulogs.umeng.com", "Organisation"] == "umeng"
+    assert new_dest.loc["ulogs.umeng.com", "Countries reached"] == "CN"
+    for side in ("new", "gone"):
+        frame = _frame(at, f"{side.capitalize()} series (data type)")
+        shown = set(zip(frame.iloc[:, 0], frame["Organisation"], frame["Test phase"], strict=True))
+        truth = {(s["data_type"], s["organisation"], s["phase"]) for s in FW_TRUTH["series"][side]}
+        assert shown == truth, side
+    freq = _frame(at, "Interval in A (s)")
+    assert len(freq) == len(FW_TRUTH["frequency"])
+    for f in FW_TRUTH["frequency"]:
+        row = freq[(freq["Data type"] == f["data_type"]) & (freq["Organisation"] == f["organisation"])]
+        assert len(row) == 1, f
+        assert abs(row.iloc[0]["Interval in A (s)"] - f["a_interval"]) < 0.01
+        assert abs(row.iloc[0]["Interval in B (s)"] - f["b_interval"]) < 0.01
+    prec = _frame(at, "Decimals in A")
+    cols = [prec[c] for c in ("Data type", "Organisation", "Decimals in A", "Decimals in B")]
+    truth_prec = [
+        (p["data_type"], p["organisation"], p["a_decimals"], p["b_decimals"]) for p in FW_TRUTH["precision"]
+    ]
+    assert set(zip(*cols, strict=True)) == set(truth_prec)
+    for side in ("new", "gone"):  # the findings tables are there (what they hold is the rule packs')
+        _frame(at, f"{side.capitalize()} finding (rule)")
+    zh = _app("compare", lang="zh")
+    assert zh.header[0].value == "对比" and _frame(zh, "新增目的地") is not None
+
+
+def test_delete_capture(lab_db: tuple[str, str]) -> None:
+    ids = _fw_ids(lab_db[0])
+    at = _app("captures")
+    at.selectbox(key="del_pick").set_value(ids["a"])
+    at.button(key="del_go").click().run(timeout=TIMEOUT)
+    assert at.warning[0].value == "Tick the confirmation first."
+    assert ids["a"] in set(_frame(at, "SHA-256")["SHA-256"])
+    for side in "ab":
+        at.selectbox(key="del_pick").set_value(ids[side])
+        at.checkbox(key="del_confirm").check()
+        at.button(key="del_go").click().run(timeout=TIMEOUT)
+        assert not at.exception, [e.value for e in at.exception]
+        assert at.success[0].value.startswith(f"Deleted capture: {ids[side][:12]}")
+        assert ids[side] not in set(_frame(at, "SHA-256")["SHA-256"])
+    at = _app("captures")  # a fresh session: gone, the lab's capture untouched
+    assert list(_frame(at, "SHA-256")["SHA-256"]) == [lab_db[1]]
+    from appliance import queries
+    from dashboards import data
+
+    for cid in ids.values():  # no row of either capture is left in any table
+        assert not data._run(lab_db[0], queries.flow_count, [cid])
+        assert not data._run(lab_db[0], queries.devices, [cid])
+    assert _app("overview").metric  # the other pages still render
+
+
+def test_an_empty_store_offers_the_upload_form(tmp_path: Path) -> None:
+    """Nothing stored yet: the app says so and still shows the Captures page's upload form
+    (in a process of its own: chDB opens one data folder per process)."""
+    script = (
+        "from streamlit.testing.v1 import AppTest\n"
+        "at = AppTest.from_file('dashboards/app.py', default_timeout=60).run()\n"
+        "assert not at.exception, at.exception\n"
+        "print(len(at.get('file_uploader')), [b.label for b in at.button])\n"
+    )
+    env = {**os.environ, "TAPAUDIT_DB": str(tmp_path / "empty")}
+    p = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True,
+                       timeout=120, check=False)  # fmt: skip
+    assert p.returncode == 0, p.stderr[-2000:]
+    uploaders, buttons = p.stdout.strip().split(" ", 1)
+    assert int(uploaders) >= 1 and "Ingest and assess" in buttons
