@@ -3,6 +3,7 @@
 # for `tapaudit report --format pdf`, a CJK font (WenQuanYi Micro Hei: the reports print Chinese
 # statements and labels) and poppler-utils (pdfinfo, pdftoppm: the report tests read the PDF back).
 # WeasyPrint's libraries: pango (in Debian's base image) and harfbuzz-subset (embeds only the glyphs used).
+# chromium: the browser tests/test_browser.py drives the dashboard with (Playwright cannot download its own).
 set -euo pipefail
 missing=()
 command -v tshark >/dev/null 2>&1 || missing+=(tshark)
@@ -11,6 +12,7 @@ command -v tshark >/dev/null 2>&1 || missing+=(tshark)
 command -v pdftoppm >/dev/null 2>&1 && command -v pdfinfo >/dev/null 2>&1 || missing+=(poppler-utils)
 compgen -G '/usr/lib/*/libpangoft2-1.0.so.0' >/dev/null || missing+=(libpango-1.0-0 libpangoft2-1.0-0)
 compgen -G '/usr/lib/*/libharfbuzz-subset.so.0' >/dev/null || missing+=(libharfbuzz-subset0)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
 [ ${#missing[@]} -eq 0 ] && exit 0
 echo "installing Debian packages: ${missing[*]}" >&2
 SUDO=""
