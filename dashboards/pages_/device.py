@@ -102,7 +102,7 @@ def _precision(measures: list[dict[str, Any]]) -> None:
     frame = pd.DataFrame([{"kind": k, "metres": v} for k, v in sorted(best.items())])
     chart = (
         alt.Chart(frame, title=t("precision_title"))
-        .mark_bar()
+        .mark_point(filled=True, size=120)  # bars have no base on a log scale: Vega-Lite drops them
         .encode(
             x=alt.X("metres:Q", title=t("metres"), scale=alt.Scale(type="log")),
             y=alt.Y("kind:N", title=t("data_type")),
