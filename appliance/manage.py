@@ -21,8 +21,7 @@ from appliance.assess import assess
 from appliance.bench import load_bench
 from appliance.phases import load_phases
 from appliance.replay import Progress, ReplayOptions, ReplayResult, replay
-from appliance.schema import TABLES
-from appliance.storage import DEFAULT_DB, Store, render
+from appliance.storage import DEFAULT_DB, Store
 from parsers.capture import CaptureError, sniff_format
 from policies.declaration import load_declarations
 
@@ -104,14 +103,10 @@ def ingest(
 def delete_capture(store: Store, capture_id: str) -> bool:
     """Remove every row of one capture (all its runs) from every table; False if it was not stored.
 
-    The ``captures`` rows go first: the read API shows only committed runs, so the capture
-    disappears at once even while the other tables' deletes are still being applied.
+    The capture disappears from the read API at once (``Store.drop_capture``).
     """
     stored = bool(
         store.query("SELECT 1 AS x FROM {db}.captures WHERE capture_id = %(c)s LIMIT 1", {"c": capture_id})
     )
-    where = render("capture_id = %(c)s", {"c": capture_id})
-    tables = sorted((t.name for t in TABLES if t.name != "meta"), key=lambda n: n != "captures")
-    for name in tables:
-        store._delete(name, where)
+    store.drop_capture(capture_id)
     return stored

@@ -214,12 +214,17 @@ class Store:
 
     def drop_runs(self, capture_id: str, keep: int) -> None:
         """Delete a capture's rows from runs other than ``keep`` (after ``keep`` committed)."""
-        for table in TABLES:
-            if table.name != "meta":
-                self._delete(
-                    table.name,
-                    render("capture_id = %(c)s AND ingest_id != %(k)s", {"c": capture_id, "k": keep}),
-                )
+        self._drop_rows(render("capture_id = %(c)s AND ingest_id != %(k)s", {"c": capture_id, "k": keep}))
+
+    def drop_capture(self, capture_id: str) -> None:
+        """Delete every row of a capture, all its runs."""
+        self._drop_rows(render("capture_id = %(c)s", {"c": capture_id}))
+
+    def _drop_rows(self, where: str) -> None:
+        """Delete matching rows from every table but ``meta``; the ``captures`` rows first: readers
+        see only committed runs, so what goes disappears at once while the rest is still deleted."""
+        for table in sorted((t.name for t in TABLES if t.name != "meta"), key=lambda n: n != "captures"):
+            self._delete(table, where)
 
     def _delete(self, table: str, where: str) -> None:
         raise NotImplementedError
