@@ -6,6 +6,7 @@ same text for chDB and server 18.16.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from typing import Any
 
 from appliance.periodicity import periodicity
@@ -36,6 +37,13 @@ def _scope(capture_ids: list[str] | None, device: str | None = None) -> tuple[st
     return where, params
 
 
+def _joined(table: str, where: str, capture_ids: list[str] | None) -> str:
+    """WHERE clause for the flows side of a join from ``table``'s rows selected by ``where``: only
+    the flows those rows refer to, so the join's hash table holds them and not every flow."""
+    fwhere, _ = _scope(capture_ids)
+    return f"{fwhere} AND flow_id IN (SELECT flow_id FROM {{db}}.{table} WHERE {where})"
+
+
 def captures(store: Store) -> Rows:
     return store.query(
         "SELECT capture_id, path, files, packets, bytes, first_ns, last_ns, link_types, truncated,"
@@ -64,19 +72,17 @@ def devices(store: Store, capture_ids: list[str] | None = None) -> Rows:
     totals = {
         r["mac"]: r
         for r in store.query(
-            f"""SELECT device_mac AS mac, count() AS flows,
-                sum(if(direction = 'inbound', bytes_down, bytes_up)) AS bytes_sent,
-                sum(if(direction = 'inbound', bytes_up, bytes_down)) AS bytes_received,
-                uniqExact(remote_ip) AS remotes
-            FROM {{db}}.flows WHERE {where} AND device_mac != '' GROUP BY device_mac""",
+            f"""SELECT device_mac AS mac, sum(flows) AS nflows, sum(bytes_sent) AS sent,
+                sum(bytes_received) AS received, uniqExact(remote_ip) AS remotes
+            FROM {{db}}.flow_rollup WHERE {where} GROUP BY device_mac""",
             params,
         )
     }
     for d in devs:
         t = totals.get(d["mac"], {})
-        d["flows"] = int(t.get("flows", 0))
-        d["bytes_sent"] = int(t.get("bytes_sent", 0))
-        d["bytes_received"] = int(t.get("bytes_received", 0))
+        d["flows"] = int(t.get("nflows", 0))
+        d["bytes_sent"] = int(t.get("sent", 0))
+        d["bytes_received"] = int(t.get("received", 0))
         d["remotes"] = int(t.get("remotes", 0))
         d["ipv4"], d["ipv6"] = sorted(d["ipv4"]), sorted(d["ipv6"])
     devs.sort(key=lambda d: (-int(d["on_bench"]), d["role"] != "device", -d["bytes_sent"], d["mac"]))
@@ -96,27 +102,134 @@ def top_remotes(store: Store, capture_ids: list[str] | None = None, per_device: 
     )
 
 
+@dataclass(frozen=True)
+class FlowFilter:
+    """What the flow explorer narrows to; every field optional (None: no condition)."""
+
+    device: str | None = None  # the device's own flows, or flows it is either end of (LAN)
+    destination: str | None = None  # a substring of the server name, else the remote address
+    proto: int | None = None  # IP protocol number (6 TCP, 17 UDP...)
+    app: str | None = None  # application protocol dissected (tls, http, dns...); '' for none
+    since_ns: int | None = None  # flows that began at or after this time
+    until_ns: int | None = None  # ... and before this time
+
+    def sql(self) -> tuple[str, str, dict[str, Any]]:
+        """PREWHERE (the time range: read the other columns only for flows in it), WHERE additions."""
+        conds: list[str] = []
+        pre: list[str] = []
+        params: dict[str, Any] = {}
+        if self.device:
+            conds.append("(device_mac = %(fdev)s OR src_mac = %(fdev)s OR dst_mac = %(fdev)s)")
+            params["fdev"] = self.device
+        if self.destination:
+            conds.append("positionCaseInsensitive(if(domain != '', domain, remote_ip), %(fdest)s) > 0")
+            params["fdest"] = self.destination
+        if self.proto is not None:
+            conds.append("proto = %(fproto)s")
+            params["fproto"] = int(self.proto)
+        if self.app is not None:
+            conds.append("app = %(fapp)s")
+            params["fapp"] = self.app
+        if self.since_ns is not None:
+            pre.append("first_ns >= %(fsince)s")
+            params["fsince"] = int(self.since_ns)
+        if self.until_ns is not None:
+            pre.append("first_ns < %(funtil)s")
+            params["funtil"] = int(self.until_ns)
+        prewhere = " PREWHERE " + " AND ".join(pre) if pre else ""
+        return prewhere, "".join(" AND " + c for c in conds), params
+
+
+def _flow_filter(device: str | None, flt: FlowFilter | None) -> FlowFilter:
+    flt = flt or FlowFilter()
+    return replace(flt, device=device) if device else flt
+
+
+def flow_counts(
+    store: Store,
+    capture_ids: list[str] | None = None,
+    device: str | None = None,
+    flt: FlowFilter | None = None,
+) -> Rows:
+    """Matching flows per capture (``cap``, ``n``), captures in the explorer's order (first packet):
+    the explorer's page count, and what ``flows`` walks to find a page's captures."""
+    where, params = _scope(capture_ids)
+    pre, extra, fparams = _flow_filter(device, flt).sql()
+    return store.query(
+        f"""SELECT f.cap AS cap, f.n AS n, c.t0 AS t0 FROM (
+            SELECT capture_id AS cap, count() AS n FROM {{db}}.flows{pre} WHERE {where}{extra} GROUP BY cap
+        ) AS f
+        ANY LEFT JOIN (SELECT capture_id AS cap, min(first_ns) AS t0 FROM {{db}}.captures
+                       WHERE ingest_id IN ({CURRENT}) GROUP BY cap) AS c USING cap
+        ORDER BY t0, cap""",
+        {**params, **fparams},
+    )
+
+
+FLOW_COLUMNS = """toString(flow_id) AS flow_id, capture_id, first_ns, last_ns, proto, src_ip, src_port,
+    dst_ip, dst_port, src_mac, dst_mac, device_mac, direction, remote_ip, remote_port, pkts_up, pkts_down,
+    bytes_up, bytes_down, payload_up, payload_down, tcp_flags_up, tcp_flags_down, tcp_state, end_reason,
+    segment, vlan, app, if(domain != '', domain, remote_ip) AS destination, organisation, party, country,
+    security, phase"""
+
+
 def flows(
     store: Store,
     capture_ids: list[str] | None = None,
     device: str | None = None,
     limit: int = 100,
     offset: int = 0,
+    flt: FlowFilter | None = None,
+    counts: Rows | None = None,
 ) -> Rows:
-    where, params = _scope(capture_ids)
-    if device:
-        where += " AND (device_mac = %(dev)s OR src_mac = %(dev)s OR dst_mac = %(dev)s)"
-        params["dev"] = device
-    params.update(limit=limit, offset=offset)
-    return store.query(
-        f"""SELECT toString(flow_id) AS flow_id, capture_id, first_ns, last_ns, proto, src_ip, src_port,
-            dst_ip, dst_port, src_mac, dst_mac, device_mac, direction, pkts_up, pkts_down, bytes_up,
-            bytes_down, payload_up, payload_down, tcp_flags_up, tcp_flags_down, tcp_state, end_reason,
-            segment, vlan
-        FROM {{db}}.flows WHERE {where}
-        ORDER BY first_ns, flow_id LIMIT %(offset)s, %(limit)s""",
-        params,
-    )
+    """One page of flows: captures in time order, within each by first packet.
+
+    Paged per capture: the page's captures are found from per-capture counts (``flow_counts``,
+    given or computed), then only those are sorted, and only the keys of the page before whole
+    rows are read, so a deep page of ten million flows costs one capture's sort of two columns.
+    """
+    flt = _flow_filter(device, flt)
+    pre, extra, fparams = flt.sql()
+    out: Rows = []
+    skip, want = max(offset, 0), max(limit, 0)
+    for c in flow_counts(store, capture_ids, None, flt) if counts is None else counts:
+        n = int(c["n"])
+        if skip >= n:
+            skip -= n
+            continue
+        if want <= 0:
+            break
+        where, params = _scope([str(c["cap"])])
+        params = {**params, **fparams, "off": skip, "lim": want}
+        ids = store.query(
+            f"""SELECT flow_id FROM {{db}}.flows{pre} WHERE {where}{extra}
+            ORDER BY first_ns, flow_id LIMIT %(off)s, %(lim)s""",
+            params,
+        )
+        rows = store.query(
+            f"""SELECT {FLOW_COLUMNS}
+            FROM (SELECT * FROM {{db}}.flows PREWHERE has(%(ids)s, flow_id) WHERE {where})
+            ORDER BY first_ns, toUInt64(flow_id)""",
+            {**params, "ids": [int(r["flow_id"]) for r in ids]},
+        )
+        out += rows
+        want -= len(rows)
+        skip = 0
+    return out
+
+
+# Per destination, from the flow rollup (flows summed at ingestion). Aliases differ from column
+# names: ClickHouse would substitute an alias inside its own aggregate.
+_DEST_COLUMNS = """any(registrable) AS reg_domain, anyLast(organisation) AS org, anyLast(service) AS svc,
+            anyLast(service_kind) AS kind, anyLast(party) AS party_of,
+            arrayStringConcat(arraySort(groupUniqArray(country)), ',') AS countries,
+            max(cross_border) AS abroad, anyLast(as_org) AS network,
+            arrayStringConcat(arraySort(groupUniqArray(if(security = '', 'unknown', security))), ',')
+                AS securities,
+            max(readable) AS any_readable, arrayStringConcat(arraySort(groupUniqArray(app)), ',') AS apps,
+            arraySort(groupUniqArray(remote_ip)) AS remote_ips, sum(flows) AS nflows,
+            sum(bytes_sent) AS sent, sum(bytes_received) AS received, min(first_ns) AS first_seen_ns,
+            max(last_ns) AS last_seen_ns"""
 
 
 def destinations(store: Store, capture_ids: list[str] | None = None, device: str | None = None) -> Rows:
@@ -124,23 +237,37 @@ def destinations(store: Store, capture_ids: list[str] | None = None, device: str
     where, params = _scope(capture_ids, device)
     # aliases differ from column names: ClickHouse would substitute an alias inside its own aggregate
     return store.query(
-        f"""SELECT device_mac AS mac, if(domain != '', domain, remote_ip) AS destination,
-            any(registrable) AS reg_domain, anyLast(organisation) AS org, anyLast(service) AS svc,
-            anyLast(service_kind) AS kind, anyLast(party) AS party_of,
-            arrayStringConcat(arraySort(groupUniqArray(country)), ',') AS countries,
-            max(cross_border) AS abroad, anyLast(as_org) AS network,
-            arrayStringConcat(arraySort(groupUniqArray(if(security = '', 'unknown', security))), ',')
-                AS securities,
-            max(readable) AS any_readable,
-            arrayStringConcat(arraySort(groupUniqArray(app)), ',') AS apps,
-            arraySort(groupUniqArray(remote_ip)) AS remote_ips, count() AS nflows,
-            sum(if(direction = 'inbound', bytes_down, bytes_up)) AS sent,
-            sum(if(direction = 'inbound', bytes_up, bytes_down)) AS received,
-            min(first_ns) AS first_seen_ns, max(last_ns) AS last_seen_ns
-        FROM {{db}}.flows WHERE {where} AND device_mac != '' AND direction IN ('outbound', 'inbound')
-        GROUP BY mac, destination ORDER BY mac, sent + received DESC""",
+        f"""SELECT device_mac AS mac, destination, {_DEST_COLUMNS}
+        FROM {{db}}.flow_rollup WHERE {where} AND direction IN ('outbound', 'inbound')
+        GROUP BY mac, destination ORDER BY mac, sent + received DESC, destination""",
         params,
     )
+
+
+def device_overview(store: Store, capture_ids: list[str] | None = None) -> Rows:
+    """Per device: the personal-data types it sent, the third parties and countries it reached."""
+    where, params = _scope(capture_ids)
+    reach = store.query(
+        f"""SELECT device_mac AS mac,
+            arraySort(groupUniqArrayIf(organisation, party = 'third' AND organisation != '')) AS third,
+            arraySort(groupUniqArrayIf(country, country != '')) AS reached
+        FROM {{db}}.flow_rollup WHERE {where} AND direction IN ('outbound', 'inbound') GROUP BY mac""",
+        params,
+    )
+    kinds = store.query(
+        f"""SELECT device_mac AS mac, arraySort(groupUniqArray(data_type)) AS kinds
+        FROM {{db}}.observations WHERE {where} GROUP BY mac""",
+        params,
+    )
+    out: dict[str, dict[str, Any]] = {}
+    for r in reach:
+        out[str(r["mac"])] = {"mac": str(r["mac"]), "data_types": [], "third_parties": list(r["third"]),
+                              "countries": list(r["reached"])}  # fmt: skip
+    for r in kinds:
+        row = out.setdefault(str(r["mac"]), {"mac": str(r["mac"]), "data_types": [], "third_parties": [],
+                                             "countries": []})  # fmt: skip
+        row["data_types"] = list(r["kinds"])
+    return sorted(out.values(), key=lambda r: r["mac"])
 
 
 def observations(
@@ -156,7 +283,7 @@ def observations(
         where += " AND (data_type = %(t)s OR startsWith(data_type, %(tp)s))"
         params.update(t=data_type, tp=data_type + ":")
     params["limit"] = limit
-    fwhere, _ = _scope(capture_ids)
+    fwhere = _joined("observations", where, capture_ids)
     return store.query(
         f"""SELECT o.ts_ns AS ts_ns, o.device_mac AS mac, o.data_type AS kind, o.carrier AS carrier,
             o.path AS field, o.confidence AS conf, o.decimals AS places, o.metres AS resolution_m,
@@ -188,7 +315,7 @@ RUN_BREAK = 3
 def measures(store: Store, capture_ids: list[str] | None = None, device: str | None = None) -> Rows:
     """Per device x data type x organisation x phase: how often, how precise, for how long, where to."""
     where, params = _scope(capture_ids, device)
-    fwhere, fparams = _scope(capture_ids)  # flows and phases of the same captures, all devices
+    fwhere, fparams = _scope(capture_ids)  # phases of the same captures
     params["k"] = RUN_BREAK
     rows = store.query(
         f"""SELECT mac, kind, org, phase_name, n, reports, first_ns, last_ns, max_decimals, best_metres,
@@ -210,7 +337,7 @@ def measures(store: Store, capture_ids: list[str] | None = None, device: str | N
                 ANY LEFT JOIN (
                     SELECT flow_id, organisation AS organ, if(security IN ('', 'none'), 0, 1) AS encrypted,
                         cross_border AS abroad, if(party = 'third', 1, 0) AS third
-                    FROM {{db}}.flows WHERE {fwhere}) AS f USING flow_id
+                    FROM {{db}}.flows WHERE {_joined("observations", where, capture_ids)}) AS f USING flow_id
                 GROUP BY mac, kind, org, phase_name
             )
         )
@@ -251,7 +378,7 @@ def periods(
     Each capture on its own: beats of two test sessions are not one series.
     """
     where, params = _scope(capture_ids, device)
-    fwhere, _ = _scope(capture_ids)
+    fwhere = _joined("bursts", where, capture_ids)
     phase = "b.phase" if by_phase else "''"
     rows = store.query(
         f"""SELECT b.capture_id AS capture, b.device_mac AS mac, f.dest AS destination, {phase} AS phase_name,
@@ -291,14 +418,14 @@ def uploads(
 ) -> Rows:
     """Bursts large and one-way enough to be uploads, each with what it probably carries."""
     where, params = _scope(capture_ids, device)
-    fwhere, _ = _scope(capture_ids)
+    where += " AND device_mac != '' AND bytes_out >= %(min)s AND bytes_out >= 2 * bytes_in"
+    fwhere = _joined("bursts", where, capture_ids)
     rows = store.query(
         f"""SELECT b.capture_id AS capture, b.device_mac AS mac, f.dest AS destination, f.org AS organisation,
             f.cc AS country,
             f.sec AS security, b.phase AS phase_name, toString(b.flow_id) AS flow, b.start_ns AS start_ns,
             b.end_ns AS end_ns, b.bytes_out AS bytes_out, b.bytes_in AS bytes_in, b.pkts_out AS pkts_out
-        FROM (SELECT * FROM {{db}}.bursts WHERE {where} AND device_mac != ''
-              AND bytes_out >= %(min)s AND bytes_out >= 2 * bytes_in) AS b
+        FROM (SELECT * FROM {{db}}.bursts WHERE {where}) AS b
         {_BURST_FLOWS.format(fwhere=fwhere)}
         WHERE f.dest != '' AND (%(all)s OR f.rd = 0)
         ORDER BY mac, start_ns""",
@@ -326,7 +453,7 @@ def phase_spans(store: Store, capture_id: str) -> Rows:
 def fact_observations(store: Store, capture_id: str, device: str) -> Rows:
     """One device's observations in one capture, each with its flow's destination facts (for the rules)."""
     where, params = _scope([capture_id], device)
-    fwhere, _ = _scope([capture_id])
+    fwhere = _joined("observations", where, [capture_id])
     return store.query(
         f"""SELECT o.ts_ns AS ts_ns, o.data_type AS data_type, o.carrier AS carrier, o.path AS path,
             o.confidence AS confidence, o.decimals AS decimals, o.metres AS metres, o.excerpt AS excerpt,
@@ -434,7 +561,7 @@ def observation_series(store: Store, capture_ids: list[str] | None = None, devic
     """Per capture x device x data type x organisation: the report times (one per message, sorted) and
     the gaps between them, ns; for interval histograms and timelines."""
     where, params = _scope(capture_ids, device)
-    fwhere, _ = _scope(capture_ids)
+    fwhere = _joined("observations", where, capture_ids)
     return store.query(
         f"""SELECT o.capture_id AS capture, o.device_mac AS mac, o.data_type AS kind, f.organ AS org,
             count() AS n, arraySort(groupUniqArray(o.ts_ns)) AS times,
@@ -453,17 +580,8 @@ def unreadable_flows(store: Store, capture_ids: list[str] | None = None, device:
     not dissected), how many and how many bytes each way; what a report cannot judge by content."""
     where, params = _scope(capture_ids, device)
     return store.query(
-        f"""SELECT device_mac AS mac, if(domain != '', domain, remote_ip) AS destination,
-            anyLast(organisation) AS org, anyLast(party) AS party_of, anyLast(as_org) AS network,
-            arrayStringConcat(arraySort(groupUniqArray(country)), ',') AS countries,
-            arrayStringConcat(arraySort(groupUniqArray(if(security = '', 'unknown', security))), ',')
-                AS securities,
-            arrayStringConcat(arraySort(groupUniqArray(app)), ',') AS apps, count() AS nflows,
-            sum(if(direction = 'inbound', bytes_down, bytes_up)) AS sent,
-            sum(if(direction = 'inbound', bytes_up, bytes_down)) AS received,
-            min(first_ns) AS first_seen_ns, max(last_ns) AS last_seen_ns
-        FROM {{db}}.flows WHERE {where} AND device_mac != '' AND readable = 0
-            AND direction IN ('outbound', 'inbound')
+        f"""SELECT device_mac AS mac, destination, {_DEST_COLUMNS}
+        FROM {{db}}.flow_rollup WHERE {where} AND readable = 0 AND direction IN ('outbound', 'inbound')
         GROUP BY mac, destination ORDER BY mac, sent + received DESC, destination""",
         params,
     )
@@ -503,7 +621,7 @@ def observation_examples(
     """Where each data type was found (carrier and field path), how often, to whom, with one stored
     (masked) excerpt: the most frequent places per type."""
     where, params = _scope(capture_ids, device)
-    fwhere, _ = _scope(capture_ids)
+    fwhere = _joined("observations", where, capture_ids)
     return store.query(
         f"""SELECT o.data_type AS kind, o.carrier AS carrier_name, o.path AS field, count() AS n,
             any(o.excerpt) AS value, arraySort(groupUniqArray(if(f.dom != '', f.dom, o.remote_ip)))
@@ -565,7 +683,7 @@ def evidence_exports(store: Store, finding_id: str | None = None) -> Rows:
 def data_types(store: Store, capture_ids: list[str] | None = None, device: str | None = None) -> Rows:
     """Per data type: how many observations, how many reports, to which organisations and destinations."""
     where, params = _scope(capture_ids, device)
-    fwhere, _ = _scope(capture_ids)
+    fwhere = _joined("observations", where, capture_ids)
     return store.query(
         f"""SELECT o.data_type AS kind, count() AS n, uniqExact(o.ts_ns) AS reports,
             arraySort(groupUniqArray(f.org)) AS organisations,
@@ -579,11 +697,11 @@ def data_types(store: Store, capture_ids: list[str] | None = None, device: str |
     )
 
 
-def flow_count(store: Store, capture_ids: list[str] | None = None, device: str | None = None) -> int:
-    """How many flows ``flows`` pages through (same selection): the explorer's page count."""
-    where, params = _scope(capture_ids)
-    if device:
-        where += " AND (device_mac = %(dev)s OR src_mac = %(dev)s OR dst_mac = %(dev)s)"
-        params["dev"] = device
-    rows = store.query(f"SELECT count() AS n FROM {{db}}.flows WHERE {where}", params)
-    return int(rows[0]["n"]) if rows else 0
+def flow_count(
+    store: Store,
+    capture_ids: list[str] | None = None,
+    device: str | None = None,
+    flt: FlowFilter | None = None,
+) -> int:
+    """How many flows ``flows`` pages through (same selection)."""
+    return sum(int(c["n"]) for c in flow_counts(store, capture_ids, device, flt))

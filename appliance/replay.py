@@ -187,6 +187,7 @@ def replay(store: Store, path: str, opts: ReplayOptions, progress: Progress | No
     res.records = dict(counts)
     res.bench_missing = inv.bench_missing()
     res.first_ns, res.last_ns = st.first_ns, st.last_ns
+    store.rollup_flows("ingest_id = %(i)s", {"i": ingest})
     store.insert(
         "captures",
         [

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 
 @dataclass(frozen=True)
@@ -48,13 +48,13 @@ class Table:
     def inserted(self) -> list[Column]:
         return [c for c in self.columns if not c.default]
 
-    def ddl(self, database: str) -> str:
+    def ddl(self, database: str, name: str | None = None) -> str:
         cols = ",\n".join(
             f"    `{c.name}` {c.type}" + (f" DEFAULT {c.default}" if c.default else "") for c in self.columns
         )
         part = f"\nPARTITION BY {self.partition_by}" if self.partition_by else ""
         return (
-            f"CREATE TABLE IF NOT EXISTS `{database}`.`{self.name}` (\n{cols}\n)"
+            f"CREATE TABLE IF NOT EXISTS `{database}`.`{name or self.name}` (\n{cols}\n)"
             f"\nENGINE = {self.engine}{part}\nORDER BY ({self.order_by})"
         )
 
@@ -209,7 +209,9 @@ FLOWS = Table(
         C("readable", "UInt8", "1 if the appliance could read the application data"),
         C("phase", "String", "test phase the flow began in ('unmarked' before the first mark)"),
     ),
-    order_by="capture_id, ingest_id, flow_id",
+    # by device: a device's flows lie together, so joins from its observations or bursts read them
+    # and skip the rest (schema 9; older stores are re-sorted on upgrade)
+    order_by="capture_id, ingest_id, device_mac, flow_id",
     partition_by="toYYYYMM(start)",
 )
 
@@ -334,6 +336,39 @@ OBSERVATIONS = Table(
     order_by="capture_id, ingest_id, device_mac, data_type, ts_ns",
 )
 
+FLOW_ROLLUP = Table(
+    "flow_rollup",
+    "Flows summed per device, destination, remote address, enrichment and phase (Store.rollup_flows):"
+    " what the device and destination views read instead of every flow. Readers sum again, so one"
+    " run may write several partial rollups (a live capture writes one per flush).",
+    (
+        C("capture_id", "String", "capture"),
+        C("ingest_id", "UInt64", "ingestion run (ns stamp); the newest committed run is current"),
+        C("device_mac", "String", "the local device (flows.device_mac)"),
+        C("direction", "String", "flows.direction"),
+        C("destination", "String", "server name, else the remote address"),
+        C("remote_ip", "String", "flows.remote_ip"),
+        C("app", "String", "flows.app"),
+        C("registrable", "String", "flows.registrable"),
+        C("organisation", "String", "flows.organisation"),
+        C("service", "String", "flows.service"),
+        C("service_kind", "String", "flows.service_kind"),
+        C("party", "String", "flows.party"),
+        C("country", "String", "flows.country"),
+        C("cross_border", "UInt8", "flows.cross_border"),
+        C("as_org", "String", "flows.as_org"),
+        C("security", "String", "flows.security"),
+        C("readable", "UInt8", "flows.readable"),
+        C("phase", "String", "flows.phase"),
+        C("flows", "UInt64", "flow records"),
+        C("bytes_sent", "UInt64", "IP bytes the device sent"),
+        C("bytes_received", "UInt64", "IP bytes the device received"),
+        C("first_ns", "UInt64", "first packet of the first flow, ns"),
+        C("last_ns", "UInt64", "last packet of the last flow, ns"),
+    ),
+    order_by="capture_id, ingest_id, device_mac, destination, remote_ip",
+)
+
 BURSTS = Table(
     "bursts",
     "Payload bursts of every flow (packets less than 1 s apart), oriented to the device: the "
@@ -430,6 +465,7 @@ TABLES: tuple[Table, ...] = (
     DEVICES,
     DEVICE_ADDRESSES,
     FLOWS,
+    FLOW_ROLLUP,
     DNS,
     TLS,
     HTTP,

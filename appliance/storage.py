@@ -33,6 +33,19 @@ class StoreError(Exception):
 _ESC = str.maketrans({"\\": "\\\\", "'": "\\'", "\t": "\\t", "\n": "\\n", "\r": "\\r", "\0": "\\0"})
 
 
+# One statement for a replay's commit, a live flush, a store's upgrade and the benchmark's store.
+ROLLUP_FLOWS = """INSERT INTO {db}.flow_rollup (capture_id, ingest_id, device_mac, direction, destination,
+    remote_ip, app, registrable, organisation, service, service_kind, party, country, cross_border, as_org,
+    security, readable, phase, flows, bytes_sent, bytes_received, first_ns, last_ns)
+SELECT capture_id, ingest_id, device_mac, direction, if(domain != '', domain, remote_ip) AS dest, remote_ip,
+    app, registrable, organisation, service, service_kind, party, country, cross_border, as_org, security,
+    readable, phase, count() AS n, sum(if(direction = 'inbound', bytes_down, bytes_up)) AS sent,
+    sum(if(direction = 'inbound', bytes_up, bytes_down)) AS received, min(first_ns) AS t0, max(last_ns) AS t1
+FROM {db}.flows WHERE device_mac != '' AND {where}
+GROUP BY capture_id, ingest_id, device_mac, direction, dest, remote_ip, app, registrable, organisation,
+    service, service_kind, party, country, cross_border, as_org, security, readable, phase"""
+
+
 def literal(value: Any) -> str:
     """A ClickHouse SQL literal for a Python value (strings quoted and escaped)."""
     if value is None:
@@ -162,6 +175,9 @@ class Store:
             self.insert("meta", [("schema_version", str(SCHEMA_VERSION))])
         elif int(have[0]["value"]) < SCHEMA_VERSION and int(have[0]["value"]) >= 2:
             self._add_missing_columns()
+            if int(have[0]["value"]) < 9:
+                self._resort("flows")  # version 9 orders flows by device
+                self.rollup_flows("1")  # ... and sums them in the rollup it added
             self.insert("meta", [("schema_version", str(SCHEMA_VERSION))])
         elif int(have[0]["value"]) != SCHEMA_VERSION:
             newer = int(have[0]["value"]) > SCHEMA_VERSION
@@ -183,6 +199,19 @@ class Store:
         self.insert("meta", [("hash_key", secrets.token_hex(32))])
         rows = self.query("SELECT value FROM {db}.meta WHERE key = 'hash_key' ORDER BY value LIMIT 1")
         return bytes.fromhex(str(rows[0]["value"]))
+
+    def _resort(self, name: str) -> None:
+        """Rewrite a table under the schema's (changed) sorting key: a copy, then a swap of names.
+        A crash on the way leaves the old table in place, and the upgrade runs again."""
+        table, db = BY_NAME[name], f"`{self.database}`"
+        cols = ", ".join(f"`{c.name}`" for c in table.columns)
+        self._run(f"DROP TABLE IF EXISTS {db}.`{name}__resorted`")
+        self._run(table.ddl(self.database, f"{name}__resorted"))
+        self._run(f"INSERT INTO {db}.`{name}__resorted` ({cols}) SELECT {cols} FROM {db}.`{name}`")
+        self._run(
+            f"RENAME TABLE {db}.`{name}` TO {db}.`{name}__old`, {db}.`{name}__resorted` TO {db}.`{name}`"
+        )
+        self._run(f"DROP TABLE {db}.`{name}__old`")
 
     def _add_missing_columns(self) -> None:
         """Upgrade an older store in place: columns the schema gained are added with their defaults."""
@@ -211,6 +240,10 @@ class Store:
 
     def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
         self._run(render(sql.replace("{db}", f"`{self.database}`"), params))
+
+    def rollup_flows(self, where: str, params: Mapping[str, Any] | None = None) -> None:
+        """Sum the flows matching ``where`` into ``flow_rollup`` (see the table's doc)."""
+        self.execute(ROLLUP_FLOWS.replace("{where}", where), params)
 
     def drop_runs(self, capture_id: str, keep: int) -> None:
         """Delete a capture's rows from runs other than ``keep`` (after ``keep`` committed)."""

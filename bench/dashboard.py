@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from appliance import queries  # noqa: E402
-from appliance.storage import Store, open_store  # noqa: E402
+from appliance.storage import ROLLUP_FLOWS, Store, open_store  # noqa: E402
 
 RESULTS = ROOT / "bench" / "RESULTS.md"
 BEGIN, END = "<!-- dashboard-bench:begin -->", "<!-- dashboard-bench:end -->"
@@ -170,6 +170,8 @@ def build(store: Store, flows: int, captures: int, devices: int, bench: int, obs
         FROM (SELECT number, intDiv(number, {bench * per_dev}) AS c, intDiv(number, {per_dev}) % {bench} AS d,
                 number % {per_dev} AS k FROM numbers({captures * bench * per_dev}))""",
     ))  # fmt: skip
+    # the flow rollup, as a replay writes it at commit
+    steps.append(("flow_rollup", ROLLUP_FLOWS.replace("{where}", "1")))
     # the commit markers last, as a replay writes them
     steps.append((
         "captures",
@@ -220,28 +222,45 @@ def pages(store: Store) -> dict[str, list[Call]]:
     total = queries.flow_count(store)
     deep = (max(1, -(-total // 100)) // 2) * 100  # the middle page of 100
 
-    def overview() -> None:
-        for d in under_test(queries.devices(store)):
-            queries.destinations(store, None, d["mac"])
-            queries.data_types(store, None, d["mac"])
+    day3 = T0_NS + 2 * DAY_NS
+    narrow = queries.FlowFilter(destination="vendor7.", proto=6, since_ns=day3 + DAY_NS // 2,
+                                until_ns=day3 + DAY_NS * 3 // 4)  # fmt: skip
+    series: list[dict[str, Any]] = []
 
-    def device_phases() -> None:
-        for cap in sorted({str(s["capture"]) for s in queries.observation_series(store, None, mac)}):
+    def flow_page(device: str | None, flt: queries.FlowFilter | None, offset: int) -> list[Call]:
+        """The explorer: per-capture counts (the page count; cached by the page), then one page."""
+        counts: list[dict[str, Any]] = []
+        what = " (device)" if device else " (filter)" if flt else ""
+        return [
+            ("devices", lambda: queries.devices(store)),
+            (
+                f"flow_counts{what}",
+                lambda: counts.__setitem__(slice(None), queries.flow_counts(store, None, device, flt)),
+            ),
+            (
+                f"flows 100 @ {offset:,}{what}",
+                lambda: queries.flows(store, None, device, 100, offset, flt, counts),
+            ),
+        ]
+
+    def device_series() -> None:
+        series[:] = queries.observation_series(store, None, mac)
+
+    def device_phases() -> None:  # the page shades each capture's phases behind the series
+        for cap in sorted({str(s["capture"]) for s in series}):
             queries.phase_spans(store, cap)
 
     return {
         "Captures": [("captures", lambda: queries.captures(store))],
         "Overview": [
+            ("devices", lambda: queries.devices(store)),
             ("findings", lambda: queries.findings(store)),
-            (
-                f"devices, then destinations + data_types for each of {len(bench)} devices under test",
-                overview,
-            ),
+            ("device_overview", lambda: queries.device_overview(store)),
         ],
         "Device": [
             ("devices", lambda: queries.devices(store)),
-            ("observation_series", lambda: queries.observation_series(store, None, mac)),
-            ("observation_series + phase_spans per capture", device_phases),
+            ("observation_series", device_series),
+            ("phase_spans per capture", device_phases),
             ("measures", lambda: queries.measures(store, None, mac)),
             ("destinations (device)", lambda: queries.destinations(store, None, mac)),
             ("periods", lambda: queries.periods(store, None, mac)),
@@ -255,21 +274,10 @@ def pages(store: Store) -> dict[str, list[Call]]:
             ("findings", lambda: queries.findings(store)),
             ("devices", lambda: queries.devices(store)),
         ],
-        "Flows, page 1": [
-            ("devices", lambda: queries.devices(store)),
-            ("flow_count", lambda: queries.flow_count(store)),
-            ("flows 100 @ 0", lambda: queries.flows(store, None, None, 100, 0)),
-        ],
-        f"Flows, page {deep // 100 + 1:,}": [
-            ("devices", lambda: queries.devices(store)),
-            ("flow_count", lambda: queries.flow_count(store)),
-            (f"flows 100 @ {deep:,}", lambda: queries.flows(store, None, None, 100, deep)),
-        ],
-        "Flows, one device": [
-            ("devices", lambda: queries.devices(store)),
-            ("flow_count (device)", lambda: queries.flow_count(store, None, mac)),
-            ("flows 100 @ 0 (device)", lambda: queries.flows(store, None, mac, 100, 0)),
-        ],
+        "Flows, page 1": flow_page(None, None, 0),
+        f"Flows, page {deep // 100 + 1:,}": flow_page(None, None, deep),
+        "Flows, one device": flow_page(mac, None, 0),
+        "Flows, filtered": flow_page(None, narrow, 0),  # destination text, TCP, an afternoon of day 3
     }
 
 

@@ -93,7 +93,15 @@ def _snapshot(store: Store) -> dict[str, Any]:
         tuple(str(r[k]) for k in ("mac", "flow", "start_ns", "bytes_out", "kind"))
         for r in queries.uploads(store)
     ]
+    # the explorer's filters and paging: a time range (PREWHERE), a destination and a transport
+    caps_t = sorted((int(c["first_ns"]), int(c["last_ns"])) for c in caps)
+    t0, t1 = caps_t[-1]
+    narrow = queries.FlowFilter(destination=".", proto=6, since_ns=t0 + (t1 - t0) // 4, until_ns=t1)
+    page = [f["flow_id"] for f in queries.flows(store, None, None, 7, 3, narrow)]
     return {
+        "overview": queries.device_overview(store),
+        "flow_counts": [(c["cap"], c["n"]) for c in queries.flow_counts(store, flt=narrow)],
+        "flow_page": page,
         "periods": sorted(periods),
         "uploads": sorted(uploads),
         "measures": sorted(measures),
@@ -127,6 +135,14 @@ def test_server_and_chdb_store_the_same(ch_server: Any, tmp_path: Path) -> None:
         assert {m[3] for m in snap["measures"]} >= {"idle", "feature_on"}
         assert {u[4] for u in snap["uploads"]} == {"audio", "image", "video"}
         assert any(p[1] == "3.121.70.57" and p[3] == "30.0" for p in snap["periods"])  # the Blink hub
+        assert len(snap["flow_page"]) == 7 and snap["flow_counts"] and snap["overview"]
+
+        # a store of schema 8 is upgraded alike: flows re-sorted by device, the rollup summed again
+        server.execute("TRUNCATE TABLE {db}.flow_rollup")
+        server.execute("TRUNCATE TABLE {db}.meta")
+        server.insert("meta", [("schema_version", "8")])
+        server.ensure_schema()
+        assert _snapshot(server) == snap
 
         # the policy path: assessment, findings, a device's report data and a diff, alike on both
         lab_id = hashlib.sha256((LAB / "lab.pcapng").read_bytes()).hexdigest()  # a capture's id
