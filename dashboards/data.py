@@ -18,6 +18,7 @@ import streamlit as st
 from appliance import queries
 from appliance.masking import mask
 from appliance.storage import DEFAULT_DB, Store, open_store
+from dashboards import downloads
 
 Rows = list[dict[str, Any]]
 Caps = tuple[str, ...]
@@ -84,6 +85,12 @@ def destinations(url: str, caps: Caps, device: str | None = None) -> Rows:
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
+def device_overview(url: str, caps: Caps) -> Rows:
+    _opened.add(url)
+    return _run(url, queries.device_overview, _caps(caps))
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
 def data_types(url: str, caps: Caps, device: str | None = None) -> Rows:
     _opened.add(url)
     return _run(url, queries.data_types, _caps(caps), device)
@@ -101,9 +108,17 @@ def findings(url: str, caps: Caps, device: str | None = None) -> Rows:
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
-def flows(url: str, caps: Caps, device: str | None, limit: int, offset: int) -> Rows:
+def flows(
+    url: str,
+    caps: Caps,
+    device: str | None,
+    limit: int,
+    offset: int,
+    flt: queries.FlowFilter | None = None,
+) -> Rows:
     _opened.add(url)
-    return _run(url, queries.flows, _caps(caps), device, limit, offset)
+    counts = flow_counts(url, caps, device, flt)  # cached: a new page does not count again
+    return _run(url, queries.flows, _caps(caps), device, limit, offset, flt, counts)
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
@@ -137,6 +152,25 @@ def phase_spans(url: str, capture_id: str) -> Rows:
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
-def flow_count(url: str, caps: Caps, device: str | None = None) -> int:
+def flow_counts(
+    url: str, caps: Caps, device: str | None = None, flt: queries.FlowFilter | None = None
+) -> Rows:
     _opened.add(url)
-    return _run(url, queries.flow_count, _caps(caps), device)
+    return _run(url, queries.flow_counts, _caps(caps), device, flt)
+
+
+def flow_count(url: str, caps: Caps, device: str | None = None, flt: queries.FlowFilter | None = None) -> int:
+    return sum(int(c["n"]) for c in flow_counts(url, caps, device, flt))
+
+
+def evidence(url: str, finding_id: str) -> downloads.Download:
+    """A finding's evidence capture, built now (not cached: each export is recorded); raises
+    downloads.DownloadError."""
+    _opened.add(url)
+    return _run(url, downloads.evidence_pcap, finding_id)
+
+
+def report(url: str, mac: str, capture_id: str | None = None) -> downloads.Download:
+    """A device's masked HTML lab report, built now; raises downloads.DownloadError."""
+    _opened.add(url)
+    return _run(url, downloads.report_html, mac, capture_id)

@@ -77,6 +77,20 @@ LABELS: dict[str, tuple[str, str]] = {
     "devices_total": ("Devices under test", "受测设备数"),
     "by_severity": ("Findings by severity", "按严重程度的发现"),
     "count": ("Count", "数量"),
+    # findings: downloads
+    "prepare_pcap": ("Prepare evidence capture", "生成证据抓包"),
+    "prepare_report": ("Prepare device report", "生成设备报告"),
+    "download_pcap": ("Download evidence (pcap)", "下载证据（pcap）"),
+    "download_report": ("Download device report (HTML)", "下载设备报告（HTML）"),
+    "masked_report": ("values masked", "数值已脱敏"),
+    # flows: filters
+    "dest_filter": ("Destination contains", "目的地包含"),
+    "transport": ("Transport", "传输协议"),
+    "app": ("Application protocol", "应用协议"),
+    "any": ("(any)", "（任意）"),
+    "app_none": ("(none recognised)", "（未识别）"),
+    "since": ("From (UTC)", "起始（UTC）"),
+    "until": ("Until (UTC)", "截止（UTC）"),
     # charts
     "timeline_title": ("Observations by data type over time", "各数据类型的观测时间线"),
     "time_utc": ("Time (UTC)", "时间（UTC）"),

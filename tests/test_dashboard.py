@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -190,6 +191,172 @@ def test_flows_page(lab_db: tuple[str, str]) -> None:
     assert 0 < total < TRUTH["flows"] and len(frame) == min(total, 100)
     assert set(frame["MAC"]) <= set(TRUTH["devices"]) and WATCH in set(frame["MAC"])
     assert "download_button" in {e.type for e in at.main}
+
+
+def _stored_flows(path: str, cid: str) -> list[dict[str, Any]]:
+    """Every flow record of the lab capture straight from the flows table (no read API, no filter)."""
+    from dashboards import data
+
+    sql = "SELECT domain, remote_ip, proto, app, first_ns FROM {db}.flows WHERE capture_id = %(c)s"
+    return data._run(path, lambda store: store.query(sql, {"c": cid}))
+
+
+def _count(rows: list[dict[str, Any]], dest: str = "", proto: int | None = None, app: str | None = None,
+           since_ns: int = 0) -> int:  # fmt: skip
+    return sum(
+        dest.lower() in str(r["domain"] or r["remote_ip"]).lower()
+        and (proto is None or int(r["proto"]) == proto)
+        and (app is None or r["app"] == app)
+        and int(r["first_ns"]) >= since_ns
+        for r in rows
+    )
+
+
+def test_flows_filters(lab_db: tuple[str, str]) -> None:
+    import datetime as dt
+
+    rows = _stored_flows(*lab_db)
+    assert len(rows) == TRUTH["flows"]
+    at = _app("flows")
+    assert at.metric[0].value == str(TRUTH["flows"])
+    at.number_input(key="flows_page").set_value(2).run(timeout=TIMEOUT)
+    assert at.caption[0].value == "Page 2 / 4"
+    # a changed filter goes back to the first page (TCP alone still fills more than one)
+    at.selectbox(key="flows_proto").set_value(6).run(timeout=TIMEOUT)
+    tcp_all = _count(rows, "", 6)
+    assert tcp_all > 100 and int(at.metric[0].value) == tcp_all
+    assert at.caption[0].value == f"Page 1 / {-(-tcp_all // 100)}"
+    at.selectbox(key="flows_proto").set_value(None).run(timeout=TIMEOUT)
+    assert int(at.metric[0].value) == TRUTH["flows"]
+    # a destination of the lab's truth, as a substring: every flow to *.cloud.huawei.com
+    dest = next(p["destination"] for p in TRUTH["periodic"] if p["destination"].endswith(".cloud.huawei.com"))
+    sub = "CLOUD.huawei"  # case does not matter
+    at.text_input(key="flows_dest").input(sub).run(timeout=TIMEOUT)
+    assert not at.exception, [e.value for e in at.exception]
+    want = _count(rows, sub)
+    assert want > 0 and int(at.metric[0].value) == want
+    frame = _frame(at, "Bytes up")
+    assert len(frame) == min(want, 100) and dest in set(frame["Destination"])
+    assert all(sub.lower() in d.lower() for d in frame["Destination"])
+    assert {"Application protocol", "Destination"} <= set(frame.columns)
+    # and by transport: TCP only, then UDP only
+    at.selectbox(key="flows_proto").set_value(6).run(timeout=TIMEOUT)
+    tcp = int(at.metric[0].value)
+    assert tcp == _count(rows, sub, 6) and set(_frame(at, "Bytes up")["Protocol"]) <= {"TCP"}
+    at.selectbox(key="flows_proto").set_value(17).run(timeout=TIMEOUT)
+    assert int(at.metric[0].value) == _count(rows, sub, 17)
+    # application protocol (choices from the stored apps): DNS over UDP, any destination
+    at.text_input(key="flows_dest").input("").run(timeout=TIMEOUT)
+    udp = _count(rows, "", 17)
+    assert 0 < udp < TRUTH["flows"] and int(at.metric[0].value) == udp  # UDP alone, any destination
+    assert "dns" in at.selectbox(key="flows_app").options
+    at.selectbox(key="flows_app").set_value("dns").run(timeout=TIMEOUT)
+    dns = _count(rows, "", 17, "dns")
+    assert dns > 0 and int(at.metric[0].value) == dns
+    assert set(_frame(at, "Bytes up")["Application protocol"]) == {"dns"}
+    # a time range narrows it: from the minute of the median such flow on, then until a later minute
+    at.selectbox(key="flows_app").set_value(None)
+    at.selectbox(key="flows_proto").set_value(None)
+    at.text_input(key="flows_dest").input(sub).run(timeout=TIMEOUT)
+    minute = 60 * 10**9
+    times = sorted(
+        int(r["first_ns"]) for r in rows if sub.lower() in str(r["domain"] or r["remote_ip"]).lower()
+    )
+    since_ns = times[len(times) // 2] // minute * minute
+    since = dt.datetime.fromtimestamp(since_ns / 1e9, dt.UTC).replace(tzinfo=None)
+    at.datetime_input(key="flows_since").set_value(since).run(timeout=TIMEOUT)
+    assert not at.exception, [e.value for e in at.exception]
+    later = int(at.metric[0].value)
+    assert 0 < later < want and later == _count(rows, sub, since_ns=since_ns)
+    assert min(_frame(at, "Bytes up")["Start (UTC)"]) >= since.strftime("%Y-%m-%d %H:%M:%S")
+    until_ns = times[-1] // minute * minute  # the last such flow (at least) is after it
+    until = dt.datetime.fromtimestamp(until_ns / 1e9, dt.UTC).replace(tzinfo=None)
+    at.datetime_input(key="flows_until").set_value(until).run(timeout=TIMEOUT)
+    within = _count(rows, sub, since_ns=since_ns) - _count(rows, sub, since_ns=until_ns)
+    assert int(at.metric[0].value) == within and 0 < within < later
+    zh = _app("flows", lang="zh")
+    assert (
+        zh.text_input(key="flows_dest").label == "目的地包含" and "应用协议" in _frame(zh, "上行字节").columns
+    )
+
+
+def _pcap_packets(blob: bytes) -> int:
+    """Packets in a classic pcap (either byte order, µs or ns) or a pcapng file, read independently."""
+    import struct
+
+    if blob[:4] == b"\x0a\x0d\x0d\x0a":  # pcapng: count packet blocks (enhanced, simple, obsolete)
+        n, off = 0, 0
+        while off + 8 <= len(blob):
+            btype, blen = struct.unpack_from("<II", blob, off)
+            n += btype in (2, 3, 6)
+            off += blen
+        return n
+    order = "<" if blob[:4] in (bytes.fromhex("d4c3b2a1"), bytes.fromhex("4d3cb2a1")) else ">"
+    n, off = 0, 24
+    while off + 16 <= len(blob):
+        (incl,) = struct.unpack_from(order + "I", blob, off + 8)
+        off += 16 + incl
+        n += 1
+    assert off == len(blob)
+    return n
+
+
+PCAP_MAGICS = {bytes.fromhex(m) for m in ("d4c3b2a1", "a1b2c3d4", "4d3cb2a1", "a1b23c4d", "0a0d0d0a")}
+
+
+def test_findings_downloads(lab_db: tuple[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from appliance import queries
+    from appliance.evidence import EvidenceError, export
+    from dashboards import data, downloads
+    from dashboards.pages_.findings import download_key
+
+    path, cid = lab_db
+    fnd = next(r for r in data._run(path, queries.findings, [cid], CHILD_WATCH) if r["flows"])
+    at = _app("findings")
+    at.multiselect(key="f_dev").set_value([CHILD_WATCH]).run(timeout=TIMEOUT)
+    pkey, rkey = download_key("pcap", fnd), download_key("report", fnd)
+    assert pkey not in at.session_state and not at.download_button  # nothing is built before it is asked for
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp))
+    at.button(key=f"{pkey}_go").click().run(timeout=TIMEOUT)
+    monkeypatch.undo()
+    assert not at.exception, [e.value for e in at.exception]
+    got = at.session_state[pkey]
+    assert isinstance(got, downloads.Download), got
+    assert got.data[:4] in PCAP_MAGICS and got.file_name.startswith(f"evidence-{fnd['finding_id'][:16]}.pcap")
+    res = data._run(path, export, str(fnd["finding_id"]), str(tmp_path / "ev.pcap"))  # `tapaudit evidence`
+    assert got.packets == res.packets == _pcap_packets(got.data) > 0
+    assert got.data == (tmp_path / "ev.pcap").read_bytes()
+    assert [b.label for b in at.download_button] == ["Download evidence (pcap)"]
+    assert any(c.value.endswith(f"{res.packets:,} packets") for c in at.caption)
+    assert not list(tmp.iterdir())  # the evidence was written to a temporary folder, then deleted
+    # the device's report, of that finding's capture: names the device, values masked
+    at.button(key=f"{rkey}_go").click().run(timeout=TIMEOUT)
+    assert not at.exception, [e.value for e in at.exception]
+    rep = at.session_state[rkey]
+    assert isinstance(rep, downloads.Download) and rep.mime == "text/html"
+    html = rep.data.decode("utf-8")
+    assert "<html" in html and TRUTH["devices"][CHILD_WATCH]["name"] in html
+    bench = yaml.safe_load((LAB / "lab.bench.yaml").read_text())
+    persona = bench["devices"][CHILD_WATCH]["persona"]
+    assert "IMEI" in html.upper() and not any(str(persona[k]) in html for k in ("imei", "email", "serial"))
+    assert sorted(b.label for b in at.download_button) == ["Download device report (HTML)",
+                                                          "Download evidence (pcap)"]  # fmt: skip
+
+    # evidence that cannot be exported (capture files moved or changed): one line of warning
+    def refuse(store: Any, finding_id: str, out: str) -> Any:
+        raise EvidenceError(f"lab.pcapng: capture file of finding {finding_id} is missing")
+
+    monkeypatch.setattr(downloads, "export", refuse)
+    at = _app("findings")
+    at.multiselect(key="f_dev").set_value([CHILD_WATCH]).run(timeout=TIMEOUT)
+    at.button(key=f"{pkey}_go").click().run(timeout=TIMEOUT)
+    assert not at.exception, [e.value for e in at.exception]
+    assert [w.value for w in at.warning] == [
+        f"lab.pcapng: capture file of finding {fnd['finding_id']} is missing"
+    ]
+    assert not at.download_button
 
 
 def test_password_gate(lab_db: tuple[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

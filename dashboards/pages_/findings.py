@@ -1,12 +1,15 @@
-"""Findings: filter by severity, rule, device and pack; statement, figures, masked evidence excerpts."""
+"""Findings: filter by severity, rule, device and pack; statement, figures, masked evidence excerpts;
+per finding, its evidence capture and its device's report to download (built on demand)."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from typing import Any
 
 import streamlit as st
 
-from dashboards import data
+from dashboards import data, downloads
 from dashboards.i18n import lang, t
 from dashboards.pages_.common import SEVERITIES, device_label, table, ts
 
@@ -50,3 +53,37 @@ def render(url: str, caps: data.Caps) -> None:
             if r["excerpts"]:
                 st.markdown(f"**{t('excerpts')}:**")
                 st.code("\n".join(str(e) for e in r["excerpts"]), language=None)
+            _downloads(url, r)
+
+
+def download_key(kind: str, r: dict[str, Any]) -> str:
+    """Session-state key of a finding's prepared download ('pcap' or 'report'); its button's key
+    is this with a ``_go`` suffix."""
+    return f"dl_{kind}_{str(r['capture_id'])[:16]}_{r['finding_id']}"
+
+
+def _downloads(url: str, r: dict[str, Any]) -> None:
+    """The finding's evidence capture and its device's report, built only when asked for (a
+    click on "prepare"): a page of many findings stays fast. The built file stays in the session."""
+    c1, c2 = st.columns(2)
+    builders: dict[str, Callable[[], downloads.Download]] = {
+        "pcap": lambda: data.evidence(url, str(r["finding_id"])),
+        "report": lambda: data.report(url, str(r["device_mac"]), str(r["capture_id"])),
+    }
+    for col, (kind, build) in zip((c1, c2), builders.items(), strict=True):
+        key = download_key(kind, r)
+        if col.button(t(f"prepare_{kind}"), key=f"{key}_go"):
+            try:
+                st.session_state[key] = build()
+            except downloads.DownloadError as exc:
+                st.session_state[key] = str(exc)
+        got = st.session_state.get(key)
+        if isinstance(got, str):
+            col.warning(got)
+        elif isinstance(got, downloads.Download):
+            col.download_button(t(f"download_{kind}"), got.data, file_name=got.file_name, mime=got.mime,
+                                key=f"{key}_dl", on_click="ignore")  # fmt: skip
+            if kind == "pcap":
+                col.caption(f"{got.file_name} · {got.packets:,} {t('packets').lower()}")
+            else:
+                col.caption(f"{got.file_name} · {t('masked_report')}")

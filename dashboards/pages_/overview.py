@@ -25,10 +25,11 @@ def render(url: str, caps: data.Caps) -> None:
     c1.metric(t("devices_total"), len(devs))
     c2.metric(t("findings_total"), len(findings))
     c3.metric(t("flows_total"), sum(int(d["flows"]) for d in devs))
+    reach = {str(r["mac"]): r for r in data.device_overview(url, caps)}
     rows = []
     for d in devs:
-        dests = data.destinations(url, caps, d["mac"])
         sev = by_dev.get(d["mac"], Counter())
+        r = reach.get(d["mac"], {})
         rows.append(
             {
                 "mac": d["mac"],
@@ -36,15 +37,9 @@ def render(url: str, caps: data.Caps) -> None:
                 "category": d["category"],
                 "vendor": d["vendor"] or d["oui_vendor"],
                 "findings": ", ".join(f"{sev[s]} {s}" for s in SEVERITIES if sev[s]) or "-",
-                "data_types": ", ".join(str(r["kind"]) for r in data.data_types(url, caps, d["mac"])) or "-",
-                "third_parties": ", ".join(
-                    sorted({str(r["org"]) for r in dests if r["party_of"] == "third" and r["org"]})
-                )
-                or "-",
-                "countries": ", ".join(
-                    sorted({c for r in dests for c in str(r["countries"]).split(",") if c})
-                )
-                or "-",
+                "data_types": ", ".join(r.get("data_types", [])) or "-",
+                "third_parties": ", ".join(r.get("third_parties", [])) or "-",
+                "countries": ", ".join(r.get("countries", [])) or "-",
                 "flows": int(d["flows"]),
             }
         )
