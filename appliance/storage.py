@@ -307,10 +307,12 @@ class ChdbStore(Store):
         self._call(f"INSERT INTO `{self.database}`.`{table}` ({cols}) FORMAT TabSeparated\n{body}\n")
 
     def _delete(self, table: str, where: str) -> None:
-        # Lightweight delete: ALTER ... DELETE mutations can stall an embedded session.
-        self._call(
-            f"DELETE FROM `{self.database}`.`{table}` WHERE {where} SETTINGS lightweight_deletes_sync = 0"
-        )
+        # Lightweight delete: ALTER ... DELETE mutations can stall an embedded session. The
+        # commit markers (``captures``, a few rows) go synchronously, so a deleted capture is
+        # gone for readers when this returns; the bulk of its rows is then invisible anyway.
+        sync = 2 if table == "captures" else 0
+        where += f" SETTINGS lightweight_deletes_sync = {sync}"
+        self._call(f"DELETE FROM `{self.database}`.`{table}` WHERE {where}")
 
     def _select(self, sql: str) -> list[dict[str, Any]]:
         res = self._call(sql, "JSONEachRow")
