@@ -127,7 +127,7 @@ def _combined(decls: list[Declaration]) -> str:
 
 def _ingest_of(store: Store, capture_id: str) -> int:
     rows = store.query(
-        "SELECT max(ingest_id) AS i FROM {db}.captures WHERE capture_id = %(c)s AND status = 'complete'",
+        f"SELECT max(ingest_id) AS i FROM {{db}}.captures WHERE capture_id = %(c)s AND {queries.COMMITTED}",
         {"c": capture_id},
     )
     return int(rows[0]["i"]) if rows else 0

@@ -18,14 +18,25 @@ Rows = list[dict[str, Any]]
 
 # The committed ingestion run of each capture: the newest ``captures`` row. Rows of
 # superseded or unfinished runs stay invisible (see appliance.schema).
-CURRENT = "SELECT max(ingest_id) FROM {db}.captures WHERE status = 'complete' GROUP BY capture_id"
+# A live capture session is current from its first row on (status 'live'; appliance.live).
+COMMITTED = "status IN ('complete', 'live')"
+CURRENT = f"SELECT max(ingest_id) FROM {{db}}.captures WHERE {COMMITTED} GROUP BY capture_id"
+
+
+def _capture_rows(where: str) -> str:
+    """The ``captures`` rows of ``where``, one per capture: a live session writes a row as it goes
+    (its totals so far) and a last one when it stops; the newest, else the complete one, counts."""
+    return (
+        f"(SELECT * FROM {{db}}.captures WHERE {where}"
+        " ORDER BY capture_id, status = 'complete' DESC, last_ns DESC, packets DESC LIMIT 1 BY capture_id)"
+    )
 
 
 def _scope(capture_ids: list[str] | None, device: str | None = None) -> tuple[str, dict[str, Any]]:
     """WHERE clause selecting the current rows of all captures, or of the given ones (and one device's)."""
     if capture_ids:
         where = (
-            "ingest_id IN (SELECT max(ingest_id) FROM {db}.captures WHERE status = 'complete'"
+            f"ingest_id IN (SELECT max(ingest_id) FROM {{db}}.captures WHERE {COMMITTED}"
             " AND has(%(caps)s, capture_id) GROUP BY capture_id)"
         )
         params: dict[str, Any] = {"caps": capture_ids}
@@ -48,7 +59,7 @@ def captures(store: Store) -> Rows:
     return store.query(
         "SELECT capture_id, path, files, packets, bytes, first_ns, last_ns, link_types, truncated,"
         " read_error, skipped_packets, flows, devices, tool_version, toString(ingested_at) AS ingested_at"
-        f" FROM {{db}}.captures WHERE ingest_id IN ({CURRENT}) ORDER BY first_ns, path"
+        f" FROM {_capture_rows(f'ingest_id IN ({CURRENT})')} ORDER BY first_ns, path"
     )
 
 
@@ -526,7 +537,7 @@ def capture_provenance(store: Store, capture_ids: list[str] | None = None) -> Ro
             idle_timeout_s, active_timeout_s, lan_prefixes, bench_sha256, home, geoip_db, geoip_version,
             catalog_version, psl_version, raw_evidence, phases_sha256, tool_version,
             toString(ingested_at) AS ingested_at
-        FROM {{db}}.captures WHERE {where} ORDER BY first_ns, path""",
+        FROM {_capture_rows(where)} ORDER BY first_ns, path""",
         params,
     )
 
@@ -651,7 +662,7 @@ def capture_files(store: Store, capture_id: str) -> Rows:
     """The current run of one capture: its files in replay order, their sha256, its link types."""
     return store.query(
         f"""SELECT capture_id, ingest_id, path, files, file_sha256, link_types, packets, first_ns, last_ns
-        FROM {{db}}.captures WHERE ingest_id IN ({CURRENT}) AND capture_id = %(c)s LIMIT 1""",
+        FROM {_capture_rows(f"ingest_id IN ({CURRENT}) AND capture_id = %(c)s")}""",
         {"c": capture_id},
     )
 

@@ -98,7 +98,7 @@ CAPTURES = Table(
         C("phases_sha256", "String", "sha256 of the phases file used, if any"),
         C("tool_version", "String", "tapaudit version that wrote the rows"),
         C("ingested_at", "DateTime", "wall-clock time of ingestion (UTC)"),
-        C("status", "String", "complete"),
+        C("status", "String", "complete; live while a capture session runs (its newest row counts)"),
     ),
     order_by="capture_id, ingest_id",
 )
@@ -458,6 +458,21 @@ META = Table(
     order_by="key",
     engine="ReplacingMergeTree()",
 )
+
+# Every table but ``meta`` has a ``batch``: the flush a live session wrote the row in (0 for a
+# replay). A write is (table, ingest_id, batch); one that may or may not have landed before a
+# fault is looked up by that key and not written twice (appliance.spool).
+BATCH = Column("batch", "UInt32", "live session's flush number (0 for a replay)", default="0")
+
+
+def _batched(t: Table) -> Table:
+    return Table(t.name, t.doc, (*t.columns, BATCH), t.order_by, t.partition_by, t.engine)
+
+
+(CAPTURES, DEVICES, DEVICE_ADDRESSES, FLOWS, FLOW_ROLLUP, DNS, TLS, HTTP, APP_EVENTS, OBSERVATIONS, BURSTS,
+ FINDINGS, PHASES, EVIDENCE_EXPORTS) = (_batched(t) for t in (
+    CAPTURES, DEVICES, DEVICE_ADDRESSES, FLOWS, FLOW_ROLLUP, DNS, TLS, HTTP, APP_EVENTS, OBSERVATIONS, BURSTS,
+    FINDINGS, PHASES, EVIDENCE_EXPORTS))  # fmt: skip
 
 TABLES: tuple[Table, ...] = (
     META,

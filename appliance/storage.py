@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from appliance.schema import BY_NAME, SCHEMA_VERSION, TABLES, Table, ddl_statements
+from appliance.schema import BATCH, BY_NAME, SCHEMA_VERSION, TABLES, Column, ddl_statements
 
 DEFAULT_DB = "./data"
 DATABASE = "tapaudit"
@@ -36,14 +36,15 @@ _ESC = str.maketrans({"\\": "\\\\", "'": "\\'", "\t": "\\t", "\n": "\\n", "\r": 
 # One statement for a replay's commit, a live flush, a store's upgrade and the benchmark's store.
 ROLLUP_FLOWS = """INSERT INTO {db}.flow_rollup (capture_id, ingest_id, device_mac, direction, destination,
     remote_ip, app, registrable, organisation, service, service_kind, party, country, cross_border, as_org,
-    security, readable, phase, flows, bytes_sent, bytes_received, first_ns, last_ns)
+    security, readable, phase, flows, bytes_sent, bytes_received, first_ns, last_ns, batch)
 SELECT capture_id, ingest_id, device_mac, direction, if(domain != '', domain, remote_ip) AS dest, remote_ip,
     app, registrable, organisation, service, service_kind, party, country, cross_border, as_org, security,
     readable, phase, count() AS n, sum(if(direction = 'inbound', bytes_down, bytes_up)) AS sent,
-    sum(if(direction = 'inbound', bytes_up, bytes_down)) AS received, min(first_ns) AS t0, max(last_ns) AS t1
+    sum(if(direction = 'inbound', bytes_up, bytes_down)) AS received, min(first_ns) AS t0, max(last_ns) AS t1,
+    batch
 FROM {db}.flows WHERE device_mac != '' AND {where}
 GROUP BY capture_id, ingest_id, device_mac, direction, dest, remote_ip, app, registrable, organisation,
-    service, service_kind, party, country, cross_border, as_org, security, readable, phase"""
+    service, service_kind, party, country, cross_border, as_org, security, readable, phase, batch"""
 
 
 def literal(value: Any) -> str:
@@ -100,14 +101,13 @@ def _rendered_array(type_: str) -> bool:
 _NEEDS_ESCAPE = re.compile(r"[\\\n\r\0]")
 
 
-def _tsv_lines(table: Table, rows: Sequence[Row]) -> Iterator[str]:
+def _tsv_lines(cols: Sequence[Column], rows: Sequence[Row]) -> Iterator[str]:
     """TabSeparated lines for rows of ``table``.
 
     Tables of only numbers and strings (flows: the bulk of every replay) take a
     fast path, ``str`` of each value joined in C, and fall back per row when a
     string holds a tab, newline, backslash or NUL.
     """
-    cols = table.inserted
     convs = [_tsv_converter(c.type) for c in cols]
     # arrays of numbers and strings are rendered first; the row then takes the same fast path
     arrays = [(i, convs[i]) for i, c in enumerate(cols) if _rendered_array(c.type)]
@@ -152,7 +152,7 @@ class Store:
     def _run(self, sql: str) -> None:
         raise NotImplementedError
 
-    def _insert(self, table: str, columns: list[str], rows: Sequence[Row]) -> None:
+    def _insert(self, table: str, columns: Sequence[Column], rows: Sequence[Row]) -> None:
         raise NotImplementedError
 
     def _select(self, sql: str) -> list[dict[str, Any]]:
@@ -229,10 +229,16 @@ class Store:
                     where = f"`{self.database}`.`{table.name}`"
                     self._run(f"ALTER TABLE {where} ADD COLUMN `{c.name}` {c.type}{default}")
 
-    def insert(self, table: str, rows: Sequence[Row]) -> None:
-        """Insert full rows (tuples in the schema's column order) in one batch."""
-        if rows:
-            self._insert(table, BY_NAME[table].names, rows)
+    def insert(self, table: str, rows: Sequence[Row], batch: int | None = None) -> None:
+        """Insert full rows (tuples in the schema's column order) in one block; with ``batch``, the
+        rows are tagged with it (a live session's flush number, see schema.BATCH)."""
+        if not rows:
+            return
+        cols = BY_NAME[table].inserted
+        if batch is not None:
+            cols = [*cols, BATCH]
+            rows = [(*r, batch) for r in rows]
+        self._insert(table, cols, rows)
 
     def query(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         """Run a SELECT; ``{db}`` names the database, ``%(name)s`` are parameters."""
@@ -301,9 +307,9 @@ class ChdbStore(Store):
     def _run(self, sql: str) -> None:
         self._call(sql)
 
-    def _insert(self, table: str, columns: list[str], rows: Sequence[Row]) -> None:
-        cols = ", ".join(f"`{c}`" for c in columns)
-        body = "\n".join(_tsv_lines(BY_NAME[table], rows))
+    def _insert(self, table: str, columns: Sequence[Column], rows: Sequence[Row]) -> None:
+        cols = ", ".join(f"`{c.name}`" for c in columns)
+        body = "\n".join(_tsv_lines(columns, rows))
         self._call(f"INSERT INTO `{self.database}`.`{table}` ({cols}) FORMAT TabSeparated\n{body}\n")
 
     def _delete(self, table: str, where: str) -> None:
@@ -361,8 +367,8 @@ class ServerStore(Store):
     def _run(self, sql: str) -> None:
         self._call(sql)
 
-    def _insert(self, table: str, columns: list[str], rows: Sequence[Row]) -> None:
-        cols = ", ".join(f"`{c}`" for c in columns)
+    def _insert(self, table: str, columns: Sequence[Column], rows: Sequence[Row]) -> None:
+        cols = ", ".join(f"`{c.name}`" for c in columns)
         self._call(f"INSERT INTO `{self.database}`.`{table}` ({cols}) VALUES", list(rows))
 
     def _delete(self, table: str, where: str) -> None:
