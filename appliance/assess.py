@@ -60,7 +60,7 @@ def gather(store: Store, capture_id: str, device: dict[str, Any]) -> Facts:
         device={k: device.get(k, "") for k in ("mac", "name", "category", "vendor", "model", "firmware")},
         phases=[
             PhaseSpan(str(p["phase"]), int(p["start_ns"]), int(p["end_ns"]))
-            for p in queries.phase_spans(store, capture_id)
+            for p in queries.phase_spans(store, capture_id, mac)
         ],
         observations=queries.fact_observations(store, capture_id, mac),
         measures=measures,

@@ -90,7 +90,7 @@ def flow_row(
 
 
 def burst_rows(
-    f: Flow, capture_id: str, ingest_id: int, lan: LanPrefixes, phase_at: Callable[[int], str]
+    f: Flow, capture_id: str, ingest_id: int, lan: LanPrefixes, phase_at: Callable[[int, str], str]
 ) -> list[tuple[Any, ...]]:
     """The flow's payload bursts as rows of ``bursts``, bytes counted from the device's side."""
     if not f.bursts:
@@ -99,7 +99,7 @@ def burst_rows(
     device = mac_text(dev) if usable_mac(dev) else ""
     fid = flow_id(f)
     if dev_first:
-        return [(capture_id, ingest_id, fid, device, s, e, bu, bd, pu, pd, phase_at(s))
+        return [(capture_id, ingest_id, fid, device, s, e, bu, bd, pu, pd, phase_at(s, device))
                 for s, e, bu, bd, pu, pd in f.bursts]  # fmt: skip
-    return [(capture_id, ingest_id, fid, device, s, e, bd, bu, pd, pu, phase_at(s))
+    return [(capture_id, ingest_id, fid, device, s, e, bd, bu, pd, pu, phase_at(s, device))
             for s, e, bu, bd, pu, pd in f.bursts]  # fmt: skip

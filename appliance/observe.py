@@ -90,7 +90,7 @@ class Observer:
         if not found:
             return []
         f = rec.flow
-        phase = self.phases.at(rec.ts) if self.phases else UNMARKED
+        phase = self.phases.at(rec.ts, dev) if self.phases else UNMARKED
         _dev, _direction, dev_first = orient(f, self.rows.lan)
         remote = ip_text(f.b if dev_first else f.a)  # the non-device end, as flows.remote_ip has it
         out = []

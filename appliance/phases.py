@@ -34,30 +34,58 @@ class Mark:
     ts_ns: int
     phase: str
     note: str = ""
+    device: str = ""  # a mark for one device (its MAC); '' for every device
 
 
 @dataclass
 class Phases:
+    """Marks in time order; a device's phase is set by the latest mark for it or for every device."""
+
     marks: list[Mark] = field(default_factory=list)
     sha256: str = ""
     path: str = ""
 
     def __post_init__(self) -> None:
+        self._index()
+
+    def _index(self) -> None:
         self.marks.sort(key=lambda m: m.ts_ns)
-        self._starts = [m.ts_ns for m in self.marks]
+        self._by: dict[str, tuple[list[int], list[Mark]]] = {}
+        for m in self.marks:
+            starts, marks = self._by.setdefault(m.device, ([], []))
+            starts.append(m.ts_ns)
+            marks.append(m)
 
-    def at(self, ts_ns: int) -> str:
-        """The phase a timestamp falls in."""
-        i = bisect_right(self._starts, ts_ns) - 1
-        return self.marks[i].phase if i >= 0 else UNMARKED
+    def add(self, mark: Mark) -> None:
+        """A mark made during a live session."""
+        self.marks.append(mark)
+        self._index()
 
-    def spans(self, end_ns: int) -> list[tuple[str, int, int, str]]:
-        """(phase, start, end, note) of each mark; the last one ends at ``end_ns``."""
+    def _latest(self, scope: str, ts_ns: int) -> Mark | None:
+        got = self._by.get(scope)
+        if not got:
+            return None
+        i = bisect_right(got[0], ts_ns) - 1
+        return got[1][i] if i >= 0 else None
+
+    def at(self, ts_ns: int, device: str = "") -> str:
+        """The phase a timestamp falls in (for ``device``, its own marks count too)."""
+        m = self._latest("", ts_ns)
+        if device:
+            own = self._latest(device, ts_ns)
+            if own is not None and (m is None or own.ts_ns >= m.ts_ns):
+                m = own
+        return m.phase if m is not None else UNMARKED
+
+    def spans(self, end_ns: int) -> list[tuple[str, int, int, str, str]]:
+        """(phase, start, end, note, device) of each mark; a mark lasts until the next one of its
+        scope (every device, or its device), the last one until ``end_ns``."""
         out = []
-        for i, m in enumerate(self.marks):
-            stop = self.marks[i + 1].ts_ns if i + 1 < len(self.marks) else max(end_ns, m.ts_ns)
-            out.append((m.phase, m.ts_ns, stop, m.note))
-        return out
+        for scope, (_starts, marks) in sorted(self._by.items()):
+            for i, m in enumerate(marks):
+                stop = marks[i + 1].ts_ns if i + 1 < len(marks) else max(end_ns, m.ts_ns)
+                out.append((m.phase, m.ts_ns, stop, m.note, scope))
+        return sorted(out, key=lambda s: (s[1], s[4]))
 
 
 def parse_time(text: Any) -> int:

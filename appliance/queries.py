@@ -58,7 +58,8 @@ def _joined(table: str, where: str, capture_ids: list[str] | None) -> str:
 def captures(store: Store) -> Rows:
     return store.query(
         "SELECT capture_id, path, files, packets, bytes, first_ns, last_ns, link_types, truncated,"
-        " read_error, skipped_packets, flows, devices, tool_version, toString(ingested_at) AS ingested_at"
+        " read_error, skipped_packets, flows, devices, tool_version, toString(ingested_at) AS ingested_at,"
+        " status"
         f" FROM {_capture_rows(f'ingest_id IN ({CURRENT})')} ORDER BY first_ns, path"
     )
 
@@ -76,7 +77,7 @@ def devices(store: Store, capture_ids: list[str] | None = None) -> Rows:
             argMax(dhcp_prl, last_ns) AS dhcp_prl, argMax(dhcp_fingerprint, last_ns) AS dhcp_fingerprint,
             groupUniqArrayArray(mdns_names) AS mdns_names, groupUniqArrayArray(ssdp_names) AS ssdp_names,
             groupUniqArrayArray(ipv4) AS ipv4, groupUniqArrayArray(ipv6) AS ipv6,
-            min(first_ns) AS first_seen_ns, max(last_ns) AS last_seen_ns, count() AS captures
+            min(first_ns) AS first_seen_ns, max(last_ns) AS last_seen_ns, uniqExact(capture_id) AS captures
         FROM {{db}}.devices WHERE {where} GROUP BY mac""",
         params,
     )
@@ -355,13 +356,9 @@ def measures(store: Store, capture_ids: list[str] | None = None, device: str | N
         ORDER BY mac, kind, org, phase_name""",
         params,
     )
-    spans = {
-        r["phase"]: int(r["ns"])
-        for r in store.query(
-            f"SELECT phase, sum(end_ns - start_ns) AS ns FROM {{db}}.phases WHERE {fwhere} GROUP BY phase",
-            fparams,
-        )
-    }
+    spans: dict[str, int] = {}
+    for p in _phase_rows(store, fwhere + " AND device_mac = ''", fparams):
+        spans[str(p["phase"])] = spans.get(str(p["phase"]), 0) + int(p["end_ns"]) - int(p["start_ns"])
     for r in rows:
         span = spans.get(str(r["phase_name"])) or max(int(r["last_ns"]) - int(r["first_ns"]), 1)
         r["reports_per_hour"] = round(int(r["reports"]) / (span / 3.6e12), 3)
@@ -453,12 +450,39 @@ def uploads(
     return out
 
 
-def phase_spans(store: Store, capture_id: str) -> Rows:
-    """The test phases of one capture (its current run), in time order."""
-    where, params = _scope([capture_id])
+def _phase_rows(store: Store, where: str, params: dict[str, Any]) -> Rows:
+    """Phase rows of ``where``, one per mark: a live session writes a mark's row when it is made
+    (end 0: still running) and again when the next mark ends it; a running one ends with the
+    capture's newest packet."""
     return store.query(
-        f"SELECT phase, start_ns, end_ns, note FROM {{db}}.phases WHERE {where} ORDER BY start_ns", params
+        f"""SELECT p.capture_id AS capture, p.phase AS phase, p.start_ns AS start_ns,
+            if(p.stop = 0, greatest(c.last, p.start_ns), p.stop) AS end_ns, p.remark AS note,
+            p.dev AS device_mac
+        FROM (SELECT capture_id, phase, start_ns, max(end_ns) AS stop, any(note) AS remark,
+                  device_mac AS dev
+              FROM {{db}}.phases WHERE {where} GROUP BY capture_id, phase, start_ns, dev) AS p
+        ANY LEFT JOIN (SELECT capture_id, last_ns AS last FROM {_capture_rows(f"ingest_id IN ({CURRENT})")})
+            AS c USING capture_id
+        ORDER BY start_ns, device_mac""",
+        params,
     )
+
+
+def phase_spans(store: Store, capture_id: str, device: str | None = None) -> Rows:
+    """The test phases of one capture (its current run), in time order. With ``device``, as that
+    device lived them: a mark for it alone counts like a mark for all, each phase lasting until
+    the next mark of either kind (the phase ``Phases.at`` gave its flows and observations)."""
+    where, params = _scope([capture_id])
+    rows = _phase_rows(store, where + " AND (device_mac = '' OR device_mac = %(pdev)s)",
+                       {**params, "pdev": device or ""})  # fmt: skip
+    for r in rows:
+        del r["capture"]
+    if not any(r["device_mac"] for r in rows):
+        return rows
+    end = max(int(r["end_ns"]) for r in rows)
+    for r, nxt in zip(rows, [*rows[1:], None], strict=True):
+        r["end_ns"] = int(nxt["start_ns"]) if nxt is not None else end
+    return rows
 
 
 def fact_observations(store: Store, capture_id: str, device: str) -> Rows:

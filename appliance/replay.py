@@ -17,22 +17,16 @@ from typing import Protocol
 
 from appliance import __version__
 from appliance.bench import Bench
-from appliance.enrich import DEFAULT_HOME, GEOIP_DB, Enricher, geoip_version
-from appliance.flowrows import burst_rows, flow_row
-from appliance.inventory import Inventory
-from appliance.observe import Observer
-from appliance.phases import UNMARKED, Phases
+from appliance.enrich import DEFAULT_HOME, GEOIP_DB, geoip_version
+from appliance.ingest import RECORD_TABLES, Pipeline
+from appliance.phases import Phases
 from appliance.psl import snapshot as psl_snapshot
-from appliance.recordrows import RecordRows
 from appliance.sources import PcapSource
 from appliance.storage import Store
-from parsers.events import DnsRecord
 from parsers.lan import DEFAULT_LAN, LanPrefixes
 from parsers.linklayer import linktype_name
-from parsers.meter import FlowMeter
 from policies.catalog import Catalog, load_catalog
 
-BATCH_ROWS = 20_000  # rows per insert: large enough for ClickHouse, small enough to bound memory
 DRAIN_EVERY = 1 << 15  # packets between drains of finished flows and events
 
 
@@ -95,58 +89,16 @@ def replay(store: Store, path: str, opts: ReplayOptions, progress: Progress | No
         compressed = any(f.endswith(".gz") for f in src.files)
         progress.start(path, None if compressed else src.size)
     lan = LanPrefixes(opts.lan_prefixes)
-    meter = FlowMeter(lan.is_local, opts.idle_s, opts.active_s)
-    inv = Inventory(lan, opts.bench)
     catalog = opts.catalog or load_catalog()
-    enricher = Enricher(catalog, tuple(opts.home), opts.bench)
-    rows = RecordRows(cid, ingest, lan, opts.raw_evidence)
-    personas = {m: d.persona for m, d in opts.bench.devices.items() if d.persona} if opts.bench else {}
-    observer = Observer(rows, store.hash_key(), personas, opts.raw_evidence, opts.phases)
-    phase_at = opts.phases.at if opts.phases else (lambda _ts: UNMARKED)
-    pending: list[tuple[object, ...]] = []
-    records: dict[str, list[tuple[object, ...]]] = {
-        "dns": [],
-        "tls": [],
-        "http": [],
-        "app_events": [],
-        "observations": [],
-        "bursts": [],
-    }
-    counts = dict.fromkeys(records, 0)
-    nflows = 0
 
-    def drain(final: bool = False) -> None:
-        nonlocal nflows, pending
-        if meter.events:
-            inv.add_events(meter.events)
-            meter.events = []
-        if meter.records:  # before the flows: a flow's name may come from a DNS answer in this batch
-            for rec in meter.records:
-                for table, row in rows.rows(rec):
-                    records[table].append(row)
-                records["observations"] += observer.observe(rec)
-                if isinstance(rec, DnsRecord) and rec.msg.is_response:
-                    enricher.dns.add(rows.device(rec.flow)[1], rec.ts, rec.msg)
-            meter.records = []
-        for table, row in rows.flush_dns(final):
-            records[table].append(row)
-        if meter.done:
-            for f in meter.done:
-                inv.add_flow(f)
-                pending.append((*flow_row(f, cid, ingest, lan, enricher), phase_at(f.first)))
-                records["bursts"] += burst_rows(f, cid, ingest, lan, phase_at)
-            meter.done = []
-        if pending and (final or len(pending) >= BATCH_ROWS):
-            store.insert("flows", pending)
-            nflows += len(pending)
-            pending = []
-        for table, batch in records.items():
-            if batch and (final or len(batch) >= BATCH_ROWS):
-                store.insert(table, batch)
-                counts[table] += len(batch)
-                records[table] = []
+    def write(table: str, rows: list[tuple[object, ...]]) -> None:
+        store.insert(table, rows)
 
-    feed_many = meter.feed_many
+    pipe = Pipeline(cid, ingest, write, lan=lan, idle_s=opts.idle_s, active_s=opts.active_s, bench=opts.bench,
+                    home=opts.home, hash_key=store.hash_key(), raw_evidence=opts.raw_evidence,
+                    phases=opts.phases or Phases(), catalog=catalog)  # fmt: skip
+    meter = pipe.meter
+    feed_many = pipe.feed_many
     n = since = 0
     st = src.stats
     # The loop allocates millions of short-lived, acyclic objects while holding a large
@@ -162,11 +114,10 @@ def replay(store: Store, path: str, opts: ReplayOptions, progress: Progress | No
             since += len(batch)
             if since >= DRAIN_EVERY:
                 since = 0
-                drain()
+                pipe.drain()
                 if progress is not None:
                     progress.update(st.read_bytes, n)
-        meter.flush()
-        drain(final=True)
+        pipe.finish()
     finally:
         if gc_was_enabled:
             gc.enable()
@@ -175,9 +126,12 @@ def replay(store: Store, path: str, opts: ReplayOptions, progress: Progress | No
 
     if opts.phases:
         store.insert("phases", [(cid, ingest, *span) for span in opts.phases.spans(st.last_ns)])
-    devices = inv.device_rows(cid, ingest)
+    devices, addresses = pipe.device_rows()
     store.insert("devices", devices)
-    store.insert("device_addresses", inv.address_rows(cid, ingest))
+    store.insert("device_addresses", addresses)
+    nflows = pipe.written["flows"]
+    counts = {t: pipe.written[t] for t in RECORD_TABLES}
+    inv = pipe.inventory
     skipped = sum(v for k, v in meter.stats.items() if k.startswith(("linktype_unsupported", "l2_malformed")))
     skipped += sum(v for k, v in meter.stats.items() if k.endswith("_malformed") and k.startswith("ip"))
     res.packets, res.bytes, res.flows, res.devices = st.packets, st.bytes, nflows, len(devices)
@@ -191,39 +145,29 @@ def replay(store: Store, path: str, opts: ReplayOptions, progress: Progress | No
     store.insert(
         "captures",
         [
-            (
+            captures_row(
                 cid,
                 ingest,
-                path,
-                src.files,
-                src.hashes,
-                "+".join(sorted(src.formats)),
-                1 if st.compressed else 0,
-                st.packets,
-                st.bytes,
-                st.first_ns,
-                st.last_ns,
-                res.link_types,
-                1 if st.truncated else 0,
-                st.error,
-                skipped,
-                json.dumps(res.stats, sort_keys=True),
-                nflows,
-                len(devices),
-                float(opts.idle_s),
-                float(opts.active_s),
-                lan.text,
-                opts.bench.sha256 if opts.bench else "",
-                [c.upper() for c in opts.home],
-                GEOIP_DB,
-                geoip_version(),
-                catalog.version,
-                psl_snapshot().version,
-                1 if opts.raw_evidence else 0,
-                opts.phases.sha256 if opts.phases else "",
-                __version__,
-                dt.datetime.now(dt.UTC).replace(microsecond=0),
-                "complete",
+                opts,
+                lan,
+                catalog,
+                path=path,
+                files=src.files,
+                hashes=src.hashes,
+                fmt="+".join(sorted(src.formats)),
+                compressed=st.compressed,
+                packets=st.packets,
+                nbytes=st.bytes,
+                first_ns=st.first_ns,
+                last_ns=st.last_ns,
+                link_types=res.link_types,
+                truncated=st.truncated,
+                error=st.error,
+                skipped=skipped,
+                stats=res.stats,
+                flows=nflows,
+                devices=len(devices),
+                status="complete",
             )
         ],
     )
@@ -231,6 +175,69 @@ def replay(store: Store, path: str, opts: ReplayOptions, progress: Progress | No
         store.drop_runs(cid, ingest)
     res.seconds = time.perf_counter() - t0
     return res
+
+
+def captures_row(
+    cid: str,
+    ingest: int,
+    opts: ReplayOptions,
+    lan: LanPrefixes,
+    catalog: Catalog,
+    *,
+    path: str,
+    files: list[str],
+    hashes: list[str],
+    fmt: str,
+    compressed: bool,
+    packets: int,
+    nbytes: int,
+    first_ns: int,
+    last_ns: int,
+    link_types: list[str],
+    truncated: bool,
+    error: str,
+    skipped: int,
+    stats: dict[str, int],
+    flows: int,
+    devices: int,
+    status: str,
+) -> tuple[object, ...]:
+    """A ``captures`` row: what was read, with what settings and databases (a replay's commit
+    marker; a live session's progress and, at its end, its summary)."""
+    return (
+        cid,
+        ingest,
+        path,
+        files,
+        hashes,
+        fmt,
+        1 if compressed else 0,
+        packets,
+        nbytes,
+        first_ns,
+        last_ns,
+        link_types,
+        1 if truncated else 0,
+        error,
+        skipped,
+        json.dumps(stats, sort_keys=True),
+        flows,
+        devices,
+        float(opts.idle_s),
+        float(opts.active_s),
+        lan.text,
+        opts.bench.sha256 if opts.bench else "",
+        [c.upper() for c in opts.home],
+        GEOIP_DB,
+        geoip_version(),
+        catalog.version,
+        psl_snapshot().version,
+        1 if opts.raw_evidence else 0,
+        opts.phases.sha256 if opts.phases else "",
+        __version__,
+        dt.datetime.now(dt.UTC).replace(microsecond=0),
+        status,
+    )
 
 
 _last_ingest = 0

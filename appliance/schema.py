@@ -428,6 +428,7 @@ PHASES = Table(
         C("start_ns", "UInt64", "mark time, ns"),
         C("end_ns", "UInt64", "next mark, or the end of the capture, ns"),
         C("note", "String", "the engineer's note"),
+        C("device_mac", "String", "the device a mark was for ('' for every device)"),
     ),
     order_by="capture_id, ingest_id, start_ns",
 )

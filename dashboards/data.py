@@ -146,9 +146,9 @@ def uploads(url: str, caps: Caps, device: str) -> Rows:
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
-def phase_spans(url: str, capture_id: str) -> Rows:
+def phase_spans(url: str, capture_id: str, device: str | None = None) -> Rows:
     _opened.add(url)
-    return _run(url, queries.phase_spans, capture_id)
+    return _run(url, queries.phase_spans, capture_id, device)
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)

@@ -457,6 +457,11 @@ class FlowMeter:
             del self.table[r]
         self.done.append(f)
 
+    def expire_idle(self, now: int) -> None:
+        """Expire flows idle at ``now`` (ns): a live capture's clock ticks when no packet comes."""
+        if now >= self.clock:
+            self._sweep(now)
+
     def _sweep(self, now: int, force: bool = False) -> None:
         """Expire idle and lingering-closed flows; each flow is listed under two keys."""
         self._next_sweep = now + SWEEP_EVERY_NS

@@ -218,7 +218,7 @@ def _phases(store: Store, caps: list[str], mac: str) -> list[dict[str, Any]]:
     activity = {(a["capture"], a["phase_name"]): a for a in queries.phase_activity(store, caps, mac)}
     out = []
     for cap in caps:
-        spans = queries.phase_spans(store, cap)
+        spans = queries.phase_spans(store, cap, mac)
         seen = set()
         for p in spans:
             a = activity.get((cap, p["phase"]), {})

@@ -25,7 +25,7 @@ def render(url: str, caps: data.Caps) -> None:
     st.markdown(f"**{dev['name'] or mac}** · {dev['category'] or '-'} · {dev['vendor'] or dev['oui_vendor']}")
     series = data.observation_series(url, caps, mac)
     if series:
-        _timeline(url, series)
+        _timeline(url, series, mac)
         _intervals(series)
     else:
         st.info(t("no_observations"))
@@ -40,7 +40,7 @@ def render(url: str, caps: data.Caps) -> None:
     _uploads(data.uploads(url, caps, mac))
 
 
-def _timeline(url: str, series: list[dict[str, Any]]) -> None:
+def _timeline(url: str, series: list[dict[str, Any]], mac: str) -> None:
     points = [
         {"time": pd.Timestamp(int(ns), unit="ns", tz="UTC"), "kind": str(s["kind"]), "org": str(s["org"])}
         for s in series
@@ -53,7 +53,7 @@ def _timeline(url: str, series: list[dict[str, Any]]) -> None:
             "end": pd.Timestamp(int(p["end_ns"]), unit="ns", tz="UTC"),
         }
         for cap in sorted({str(s["capture"]) for s in series})
-        for p in data.phase_spans(url, cap)
+        for p in data.phase_spans(url, cap, mac)
     ]
     dots = (
         alt.Chart(pd.DataFrame(points))
