@@ -1,0 +1,220 @@
+"""Rotating pcapng ring: the evidence files of the live tap.
+
+Each file is a self-contained pcapng section (SHB, then one IDB per link type
+with ``if_name`` and ``if_tsresol`` = 9, i.e. nanosecond timestamps) followed by
+one Enhanced Packet Block per packet. Blocks are assembled in memory and
+written whole, so a file cut at any point (crash, power loss) is readable up
+to its last whole block; ``flush`` pushes everything to the disk with
+``fsync``, so at most what came after the last flush is lost.
+
+A new file is started when the next packet would take the current one past
+``size_mb`` (a file holds at least one packet, so a single huge packet may
+exceed it); at most ``files`` files are kept, the oldest deleted first. Files
+are named ``{prefix}-{yyyymmddTHHMMSSZ}-{seq:05d}.pcapng`` after the UTC time
+of their first packet and a sequence number that keeps growing across
+restarts: ring files left in the directory by an earlier run are adopted, so
+the disk bound holds across restarts too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import struct
+import time
+from collections.abc import Callable
+from typing import BinaryIO
+
+SHB_TYPE = 0x0A0D0D0A
+IDB_TYPE = 1
+EPB_TYPE = 6
+
+_EPB_HEAD = struct.Struct("<IIIIIII").pack  # type, length, ifid, ts hi, ts lo, caplen, wire len
+_U32 = struct.Struct("<I").pack
+_PADS = (b"", b"\0\0\0", b"\0\0", b"\0")  # indexed by len(data) % 4
+
+
+def _block(btype: int, body: bytes) -> bytes:
+    n = 12 + len(body)
+    return struct.pack("<II", btype, n) + body + _U32(n)
+
+
+def _option(code: int, value: bytes) -> bytes:
+    return struct.pack("<HH", code, len(value)) + value + b"\0" * (-len(value) % 4)
+
+
+def _shb() -> bytes:
+    opts = _option(4, b"tapaudit") + _option(0, b"")  # shb_userappl, opt_endofopt
+    return _block(SHB_TYPE, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1) + opts)
+
+
+def _idb(linktype: int, snaplen: int, iface: str) -> bytes:
+    opts = b""
+    if iface:
+        opts += _option(2, iface.encode("utf-8", "replace"))  # if_name
+    opts += _option(9, b"\x09")  # if_tsresol: 10^-9 s
+    opts += _option(0, b"")
+    return _block(IDB_TYPE, struct.pack("<HHI", linktype & 0xFFFF, 0, snaplen) + opts)
+
+
+class Ring:
+    """Write packets into a bounded set of rotating pcapng files."""
+
+    def __init__(
+        self,
+        directory: str,
+        size_mb: float,
+        files: int,
+        linktype: int,
+        snaplen: int,
+        iface: str,
+        prefix: str = "tapaudit",
+    ) -> None:
+        if size_mb <= 0:
+            raise ValueError("ring file size must be positive")
+        if files < 1:
+            raise ValueError("ring must keep at least one file")
+        self.directory = directory
+        self.size_limit = int(size_mb * 1_000_000)
+        self.max_files = files
+        self.linktype = linktype
+        self.snaplen = snaplen
+        self.iface = iface
+        self.prefix = prefix
+        self.on_rotate: Callable[[str], None] | None = None
+        os.makedirs(directory, exist_ok=True)
+        self._name_re = re.compile(re.escape(prefix) + r"-(\d{8}T\d{6}Z)-(\d{5,})\.pcapng")
+        found = []
+        for name in os.listdir(directory):
+            m = self._name_re.fullmatch(name)
+            if m:
+                found.append((int(m.group(2)), m.group(1), name))
+        found.sort()
+        self._files: list[str] = [os.path.join(directory, n) for _s, _t, n in found]
+        self._seq = found[-1][0] + 1 if found else 1
+        self._fh: BinaryIO | None = None
+        self._path = ""
+        self._size = 0
+        self._header_size = 0  # SHB + first IDB of the current file
+        self._ifids: dict[int, int] = {}
+        self._closed = False
+
+    @property
+    def files(self) -> list[str]:
+        """Ring files still on disk, oldest first (the current one last)."""
+        return list(self._files)
+
+    @property
+    def current(self) -> str:
+        """Path of the file being written ('' before the first packet or after close)."""
+        return self._path
+
+    def write(self, packets: list[tuple[int, int, int, bytes]]) -> None:
+        """Append (ts_ns, linktype, wire_len, data) packets, one EPB each, rotating as needed."""
+        if self._closed:
+            raise ValueError("ring is closed")
+        if not packets:
+            return
+        parts: list[bytes] = []
+        append = parts.append
+        size = self._size
+        limit = self.size_limit
+        ifids = self._ifids
+        fh = self._fh
+        for ts, lt, wire, data in packets:
+            caplen = len(data)
+            blen = 32 + caplen + (-caplen & 3)
+            if fh is None or (size + blen > limit and size > self._header_size):
+                if fh is not None:
+                    fh.write(b"".join(parts))
+                    parts.clear()
+                fh = self._rotate(ts)
+                size = self._size
+                ifids = self._ifids
+            ifid = ifids.get(lt)
+            if ifid is None:
+                idb = _idb(lt, self.snaplen, self.iface)
+                ifid = ifids[lt] = len(ifids)
+                append(idb)
+                size += len(idb)
+            append(
+                _EPB_HEAD(
+                    EPB_TYPE, blen, ifid, ts >> 32, ts & 0xFFFFFFFF, caplen, wire if wire > caplen else caplen
+                )
+            )
+            append(data)
+            append(_PADS[caplen & 3] + _U32(blen))
+            size += blen
+        if fh is not None:
+            fh.write(b"".join(parts))
+        self._size = size
+
+    def flush(self) -> None:
+        """Write out buffered blocks and fsync the current file."""
+        if self._fh is not None:
+            self._fh.flush()
+            os.fsync(self._fh.fileno())
+
+    def close(self) -> None:
+        """Flush and close the current file; the ring cannot be written afterwards."""
+        if self._closed:
+            return
+        self._closed = True
+        self._close_current()
+
+    def __enter__(self) -> Ring:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- internals ---------------------------------------------------------
+
+    def _close_current(self) -> str:
+        fh, path = self._fh, self._path
+        if fh is None:
+            return ""
+        try:
+            fh.flush()
+            os.fsync(fh.fileno())
+        finally:
+            fh.close()
+            self._fh = None
+            self._path = ""
+        return path
+
+    def _rotate(self, first_ts_ns: int) -> BinaryIO:
+        closed = self._close_current()
+        stamp_s = first_ts_ns // 1_000_000_000 if first_ts_ns > 0 else int(time.time())
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(stamp_s))
+        path = os.path.join(self.directory, f"{self.prefix}-{stamp}-{self._seq:05d}.pcapng")
+        self._seq += 1
+        fh = open(path, "xb")  # noqa: SIM115 - kept open across calls, closed in _close_current
+        head = _shb() + _idb(self.linktype, self.snaplen, self.iface)
+        fh.write(head)
+        self._fh, self._path = fh, path
+        self._ifids = {self.linktype: 0}
+        self._size = self._header_size = len(head)
+        self._files.append(path)
+        while len(self._files) > self.max_files:
+            old = self._files.pop(0)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(old)
+        self._sync_dir()
+        if closed and self.on_rotate is not None:
+            self.on_rotate(closed)
+        return fh
+
+    def _sync_dir(self) -> None:
+        """Make the new file's name (and the deletions) durable."""
+        try:
+            fd = os.open(self.directory, os.O_RDONLY)
+        except OSError:
+            return
+        try:
+            os.fsync(fd)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
