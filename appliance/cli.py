@@ -24,7 +24,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from appliance import __version__, cli_dashboard, cli_evidence, cli_findings, cli_report, queries
+from appliance import __version__, cli_capture, cli_dashboard, cli_evidence, cli_findings, cli_report, queries
 from appliance.bench import BenchError, load_bench
 from appliance.cliutil import (
     DbOpt,
@@ -649,7 +649,7 @@ def schema_cmd(database: Annotated[str, typer.Option(help="Database name.")] = D
 
 
 # commands kept in their own modules, each listing them in COMMANDS, registered here by name
-for _module in (cli_findings, cli_evidence, cli_report, cli_dashboard):
+for _module in (cli_findings, cli_evidence, cli_report, cli_dashboard, cli_capture):
     for _name, _fn in _module.COMMANDS.items():
         app.command(_name)(_fn)
 

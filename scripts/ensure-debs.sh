@@ -4,6 +4,7 @@
 # statements and labels) and poppler-utils (pdfinfo, pdftoppm: the report tests read the PDF back).
 # WeasyPrint's libraries: pango (in Debian's base image) and harfbuzz-subset (embeds only the glyphs used).
 # chromium: the browser tests/test_browser.py drives the dashboard with (Playwright cannot download its own).
+# dnsmasq-base: DHCP and DNS in the "cloud" namespace of tests/netlab.py (the live-capture lab network).
 set -euo pipefail
 missing=()
 command -v tshark >/dev/null 2>&1 || missing+=(tshark)
@@ -13,6 +14,7 @@ command -v pdftoppm >/dev/null 2>&1 && command -v pdfinfo >/dev/null 2>&1 || mis
 compgen -G '/usr/lib/*/libpangoft2-1.0.so.0' >/dev/null || missing+=(libpango-1.0-0 libpangoft2-1.0-0)
 compgen -G '/usr/lib/*/libharfbuzz-subset.so.0' >/dev/null || missing+=(libharfbuzz-subset0)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+[ -x /usr/sbin/dnsmasq ] || missing+=(dnsmasq-base)
 [ ${#missing[@]} -eq 0 ] && exit 0
 echo "installing Debian packages: ${missing[*]}" >&2
 SUDO=""

@@ -545,3 +545,58 @@ def test_an_empty_store_offers_the_upload_form(tmp_path: Path) -> None:
     assert p.returncode == 0, p.stderr[-2000:]
     uploaders, buttons = p.stdout.strip().split(" ", 1)
     assert int(uploaders) >= 1 and "Ingest and assess" in buttons
+
+
+def test_mark_a_phase_in_the_running_session(
+    lab_db: tuple[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Captures page finds a session on its control socket, shows its figures, and its form
+    sends a mark that the session's loop receives (appliance.control, as `tapaudit mark` does)."""
+    import threading
+
+    from appliance.control import Control
+
+    path = str(tmp_path / "control.sock")
+    monkeypatch.setenv("TAPAUDIT_CONTROL", path)
+    at = _app("captures")
+    assert not any(s.value == "Live capture session" for s in at.subheader)  # no session: no panel
+    got: list[dict[str, Any]] = []
+    status = {"capture_id": "ab" * 32, "packets": 12345, "flows": 67, "dropped": 2, "if_dropped": 1,
+              "phase": "setup", "lag_s": 0.4, "spool_pending": 0}  # fmt: skip
+
+    def handler(req: dict[str, Any]) -> dict[str, Any]:
+        if req["op"] == "status":
+            return {"session": status}
+        got.append(req)
+        return {"ts_ns": 1_800_000_000 * 10**9, "capture_id": status["capture_id"], "phase": req["phase"],
+                "device": req["device"]}  # fmt: skip
+
+    control = Control(path)
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.is_set():
+            control.serve(handler)
+            stop.wait(0.02)
+
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+    try:
+        at = _app("captures")
+        assert [s.value for s in at.subheader][:1] == ["Live capture session"]
+        metrics = {m.label: m.value for m in at.metric}
+        assert metrics["Packets"] == "12,345" and metrics["Dropped packets"] == "3"
+        assert metrics["Test phase"] == "setup"
+        at.selectbox(key="mark_phase").set_value("feature_on")
+        at.text_input(key="mark_note").input("voice assistant on")
+        at.text_input(key="mark_device").input(CHILD_WATCH)
+        at.button[0].click().run(timeout=TIMEOUT)  # the form's submit button
+        assert not at.exception, [e.value for e in at.exception]
+        assert got == [
+            {"op": "mark", "phase": "feature_on", "note": "voice assistant on", "device": CHILD_WATCH}
+        ]
+        assert at.success[0].value.startswith("Marked feature_on")
+    finally:
+        stop.set()
+        thread.join(2)
+        control.close()

@@ -18,6 +18,7 @@ from appliance.phases import PhasesError
 from appliance.storage import StoreError
 from dashboards import data
 from dashboards.i18n import t
+from dashboards.pages_ import live
 from dashboards.pages_.common import table, ts
 from parsers.capture import CaptureError
 from policies.declaration import DeclarationError
@@ -26,6 +27,8 @@ FAILURES = (CaptureError, BenchError, PhasesError, DeclarationError, StoreError,
 
 
 def _status(c: dict) -> str:
+    if c.get("status") == "live":
+        return "live"
     if c["read_error"]:
         return f"read error: {c['read_error']}"
     return "truncated" if int(c["truncated"]) else "complete"
@@ -108,6 +111,7 @@ def _delete(url: str) -> None:
 
 def render(url: str, caps: data.Caps) -> None:
     st.header(t("captures"))
+    live.render_panel()
     listing = st.container()  # filled last: an ingest or a delete below shows at once
     _upload(url)
     _delete(url)

@@ -1,0 +1,46 @@
+"""The running capture session, if one answers on its control socket: its progress, and a form that
+marks the start of a test phase (as `tapaudit mark` does). Marks go to the session, not the store:
+the session stamps the packets that follow, exactly as a replay's phases file does."""
+
+from __future__ import annotations
+
+import time
+
+import streamlit as st
+
+from appliance.control import ControlError, default_path, request
+from dashboards.i18n import t
+
+PHASES = ("boot", "setup", "consent", "idle", "feature_on", "feature_off", "background", "mute",
+          "privacy_mode", "withdraw", "reset")  # fmt: skip
+
+
+def render_panel() -> None:
+    """Nothing when no session runs; the session's figures and the mark form when one does."""
+    path = default_path()
+    try:
+        status = request(path, {"op": "status"}, timeout=2.0)["session"]
+    except ControlError:
+        return
+    st.subheader(t("live_session"))
+    c1, c2, c3, c4 = st.columns(4)
+    c1.metric(t("packets"), f"{int(status['packets']):,}")
+    c2.metric(t("n_flows"), f"{int(status['flows']):,}")
+    c3.metric(t("dropped"), f"{int(status['dropped']) + int(status['if_dropped']):,}")
+    c4.metric(t("phase"), status.get("phase") or "-")
+    st.caption(f"{t('capture')}: {str(status['capture_id'])[:12]} · {t('lag')}: {status['lag_s']} s · "
+               f"{t('spooled')}: {status['spool_pending']}")  # fmt: skip
+    with st.form("mark_form", clear_on_submit=True):
+        m1, m2, m3 = st.columns([2, 3, 2])
+        phase = m1.selectbox(t("phase"), PHASES, index=3, accept_new_options=True, key="mark_phase")
+        note = m2.text_input(t("note"), key="mark_note")
+        device = m3.text_input(t("device_mac_optional"), key="mark_device")
+        if st.form_submit_button(t("mark_now")):
+            body = {"op": "mark", "phase": str(phase or "").strip(), "note": note, "device": device.strip()}
+            try:
+                reply = request(path, body)
+            except ControlError as exc:
+                st.warning(str(exc))
+            else:
+                when = time.strftime("%H:%M:%S", time.gmtime(int(reply["ts_ns"]) / 1e9))
+                st.success(f"{t('marked')} {reply['phase']} {when} UTC")
