@@ -17,7 +17,7 @@ import re
 import secrets
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
-from urllib.parse import unquote, urlparse
+from urllib.parse import parse_qs, unquote, urlparse
 
 from appliance.schema import BATCH, BY_NAME, SCHEMA_VERSION, TABLES, Column, ddl_statements
 
@@ -341,14 +341,22 @@ class ServerStore(Store):
         u = urlparse(url)
         self.url = f"{u.scheme}://{u.hostname}:{u.port or 9000}/{u.path.strip('/') or DATABASE}"
         self.database = u.path.strip("/") or DATABASE
+        # ?connect_timeout=2&send_receive_timeout=30: a live capture on a flaky link wants short ones
+        timeouts = {"connect_timeout": 5.0, "send_receive_timeout": 300.0, "sync_request_timeout": 5.0}
+        for key, values in parse_qs(u.query).items():
+            if key not in timeouts:
+                raise StoreError(f"unknown store URL option {key!r} (known: {', '.join(timeouts)})")
+            try:
+                timeouts[key] = float(values[-1])
+            except ValueError:
+                raise StoreError(f"store URL option {key}: not a number of seconds: {values[-1]!r}") from None
         self._client = Client(
             host=u.hostname or "localhost",
             port=u.port or 9000,
             user=unquote(u.username or "default"),
             password=unquote(u.password or ""),
-            connect_timeout=5,
-            send_receive_timeout=300,
             secure=u.scheme == "clickhouses",
+            **timeouts,
         )
         self._call("SELECT 1")
 

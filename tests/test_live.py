@@ -9,12 +9,15 @@ the ring files and the store's counts, or reported dropped.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -161,3 +164,84 @@ def test_capture_the_lab_link_with_phase_marks(tmp_path: Path) -> None:
         assert int(cap["packets"]) == st["packets"] and int(cap["flows"]) == st["flows"]
     finally:
         store.close()
+
+
+@contextlib.contextmanager
+def _in_netns(name: str) -> Iterator[None]:
+    """Run this thread (and the processes it starts) in network namespace ``name``: the server
+    the capture writes to listens on the tap namespace's loopback, and so must this test's client."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    here = os.open("/proc/self/ns/net", os.O_RDONLY)
+    there = os.open(f"/run/netns/{name}", os.O_RDONLY)
+    try:
+        if libc.setns(there, CLONE_NEWNET) != 0:
+            raise OSError(ctypes.get_errno(), f"setns {name}")
+        yield
+    finally:
+        libc.setns(here, CLONE_NEWNET)
+        os.close(here)
+        os.close(there)
+
+
+CLONE_NEWNET = 0x40000000
+
+
+@pytest.mark.server
+def test_capture_survives_the_store_going_away(tmp_path: Path) -> None:
+    """The real 18.16 server is killed (SIGKILL) while the device reports, and restarted: the capture
+    goes on, spools what it cannot write, writes it when the server is back, and the store ends up
+    with every flow and observation once."""
+    from chserver import Server, binary
+
+    if binary() is None:
+        pytest.skip("clickhouse-server is not installed (make test installs it)")
+    with netlab.lab_network("lf") as lab, _in_netns(lab.ns_tap):
+        server = Server(str(tmp_path / "ch"))
+        server.start()
+        try:
+            url = server.url("live_fault")
+            proc, control = _capture(lab, tmp_path, url)
+            _mark(control, "idle", "before the outage")
+            truth_path = tmp_path / "device.json"
+            dev = lab.popen(lab.ns_dev, lab.device_argv(truth_path, 24.0, 2.0), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+            _wait_posts(lab, 3)
+            assert server.proc is not None
+            server.proc.kill()  # the store goes away mid-session
+            server.proc.wait()
+            killed = time.monotonic()
+            _wait_posts(lab, 6)  # the device goes on reporting while the store is down
+            status = dict(request(control, {"op": "status"})["session"])
+            assert status["spool_pending"] > 0 and status["store_failures"] > 0, status
+            feature_ts = _mark(control, "feature_on", "during the outage")
+            server.start()  # same ports, same data path
+            down = time.monotonic() - killed
+            _out, errs = dev.communicate(timeout=120)
+            assert dev.returncode == 0, errs
+            truth = json.loads(truth_path.read_text())
+            time.sleep(1.5)
+            st = _stop(proc)
+            assert st["spooled_total"] > 0 and st["spool_pending"] == 0 and st["status"] == "complete"
+            assert not list((tmp_path / "spool").glob("*.jsonl.gz"))
+            store = open_store(url)
+            try:
+                cap = _check_store(store, lab.device_mac, truth, feature_ts)
+                assert int(cap["packets"]) == st["packets"]
+                dup_flows = store.query(
+                    "SELECT flow_id, segment, count() AS n FROM {db}.flows"
+                    " GROUP BY flow_id, segment HAVING n > 1"
+                )
+                dup_obs = store.query(
+                    """SELECT flow_id, ts_ns, data_type, path, count() AS n FROM {db}.observations
+                    GROUP BY flow_id, ts_ns, data_type, path HAVING n > 1"""
+                )
+                assert dup_flows == [] and dup_obs == []
+                nflows = store.query("SELECT count() AS n FROM {db}.flows")[0]["n"]
+                assert int(nflows) == st["flows"]
+                print(f"\nstore down {down:.1f} s; {st['spooled_total']} units spooled, "
+                      f"{st['batches']} batches, {st['flows']} flows, {st['observations']} observations, "
+                      "none lost or twice")  # fmt: skip
+            finally:
+                store.close()
+        finally:
+            server.stop()
