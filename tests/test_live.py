@@ -245,3 +245,43 @@ def test_capture_survives_the_store_going_away(tmp_path: Path) -> None:
                 store.close()
         finally:
             server.stop()
+
+
+def test_a_crash_loses_at_most_the_last_flush(tmp_path: Path) -> None:
+    """SIGKILL (a crash, a power cut) in mid-session: what the last flush wrote stays in the store and
+    visible, the ring file reads up to its last whole block, and nothing older than a flush is missing."""
+    db = str(tmp_path / "db")
+    flush = 1.0
+    with netlab.lab_network("lk") as lab:
+        proc, control = _capture(lab, tmp_path, db, flush=flush)
+        _mark(control, "idle")
+        dev = lab.popen(lab.ns_dev, lab.device_argv(tmp_path / "device.json", 20.0, 1.0),
+                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+        deadline = time.monotonic() + 60
+        while True:  # closed connections are written once they have lingered (5 s) after their FIN
+            status = dict(request(control, {"op": "status"})["session"])
+            if status["flows"] >= 3 or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        proc.kill()  # no signal handler runs: no last flush, no closing of the ring file
+        proc.wait()
+        killed_ns = time.time_ns()
+        dev.communicate(timeout=120)
+    assert status["batches"] >= 3
+    ring = sorted((tmp_path / "ring").glob("*.pcapng"))
+    in_ring = [p for f in ring for p in read_pcap(str(f))]
+    store = open_store(db)
+    try:
+        caps = queries.captures(store)
+        assert len(caps) == 1 and caps[0]["status"] == "live"  # what was flushed stays visible
+        stored = int(caps[0]["packets"])
+        assert 0 < stored <= len(in_ring)
+        # the ring holds every packet the store counted, and more: the last flush is at most one
+        # interval (and a packet batch) before the crash
+        assert (killed_ns - int(caps[0]["last_ns"])) / 1e9 < 2 * flush + 1.0
+        assert in_ring[-1][0] >= int(caps[0]["last_ns"])
+        flows = queries.flows(store, limit=100_000)
+        assert len(flows) >= status["flows"] >= 3  # every flow the session had written by then
+        assert any(o["kind"] == "location" for o in queries.observations(store, limit=1000))
+    finally:
+        store.close()
