@@ -25,7 +25,7 @@ from rich.progress import (
 from rich.table import Table
 
 from appliance import __version__, cli_capture, cli_dashboard, cli_evidence, cli_findings, cli_report, queries
-from appliance.bench import BenchError, load_bench
+from appliance.bench import BenchError
 from appliance.cliutil import (
     DbOpt,
     DeviceOpt,
@@ -33,6 +33,7 @@ from appliance.cliutil import (
     JsonOpt,
     err,
     out,
+    pipeline_settings,
 )
 from appliance.cliutil import fmt_bytes as _fmt_bytes
 from appliance.cliutil import fmt_secs as _fmt_secs
@@ -47,7 +48,6 @@ from appliance.replay import ReplayOptions, ReplayResult, replay
 from appliance.schema import ddl_statements
 from appliance.storage import DATABASE, StoreError
 from parsers.capture import CaptureError, expand_inputs, sniff_format
-from parsers.lan import DEFAULT_LAN
 from policies.declaration import DeclarationError
 from policies.engine import PackError
 
@@ -145,18 +145,7 @@ def replay_cmd(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no tables.")] = False,
 ) -> None:
     """Replay captures into ClickHouse: flows, devices and their addresses."""
-    bench_obj = load_bench(bench) if bench else None
-    prefixes = lan or (bench_obj.lan_prefixes if bench_obj and bench_obj.lan_prefixes else list(DEFAULT_LAN))
-    try:
-        from parsers.lan import LanPrefixes
-
-        LanPrefixes(prefixes)
-    except ValueError as exc:
-        raise Fail(f"--lan: {exc}") from None
-    codes = [c.strip().upper() for c in (home or ["CN"])]
-    bad = [c for c in codes if len(c) != 2 or not c.isalpha()]
-    if bad:
-        raise Fail(f"--home: not an ISO 3166 alpha-2 country code: {bad[0]!r}")
+    bench_obj, prefixes, codes = pipeline_settings(bench, lan, home)
     phases_obj = load_phases(phases) if phases else None
     opts = ReplayOptions(idle_timeout, active_timeout, prefixes, bench_obj, force, codes, raw_evidence)
     opts.phases = phases_obj

@@ -10,13 +10,22 @@ from typing import Annotated
 
 import typer
 
-from appliance.bench import load_bench
-from appliance.cliutil import DbOpt, Fail, JsonOpt, err, fmt_bytes, mac_opt, open_db, out, print_json
+from appliance.cliutil import (
+    DbOpt,
+    Fail,
+    JsonOpt,
+    err,
+    fmt_bytes,
+    mac_opt,
+    open_db,
+    out,
+    pipeline_settings,
+    print_json,
+)
 from appliance.control import ControlError, default_path, request
 from appliance.live import LiveOptions, Session, SessionStats, install_signal_handlers
 from appliance.livecap import LiveCaptureError
 from appliance.replay import ReplayOptions
-from parsers.lan import DEFAULT_LAN, LanPrefixes
 
 ControlOpt = Annotated[
     str | None,
@@ -70,15 +79,7 @@ def capture_cmd(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No status lines.")] = False,
 ) -> None:
     """Capture live from an interface: ring files on disk, flows and observations to the store every few seconds."""  # noqa: E501
-    bench_obj = load_bench(bench) if bench else None
-    prefixes = lan or (bench_obj.lan_prefixes if bench_obj and bench_obj.lan_prefixes else list(DEFAULT_LAN))
-    try:
-        LanPrefixes(prefixes)
-    except ValueError as exc:
-        raise Fail(f"--lan: {exc}") from None
-    codes = [c.strip().upper() for c in (home or ["CN"])]
-    if any(len(c) != 2 or not c.isalpha() for c in codes):
-        raise Fail(f"--home: not ISO 3166 alpha-2 country codes: {codes}")
+    bench_obj, prefixes, codes = pipeline_settings(bench, lan, home)
     pipeline = ReplayOptions(idle_timeout, active_timeout, prefixes, bench_obj, False, codes, raw_evidence)
     opts = LiveOptions(iface=iface, bpf=bpf, ring_dir=ring, ring_size_mb=ring_size, ring_files=ring_files,
                        spool_dir=spool, control=control or default_path(), flush_s=flush, buffer_mb=buffer_mb,

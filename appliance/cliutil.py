@@ -13,8 +13,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from appliance.bench import normalize_mac
+from appliance.bench import Bench, load_bench, normalize_mac
 from appliance.storage import Store, open_store
+from parsers.lan import DEFAULT_LAN, LanPrefixes
 
 # Piped output is read later (files, CI logs): do not squeeze tables into 80 columns.
 out = Console(highlight=False, width=None if sys.stdout.isatty() else 220)
@@ -45,6 +46,24 @@ def open_db(db: str | None) -> Iterator[Store]:
         yield store
     finally:
         store.close()
+
+
+def pipeline_settings(
+    bench: str | None, lan: list[str] | None, home: list[str] | None
+) -> tuple[Bench | None, list[str], list[str]]:
+    """The bench file, LAN prefixes (given, else the bench file's, else RFC 1918/ULA/link-local) and
+    home jurisdiction codes of a replay or a live capture, checked: Fail names the bad option."""
+    bench_obj = load_bench(bench) if bench else None
+    prefixes = lan or (bench_obj.lan_prefixes if bench_obj and bench_obj.lan_prefixes else list(DEFAULT_LAN))
+    try:
+        LanPrefixes(prefixes)
+    except ValueError as exc:
+        raise Fail(f"--lan: {exc}") from None
+    codes = [c.strip().upper() for c in (home or ["CN"])]
+    bad = [c for c in codes if len(c) != 2 or not c.isalpha()]
+    if bad:
+        raise Fail(f"--home: not an ISO 3166 alpha-2 country code: {bad[0]!r}")
+    return bench_obj, prefixes, codes
 
 
 def fmt_bytes(n: int) -> str:
