@@ -130,6 +130,8 @@ def _check_store(store: Store, mac: str, truth: dict[str, Any], feature_ts: int)
     assert want["idle"] >= 3 and want["feature_on"] >= 2
     measures = {m["phase_name"]: m for m in queries.measures(store, None, mac) if m["kind"] == "location"}
     assert {k: int(m["reports"]) for k, m in measures.items()} == want
+    print(f"\nlocation reports per phase {want}, median gap idle "
+          f"{float(measures['idle']['median_gap_ns']) / 1e9:.3f} s")  # fmt: skip
     assert abs(float(measures["idle"]["median_gap_ns"]) / 1e9 - 2.0) < 0.5
     spans = queries.phase_spans(store, cid)
     assert [s["phase"] for s in spans] == ["idle", "feature_on"]
@@ -162,6 +164,10 @@ def test_capture_the_lab_link_with_phase_marks(tmp_path: Path) -> None:
     try:
         cap = _check_store(store, lab.device_mac, truth, feature_ts)
         assert int(cap["packets"]) == st["packets"] and int(cap["flows"]) == st["flows"]
+        print(f"\n{crossed} packets crossed the port, {st['packets']} captured, {st['dropped']}+"
+              f"{st['if_dropped']} dropped; {len(ring)} ring files; {st['flows']} flows, "
+              f"{st['observations']} observations in {st['batches']} batches; "
+              f"{len(truth['posts'])} POSTs")  # fmt: skip
     finally:
         store.close()
 
