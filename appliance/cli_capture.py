@@ -71,7 +71,7 @@ def capture_cmd(
     active_timeout: Annotated[
         float, typer.Option(help="Seconds after which a long flow is written and goes on.", min=1)
     ] = 300.0,
-    buffer_mb: Annotated[int, typer.Option("--buffer", help="Kernel capture buffer, MB.", min=1)] = 64,
+    buffer_mb: Annotated[int, typer.Option("--buffer", help="Kernel capture buffer, MB.", min=1)] = 256,
     raw_evidence: Annotated[
         bool, typer.Option("--raw-evidence", help="Store personal values unmasked.")
     ] = False,

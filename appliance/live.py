@@ -50,7 +50,7 @@ class LiveOptions:
     control: str = ""
     flush_s: float = 5.0
     snaplen: int = 65535
-    buffer_mb: int = 64
+    buffer_mb: int = 256
     duration_s: float = 0.0  # 0: until stopped
     pipeline: ReplayOptions = field(default_factory=lambda: ReplayOptions(idle_s=60.0, active_s=300.0))
 
@@ -72,6 +72,7 @@ class SessionStats:
     observations: int = 0
     marks: int = 0
     lag_s: float = 0.0  # wall clock minus the newest packet the store has been given
+    flush_s_max: float = 0.0  # the longest flush: the capture loop reads no packet meanwhile
     spool_pending: int = 0
     spooled_total: int = 0
     store_failures: int = 0
@@ -195,6 +196,7 @@ class Session:
                link_types: set[str], devices_due: bool, final: bool) -> None:  # fmt: skip
         """Write one batch: what the pipeline finished, its rollup, phases, devices, a captures row."""
         st, opts, n = self.stats, self.opts, batch[0]
+        began = time.monotonic()
         now_ns = time.time_ns()
         if not final:
             ring.flush()
@@ -208,8 +210,8 @@ class Session:
         if self._phase_rows:
             writer.write("phases", self._phase_rows, n)
             self._phase_rows = []
+        devices, addresses = pipe.device_rows()
         if devices_due:
-            devices, addresses = pipe.device_rows()
             writer.write("devices", devices, n)
             writer.write("device_addresses", addresses, n)
         cs = src.stats()
@@ -223,7 +225,6 @@ class Session:
         stats = {**pipe.meter.stats, "kernel_dropped": st.dropped, "if_dropped": st.if_dropped}
         files = st.ring_files
         hashes = [_sha256(f) for f in files] if final else ["" for _ in files]
-        ndev = len(pipe.inventory.device_rows(st.capture_id, st.ingest_id)) if final else 0
         row = captures_row(st.capture_id, st.ingest_id, opts.pipeline, self.lan, self.catalog,
                            path=f"live:{opts.iface}", files=files, hashes=hashes, fmt="pcapng",
                            compressed=False, packets=st.packets, nbytes=st.bytes,
@@ -231,13 +232,14 @@ class Session:
                            last_ns=max(st.last_ns, now_ns if final else st.last_ns),
                            link_types=sorted(link_types), truncated=False, error="",
                            skipped=0, stats=dict(sorted(stats.items())), flows=st.flows,
-                           devices=ndev, status=st.status)  # fmt: skip
+                           devices=len(devices), status=st.status)  # fmt: skip
         writer.write("captures", [row], n)
         writer.drain()
         st.batches = n
         st.spool_pending, st.spooled_total = writer.pending, writer.spooled_total
         st.store_failures, st.store_error = writer.failures, writer.last_error
         batch[0] = n + 1
+        st.flush_s_max = round(max(st.flush_s_max, time.monotonic() - began), 3)
         if self.report is not None:
             self.report(st)
         if final and writer.pending:

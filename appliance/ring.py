@@ -4,8 +4,11 @@ Each file is a self-contained pcapng section (SHB, then one IDB per link type
 with ``if_name`` and ``if_tsresol`` = 9, i.e. nanosecond timestamps) followed by
 one Enhanced Packet Block per packet. Blocks are assembled in memory and
 written whole, so a file cut at any point (crash, power loss) is readable up
-to its last whole block; ``flush`` pushes everything to the disk with
-``fsync``, so at most what came after the last flush is lost.
+to its last whole block; ``flush`` hands everything to the kernel and has a
+background thread ``fsync`` it (on a duplicate of the descriptor, so rotation
+and close never wait): at most what came after the last flush, plus the one
+fsync still running, is lost. Waiting for the disk in the capture loop would
+stall it for a second or more at 30 MB/s and overflow the kernel's buffer.
 
 A new file is started when the next packet would take the current one past
 ``size_mb`` (a file holds at least one packet, so a single huge packet may
@@ -20,8 +23,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import queue
 import re
 import struct
+import threading
 import time
 from collections.abc import Callable
 from typing import BinaryIO
@@ -99,6 +104,29 @@ class Ring:
         self._header_size = 0  # SHB + first IDB of the current file
         self._ifids: dict[int, int] = {}
         self._closed = False
+        self._sync_jobs: queue.Queue[int | None] = queue.Queue()
+        self._syncer = threading.Thread(target=self._sync_loop, name="ring-fsync", daemon=True)
+        self._syncer.start()
+
+    def _sync_loop(self) -> None:
+        while True:
+            fd = self._sync_jobs.get()
+            try:
+                if fd is None:
+                    return
+                with contextlib.suppress(OSError):
+                    os.fsync(fd)
+                os.close(fd)
+            finally:
+                self._sync_jobs.task_done()
+
+    def _sync_later(self, fh: BinaryIO) -> None:
+        fh.flush()
+        self._sync_jobs.put(os.dup(fh.fileno()))
+
+    def wait_synced(self) -> None:
+        """Block until every fsync handed to the background so far is done."""
+        self._sync_jobs.join()
 
     @property
     def files(self) -> list[str]:
@@ -151,17 +179,19 @@ class Ring:
         self._size = size
 
     def flush(self) -> None:
-        """Write out buffered blocks and fsync the current file."""
+        """Write out buffered blocks; the background thread fsyncs them."""
         if self._fh is not None:
-            self._fh.flush()
-            os.fsync(self._fh.fileno())
+            self._sync_later(self._fh)
 
     def close(self) -> None:
-        """Flush and close the current file; the ring cannot be written afterwards."""
+        """Close the current file and wait until every file is on the disk; the ring cannot be
+        written afterwards."""
         if self._closed:
             return
         self._closed = True
         self._close_current()
+        self._sync_jobs.put(None)
+        self._syncer.join()
 
     def __enter__(self) -> Ring:
         return self
@@ -176,8 +206,7 @@ class Ring:
         if fh is None:
             return ""
         try:
-            fh.flush()
-            os.fsync(fh.fileno())
+            self._sync_later(fh)
         finally:
             fh.close()
             self._fh = None

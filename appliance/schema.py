@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10  # 10: batch on every table, phases.device_mac; 9: flow_rollup, flows by device
 
 
 @dataclass(frozen=True)

@@ -170,6 +170,7 @@ def test_flush_fsyncs_and_ring_data_survives_without_close(
     pkts = frames(20)
     ring.write(pkts[:10])
     ring.flush()
+    ring.wait_synced()  # fsync runs in the background
     assert synced, "flush must fsync"
     recs, st = read_ours(ring.files[0])  # readable while still open
     assert recs == pkts[:10] and not st.truncated
