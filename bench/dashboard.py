@@ -248,7 +248,7 @@ def pages(store: Store) -> dict[str, list[Call]]:
 
     def device_phases() -> None:  # the page shades each capture's phases behind the series
         for cap in sorted({str(s["capture"]) for s in series}):
-            queries.phase_spans(store, cap)
+            queries.phase_spans(store, cap, mac)
 
     return {
         "Captures": [("captures", lambda: queries.captures(store))],
