@@ -70,8 +70,10 @@ class Phases:
 
     def at(self, ts_ns: int, device: str = "") -> str:
         """The phase a timestamp falls in (for ``device``, its own marks count too)."""
+        if not self._by:  # no marks (a replay without a phases file): called per flow and record
+            return UNMARKED
         m = self._latest("", ts_ns)
-        if device:
+        if device and len(self._by) > 1:
             own = self._latest(device, ts_ns)
             if own is not None and (m is None or own.ts_ns >= m.ts_ns):
                 m = own
