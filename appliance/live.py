@@ -70,6 +70,7 @@ class SessionStats:
     batches: int = 0
     flows: int = 0
     observations: int = 0
+    devices: int = 0  # as of the last devices rows written (every DEVICES_EVERY_S, and at the end)
     marks: int = 0
     lag_s: float = 0.0  # wall clock minus the newest packet the store has been given
     flush_s_max: float = 0.0  # the longest flush: the capture loop reads no packet meanwhile
@@ -202,7 +203,8 @@ class Session:
             ring.flush()
             pipe.expire(now_ns)
             pipe.drain(flush=True)
-        writer.rollup(n)
+        if pipe.written["flows"] > st.flows:  # a batch without new flows has nothing to roll up
+            writer.rollup(n)
         if final:  # every running phase ends with the session
             for m in self._open_marks.values():
                 self._phase_rows.append((st.capture_id, st.ingest_id, m.phase, m.ts_ns, max(now_ns, m.ts_ns),
@@ -210,10 +212,11 @@ class Session:
         if self._phase_rows:
             writer.write("phases", self._phase_rows, n)
             self._phase_rows = []
-        devices, addresses = pipe.device_rows()
-        if devices_due:
+        if devices_due:  # the inventory's rows are built only when they are written
+            devices, addresses = pipe.device_rows()
             writer.write("devices", devices, n)
             writer.write("device_addresses", addresses, n)
+            st.devices = len(devices)
         cs = src.stats()
         st.dropped, st.if_dropped, st.iface_rx_dropped = cs.dropped, cs.if_dropped, cs.iface_rx_dropped
         st.flows = pipe.written["flows"]
@@ -232,7 +235,7 @@ class Session:
                            last_ns=max(st.last_ns, now_ns if final else st.last_ns),
                            link_types=sorted(link_types), truncated=False, error="",
                            skipped=0, stats=dict(sorted(stats.items())), flows=st.flows,
-                           devices=len(devices), status=st.status)  # fmt: skip
+                           devices=st.devices, status=st.status)  # fmt: skip
         writer.write("captures", [row], n)
         writer.drain()
         st.batches = n
