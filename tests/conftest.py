@@ -49,6 +49,25 @@ def lab_options(raw: bool = False, phases: bool = True) -> Any:
     return opts
 
 
+def assessed_lab(path: str) -> str:
+    """Replay the lab (``lab_options``) into the data folder ``path`` and assess it against its
+    declarations, as `make demo` does; the folder is closed again (chDB opens one at a time).
+    Returns the capture id."""
+    from appliance.assess import assess
+    from appliance.replay import replay
+    from appliance.storage import open_store
+    from policies.declaration import load_declarations
+
+    store = open_store(path)
+    try:
+        store.ensure_schema()
+        cid = replay(store, str(LAB / "lab.pcapng"), lab_options()).capture_id
+        assess(store, cid, declarations=load_declarations([str(LAB / "declarations")]))
+    finally:
+        store.close()
+    return cid
+
+
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[object]:
     from appliance.storage import open_store

@@ -21,12 +21,7 @@ from typing import Any
 import pandas as pd
 import pytest
 import yaml
-from conftest import LAB, ROOT, cli, lab_options
-
-from appliance.assess import assess
-from appliance.replay import replay
-from appliance.storage import open_store
-from policies.declaration import load_declarations
+from conftest import LAB, ROOT, assessed_lab, cli
 
 pytestmark = pytest.mark.xdist_group("dashboard")  # one worker: the replayed lab is shared
 
@@ -40,16 +35,10 @@ TIMEOUT = 120
 @pytest.fixture(scope="module")
 def lab_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     path = str(tmp_path_factory.mktemp("dashboard") / "db")
-    store = open_store(path)
-    try:
-        store.ensure_schema()
-        res = replay(store, str(LAB / "lab.pcapng"), lab_options())
-        assess(store, res.capture_id, None, load_declarations([str(LAB / "declarations")]))
-    finally:
-        store.close()
+    cid = assessed_lab(path)
     old = os.environ.get("TAPAUDIT_DB")
     os.environ["TAPAUDIT_DB"] = path
-    yield path, res.capture_id
+    yield path, cid
     from dashboards import data
 
     data.close()

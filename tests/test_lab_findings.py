@@ -12,24 +12,20 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import LAB, lab_options
+from conftest import LAB, assessed_lab
 
 from appliance import queries
-from appliance.assess import assess
-from appliance.replay import replay
 from appliance.storage import open_store
-from policies.declaration import load_declarations
 
 Judged = tuple[list[dict[str, Any]], list[dict[str, Any]]]
 
 
 @pytest.fixture(scope="module")
 def judged(tmp_path_factory: pytest.TempPathFactory) -> Judged:
-    store = open_store(str(tmp_path_factory.mktemp("findings") / "db"))
-    store.ensure_schema()
+    path = str(tmp_path_factory.mktemp("findings") / "db")
+    assessed_lab(path)
+    store = open_store(path)
     try:
-        res = replay(store, str(LAB / "lab.pcapng"), lab_options())
-        assess(store, res.capture_id, declarations=load_declarations([str(LAB / "declarations")]))
         found = queries.findings(store)
     finally:
         store.close()

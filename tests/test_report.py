@@ -20,10 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ROOT, cli, lab_options
+from conftest import ROOT, assessed_lab, cli, lab_options
 
 from appliance import __version__
-from appliance.assess import assess
 from appliance.replay import replay
 from appliance.report import charts
 from appliance.report.data import ReportData, ReportError, gather
@@ -32,7 +31,6 @@ from appliance.report.render_html import render_html
 from appliance.report.render_md import code, esc, render_md
 from appliance.report.requirements import REQUIREMENTS, VERDICTS
 from appliance.storage import Store, open_store
-from policies.declaration import load_declarations
 from policies.engine import load_pack, pack_names
 
 pytestmark = pytest.mark.xdist_group("report")  # one worker: the replayed lab is shared by the module
@@ -51,14 +49,7 @@ def lab_db(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
     """The lab replayed with its bench and phases, assessed against every pack and the lab's
     declarations: the data folder and the capture id (the folder is closed: chDB opens one at a time)."""
     path = str(tmp_path_factory.mktemp("report") / "db")
-    store = open_store(path)
-    try:
-        store.ensure_schema()
-        res = replay(store, str(LAB / "lab.pcapng"), lab_options())
-        assess(store, res.capture_id, None, load_declarations([str(LAB / "declarations")]))
-    finally:
-        store.close()
-    return path, res.capture_id
+    return path, assessed_lab(path)
 
 
 @pytest.fixture
