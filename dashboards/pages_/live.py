@@ -10,9 +10,9 @@ import streamlit as st
 
 from appliance.control import ControlError, default_path, request
 from dashboards.i18n import t
+from policies.checks_text import PHASE_TEXT
 
-PHASES = ("boot", "setup", "consent", "idle", "feature_on", "feature_off", "background", "mute",
-          "privacy_mode", "withdraw", "reset")  # fmt: skip
+PHASES = tuple(PHASE_TEXT)  # the phase names the rules know; the form takes a lab's own too
 
 
 def render_panel() -> None:
@@ -32,7 +32,9 @@ def render_panel() -> None:
                f"{t('spooled')}: {status['spool_pending']}")  # fmt: skip
     with st.form("mark_form", clear_on_submit=True):
         m1, m2, m3 = st.columns([2, 3, 2])
-        phase = m1.selectbox(t("phase"), PHASES, index=3, accept_new_options=True, key="mark_phase")
+        phase = m1.selectbox(
+            t("phase"), PHASES, index=PHASES.index("idle"), accept_new_options=True, key="mark_phase"
+        )
         note = m2.text_input(t("note"), key="mark_note")
         device = m3.text_input(t("device_mac_optional"), key="mark_device")
         if st.form_submit_button(t("mark_now")):
