@@ -4,7 +4,7 @@ Builds (or reuses) an embedded store (chDB) in ``bench/out/dashboard-<flows>`` w
 generated inside ClickHouse (``INSERT ... SELECT ... FROM numbers(N)``): captures split the flows
 evenly, each with its devices (a few on the bench), phases, personal-data observations on
 existing flows, payload bursts and a lab-like set of findings. Then, per dashboard page, it runs
-the calls that page makes through ``dashboards.data`` (here straight to ``appliance.queries``,
+the calls that page makes through ``dashboards.data`` (here straight to ``appliance.store.queries``,
 so nothing is cached) ``--runs`` times and reports the median and p90 of the page's total.
 
     python bench/dashboard.py --flows 10000000 --write
@@ -27,8 +27,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from appliance import queries  # noqa: E402
-from appliance.storage import ROLLUP_FLOWS, Store, open_store  # noqa: E402
+from appliance.store import queries  # noqa: E402
+from appliance.store.backends import ROLLUP_FLOWS, Store, open_store  # noqa: E402
 
 RESULTS = ROOT / "bench" / "RESULTS.md"
 BEGIN, END = "<!-- dashboard-bench:begin -->", "<!-- dashboard-bench:end -->"

@@ -5,7 +5,7 @@
     python bench/soak.py --search --rate 20000 --seconds 600 --write
     python bench/soak.py --search --senders 2                     # more offered load than 1 generator
 
-Builds the lab network of ``tests/netlab.py`` (namespaces dev / tap (a bridge) / cloud), starts
+Builds the lab network of ``tests/support/netlab.py`` (namespaces dev / tap (a bridge) / cloud), starts
 ``tapaudit capture -i <tap port> --json --quiet`` in ns tap with a fresh embedded store, ring, spool
 and control socket, waits until it answers ``status``, then sends UDP frames from ns dev with
 ``bench/traffic.py`` (``--size`` bytes, ``--flows`` distinct 5-tuples, unicast to the cloud's MAC so
@@ -54,7 +54,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from appliance.control import ControlError, request  # noqa: E402
+from appliance.live.control import ControlError, request  # noqa: E402
 
 RESULTS = ROOT / "bench" / "RESULTS.md"
 BEGIN, END = "<!-- soak-bench:begin -->", "<!-- soak-bench:end -->"
@@ -518,7 +518,7 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("--search and/or --rate R")
     if os.geteuid() != 0:
         ap.error("needs root (network namespaces, raw sockets)")
-    import netlab
+    from tests.support import netlab
 
     cmd = ("python bench/soak.py " + shlex.join(argv if argv is not None else sys.argv[1:])).strip()
     steps: list[RunResult] = []

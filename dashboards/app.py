@@ -2,7 +2,7 @@
 
 Reads the store named by env TAPAUDIT_DB (a chDB folder or clickhouse://...) through the
 storage read API only. When served beyond loopback (env TAPAUDIT_DASHBOARD_AUTH=1, set by the
-command) it asks for the password of the settings file (see dashboards/settings.py).
+command) it asks for the password of the settings file (see appliance/dashboard_access.py).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ if str(ROOT) not in sys.path:  # `streamlit run dashboards/app.py` puts only das
 
 import streamlit as st  # noqa: E402
 
+from appliance.dashboard_access import password  # noqa: E402
 from dashboards import data  # noqa: E402
 from dashboards.i18n import LANG_NAMES, LANGS, t  # noqa: E402
 from dashboards.pages_ import (  # noqa: E402
@@ -30,7 +31,6 @@ from dashboards.pages_ import (  # noqa: E402
     flows,
     overview,
 )
-from dashboards.settings import password  # noqa: E402
 
 PAGES: dict[str, Callable[[str, data.Caps], None]] = {
     "overview": overview.render,

@@ -1,6 +1,6 @@
-"""Thin cached wrappers around the storage read API (``appliance.queries``) for the dashboard.
+"""Thin cached wrappers around the storage read API (``appliance.store.queries``) for the dashboard.
 
-No SQL here: every figure comes from ``appliance.queries`` (parameterised, aggregated in
+No SQL here: every figure comes from ``appliance.store.queries`` (parameterised, aggregated in
 ClickHouse). Results are cached per database URL and capture selection (``st.cache_data``);
 the store is opened once per process (``st.cache_resource``): chDB allows one data path per
 process, and a server connection is worth keeping. A lock serialises queries on the shared store.
@@ -15,9 +15,9 @@ from typing import Any, TypeVar
 
 import streamlit as st
 
-from appliance import queries
 from appliance.masking import mask
-from appliance.storage import DEFAULT_DB, Store, open_store
+from appliance.store import queries
+from appliance.store.backends import DEFAULT_DB, Store, open_store
 from dashboards import downloads
 
 Rows = list[dict[str, Any]]

@@ -1,5 +1,5 @@
 """Files the dashboard offers for download, built on demand from the store: a finding's
-evidence capture (``appliance.evidence``) and a device's HTML lab report (``appliance.report``).
+evidence capture (``appliance.findings.evidence``) and a device's HTML lab report (``appliance.report``).
 
 Store functions (first argument the store): call them through ``dashboards.data._run``, which
 holds the lock on the process's single store. Errors meant for the user are ``DownloadError``
@@ -12,9 +12,9 @@ import os
 import tempfile
 from dataclasses import dataclass
 
-from appliance.evidence import EvidenceError, export
+from appliance.findings.evidence import EvidenceError, export
 from appliance.report.data import ReportError, gather
-from appliance.storage import Store
+from appliance.store.backends import Store
 from parsers.capture import CaptureError
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from parsers.dhcp import DhcpMessage
-from parsers.dns import DnsMessage
-from parsers.http import HttpRequest, HttpResponse
-from parsers.tls import Certificate, ClientHello, ServerHello
+from parsers.protocols.dhcp import DhcpMessage
+from parsers.protocols.dns import DnsMessage
+from parsers.protocols.http import HttpRequest, HttpResponse
+from parsers.protocols.tls import Certificate, ClientHello, ServerHello
 
 
 @dataclass(slots=True)

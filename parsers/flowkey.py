@@ -2,7 +2,7 @@
 
 ``parsers.meter`` decodes inline in its hot loop, with no call per layer; this module
 decodes one frame at a time for the few tools that need to find a flow's packets again
-(``appliance.evidence``). It shares the meter's header layouts and tables (its struct
+(``appliance.findings.evidence``). It shares the meter's header layouts and tables (its struct
 unpackers, ICMP type pairs, IPv6 extension headers), its link decoders
 (``parsers.linklayer``) and its fragment reassembly (``parsers.ipfrag``), and repeats only
 the meter's decisions: which frames count, and which bytes are the ports. The tests feed

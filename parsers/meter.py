@@ -108,8 +108,8 @@ class Flow:
         self.fin_up = self.fin_dn = self.rst = self.synack = False
         self.end = ""
         self.seq = 0  # continuation number after an active timeout
-        self.fid = 0  # the flow id, once computed (appliance.flowrows)
-        self.dev: str | None = None  # the device's MAC text, once known (appliance.recordrows)
+        self.fid = 0  # the flow id, once computed (appliance.ingest.flow_rows)
+        self.dev: str | None = None  # the device's MAC text, once known (appliance.ingest.record_rows)
         self.app: TcpSession | UdpSession | None = None  # the session while it still reads payload
         self.l7: TcpSession | UdpSession | None = None  # the session, kept for enrichment
         # payload bursts: [start, last, bytes up, bytes down, packets up, packets down]

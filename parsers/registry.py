@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from parsers import dhcp, dns, ssdp
 from parsers.events import AddressSeen, DhcpSeen, Event, NameSeen
+from parsers.protocols import dhcp, dns, ssdp
 
 Dissector = Callable[[int, bytes, bytes, int, bytes, int, bytes], list[Event]]
 ZERO4 = b"\x00\x00\x00\x00"

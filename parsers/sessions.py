@@ -19,9 +19,9 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-from parsers import coap, dhcp, dhcpv6, dns, http, mqtt, ntp, quic, rtp, rtsp, ssdp, tls, websocket
 from parsers.events import AppRecord, DnsRecord, HttpRecord, Record, TlsRecord
 from parsers.lan import ip_text
+from parsers.protocols import coap, dhcp, dhcpv6, dns, http, mqtt, ntp, quic, rtp, rtsp, ssdp, tls, websocket
 from parsers.tcpstream import HalfStream
 
 TLS_LIMIT = 1 << 15  # bytes per direction kept for a handshake (certificate chains included)

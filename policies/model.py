@@ -1,7 +1,7 @@
 """What the policy engine reads and writes: rules and packs (from YAML), facts about one device, findings.
 
 Everything here is plain data. ``Facts`` are gathered from the store by
-``appliance.assess`` (or written by hand in a test), so the rules can be run and
+``appliance.findings.assess`` (or written by hand in a test), so the rules can be run and
 tested without ClickHouse; a finding never changes the facts it came from.
 """
 

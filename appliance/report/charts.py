@@ -15,7 +15,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from appliance.cliutil import fmt_bytes
+from appliance.format import fmt_bytes
 from appliance.report.fonts import cjk_font
 
 WIDTH_IN = 7.0  # an A4 page's text width at 15 mm margins

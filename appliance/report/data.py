@@ -1,4 +1,4 @@
-"""Everything a device's lab report shows, gathered from the storage read API (``appliance.queries``).
+"""Everything a device's lab report shows, gathered from the storage read API (``appliance.store.queries``).
 
 ``gather`` returns a ``ReportData``: plain data (JSON as it is, for the dashboard), which the
 renderers (HTML, Markdown, PDF) only lay out. Values are the stored excerpts, masked again
@@ -16,15 +16,16 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from appliance import __version__, queries
-from appliance.cliutil import fmt_bytes
+from appliance import __version__
+from appliance.format import fmt_bytes
 from appliance.masking import mask, mask_hit
 from appliance.report import charts
 from appliance.report.charts import Chart
-from appliance.report.requirements import REQUIREMENTS, VERDICT_ZH, VERDICTS, Requirement
-from appliance.storage import Store
+from appliance.store import queries
+from appliance.store.backends import Store
 from policies.engine import PackError, load_pack, pack_names, rules_sha256
 from policies.model import ALL, Pack, Rule
+from policies.requirements import REQUIREMENTS, VERDICT_ZH, VERDICTS, Requirement
 
 SCHEMA = "tapaudit.report/1"
 SEVERITY_ORDER = {v: i for i, v in enumerate(VERDICTS)}

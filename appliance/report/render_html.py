@@ -12,7 +12,7 @@ from typing import Any
 import jinja2
 from markupsafe import Markup, escape
 
-from appliance.cliutil import fmt_bytes, fmt_secs, fmt_ts
+from appliance.format import fmt_bytes, fmt_secs, fmt_ts
 from appliance.report import charts
 from appliance.report.data import ReportData, figure_text, plural
 from appliance.report.fonts import css_families

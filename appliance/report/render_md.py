@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from appliance.cliutil import fmt_bytes, fmt_secs, fmt_ts
+from appliance.format import fmt_bytes, fmt_secs, fmt_ts
 from appliance.report import charts
 from appliance.report.data import ReportData, figure_text, plural
 

@@ -1,7 +1,7 @@
 """Captures: every stored capture with its sha256, time span, devices and status; add captures
 (upload, replay with a progress bar, assess) and delete one.
 
-No SQL here: ingesting and deleting go through ``appliance.manage`` on the store the dashboard
+No SQL here: ingesting and deleting go through ``dashboards.uploads`` on the store the dashboard
 opened (``data._run``: chDB allows one data path per process, and the lock serialises access).
 """
 
@@ -12,11 +12,11 @@ from typing import Any
 
 import streamlit as st
 
-from appliance import manage
-from appliance.bench import BenchError
-from appliance.phases import PhasesError
-from appliance.storage import StoreError
+from appliance.lab.bench import BenchError
+from appliance.lab.phases import PhasesError
+from appliance.store.backends import StoreError
 from dashboards import data
+from dashboards import uploads as manage
 from dashboards.i18n import t
 from dashboards.pages_ import live
 from dashboards.pages_.common import table, ts
@@ -35,7 +35,7 @@ def _status(c: dict) -> str:
 
 
 class _Bar:
-    """``appliance.replay.Progress`` on an ``st.progress`` bar: bytes read of the total, packets."""
+    """``appliance.ingest.replay.Progress`` on an ``st.progress`` bar: bytes read of the total, packets."""
 
     def __init__(self) -> None:
         self.bar: Any = None

@@ -1,5 +1,5 @@
 """Compare: what changed from capture A to capture B (two firmware versions, say), from
-``appliance.diff.compare``: destinations, organisations, countries and data types new and gone,
+``appliance.report.diff.compare``: destinations, organisations, countries and data types new and gone,
 reporting series new and gone, frequency and precision changes, findings new and gone.
 """
 
@@ -10,8 +10,8 @@ from typing import Any
 
 import streamlit as st
 
-from appliance.diff import DiffError, compare
-from appliance.storage import StoreError
+from appliance.report.diff import DiffError, compare
+from appliance.store.backends import StoreError
 from dashboards import data
 from dashboards.i18n import t
 from dashboards.pages_.common import device_label, table, ts

@@ -8,7 +8,7 @@ from typing import Any
 
 import streamlit as st
 
-from appliance.queries import FlowFilter
+from appliance.store.queries import FlowFilter
 from dashboards import data
 from dashboards.i18n import t
 from dashboards.pages_.common import device_label, table, ts

@@ -8,9 +8,9 @@ import time
 
 import streamlit as st
 
-from appliance.control import ControlError, default_path, request
+from appliance.live.control import ControlError, default_path, request
 from dashboards.i18n import t
-from policies.checks_text import PHASE_TEXT
+from policies.wording import PHASE_TEXT
 
 PHASES = tuple(PHASE_TEXT)  # the phase names the rules know; the form takes a lab's own too
 

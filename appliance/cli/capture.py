@@ -1,0 +1,147 @@
+"""`tapaudit capture` (the live tap mode) and `tapaudit mark` (test-phase marks for a running session)."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from typing import Annotated
+
+import typer
+
+from appliance.cli.common import (
+    DbOpt,
+    Fail,
+    JsonOpt,
+    err,
+    fmt_bytes,
+    mac_opt,
+    open_db,
+    out,
+    pipeline_settings,
+    print_json,
+)
+from appliance.ingest.replay import ReplayOptions
+from appliance.live.control import ControlError, default_path, request
+from appliance.live.session import LiveOptions, Session, SessionStats, install_signal_handlers
+from appliance.live.source import LiveCaptureError
+
+ControlOpt = Annotated[
+    str | None,
+    typer.Option("--control", help="The session's control socket [env TAPAUDIT_CONTROL; default "
+                 "/run/tapaudit/control.sock when writable, else /tmp/tapaudit-UID/control.sock]",
+                 show_default=False),
+]  # fmt: skip
+
+
+def capture_cmd(
+    iface: Annotated[
+        str, typer.Option("--interface", "-i", help="Interface to capture on (a mirror port, a tap).")
+    ],
+    bpf: Annotated[str, typer.Option("--bpf", help="BPF capture filter (libpcap syntax).")] = "",
+    bench: Annotated[
+        str | None, typer.Option("--bench", help="Bench file (YAML) naming the devices under test.")
+    ] = None,
+    db: DbOpt = None,
+    ring: Annotated[
+        str, typer.Option("--ring", help="Folder of the rotating pcapng ring files (the evidence).")
+    ] = "./ring",
+    ring_size: Annotated[float, typer.Option("--ring-size", help="MB per ring file.", min=1)] = 100.0,
+    ring_files: Annotated[
+        int, typer.Option("--ring-files", help="Ring files kept (the oldest goes).", min=1)
+    ] = 20,
+    spool: Annotated[
+        str, typer.Option("--spool", help="Folder for batches while ClickHouse is unreachable.")
+    ] = "./spool",
+    flush: Annotated[
+        float, typer.Option("--flush", help="Seconds between writes to the store.", min=0.2)
+    ] = 5.0,
+    duration: Annotated[
+        float, typer.Option("--duration", help="Stop after this many seconds (0: on SIGINT/SIGTERM).", min=0)
+    ] = 0.0,
+    control: ControlOpt = None,
+    lan: Annotated[list[str] | None, typer.Option("--lan", help="A LAN prefix (repeatable).")] = None,
+    home: Annotated[
+        list[str] | None, typer.Option("--home", help="Home jurisdiction, ISO code (repeatable). Default CN.")
+    ] = None,
+    idle_timeout: Annotated[
+        float, typer.Option(help="Seconds without packets that end a flow.", min=1)
+    ] = 60.0,
+    active_timeout: Annotated[
+        float, typer.Option(help="Seconds after which a long flow is written and goes on.", min=1)
+    ] = 300.0,
+    buffer_mb: Annotated[int, typer.Option("--buffer", help="Kernel capture buffer, MB.", min=1)] = 256,
+    raw_evidence: Annotated[
+        bool, typer.Option("--raw-evidence", help="Store personal values unmasked.")
+    ] = False,
+    as_json: JsonOpt = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No status lines.")] = False,
+) -> None:
+    """Capture live from an interface: ring files on disk, flows and observations to the store every few seconds."""  # noqa: E501
+    bench_obj, prefixes, codes = pipeline_settings(bench, lan, home)
+    pipeline = ReplayOptions(idle_timeout, active_timeout, prefixes, bench_obj, False, codes, raw_evidence)
+    opts = LiveOptions(iface=iface, bpf=bpf, ring_dir=ring, ring_size_mb=ring_size, ring_files=ring_files,
+                       spool_dir=spool, control=control or default_path(), flush_s=flush, buffer_mb=buffer_mb,
+                       duration_s=duration, pipeline=pipeline)  # fmt: skip
+    last_drops = [0]
+
+    def report(st: SessionStats) -> None:
+        drops = st.dropped + st.if_dropped
+        if drops > last_drops[0]:
+            split = f"{st.dropped:,} by the kernel, {st.if_dropped:,} by the interface in all"
+            new = drops - last_drops[0]
+            err.print(f"[yellow]warning:[/] {new:,} packets dropped since the last flush ({split})")
+            last_drops[0] = drops
+        if st.spool_pending and st.store_error:
+            err.print(
+                f"[yellow]warning:[/] store unreachable, {st.spool_pending} batches spooled: {st.store_error}"
+            )
+        if not quiet and not as_json:
+            err.print(f"{time.strftime('%H:%M:%S')} batch {st.batches}: {st.packets:,} packets "
+                      f"({fmt_bytes(st.bytes)}), {st.flows:,} flows, {st.observations:,} observations, "
+                      f"drops {st.dropped}+{st.if_dropped}, lag {st.lag_s:.1f} s, phase {st.phase or '-'}, "
+                      f"spooled {st.spool_pending}")  # fmt: skip
+
+    os.makedirs(ring, exist_ok=True)
+    with open_db(db) as store:
+        session = Session(store, opts, report)
+        install_signal_handlers(session)
+        try:
+            st = session.run()
+        except (LiveCaptureError, ControlError) as exc:
+            raise Fail(str(exc)) from None
+    if as_json:
+        print_json(st.as_dict())
+    elif not quiet:
+        out.print(f"capture {st.capture_id[:12]}: {st.packets:,} packets, {st.flows:,} flows, "
+                  f"{st.observations:,} observations in {st.batches} batches; dropped {st.dropped} (kernel), "
+                  f"{st.if_dropped} (interface); {len(st.ring_files)} ring files in {ring}")  # fmt: skip
+    if st.spool_pending:
+        raise Fail(f"{st.spool_pending} batches are still spooled in {spool}: the next capture writes them")
+
+
+def mark_cmd(
+    phase: Annotated[
+        str, typer.Argument(help="Phase name: boot, setup, consent, idle, feature_on, background...")
+    ],
+    note: Annotated[str, typer.Option("--note", help="What the engineer did.")] = "",
+    device: Annotated[str | None, typer.Option("--device", help="A mark for this device only (MAC).")] = None,
+    control: ControlOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Mark the start of a test phase in the running capture session, now."""
+    body = {"op": "mark", "phase": phase, "note": note, "device": mac_opt(device) or ""}
+    try:
+        reply = request(control or default_path(), body)
+    except ControlError as exc:
+        raise Fail(str(exc)) from None
+    if as_json:
+        print(json.dumps(reply))
+    else:
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(int(reply["ts_ns"]) / 1e9))
+        scope = f" for {reply['device']}" if reply.get("device") else ""
+        out.print(f"marked {reply['phase']}{scope} at {when} UTC in capture {str(reply['capture_id'])[:12]}")
+
+
+COMMANDS: dict[str, Callable[..., None]] = {"capture": capture_cmd, "mark": mark_cmd}

@@ -1,0 +1,62 @@
+"""`tapaudit dashboard`: the Streamlit dashboard (dashboards/app.py) on the stored captures.
+
+Binds to 127.0.0.1 unless told otherwise; any address other than loopback needs a password in
+the dashboard's settings file (dashboards/settings.toml, else ~/.config/tapaudit/dashboard.toml):
+
+    password = "a long passphrase"
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from appliance.cli.common import DbOpt, Fail
+from appliance.dashboard_access import is_loopback, password, settings_paths
+from appliance.store.backends import DEFAULT_DB
+
+APP = Path(__file__).resolve().parents[2] / "dashboards" / "app.py"
+
+
+def dashboard_command(db: str | None, host: str, port: int) -> tuple[list[str], dict[str, str]]:
+    """The streamlit command line and its environment; Fail when the address is not allowed."""
+    if not 1 <= port <= 65535:
+        raise Fail(f"--port {port}: not a TCP port")
+    env = dict(os.environ)
+    env["TAPAUDIT_DB"] = db or os.environ.get("TAPAUDIT_DB") or DEFAULT_DB
+    env.pop("TAPAUDIT_DASHBOARD_AUTH", None)
+    if not is_loopback(host):
+        if not password():
+            where = " or ".join(str(p) for p in settings_paths())
+            raise Fail(f"--host {host} is not loopback: set a password in {where} first")
+        env["TAPAUDIT_DASHBOARD_AUTH"] = "1"
+    cmd = [sys.executable, "-m", "streamlit", "run", str(APP), "--server.address", host,
+           "--server.port", str(port), "--server.headless", "true",
+           "--browser.gatherUsageStats", "false"]  # fmt: skip
+    return cmd, env
+
+
+def dashboard_cmd(
+    db: DbOpt = None,
+    port: Annotated[int, typer.Option("--port", help="TCP port to serve on.")] = 8501,
+    host: Annotated[
+        str,
+        typer.Option("--host", help="Address to bind; other than loopback needs a password (settings file)."),
+    ] = "127.0.0.1",
+) -> None:
+    """Serve the dashboard (Streamlit) on the stored captures; Ctrl-C stops it."""
+    cmd, env = dashboard_command(db, host, port)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:  # become streamlit: signals (Ctrl-C, a service manager's TERM) reach the server itself
+        os.execve(sys.executable, cmd, env)
+    except OSError as exc:  # pragma: no cover - the interpreter runs this very command
+        raise Fail(f"cannot start streamlit: {exc.strerror}") from None
+
+
+COMMANDS: dict[str, Callable[..., None]] = {"dashboard": dashboard_cmd}

@@ -1,0 +1,1 @@
+"""Judging stored measures against the rule packs, and the evidence packets behind a finding."""

@@ -1,0 +1,288 @@
+"""The packets behind a finding, written as a capture file Wireshark and tshark open.
+
+A finding names its flows (``findings.flow_ids``); each flow record has its 5-tuple and
+its own time span (one 5-tuple can have several records: after an active timeout, after
+a close, on port reuse). The capture's files are read again as the ``captures`` row
+records them (missing or changed files are refused), every frame is keyed with the
+replay's own decoders (``parsers.flowkey``), and a frame belongs to a record when its key
+is the record's, either direction, and the meter accounted it within the record's span.
+A fragmented datagram is accounted when its last piece arrives: all its fragments are
+written. The flow meter's table has no VLAN in its key, so neither has this match: a
+record holds (and its evidence shows) every packet the meter counted in it.
+
+Frames are written in time order with their original timestamps (nanosecond pcap, or
+pcapng with one interface per link type when the capture mixes link types), lengths
+and bytes. Each export is recorded in ``evidence_exports``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import os
+import struct
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, BinaryIO
+
+from appliance.ingest.sources import sha256_file
+from appliance.store import queries
+from appliance.store.backends import Store
+from parsers.capture import ReadStats, read_batches
+from parsers.flowkey import FrameKeys, Undirected, undirected
+from parsers.ipfrag import TIMEOUT_NS
+
+PCAP_NS_MAGIC = 0xA1B23C4D
+SNAPLEN = 262144
+
+
+class EvidenceError(Exception):
+    """The evidence cannot be exported; the message is one line meant for the user."""
+
+
+@dataclass
+class FlowEvidence:
+    """One flow record of the finding and what was found of it in the capture."""
+
+    flow_id: int
+    proto: int
+    src_ip: str
+    src_port: int
+    dst_ip: str
+    dst_port: int
+    vlan: int
+    first_ns: int
+    last_ns: int
+    destination: str
+    pkts: int  # the flow record's pkts_up + pkts_down
+    matched: int = 0  # packets found, as the meter counts them (a fragmented datagram is one)
+    frames: int = 0  # frames written for it (every fragment)
+
+    @property
+    def complete(self) -> bool:
+        return self.matched == self.pkts
+
+
+@dataclass
+class ExportResult:
+    finding_id: str
+    capture_id: str
+    rule_id: str
+    device_mac: str
+    path: str
+    format: str
+    sha256: str
+    packets: int
+    bytes: int
+    first_ns: int
+    last_ns: int
+    created_ns: int
+    flows: list[FlowEvidence] = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        """Every flow record's packet count was found again."""
+        return all(f.complete for f in self.flows)
+
+    def as_dict(self) -> dict[str, Any]:
+        doc = asdict(self)
+        doc["complete"] = self.complete
+        for f, d in zip(self.flows, doc["flows"], strict=True):
+            d["flow_id"] = str(f.flow_id)
+            d["complete"] = f.complete
+        return doc
+
+
+def export(store: Store, finding_id: str, path: str) -> ExportResult:
+    """Write the packets of a finding's flows to ``path`` and record the export.
+
+    ``finding_id`` is a current finding's id or a unique prefix of it. Raises
+    EvidenceError (unknown finding, capture files missing or changed, nothing to export)
+    and CaptureError (a file that cannot be read).
+    """
+    fnd = _finding(store, finding_id)
+    fid, cid = str(fnd["finding_id"]), str(fnd["capture_id"])
+    ids = [int(i) for i in fnd["flow_ids"]]
+    if not ids:
+        raise EvidenceError(f"finding {fid} names no flows: there are no packets to export")
+    caps = queries.capture_files(store, cid)
+    if not caps:
+        raise EvidenceError(f"finding {fid}: its capture {cid[:16]} is no longer stored")
+    cap = caps[0]
+    rows = queries.flows_by_id(store, cid, ids)
+    missing = set(ids) - {int(r["flow_id"]) for r in rows}
+    if missing:
+        raise EvidenceError(f"finding {fid}: flow {min(missing)} is not stored with capture {cid[:16]}")
+    files = [str(f) for f in cap["files"]]
+    _check_files(files, [str(h) for h in cap["file_sha256"]], fid)
+    if os.path.realpath(path) in {os.path.realpath(f) for f in files}:
+        raise EvidenceError(f"{path}: is a file of the capture itself; write the evidence elsewhere")
+    flows = [
+        FlowEvidence(
+            int(r["flow_id"]),
+            int(r["proto"]),
+            str(r["src_ip"]),
+            int(r["src_port"]),
+            str(r["dst_ip"]),
+            int(r["dst_port"]),
+            int(r["vlan"]),
+            int(r["first_ns"]),
+            int(r["last_ns"]),
+            str(r["destination"]),
+            int(r["pkts_up"]) + int(r["pkts_down"]),
+        )
+        for r in rows
+    ]
+    frames, link_types = _collect(files, flows)
+    if not frames:
+        raise EvidenceError(f"finding {fid}: none of its flows' packets are in the capture's files")
+    fmt = "pcapng" if len(link_types) > 1 or path.lower().endswith(".pcapng") else "pcap"
+    digest, nbytes = _write(path, fmt, frames)
+    created = time.time_ns()
+    res = ExportResult(
+        finding_id=fid,
+        capture_id=cid,
+        rule_id=str(fnd["rule_id"]),
+        device_mac=str(fnd["device_mac"]),
+        path=os.path.abspath(path),
+        format=fmt,
+        sha256=digest,
+        packets=len(frames),
+        bytes=nbytes,
+        first_ns=frames[0][0] if frames else 0,
+        last_ns=frames[-1][0] if frames else 0,
+        created_ns=created,
+        flows=flows,
+    )
+    store.insert(
+        "evidence_exports",
+        [(cid, int(cap["ingest_id"]), fid, res.path, digest, fmt, res.packets, nbytes, ids, created)],
+    )
+    return res
+
+
+def _finding(store: Store, finding_id: str) -> dict[str, Any]:
+    want = finding_id.strip().lower()
+    if not want or any(c not in "0123456789abcdef" for c in want):
+        raise EvidenceError(f"{finding_id!r} is not a finding id (hexadecimal, see `tapaudit findings`)")
+    rows = queries.finding(store, want)
+    if not rows:
+        raise EvidenceError(f"no current finding has id {finding_id} (see `tapaudit findings`)")
+    if len(rows) > 1:
+        raise EvidenceError(f"more than one finding id starts with {finding_id}: give more digits")
+    return rows[0]
+
+
+def _check_files(files: list[str], hashes: list[str], fid: str) -> None:
+    """Every file of the capture is where the replay read it, with the same bytes."""
+    for f, want in zip(files, hashes, strict=True):
+        if not os.path.isfile(f):
+            where = (
+                "" if os.path.isabs(f) else " (the path is as replay was given it, relative to where it ran)"
+            )
+            raise EvidenceError(f"{f}: capture file of finding {fid} is missing{where}")
+        got = sha256_file(f)
+        if got != want:
+            raise EvidenceError(
+                f"{f}: capture file changed since it was replayed (sha256 {got[:16]}, stored {want[:16]})"
+            )
+
+
+# (timestamp ns, order read, link type, original length, bytes)
+Frame = tuple[int, int, int, int, bytes]
+
+
+def _collect(files: list[str], flows: list[FlowEvidence]) -> tuple[list[Frame], set[int]]:
+    """The frames of the flows' packets in time order, and the capture's link types."""
+    index: dict[Undirected, list[tuple[int, int, FlowEvidence]]] = {}
+    for f in flows:
+        a, b = ipaddress.ip_address(f.src_ip).packed, ipaddress.ip_address(f.dst_ip).packed
+        index.setdefault(undirected((f.proto, a, f.src_port, b, f.dst_port)), []).append(
+            (f.first_ns, f.last_ns, f)
+        )
+    # Fragments of a datagram accounted at ``first`` may come up to the reassembly timeout earlier.
+    lo = min(f.first_ns for f in flows) - TIMEOUT_NS
+    hi = max(f.last_ns for f in flows)
+    keys: FrameKeys[Frame] = FrameKeys()
+    out: list[Frame] = []
+    stats = ReadStats()
+    n = 0
+    for path in files:
+        for batch in read_batches(path, stats):
+            for ts, lt, orig, data in batch:
+                n += 1
+                if ts < lo or ts > hi:
+                    continue
+                got = keys.add(ts, lt, data, (ts, n, lt, orig, bytes(data)))
+                if got is None:
+                    continue
+                key, _vlan, members = got
+                for first, last, f in index.get(undirected(key), ()):
+                    if first <= ts <= last:
+                        f.matched += 1
+                        f.frames += len(members)
+                        out.extend(members)
+                        break
+    out.sort()
+    return out, stats.link_types
+
+
+def _write(path: str, fmt: str, frames: list[Frame]) -> tuple[str, int]:
+    """Write the file (atomically: a temporary beside it, then renamed); its sha256 and bytes."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise EvidenceError(f"{path}: folder {folder} does not exist")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".evidence-", dir=folder)
+    except OSError as exc:
+        raise EvidenceError(f"{path}: cannot write ({exc.strerror or exc})") from None
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            (_write_pcapng if fmt == "pcapng" else _write_pcap)(fh, frames)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise EvidenceError(f"{path}: cannot write ({exc.strerror or exc})") from None
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return sha256_file(path), sum(len(fr[4]) for fr in frames)
+
+
+def _write_pcap(fh: BinaryIO, frames: list[Frame]) -> None:
+    """Classic pcap, little endian, nanosecond timestamps (tcpdump's and Wireshark's nanosecond magic)."""
+    linktype = frames[0][2] if frames else 1
+    fh.write(struct.pack("<IHHiIII", PCAP_NS_MAGIC, 2, 4, 0, 0, _snaplen(frames), linktype))
+    rec = struct.Struct("<IIII")
+    for ts, _n, _lt, orig, data in frames:
+        sec, ns = divmod(ts, 1_000_000_000)
+        fh.write(rec.pack(sec, ns, len(data), max(orig, len(data))))
+        fh.write(data)
+
+
+def _write_pcapng(fh: BinaryIO, frames: list[Frame]) -> None:
+    """pcapng: a section, one interface per link type (nanosecond if_tsresol), an EPB per frame."""
+    fh.write(_block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1)))
+    ifaces: dict[int, int] = {}
+    for lt in [fr[2] for fr in frames] or [1]:
+        if lt in ifaces:
+            continue
+        ifaces[lt] = len(ifaces)
+        tsresol = struct.pack("<HHB3x", 9, 1, 9)  # if_tsresol: 10^-9 s
+        fh.write(_block(1, struct.pack("<HHI", lt, 0, _snaplen(frames)) + tsresol + struct.pack("<HH", 0, 0)))
+    for ts, _n, lt, orig, data in frames:
+        head = struct.pack("<IIIII", ifaces[lt], ts >> 32, ts & 0xFFFFFFFF, len(data), max(orig, len(data)))
+        fh.write(_block(6, head + data + b"\0" * (-len(data) % 4)))
+
+
+def _snaplen(frames: list[Frame]) -> int:
+    return max([SNAPLEN, *(len(fr[4]) for fr in frames)])
+
+
+def _block(btype: int, body: bytes) -> bytes:
+    n = 12 + len(body)
+    return struct.pack("<II", btype, n) + body + struct.pack("<I", n)

@@ -1,0 +1,197 @@
+"""Destination enrichment: for each flow, which service it reached, whose, where, and how protected.
+
+The domain comes from what the flow itself said (TLS SNI, HTTP Host, QUIC SNI) or,
+failing that, from the name the device resolved for that address before the flow
+began (``DnsNames``). The registrable domain comes from the public suffix list
+snapshot that ships with tldextract (no download, ``appliance.lookups.psl``); organisation, service kind and
+party from ``policies.catalog``; country from iptocc's RIR delegation data embedded
+in its wheel; and the network operator (AS organisation) from the GeoLite2 ASN data
+that geoip2fast ships, so every remote address gets an owner even without a name.
+All of it is offline and reproducible; database versions are recorded with each capture.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import ipaddress
+from bisect import bisect_right, insort
+from functools import lru_cache
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import iptocc
+
+from appliance.lab.bench import Bench
+from appliance.lookups.psl import snapshot
+from parsers.meter import Flow
+from parsers.protocols.dns import DnsMessage
+from policies.catalog import Catalog
+
+GEOIP_DB = "iptocc (RIR delegated statistics); geoip2fast ASN (MaxMind GeoLite2 ASN)"
+ASN_FILE = "geoip2fast-asn-ipv6.dat.gz"
+DNS_SLACK_NS = 2_000_000_000  # an answer up to 2 s after a flow's first packet still names it
+DEFAULT_HOME = ("CN",)  # mainland China; HK, MO and TW are their own codes, so they count as outbound
+
+
+def geoip_version() -> str:
+    return f"iptocc {version('iptocc')}; geoip2fast {version('geoip2fast')} {ASN_FILE} ({_asn_file_digest()})"
+
+
+def _asn_file_digest() -> str:
+    """sha256 prefix of the ASN data file: names the data exactly without loading it."""
+    try:
+        import geoip2fast
+
+        path = Path(geoip2fast.__file__).with_name(ASN_FILE)
+        return "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    except (ImportError, OSError):
+        return "ASN data unavailable"
+
+
+@lru_cache(maxsize=1)
+def _asn_db() -> Any:
+    """MaxMind GeoLite2 ASN as geoip2fast ships it, loaded on first use (~0.2 s, 100 MB)."""
+    from geoip2fast import GeoIP2Fast
+
+    with contextlib.redirect_stdout(io.StringIO()):  # it prints progress when loading
+        return GeoIP2Fast(geoip2fast_data_file=ASN_FILE)
+
+
+@lru_cache(maxsize=1 << 16)
+def as_org(ip: str) -> str:
+    """Organisation of the autonomous system announcing ``ip`` ('' if private or unknown)."""
+    try:
+        hit = _asn_db().lookup(ip)
+    except Exception:
+        return ""
+    if hit.country_code == "--":  # reserved, private or special-purpose (the data names IANA)
+        return ""
+    return str(hit.asn_name or "")
+
+
+@lru_cache(maxsize=1 << 16)
+def country(ip: str) -> str:
+    """ISO country the address block is delegated to; '' for private, reserved or unknown."""
+    try:
+        return iptocc.country_code(ip) or ""  # no delegation for private or reserved blocks: None
+    except ValueError:
+        return ""
+
+
+@lru_cache(maxsize=1 << 16)
+def registrable(domain: str) -> str:
+    """The registrable domain (eTLD+1) of a host name; '' for addresses and bare suffixes."""
+    if not domain or _is_ip(domain):
+        return ""
+    return snapshot().registrable(domain)
+
+
+def _is_ip(text: str) -> bool:
+    if not text or not (text[-1].isdigit() or ":" in text):
+        return False  # host names end in a letter (top-level domains are alphabetic)
+    try:
+        ipaddress.ip_address(text.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
+class DnsNames:
+    """Time-aware address-to-name map per device, from the DNS answers it received."""
+
+    def __init__(self) -> None:
+        self.by_device: dict[tuple[str, str], list[tuple[int, str]]] = {}
+        self.any_device: dict[str, list[tuple[int, str]]] = {}
+
+    def add(self, device: str, ts: int, msg: DnsMessage) -> None:
+        if not msg.is_response or not msg.questions:
+            return
+        qname = msg.questions[0][0].lower().rstrip(".")
+        for rec in msg.answers:
+            if rec.rtype in (1, 28) and rec.data:
+                insort(self.by_device.setdefault((device, rec.data), []), (ts, qname))
+                insort(self.any_device.setdefault(rec.data, []), (ts, qname))
+
+    def name(self, device: str, ip: str, ts: int) -> tuple[str, str]:
+        """(name, source): the device's latest answer for ``ip`` before ``ts``, else any device's."""
+        for entries, source in (
+            (self.by_device.get((device, ip)), "dns"),
+            (self.any_device.get(ip), "dns-other"),
+        ):
+            if entries:
+                i = bisect_right(entries, (ts + DNS_SLACK_NS, "\uffff")) - 1
+                if i >= 0:
+                    return entries[i][1], source
+        return "", ""
+
+
+class Enricher:
+    """Everything the flows table says about a flow's destination, from the flow and its session."""
+
+    def __init__(self, catalog: Catalog, home: tuple[str, ...] = DEFAULT_HOME, bench: Bench | None = None):
+        self.catalog = catalog
+        self.home = frozenset(c.upper() for c in home)
+        self.bench = bench or Bench()  # the lab's own vendor names for its devices
+        self.dns = DnsNames()
+
+    def columns(self, f: Flow, device: str, direction: str, remote_ip: str) -> tuple[object, ...]:
+        """(app, domain, domain_source, registrable, organisation, service, service_kind, party,
+        country, cross_border, as_org, security, readable) for one flow."""
+        s = f.l7
+        app = s.app if s is not None else ""
+        security = s.security if s is not None else ""
+        readable = 1 if s is not None and s.readable else 0
+        domain, source = "", ""
+        if s is not None and s.sni and not _is_ip(s.sni):
+            domain, source = s.sni.lower().rstrip("."), ("quic" if app == "quic" else "sni")
+        elif s is not None and s.host and not _is_ip(s.host):
+            domain, source = s.host, "http"
+        elif direction in ("outbound", "inbound"):
+            domain, source = self.dns.name(device, remote_ip, f.first)
+        if direction not in ("outbound", "inbound"):
+            return (
+                app,
+                domain,
+                source,
+                registrable(domain),
+                "",
+                "",
+                "",
+                "local",
+                "",
+                0,
+                "",
+                security,
+                readable,
+            )
+        svc = self.catalog.lookup(domain) if domain else None
+        if svc is None:  # no name, or an uncatalogued one: a well-known address still names the service
+            svc = self.catalog.addresses.get(remote_ip)
+        if svc is not None and svc.kind == "dns" and app in ("tls", "quic"):
+            # DNS over TLS/QUIC (853) or over HTTPS (443...) to a known resolver, by name or address
+            app = ("dot" if app == "tls" else "doq") if 853 in (f.ap, f.bp) else "doh"
+        cc = country(remote_ip)
+        if svc is None:
+            party = "unknown"
+        elif svc.organisation in self.catalog.first_party(self.bench.vendor_of(device)):
+            party = "first"
+        else:
+            party = "third"
+        return (
+            app,
+            domain,
+            source,
+            registrable(domain),
+            svc.organisation if svc else "",
+            svc.name if svc else "",
+            svc.kind if svc else "",
+            party,
+            cc,
+            1 if cc and cc not in self.home else 0,
+            "" if svc else as_org(remote_ip),  # the owner when the catalogue does not know the name
+            security,
+            readable,
+        )

@@ -1,0 +1,178 @@
+"""Device inventory: local devices by MAC, their addresses over time and their names.
+
+Evidence comes from ARP, DHCP, NDP, mDNS/SSDP events and from flows (a local
+address seen as a flow's source belongs to the MAC that sent it). A MAC that
+forwards traffic of remote addresses is marked as the gateway. The bench file
+overrides the inferred name, category and vendor and adds model and firmware.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from appliance.lab.bench import Bench
+from appliance.lookups.oui import vendor as oui_vendor
+from parsers.events import AddressSeen, DhcpSeen, Event, NameSeen
+from parsers.lan import LanPrefixes, ip_text, mac_text
+from parsers.meter import Flow
+
+BAD_MACS = {b"", b"\x00" * 6, b"\xff" * 6}
+GATEWAY_MIN_SOURCES = 3  # a host with its own global IPv6 relays 1-2 "remote" sources, a router many
+
+
+@dataclass
+class _Addr:
+    first: int
+    last: int
+    n: int = 1
+
+
+@dataclass
+class _Dev:
+    mac: bytes
+    first: int
+    last: int
+    hostname: str = ""
+    vendor_class: str = ""
+    prl: list[int] = field(default_factory=list)
+    client_id: bytes = b""
+    names: dict[str, dict[str, None]] = field(default_factory=lambda: {"mdns": {}, "ssdp": {}})
+    forwarded: set[bytes] = field(default_factory=set)  # remote sources it relayed (capped)
+
+
+def usable_mac(mac: bytes) -> bool:
+    """A unicast hardware address (not empty, zero, broadcast or multicast)."""
+    return mac not in BAD_MACS and len(mac) == 6 and not mac[0] & 1
+
+
+class Inventory:
+    """Accumulates evidence per MAC; ``device_rows`` and ``address_rows`` export it."""
+
+    def __init__(self, lan: LanPrefixes, bench: Bench | None = None) -> None:
+        self.lan = lan
+        self.bench = bench or Bench()
+        self.devs: dict[bytes, _Dev] = {}
+        self.addrs: dict[tuple[bytes, bytes, str], _Addr] = {}
+
+    def _dev(self, mac: bytes, ts: int) -> _Dev:
+        d = self.devs.get(mac)
+        if d is None:
+            d = self.devs[mac] = _Dev(mac, ts, ts)
+        else:
+            d.first = min(d.first, ts)
+            d.last = max(d.last, ts)
+        return d
+
+    def _addr(self, mac: bytes, ip: bytes, source: str, first: int, last: int) -> None:
+        if not usable_mac(mac) or not self.lan.is_local(ip) or self.lan.is_link_scope(ip):
+            return
+        d = self._dev(mac, first)
+        d.last = max(d.last, last)
+        key = (mac, ip, source)
+        a = self.addrs.get(key)
+        if a is None:
+            self.addrs[key] = _Addr(first, last)
+        else:
+            a.first, a.last, a.n = min(a.first, first), max(a.last, last), a.n + 1
+
+    def add_events(self, events: list[Event]) -> None:
+        for ev in events:
+            if isinstance(ev, AddressSeen):
+                self._addr(ev.mac, ev.ip, ev.source, ev.ts, ev.ts)
+            elif isinstance(ev, DhcpSeen):
+                if not usable_mac(ev.mac) or ev.msg.op != 1:
+                    continue  # server replies describe the client, but the client's own words win
+                d = self._dev(ev.mac, ev.ts)
+                m = ev.msg
+                d.hostname = m.hostname or d.hostname
+                d.vendor_class = m.vendor_class or d.vendor_class
+                d.prl = m.prl or d.prl
+                d.client_id = m.client_id or d.client_id
+            elif isinstance(ev, NameSeen) and usable_mac(ev.mac) and self.lan.is_local(ev.ip):
+                d = self._dev(ev.mac, ev.ts)
+                d.names["mdns" if ev.kind.startswith("mdns") else "ssdp"][ev.name] = None
+
+    def add_flow(self, f: Flow) -> None:
+        """Traffic evidence: local sources own their addresses; remote sources mark gateways."""
+        self._source(f.smac, f.a, f.first, f.last)
+        if f.rmac:
+            self._source(f.rmac, f.b, f.first, f.last)
+
+    def _source(self, mac: bytes, ip: bytes, first: int, last: int) -> None:
+        if self.lan.is_local(ip):
+            self._addr(mac, ip, "traffic", first, last)
+        elif usable_mac(mac) and not self.lan.is_link_scope(ip):
+            fwd = self._dev(mac, first).forwarded
+            if len(fwd) < GATEWAY_MIN_SOURCES:
+                fwd.add(ip)
+
+    # ---- export -----------------------------------------------------------------------
+
+    def address_rows(self, capture_id: str, ingest_id: int) -> list[tuple[Any, ...]]:
+        rows = []
+        for (mac, ip, source), a in sorted(self.addrs.items()):
+            rows.append(
+                (
+                    capture_id,
+                    ingest_id,
+                    mac_text(mac),
+                    ip_text(ip),
+                    4 if len(ip) == 4 else 6,
+                    source,
+                    a.first,
+                    a.last,
+                    a.n,
+                )
+            )
+        return rows
+
+    def device_rows(self, capture_id: str, ingest_id: int) -> list[tuple[Any, ...]]:
+        by_mac: dict[bytes, tuple[set[str], set[str]]] = {}
+        for mac, ip, _src in self.addrs:
+            v4, v6 = by_mac.setdefault(mac, (set(), set()))
+            (v4 if len(ip) == 4 else v6).add(ip_text(ip))
+        rows = []
+        for mac, d in sorted(self.devs.items()):
+            if mac not in by_mac and not d.hostname and not any(d.names.values()):
+                continue  # only ever forwarded traffic with no identity of its own: not a device
+            m = mac_text(mac)
+            b = self.bench.devices.get(m)
+            oui = oui_vendor(m)
+            mdns = list(d.names["mdns"])
+            prl = ",".join(map(str, d.prl))
+            fp = hashlib.sha1(f"{d.vendor_class};{prl}".encode()).hexdigest()[:16] if prl else ""
+            v4, v6 = by_mac.get(mac, (set(), set()))
+            rows.append(
+                (
+                    capture_id,
+                    ingest_id,
+                    m,
+                    oui,
+                    (b.name if b and b.name else "") or d.hostname or (mdns[0] if mdns else ""),
+                    (b.category if b and b.category else "unknown"),
+                    self.bench.vendor_of(m),
+                    b.model if b else "",
+                    b.firmware if b else "",
+                    1 if b else 0,
+                    "gateway" if len(d.forwarded) >= GATEWAY_MIN_SOURCES else "device",
+                    d.hostname,
+                    d.vendor_class,
+                    prl,
+                    fp,
+                    d.client_id.hex(),
+                    mdns,
+                    list(d.names["ssdp"]),
+                    sorted(v4),
+                    sorted(v6),
+                    d.first,
+                    d.last,
+                )
+            )
+        return rows
+
+    def bench_missing(self) -> list[str]:
+        """Bench devices that never showed up in the capture (worth a warning)."""
+        seen = {mac_text(m) for m in self.devs}
+        return sorted(m for m in self.bench.devices if m not in seen)

@@ -1,0 +1,121 @@
+"""Application records to personal-data observations: the content detectors run on what devices send.
+
+A device sends data in HTTP requests (query, headers, body), MQTT (CONNECT's client id
+and user name, PUBLISH payloads), CoAP and RTSP messages. Each hit becomes a row of
+``observations`` with the value's type, where it was, its precision, a keyed hash
+(HMAC with the store's secret, so equal values can be counted without being stored)
+and a masked excerpt; the value itself only with raw evidence on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from appliance.ingest.flow_rows import orient
+from appliance.ingest.record_rows import RecordRows
+from appliance.lab.phases import UNMARKED, Phases
+from appliance.masking import mask_hit
+from parsers.detect.hits import Hit
+from parsers.detect.persona import PersonaMatcher
+from parsers.detect.scan import scan, scan_leaves
+from parsers.detect.values import Leaf
+from parsers.events import AppRecord, HttpRecord, Record
+from parsers.lan import ip_text
+from parsers.protocols import rtp
+from parsers.protocols.http import HttpRequest
+
+SKIP_HEADERS = frozenset(
+    ("host", "content-length", "content-type", "connection", "accept", "accept-encoding",
+     "accept-language", "transfer-encoding", "date", "cache-control", "expect")
+)  # fmt: skip
+
+
+class Observer:
+    def __init__(
+        self,
+        rows: RecordRows,
+        key: bytes,
+        personas: Mapping[str, Mapping[str, Any]],
+        raw: bool = False,
+        phases: Phases | None = None,
+    ) -> None:
+        self.rows = rows
+        self.phases = phases
+        self.key = key
+        self.raw = raw
+        self.personas = {mac: PersonaMatcher(p) for mac, p in personas.items() if p}
+
+    def observe(self, rec: Record) -> list[tuple[Any, ...]]:
+        """Observation rows for one record (none for records that carry nothing a device sent)."""
+        if isinstance(rec, HttpRecord) and isinstance(rec.msg, HttpRequest) and rec.up:
+            fid, dev = self.rows.device(rec.flow)
+            persona = self.personas.get(dev)
+            m = rec.msg
+            found = [("http.query", h) for h in scan(m.query.encode("latin-1", "replace"), "", persona)]
+            headers = [
+                Leaf(f"header:{k.lower()}", k, v, -2) for k, v in m.headers if k.lower() not in SKIP_HEADERS
+            ]
+            found += [("http.header", h) for h in scan_leaves(headers, persona)]
+            found += [("http.body", h) for h in scan(m.body, m.header("content-type"), persona)]
+            return self._rows(rec, fid, dev, "http", found)
+        if (
+            isinstance(rec, AppRecord)
+            and rec.protocol in ("mqtt", "coap", "rtsp", "websocket", "raw")
+            and rec.up == orient(rec.flow, self.rows.lan)[2]  # sent by the device, whichever end began
+        ):
+            fid, dev = self.rows.device(rec.flow)
+            persona = self.personas.get(dev)
+            leaves = [
+                Leaf(f"{rec.kind}:{k}", k, str(v), -3) for k, v in rec.detail.items() if isinstance(v, str)
+            ]
+            if rec.name and all(leaf.value != rec.name for leaf in leaves):  # MQTT's topic is a field already
+                leaves.append(Leaf(f"{rec.kind}:name", "", rec.name, -3))
+            carrier = f"{rec.protocol}.{rec.kind}"
+            found = [(carrier, h) for h in scan_leaves(leaves, persona)]
+            found += [(carrier, h) for h in scan(rec.payload, "", persona)]
+            # raw UDP and RTSP interleaved data may be RTP media, which has no magic bytes
+            media = rtp.find(rec.payload) if rec.kind in ("udp", "interleaved") else None
+            if media is not None:
+                found.append((carrier, media))
+            return self._rows(rec, fid, dev, rec.protocol, found)
+        return []
+
+    def _rows(
+        self, rec: Record, fid: int, dev: str, proto: str, found: list[tuple[str, Hit]]
+    ) -> list[tuple[Any, ...]]:
+        if not found:
+            return []
+        f = rec.flow
+        phase = self.phases.at(rec.ts, dev) if self.phases else UNMARKED
+        _dev, _direction, dev_first = orient(f, self.rows.lan)
+        remote = ip_text(f.b if dev_first else f.a)  # the non-device end, as flows.remote_ip has it
+        out = []
+        for carrier, h in found:
+            digest = hmac.new(self.key, f"{h.data_type}\x00{h.value}".encode(), hashlib.sha256).hexdigest()[
+                :16
+            ]
+            out.append(
+                (
+                    *self.rows.head,
+                    fid,
+                    rec.ts,
+                    dev,
+                    remote,
+                    proto,
+                    carrier,
+                    h.data_type,
+                    h.path,
+                    h.confidence,
+                    h.decimals,
+                    h.metres,
+                    digest,
+                    h.value if self.raw else mask_hit(h.data_type, h.value),
+                    json.dumps(h.detail, sort_keys=True, default=str),
+                    phase,
+                )
+            )
+        return out

@@ -1,0 +1,110 @@
+"""One ingestion run from packets to rows, shared by a replay and a live capture session.
+
+Packets go through the flow meter; finished flows, protocol records, observations and
+bursts come out as rows of the schema's tables, handed to ``write(table, rows)`` in
+batches. A replay writes a batch when it is large (``BATCH_ROWS``); a live session
+writes whatever is pending at every flush, so the store lags the wire by one flush.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from appliance.ingest.enrich import Enricher
+from appliance.ingest.flow_rows import burst_rows, flow_row
+from appliance.ingest.inventory import Inventory
+from appliance.ingest.observe import Observer
+from appliance.ingest.record_rows import RecordRows
+from appliance.lab.phases import Phases
+from appliance.store.schema import FLOWS
+from parsers.capture import Packet
+from parsers.events import DnsRecord
+from parsers.lan import LanPrefixes
+from parsers.meter import FlowMeter
+from policies.catalog import Catalog, load_catalog
+
+BATCH_ROWS = 20_000  # rows per insert: large enough for ClickHouse, small enough to bound memory
+RECORD_TABLES = ("dns", "tls", "http", "app_events", "observations", "bursts")
+_DEVICE = FLOWS.names.index("device_mac")
+
+Row = tuple[Any, ...]
+Write = Callable[[str, list[Row]], None]
+
+
+class Pipeline:
+    """Meter, inventory, enrichment and detectors of one run (capture ``cid``, run ``ingest``)."""
+
+    def __init__(
+        self,
+        cid: str,
+        ingest: int,
+        write: Write,
+        *,
+        lan: LanPrefixes,
+        idle_s: float,
+        active_s: float,
+        bench: Any,
+        home: Iterable[str],
+        hash_key: bytes,
+        raw_evidence: bool,
+        phases: Phases,
+        catalog: Catalog | None = None,
+    ) -> None:
+        self.cid, self.ingest, self.write, self.lan, self.phases = cid, ingest, write, lan, phases
+        self.meter = FlowMeter(lan.is_local, idle_s, active_s)
+        self.inventory = Inventory(lan, bench)
+        self.catalog = catalog or load_catalog()
+        self.enricher = Enricher(self.catalog, tuple(home), bench)
+        self.rows = RecordRows(cid, ingest, lan, raw_evidence)
+        personas = {m: d.persona for m, d in bench.devices.items() if d.persona} if bench else {}
+        self.observer = Observer(self.rows, hash_key, personas, raw_evidence, phases)
+        self.pending: dict[str, list[Row]] = {"flows": [], **{t: [] for t in RECORD_TABLES}}
+        self.written = dict.fromkeys(self.pending, 0)
+        self.feed_many: Callable[[Iterable[Packet]], None] = self.meter.feed_many
+
+    def drain(self, final: bool = False, flush: bool = False) -> None:
+        """Turn what the meter finished into rows; write full batches (every pending row when
+        ``final`` or ``flush``)."""
+        meter, inv, pending = self.meter, self.inventory, self.pending
+        if meter.events:
+            inv.add_events(meter.events)
+            meter.events = []
+        if meter.records:  # before the flows: a flow's name may come from a DNS answer in this batch
+            for rec in meter.records:
+                for table, row in self.rows.rows(rec):
+                    pending[table].append(row)
+                pending["observations"] += self.observer.observe(rec)
+                if isinstance(rec, DnsRecord) and rec.msg.is_response:
+                    self.enricher.dns.add(self.rows.device(rec.flow)[1], rec.ts, rec.msg)
+            meter.records = []
+        for table, row in self.rows.flush_dns(final):
+            pending[table].append(row)
+        if meter.done:
+            phase_at = self.phases.at
+            for f in meter.done:
+                inv.add_flow(f)
+                row = flow_row(f, self.cid, self.ingest, self.lan, self.enricher)
+                pending["flows"].append((*row, phase_at(f.first, str(row[_DEVICE]))))
+                pending["bursts"] += burst_rows(f, self.cid, self.ingest, self.lan, phase_at)
+            meter.done = []
+        for table, batch in pending.items():  # flows first: the dict keeps that order
+            if batch and (final or flush or len(batch) >= BATCH_ROWS):
+                self.write(table, batch)
+                self.written[table] += len(batch)
+                pending[table] = []
+
+    def expire(self, now_ns: int) -> None:
+        """End flows idle at ``now_ns`` (a live session's clock: no packets, no sweep otherwise)."""
+        self.meter.expire_idle(now_ns)
+
+    def finish(self) -> None:
+        """End of input: every open flow ends, every pending row is written."""
+        self.meter.flush()
+        self.drain(final=True)
+
+    def device_rows(self) -> tuple[list[Row], list[Row]]:
+        """Rows of ``devices`` and ``device_addresses`` as the inventory knows them now."""
+        return self.inventory.device_rows(self.cid, self.ingest), self.inventory.address_rows(
+            self.cid, self.ingest
+        )

@@ -1,0 +1,250 @@
+"""The replay pipeline: source -> flow meter -> inventory -> ClickHouse, for one capture.
+
+Rows are written in batches while packets stream through, stamped with this
+run's ``ingest_id``; the ``captures`` row, written last, commits the run. A
+second replay of the same bytes is a no-op unless forced; a forced or retried
+run supersedes the earlier one without deleting anything (see ``appliance.store.schema``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gc
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from appliance import __version__
+from appliance.ingest.enrich import DEFAULT_HOME, GEOIP_DB, geoip_version
+from appliance.ingest.pipeline import RECORD_TABLES, Pipeline
+from appliance.ingest.sources import PcapSource
+from appliance.lab.bench import Bench
+from appliance.lab.phases import Phases
+from appliance.lookups.psl import snapshot as psl_snapshot
+from appliance.store.backends import Store
+from parsers.lan import DEFAULT_LAN, LanPrefixes
+from parsers.linklayer import linktype_name
+from policies.catalog import Catalog, load_catalog
+
+DRAIN_EVERY = 1 << 15  # packets between drains of finished flows and events
+
+
+@dataclass
+class ReplayOptions:
+    idle_s: float = 120.0
+    active_s: float = 1800.0
+    lan_prefixes: list[str] = field(default_factory=lambda: list(DEFAULT_LAN))
+    bench: Bench | None = None
+    force: bool = False
+    home: list[str] = field(default_factory=lambda: list(DEFAULT_HOME))
+    raw_evidence: bool = False  # store personal values unmasked (the user asked for it)
+    catalog: Catalog | None = None  # default: policies/catalog
+    phases: Phases | None = None  # the test phases file, if given
+
+
+@dataclass
+class ReplayResult:
+    path: str
+    capture_id: str
+    status: str  # ingested, skipped (already stored)
+    files: list[str]
+    packets: int = 0
+    bytes: int = 0
+    flows: int = 0
+    devices: int = 0
+    seconds: float = 0.0
+    truncated: bool = False
+    read_error: str = ""
+    skipped_packets: int = 0
+    link_types: list[str] = field(default_factory=list)
+    stats: dict[str, int] = field(default_factory=dict)
+    records: dict[str, int] = field(default_factory=dict)
+    bench_missing: list[str] = field(default_factory=list)
+    first_ns: int = 0
+    last_ns: int = 0
+
+
+class Progress(Protocol):
+    """Where the pipeline reports how far it got (a progress bar, or nothing)."""
+
+    def start(self, label: str, total_bytes: int | None) -> None: ...
+
+    def update(self, done_bytes: int, packets: int) -> None: ...
+
+
+def replay(store: Store, path: str, opts: ReplayOptions, progress: Progress | None = None) -> ReplayResult:
+    """Ingest one capture (file, directory or glob) into the store."""
+    t0 = time.perf_counter()
+    src = PcapSource(path)
+    cid = src.capture_id
+    res = ReplayResult(path=path, capture_id=cid, status="ingested", files=src.files)
+    superseding = store.capture_status(cid) == "complete"
+    if superseding and not opts.force:
+        res.status = "skipped"
+        return res
+    ingest = new_ingest_id()
+
+    if progress is not None:
+        compressed = any(f.endswith(".gz") for f in src.files)
+        progress.start(path, None if compressed else src.size)
+    lan = LanPrefixes(opts.lan_prefixes)
+    catalog = opts.catalog or load_catalog()
+
+    def write(table: str, rows: list[tuple[object, ...]]) -> None:
+        store.insert(table, rows)
+
+    pipe = Pipeline(cid, ingest, write, lan=lan, idle_s=opts.idle_s, active_s=opts.active_s, bench=opts.bench,
+                    home=opts.home, hash_key=store.hash_key(), raw_evidence=opts.raw_evidence,
+                    phases=opts.phases or Phases(), catalog=catalog)  # fmt: skip
+    meter = pipe.meter
+    feed_many = pipe.feed_many
+    n = since = 0
+    st = src.stats
+    # The loop allocates millions of short-lived, acyclic objects while holding a large
+    # flow table: CPython's cyclic GC would rescan that table again and again (a third
+    # of the replay's time). Reference counting frees everything here (a test checks that
+    # no cycles are left); the collector is back on once the loop is done.
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for batch in src.batches():  # the reader's batches go straight to the meter's loop
+            feed_many(batch)
+            n += len(batch)
+            since += len(batch)
+            if since >= DRAIN_EVERY:
+                since = 0
+                pipe.drain()
+                if progress is not None:
+                    progress.update(st.read_bytes, n)
+        pipe.finish()
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    if progress is not None:
+        progress.update(st.read_bytes, n)
+
+    if opts.phases:
+        store.insert("phases", [(cid, ingest, *span) for span in opts.phases.spans(st.last_ns)])
+    devices, addresses = pipe.device_rows()
+    store.insert("devices", devices)
+    store.insert("device_addresses", addresses)
+    nflows = pipe.written["flows"]
+    counts = {t: pipe.written[t] for t in RECORD_TABLES}
+    inv = pipe.inventory
+    skipped = sum(v for k, v in meter.stats.items() if k.startswith(("linktype_unsupported", "l2_malformed")))
+    skipped += sum(v for k, v in meter.stats.items() if k.endswith("_malformed") and k.startswith("ip"))
+    res.packets, res.bytes, res.flows, res.devices = st.packets, st.bytes, nflows, len(devices)
+    res.truncated, res.read_error, res.skipped_packets = st.truncated, st.error, skipped
+    res.link_types = sorted(linktype_name(lt) for lt in st.link_types)
+    res.stats = dict(sorted(meter.stats.items()))
+    res.records = dict(counts)
+    res.bench_missing = inv.bench_missing()
+    res.first_ns, res.last_ns = st.first_ns, st.last_ns
+    store.rollup_flows("ingest_id = %(i)s", {"i": ingest})
+    store.insert(
+        "captures",
+        [
+            captures_row(
+                cid,
+                ingest,
+                opts,
+                lan,
+                catalog,
+                path=path,
+                files=src.files,
+                hashes=src.hashes,
+                fmt="+".join(sorted(src.formats)),
+                compressed=st.compressed,
+                packets=st.packets,
+                nbytes=st.bytes,
+                first_ns=st.first_ns,
+                last_ns=st.last_ns,
+                link_types=res.link_types,
+                truncated=st.truncated,
+                error=st.error,
+                skipped=skipped,
+                stats=res.stats,
+                flows=nflows,
+                devices=len(devices),
+                status="complete",
+            )
+        ],
+    )
+    if superseding:  # only after this run committed: a crash before here keeps the old run
+        store.drop_runs(cid, ingest)
+    res.seconds = time.perf_counter() - t0
+    return res
+
+
+def captures_row(
+    cid: str,
+    ingest: int,
+    opts: ReplayOptions,
+    lan: LanPrefixes,
+    catalog: Catalog,
+    *,
+    path: str,
+    files: list[str],
+    hashes: list[str],
+    fmt: str,
+    compressed: bool,
+    packets: int,
+    nbytes: int,
+    first_ns: int,
+    last_ns: int,
+    link_types: list[str],
+    truncated: bool,
+    error: str,
+    skipped: int,
+    stats: dict[str, int],
+    flows: int,
+    devices: int,
+    status: str,
+) -> tuple[object, ...]:
+    """A ``captures`` row: what was read, with what settings and databases (a replay's commit
+    marker; a live session's progress and, at its end, its summary)."""
+    return (
+        cid,
+        ingest,
+        path,
+        files,
+        hashes,
+        fmt,
+        1 if compressed else 0,
+        packets,
+        nbytes,
+        first_ns,
+        last_ns,
+        link_types,
+        1 if truncated else 0,
+        error,
+        skipped,
+        json.dumps(stats, sort_keys=True),
+        flows,
+        devices,
+        float(opts.idle_s),
+        float(opts.active_s),
+        lan.text,
+        opts.bench.sha256 if opts.bench else "",
+        [c.upper() for c in opts.home],
+        GEOIP_DB,
+        geoip_version(),
+        catalog.version,
+        psl_snapshot().version,
+        1 if opts.raw_evidence else 0,
+        opts.phases.sha256 if opts.phases else "",
+        __version__,
+        dt.datetime.now(dt.UTC).replace(microsecond=0),
+        status,
+    )
+
+
+_last_ingest = 0
+
+
+def new_ingest_id() -> int:
+    """A unique, increasing run id: wall-clock ns, bumped past the previous one."""
+    global _last_ingest
+    _last_ingest = max(time.time_ns(), _last_ingest + 1)
+    return _last_ingest

@@ -1,0 +1,134 @@
+"""The lab's bench file: what the engineers know about the devices under test.
+
+YAML, either ``{devices: {MAC: {...}}, lan_prefixes: [...]}`` or a bare
+``{MAC: {...}}`` map. Each device may give name, category, vendor, model,
+firmware and a ``persona`` of the test person's known values (IMEI, serial,
+phone, email, name, home coordinates). Persona values are personal data: they
+are kept in memory for matching and never written to the store.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from appliance.lookups.oui import vendor as oui_vendor
+
+CATEGORIES = ("watch", "child_watch", "speaker", "door_lock", "camera", "learning_tablet", "plug", "other")
+DEVICE_KEYS = {"name", "category", "vendor", "model", "firmware", "persona", "notes"}
+PERSONA_KEYS = {"imei", "serial", "phone", "email", "name", "home", "mac", "imsi", "iccid", "android_id"}
+MAC_RE = re.compile(r"^[0-9a-f]{2}([:-]?)[0-9a-f]{2}(\1[0-9a-f]{2}){4}$")
+
+
+class BenchError(Exception):
+    """The bench file is unreadable or invalid (one-line message naming the file and key)."""
+
+
+@dataclass
+class BenchDevice:
+    mac: str
+    name: str = ""
+    category: str = ""
+    vendor: str = ""
+    model: str = ""
+    firmware: str = ""
+    persona: dict[str, Any] = field(default_factory=dict, repr=False)
+
+
+@dataclass
+class Bench:
+    path: str = ""
+    sha256: str = ""
+    devices: dict[str, BenchDevice] = field(default_factory=dict)
+    lan_prefixes: list[str] = field(default_factory=list)
+
+    def vendor_of(self, mac: str) -> str:
+        """The vendor a lab named on its bench, else the IEEE registry's for the MAC's OUI."""
+        b = self.devices.get(mac)
+        return b.vendor if b is not None and b.vendor else oui_vendor(mac)
+
+
+def normalize_mac(text: str) -> str:
+    """aa:bb:cc:dd:ee:ff from any of aa-bb-..., AABB..., aa:bb:...; ValueError otherwise."""
+    t = str(text).strip().lower()
+    if not MAC_RE.match(t):
+        raise ValueError(f"not a MAC address: {text!r}")
+    hexes = re.sub(r"[:-]", "", t)
+    return ":".join(hexes[i : i + 2] for i in range(0, 12, 2))
+
+
+def load_bench(path: str) -> Bench:
+    """Read and validate a bench file; raises BenchError with the offending key."""
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read()
+    except OSError as exc:
+        raise BenchError(f"bench file {path}: {exc.strerror or exc}") from None
+    try:
+        doc = yaml.safe_load(raw)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise BenchError(f"bench file {path}: not valid YAML{where}") from None
+    if not isinstance(doc, dict):
+        raise BenchError(f"bench file {path}: expected a mapping of MAC addresses to devices")
+    bench = Bench(path=path, sha256=hashlib.sha256(raw).hexdigest())
+    prefixes = doc.get("lan_prefixes") or []
+    if not isinstance(prefixes, list):
+        raise BenchError(f"bench file {path}: lan_prefixes must be a list of CIDR prefixes")
+    for p in prefixes:
+        try:
+            ipaddress.ip_network(str(p), strict=False)
+        except ValueError:
+            raise BenchError(f"bench file {path}: lan_prefixes: {p!r} is not a CIDR prefix") from None
+    bench.lan_prefixes = [str(p) for p in prefixes]
+    devices = doc.get("devices", {k: v for k, v in doc.items() if k != "lan_prefixes"})
+    if not isinstance(devices, dict):
+        raise BenchError(f"bench file {path}: devices must map MAC addresses to device entries")
+    for key, entry in devices.items():
+        try:
+            mac = normalize_mac(str(key))
+        except ValueError:
+            raise BenchError(f"bench file {path}: {key!r} is not a MAC address") from None
+        bench.devices[mac] = _device(path, mac, entry or {})
+    return bench
+
+
+def _device(path: str, mac: str, entry: Any) -> BenchDevice:
+    if not isinstance(entry, dict):
+        raise BenchError(f"bench file {path}: {mac}: expected a mapping of fields")
+    unknown = set(entry) - DEVICE_KEYS
+    if unknown:
+        raise BenchError(f"bench file {path}: {mac}: unknown field(s) {', '.join(sorted(map(str, unknown)))}")
+    cat = str(entry.get("category", "") or "")
+    if cat and cat not in CATEGORIES:
+        raise BenchError(f"bench file {path}: {mac}: category {cat!r} is not one of {', '.join(CATEGORIES)}")
+    persona = entry.get("persona") or {}
+    if not isinstance(persona, dict):
+        raise BenchError(f"bench file {path}: {mac}: persona must be a mapping")
+    bad = set(persona) - PERSONA_KEYS
+    if bad:
+        raise BenchError(
+            f"bench file {path}: {mac}: unknown persona field(s) {', '.join(sorted(map(str, bad)))}"
+        )
+    home = persona.get("home")
+    if home is not None and not (
+        isinstance(home, dict)
+        and isinstance(home.get("lat"), int | float)
+        and isinstance(home.get("lon"), int | float)
+    ):
+        raise BenchError(f"bench file {path}: {mac}: persona.home needs numeric lat and lon")
+    return BenchDevice(
+        mac=mac,
+        name=str(entry.get("name", "") or ""),
+        category=cat,
+        vendor=str(entry.get("vendor", "") or ""),
+        model=str(entry.get("model", "") or ""),
+        firmware=str(entry.get("firmware", "") or ""),
+        persona=dict(persona),
+    )

@@ -1,0 +1,271 @@
+"""A live capture session: interface -> ring files (the evidence) and the replay's pipeline -> store.
+
+The session is one capture (``capture_id`` from host, interface and start) with one ingestion
+run. Every ``flush_s`` it writes what the pipeline finished as one batch (appliance.store.spool:
+to the store, or to the spool folder while the store is away), its flow rollup, a ``captures``
+row with status ``live`` and the totals so far (readers see the session from its first flush),
+and fsyncs the ring file. A crash loses at most the packets since the last flush; the ring
+files stay readable. SIGINT/SIGTERM end the session: every flow ends, the last batch and a
+``complete`` captures row are written, the ring file is closed.
+
+Test-phase marks arrive on the control socket (appliance.live.control) and take effect at once:
+flows and observations after a mark carry its phase, exactly as a replay's phases file does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import signal
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from appliance.ingest.pipeline import Pipeline
+from appliance.ingest.replay import ReplayOptions, captures_row, new_ingest_id
+from appliance.lab.bench import normalize_mac
+from appliance.lab.phases import NAME, Mark, Phases
+from appliance.live.control import Control, ControlError
+from appliance.live.ring import Ring
+from appliance.live.source import LiveSource
+from appliance.store.backends import Store
+from appliance.store.spool import Writer
+from parsers.lan import LanPrefixes
+from parsers.linklayer import linktype_name
+from policies.catalog import load_catalog
+
+DEVICES_EVERY_S = 60.0  # the inventory's rows are rewritten this often (readers take the newest)
+
+
+@dataclass
+class LiveOptions:
+    iface: str
+    bpf: str = ""
+    ring_dir: str = "./ring"
+    ring_size_mb: float = 100.0
+    ring_files: int = 20
+    spool_dir: str = "./spool"
+    control: str = ""
+    flush_s: float = 5.0
+    snaplen: int = 65535
+    buffer_mb: int = 256
+    duration_s: float = 0.0  # 0: until stopped
+    pipeline: ReplayOptions = field(default_factory=lambda: ReplayOptions(idle_s=60.0, active_s=300.0))
+
+
+@dataclass
+class SessionStats:
+    capture_id: str = ""
+    ingest_id: int = 0
+    started_ns: int = 0
+    packets: int = 0
+    bytes: int = 0
+    first_ns: int = 0
+    last_ns: int = 0
+    dropped: int = 0  # by the kernel (libpcap's ps_drop)
+    if_dropped: int = 0  # by the interface or driver
+    iface_rx_dropped: int = 0  # the interface's own rx_dropped counter, since the start
+    batches: int = 0
+    flows: int = 0
+    observations: int = 0
+    devices: int = 0  # as of the last devices rows written (every DEVICES_EVERY_S, and at the end)
+    marks: int = 0
+    lag_s: float = 0.0  # wall clock minus the newest packet the store has been given
+    flush_s_max: float = 0.0  # the longest flush: the capture loop reads no packet meanwhile
+    spool_pending: int = 0
+    spooled_total: int = 0
+    store_failures: int = 0
+    store_error: str = ""
+    ring_files: list[str] = field(default_factory=list)
+    phase: str = ""
+    status: str = "live"
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def session_id(iface: str, started_ns: int) -> str:
+    """A live session's capture id: nothing to hash yet, so host, interface and start time."""
+    return hashlib.sha256(f"live\x00{socket.gethostname()}\x00{iface}\x00{started_ns}".encode()).hexdigest()
+
+
+class Session:
+    def __init__(self, store: Store, opts: LiveOptions, report: Callable[[SessionStats], None] | None = None):
+        self.store, self.opts, self.report = store, opts, report
+        self.stop = threading.Event()
+        self.stats = SessionStats()
+        self.phases = Phases()
+        self.lan = LanPrefixes(opts.pipeline.lan_prefixes)
+        self.catalog = opts.pipeline.catalog or load_catalog()
+        self._open_marks: dict[str, Mark] = {}  # scope ('' or a MAC) -> its running mark
+        self._phase_rows: list[tuple[object, ...]] = []
+        self._flushed_ns = 0
+
+    # -- control requests -------------------------------------------------------------------
+
+    def _handle(self, req: dict[str, Any]) -> dict[str, Any]:
+        op = req.get("op")
+        if op == "status":
+            return {"session": self.stats.as_dict()}
+        if op != "mark":
+            raise ControlError(f"unknown request {op!r} (mark or status)")
+        phase = str(req.get("phase") or "").strip()
+        if not NAME.match(phase):
+            raise ControlError(f"phase {phase!r} is not a lower-case name (letters, digits, _)")
+        device = str(req.get("device") or "")
+        if device:
+            try:
+                device = normalize_mac(device)
+            except ValueError as exc:
+                raise ControlError(f"device: {exc}") from None
+        ts = time.time_ns()
+        mark = Mark(ts, phase, str(req.get("note") or "")[:500], device)
+        self.phases.add(mark)
+        cid, ing = self.stats.capture_id, self.stats.ingest_id
+        prev = self._open_marks.get(device)
+        if prev is not None:  # the running phase of this scope ends now: its row, closed
+            self._phase_rows.append((cid, ing, prev.phase, prev.ts_ns, ts, prev.note, prev.device))
+        self._open_marks[device] = mark
+        self._phase_rows.append((cid, ing, phase, ts, 0, mark.note, device))  # open: end 0
+        self.stats.marks += 1
+        self.stats.phase = phase if not device else self.stats.phase
+        return {"ts_ns": ts, "capture_id": cid, "phase": phase, "device": device}
+
+    # -- the loop -----------------------------------------------------------------------------
+
+    def run(self) -> SessionStats:
+        opts, st = self.opts, self.stats
+        src = LiveSource(opts.iface, opts.bpf, opts.snaplen, opts.buffer_mb)
+        try:
+            ring = Ring(
+                opts.ring_dir, opts.ring_size_mb, opts.ring_files, src.linktype, opts.snaplen, opts.iface
+            )
+        except BaseException:
+            src.close()
+            raise
+        st.started_ns = time.time_ns()
+        st.capture_id = session_id(opts.iface, st.started_ns)
+        st.ingest_id = new_ingest_id()
+        writer = Writer(self.store, opts.spool_dir, st.ingest_id)
+        batch = [1]
+        pipe = Pipeline(st.capture_id, st.ingest_id, lambda t, rows: writer.write(t, rows, batch[0]),
+                        lan=self.lan, idle_s=opts.pipeline.idle_s, active_s=opts.pipeline.active_s,
+                        bench=opts.pipeline.bench, home=opts.pipeline.home, hash_key=self.store.hash_key(),
+                        raw_evidence=opts.pipeline.raw_evidence, phases=self.phases,
+                        catalog=self.catalog)  # fmt: skip
+        control = Control(opts.control) if opts.control else None
+        link_types = {linktype_name(src.linktype)}
+        next_flush = time.monotonic() + opts.flush_s
+        next_devices = 0.0
+        deadline = time.monotonic() + opts.duration_s if opts.duration_s > 0 else float("inf")
+        try:
+            while not self.stop.is_set() and time.monotonic() < deadline:
+                pkts = src.read(4096)
+                if pkts:
+                    ring.write(pkts)
+                    pipe.feed_many(pkts)
+                    st.packets += len(pkts)
+                    st.bytes += sum(len(p[3]) for p in pkts)
+                    if not st.first_ns:
+                        st.first_ns = pkts[0][0]
+                    st.last_ns = pkts[-1][0]
+                if control is not None:
+                    control.serve(self._handle)
+                now = time.monotonic()
+                if now >= next_flush:
+                    devices_due = now >= next_devices
+                    self._flush(pipe, writer, ring, src, batch, link_types, devices_due, final=False)
+                    next_flush = now + opts.flush_s
+                    if devices_due:
+                        next_devices = now + DEVICES_EVERY_S
+        finally:
+            if control is not None:
+                control.serve(self._handle)
+                control.close()
+            try:
+                pipe.finish()
+                ring.close()
+                st.status = "complete"
+                self._flush(pipe, writer, ring, src, batch, link_types, True, final=True)
+            finally:
+                src.close()
+        return st
+
+    def _flush(self, pipe: Pipeline, writer: Writer, ring: Ring, src: LiveSource, batch: list[int],
+               link_types: set[str], devices_due: bool, final: bool) -> None:  # fmt: skip
+        """Write one batch: what the pipeline finished, its rollup, phases, devices, a captures row."""
+        st, opts, n = self.stats, self.opts, batch[0]
+        began = time.monotonic()
+        now_ns = time.time_ns()
+        if not final:
+            ring.flush()
+            pipe.expire(now_ns)
+            pipe.drain(flush=True)
+        if pipe.written["flows"] > st.flows:  # a batch without new flows has nothing to roll up
+            writer.rollup(n)
+        if final:  # every running phase ends with the session
+            for m in self._open_marks.values():
+                self._phase_rows.append((st.capture_id, st.ingest_id, m.phase, m.ts_ns, max(now_ns, m.ts_ns),
+                                         m.note, m.device))  # fmt: skip
+        if self._phase_rows:
+            writer.write("phases", self._phase_rows, n)
+            self._phase_rows = []
+        if devices_due:  # the inventory's rows are built only when they are written
+            devices, addresses = pipe.device_rows()
+            writer.write("devices", devices, n)
+            writer.write("device_addresses", addresses, n)
+            st.devices = len(devices)
+        cs = src.stats()
+        st.dropped, st.if_dropped, st.iface_rx_dropped = cs.dropped, cs.if_dropped, cs.iface_rx_dropped
+        st.flows = pipe.written["flows"]
+        st.observations = pipe.written["observations"]
+        st.ring_files = list(ring.files)
+        # the newest packet's age when what it finished was handed to the store (0 with no new packet)
+        st.lag_s = round((now_ns - st.last_ns) / 1e9, 3) if st.last_ns > self._flushed_ns else 0.0
+        self._flushed_ns = st.last_ns
+        stats = {**pipe.meter.stats, "kernel_dropped": st.dropped, "if_dropped": st.if_dropped}
+        files = st.ring_files
+        hashes = [_sha256(f) for f in files] if final else ["" for _ in files]
+        row = captures_row(st.capture_id, st.ingest_id, opts.pipeline, self.lan, self.catalog,
+                           path=f"live:{opts.iface}", files=files, hashes=hashes, fmt="pcapng",
+                           compressed=False, packets=st.packets, nbytes=st.bytes,
+                           first_ns=st.first_ns or st.started_ns,
+                           last_ns=max(st.last_ns, now_ns if final else st.last_ns),
+                           link_types=sorted(link_types), truncated=False, error="",
+                           skipped=0, stats=dict(sorted(stats.items())), flows=st.flows,
+                           devices=st.devices, status=st.status)  # fmt: skip
+        writer.write("captures", [row], n)
+        writer.drain()
+        st.batches = n
+        st.spool_pending, st.spooled_total = writer.pending, writer.spooled_total
+        st.store_failures, st.store_error = writer.failures, writer.last_error
+        batch[0] = n + 1
+        st.flush_s_max = round(max(st.flush_s_max, time.monotonic() - began), 3)
+        if self.report is not None:
+            self.report(st)
+        if final and writer.pending:
+            writer.drain(force=True)
+            st.spool_pending = writer.pending
+
+
+def _sha256(path: str) -> str:
+    h = hashlib.sha256()
+    try:
+        with open(path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+    except OSError:
+        return ""
+    return h.hexdigest()
+
+
+def install_signal_handlers(session: Session) -> None:
+    """SIGINT and SIGTERM end the session cleanly (the loop notices within one read timeout)."""
+
+    def stop(_sig: int, _frame: object) -> None:
+        session.stop.set()
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)

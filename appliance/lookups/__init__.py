@@ -1,0 +1,1 @@
+"""Offline reference data: the public suffix list, the OUI registry, GeoIP."""

@@ -1,0 +1,1 @@
+"""Traffic-shape measures computed from stored rows: reporting periods, upload kinds."""

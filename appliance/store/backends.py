@@ -1,0 +1,421 @@
+"""ClickHouse storage: embedded chDB (default) or a server through clickhouse-driver.
+
+Both backends take the same DDL (``appliance.store.schema``), the same batched inserts
+(rows as tuples in schema column order) and the same SQL, with parameters
+rendered client-side by ``render`` so that server 18.16, which predates
+server-side query parameters, runs exactly what chDB runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import logging
+import os
+import re
+import secrets
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlparse
+
+from appliance.store.schema import BATCH, BY_NAME, SCHEMA_VERSION, TABLES, Column, ddl_statements
+
+DEFAULT_DB = "./data"
+DATABASE = "tapaudit"
+Row = tuple[Any, ...]
+
+
+class StoreError(Exception):
+    """Storage failed; the message is one line meant for the user."""
+
+
+_ESC = str.maketrans({"\\": "\\\\", "'": "\\'", "\t": "\\t", "\n": "\\n", "\r": "\\r", "\0": "\\0"})
+
+
+# One statement for a replay's commit, a live flush, a store's upgrade and the benchmark's store.
+ROLLUP_FLOWS = """INSERT INTO {db}.flow_rollup (capture_id, ingest_id, device_mac, direction, destination,
+    remote_ip, app, registrable, organisation, service, service_kind, party, country, cross_border, as_org,
+    security, readable, phase, flows, bytes_sent, bytes_received, first_ns, last_ns, batch)
+SELECT capture_id, ingest_id, device_mac, direction, if(domain != '', domain, remote_ip) AS dest, remote_ip,
+    app, registrable, organisation, service, service_kind, party, country, cross_border, as_org, security,
+    readable, phase, count() AS n, sum(if(direction = 'inbound', bytes_down, bytes_up)) AS sent,
+    sum(if(direction = 'inbound', bytes_up, bytes_down)) AS received, min(first_ns) AS t0, max(last_ns) AS t1,
+    batch
+FROM {db}.flows WHERE device_mac != '' AND {where}
+GROUP BY capture_id, ingest_id, device_mac, direction, dest, remote_ip, app, registrable, organisation,
+    service, service_kind, party, country, cross_border, as_org, security, readable, phase, batch"""
+
+
+def literal(value: Any) -> str:
+    """A ClickHouse SQL literal for a Python value (strings quoted and escaped)."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    if isinstance(value, str):
+        return "'" + value.translate(_ESC) + "'"
+    if isinstance(value, list | tuple | set | frozenset):
+        return "[" + ", ".join(literal(v) for v in value) + "]"
+    raise TypeError(f"cannot render {type(value).__name__} as SQL")
+
+
+_PARAM = re.compile(r"%\((\w+)\)s")
+
+
+def render(sql: str, params: Mapping[str, Any] | None = None) -> str:
+    """Substitute ``%(name)s`` placeholders with escaped literals."""
+    if not params:
+        return sql
+
+    def sub(m: re.Match[str]) -> str:
+        if m.group(1) not in params:
+            raise KeyError(f"query parameter {m.group(1)!r} not given")
+        return literal(params[m.group(1)])
+
+    return _PARAM.sub(sub, sql)
+
+
+def _tsv_converter(type_: str) -> Callable[[Any], str]:
+    """TabSeparated text for one column type, chosen once per column, not per value."""
+    if type_ == "String":
+        return lambda v: v.translate(_ESC)  # row builders give str for String columns
+    if type_.startswith(("UInt", "Int")):
+        return str  # ints (a bool would read "True" and be refused by ClickHouse, not stored wrong)
+    if type_.startswith(("Array(UInt", "Array(Int")):
+        return lambda v: "[" + ",".join(map(str, v)) + "]"
+    if type_ == "Array(String)":  # as literal() renders it; its escapes leave no raw tab or newline
+        return lambda v: ("['" + "','".join([x.translate(_ESC) for x in v]) + "']") if v else "[]"
+    return _tsv_field
+
+
+def _rendered_array(type_: str) -> bool:
+    """Array types whose converter above renders the whole value (no row-level escaping needed)."""
+    return type_ == "Array(String)" or type_.startswith(("Array(UInt", "Array(Int"))
+
+
+_NEEDS_ESCAPE = re.compile(r"[\\\n\r\0]")
+
+
+def _tsv_lines(cols: Sequence[Column], rows: Sequence[Row]) -> Iterator[str]:
+    """TabSeparated lines for rows of ``table``.
+
+    Tables of only numbers and strings (flows: the bulk of every replay) take a
+    fast path, ``str`` of each value joined in C, and fall back per row when a
+    string holds a tab, newline, backslash or NUL.
+    """
+    convs = [_tsv_converter(c.type) for c in cols]
+    # arrays of numbers and strings are rendered first; the row then takes the same fast path
+    arrays = [(i, convs[i]) for i, c in enumerate(cols) if _rendered_array(c.type)]
+    plain = all(
+        c.type == "String" or c.type.startswith(("UInt", "Int", "Float")) or _rendered_array(c.type)
+        for c in cols
+    )
+    tabs = len(cols) - 1
+    for row in rows:
+        if plain:
+            if arrays:
+                r = list(row)
+                for i, f in arrays:
+                    r[i] = f(r[i])
+                line = "\t".join(map(str, r))
+            else:
+                line = "\t".join(map(str, row))
+            if line.count("\t") == tabs and not _NEEDS_ESCAPE.search(line):
+                yield line
+                continue
+        yield "\t".join([f(v) for f, v in zip(convs, row, strict=True)])
+
+
+def _tsv_field(value: Any) -> str:
+    if isinstance(value, str):
+        return value.translate(_ESC)
+    if isinstance(value, list | tuple):
+        return literal(list(value)).translate({9: "\\t", 10: "\\n"})
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, dt.datetime):  # UTC wall time; the session's time zone is UTC too
+        return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+    return str(value)
+
+
+class Store:
+    """Common behaviour; subclasses implement ``_run``, ``_insert`` and ``_select``."""
+
+    url: str
+    database: str = DATABASE
+
+    def _run(self, sql: str) -> None:
+        raise NotImplementedError
+
+    def _insert(self, table: str, columns: Sequence[Column], rows: Sequence[Row]) -> None:
+        raise NotImplementedError
+
+    def _select(self, sql: str) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release the connection or the embedded engine."""
+
+    # -- public API -----------------------------------------------------------------------
+
+    def ensure_schema(self) -> None:
+        """Create the database and tables if missing (idempotent)."""
+        for stmt in ddl_statements(self.database):
+            self._run(stmt)
+        have = self.query(
+            "SELECT value FROM {db}.meta WHERE key = 'schema_version'"
+            " ORDER BY toUInt32OrZero(value) DESC LIMIT 1"
+        )
+        if not have:
+            self.insert("meta", [("schema_version", str(SCHEMA_VERSION))])
+        elif int(have[0]["value"]) < SCHEMA_VERSION and int(have[0]["value"]) >= 2:
+            self._add_missing_columns()
+            if int(have[0]["value"]) < 9:
+                self._resort("flows")  # version 9 orders flows by device
+                self.rollup_flows("1")  # ... and sums them in the rollup it added
+            self.insert("meta", [("schema_version", str(SCHEMA_VERSION))])
+        elif int(have[0]["value"]) != SCHEMA_VERSION:
+            newer = int(have[0]["value"]) > SCHEMA_VERSION
+            raise StoreError(
+                f"store {self.url} has schema version {have[0]['value']}, "
+                f"this tapaudit uses {SCHEMA_VERSION}; "
+                + ("upgrade tapaudit" if newer else "replay into a new --db")
+            )
+
+    def hash_key(self) -> bytes:
+        """The store's secret for keyed hashes of personal values (made once, kept in ``meta``).
+
+        Equal values hash equal across captures of one store, so a lab can count and
+        correlate them, while the hash cannot be reversed by hashing guesses elsewhere.
+        """
+        rows = self.query("SELECT value FROM {db}.meta WHERE key = 'hash_key' ORDER BY value LIMIT 1")
+        if rows:
+            return bytes.fromhex(str(rows[0]["value"]))
+        self.insert("meta", [("hash_key", secrets.token_hex(32))])
+        rows = self.query("SELECT value FROM {db}.meta WHERE key = 'hash_key' ORDER BY value LIMIT 1")
+        return bytes.fromhex(str(rows[0]["value"]))
+
+    def _resort(self, name: str) -> None:
+        """Rewrite a table under the schema's (changed) sorting key: a copy, then a swap of names.
+        A crash on the way leaves the old table in place, and the upgrade runs again."""
+        table, db = BY_NAME[name], f"`{self.database}`"
+        cols = ", ".join(f"`{c.name}`" for c in table.columns)
+        self._run(f"DROP TABLE IF EXISTS {db}.`{name}__resorted`")
+        self._run(table.ddl(self.database, f"{name}__resorted"))
+        self._run(f"INSERT INTO {db}.`{name}__resorted` ({cols}) SELECT {cols} FROM {db}.`{name}`")
+        self._run(
+            f"RENAME TABLE {db}.`{name}` TO {db}.`{name}__old`, {db}.`{name}__resorted` TO {db}.`{name}`"
+        )
+        self._run(f"DROP TABLE {db}.`{name}__old`")
+
+    def _add_missing_columns(self) -> None:
+        """Upgrade an older store in place: columns the schema gained are added with their defaults."""
+        for table in TABLES:
+            have = {
+                r["name"]
+                for r in self.query(
+                    "SELECT name FROM system.columns WHERE database = %(db)s AND table = %(t)s",
+                    {"db": self.database, "t": table.name},
+                )
+            }
+            for c in table.columns:
+                if c.name not in have:
+                    default = f" DEFAULT {c.default}" if c.default else ""
+                    where = f"`{self.database}`.`{table.name}`"
+                    self._run(f"ALTER TABLE {where} ADD COLUMN `{c.name}` {c.type}{default}")
+
+    def insert(self, table: str, rows: Sequence[Row], batch: int | None = None) -> None:
+        """Insert full rows (tuples in the schema's column order) in one block; with ``batch``, the
+        rows are tagged with it (a live session's flush number, see schema.BATCH)."""
+        if not rows:
+            return
+        cols = BY_NAME[table].inserted
+        if batch is not None:
+            cols = [*cols, BATCH]
+            rows = [(*r, batch) for r in rows]
+        self._insert(table, cols, rows)
+
+    def query(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+        """Run a SELECT; ``{db}`` names the database, ``%(name)s`` are parameters."""
+        return self._select(render(sql.replace("{db}", f"`{self.database}`"), params))
+
+    def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
+        self._run(render(sql.replace("{db}", f"`{self.database}`"), params))
+
+    def rollup_flows(self, where: str, params: Mapping[str, Any] | None = None) -> None:
+        """Sum the flows matching ``where`` into ``flow_rollup`` (see the table's doc)."""
+        self.execute(ROLLUP_FLOWS.replace("{where}", where), params)
+
+    def drop_runs(self, capture_id: str, keep: int) -> None:
+        """Delete a capture's rows from runs other than ``keep`` (after ``keep`` committed)."""
+        self._drop_rows(render("capture_id = %(c)s AND ingest_id != %(k)s", {"c": capture_id, "k": keep}))
+
+    def drop_capture(self, capture_id: str) -> None:
+        """Delete every row of a capture, all its runs."""
+        self._drop_rows(render("capture_id = %(c)s", {"c": capture_id}))
+
+    def _drop_rows(self, where: str) -> None:
+        """Delete matching rows from every table but ``meta``; the ``captures`` rows first: readers
+        see only committed runs, so what goes disappears at once while the rest is still deleted."""
+        for table in sorted((t.name for t in TABLES if t.name != "meta"), key=lambda n: n != "captures"):
+            self._delete(table, where)
+
+    def _delete(self, table: str, where: str) -> None:
+        raise NotImplementedError
+
+    def capture_status(self, capture_id: str) -> str:
+        rows = self.query(
+            "SELECT status FROM {db}.captures WHERE capture_id = %(c)s LIMIT 1", {"c": capture_id}
+        )
+        return str(rows[0]["status"]) if rows else ""
+
+
+class ChdbStore(Store):
+    """Embedded ClickHouse (chDB) in a data folder: no server to run."""
+
+    def __init__(self, path: str) -> None:
+        try:
+            from chdb import session
+        except ImportError as exc:  # pragma: no cover - chdb is a hard dependency
+            raise StoreError(f"chdb is not installed ({exc})") from None
+        self.url = path
+        if os.path.exists(path) and not os.path.isdir(path):
+            raise StoreError(f"--db {path} is a file, not a data folder")
+        try:
+            os.makedirs(path, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create data folder {path}: {exc.strerror}") from None
+        try:
+            self._sess = session.Session(path)
+            self._sess.query("SET output_format_json_quote_64bit_integers = 0")
+            # DateTime values travel as UTC wall time, read back in UTC whatever TZ says.
+            self._sess.query("SET session_timezone = 'UTC'")
+        except Exception as exc:
+            raise StoreError(f"cannot open embedded ClickHouse in {path}: {_first_line(exc)}") from None
+
+    def _call(self, sql: str, fmt: str = "CSV") -> Any:
+        try:
+            return self._sess.query(sql, fmt)
+        except Exception as exc:
+            raise StoreError(f"ClickHouse (chDB) error: {_first_line(exc)}") from None
+
+    def _run(self, sql: str) -> None:
+        self._call(sql)
+
+    def _insert(self, table: str, columns: Sequence[Column], rows: Sequence[Row]) -> None:
+        cols = ", ".join(f"`{c.name}`" for c in columns)
+        body = "\n".join(_tsv_lines(columns, rows))
+        self._call(f"INSERT INTO `{self.database}`.`{table}` ({cols}) FORMAT TabSeparated\n{body}\n")
+
+    def _delete(self, table: str, where: str) -> None:
+        # Lightweight delete: ALTER ... DELETE mutations can stall an embedded session. The
+        # commit markers (``captures``, a few rows) go synchronously, so a deleted capture is
+        # gone for readers when this returns; the bulk of its rows is then invisible anyway.
+        sync = 2 if table == "captures" else 0
+        where += f" SETTINGS lightweight_deletes_sync = {sync}"
+        self._call(f"DELETE FROM `{self.database}`.`{table}` WHERE {where}")
+
+    def _select(self, sql: str) -> list[dict[str, Any]]:
+        res = self._call(sql, "JSONEachRow")
+        text = res.bytes().decode("utf-8", "replace") if res is not None else ""
+        return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):  # closing twice is harmless
+            self._sess.close()
+
+
+class ServerStore(Store):
+    """A ClickHouse server (or cluster entry point) over the native protocol."""
+
+    def __init__(self, url: str) -> None:
+        from clickhouse_driver import Client
+
+        # The driver logs every failed connect with a traceback; we report it in one line.
+        logging.getLogger("clickhouse_driver").setLevel(logging.CRITICAL)
+        u = urlparse(url)
+        self.url = f"{u.scheme}://{u.hostname}:{u.port or 9000}/{u.path.strip('/') or DATABASE}"
+        self.database = u.path.strip("/") or DATABASE
+        # ?connect_timeout=2&send_receive_timeout=30: a live capture on a flaky link wants short ones
+        timeouts = {"connect_timeout": 5.0, "send_receive_timeout": 300.0, "sync_request_timeout": 5.0}
+        for key, values in parse_qs(u.query).items():
+            if key not in timeouts:
+                raise StoreError(f"unknown store URL option {key!r} (known: {', '.join(timeouts)})")
+            try:
+                timeouts[key] = float(values[-1])
+            except ValueError:
+                raise StoreError(f"store URL option {key}: not a number of seconds: {values[-1]!r}") from None
+        self._client = Client(
+            host=u.hostname or "localhost",
+            port=u.port or 9000,
+            user=unquote(u.username or "default"),
+            password=unquote(u.password or ""),
+            secure=u.scheme == "clickhouses",
+            **timeouts,
+        )
+        self._call("SELECT 1")
+
+    def _call(self, sql: str, rows: Iterable[Row] | None = None, **kw: Any) -> Any:
+        from clickhouse_driver import errors
+
+        try:
+            if rows is not None:
+                return self._client.execute(sql, rows, **kw)
+            return self._client.execute(sql, **kw)
+        except (errors.NetworkError, errors.SocketTimeoutError, OSError, EOFError) as exc:
+            raise StoreError(f"cannot reach ClickHouse at {self.url}: {_first_line(exc)}") from None
+        except errors.Error as exc:
+            raise StoreError(f"ClickHouse error: {_first_line(exc)}") from None
+
+    def _run(self, sql: str) -> None:
+        self._call(sql)
+
+    def _insert(self, table: str, columns: Sequence[Column], rows: Sequence[Row]) -> None:
+        cols = ", ".join(f"`{c.name}`" for c in columns)
+        self._call(f"INSERT INTO `{self.database}`.`{table}` ({cols}) VALUES", list(rows))
+
+    def _delete(self, table: str, where: str) -> None:
+        # 18.16 has only mutations; the server runs them in the background.
+        self._call(f"ALTER TABLE `{self.database}`.`{table}` DELETE WHERE {where}")
+
+    def _select(self, sql: str) -> list[dict[str, Any]]:
+        data, types = self._call(sql, with_column_types=True)
+        names = [n for n, _t in types]
+        return [dict(zip(names, _plain(r), strict=True)) for r in data]
+
+    def close(self) -> None:
+        self._client.disconnect()
+
+
+def _plain(row: Sequence[Any]) -> list[Any]:
+    """Make server values look like chDB's JSON ones (datetimes as text, tuples as lists)."""
+    out: list[Any] = []
+    for v in row:
+        if isinstance(v, dt.datetime):
+            out.append(v.strftime("%Y-%m-%d %H:%M:%S"))
+        elif isinstance(v, tuple):
+            out.append(list(v))
+        else:
+            out.append(v)
+    return out
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    line = text.splitlines()[0]
+    return line[:300]
+
+
+def open_store(url: str | None = None) -> Store:
+    """``clickhouse://user:pass@host:9000/db`` for a server, anything else is a chDB folder."""
+    url = url or os.environ.get("TAPAUDIT_DB") or DEFAULT_DB
+    if url.startswith(("clickhouse://", "clickhouses://")):
+        return ServerStore(url)
+    if "://" in url:
+        raise StoreError(f"unknown store URL scheme in {url!r} (use a folder or clickhouse://host:9000/db)")
+    return ChdbStore(url)

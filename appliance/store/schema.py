@@ -1,0 +1,499 @@
+"""The storage schema, declared once; DDL and insert column lists come from here.
+
+Types are limited to what ClickHouse 18.16 (Debian bookworm's server) and current
+ClickHouse (chDB) both accept: no DateTime64, LowCardinality, IPv4/IPv6 domains
+or Map. Timestamps are UInt64 nanoseconds since the epoch, with a DateTime
+column where a table is partitioned or ordered by time.
+
+Every row carries ``capture_id`` (the sha256 of the capture's bytes) and
+``ingest_id`` (the ingestion run, a unique nanosecond stamp), which makes
+re-ingestion idempotent without mutations: a run writes its rows, then its
+``captures`` row as the commit marker; readers see only each capture's latest
+committed run (``queries.CURRENT``). A complete capture is skipped unless forced;
+rows of a crashed run stay invisible, and a run that supersedes a committed one
+deletes the older run's rows once it has committed (``Store.drop_runs``), so a
+crash at any point loses nothing that was committed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+SCHEMA_VERSION = 10  # 10: batch on every table, phases.device_mac; 9: flow_rollup, flows by device
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str
+    doc: str
+    default: str = ""  # a DEFAULT expression: ClickHouse computes the value, inserts leave it out
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    doc: str
+    columns: tuple[Column, ...]
+    order_by: str
+    partition_by: str = ""
+    engine: str = "MergeTree()"
+
+    @property
+    def names(self) -> list[str]:
+        """Columns a row tuple gives, in order (computed DEFAULT columns are not given)."""
+        return [c.name for c in self.columns if not c.default]
+
+    @property
+    def inserted(self) -> list[Column]:
+        return [c for c in self.columns if not c.default]
+
+    def ddl(self, database: str, name: str | None = None) -> str:
+        cols = ",\n".join(
+            f"    `{c.name}` {c.type}" + (f" DEFAULT {c.default}" if c.default else "") for c in self.columns
+        )
+        part = f"\nPARTITION BY {self.partition_by}" if self.partition_by else ""
+        return (
+            f"CREATE TABLE IF NOT EXISTS `{database}`.`{name or self.name}` (\n{cols}\n)"
+            f"\nENGINE = {self.engine}{part}\nORDER BY ({self.order_by})"
+        )
+
+
+def C(name: str, type_: str, doc: str, default: str = "") -> Column:
+    return Column(name, type_, doc, default)
+
+
+CAPTURES = Table(
+    "captures",
+    "One row per ingested capture (a file, or the rotated files of one directory/glob).",
+    (
+        C("capture_id", "String", "sha256 of the capture bytes (of the files' sha256s, for several files)"),
+        C("ingest_id", "UInt64", "ingestion run (ns stamp); the newest committed run is current"),
+        C("path", "String", "the PATH argument as given"),
+        C("files", "Array(String)", "files in replay order"),
+        C("file_sha256", "Array(String)", "sha256 of each file"),
+        C("format", "String", "pcap, pcapng, or both"),
+        C("compressed", "UInt8", "1 if any file was gzip-compressed"),
+        C("packets", "UInt64", "records read"),
+        C("bytes", "UInt64", "captured bytes of all records"),
+        C("first_ns", "UInt64", "first packet timestamp, ns since epoch"),
+        C("last_ns", "UInt64", "last packet timestamp, ns since epoch"),
+        C("link_types", "Array(String)", "link types present"),
+        C("truncated", "UInt8", "1 if the capture ended inside a record or had a corrupt header"),
+        C("read_error", "String", "why reading stopped early"),
+        C("skipped_packets", "UInt64", "packets of unsupported link types or undecodable headers"),
+        C("decode_stats", "String", "JSON of the meter's counters (malformed per dissector, fragments...)"),
+        C("flows", "UInt64", "flow records written"),
+        C("devices", "UInt64", "local devices found"),
+        C("idle_timeout_s", "Float64", "flow idle timeout used"),
+        C("active_timeout_s", "Float64", "flow active timeout used"),
+        C("lan_prefixes", "Array(String)", "prefixes that counted as local"),
+        C("bench_sha256", "String", "sha256 of the bench file used, if any"),
+        C("home", "Array(String)", "home jurisdiction (ISO country codes) for cross_border"),
+        C("geoip_db", "String", "offline IP-to-country database used"),
+        C("geoip_version", "String", "its version (the data's release)"),
+        C("catalog_version", "String", "version of policies/catalog used for organisations"),
+        C("psl_version", "String", "public suffix list snapshot used for registrable domains"),
+        C("raw_evidence", "UInt8", "1 if values were stored unmasked at the user's request"),
+        C("phases_sha256", "String", "sha256 of the phases file used, if any"),
+        C("tool_version", "String", "tapaudit version that wrote the rows"),
+        C("ingested_at", "DateTime", "wall-clock time of ingestion (UTC)"),
+        C("status", "String", "complete; live while a capture session runs (its newest row counts)"),
+    ),
+    order_by="capture_id, ingest_id",
+)
+
+DEVICES = Table(
+    "devices",
+    "Local devices by MAC, per capture; the bench file's fields override what is inferred.",
+    (
+        C("capture_id", "String", "capture the row was derived from"),
+        C("ingest_id", "UInt64", "ingestion run (ns stamp); the newest committed run is current"),
+        C("mac", "String", "aa:bb:cc:dd:ee:ff"),
+        C("oui_vendor", "String", "IEEE OUI registrant (netaddr's copy of the registry)"),
+        C("name", "String", "bench name, else DHCP hostname, else mDNS name"),
+        C("category", "String", "bench category, else 'unknown'"),
+        C("vendor", "String", "bench vendor, else OUI vendor"),
+        C("model", "String", "bench model"),
+        C("firmware", "String", "bench firmware"),
+        C("on_bench", "UInt8", "1 if listed in the bench file"),
+        C("role", "String", "device, or gateway when it forwards remote traffic"),
+        C("dhcp_hostname", "String", "DHCP option 12 (last seen)"),
+        C("dhcp_vendor_class", "String", "DHCP option 60"),
+        C("dhcp_prl", "String", "DHCP option 55 in request order, comma-separated"),
+        C("dhcp_fingerprint", "String", "sha1 of vendor class and parameter request list"),
+        C("dhcp_client_id", "String", "DHCP option 61, hex"),
+        C("mdns_names", "Array(String)", "names announced over mDNS"),
+        C("ssdp_names", "Array(String)", "SSDP SERVER headers and USN uuids"),
+        C("ipv4", "Array(String)", "IPv4 addresses seen"),
+        C("ipv6", "Array(String)", "IPv6 addresses seen"),
+        C("first_ns", "UInt64", "first evidence, ns"),
+        C("last_ns", "UInt64", "last evidence, ns"),
+    ),
+    order_by="capture_id, ingest_id, mac",
+)
+
+DEVICE_ADDRESSES = Table(
+    "device_addresses",
+    "Which MAC used which IP address, when, and how we know.",
+    (
+        C("capture_id", "String", "capture"),
+        C("ingest_id", "UInt64", "ingestion run (ns stamp); the newest committed run is current"),
+        C("mac", "String", "device MAC"),
+        C("address", "String", "IPv4 or IPv6 address"),
+        C("family", "UInt8", "4 or 6"),
+        C("source", "String", "arp, dhcp, ndp or traffic"),
+        C("first_ns", "UInt64", "first time seen, ns"),
+        C("last_ns", "UInt64", "last time seen, ns"),
+        C("observations", "UInt64", "how many times seen"),
+    ),
+    order_by="capture_id, ingest_id, mac, address, source",
+)
+
+FLOWS = Table(
+    "flows",
+    "Bidirectional flows; src is the initiator. Bytes are IP bytes, payload is the transport payload.",
+    (
+        C("capture_id", "String", "capture"),
+        C("ingest_id", "UInt64", "ingestion run (ns stamp); the newest committed run is current"),
+        C("flow_id", "UInt64", "stable id: hash of protocol, endpoints, first timestamp and VLAN"),
+        C(
+            "start",
+            "DateTime",
+            "first packet, seconds (for partitioning and time filters)",
+            default="toDateTime(intDiv(first_ns, 1000000000))",
+        ),
+        C("first_ns", "UInt64", "first packet, ns"),
+        C("last_ns", "UInt64", "last packet, ns"),
+        C("ip_version", "UInt8", "4 or 6"),
+        C("proto", "UInt8", "IP protocol number"),
+        C("src_ip", "String", "initiator address"),
+        C("src_port", "UInt16", "initiator port (ICMP: type)"),
+        C("dst_ip", "String", "responder address"),
+        C("dst_port", "UInt16", "responder port (ICMP: reply type or code)"),
+        C("src_mac", "String", "initiator's link-layer source"),
+        C("dst_mac", "String", "responder's link-layer source"),
+        C("vlan", "UInt16", "outer 802.1Q id, 0 if untagged"),
+        C("device_mac", "String", "the local device this flow belongs to"),
+        C("direction", "String", "outbound, inbound, local or multicast (relative to the device)"),
+        C("remote_ip", "String", "the non-device end"),
+        C("remote_port", "UInt16", "the non-device end's port"),
+        C("pkts_up", "UInt64", "packets initiator to responder"),
+        C("pkts_down", "UInt64", "packets responder to initiator"),
+        C("bytes_up", "UInt64", "IP bytes initiator to responder"),
+        C("bytes_down", "UInt64", "IP bytes responder to initiator"),
+        C("payload_up", "UInt64", "transport payload bytes up"),
+        C("payload_down", "UInt64", "transport payload bytes down"),
+        C("tcp_flags_up", "UInt8", "union of TCP flags sent by the initiator"),
+        C("tcp_flags_down", "UInt8", "union of TCP flags sent by the responder"),
+        C("tcp_state", "String", "established, closed, half_closed, reset, rejected, syn_sent, midstream"),
+        C("handshake", "UInt8", "1 if SYN and SYN-ACK were both seen"),
+        C("end_reason", "String", "idle, active, fin, rst, eof or evicted"),
+        C("segment", "UInt16", "0, or n for the n-th continuation after active timeouts"),
+        C("app", "String", "application protocol dissected (tls, http, quic, dns, mqtt...), '' if unknown"),
+        C("domain", "String", "server name: TLS SNI > HTTP Host > QUIC SNI > name the device resolved"),
+        C("domain_source", "String", "sni, http, quic, dns (this device), dns-other (another device), ''"),
+        C("registrable", "String", "registrable domain by the public suffix list"),
+        C("organisation", "String", "catalogue organisation id, '' if not catalogued"),
+        C("service", "String", "catalogue service name"),
+        C("service_kind", "String", "platform, cloud, analytics, push, advertising... (catalogue kinds)"),
+        C("party", "String", "first, third (relative to the device vendor), unknown, or local"),
+        C("country", "String", "ISO country of the remote address ('' for local, private or unknown)"),
+        C("cross_border", "UInt8", "1 if the remote country is outside the home jurisdiction"),
+        C(
+            "as_org",
+            "String",
+            "network operator (AS organisation) when the catalogue does not name the owner",
+        ),
+        C("security", "String", "none, tls1.0-1.3, tls (version unseen), quic, dtls, ssh, '' if unknown"),
+        C("readable", "UInt8", "1 if the appliance could read the application data"),
+        C("phase", "String", "test phase the flow began in ('unmarked' before the first mark)"),
+    ),
+    # by device: a device's flows lie together, so joins from its observations or bursts read them
+    # and skip the rest (schema 9; older stores are re-sorted on upgrade)
+    order_by="capture_id, ingest_id, device_mac, flow_id",
+    partition_by="toYYYYMM(start)",
+)
+
+
+def _event_head(what: str) -> tuple[Column, ...]:
+    return (
+        C("capture_id", "String", "capture"),
+        C("ingest_id", "UInt64", "ingestion run (ns stamp); the newest committed run is current"),
+        C("flow_id", "UInt64", f"the flow that carried the {what} (flows.flow_id)"),
+        C("ts_ns", "UInt64", f"time of the {what}'s first packet, ns"),
+        C("device_mac", "String", "the local device of that flow"),
+    )
+
+
+DNS = Table(
+    "dns",
+    "DNS, mDNS and LLMNR transactions: a query and its response in one row (as Zeek's dns.log).",
+    (
+        *_event_head("transaction"),
+        C("protocol", "String", "dns, mdns or llmnr"),
+        C("transport", "String", "udp or tcp"),
+        C("txid", "UInt16", "transaction id"),
+        C("opcode", "UInt8", "opcode"),
+        C("rcode", "UInt8", "response code (0 when unanswered)"),
+        C("qname", "String", "first question's name"),
+        C("qtype", "String", "first question's type"),
+        C("query_seen", "UInt8", "1 if the query was captured"),
+        C("answered", "UInt8", "1 if a response was captured"),
+        C("rtt_ns", "UInt64", "response time after the query, ns (0 if either is missing)"),
+        C("answer_names", "Array(String)", "answer owner names"),
+        C("answer_types", "Array(String)", "answer types (A, AAAA, CNAME, PTR, SRV, TXT, HTTPS...)"),
+        C("answer_data", "Array(String)", "answer data, printable"),
+        C("answer_ttls", "Array(UInt32)", "answer TTLs, s"),
+    ),
+    order_by="capture_id, ingest_id, device_mac, ts_ns",
+)
+
+TLS = Table(
+    "tls",
+    "TLS (over TCP) and QUIC handshakes as far as they are in clear, one row per connection.",
+    (
+        *_event_head("handshake"),
+        C("transport", "String", "tcp or quic"),
+        C("sni", "String", "server name indication"),
+        C("alpn", "Array(String)", "ALPN protocols offered"),
+        C("client_version", "String", "highest version offered"),
+        C("client_versions", "Array(String)", "supported_versions offered (GREASE removed)"),
+        C("ciphers", "Array(UInt16)", "cipher suites offered, in order"),
+        C("extensions", "Array(UInt16)", "extension types, in order"),
+        C("ja3", "String", "JA3 hash of the ClientHello"),
+        C("ja4", "String", "JA4 of the ClientHello"),
+        C("server_version", "String", "version chosen by the server"),
+        C("cipher", "UInt16", "cipher suite chosen by the server"),
+        C("ja3s", "String", "JA3S hash of the ServerHello"),
+        C("cert_count", "UInt8", "certificates sent in clear (TLS 1.2 and earlier)"),
+        C("cert_subject", "String", "leaf certificate subject (RFC 4514)"),
+        C("cert_issuer", "String", "leaf certificate issuer"),
+        C("cert_sans", "Array(String)", "leaf subjectAltName DNS names and addresses"),
+        C("cert_not_before", "String", "leaf validity start, ISO 8601 UTC"),
+        C("cert_not_after", "String", "leaf validity end, ISO 8601 UTC"),
+        C("cert_sha256", "String", "leaf certificate fingerprint"),
+        C("alerts", "Array(String)", "alerts sent in clear, level:description"),
+    ),
+    order_by="capture_id, ingest_id, device_mac, ts_ns",
+)
+
+HTTP = Table(
+    "http",
+    "HTTP/1.x requests and responses, one row per message; values masked unless raw evidence is on.",
+    (
+        *_event_head("message"),
+        C("is_response", "UInt8", "1 for a response"),
+        C("idx", "UInt32", "n-th request (or response) on the connection: pairs them"),
+        C("method", "String", "request method"),
+        C("host", "String", "Host header"),
+        C("path", "String", "request path"),
+        C("query", "String", "query string (values masked by default)"),
+        C("user_agent", "String", "User-Agent or Server header"),
+        C("content_type", "String", "Content-Type"),
+        C("content_length", "UInt64", "body bytes on the wire (after chunked decoding)"),
+        C("body_bytes", "UInt64", "body bytes after content decoding (up to the limit)"),
+        C("status", "UInt16", "response status"),
+        C("truncated", "UInt8", "1 if the body was cut by the capture or the size limit"),
+    ),
+    order_by="capture_id, ingest_id, device_mac, ts_ns",
+)
+
+APP_EVENTS = Table(
+    "app_events",
+    "Messages of MQTT, CoAP, RTSP, NTP, DHCP, DHCPv6, SSDP and WebSocket, and the first bytes of flows"
+    " no dissector reads; values masked unless raw evidence is on.",
+    (
+        *_event_head("message"),
+        C("protocol", "String", "mqtt, coap, rtsp, ntp, dhcp, dhcpv6, ssdp, websocket, raw (undissected)"),
+        C("kind", "String", "message kind (connect, publish, GET, request, discover...)"),
+        C("up", "UInt8", "1 if sent by the flow's initiator"),
+        C("name", "String", "what it is about: topic, URI, hostname, search target (masked)"),
+        C("detail", "String", "the protocol's other fields as JSON (masked)"),
+        C("payload_bytes", "UInt64", "application payload bytes carried"),
+    ),
+    order_by="capture_id, ingest_id, device_mac, ts_ns",
+)
+
+OBSERVATIONS = Table(
+    "observations",
+    "Personal data found in what devices sent: one row per value, masked unless raw evidence is on.",
+    (
+        *_event_head("message that carried the value"),
+        C("remote_ip", "String", "the other end of the flow"),
+        C("protocol", "String", "http, mqtt, coap, rtsp... (the record that carried it)"),
+        C("carrier", "String", "where in the message: http.query, http.body, http.header, mqtt.publish..."),
+        C("data_type", "String", "location, wifi_scan, cell_tower, imei, phone, persona:phone, image, ..."),
+        C("path", "String", "field path or offset inside the carrier ($.loc.lat, form:imei, header:x-imei)"),
+        C("confidence", "String", "high, medium or low"),
+        C("decimals", "Int8", "location: decimal places sent (-1 when not a coordinate)"),
+        C("metres", "Float64", "location: what those decimals resolve north-south, m"),
+        C("value_hash", "String", "HMAC-SHA256 of the value with the store's key, 16 hex digits"),
+        C("excerpt", "String", "the value masked (as sent when raw evidence is on)"),
+        C("detail", "String", "JSON: coordinate system, accuracy, hash form, media format and size..."),
+        C("phase", "String", "test phase the message was sent in"),
+    ),
+    order_by="capture_id, ingest_id, device_mac, data_type, ts_ns",
+)
+
+FLOW_ROLLUP = Table(
+    "flow_rollup",
+    "Flows summed per device, destination, remote address, enrichment and phase (Store.rollup_flows):"
+    " what the device and destination views read instead of every flow. Readers sum again, so one"
+    " run may write several partial rollups (a live capture writes one per flush).",
+    (
+        C("capture_id", "String", "capture"),
+        C("ingest_id", "UInt64", "ingestion run (ns stamp); the newest committed run is current"),
+        C("device_mac", "String", "the local device (flows.device_mac)"),
+        C("direction", "String", "flows.direction"),
+        C("destination", "String", "server name, else the remote address"),
+        C("remote_ip", "String", "flows.remote_ip"),
+        C("app", "String", "flows.app"),
+        C("registrable", "String", "flows.registrable"),
+        C("organisation", "String", "flows.organisation"),
+        C("service", "String", "flows.service"),
+        C("service_kind", "String", "flows.service_kind"),
+        C("party", "String", "flows.party"),
+        C("country", "String", "flows.country"),
+        C("cross_border", "UInt8", "flows.cross_border"),
+        C("as_org", "String", "flows.as_org"),
+        C("security", "String", "flows.security"),
+        C("readable", "UInt8", "flows.readable"),
+        C("phase", "String", "flows.phase"),
+        C("flows", "UInt64", "flow records"),
+        C("bytes_sent", "UInt64", "IP bytes the device sent"),
+        C("bytes_received", "UInt64", "IP bytes the device received"),
+        C("first_ns", "UInt64", "first packet of the first flow, ns"),
+        C("last_ns", "UInt64", "last packet of the last flow, ns"),
+    ),
+    order_by="capture_id, ingest_id, device_mac, destination, remote_ip",
+)
+
+BURSTS = Table(
+    "bursts",
+    "Payload bursts of every flow (packets less than 1 s apart), oriented to the device: the "
+    "beats and uploads that show what encrypted traffic carries, and how often.",
+    (
+        C("capture_id", "String", "capture"),
+        C("ingest_id", "UInt64", "ingestion run (ns stamp); the newest committed run is current"),
+        C("flow_id", "UInt64", "the flow (flows.flow_id)"),
+        C("device_mac", "String", "the local device of that flow"),
+        C("start_ns", "UInt64", "first payload packet of the burst, ns"),
+        C("end_ns", "UInt64", "last payload packet of the burst, ns"),
+        C("bytes_out", "UInt64", "transport payload bytes the device sent"),
+        C("bytes_in", "UInt64", "transport payload bytes the device received"),
+        C("pkts_out", "UInt32", "payload packets the device sent"),
+        C("pkts_in", "UInt32", "payload packets the device received"),
+        C("phase", "String", "test phase the burst began in"),
+    ),
+    order_by="capture_id, ingest_id, device_mac, start_ns",
+)
+
+FINDINGS = Table(
+    "findings",
+    "What the policy packs found, per capture and device: the rule, the verdict, the figures and the "
+    "evidence; one assessment (assess_id) replaces the previous one of its capture.",
+    (
+        C("capture_id", "String", "capture"),
+        C("ingest_id", "UInt64", "the ingestion run the facts came from"),
+        C("assess_id", "UInt64", "assessment run (ns stamp); the newest of a capture is current"),
+        C("finding_id", "String", "stable id: hash of rule, device, subject and first time"),
+        C("device_mac", "String", "the device"),
+        C("rule_id", "String", "rule id (CN25-03...)"),
+        C("pack", "String", "pack id"),
+        C("pack_version", "String", "pack version"),
+        C("rules_sha256", "String", "hash of every pack file that ran"),
+        C("declaration_sha256", "String", "sha256 of the product declaration used, '' if none"),
+        C("severity", "String", "info, low, medium, high or fail"),
+        C("requirements", "Array(String)", "TR-xx ids the rule implements"),
+        C("statement", "String", "one sentence with the measured figures"),
+        C("statement_zh", "String", "the same in Chinese"),
+        C("figures", "String", "JSON: the measured figures"),
+        C("flow_ids", "Array(UInt64)", "flows behind the finding"),
+        C("first_ns", "UInt64", "first evidence, ns"),
+        C("last_ns", "UInt64", "last evidence, ns"),
+        C("excerpts", "Array(String)", "masked excerpts of the values"),
+        C("observations", "UInt32", "observations behind the finding"),
+    ),
+    order_by="capture_id, assess_id, device_mac, rule_id",
+)
+
+PHASES = Table(
+    "phases",
+    "Test phases of a capture, from its phases file (or live marks): each lasts until the next.",
+    (
+        C("capture_id", "String", "capture"),
+        C("ingest_id", "UInt64", "ingestion run (ns stamp); the newest committed run is current"),
+        C("phase", "String", "boot, setup, consent, idle, feature_on, feature_off, background, mute..."),
+        C("start_ns", "UInt64", "mark time, ns"),
+        C("end_ns", "UInt64", "next mark, or the end of the capture, ns"),
+        C("note", "String", "the engineer's note"),
+        C("device_mac", "String", "the device a mark was for ('' for every device)"),
+    ),
+    order_by="capture_id, ingest_id, start_ns",
+)
+
+EVIDENCE_EXPORTS = Table(
+    "evidence_exports",
+    "Packet files written as the evidence of a finding (tapaudit evidence): where, their sha256, what"
+    " they hold.",
+    (
+        C("capture_id", "String", "capture the packets were read from"),
+        C("ingest_id", "UInt64", "ingestion run whose flow records chose the packets"),
+        C("finding_id", "String", "the finding (findings.finding_id)"),
+        C("path", "String", "the file written (absolute path)"),
+        C("sha256", "String", "sha256 of the file written"),
+        C("format", "String", "pcap, or pcapng when the capture mixes link types"),
+        C("packets", "UInt64", "frames written (every fragment of a fragmented datagram counts)"),
+        C("bytes", "UInt64", "captured bytes of the frames written"),
+        C("flow_ids", "Array(UInt64)", "the flows whose packets were written"),
+        C("created_ns", "UInt64", "when the file was written, ns since the epoch"),
+    ),
+    order_by="capture_id, finding_id, created_ns",
+)
+
+META = Table(
+    "meta",
+    "Schema version and other store-wide facts.",
+    (C("key", "String", "name"), C("value", "String", "value")),
+    order_by="key",
+    engine="ReplacingMergeTree()",
+)
+
+# Every table but ``meta`` has a ``batch``: the flush a live session wrote the row in (0 for a
+# replay). A write is (table, ingest_id, batch); one that may or may not have landed before a
+# fault is looked up by that key and not written twice (appliance.store.spool).
+BATCH = Column("batch", "UInt32", "live session's flush number (0 for a replay)", default="0")
+
+
+def _batched(t: Table) -> Table:
+    return Table(t.name, t.doc, (*t.columns, BATCH), t.order_by, t.partition_by, t.engine)
+
+
+(CAPTURES, DEVICES, DEVICE_ADDRESSES, FLOWS, FLOW_ROLLUP, DNS, TLS, HTTP, APP_EVENTS, OBSERVATIONS, BURSTS,
+ FINDINGS, PHASES, EVIDENCE_EXPORTS) = (_batched(t) for t in (
+    CAPTURES, DEVICES, DEVICE_ADDRESSES, FLOWS, FLOW_ROLLUP, DNS, TLS, HTTP, APP_EVENTS, OBSERVATIONS, BURSTS,
+    FINDINGS, PHASES, EVIDENCE_EXPORTS))  # fmt: skip
+
+TABLES: tuple[Table, ...] = (
+    META,
+    CAPTURES,
+    DEVICES,
+    DEVICE_ADDRESSES,
+    FLOWS,
+    FLOW_ROLLUP,
+    DNS,
+    TLS,
+    HTTP,
+    APP_EVENTS,
+    OBSERVATIONS,
+    BURSTS,
+    FINDINGS,
+    PHASES,
+    EVIDENCE_EXPORTS,
+)
+BY_NAME = {t.name: t for t in TABLES}
+
+
+def ddl_statements(database: str) -> list[str]:
+    return [f"CREATE DATABASE IF NOT EXISTS `{database}`"] + [t.ddl(database) for t in TABLES]

@@ -1,0 +1,1 @@
+"""Protocol dissectors: bytes of one message or stream in, plain records out; no flow state."""

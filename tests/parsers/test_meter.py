@@ -1,0 +1,327 @@
+"""FlowMeter on packets crafted with scapy: TCP life cycles, timeouts, fragments, link types, events."""
+
+from __future__ import annotations
+
+import ipaddress
+
+import pytest
+from scapy.layers.inet import ICMP, IP, TCP, UDP, fragment
+from scapy.layers.inet6 import (
+    ICMPv6EchoReply,
+    ICMPv6EchoRequest,
+    ICMPv6ND_NA,
+    ICMPv6ND_NS,
+    ICMPv6NDOptDstLLAddr,
+    IPv6,
+    IPv6ExtHdrFragment,
+    IPv6ExtHdrHopByHop,
+)
+from scapy.layers.l2 import ARP, CookedLinux, Dot1Q, Ether
+from scapy.layers.ppp import PPP, PPPoE
+from scapy.packet import Packet, Raw
+
+from parsers.events import AddressSeen, DhcpSeen
+from parsers.lan import DEFAULT_LAN, LanPrefixes
+from parsers.meter import FlowMeter
+from parsers.protocols.dhcp import DhcpMessage
+
+NS = 1_000_000_000
+DEV, GW = "aa:bb:cc:00:00:01", "aa:bb:cc:00:00:fe"
+LOCAL, REMOTE = "192.168.1.10", "47.95.1.1"
+
+
+def run(packets: list[tuple[float, Packet | bytes]], lt: int = 1, **kw: float) -> FlowMeter:
+    """Feed (seconds, packet) pairs and flush."""
+    m = FlowMeter(LanPrefixes(DEFAULT_LAN).is_local, **kw)
+    for t, p in packets:
+        data = bytes(p)
+        m.feed(int(t * NS), lt, len(data), data)
+    m.flush()
+    return m
+
+
+def eth(up: bool = True) -> Ether:
+    return Ether(src=DEV, dst=GW) if up else Ether(src=GW, dst=DEV)
+
+
+def tcp(t: float, up: bool, flags: str, payload: bytes = b"", sport: int = 40000, dport: int = 443):
+    ip = IP(src=LOCAL, dst=REMOTE) if up else IP(src=REMOTE, dst=LOCAL)
+    seg = TCP(sport=sport, dport=dport, flags=flags) if up else TCP(sport=dport, dport=sport, flags=flags)
+    return (t, eth(up) / ip / seg / Raw(payload) if payload else eth(up) / ip / seg)
+
+
+def session(t0: float = 0.0, close: str = "F", sport: int = 40000) -> list[tuple[float, Packet]]:
+    pkts = [
+        tcp(t0, True, "S", sport=sport),
+        tcp(t0 + 0.01, False, "SA", sport=sport),
+        tcp(t0 + 0.02, True, "A", sport=sport),
+        tcp(t0 + 0.03, True, "PA", b"x" * 100, sport=sport),
+        tcp(t0 + 0.04, False, "PA", b"y" * 300, sport=sport),
+    ]
+    if close == "F":
+        pkts += [
+            tcp(t0 + 0.05, True, "FA", sport=sport),
+            tcp(t0 + 0.06, False, "FA", sport=sport),
+            tcp(t0 + 0.07, True, "A", sport=sport),
+        ]
+    elif close == "R":
+        pkts += [tcp(t0 + 0.05, False, "R", sport=sport)]
+    return pkts
+
+
+def test_tcp_session_counts_both_ways() -> None:
+    m = run(session())
+    assert len(m.done) == 1
+    f = m.done[0]
+    assert ipaddress.ip_address(f.a) == ipaddress.ip_address(LOCAL) and f.ap == 40000 and f.bp == 443
+    assert (f.pk_up, f.pk_dn) == (5, 3)
+    assert (f.pl_up, f.pl_dn) == (100, 300)
+    assert f.by_up == 4 * 40 + 140 and f.by_dn == 2 * 40 + 340
+    assert f.tcp_state == "closed" and f.end == "fin" and f.handshake
+    assert f.smac.hex(":") == DEV and f.rmac.hex(":") == GW
+
+
+def test_rst_ends_flow_and_reuse_starts_a_new_one() -> None:
+    m = run(session(0, "R") + session(1.0, "F"))
+    assert [f.end for f in m.done] == ["rst", "fin"]
+    assert m.done[0].tcp_state == "reset"
+
+
+def test_packets_after_fin_within_linger_stay_and_later_start_new_flow() -> None:
+    pkts = [*session(0, "F"), tcp(2.0, False, "A"), tcp(10.0, True, "PA", b"late")]
+    m = run(pkts)
+    assert len(m.done) == 2
+    assert m.done[0].pk_dn == 4
+    assert m.done[1].pk_up == 1 and m.done[1].pl_up == 4
+
+
+def test_rejected_connection() -> None:
+    m = run([tcp(0, True, "S"), tcp(0.01, False, "RA")])
+    assert len(m.done) == 1 and m.done[0].tcp_state == "rejected"
+
+
+def test_synack_first_is_turned_around() -> None:
+    m = run(session()[1:])
+    f = m.done[0]
+    assert ipaddress.ip_address(f.a) == ipaddress.ip_address(LOCAL) and f.bp == 443
+    assert f.pk_dn == 3 and f.pk_up == 4 and f.synack
+
+
+def test_idle_timeout_splits_and_is_configurable() -> None:
+    def udp(t: float) -> tuple[float, Packet]:
+        return (t, eth() / IP(src=LOCAL, dst=REMOTE) / UDP(sport=5000, dport=123) / Raw(b"n" * 48))
+
+    pkts = [udp(0), udp(60), udp(200), udp(250)]
+    assert len(run(pkts).done) == 2
+    assert [f.end for f in run(pkts).done] == ["idle", "eof"]
+    assert len(run(pkts, idle_s=30).done) == 4
+    assert len(run(pkts, idle_s=300).done) == 1
+
+
+def test_active_timeout_continues_in_new_records_with_same_initiator() -> None:
+    pkts = []
+    for i in range(0, 4000, 60):  # keepalives every minute for 66 minutes, answered by the server
+        pkts += [
+            tcp(i, True, "PA", b"\xc0\x00", 41000, 1883),
+            tcp(i + 0.05, False, "PA", b"\xd0\x00", 41000, 1883),
+        ]
+    m = run(pkts)
+    assert [f.end for f in m.done] == ["active", "active", "eof"]
+    assert [f.seq for f in m.done] == [0, 1, 2]
+    assert all(f.ap == 41000 and f.bp == 1883 for f in m.done)
+    assert sum(f.pk_up + f.pk_dn for f in m.done) == len(pkts)
+    assert len(run(pkts, active_s=600).done) == 7
+
+
+def test_ipv4_fragments_reassembled_into_one_packet() -> None:
+    dgram = IP(src=LOCAL, dst=REMOTE, id=77) / UDP(sport=6000, dport=9000) / Raw(b"z" * 3000)
+    frags = fragment(dgram, fragsize=1400)
+    assert len(frags) == 3
+    m = run([(i * 0.001, eth() / fr) for i, fr in enumerate(reversed(frags))])
+    assert m.stats["ipv4_fragments"] == 3 and m.stats["ipv4_reassembled"] == 1
+    f = m.done[0]
+    assert (f.pk_up, f.pl_up, f.by_up) == (1, 3000, 3028) and f.bp == 9000
+
+
+def test_incomplete_fragments_are_counted_not_crashing() -> None:
+    dgram = IP(src=LOCAL, dst=REMOTE, id=78) / UDP(sport=6000, dport=9000) / Raw(b"z" * 3000)
+    frags = fragment(dgram, fragsize=1400)
+    m = run([(0, eth() / frags[0]), (0.1, eth() / frags[2])])
+    assert m.done == [] and m.stats["ipv4_fragments"] == 2
+    assert sum(v for k, v in m.stats.items() if "incomplete" in k or "expired" in k) >= 1
+
+
+def test_ipv6_extension_headers_and_fragments() -> None:
+    base = IPv6(src="fd00::10", dst="2408:8000::1")
+    hop = eth() / base / IPv6ExtHdrHopByHop() / UDP(sport=7000, dport=53) / Raw(b"q" * 20)
+    big = base / IPv6ExtHdrFragment(id=9) / UDP(sport=7001, dport=8000) / Raw(b"w" * 3000)
+    from scapy.layers.inet6 import fragment6
+
+    frags = fragment6(big, 1280)
+    m = run([(0, hop)] + [(0.1 + i * 0.001, eth() / fr) for i, fr in enumerate(frags)])
+    flows = {f.bp: f for f in m.done}
+    assert flows[53].pl_up == 20 and flows[53].by_up == 40 + 8 + 28
+    assert m.stats["ipv6_reassembled"] == 1
+    assert flows[8000].pk_up == 1 and flows[8000].pl_up == 3000
+
+
+def test_icmp_request_and_reply_join() -> None:
+    m = run(
+        [
+            (0, eth() / IP(src=LOCAL, dst="192.168.1.1") / ICMP(type=8, id=1) / Raw(b"p" * 56)),
+            (0.001, eth(False) / IP(src="192.168.1.1", dst=LOCAL) / ICMP(type=0, id=1) / Raw(b"p" * 56)),
+            (1, eth() / IPv6(src="fd00::10", dst="fd00::1") / ICMPv6EchoRequest(data=b"a" * 8)),
+            (1.001, eth(False) / IPv6(src="fd00::1", dst="fd00::10") / ICMPv6EchoReply(data=b"a" * 8)),
+        ]
+    )
+    assert sorted((f.proto, f.ap, f.bp, f.pk_up, f.pk_dn) for f in m.done) == [
+        (1, 8, 0, 1, 1),
+        (58, 128, 129, 1, 1),
+    ]
+
+
+def test_vlan_and_qinq() -> None:
+    inner = IP(src=LOCAL, dst=REMOTE) / UDP(sport=1, dport=2) / Raw(b"v")
+    m = run(
+        [
+            (0, Ether(src=DEV, dst=GW) / Dot1Q(vlan=20) / inner),
+            (1, Ether(src=DEV, dst=GW, type=0x88A8) / Dot1Q(vlan=100) / Dot1Q(vlan=30) / inner.copy()),
+        ]
+    )
+    assert len(m.done) == 1 and m.done[0].pk_up == 2 and m.done[0].vlan == 20
+
+
+def test_pppoe_without_a_tag_is_ip() -> None:
+    inner = IP(src=LOCAL, dst=REMOTE) / UDP(sport=1, dport=2) / Raw(b"p" * 20)
+    m = run([(0, eth() / PPPoE(sessionid=1) / PPP(proto=0x21) / inner), (1, eth() / PPPoE(sessionid=1)
+             / PPP(proto=0x21) / inner.copy())])  # fmt: skip
+    assert len(m.done) == 1 and m.done[0].pk_up == 2 and m.done[0].bp == 2
+    assert not m.stats.get("non_ip")
+
+
+def test_ipv6_extension_header_cut_short_is_counted_not_looped() -> None:
+    """A hop-by-hop header announced but absent: counted as malformed, the next packet still read."""
+    head = IPv6(src="fd00::10", dst="2408::1", nh=0, plen=4)
+    cut = bytes(eth() / head)[: 14 + 40] + b"\x11\x00\x00\x00"  # 4 of the header's 8 bytes
+    good = eth() / IPv6(src="fd00::10", dst="2408::1") / UDP(sport=3, dport=4) / Raw(b"x")
+    m = run([(0, cut), (1, good)])
+    assert m.stats["ipv6_malformed"] == 1 and len(m.done) == 1 and m.done[0].bp == 4
+
+
+@pytest.mark.parametrize("kind", ["sll", "sll2", "raw", "raw4", "null"])
+def test_other_link_types(kind: str) -> None:
+    ipb = bytes(IP(src=LOCAL, dst=REMOTE) / UDP(sport=1234, dport=80) / Raw(b"h" * 10))
+    mac = bytes.fromhex(DEV.replace(":", ""))
+    if kind == "sll":
+        lt, frame = (
+            113,
+            bytes(CookedLinux(pkttype=4, lladdrtype=1, lladdrlen=6, src=mac + b"\0\0", proto=0x0800)) + ipb,
+        )
+    elif kind == "sll2":
+        lt = 276
+        frame = (b"\x08\x00\x00\x00" + (2).to_bytes(4, "big") + b"\x00\x01\x04\x06" + mac + b"\0\0") + ipb
+    elif kind == "raw":
+        lt, frame = 101, ipb
+    elif kind == "raw4":
+        lt, frame = 228, ipb
+    else:
+        lt, frame = 0, (2).to_bytes(4, "little") + ipb
+    m = run([(0, frame)], lt=lt)
+    assert len(m.done) == 1 and m.done[0].pl_up == 10, m.stats
+    if kind in ("sll", "sll2"):
+        assert m.done[0].smac == mac
+
+
+def test_unsupported_link_type_is_counted() -> None:
+    m = run([(0, b"\x00" * 40)], lt=127)
+    assert m.done == [] and m.stats["linktype_unsupported_127"] == 1
+
+
+def test_truncated_and_malformed_headers_are_counted() -> None:
+    good = bytes(eth() / IP(src=LOCAL, dst=REMOTE) / TCP(sport=1, dport=2))
+    bad_ihl = bytearray(good)
+    bad_ihl[14] = 0x41  # IHL 4 words: below the minimum
+    m = run([(0, good[:36]), (1, bytes(bad_ihl)), (2, good[:20]), (3, b"\xff" * 8)])
+    assert m.stats["tcp_truncated"] == 1
+    assert m.stats["ipv4_malformed"] >= 2
+
+
+def test_arp_and_ndp_give_address_events() -> None:
+    m = run(
+        [
+            (
+                0,
+                Ether(src=DEV, dst="ff:ff:ff:ff:ff:ff")
+                / ARP(op=1, hwsrc=DEV, psrc=LOCAL, pdst="192.168.1.1"),
+            ),
+            (
+                1,
+                Ether(src=DEV, dst="33:33:00:00:00:01")
+                / IPv6(src="fe80::1", dst="ff02::1")
+                / ICMPv6ND_NA(tgt="fd00::10", R=0, S=0, O=1)
+                / ICMPv6NDOptDstLLAddr(lladdr=DEV),
+            ),
+            (
+                2,
+                Ether(src=DEV, dst="33:33:ff:00:00:20")
+                / IPv6(src="::", dst="ff02::1:ff00:20")
+                / ICMPv6ND_NS(tgt="fe80::20"),
+            ),
+        ]
+    )
+    seen = {(e.source, str(ipaddress.ip_address(e.ip))) for e in m.events if isinstance(e, AddressSeen)}
+    assert seen == {("arp", LOCAL), ("ndp", "fd00::10"), ("ndp", "fe80::20")}
+    assert all(e.mac.hex(":") == DEV for e in m.events if isinstance(e, AddressSeen))
+
+
+def test_dhcp_is_dissected_and_malformed_dhcp_counted() -> None:
+    from scapy.layers.dhcp import BOOTP, DHCP
+
+    mac = bytes.fromhex(DEV.replace(":", ""))
+    disc = (
+        Ether(src=DEV, dst="ff:ff:ff:ff:ff:ff")
+        / IP(src="0.0.0.0", dst="255.255.255.255")
+        / UDP(sport=68, dport=67)
+        / BOOTP(chaddr=mac + bytes(10), xid=5)
+        / DHCP(
+            options=[
+                ("message-type", "discover"),
+                ("hostname", b"watch-01"),
+                ("vendor_class_id", b"android-dhcp-13"),
+                ("param_req_list", [1, 3, 6, 15]),
+                "end",
+            ]
+        )
+    )
+    broken = bytes(disc)[:-40]
+    broken = broken[:16] + (len(broken) - 14).to_bytes(2, "big") + broken[18:]
+    m = run([(0, disc), (1, broken)])
+    dh = [e for e in m.events if isinstance(e, DhcpSeen)]
+    assert len(dh) == 1 and dh[0].mac == mac
+    msg: DhcpMessage = dh[0].msg
+    assert msg.hostname == "watch-01" and msg.vendor_class == "android-dhcp-13" and msg.prl == [1, 3, 6, 15]
+    assert m.stats["dissected_dhcp"] == 1
+    assert m.stats["malformed_dhcp"] + m.stats.get("udp_truncated", 0) >= 1
+
+
+def test_many_flows_all_accounted() -> None:
+    pkts: list[tuple[float, Packet]] = []
+    for i in range(300):
+        pkts += session(i * 0.5, "F" if i % 3 else "R", sport=20000 + i)
+    m = run(pkts)
+    assert len(m.done) == 300
+    assert sum(f.pk_up + f.pk_dn for f in m.done) == len(pkts)
+
+
+def test_flow_table_is_bounded_under_a_scan() -> None:
+    """Many concurrent flows (a port scan) evict the least recently seen, never grow past the cap."""
+    m = FlowMeter(LanPrefixes(DEFAULT_LAN).is_local, max_flows=1000)
+    peak = 0
+    for i in range(5000):
+        data = bytes(eth() / IP(src=LOCAL, dst=REMOTE) / TCP(sport=30000, dport=1 + i, flags="S"))
+        m.feed(i * 1_000_000, 1, len(data), data)  # 1 ms apart: nothing is idle
+        peak = max(peak, len(m.table) // 2)
+    m.flush()
+    assert peak <= 1001
+    assert len(m.done) == 5000 and m.stats["flows_evicted"] >= 3000
+    assert sum(f.pk_up for f in m.done) == 5000

@@ -1,0 +1,121 @@
+"""QUIC Initials decrypted to their ClientHello, against Zeek's quic.log and suricata-verify."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+import pytest
+import yaml
+
+from parsers.events import TlsRecord
+from parsers.protocols.quic import InitialCrypto, QuicError, client_initials, client_keys
+from parsers.protocols.tls import ClientHello
+from tests.support.paths import SHARED, shared_path
+from tests.support.sessionrun import run_sessions
+from tests.support.tcpflows import udp_datagrams
+from tests.support.zeekconn import read_conn, trace_of
+
+
+def hellos(pcap: Path) -> list[tuple[int, bytes, ClientHello]]:
+    """(version, original destination connection id, ClientHello) per client connection."""
+    conns: dict[tuple[bytes, int, bytes, int], tuple[bytes, int, InitialCrypto]] = {}
+    out = []
+    for key, payload in udp_datagrams(pcap):
+        try:
+            packets = client_initials(payload)
+        except QuicError:
+            continue
+        for p in packets:
+            dcid, version, crypto = conns.setdefault(key, (p.dcid, p.version, InitialCrypto()))
+            if p.dcid != dcid:
+                continue
+            try:
+                ch = crypto.add(p)
+            except QuicError:
+                continue
+            if ch is not None and not any(d == dcid for _v, d, _c in out):
+                out.append((version, dcid, ch))
+    return out
+
+
+def zeek_dirs() -> list[Path]:
+    base = SHARED / "zeek" / "Baseline"
+    if not base.exists():
+        return []
+    return sorted(d for d in base.iterdir() if (d / "quic.log").exists() and trace_of(d))
+
+
+def test_rfc9001_appendix_a_keys() -> None:
+    """The client Initial keys of RFC 9001 A.1 and RFC 9369 A.1 (dcid 8394c8f03e515708)."""
+    dcid = bytes.fromhex("8394c8f03e515708")
+    key, iv, hp = client_keys(1, dcid)
+    assert (key.hex(), iv.hex(), hp.hex()) == (
+        "1f369613dd76d5467730efcbe3b1a22d",
+        "fa044b2f42a3fd3b46fb255c",
+        "9f50449e04a0e810283a1e9933adedd2",
+    )
+    key2, iv2, hp2 = client_keys(0x6B3343CF, dcid)
+    assert (key2.hex(), iv2.hex(), hp2.hex()) == (
+        "8b1a0bc121284290a29e0971b5cd045d",
+        "91f73e2351d8fa91660e909f",
+        "45b95e15235d6f45a6b19cbcb0294ba9",
+    )
+
+
+@pytest.mark.parametrize("test_dir", zeek_dirs(), ids=lambda d: d.name)
+def test_matches_zeek_quic_log(test_dir: Path) -> None:
+    got = hellos(shared_path("zeek", "Traces", str(trace_of(test_dir))))
+    rows = read_conn(test_dir / "quic.log")
+    assert rows
+    for row in rows:
+        dcid = bytes.fromhex(row["client_initial_dcid"])
+        match = [ch for _v, d, ch in got if d == dcid]
+        assert match, f"no ClientHello for dcid {row['client_initial_dcid']}"
+        ch = match[0]
+        assert ch.sni == row["server_name"]
+        assert ch.alpn[0] == row["client_protocol"]  # Zeek logs the first ALPN offered
+
+
+def suricata_cases() -> list[tuple[str, dict[str, str]]]:
+    base = SHARED / "suricata-verify"
+    out = []
+    for name in ("quic-ietf", "ja4-quic"):
+        ty = base / name / "test.yaml"
+        if not ty.exists():
+            continue
+        for check in yaml.safe_load(ty.read_text()).get("checks") or []:
+            match = (check.get("filter") or {}).get("match") or {}
+            want = {k: str(v) for k, v in match.items() if k.startswith("quic.")}
+            if match.get("event_type") == "quic" and want:
+                out.append((name, want))
+    return out
+
+
+@pytest.mark.parametrize(("test_dir", "want"), suricata_cases())
+def test_matches_suricata_verify(test_dir: str, want: dict[str, str]) -> None:
+    pcap = next(iter(shared_path("suricata-verify", test_dir).glob("*.pcap")))
+    recs = run_sessions(pcap).records
+    got = [r.client for r in recs if isinstance(r, TlsRecord) and r.transport == "quic" and r.client]
+    assert got, "the replay's sessions read no QUIC ClientHello"
+    seen = {
+        "quic.ja4": {ch.ja4("q") for ch in got},
+        "quic.extensions[1].values[0]": {ch.sni for ch in got},
+        "quic.extensions[2].values[0]": {ch.alpn[0] for ch in got if ch.alpn},
+    }
+    names = {"quic.extensions[1].name": "server_name", "quic.extensions[2].name": "alpn"}
+    for key, value in want.items():
+        if key in names:
+            assert value == names[key]
+        else:
+            assert value in seen[key], f"{key}: want {value}, saw {seen[key]}"
+
+
+def test_garbage_raises_only_quic_error() -> None:
+    import random
+
+    rng = random.Random(5)
+    for n in range(0, 1300, 7):
+        blob = bytes((0xC0,)) + (1).to_bytes(4, "big") + bytes((8,)) + rng.randbytes(max(n - 6, 0))
+        with contextlib.suppress(QuicError):
+            client_initials(blob)

@@ -1,0 +1,104 @@
+"""TLS handshakes as the replay reads them: SNI, JA3, JA3S and JA4 against what suricata-verify checks."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+import yaml
+
+from parsers.events import TlsRecord
+from parsers.protocols.tls import TlsError, handshake_messages, parse_client_hello, parse_server_hello
+from parsers.tcpstream import HalfStream
+from pcaps.synth import frames
+from tests.support.paths import SHARED, shared_path
+from tests.support.sessionrun import run_sessions
+
+FIELDS = ("tls.sni", "tls.ja3.string", "tls.ja3.hash", "tls.ja3s.string", "tls.ja3s.hash", "tls.ja4")
+
+
+def suricata_cases() -> list[tuple[str, str, dict[str, str]]]:
+    base = SHARED / "suricata-verify"
+    cases = []
+    for ty in sorted(base.rglob("test.yaml")) if base.exists() else []:
+        doc = yaml.safe_load(ty.read_text()) or {}
+        pcap = doc.get("pcap") or next((p.name for p in ty.parent.glob("*.pcap")), None)
+        if not pcap:
+            continue
+        for i, check in enumerate(doc.get("checks") or []):
+            match = (check.get("filter") or {}).get("match") or {}
+            want = {k: str(v) for k, v in match.items() if k in FIELDS}
+            if want and match.get("event_type") == "tls":
+                cases.append((str(ty.parent.relative_to(base)), f"{pcap}#{i}", want))
+    return cases
+
+
+def observed(path: Path) -> dict[str, set[str]]:
+    """What the replay's sessions read of every TLS handshake in a capture (tapaudit's tls rows)."""
+    got: dict[str, set[str]] = {k: set() for k in FIELDS}
+    for rec in run_sessions(path).records:
+        if not isinstance(rec, TlsRecord) or rec.transport != "tcp":
+            continue
+        if rec.client is not None:
+            got["tls.sni"].add(rec.client.sni)
+            got["tls.ja3.string"].add(rec.client.ja3_string)
+            got["tls.ja3.hash"].add(rec.client.ja3)
+            got["tls.ja4"].add(rec.client.ja4())
+        if rec.server is not None:
+            got["tls.ja3s.string"].add(rec.server.ja3s_string)
+            got["tls.ja3s.hash"].add(rec.server.ja3s)
+    return got
+
+
+CASES = suricata_cases()
+
+
+def test_suricata_cases_found() -> None:
+    shared_path("suricata-verify")
+    assert len(CASES) >= 10
+
+
+@pytest.mark.parametrize(("test_dir", "which", "want"), CASES, ids=[f"{c[0]}:{c[1]}" for c in CASES])
+def test_matches_suricata_verify(test_dir: str, which: str, want: dict[str, str]) -> None:
+    pcap = (shared_path("suricata-verify", test_dir) / which.split("#")[0]).resolve()
+    got = observed(pcap)
+    for field, value in want.items():
+        assert value in got[field], f"{field}: want {value!r}, tapaudit saw {sorted(got[field])}"
+
+
+def test_generated_client_hello_round_trip() -> None:
+    rng = random.Random(1)
+    record = frames.tls_client_hello("api.watch.imoo.com", rng, alpn="h2")
+    ((mtype, body),) = handshake_messages(record)
+    ch = parse_client_hello(body)
+    assert mtype == 1 and ch.sni == "api.watch.imoo.com" and ch.alpn == ["h2"]
+    assert ch.version == 0x0304 and ch.legacy_version == 0x0303
+    assert ch.ja4().startswith("t13d0404h2_")
+
+
+def test_client_hello_split_across_records_and_segments() -> None:
+    body = frames.tls_client_hello("example.cn", random.Random(2))[5:]
+    recs = b"".join(b"\x16\x03\x01" + len(p).to_bytes(2, "big") + p for p in (body[:50], body[50:]))
+    half = HalfStream()
+    half.add(1000, b"", syn=True)
+    for off in (40, 0, 90, 20):  # out of order and overlapping
+        half.add(1001 + off, recs[off : off + 60])
+    half.add(1001 + 150, recs[150:])
+    assert bytes(half.data) == recs
+    ((_t, hello),) = handshake_messages(bytes(half.data))
+    assert parse_client_hello(hello).sni == "example.cn"
+
+
+def test_malformed_hellos_raise_only_tls_error() -> None:
+    body = frames.tls_client_hello("a.example.com", random.Random(3))[9:]
+    rng = random.Random(4)
+    for n in range(len(body)):
+        for blob in (body[:n], bytes(rng.randrange(256) for _ in range(n)), body[:n] + b"\xff" * 8):
+            try:
+                parse_client_hello(blob)
+                parse_server_hello(blob)
+            except TlsError:
+                pass
+    with pytest.raises(TlsError):
+        handshake_messages(b"GET / HTTP/1.1\r\n\r\n")

@@ -1,0 +1,50 @@
+"""Running tapaudit as the tests need it: the CLI in a process of its own, the lab replayed and assessed."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from tests.support.paths import LAB, ROOT
+
+
+def cli(*args: str, db: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run ``tapaudit`` as a user does, in a process of its own."""
+    cmd = [sys.executable, "-m", "appliance.cli", *args]
+    if db is not None:
+        cmd += ["--db", str(db)]
+    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
+
+
+def lab_options(raw: bool = False, phases: bool = True) -> Any:
+    """Replay options for the lab capture: its bench file (LAN, personas) and its phase marks."""
+    from appliance.ingest.replay import ReplayOptions
+    from appliance.lab.bench import load_bench
+    from appliance.lab.phases import load_phases
+
+    bench = load_bench(str(LAB / "lab.bench.yaml"))
+    opts = ReplayOptions(lan_prefixes=bench.lan_prefixes, bench=bench, raw_evidence=raw, force=True)
+    if phases:
+        opts.phases = load_phases(str(LAB / "lab.phases.csv"))
+    return opts
+
+
+def assessed_lab(path: str) -> str:
+    """Replay the lab (``lab_options``) into the data folder ``path`` and assess it against its
+    declarations, as `make demo` does; the folder is closed again (chDB opens one at a time).
+    Returns the capture id."""
+    from appliance.findings.assess import assess
+    from appliance.ingest.replay import replay
+    from appliance.store.backends import open_store
+    from policies.declaration import load_declarations
+
+    store = open_store(path)
+    try:
+        store.ensure_schema()
+        cid = replay(store, str(LAB / "lab.pcapng"), lab_options()).capture_id
+        assess(store, cid, declarations=load_declarations([str(LAB / "declarations")]))
+    finally:
+        store.close()
+    return cid

@@ -1,0 +1,232 @@
+"""The dashboard in a real browser: `tapaudit dashboard` serving the replayed and assessed lab, driven
+with Playwright through Debian's Chromium (``playwright install`` cannot download browsers here;
+scripts/ensure-debs.sh installs the ``chromium`` package). The Overview, Device and Findings pages
+must show the lab's ground truth (pcaps/lab/lab.truth.yaml); full-page screenshots are saved under
+tests/artifacts/browser/ for a person to look at. Last, a capture is uploaded on the Captures page.
+
+Both the replay and the server run in processes of their own: chDB allows one data path per process.
+Streamlit renders asynchronously, so every check waits for its text; its data frames are drawn on a
+canvas, but the grid keeps an accessible <table> of the visible cells, which the checks read.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.support.paths import LAB, ROOT
+from tests.support.run import cli
+
+pytestmark = pytest.mark.xdist_group("browser")
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = ROOT / "tests" / "artifacts" / "browser"
+TRUTH: dict[str, Any] = yaml.safe_load((LAB / "lab.truth.yaml").read_text())
+CHILD_WATCH = "80:41:4e:7c:22:31"
+UNDER_TEST = {mac: d["name"] for mac, d in TRUTH["devices"].items() if d["category"] != "other"}
+WAIT_MS = 90_000  # first renders open the chDB folder and run the queries
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"the dashboard exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                if r.status == 200 and r.read().strip() == b"ok":
+                    return
+        except OSError:
+            pass
+        time.sleep(0.3)
+    pytest.fail(f"{url} not healthy after {timeout:.0f}s:\n{log.read_text()[-3000:]}")
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Path:
+    if not CHROMIUM.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{CHROMIUM} is missing; scripts/ensure-debs.sh installs Debian's chromium")
+        pytest.skip(f"{CHROMIUM} is missing (Debian package chromium; scripts/ensure-debs.sh installs it)")
+    return CHROMIUM
+
+
+@pytest.fixture(scope="module")
+def lab_findings(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict[str, Any]]]:
+    """The lab replayed (its bench file and phases, as support.run.lab_options) and assessed in a folder."""
+    db = tmp_path_factory.mktemp("browser") / "db"
+    p = cli("replay", str(LAB / "lab.pcapng"), "--bench", str(LAB / "lab.bench.yaml"),
+            "--phases", str(LAB / "lab.phases.csv"), "--force", "--quiet", db=db)  # fmt: skip
+    assert p.returncode == 0, p.stderr
+    p = cli("assess", "--declaration", str(LAB / "declarations"), db=db)
+    assert p.returncode == 0, p.stderr
+    p = cli("findings", "--json", db=db)
+    assert p.returncode == 0, p.stderr
+    return db, json.loads(p.stdout)
+
+
+@pytest.fixture(scope="module")
+def dashboard(chromium: Path, lab_findings: tuple[Path, list[dict[str, Any]]]) -> Iterator[str]:
+    db = lab_findings[0]
+    port = _free_port()
+    log = db.parent / "dashboard.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "appliance.cli", "dashboard", "--db", str(db), "--port", str(port)],
+            cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    try:
+        base = f"http://127.0.0.1:{port}"
+        _wait_healthy(f"{base}/_stcore/health", proc, log)
+        yield base
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=15)
+        except ProcessLookupError:
+            pass
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=15)
+
+
+@pytest.fixture(scope="module")
+def page(chromium: Path, dashboard: str) -> Iterator[Any]:
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=WAIT_MS)
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(chromium), args=["--no-sandbox"])
+        try:
+            pg = browser.new_page(viewport={"width": 1600, "height": 1000})
+            pg.set_default_timeout(WAIT_MS)
+            pg.goto(dashboard)
+            yield pg
+        finally:
+            browser.close()
+
+
+def _go(pg: Any, name: str) -> None:
+    """Choose a page in the sidebar's Page radio and wait for its header."""
+    from playwright.sync_api import expect
+
+    pg.get_by_test_id("stSidebar").get_by_role("radiogroup", name="Page").get_by_text(
+        name, exact=True
+    ).click()
+    expect(pg.get_by_role("heading", level=2, name=name, exact=True)).to_be_visible()
+
+
+def _grid(pg: Any, column: str) -> Any:
+    """The accessible grid table (the visible cells) of the data frame with this column."""
+    return pg.get_by_test_id("stDataFrame").locator("table[role=grid]").filter(has_text=column).first
+
+
+def _shot(pg: Any, name: str) -> None:
+    """A full-page screenshot. Streamlit scrolls inside its main section, not the document, so the
+    viewport is made as tall as that section for the shot (full_page alone stops at the viewport)."""
+    pg.wait_for_timeout(1500)  # charts and grids paint after their text arrives
+    size = pg.viewport_size
+    tall = pg.evaluate("document.querySelector('[data-testid=stMain]').scrollHeight")
+    pg.set_viewport_size({"width": size["width"], "height": min(max(int(tall), size["height"]), 12000)})
+    pg.wait_for_timeout(1000)
+    try:
+        pg.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    finally:
+        pg.set_viewport_size(size)
+
+
+def test_overview_lists_the_devices(page: Any) -> None:
+    from playwright.sync_api import expect
+
+    _go(page, "Overview")
+    grid = _grid(page, "Data types sent")
+    for name in UNDER_TEST.values():
+        expect(grid).to_contain_text(name)
+    text = str(grid.text_content())
+    assert "Huawei Watch GT (lab)" in text and "imoo Kids Watch Z7" in text
+    assert not any(TRUTH["devices"][m]["name"] in text for m in TRUTH["devices"] if m not in UNDER_TEST)
+    metric = page.get_by_test_id("stMetric").filter(has_text="Devices under test")
+    expect(metric.get_by_test_id("stMetricValue")).to_have_text(str(len(UNDER_TEST)))
+    _shot(page, "overview")
+
+
+def test_device_page_of_the_child_watch(page: Any) -> None:
+    from playwright.sync_api import expect
+
+    _go(page, "Device")
+    name = UNDER_TEST[CHILD_WATCH]
+    page.get_by_test_id("stMain").get_by_role("combobox", name="Device").click()
+    page.get_by_role("option", name=f"{name} ({CHILD_WATCH})").click()
+    summary = page.get_by_test_id("stMarkdownContainer").filter(has_text=f"{name} · child_watch")
+    expect(summary).to_be_visible()
+    truth_dests = {o["destination"] for o in TRUTH["observations"] if o["device"] == CHILD_WATCH}
+    grid = _grid(page, "Cross-border")
+    for dest in sorted(truth_dests)[:5]:  # the grid holds the rows it shows
+        expect(grid).to_contain_text(dest)
+    _shot(page, "device-child-watch")
+
+
+def test_findings_of_the_child_watch(page: Any, lab_findings: tuple[Path, list[dict[str, Any]]]) -> None:
+    from playwright.sync_api import expect
+
+    _go(page, "Findings")
+    name = f"{UNDER_TEST[CHILD_WATCH]} ({CHILD_WATCH})"
+    page.get_by_test_id("stMain").get_by_role("combobox", name="Device").click()
+    page.get_by_role("option", name=name).click()
+    page.keyboard.press("Escape")
+    stored = [f for f in lab_findings[1] if f["device_mac"] == CHILD_WATCH]
+    metric = page.get_by_test_id("stMetric").filter(has_text="Findings")
+    expect(metric.get_by_test_id("stMetricValue")).to_have_text(str(len(stored)))
+    expanders = page.get_by_test_id("stExpander")
+    expect(expanders).to_have_count(min(len(stored), 50))
+    labels = {
+        s.strip()
+        for s in expanders.locator("summary").get_by_test_id("stMarkdownContainer").all_text_contents()
+    }
+    for f in TRUTH["findings"]:
+        if f["device"] == CHILD_WATCH:
+            assert f"[{f['severity']}] {f['rule']} · {name}" in labels, f
+    # open the first COPPA-01 (child identifiers): its statement is one of the stored ones
+    coppa = {f["statement"] for f in stored if f["rule_id"] == "COPPA-01" and f["severity"] == "high"}
+    exp = expanders.filter(has_text=f"[high] COPPA-01 · {name}").first
+    exp.locator("summary").click()
+    details = exp.get_by_test_id("stExpanderDetails")
+    expect(details).to_contain_text("Statement:")
+    assert coppa and any(s in str(details.text_content()) for s in coppa), coppa
+    _shot(page, "findings-child-watch")
+
+
+def test_upload_a_capture(page: Any) -> None:
+    """Last: it adds a capture to the store the other tests read."""
+    from playwright.sync_api import expect
+
+    _go(page, "Captures")
+    pcap = ROOT / "pcaps" / "real" / "ssi-smart-power-plug-boot.pcap"
+    uploader = page.get_by_test_id("stFileUploader").filter(has_text="Capture files")
+    uploader.locator("input[type=file]").set_input_files(str(pcap))
+    expect(uploader.get_by_role("button", name=f"Remove {pcap.name}")).to_be_visible()  # name shown cut
+    page.get_by_role("button", name="Ingest and assess").click()
+    expect(page.get_by_test_id("stAlert").filter(has_text=f"Ingested: {pcap.name}")).to_be_visible()
+    expect(_grid(page, "SHA-256")).to_contain_text(pcap.name)
+    expect(_grid(page, "SHA-256")).to_contain_text(TRUTH["capture"])
+    _shot(page, "captures-after-upload")

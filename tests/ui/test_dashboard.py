@@ -1,0 +1,593 @@
+"""The Streamlit dashboard (dashboards/app.py) on the replayed and assessed lab, page by page,
+with ``streamlit.testing.v1.AppTest``: names and numbers shown must be the lab's ground truth
+(pcaps/lab/lab.truth.yaml). Also `tapaudit dashboard`'s refusal to serve beyond loopback
+without a password.
+
+chDB allows one data path per process and the AppTest runs in this process: the fixture
+replays into a folder and closes it, the app then opens that folder once (st.cache_resource),
+and the module's teardown closes it again.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+import yaml
+
+from tests.support.paths import LAB, ROOT
+from tests.support.run import assessed_lab, cli
+
+pytestmark = pytest.mark.xdist_group("dashboard")  # one worker: the replayed lab is shared
+
+APP = str(ROOT / "dashboards" / "app.py")
+TRUTH: dict[str, Any] = yaml.safe_load((LAB / "lab.truth.yaml").read_text())
+WATCH = "e0:06:30:5a:11:21"
+CHILD_WATCH = "80:41:4e:7c:22:31"
+TIMEOUT = 120
+
+
+@pytest.fixture(scope="module")
+def lab_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    path = str(tmp_path_factory.mktemp("dashboard") / "db")
+    cid = assessed_lab(path)
+    old = os.environ.get("TAPAUDIT_DB")
+    os.environ["TAPAUDIT_DB"] = path
+    yield path, cid
+    from dashboards import data
+
+    data.close()
+    if old is None:
+        os.environ.pop("TAPAUDIT_DB", None)
+    else:
+        os.environ["TAPAUDIT_DB"] = old
+
+
+def _app(page: str, lang: str = "en") -> Any:
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.session_state["page"] = page
+    at.session_state["lang"] = lang
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _frame(at: Any, column: str) -> pd.DataFrame:
+    """The first table shown with this column (AppTest keeps no dataframe keys)."""
+    for d in at.dataframe:
+        value = d.value
+        frame = value.data if hasattr(value, "data") else value  # a Styler's frame
+        if column in frame.columns:
+            return frame
+    raise AssertionError(f"no table with a {column!r} column")
+
+
+def _truth_types(mac: str) -> set[str]:
+    return {o["data_type"] for o in TRUTH["observations"] if o["device"] == mac}
+
+
+UNDER_TEST = {mac: d["name"] for mac, d in TRUTH["devices"].items() if d["category"] != "other"}
+
+
+def test_captures_page(lab_db: tuple[str, str]) -> None:
+    at = _app("captures")
+    frame = _frame(at, "SHA-256")
+    assert len(frame) == 1
+    row = frame.iloc[0]
+    assert row["SHA-256"] == lab_db[1] and row["File"] == TRUTH["capture"]
+    assert (row["Packets"], row["Flows"], row["Status"]) == (TRUTH["packets"], TRUTH["flows"], "complete")
+    assert row["Devices"] == len(TRUTH["devices"])
+    assert row["Start (UTC)"] == "2026-03-02 09:00:03"  # truth first_ts 1772442003.0
+    assert row["Duration (min)"] == round((TRUTH["last_ts"] - TRUTH["first_ts"]) / 60, 1)
+
+
+def test_overview_page(lab_db: tuple[str, str]) -> None:
+    at = _app("overview")
+    frame = _frame(at, "Data types sent").set_index("MAC")
+    assert dict(zip(frame.index, frame["Name"], strict=True)) == UNDER_TEST
+    for mac in UNDER_TEST:
+        cat = TRUTH["devices"][mac]["category"]
+        assert frame.loc[mac, "Category"] == cat
+        shown = set(str(frame.loc[mac, "Data types sent"]).split(", "))
+        assert _truth_types(mac) <= shown, mac
+        sevs = {f["severity"] for f in TRUTH["findings"] if f["device"] == mac}
+        assert all(f" {s}" in str(frame.loc[mac, "Findings"]) for s in sevs), mac
+    assert frame.loc[WATCH, "Countries reached"] == "CN"
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Devices under test"] == str(len(UNDER_TEST))
+    # the overview's findings total is the findings page's
+    assert metrics["Findings"] == {m.label: m.value for m in _app("findings").metric}["Findings"]
+
+
+def test_overview_in_chinese(lab_db: tuple[str, str]) -> None:
+    at = _app("overview", lang="zh")
+    assert at.title[0].value == "tapaudit 仪表盘"
+    assert {m.label for m in at.metric} == {"受测设备数", "发现数", "所选流数"}
+    frame = _frame(at, "发送的数据类型")
+    assert "名称" in frame.columns and set(frame["名称"]) == set(UNDER_TEST.values())
+
+
+def test_device_page(lab_db: tuple[str, str]) -> None:
+    at = _app("device")
+    at.selectbox(key="device_pick").set_value(WATCH).run(timeout=TIMEOUT)
+    assert not at.exception
+    assert at.markdown[0].value.startswith(f"**{UNDER_TEST[WATCH]}** · watch")
+    dests = _frame(at, "Cross-border")
+    truth_dests = {o["destination"] for o in TRUTH["observations"] if o["device"] == WATCH}
+    assert truth_dests <= set(dests["Destination"])
+    periods = _frame(at, "Period (s)").set_index("Destination")
+    for p in TRUTH["periodic"]:
+        if p["device"] == WATCH:
+            assert abs(float(periods.loc[p["destination"], "Period (s)"]) - p["period_s"]) < 1, p
+    assert any(u.value == "No upload bursts." for u in at.info)  # the watch uploads nothing in bulk
+
+    at.selectbox(key="device_pick").set_value("64:f2:fb:66:55:61").run(timeout=TIMEOUT)
+    uploads = _frame(at, "Upload kind")
+    truth_up = {(u["destination"], u["kind"]) for u in TRUTH["uploads"] if u["device"] == "64:f2:fb:66:55:61"}
+    assert set(zip(uploads["Destination"], uploads["Upload kind"], strict=True)) == truth_up
+
+
+def test_destinations_page(lab_db: tuple[str, str]) -> None:
+    at = _app("destinations")
+    frame = _frame(at, "Organisation")
+    shown = {d for cell in frame["Destination"] for d in str(cell).split(", ")}
+    assert {o["destination"] for o in TRUTH["observations"]} <= shown
+    abroad = frame[frame["Cross-border"].str.startswith("⚠")]
+    assert len(abroad) and set(abroad["Country"]).isdisjoint({"CN"})
+    assert set(frame[~frame["Cross-border"].str.startswith("⚠")]["Country"]) <= {"CN", "?"}
+    google = frame[frame["Organisation"] == "google"]
+    assert UNDER_TEST["20:ff:36:77:66:71"] in " ".join(google["Devices"])
+
+
+def test_findings_page(lab_db: tuple[str, str]) -> None:
+    at = _app("findings")
+    frame = _frame(at, "Statement")
+    names = {m: f"{d['name']} ({m})" for m, d in TRUTH["devices"].items()}
+    shown = set(zip(frame["Device"], frame["Rule"], frame["Severity"], strict=True))
+    for f in TRUTH["findings"]:
+        assert (names[f["device"]], f["rule"], f["severity"]) in shown, f
+    at.multiselect(key="f_sev").set_value(["high"])
+    at.multiselect(key="f_dev").set_value([CHILD_WATCH]).run(timeout=TIMEOUT)
+    frame = _frame(at, "Statement")
+    truth = {f["rule"] for f in TRUTH["findings"] if f["device"] == CHILD_WATCH and f["severity"] == "high"}
+    assert set(frame["Severity"]) == {"high"} and set(frame["Device"]) == {names[CHILD_WATCH]}
+    assert truth <= set(frame["Rule"])
+    assert at.metric[0].value == str(len(frame))
+    assert any(e.label.startswith("[high] COPPA-01") for e in at.expander)
+    # evidence is masked: no full IMEI of the child watch's persona in any excerpt
+    excerpts = "\n".join(c.value for c in at.code)
+    assert excerpts and not any(len(tok) >= 15 and tok.isdigit() for tok in excerpts.split())
+
+
+def test_flows_page(lab_db: tuple[str, str]) -> None:
+    at = _app("flows")
+    assert at.metric[0].value == str(TRUTH["flows"])
+    assert len(_frame(at, "Bytes up")) == 100
+    at.number_input(key="flows_page").set_value(4).run(timeout=TIMEOUT)
+    last = _frame(at, "Bytes up")
+    assert len(last) == TRUTH["flows"] - 300 and at.caption[0].value == "Page 4 / 4"
+    at.selectbox(key="flows_device").set_value(WATCH)
+    at.number_input(key="flows_page").set_value(1).run(timeout=TIMEOUT)
+    frame = _frame(at, "Bytes up")
+    total = int(at.metric[0].value)
+    assert 0 < total < TRUTH["flows"] and len(frame) == min(total, 100)
+    assert set(frame["MAC"]) <= set(TRUTH["devices"]) and WATCH in set(frame["MAC"])
+    assert "download_button" in {e.type for e in at.main}
+
+
+def _stored_flows(path: str, cid: str) -> list[dict[str, Any]]:
+    """Every flow record of the lab capture straight from the flows table (no read API, no filter)."""
+    from dashboards import data
+
+    sql = "SELECT domain, remote_ip, proto, app, first_ns FROM {db}.flows WHERE capture_id = %(c)s"
+    return data._run(path, lambda store: store.query(sql, {"c": cid}))
+
+
+def _count(rows: list[dict[str, Any]], dest: str = "", proto: int | None = None, app: str | None = None,
+           since_ns: int = 0) -> int:  # fmt: skip
+    return sum(
+        dest.lower() in str(r["domain"] or r["remote_ip"]).lower()
+        and (proto is None or int(r["proto"]) == proto)
+        and (app is None or r["app"] == app)
+        and int(r["first_ns"]) >= since_ns
+        for r in rows
+    )
+
+
+def test_flows_filters(lab_db: tuple[str, str]) -> None:
+    import datetime as dt
+
+    rows = _stored_flows(*lab_db)
+    assert len(rows) == TRUTH["flows"]
+    at = _app("flows")
+    assert at.metric[0].value == str(TRUTH["flows"])
+    at.number_input(key="flows_page").set_value(2).run(timeout=TIMEOUT)
+    assert at.caption[0].value == "Page 2 / 4"
+    # a changed filter goes back to the first page (TCP alone still fills more than one)
+    at.selectbox(key="flows_proto").set_value(6).run(timeout=TIMEOUT)
+    tcp_all = _count(rows, "", 6)
+    assert tcp_all > 100 and int(at.metric[0].value) == tcp_all
+    assert at.caption[0].value == f"Page 1 / {-(-tcp_all // 100)}"
+    at.selectbox(key="flows_proto").set_value(None).run(timeout=TIMEOUT)
+    assert int(at.metric[0].value) == TRUTH["flows"]
+    # a destination of the lab's truth, as a substring: every flow to *.cloud.huawei.com
+    dest = next(p["destination"] for p in TRUTH["periodic"] if p["destination"].endswith(".cloud.huawei.com"))
+    sub = "CLOUD.huawei"  # case does not matter
+    at.text_input(key="flows_dest").input(sub).run(timeout=TIMEOUT)
+    assert not at.exception, [e.value for e in at.exception]
+    want = _count(rows, sub)
+    assert want > 0 and int(at.metric[0].value) == want
+    frame = _frame(at, "Bytes up")
+    assert len(frame) == min(want, 100) and dest in set(frame["Destination"])
+    assert all(sub.lower() in d.lower() for d in frame["Destination"])
+    assert {"Application protocol", "Destination"} <= set(frame.columns)
+    # and by transport: TCP only, then UDP only
+    at.selectbox(key="flows_proto").set_value(6).run(timeout=TIMEOUT)
+    tcp = int(at.metric[0].value)
+    assert tcp == _count(rows, sub, 6) and set(_frame(at, "Bytes up")["Protocol"]) <= {"TCP"}
+    at.selectbox(key="flows_proto").set_value(17).run(timeout=TIMEOUT)
+    assert int(at.metric[0].value) == _count(rows, sub, 17)
+    # application protocol (choices from the stored apps): DNS over UDP, any destination
+    at.text_input(key="flows_dest").input("").run(timeout=TIMEOUT)
+    udp = _count(rows, "", 17)
+    assert 0 < udp < TRUTH["flows"] and int(at.metric[0].value) == udp  # UDP alone, any destination
+    assert "dns" in at.selectbox(key="flows_app").options
+    at.selectbox(key="flows_app").set_value("dns").run(timeout=TIMEOUT)
+    dns = _count(rows, "", 17, "dns")
+    assert dns > 0 and int(at.metric[0].value) == dns
+    assert set(_frame(at, "Bytes up")["Application protocol"]) == {"dns"}
+    # a time range narrows it: from the minute of the median such flow on, then until a later minute
+    at.selectbox(key="flows_app").set_value(None)
+    at.selectbox(key="flows_proto").set_value(None)
+    at.text_input(key="flows_dest").input(sub).run(timeout=TIMEOUT)
+    minute = 60 * 10**9
+    times = sorted(
+        int(r["first_ns"]) for r in rows if sub.lower() in str(r["domain"] or r["remote_ip"]).lower()
+    )
+    since_ns = times[len(times) // 2] // minute * minute
+    since = dt.datetime.fromtimestamp(since_ns / 1e9, dt.UTC).replace(tzinfo=None)
+    at.datetime_input(key="flows_since").set_value(since).run(timeout=TIMEOUT)
+    assert not at.exception, [e.value for e in at.exception]
+    later = int(at.metric[0].value)
+    assert 0 < later < want and later == _count(rows, sub, since_ns=since_ns)
+    assert min(_frame(at, "Bytes up")["Start (UTC)"]) >= since.strftime("%Y-%m-%d %H:%M:%S")
+    until_ns = times[-1] // minute * minute  # the last such flow (at least) is after it
+    until = dt.datetime.fromtimestamp(until_ns / 1e9, dt.UTC).replace(tzinfo=None)
+    at.datetime_input(key="flows_until").set_value(until).run(timeout=TIMEOUT)
+    within = _count(rows, sub, since_ns=since_ns) - _count(rows, sub, since_ns=until_ns)
+    assert int(at.metric[0].value) == within and 0 < within < later
+    zh = _app("flows", lang="zh")
+    assert (
+        zh.text_input(key="flows_dest").label == "目的地包含" and "应用协议" in _frame(zh, "上行字节").columns
+    )
+
+
+def _pcap_packets(blob: bytes) -> int:
+    """Packets in a classic pcap (either byte order, µs or ns) or a pcapng file, read independently."""
+    import struct
+
+    if blob[:4] == b"\x0a\x0d\x0d\x0a":  # pcapng: count packet blocks (enhanced, simple, obsolete)
+        n, off = 0, 0
+        while off + 8 <= len(blob):
+            btype, blen = struct.unpack_from("<II", blob, off)
+            n += btype in (2, 3, 6)
+            off += blen
+        return n
+    order = "<" if blob[:4] in (bytes.fromhex("d4c3b2a1"), bytes.fromhex("4d3cb2a1")) else ">"
+    n, off = 0, 24
+    while off + 16 <= len(blob):
+        (incl,) = struct.unpack_from(order + "I", blob, off + 8)
+        off += 16 + incl
+        n += 1
+    assert off == len(blob)
+    return n
+
+
+PCAP_MAGICS = {bytes.fromhex(m) for m in ("d4c3b2a1", "a1b2c3d4", "4d3cb2a1", "a1b23c4d", "0a0d0d0a")}
+
+
+def test_findings_downloads(lab_db: tuple[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from appliance.findings.evidence import EvidenceError, export
+    from appliance.store import queries
+    from dashboards import data, downloads
+    from dashboards.pages_.findings import download_key
+
+    path, cid = lab_db
+    fnd = next(r for r in data._run(path, queries.findings, [cid], CHILD_WATCH) if r["flows"])
+    at = _app("findings")
+    at.multiselect(key="f_dev").set_value([CHILD_WATCH]).run(timeout=TIMEOUT)
+    pkey, rkey = download_key("pcap", fnd), download_key("report", fnd)
+    assert pkey not in at.session_state and not at.download_button  # nothing is built before it is asked for
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp))
+    at.button(key=f"{pkey}_go").click().run(timeout=TIMEOUT)
+    monkeypatch.undo()
+    assert not at.exception, [e.value for e in at.exception]
+    got = at.session_state[pkey]
+    assert isinstance(got, downloads.Download), got
+    assert got.data[:4] in PCAP_MAGICS and got.file_name.startswith(f"evidence-{fnd['finding_id'][:16]}.pcap")
+    res = data._run(path, export, str(fnd["finding_id"]), str(tmp_path / "ev.pcap"))  # `tapaudit evidence`
+    assert got.packets == res.packets == _pcap_packets(got.data) > 0
+    assert got.data == (tmp_path / "ev.pcap").read_bytes()
+    assert [b.label for b in at.download_button] == ["Download evidence (pcap)"]
+    assert any(c.value.endswith(f"{res.packets:,} packets") for c in at.caption)
+    assert not list(tmp.iterdir())  # the evidence was written to a temporary folder, then deleted
+    # the device's report, of that finding's capture: names the device, values masked
+    at.button(key=f"{rkey}_go").click().run(timeout=TIMEOUT)
+    assert not at.exception, [e.value for e in at.exception]
+    rep = at.session_state[rkey]
+    assert isinstance(rep, downloads.Download) and rep.mime == "text/html"
+    html = rep.data.decode("utf-8")
+    assert "<html" in html and TRUTH["devices"][CHILD_WATCH]["name"] in html
+    bench = yaml.safe_load((LAB / "lab.bench.yaml").read_text())
+    persona = bench["devices"][CHILD_WATCH]["persona"]
+    assert "IMEI" in html.upper() and not any(str(persona[k]) in html for k in ("imei", "email", "serial"))
+    assert sorted(b.label for b in at.download_button) == ["Download device report (HTML)",
+                                                          "Download evidence (pcap)"]  # fmt: skip
+
+    # evidence that cannot be exported (capture files moved or changed): one line of warning
+    def refuse(store: Any, finding_id: str, out: str) -> Any:
+        raise EvidenceError(f"lab.pcapng: capture file of finding {finding_id} is missing")
+
+    monkeypatch.setattr(downloads, "export", refuse)
+    at = _app("findings")
+    at.multiselect(key="f_dev").set_value([CHILD_WATCH]).run(timeout=TIMEOUT)
+    at.button(key=f"{pkey}_go").click().run(timeout=TIMEOUT)
+    assert not at.exception, [e.value for e in at.exception]
+    assert [w.value for w in at.warning] == [
+        f"lab.pcapng: capture file of finding {fnd['finding_id']} is missing"
+    ]
+    assert not at.download_button
+
+
+def test_password_gate(lab_db: tuple[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = tmp_path / "dashboard.toml"
+    settings.write_text('password = "s3cret lab pass"\n')
+    monkeypatch.setenv("TAPAUDIT_DASHBOARD_SETTINGS", str(settings))
+    monkeypatch.setenv("TAPAUDIT_DASHBOARD_AUTH", "1")
+    at = _app("captures")
+    assert not at.dataframe and at.text_input(key="password_input")
+    at.text_input(key="password_input").input("wrong").run(timeout=TIMEOUT)
+    assert not at.dataframe and at.error[0].value == "Wrong password."
+    at.text_input(key="password_input").input("s3cret lab pass").run(timeout=TIMEOUT)
+    assert _frame(at, "SHA-256").iloc[0]["SHA-256"] == lab_db[1]
+
+
+def test_cli_refuses_non_loopback_without_password(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from appliance.cli.common import Fail
+    from appliance.cli.dashboard import dashboard_command
+
+    monkeypatch.setenv("TAPAUDIT_DASHBOARD_SETTINGS", str(tmp_path / "none.toml"))
+    res = cli("dashboard", "--host", "0.0.0.0", db=tmp_path / "db")
+    assert res.returncode == 1 and res.stdout == ""
+    assert res.stderr.count("\n") == 1 and "--host 0.0.0.0 is not loopback" in res.stderr
+    with pytest.raises(Fail):
+        dashboard_command(None, "192.168.50.2", 8501)
+    cmd, env = dashboard_command(str(tmp_path / "db"), "127.0.0.1", 8600)
+    assert cmd[-6:-4] == ["--server.address", "127.0.0.1"] or "127.0.0.1" in cmd
+    assert cmd[cmd.index("--server.port") + 1] == "8600" and env["TAPAUDIT_DB"] == str(tmp_path / "db")
+    assert "TAPAUDIT_DASHBOARD_AUTH" not in env
+    (tmp_path / "set.toml").write_text('password = "x"\n')
+    monkeypatch.setenv("TAPAUDIT_DASHBOARD_SETTINGS", str(tmp_path / "set.toml"))
+    cmd, env = dashboard_command(None, "0.0.0.0", 8501)
+    assert cmd[cmd.index("--server.address") + 1] == "0.0.0.0" and env["TAPAUDIT_DASHBOARD_AUTH"] == "1"
+
+
+# -- adding, comparing and deleting captures (these run last: they add the firmware captures to
+# the shared store, then delete them again) ----------------------------------------------------
+
+FW_TRUTH: dict[str, Any] = yaml.safe_load((LAB / "child-watch-fw-diff.truth.yaml").read_text())
+FW = ("child-watch-fw-a.pcapng", "child-watch-fw-b.pcapng")
+
+
+def _fw_ids(path: str) -> dict[str, str]:
+    """Both firmware captures stored as the upload stores them (no bench, no phases); their ids."""
+    from dashboards import data
+    from dashboards import uploads as manage
+
+    done = data._run(path, manage.ingest, [str(LAB / f) for f in FW])
+    data.refresh()
+    return {side: r.capture_id for side, r in zip("ab", done.results, strict=True)}
+
+
+def test_upload_refuses_a_non_capture(lab_db: tuple[str, str]) -> None:
+    at = _app("captures")
+    at.file_uploader(key="up_caps").set_value(("notes.txt", b"hello, not a capture", "text/plain"))
+    at.button(key="up_go").click().run(timeout=TIMEOUT)
+    assert not at.exception, [e.value for e in at.exception]
+    assert len(at.error) == 1 and "\n" not in at.error[0].value
+    assert at.error[0].value.startswith("notes.txt: not a pcap or pcapng capture")
+    assert len(_frame(at, "SHA-256")) == 1  # nothing stored
+    assert not any(p.name.endswith(".txt") for p in (Path(lab_db[0]) / "uploads").rglob("*"))
+
+
+def test_upload_refuses_a_bad_bench_file(lab_db: tuple[str, str]) -> None:
+    at = _app("captures")
+    at.file_uploader(key="up_caps").set_value((FW[0], (LAB / FW[0]).read_bytes(), "application/octet-stream"))
+    at.file_uploader(key="up_bench").set_value(("bench.yaml", b"- not a mapping\n", "application/x-yaml"))
+    at.button(key="up_go").click().run(timeout=TIMEOUT)
+    assert not at.exception, [e.value for e in at.exception]
+    assert len(at.error) == 1 and "\n" not in at.error[0].value
+    assert at.error[0].value.startswith("bench file ") and "expected a mapping" in at.error[0].value
+    assert len(_frame(at, "SHA-256")) == 1  # nothing replayed
+
+
+def test_upload_ingests_and_assesses(lab_db: tuple[str, str]) -> None:
+    at = _app("captures")
+    at.button(key="up_go").click().run(timeout=TIMEOUT)
+    assert at.warning[0].value == "Choose at least one capture file."
+    files = [(f, (LAB / f).read_bytes(), "application/octet-stream") for f in FW]
+    at.file_uploader(key="up_caps").set_value(files)
+    decl = (LAB / "declarations" / "child_watch.yaml").read_bytes()
+    at.file_uploader(key="up_decls").set_value([("child_watch.yaml", decl, "application/x-yaml")])
+    at.button(key="up_go").click().run(timeout=TIMEOUT)
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    done = [s.value for s in at.success]
+    assert len(done) == 2 and all(s.startswith(("Ingested: ", "Already stored: ")) for s in done), done
+    assert len(at.get("progress")) >= 2  # one bar per capture, fed by replay's Progress
+    frame = _frame(at, "SHA-256").set_index("File")
+    assert set(FW) | {TRUTH["capture"]} == set(frame.index)
+    for side, f in zip("ab", FW, strict=True):
+        assert frame.loc[f, "Packets"] == FW_TRUTH[side]["packets"] and frame.loc[f, "Status"] == "complete"
+        sha = frame.loc[f, "SHA-256"]
+        assert (Path(lab_db[0]) / "uploads" / sha[:16] / f).read_bytes() == (LAB / f).read_bytes()
+    # the assessment ran: the findings page has the child watch's findings of the new captures
+    fnd = _app("findings")
+    caps = fnd.multiselect(key="caps")
+    caps.set_value([frame.loc[FW[1], "SHA-256"]]).run(timeout=TIMEOUT)
+    assert not fnd.exception and int(fnd.metric[0].value) > 0
+
+
+def _cell_set(frame: pd.DataFrame, column: str) -> set[str]:
+    return {str(v) for v in frame[column]}
+
+
+@pytest.mark.parametrize("device", ["", CHILD_WATCH])
+def test_compare_page(lab_db: tuple[str, str], device: str) -> None:
+    ids = _fw_ids(lab_db[0])
+    at = _app("compare")
+    at.selectbox(key="cmp_a").set_value(ids["a"])
+    at.selectbox(key="cmp_b").set_value(ids["b"]).run(timeout=TIMEOUT)
+    if device:
+        at.selectbox(key="cmp_dev").set_value(device).run(timeout=TIMEOUT)
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    for kind, col in (("destinations", "destination"), ("organisations", "organisation"),
+                      ("countries", "country"), ("data_types", "data_type")):  # fmt: skip
+        for side in ("new", "gone"):
+            label = f"{side.capitalize()} {col.replace('_', ' ')}"
+            truth = {x[col] if isinstance(x, dict) else x for x in FW_TRUTH[kind][side]}
+            assert _cell_set(_frame(at, label), label) == truth, (kind, side)
+    new_dest = _frame(at, "New destination").set_index("New destination")
+    assert new_dest.loc["ulogs.umeng.com", "Organisation"] == "umeng"
+    assert new_dest.loc["ulogs.umeng.com", "Countries reached"] == "CN"
+    for side in ("new", "gone"):
+        frame = _frame(at, f"{side.capitalize()} series (data type)")
+        shown = set(zip(frame.iloc[:, 0], frame["Organisation"], frame["Test phase"], strict=True))
+        truth = {(s["data_type"], s["organisation"], s["phase"]) for s in FW_TRUTH["series"][side]}
+        assert shown == truth, side
+    freq = _frame(at, "Interval in A (s)")
+    assert len(freq) == len(FW_TRUTH["frequency"])
+    for f in FW_TRUTH["frequency"]:
+        row = freq[(freq["Data type"] == f["data_type"]) & (freq["Organisation"] == f["organisation"])]
+        assert len(row) == 1, f
+        assert abs(row.iloc[0]["Interval in A (s)"] - f["a_interval"]) < 0.01
+        assert abs(row.iloc[0]["Interval in B (s)"] - f["b_interval"]) < 0.01
+    prec = _frame(at, "Decimals in A")
+    cols = [prec[c] for c in ("Data type", "Organisation", "Decimals in A", "Decimals in B")]
+    truth_prec = [
+        (p["data_type"], p["organisation"], p["a_decimals"], p["b_decimals"]) for p in FW_TRUTH["precision"]
+    ]
+    assert set(zip(*cols, strict=True)) == set(truth_prec)
+    for side in ("new", "gone"):  # the findings tables are there (what they hold is the rule packs')
+        _frame(at, f"{side.capitalize()} finding (rule)")
+    zh = _app("compare", lang="zh")
+    assert zh.header[0].value == "对比" and _frame(zh, "新增目的地") is not None
+
+
+def test_delete_capture(lab_db: tuple[str, str]) -> None:
+    ids = _fw_ids(lab_db[0])
+    at = _app("captures")
+    at.selectbox(key="del_pick").set_value(ids["a"])
+    at.button(key="del_go").click().run(timeout=TIMEOUT)
+    assert at.warning[0].value == "Tick the confirmation first."
+    assert ids["a"] in set(_frame(at, "SHA-256")["SHA-256"])
+    for side in "ab":
+        at.selectbox(key="del_pick").set_value(ids[side])
+        at.checkbox(key="del_confirm").check()
+        at.button(key="del_go").click().run(timeout=TIMEOUT)
+        assert not at.exception, [e.value for e in at.exception]
+        assert at.success[0].value.startswith(f"Deleted capture: {ids[side][:12]}")
+        assert ids[side] not in set(_frame(at, "SHA-256")["SHA-256"])
+    at = _app("captures")  # a fresh session: gone, the lab's capture untouched
+    assert list(_frame(at, "SHA-256")["SHA-256"]) == [lab_db[1]]
+    from appliance.store import queries
+    from dashboards import data
+
+    for cid in ids.values():  # no row of either capture is left in any table
+        assert not data._run(lab_db[0], queries.flow_count, [cid])
+        assert not data._run(lab_db[0], queries.devices, [cid])
+    assert _app("overview").metric  # the other pages still render
+
+
+def test_an_empty_store_offers_the_upload_form(tmp_path: Path) -> None:
+    """Nothing stored yet: the app says so and still shows the Captures page's upload form
+    (in a process of its own: chDB opens one data folder per process)."""
+    script = (
+        "from streamlit.testing.v1 import AppTest\n"
+        "at = AppTest.from_file('dashboards/app.py', default_timeout=60).run()\n"
+        "assert not at.exception, at.exception\n"
+        "print(len(at.get('file_uploader')), [b.label for b in at.button])\n"
+    )
+    env = {**os.environ, "TAPAUDIT_DB": str(tmp_path / "empty")}
+    p = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True,
+                       timeout=120, check=False)  # fmt: skip
+    assert p.returncode == 0, p.stderr[-2000:]
+    uploaders, buttons = p.stdout.strip().split(" ", 1)
+    assert int(uploaders) >= 1 and "Ingest and assess" in buttons
+
+
+def test_mark_a_phase_in_the_running_session(
+    lab_db: tuple[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Captures page finds a session on its control socket, shows its figures, and its form
+    sends a mark that the session's loop receives (appliance.live.control, as `tapaudit mark` does)."""
+    import threading
+
+    from appliance.live.control import Control
+
+    path = str(tmp_path / "control.sock")
+    monkeypatch.setenv("TAPAUDIT_CONTROL", path)
+    at = _app("captures")
+    assert not any(s.value == "Live capture session" for s in at.subheader)  # no session: no panel
+    got: list[dict[str, Any]] = []
+    status = {"capture_id": "ab" * 32, "packets": 12345, "flows": 67, "dropped": 2, "if_dropped": 1,
+              "phase": "setup", "lag_s": 0.4, "spool_pending": 0}  # fmt: skip
+
+    def handler(req: dict[str, Any]) -> dict[str, Any]:
+        if req["op"] == "status":
+            return {"session": status}
+        got.append(req)
+        return {"ts_ns": 1_800_000_000 * 10**9, "capture_id": status["capture_id"], "phase": req["phase"],
+                "device": req["device"]}  # fmt: skip
+
+    control = Control(path)
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.is_set():
+            control.serve(handler)
+            stop.wait(0.02)
+
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+    try:
+        at = _app("captures")
+        assert [s.value for s in at.subheader][:1] == ["Live capture session"]
+        metrics = {m.label: m.value for m in at.metric}
+        assert metrics["Packets"] == "12,345" and metrics["Dropped packets"] == "3"
+        assert metrics["Test phase"] == "setup"
+        at.selectbox(key="mark_phase").set_value("feature_on")
+        at.text_input(key="mark_note").input("voice assistant on")
+        at.text_input(key="mark_device").input(CHILD_WATCH)
+        at.button[0].click().run(timeout=TIMEOUT)  # the form's submit button
+        assert not at.exception, [e.value for e in at.exception]
+        assert got == [
+            {"op": "mark", "phase": "feature_on", "note": "voice assistant on", "device": CHILD_WATCH}
+        ]
+        assert at.success[0].value.startswith("Marked feature_on")
+    finally:
+        stop.set()
+        thread.join(2)
+        control.close()

@@ -1,0 +1,317 @@
+"""tapaudit report: the per-device lab report from the replayed and assessed lab, in all four formats.
+
+The rule packs are still growing, so the assertions hold on what the lab always gives
+(identity, phases, capture hashes, measured data types, destinations, charts) and on the
+findings only as far as the packs on disk raise them. The PDF pages are also written as
+PNG images to tests/artifacts/report/ (git-ignored) for a person to look at.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from appliance import __version__
+from appliance.ingest.replay import replay
+from appliance.report import charts
+from appliance.report.data import ReportData, ReportError, gather
+from appliance.report.fonts import cjk_font
+from appliance.report.render_html import render_html
+from appliance.report.render_md import code, esc, render_md
+from appliance.store.backends import Store, open_store
+from policies.engine import load_pack, pack_names
+from policies.requirements import REQUIREMENTS, VERDICTS
+from tests.support.paths import ROOT
+from tests.support.run import assessed_lab, cli, lab_options
+
+pytestmark = pytest.mark.xdist_group("report")  # one worker: the replayed lab is shared by the module
+
+LAB = ROOT / "pcaps" / "lab"
+ARTIFACTS = ROOT / "tests" / "artifacts" / "report"
+WATCH = "e0:06:30:5a:11:21"  # Huawei Watch GT (lab)
+CHILD_WATCH = "80:41:4e:7c:22:31"  # imoo Kids Watch Z7
+PHASES = ["boot", "idle", "feature_on", "feature_off", "background"]
+A4_PT = (595.28, 841.89)
+MARGIN_PT = 14 / 25.4 * 72  # the @page side margins
+
+
+@pytest.fixture(scope="module")
+def lab_db(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    """The lab replayed with its bench and phases, assessed against every pack and the lab's
+    declarations: the data folder and the capture id (the folder is closed: chDB opens one at a time)."""
+    path = str(tmp_path_factory.mktemp("report") / "db")
+    return path, assessed_lab(path)
+
+
+@pytest.fixture
+def lab(lab_db: tuple[str, str]) -> Iterator[tuple[Store, str]]:
+    store = open_store(lab_db[0])
+    yield store, lab_db[1]
+    store.close()
+
+
+@pytest.fixture(scope="module")
+def watch(lab_db: tuple[str, str]) -> ReportData:
+    store = open_store(lab_db[0])
+    try:
+        return gather(store, WATCH)
+    finally:
+        store.close()
+
+
+def _need(tool: str) -> str:
+    path = shutil.which(tool)
+    if path is None:
+        if os.environ.get("CI"):
+            pytest.fail(f"{tool} is missing: scripts/ensure-debs.sh installs poppler-utils")
+        pytest.skip(f"{tool} not installed")
+    return path
+
+
+def _need_pdf() -> None:
+    if cjk_font() is None:
+        if os.environ.get("CI"):
+            pytest.fail("no CJK font: scripts/ensure-debs.sh installs fonts-wqy-microhei")
+        pytest.skip("no CJK font installed")
+    _need("pdftoppm")
+    _need("pdfinfo")
+
+
+def test_identity_scenario_and_provenance(watch: ReportData, lab: tuple[Store, str]) -> None:
+    d = watch.device
+    assert (d["mac"], d["name"], d["category"]) == (WATCH, "Huawei Watch GT (lab)", "watch")
+    assert (d["vendor"], d["model"], d["firmware"]) == ("Huawei", "GT-4", "1.0.21")
+    assert d["dhcp_hostname"] and d["oui_vendor"].upper().startswith("HUAWEI")
+    assert "192.168.50.21" in d["ipv4"] and d["flows"] > 0
+    assert [p["phase"] for p in watch.phases] == PHASES
+    assert all(p["note"] == "lab scenario" and p["end_ns"] > p["start_ns"] for p in watch.phases)
+    assert sum(p["observations"] for p in watch.phases) > 0
+    [cap] = watch.captures
+    sha = hashlib.sha256((LAB / "lab.pcapng").read_bytes()).hexdigest()
+    assert cap["capture_id"] == lab[1] == sha and cap["files"][0]["sha256"] == sha
+    assert cap["packets"] > 0 and cap["last_ns"] > cap["first_ns"] and not cap["truncated"]
+    pv = watch.provenance
+    assert watch.tool_version == __version__
+    for key in ("geoip_version", "catalog_version", "psl_version", "bench_sha256", "phases_sha256"):
+        assert pv[key] and all(pv[key]), key
+    assert {p["pack"] for p in pv["packs"]} == {load_pack(n).id for n in pack_names()}
+    assert pv["packs_verified"] and all(len(p["sha256"]) == 64 for p in pv["packs"])
+    [a] = pv["assessments"]
+    assert len(a["rules_sha256"]) == 64 and len(a["declaration_sha256"]) == 64
+
+
+def test_measured_data_types_and_destinations(watch: ReportData) -> None:
+    types = {t["data_type"]: t for t in watch.data_types}
+    # the lab's watch: location every 30 s and heart rate every 60 s with the feature on, health readings
+    assert {"location", "health:heart_rate", "health:spo2", "health:steps", "health:sleep"} <= set(types)
+    assert types["location"]["median_interval_s"] == pytest.approx(30, rel=0.05)
+    assert types["location"]["max_decimals"] == 6 and types["location"]["organisations"] == ["huawei"]
+    assert types["health:heart_rate"]["median_interval_s"] == pytest.approx(60, rel=0.05)
+    assert all(w["excerpt"] for t in types.values() for w in t["found_in"])
+    assert {m["phase"] for m in watch.measures} >= {"idle", "feature_on"}
+    dests = {x["destination"]: x for x in watch.destinations}
+    assert {"health-api.cloud.huawei.com", "alogus.umeng.com"} <= set(dests)
+    assert dests["alogus.umeng.com"]["party"] == "third" and dests["alogus.umeng.com"]["countries"] == ["CN"]
+    # what could not be read: TLS to Huawei's cloud, with the period of its beats
+    enc = {u["destination"]: u for u in watch.unreadable if u["encrypted"]}
+    assert enc["connect-drcn.hispace.hicloud.com"]["period_s"] == pytest.approx(300, rel=0.02)
+    assert any(i["topic"] == "encrypted" for i in watch.not_assessed)
+
+
+def test_requirement_verdicts(watch: ReportData, lab: tuple[Store, str]) -> None:
+    child = gather(lab[0], CHILD_WATCH)
+    packs = [load_pack(n) for n in pack_names()]
+    for report in (watch, child):
+        assert [q["id"] for q in report.requirements] == [r.id for r in REQUIREMENTS]
+        for q in report.requirements:
+            assert q["verdict"] in VERDICTS and q["note"]
+            mine = [f for f in report.findings if q["id"] in f["requirements"]]
+            if mine:  # the worst severity among its findings
+                assert q["verdict"] == min((f["severity"] for f in mine), key=VERDICTS.index)
+            else:
+                assert q["verdict"] in ("pass", "not assessed")
+            if not any(q["id"] in r.requirements for p in packs for r in p.rules):
+                assert q["verdict"] == "not assessed"
+        for f in report.findings:  # statement, evidence and clause
+            assert f["statement"] and f["requirements"] and f["first_ns"] <= f["last_ns"]
+            rule = next((r for p in packs for r in p.rules if r.id == f["rule_id"]), None)
+            if rule is not None:
+                assert f["clauses"] == list(rule.clauses) and f["explain"] == rule.explain
+    # the children's watch sends its IMEI, phone number and location during boot, before the consent
+    if any(r.check == "sensitive_before_consent" for p in packs for r in p.rules):
+        early = [f for f in child.findings if f["rule_id"] and "TR-01" in f["requirements"]]
+        assert early and early[0]["flow_ids"] and early[0]["excerpts"]
+        assert next(q for q in child.requirements if q["id"] == "TR-01")["verdict"] == early[0]["severity"]
+
+
+def test_charts_have_titles_axes_and_legends(watch: ReportData) -> None:
+    by_id = {c.id: c for c in watch.charts}
+    assert set(by_id) == {"intervals", "destinations", "timeline"}
+    for c in watch.charts:
+        assert c.title and c.title_zh and c.legend_title and not c.empty
+        assert re.search(r"\((s|count|UTC|ISO)", c.x_label + c.y_label), (c.x_label, c.y_label)
+    assert (
+        "(s, log scale)" in by_id["intervals"].x_label and by_id["intervals"].y_label == "Intervals (count)"
+    )
+    series = {s["label"]: s["values"] for s in by_id["intervals"].series}
+    assert min(series["location"]) == pytest.approx(30, rel=0.05)
+    assert [s["phase"] for s in by_id["timeline"].spans] == PHASES
+    assert by_id["destinations"].categories == ["CN"]
+    assert {s["key"] for s in by_id["destinations"].series} == {"first", "third", "unknown"}
+    for c in watch.charts:
+        svg = charts.render(c, "svg").decode()
+        comments = set(re.findall(r"<!-- (.*?) -->", svg))  # matplotlib names each text drawn as paths
+        assert c.title in comments and c.x_label in comments and c.y_label in comments
+        assert c.legend_title in comments
+        if cjk_font() is not None:
+            assert c.title_zh in comments
+        assert "<text" not in svg  # glyphs as paths: no font needed to show it
+        png = charts.render(c, "png", dpi=60)
+        assert png.startswith(b"\x89PNG")
+    empty = charts.interval_chart({})
+    assert empty.empty and charts.render(empty, "png", dpi=40).startswith(b"\x89PNG")
+
+
+def _self_contained(html: str) -> None:
+    assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", html, re.I)
+    assert not re.search(r"url\(\s*['\"]?\s*(https?:)?//", html, re.I)
+    assert not re.search(r"<(link|script)\b", html, re.I)
+    for uri in re.findall(r'src="data:image/svg\+xml;base64,([^"]+)"', html):
+        svg = base64.b64decode(uri).decode()
+        assert not re.search(r"""href\s*=\s*["'](?!#)""", svg), "an SVG refers outside itself"
+
+
+def _pdf_checks(pdf: Path, stem: str) -> list[Path]:
+    info = subprocess.run([_need("pdfinfo"), str(pdf)], capture_output=True, text=True, check=True).stdout
+    pages = int(re.search(r"Pages:\s+(\d+)", info).group(1))  # type: ignore[union-attr]
+    size = re.search(r"Page size:\s+([\d.]+) x ([\d.]+) pts", info)
+    assert pages >= 3 and size is not None
+    assert (float(size.group(1)), float(size.group(2))) == pytest.approx(A4_PT, abs=1)
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True).stdout
+    assert f"Page 1 of {pages}" in text and f"Page {pages} of {pages}" in text
+    assert "个人信息流量测试报告" in text and "What could not be assessed" in text
+    fonts = subprocess.run(["pdffonts", str(pdf)], capture_output=True, text=True).stdout
+    assert re.search(r"WenQuanYi|Noto|CJK|Hei", fonts), fonts
+    # nothing beyond the side margins: every word of every page inside the text column
+    bbox = subprocess.run(["pdftotext", "-bbox", str(pdf), "-"], capture_output=True, text=True).stdout
+    width = float(re.search(r'<page width="([\d.]+)"', bbox).group(1))  # type: ignore[union-attr]
+    words = re.findall(
+        r'<word xMin="([\d.]+)" yMin="[\d.]+" xMax="([\d.]+)" yMax="[\d.]+">(.*?)</word>', bbox
+    )
+    assert words
+    outside = [w for x0, x1, w in ((float(a), float(b), c) for a, b, c in words)
+               if x1 > width - MARGIN_PT + 1 or x0 < MARGIN_PT - 1]  # fmt: skip
+    assert not outside, f"text beyond the margins: {outside[:5]}"
+    for old in ARTIFACTS.glob(f"{stem}-page-*.png"):
+        old.unlink()
+    subprocess.run(
+        [_need("pdftoppm"), "-r", "80", "-png", str(pdf), str(ARTIFACTS / f"{stem}-page")], check=True
+    )
+    images = sorted(ARTIFACTS.glob(f"{stem}-page-*.png"))
+    assert len(images) == pages
+    return images
+
+
+@pytest.mark.parametrize("mac", [WATCH, CHILD_WATCH])
+def test_all_formats(lab: tuple[Store, str], mac: str) -> None:
+    from appliance.report.pdf import render_pdf
+
+    _need_pdf()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    stem = "report-" + mac.replace(":", "")
+    data = gather(lab[0], mac)
+    html = render_html(data)
+    (ARTIFACTS / f"{stem}.html").write_text(html, encoding="utf-8")
+    _self_contained(html)
+    assert html.count('<figure id="chart-') == 3 and "个人信息流量测试报告" in html
+    assert data.device["name"] in html and data.captures[0]["capture_id"] in html
+    assert all(q["id"] in html for q in data.requirements)
+    md, pngs = render_md(data, stem)
+    (ARTIFACTS / f"{stem}.md").write_text(md, encoding="utf-8")
+    for name, png in pngs.items():
+        (ARTIFACTS / name).write_bytes(png)
+    assert set(pngs) == {f"{stem}.{c}.png" for c in ("intervals", "destinations", "timeline")}
+    assert all(f"]({name})" in md for name in pngs) and "## 8. What could not be assessed" in md
+    assert data.captures[0]["capture_id"] in md
+    (ARTIFACTS / f"{stem}.json").write_text(data.to_json(), encoding="utf-8")
+    doc = json.loads(data.to_json())
+    assert doc["schema"] == "tapaudit.report/1" and doc["device"]["mac"] == mac
+    assert {c["id"] for c in doc["charts"]} == {"intervals", "destinations", "timeline"}
+    pdf = ARTIFACTS / f"{stem}.pdf"
+    pdf.write_bytes(render_pdf(data))
+    _pdf_checks(pdf, stem)
+
+
+def test_values_stay_masked_with_raw_evidence(store: Store) -> None:
+    """A capture stored as sent (--raw-evidence) still gives a report with masked values only."""
+    replay(store, str(LAB / "lab.pcapng"), lab_options(raw=True))
+    data = gather(store, CHILD_WATCH)
+    html, (md, _) = render_html(data), render_md(data)
+    raw = ("865260181590831", "13800138000", "138 0013 8000", "121.473701", "31.230416")
+    for text in (html, md, data.to_json()):
+        assert not [v for v in raw if v in text]
+    excerpts = [w["excerpt"] for t in data.data_types for w in t["found_in"]]
+    assert "865*********831" in excerpts
+
+
+def test_bad_input(lab: tuple[Store, str]) -> None:
+    with pytest.raises(ReportError, match="not seen in any stored capture"):
+        gather(lab[0], "02:00:00:00:00:09")
+    with pytest.raises(ReportError, match="--capture ffff: no stored capture matches"):
+        gather(lab[0], WATCH, "ffff")
+    one = gather(lab[0], WATCH, lab[1][:10])
+    assert [c["capture_id"] for c in one.captures] == [lab[1]]
+
+
+def test_pdf_without_cjk_font_is_one_line(monkeypatch: pytest.MonkeyPatch, watch: ReportData) -> None:
+    from appliance.report import pdf
+
+    monkeypatch.setattr(pdf, "cjk_font", lambda: None)
+    with pytest.raises(ReportError, match=r"no CJK font.*fonts-wqy-microhei") as exc:
+        pdf.render_pdf(watch)
+    assert "\n" not in str(exc.value)
+
+
+def test_markdown_escaping() -> None:
+    assert esc("a|b *c* <x> [y](z) cell_tower") == r"a\|b \*c\* \<x\> \[y\](z) cell\_tower"
+    assert code("865*********831") == "`865*********831`" and code("") == "-" and code("a`b") == "`` a`b ``"
+
+
+def test_report_cli(tmp_path: Path) -> None:
+    db = tmp_path / "db"
+    bench, phases = str(LAB / "lab.bench.yaml"), str(LAB / "lab.phases.csv")
+    p = cli("replay", str(LAB / "lab.pcapng"), "--bench", bench, "--phases", phases, "-q", db=db)
+    assert p.returncode == 0, p.stderr
+    assert cli("assess", db=db).returncode == 0
+    out = tmp_path / "watch.md"
+    p = cli("report", "--device", WATCH.upper(), "--format", "md", "-o", str(out), "--json", db=db)
+    assert p.returncode == 0, p.stderr
+    doc: dict[str, Any] = json.loads(p.stdout)
+    assert doc["device"] == WATCH and doc["format"] == "md" and len(doc["files"]) == 4
+    assert set(doc["verdicts"]) == {r.id for r in REQUIREMENTS}
+    assert out.exists() and (tmp_path / "watch.timeline.png").exists()
+    p = cli("report", "--device", CHILD_WATCH, "-f", "json", "-o", "-", db=db)
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)["device"]["name"] == "imoo Kids Watch Z7"
+    p = cli("report", "--device", WATCH, "-o", str(tmp_path / "w.html"), db=db)
+    assert p.returncode == 0 and "wrote" in p.stderr
+    _self_contained((tmp_path / "w.html").read_text(encoding="utf-8"))
+    for args, needle in [
+        (("--device", "02:00:00:00:00:09"), "not seen in any stored capture"),
+        (("--device", WATCH, "--capture", "ffff"), "no stored capture matches"),
+        (("--device", WATCH, "--format", "docx"), "--format must be one of"),
+        (("--device", WATCH, "-o", str(tmp_path / "missing" / "r.html")), "does not exist"),
+    ]:
+        p = cli("report", *args, db=db)
+        assert p.returncode == 1, (args, p.stderr)
+        assert p.stderr.startswith("tapaudit: error:") and needle in p.stderr and p.stderr.count("\n") == 1
