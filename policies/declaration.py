@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
+from policies.yamlfile import read_yaml
 
 
 class DeclarationError(Exception):
@@ -84,14 +84,7 @@ def load_declarations(paths: list[str]) -> list[Declaration]:
 
 def load_declaration(path: str) -> Declaration:
     """Read and check a declaration file; DeclarationError with a one-line reason otherwise."""
-    try:
-        raw = Path(path).read_bytes()
-    except OSError as exc:
-        raise DeclarationError(f"{path}: {exc.strerror or exc}") from None
-    try:
-        doc = yaml.safe_load(raw)
-    except yaml.YAMLError as exc:
-        raise DeclarationError(f"{path}: not YAML ({str(exc).splitlines()[0]})") from None
+    doc, raw = read_yaml(path, DeclarationError)
     if not isinstance(doc, dict):
         raise DeclarationError(f"{path}: expected a mapping with product, data_types, ...")
     unknown = set(doc) - set(Declaration.__dataclass_fields__) - {"path", "sha256"}

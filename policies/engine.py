@@ -13,11 +13,10 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from policies.checks import CHECKS
 from policies.declaration import Declaration
 from policies.model import ALL, SEVERITIES, Facts, Finding, Pack, Rule
+from policies.yamlfile import parse_yaml
 
 PACKS_DIR = Path(__file__).with_name("packs")
 RULE_KEYS = frozenset(
@@ -43,10 +42,7 @@ def load_pack(name_or_path: str) -> Pack:
         raw = path.read_bytes()
     except OSError as exc:
         raise PackError(f"{path}: {exc.strerror or exc} (packs: {', '.join(pack_names())})") from None
-    try:
-        doc = yaml.safe_load(raw)
-    except yaml.YAMLError as exc:
-        raise PackError(f"{path}: not YAML ({str(exc).splitlines()[0]})") from None
+    doc = parse_yaml(raw, str(path), PackError)
     if not isinstance(doc, dict) or not isinstance(doc.get("rules"), list):
         raise PackError(f"{path}: expected pack, version, title and a list of rules")
     pack_id = str(doc.get("pack", path.stem))

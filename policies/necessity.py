@@ -15,7 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import yaml
+from policies.yamlfile import read_yaml
 
 NECESSITY_PATH = Path(__file__).with_name("necessity.yaml")
 KINDS = ("necessary", "feature", "not_necessary")
@@ -79,12 +79,7 @@ class Category:
 def load_necessity(path: str = str(NECESSITY_PATH)) -> dict[str, Category]:
     """The table by category name (cached); NecessityError with a one-line reason otherwise."""
     where = Path(path).name
-    try:
-        doc = yaml.safe_load(Path(path).read_bytes())
-    except OSError as exc:
-        raise NecessityError(f"{path}: {exc.strerror or exc}") from None
-    except yaml.YAMLError as exc:
-        raise NecessityError(f"{where}: not YAML ({str(exc).splitlines()[0]})") from None
+    doc, _raw = read_yaml(path, NecessityError, where)
     if not isinstance(doc, dict) or not isinstance(doc.get("categories"), dict) or not doc["categories"]:
         raise NecessityError(f"{where}: expected a mapping with version, source and categories")
     return {str(name): _category(where, str(name), body) for name, body in doc["categories"].items()}

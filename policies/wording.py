@@ -10,12 +10,9 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
-from functools import lru_cache
 from typing import Any
 
-import yaml
-
-from policies.catalog import CATALOG_DIR
+from policies.catalog import load_catalog
 
 Row = dict[str, Any]
 
@@ -225,29 +222,13 @@ def size(n: float) -> str:
     return f"{n:.0f} B"
 
 
-@lru_cache(maxsize=1)
-def _org_names() -> dict[str, tuple[str, str]]:
-    try:
-        doc = yaml.safe_load((CATALOG_DIR / "organisations.yaml").read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError):
-        return {}
-    return {
-        str(o.get("id")): (
-            str(o.get("name") or o.get("id")),
-            str(o.get("name_zh") or o.get("name") or o.get("id")),
-        )
-        for o in doc.get("organisations") or []
-        if isinstance(o, dict)
-    }
-
-
 def org_en(oid: str) -> str:
-    """An organisation as a report names it (the catalogue's name), or its id."""
-    return _org_names().get(oid, (oid or "an unknown organisation", ""))[0]
+    """An organisation as a report names it (the catalogue's name, via ``load_catalog``), or its id."""
+    return load_catalog().names.get(oid) or oid or "an unknown organisation"
 
 
 def org_zh(oid: str) -> str:
-    return _org_names().get(oid, ("", oid or "未知机构"))[1]
+    return load_catalog().names_zh.get(oid) or oid or "未知机构"
 
 
 def location_note(obs: list[Row]) -> tuple[str, str, dict[str, Any]]:

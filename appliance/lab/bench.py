@@ -15,9 +15,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
-
 from appliance.lookups.oui import vendor as oui_vendor
+from policies.yamlfile import read_yaml
 
 CATEGORIES = ("watch", "child_watch", "speaker", "door_lock", "camera", "learning_tablet", "plug", "other")
 DEVICE_KEYS = {"name", "category", "vendor", "model", "firmware", "persona", "notes"}
@@ -64,17 +63,7 @@ def normalize_mac(text: str) -> str:
 
 def load_bench(path: str) -> Bench:
     """Read and validate a bench file; raises BenchError with the offending key."""
-    try:
-        with open(path, "rb") as fh:
-            raw = fh.read()
-    except OSError as exc:
-        raise BenchError(f"bench file {path}: {exc.strerror or exc}") from None
-    try:
-        doc = yaml.safe_load(raw)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise BenchError(f"bench file {path}: not valid YAML{where}") from None
+    doc, raw = read_yaml(path, BenchError, f"bench file {path}")
     if not isinstance(doc, dict):
         raise BenchError(f"bench file {path}: expected a mapping of MAC addresses to devices")
     bench = Bench(path=path, sha256=hashlib.sha256(raw).hexdigest())

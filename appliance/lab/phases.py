@@ -19,7 +19,7 @@ from bisect import bisect_right
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
+from policies.yamlfile import parse_yaml
 
 NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 UNMARKED = "unmarked"  # before the first mark
@@ -144,10 +144,7 @@ def _csv_rows(text: str) -> list[tuple[Any, Any, Any]]:
 
 
 def _yaml_rows(text: str) -> list[tuple[Any, Any, Any]]:
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise PhasesError(str(exc).splitlines()[0]) from None
+    doc = parse_yaml(text, "", PhasesError)
     items = doc.get("phases") if isinstance(doc, dict) else doc
     if not isinstance(items, list) or not all(isinstance(x, dict) for x in items):
         raise PhasesError("YAML must be a list of {at, phase, note}")
