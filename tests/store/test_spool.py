@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import math
 import os
@@ -79,6 +80,20 @@ def counts(store: Store, table: str, ingest: int = INGEST) -> dict[int, int]:
         {"i": ingest},
     )
     return {int(r["batch"]): int(r["n"]) for r in got}
+
+
+def wait_stopped(pid: int, timeout: float = 10.0) -> None:
+    """Until every thread of ``pid`` is in the stopped state (``T`` in /proc/PID/task/*/stat)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        states = []
+        for stat in Path(f"/proc/{pid}/task").glob("*/stat"):
+            with contextlib.suppress(OSError):
+                states.append(stat.read_text().rsplit(")", 1)[1].split()[0])
+        if states and all(s == "T" for s in states):
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"process {pid} did not stop")
 
 
 def flush(w: Writer, batch: int) -> None:
@@ -386,6 +401,7 @@ def test_server_killed_and_restarted(tmp_path: Path) -> None:
         # a server that takes connections but does not answer (stopped): the caller is let go
         w._call.block_s = 1.0
         os.kill(srv.proc.pid, signal.SIGSTOP)
+        wait_stopped(srv.proc.pid)  # a group stop is asynchronous: a thread running now may still answer
         try:
             t0 = time.monotonic()
             flush(w, 7)
