@@ -24,11 +24,11 @@ from appliance.report.charts import Chart
 from appliance.store import queries
 from appliance.store.backends import Store
 from policies.engine import PackError, load_pack, pack_names, rules_sha256
-from policies.model import ALL, Pack, Rule
-from policies.requirements import REQUIREMENTS, VERDICT_ZH, VERDICTS, Requirement
+from policies.model import Pack, Rule
+from policies.verdicts import NOT_ASSESSED, Measured, requirement_verdicts
+from policies.wording import plural
 
 SCHEMA = "tapaudit.report/1"
-SEVERITY_ORDER = {v: i for i, v in enumerate(VERDICTS)}
 
 
 class ReportError(Exception):
@@ -59,11 +59,6 @@ class ReportData:
 
     def chart(self, chart_id: str) -> Chart:
         return next(c for c in self.charts if c.id == chart_id)
-
-
-def plural(n: int, noun: str) -> str:
-    """'1 flow', '2 flows'."""
-    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 def figure_text(v: Any) -> str:
@@ -497,66 +492,28 @@ def _requirements(
     readable_flows: int,
     unreadable: list[dict[str, Any]],
 ) -> list[dict[str, Any]]:
-    """The verdict per requirement: the worst severity among its findings; else pass where a rule
-    judged it on what it needs, else not assessed, with the reason."""
-    category = str(dev["category"])
-    marked = {p["phase"] for p in phases if p["start_ns"]}
-    declared = any(a["declaration_hash"] for a in assessments)
-    enc_flows = sum(u["flows"] for u in unreadable if u["encrypted"])
-    out = []
-    for req in REQUIREMENTS:
-        mine = [f for f in findings if req.id in f["requirements"]]
-        rules = sorted(
-            {
-                r.id
-                for p in packs.values()
-                for r in p.rules
-                if req.id in r.requirements and (ALL in r.categories or category in r.categories)
-            }
-        )
-        verdict, note = _verdict(req, mine, rules, assessments, declared, marked, readable_flows, enc_flows)
-        out.append(
-            {
-                "id": req.id,
-                "title": req.title,
-                "title_zh": req.title_zh,
-                "verdict": verdict,
-                "verdict_zh": VERDICT_ZH[verdict],
-                "findings": len(mine),
-                "rules": rules or sorted({f["rule_id"] for f in mine}),
-                "note": note,
-            }
-        )
-    return out
-
-
-def _verdict(
-    req: Requirement,
-    mine: list[dict[str, Any]],
-    rules: list[str],
-    assessments: list[dict[str, Any]],
-    declared: bool,
-    marked: set[str],
-    readable_flows: int,
-    enc_flows: int,
-) -> tuple[str, str]:
-    if mine:
-        worst = min((f["severity"] for f in mine), key=lambda s: SEVERITY_ORDER.get(s, 99))
-        return worst, plural(len(mine), "finding")
-    if not assessments:
-        return "not assessed", "no assessment stored: run `tapaudit assess`"
-    if not rules:
-        return "not assessed", "no rule for this device category in the packs that ran"
-    if req.declaration and not declared:
-        return "not assessed", f"needs the product's declaration ({req.declaration})"
-    if req.phases and not marked & set(req.phases):
-        return "not assessed", f"needs a marked phase: {', '.join(req.phases)}"
-    if req.content and readable_flows <= 0:
-        return "not assessed", "no readable traffic: every flow was encrypted or not dissected"
-    note = "its rules raised nothing"
-    if req.content and enc_flows:
-        note += f"; {plural(enc_flows, 'encrypted flow')} unread"
-    return "pass", note
+    """The verdict per requirement (``policies.verdicts``) from what this report gathered."""
+    measured = Measured(
+        assessed=bool(assessments),
+        declared=any(a["declaration_hash"] for a in assessments),
+        marked_phases=frozenset(p["phase"] for p in phases if p["start_ns"]),
+        readable_flows=readable_flows,
+        encrypted_flows=sum(u["flows"] for u in unreadable if u["encrypted"]),
+    )
+    rules = [r for p in packs.values() for r in p.rules]
+    return [
+        {
+            "id": v.requirement.id,
+            "title": v.requirement.title,
+            "title_zh": v.requirement.title_zh,
+            "verdict": v.verdict,
+            "verdict_zh": v.verdict_zh,
+            "findings": v.findings,
+            "rules": list(v.rules),
+            "note": v.note,
+        }
+        for v in requirement_verdicts(findings, rules, str(dev["category"]), measured)
+    ]
 
 
 def _provenance(
@@ -686,7 +643,7 @@ def _not_assessed(
             items.append(
                 {"topic": "malformed", "text": f"Capture {c['path']}: malformed messages skipped ({counts})."}
             )
-    skipped = [r for r in requirements if r["verdict"] == "not assessed"]
+    skipped = [r for r in requirements if r["verdict"] == NOT_ASSESSED]
     if skipped:
         by_note: dict[str, list[str]] = defaultdict(list)
         for r in skipped:

@@ -14,8 +14,10 @@ from markupsafe import Markup, escape
 
 from appliance.format import fmt_bytes, fmt_secs, fmt_ts
 from appliance.report import charts
-from appliance.report.data import ReportData, figure_text, plural
+from appliance.report.data import ReportData, figure_text
 from appliance.report.fonts import css_families
+from policies.verdicts import SEVERITIES
+from policies.wording import plural
 
 CSS = """
 @page {
@@ -309,7 +311,7 @@ def render_html(data: ReportData) -> str:
         return Markup(body)
 
     sev = [f["severity"] for f in data.findings]
-    counts = ", ".join(f"{sev.count(s)} {s}" for s in ("fail", "high", "medium", "low", "info") if s in sev)
+    counts = ", ".join(f"{sev.count(s)} {s}" for s in SEVERITIES if s in sev)
     verdicts = [q["verdict"] for q in data.requirements]
     summary = (
         plural(len(sev), "finding")

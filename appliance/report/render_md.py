@@ -11,7 +11,8 @@ from typing import Any
 
 from appliance.format import fmt_bytes, fmt_secs, fmt_ts
 from appliance.report import charts
-from appliance.report.data import ReportData, figure_text, plural
+from appliance.report.data import ReportData, figure_text
+from policies.wording import plural
 
 _SPECIAL = re.compile(r"([\\`*_|<>\[\]#])")
 
