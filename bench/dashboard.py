@@ -29,6 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 from appliance.store import queries  # noqa: E402
 from appliance.store.backends import ROLLUP_FLOWS, Store, open_store  # noqa: E402
+from policies import verdicts  # noqa: E402
 
 RESULTS = ROOT / "bench" / "RESULTS.md"
 BEGIN, END = "<!-- dashboard-bench:begin -->", "<!-- dashboard-bench:end -->"
@@ -41,7 +42,7 @@ KINDS = ["location", "wifi_scan", "imei", "phone", "persona:phone", "mac", "ssid
 COUNTRIES = ["CN", "US", "DE", "SG", "JP", "IE", "NL", "HK", "", "CN"]
 SECURITIES = ["tls1.3", "tls1.2", "none", "quic", "", "tls1.3", "tls1.2", "tls"]
 APPS = ["tls", "tls", "http", "quic", "dns", "", "mqtt", "tls"]
-SEVERITIES = ["fail", "high", "medium", "low", "info"]
+SEVERITIES = list(verdicts.SEVERITIES)
 
 
 def _arr(values: list[str]) -> str:

@@ -15,7 +15,8 @@ from typing import Any
 
 from policies.checks import CHECKS
 from policies.declaration import Declaration
-from policies.model import ALL, SEVERITIES, Facts, Finding, Pack, Rule
+from policies.model import ALL, Facts, Finding, Pack, Rule
+from policies.verdicts import ASCENDING, SEVERITIES
 from policies.yamlfile import parse_yaml
 
 PACKS_DIR = Path(__file__).with_name("packs")
@@ -67,7 +68,7 @@ def _rule(path: Path, pack: str, r: Any) -> Rule:
     if r["check"] not in CHECKS:
         raise PackError(f"{path}: rule {rid} names unknown check {r['check']!r}")
     if r["severity"] not in SEVERITIES:
-        raise PackError(f"{path}: rule {rid} severity must be one of {', '.join(SEVERITIES)}")
+        raise PackError(f"{path}: rule {rid} severity must be one of {', '.join(ASCENDING)}")
     bad = _bad_param(r.get("params"))
     if bad:
         raise PackError(f"{path}: rule {rid} {bad}")
@@ -97,7 +98,7 @@ def _bad_param(params: Any) -> str:
         return "params must be a mapping"
     for key, value in params.items():
         if str(key).endswith("severity") and value not in SEVERITIES:
-            return f"param {key} must be one of {', '.join(SEVERITIES)}"
+            return f"param {key} must be one of {', '.join(ASCENDING)}"
     steps = params.get("severity_steps")
     if steps is not None:
         if not isinstance(steps, dict):

@@ -12,7 +12,6 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-SEVERITIES = ("info", "low", "medium", "high", "fail")
 ALL = "*"
 
 
@@ -28,7 +27,7 @@ class Rule:
     phases: tuple[str, ...]  # test phases it looks at ("*": all)
     check: str  # name in policies.checks.CHECKS
     params: dict[str, Any]  # thresholds with their defaults; a declaration may override them
-    severity: str  # info, low, medium, high or fail
+    severity: str  # one of policies.verdicts.SEVERITIES
     explain: str
     explain_zh: str
 

@@ -54,15 +54,3 @@ REQUIREMENTS: tuple[Requirement, ...] = (
                 declaration="the documented sensors"),
 )  # fmt: skip
 BY_ID = {r.id: r for r in REQUIREMENTS}
-
-# verdicts, worst first: a finding's severity, else pass or not assessed
-VERDICTS = ("fail", "high", "medium", "low", "info", "pass", "not assessed")
-VERDICT_ZH = {
-    "fail": "不合格",
-    "high": "高风险",
-    "medium": "中风险",
-    "low": "低风险",
-    "info": "提示",
-    "pass": "通过",
-    "not assessed": "未评估",
-}

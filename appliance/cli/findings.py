@@ -25,7 +25,7 @@ from appliance.store import queries
 from appliance.store.backends import Store
 from policies.declaration import load_declarations
 from policies.engine import pack_names
-from policies.model import SEVERITIES
+from policies.verdicts import ASCENDING
 
 DeclarationOpt = Annotated[
     list[str] | None,
@@ -56,7 +56,7 @@ def assess_cmd(
             "capture_id": a.capture_id,
             "packs": {p.id: p.version for p in a.packs},
             "rules_sha256": a.rules_sha256,
-            "findings": {s: sum(f.severity == s for f in a.findings) for s in SEVERITIES},
+            "findings": {s: sum(f.severity == s for f in a.findings) for s in ASCENDING},
         }
         for a in results
     ]
@@ -75,8 +75,8 @@ def findings_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """The current findings, most severe first: rule, statement with figures, evidence."""
-    if severity and severity not in SEVERITIES:
-        raise Fail(f"--severity must be one of {', '.join(SEVERITIES)}")
+    if severity and severity not in ASCENDING:
+        raise Fail(f"--severity must be one of {', '.join(ASCENDING)}")
     mac = mac_opt(device)
     with open_db(db) as store:
         rows = queries.findings(store, device=mac, severity=severity)

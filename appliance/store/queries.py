@@ -12,6 +12,7 @@ from typing import Any
 from appliance.measures.periodicity import periodicity
 from appliance.measures.upload_kinds import MIN_UPLOAD, classify
 from appliance.store.backends import Store
+from policies.verdicts import SEVERITIES
 
 Rows = list[dict[str, Any]]
 
@@ -542,7 +543,7 @@ def findings(
             arrayMap(x -> toString(x), flow_ids) AS flows, first_ns, last_ns, excerpts, observations,
             assess_id
         FROM {{db}}.findings WHERE {where}
-        ORDER BY indexOf(['fail', 'high', 'medium', 'low', 'info'], severity), device_mac, rule_id,
+        ORDER BY indexOf({list(SEVERITIES)!r}, severity), device_mac, rule_id,
             first_ns, finding_id""",
         params,
     )

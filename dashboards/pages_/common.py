@@ -11,9 +11,6 @@ import streamlit as st
 from dashboards import data
 from dashboards.i18n import t
 
-SEVERITIES = ("fail", "high", "medium", "low", "info")
-SEVERITY_COLORS = ("#7f0000", "#d7301f", "#fc8d59", "#fdcc8a", "#bdbdbd")
-
 
 def ts(ns: int) -> str:
     if not ns:

@@ -11,7 +11,8 @@ import streamlit as st
 
 from dashboards import data, downloads
 from dashboards.i18n import lang, t
-from dashboards.pages_.common import SEVERITIES, device_label, table, ts
+from dashboards.pages_.common import device_label, table, ts
+from policies.verdicts import SEVERITIES
 
 
 def render(url: str, caps: data.Caps) -> None:

@@ -11,7 +11,8 @@ import streamlit as st
 
 from dashboards import data
 from dashboards.i18n import t
-from dashboards.pages_.common import SEVERITIES, SEVERITY_COLORS, table, under_test
+from dashboards.pages_.common import table, under_test
+from policies.verdicts import COLORS, SEVERITIES
 
 
 def render(url: str, caps: data.Caps) -> None:
@@ -57,7 +58,7 @@ def render(url: str, caps: data.Caps) -> None:
             y=alt.Y("count:Q", title=f"{t('count')} (findings)"),
             color=alt.Color(
                 "severity:N",
-                scale=alt.Scale(domain=list(SEVERITIES), range=list(SEVERITY_COLORS)),
+                scale=alt.Scale(domain=list(SEVERITIES), range=[COLORS[s] for s in SEVERITIES]),
                 legend=None,
             ),
         )

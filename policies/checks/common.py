@@ -12,8 +12,9 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
+from policies import verdicts
 from policies.declaration import Declaration
-from policies.model import SEVERITIES, Facts, Finding, Rule
+from policies.model import Facts, Finding, Rule
 from policies.wording import Row, base_type, detail, zh_spaced
 
 Check = Callable[[Rule, Facts, Declaration | None], list[Finding]]
@@ -99,7 +100,7 @@ def stepped(value: float, steps: Any, base: str) -> str:
 
 
 def worst(*severities: str) -> str:
-    return max(severities, key=SEVERITIES.index)
+    return verdicts.worst(severities)
 
 
 def matches(data_type: str, patterns: Iterable[str]) -> bool:

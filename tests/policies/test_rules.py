@@ -22,8 +22,9 @@ import yaml
 from policies.checks import CHECKS
 from policies.declaration import Declaration, DeclarationError, Declared, load_declaration
 from policies.engine import PackError, evaluate, load_pack, pack_names
-from policies.model import ALL, SEVERITIES, Facts, Finding, Pack, PhaseSpan, Rule
+from policies.model import ALL, Facts, Finding, Pack, PhaseSpan, Rule
 from policies.necessity import NecessityError, load_necessity
+from policies.verdicts import SEVERITIES
 from tests.support.paths import LAB
 
 NS = 1_000_000_000

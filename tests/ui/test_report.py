@@ -30,7 +30,8 @@ from appliance.report.render_html import render_html
 from appliance.report.render_md import code, esc, render_md
 from appliance.store.backends import Store, open_store
 from policies.engine import load_pack, pack_names
-from policies.requirements import REQUIREMENTS, VERDICTS
+from policies.requirements import REQUIREMENTS
+from policies.verdicts import VERDICTS
 from tests.support.paths import ROOT
 from tests.support.run import assessed_lab, cli, lab_options
 

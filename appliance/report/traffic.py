@@ -1,0 +1,174 @@
+"""What a device sent, as a report shows it: destinations, measures per recipient and phase, the
+personal data types found, the flows that could not be read and the encrypted upload bursts.
+
+Values are the stored excerpts, masked again on the way in (masking is idempotent).
+"""
+
+from __future__ import annotations
+
+import statistics
+from typing import Any
+
+from appliance.masking import mask_hit
+from appliance.store import queries
+from appliance.store.backends import Store
+
+
+def destination_row(r: dict[str, Any]) -> dict[str, Any]:
+    sec = [c for c in str(r["securities"]).split(",") if c]
+    return {
+        "destination": r["destination"],
+        "registrable": r["reg_domain"],
+        "organisation": r["org"],
+        "service": r["svc"],
+        "kind": r["kind"],
+        "party": r["party_of"] or "unknown",
+        "countries": [c for c in str(r["countries"]).split(",") if c],
+        "cross_border": bool(r["abroad"]),
+        "as_org": r["network"],
+        "security": sec,
+        "readable": bool(r["any_readable"]),
+        "apps": [c for c in str(r["apps"]).split(",") if c],
+        "remote_ips": list(r["remote_ips"]),
+        "flows": int(r["nflows"]),
+        "bytes_up": int(r["sent"]),
+        "bytes_down": int(r["received"]),
+        "first_ns": int(r["first_seen_ns"]),
+        "last_ns": int(r["last_seen_ns"]),
+    }
+
+
+def measure_row(r: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "data_type": r["kind"],
+        "organisation": r["org"],
+        "phase": r["phase_name"],
+        "reports": int(r["reports"]),
+        "observations": int(r["n"]),
+        "reports_per_hour": float(r["reports_per_hour"]),
+        "median_interval_s": round(float(r["median_gap_ns"]) / 1e9, 3),
+        "min_interval_s": round(float(r["min_gap_ns"]) / 1e9, 3),
+        "longest_run_s": round(float(r["longest_run_ns"]) / 1e9, 3),
+        "max_decimals": int(r["max_decimals"]),
+        "best_metres": float(r["best_metres"]),
+        "encrypted_share": round(float(r["enc_share"]), 3),
+        "cross_border_share": round(float(r["abroad_share"]), 3),
+        "third_party_share": round(float(r["third_share"]), 3),
+        "first_ns": int(r["first_ns"]),
+        "last_ns": int(r["last_ns"]),
+    }
+
+
+def data_types(
+    series: list[dict[str, Any]],
+    measures: list[dict[str, Any]],
+    examples: list[dict[str, Any]],
+    phase_order: list[str],
+) -> list[dict[str, Any]]:
+    """One row per data type: how much, how often, how precise, where found, to whom."""
+    out: dict[str, dict[str, Any]] = {}
+    for s in series:
+        k = str(s["kind"])
+        row = out.setdefault(
+            k,
+            {
+                "data_type": k,
+                "observations": 0,
+                "reports": 0,
+                "organisations": [],
+                "phases": [],
+                "first_ns": 0,
+                "last_ns": 0,
+                "gaps": [],
+                "found_in": [],
+            },
+        )
+        times = [int(t) for t in s["times"]]
+        row["observations"] += int(s["n"])
+        row["reports"] += len(times)
+        if s["org"] and s["org"] not in row["organisations"]:
+            row["organisations"].append(s["org"])
+        row["first_ns"] = min(times[0], row["first_ns"] or times[0]) if times else row["first_ns"]
+        row["last_ns"] = max(times[-1], row["last_ns"]) if times else row["last_ns"]
+        row["gaps"] += [int(g) / 1e9 for g in s["gaps"]]
+    for m in measures:
+        typed = out.get(m["data_type"])
+        if typed is None:
+            continue
+        if m["phase"] not in typed["phases"]:
+            typed["phases"].append(m["phase"])
+        typed["max_decimals"] = max(typed.get("max_decimals", -1), m["max_decimals"])
+        if m["best_metres"] > 0:
+            typed["best_metres"] = min(typed.get("best_metres") or m["best_metres"], m["best_metres"])
+    for e in examples:
+        typed = out.get(str(e["kind"]))
+        if typed is not None:
+            typed["found_in"].append(
+                {
+                    "carrier": e["carrier_name"],
+                    "path": e["field"],
+                    "observations": int(e["n"]),
+                    "excerpt": mask_hit(str(e["kind"]), str(e["value"])),
+                    "destinations": list(e["destinations"]),
+                }
+            )
+    rows = []
+    for row in sorted(out.values(), key=lambda r: (-r["observations"], r["data_type"])):
+        gaps = row.pop("gaps")
+        row["median_interval_s"] = round(statistics.median(gaps), 3) if gaps else 0.0
+        row["min_interval_s"] = round(min(gaps), 3) if gaps else 0.0
+        row.setdefault("max_decimals", -1)
+        row.setdefault("best_metres", 0.0)
+        row["organisations"].sort()
+        rank = {name: i for i, name in reversed(list(enumerate(phase_order)))}
+        row["phases"].sort(key=lambda name: (rank.get(name, -1), name))
+        rows.append(row)
+    return rows
+
+
+def unreadable(store: Store, caps: list[str], mac: str) -> list[dict[str, Any]]:
+    """Flows the appliance could not read, per destination, with the period of their encrypted beats."""
+    periods: dict[str, dict[str, Any]] = {}
+    for p in queries.periods(store, caps, mac):
+        best = periods.get(p["destination"])
+        if best is None or (p["periodic"], p["bursts"]) > (best["periodic"], best["bursts"]):
+            periods[p["destination"]] = p
+    out = []
+    for r in queries.unreadable_flows(store, caps, mac):
+        sec = [c for c in str(r["securities"]).split(",") if c]
+        per = periods.get(r["destination"])
+        out.append(
+            {
+                "destination": r["destination"],
+                "organisation": r["org"] or (f"AS: {r['network']}" if r["network"] else ""),
+                "party": r["party_of"] or "unknown",
+                "countries": [c for c in str(r["countries"]).split(",") if c],
+                "security": sec,
+                "encrypted": any(s not in ("none", "unknown") for s in sec),
+                "apps": [c for c in str(r["apps"]).split(",") if c],
+                "flows": int(r["nflows"]),
+                "bytes_up": int(r["sent"]),
+                "bytes_down": int(r["received"]),
+                "first_ns": int(r["first_seen_ns"]),
+                "last_ns": int(r["last_seen_ns"]),
+                "period_s": round(float(per["period_s"]), 1) if per and per["periodic"] else 0.0,
+                "period_score": float(per["score"]) if per else 0.0,
+                "bursts": int(per["bursts"]) if per else 0,
+            }
+        )
+    return out
+
+
+def upload_row(r: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "destination": r["destination"],
+        "organisation": r["organisation"],
+        "phase": r["phase_name"],
+        "flow_id": r["flow"],
+        "start_ns": int(r["start_ns"]),
+        "seconds": float(r["seconds"]),
+        "bytes_up": int(r["bytes_out"]),
+        "kind": r["kind"],
+        "confidence": r["confidence"],
+        "reason": r["reason"],
+    }

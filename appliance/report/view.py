@@ -1,0 +1,338 @@
+"""The report's document built from its gathered data: each section once, for every format.
+
+Sections 1 to 5 (verdicts, device, phases, evidence, findings) are here; what the device sent
+(personal data, destinations, what could not be read) is in ``view_traffic``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from appliance.format import fmt_bytes
+from appliance.report import view_traffic
+from appliance.report.data import ReportData
+from appliance.report.document import (
+    BR,
+    Block,
+    FindingCard,
+    Heading,
+    Paragraph,
+    ReportView,
+    Run,
+    Runs,
+    Section,
+    Table,
+    col,
+    figure_text,
+    ident,
+    nl,
+    secs,
+    span,
+    text,
+    ts,
+)
+from policies.verdicts import NOT_ASSESSED, PASS, SEVERITIES
+from policies.wording import plural
+
+TITLE, TITLE_ZH = "Personal-data traffic test report", "个人信息流量测试报告"
+METHOD = (
+    "The captures were replayed by tapaudit: packets into flows, flows decoded (DNS, TLS, QUIC, HTTP, "
+    "MQTT, CoAP, RTSP...), destinations named from the organisation catalogue and the IP databases above, "
+    "and what the device sent in readable protocols scanned for personal data. Values are kept as keyed "
+    "hashes and masked excerpts. Intervals are the times between messages carrying the same data type to "
+    "the same organisation. The rule packs judge those measures per device; their files' hashes identify "
+    "exactly the rules that ran. Times are UTC."
+)
+
+
+def build(data: ReportData) -> ReportView:
+    """The report's document, from its gathered data."""
+    d = data.device
+    multi = len(data.captures) > 1
+    sections = [
+        Section("summary", 1, "Summary verdict per requirement", "各项要求结论", summary(data)),
+        Section("device", 2, "Device under test", "被测设备", [device_table(d)]),
+        Section("scenario", 3, "Test scenario and phases", "测试场景与阶段", phases(data, multi)),
+        Section("evidence", 4, "Captures, tools and rules", "采集文件、工具与规则",
+                evidence(data, multi)),
+        Section("findings", 5, "Findings", "检测发现", findings(data, multi)),
+        Section("data", 6, "Personal data observed", "观察到的个人信息", view_traffic.personal_data(data)),
+        Section("destinations", 7, "Destinations", "数据去向", view_traffic.destinations(data)),
+        Section("not-assessed", 8, "What could not be assessed", "无法评估的内容",
+                view_traffic.not_assessed(data)),
+        Section("method", 9, "Method", "方法说明", [Paragraph(text(METHOD))]),
+    ]  # fmt: skip
+    return ReportView(
+        title=TITLE,
+        title_zh=TITLE_ZH,
+        head=f"{d['name']} ({d['mac']})" if d["name"] else str(d["mac"]),
+        subtitle=[
+            Run(str(d["name"] or d["mac"])),
+            Run(" · "),
+            *ident(d["mac"]),
+            Run(f" · {d['category']} · generated {data.generated_at} by tapaudit {data.tool_version}"),
+        ],
+        sections=sections,
+        footer=[
+            Run(f"tapaudit {data.tool_version} · report schema {data.schema} · device "),
+            *ident(d["mac"]),
+            Run(f" · generated {data.generated_at}"),
+        ],
+        generated_at=data.generated_at,
+        tool_version=data.tool_version,
+    )
+
+
+def summary(data: ReportData) -> list[Block]:
+    sev = [f["severity"] for f in data.findings]
+    counts = ", ".join(f"{sev.count(s)} {s}" for s in SEVERITIES if s in sev)
+    verdicts = [q["verdict"] for q in data.requirements]
+    line = (
+        plural(len(sev), "finding")
+        + (f" ({counts})" if counts else "")
+        + f"; {verdicts.count(PASS)} requirements passed, "
+        f"{sum(v not in (PASS, NOT_ASSESSED) for v in verdicts)} with findings, "
+        f"{verdicts.count(NOT_ASSESSED)} not assessed."
+    )
+    rows = [
+        [
+            text(q["id"]),
+            [Run(q["title"]), BR, Run(q["title_zh"], "muted")],
+            [Run(q["verdict"], "badge"), nl(" "), Run(q["verdict_zh"], "muted")],
+            text(q["findings"]),
+            [Run(q["note"], "prose"), *rules_named(q["rules"])],
+        ]
+        for q in data.requirements
+    ]  # fmt: skip
+    columns = [
+        col("Req.", cls="nw"),
+        col("Requirement"),
+        col("Verdict"),
+        col("Findings", right=True),
+        col("Basis"),
+    ]
+    return [Paragraph(text(line)), Table(columns, rows)]
+
+
+def rules_named(rules: list[str]) -> Runs:
+    return [BR, Run(f"rules: {', '.join(rules)}", "muted")] if rules else []
+
+
+def device_table(d: dict[str, Any]) -> Table:
+    def aside(note: str) -> Runs:
+        return [Run(" "), Run(note, "muted")]
+
+    oui = aside(f"(OUI: {d['oui_vendor']})") if d["oui_vendor"] and d["oui_vendor"] != d["vendor"] else []
+    rows = [
+        [text("MAC address"), ident(d["mac"])],
+        [text("Name"), text(d["name"] or "-")],
+        [text("Vendor"), text(d["vendor"] or "-") + oui],
+        [text("Category"), text(d["category"]) + ([] if d["on_bench"] else aside("(not on the bench file)"))],
+        [text("Model / firmware"), text(f"{d['model'] or '-'} / {d['firmware'] or '-'}")],
+        [text("DHCP host name"), text(d["dhcp_hostname"] or "-")],
+        [
+            text("DHCP vendor class / fingerprint"),
+            [Run(f"{d['dhcp_vendor_class'] or '-'} / "), *ident(d["dhcp_fingerprint"] or "")],
+        ],
+        [text("mDNS names"), text(", ".join(d["mdns_names"]) or "-")],
+        [text("SSDP names"), text(", ".join(d["ssdp_names"]) or "-")],
+        [text("Addresses"), ident(", ".join(d["ipv4"] + d["ipv6"]))],
+        [
+            text("Seen"),
+            text(f"{ts(d['first_seen_ns'])} to {ts(d['last_seen_ns'])} UTC, in {d['captures']} capture(s)"),
+        ],
+        [
+            text("Traffic"),
+            text(
+                f"{d['flows']} flows, {fmt_bytes(d['bytes_sent'])} sent, "
+                f"{fmt_bytes(d['bytes_received'])} received, {d['remotes']} remote addresses"
+            ),
+        ],
+    ]
+    return Table([col("Field"), col("Value")], rows, cls="kv")
+
+
+def phases(data: ReportData, multi: bool) -> list[Block]:
+    blocks: list[Block] = []
+    if not any(p["start_ns"] for p in data.phases):
+        blocks.append(
+            Paragraph(
+                [Run("No phases were marked for this capture (replay with `--phases`): everything counts "
+                     "as one unmarked period.", "prose")],
+                muted=True,
+            )
+        )  # fmt: skip
+    columns = [
+        col("Phase"), col("Start (UTC)", cls="t"), col("End (UTC)", cls="t"), col("Duration", right=True),
+        col("Note"), col("Flows", right=True), col("Sent", right=True), col("PI values", right=True),
+        col("Data types sent", cls="dom", width="30%"),
+    ]  # fmt: skip
+    rows = [
+        [
+            text(p["phase"]) + (in_capture(p["capture_id"]) if multi else []),
+            text(ts(p["start_ns"])),
+            text(ts(p["end_ns"])),
+            text(secs(p["duration_s"])),
+            text(p["note"]),
+            text(p["flows"]),
+            text(fmt_bytes(p["bytes_sent"])),
+            text(p["observations"]),
+            text(", ".join(p["data_types"])),
+        ]
+        for p in data.phases
+    ]
+    return [*blocks, Table(columns, rows, cls="dense")]
+
+
+def in_capture(capture_id: str) -> Runs:
+    """Which capture a row is from, where the report covers several."""
+    return [Run(" ("), Run(capture_id[:12], "id"), Run(")")]
+
+
+def evidence(data: ReportData, multi: bool) -> list[Block]:
+    pv = data.provenance
+    blocks: list[Block] = [
+        Heading("Capture files"),
+        capture_files(data),
+        Heading("Tool, databases and rules"),
+    ]
+    version: Runs = text(data.tool_version)
+    if pv["ingested_with"] and pv["ingested_with"] != [data.tool_version]:
+        version += [Run(" "), Run(f"(captures ingested with {', '.join(pv['ingested_with'])})", "muted")]
+    kv: list[list[Runs]] = [[text("tapaudit (this report)"), version]]
+    for a in pv["assessments"]:
+        declared = ident(a["declaration_sha256"]) if a["declaration_sha256"] else text("none given")
+        kv.append(
+            [
+                text(f"Assessment {a['assessed_at']} UTC") + (in_capture(a["capture_id"]) if multi else []),
+                [Run("rules sha256 "), *ident(a["rules_sha256"]), BR, Run("declaration sha256 "), *declared],
+            ]
+        )
+    values = (
+        "stored as sent at the user's request (raw evidence); masked in this report"
+        if pv["raw_evidence"]
+        else "masked before storage; this report shows masked excerpts only"
+    )
+    kv += [
+        [
+            text("IP-to-country / ASN database"),
+            [Run("; ".join(pv["geoip_db"]) or "-"), BR, Run("version", "muted"),
+             Run(" " + ("; ".join(pv["geoip_version"]) or "-"))],
+        ],
+        [text("Organisation catalogue"), text(", ".join(pv["catalog_version"]) or "-")],
+        [text("Public suffix list"), text(", ".join(pv["psl_version"]) or "-")],
+        [text("Bench file sha256"), ident(", ".join(pv["bench_sha256"]))],
+        [text("Phases file sha256"), ident(", ".join(pv["phases_sha256"]))],
+        [text("Values"), text(values)],
+    ]  # fmt: skip
+    blocks += [Table([col("Item"), col("Value")], kv, cls="kv"), Heading("Rule packs", "规则包")]
+    if not pv["packs"]:
+        return [*blocks, Paragraph(text("None: the captures have not been assessed."), muted=True)]
+    columns = [col("Pack", cls="nw"), col("Version", cls="nw"), col("Title"), col("Rules", right=True),
+               col("File sha256", cls="id", width="34%")]  # fmt: skip
+    rows = [
+        [text(p["pack"]), text(p["version"]), text(p["title"]), text(p["rules"]), ident(p["sha256"])]
+        for p in pv["packs"]
+    ]
+    blocks.append(Table(columns, rows, cls="dense"))
+    if not pv["packs_verified"]:
+        blocks.append(
+            Paragraph(text("The pack files have changed since the assessment (section 8)."), muted=True)
+        )
+    return blocks
+
+
+def capture_files(data: ReportData) -> Table:
+    """One row per file; a capture's figures on its first file, and its id under files read as one."""
+    rows: list[list[Runs]] = []
+    for c in data.captures:
+        for i, f in enumerate(c["files"]):
+            first = i == 0
+            rows.append(
+                [
+                    text(f["file"]),
+                    ident(f["sha256"]),
+                    text(c["packets"] if first else ""),
+                    text(fmt_bytes(c["bytes"]) if first else ""),
+                    [*span(c["first_ns"], c["last_ns"]), nl(" "), Run(f"({secs(c['duration_s'])})", "muted")]
+                    if first
+                    else [],
+                    text(", ".join(c["link_types"]) if first else ""),
+                    text((f"yes: {c['read_error']}" if c["truncated"] else "no") if first else ""),
+                ]
+            )
+        if len(c["files"]) > 1:
+            rows.append(
+                [[Run("capture id ", "muted"), *ident(c["capture_id"]),
+                  Run(" (sha256 of the files' sha256s)", "muted")]]
+            )  # fmt: skip
+    columns = [col("File"), col("sha256", cls="id"), col("Packets", right=True), col("Bytes", right=True),
+               col("First / last packet (UTC)"), col("Link types"), col("Truncated")]  # fmt: skip
+    return Table(columns, rows)
+
+
+def findings(data: ReportData, multi: bool) -> list[Block]:
+    if not data.findings:
+        done = data.provenance["assessments"]
+        return [
+            Paragraph(
+                text(
+                    (
+                        "No findings were raised by the rule packs that ran."
+                        if done
+                        else "No findings: the captures have not been assessed (section 8)."
+                    )
+                    + " 未发现问题。"
+                )
+            )
+        ]
+    columns = [col("#", right=True), col("Severity"), col("Rule", cls="nw"), col("Req.", cls="nw"),
+               col("Statement"), col("First (UTC)", cls="t")]  # fmt: skip
+    rows = [
+        [[Run(str(i), "anchor")], [Run(f["severity"], "badge")], text(f["rule_id"]),
+         text(", ".join(f["requirements"])), text(f["statement"]), text(ts(f["first_ns"]))]
+        for i, f in enumerate(data.findings, 1)
+    ]  # fmt: skip
+    return [
+        Table(columns, rows, cls="dense"),
+        *(finding_card(i, f, multi) for i, f in enumerate(data.findings, 1)),
+    ]
+
+
+def of_capture(capture_id: str) -> Runs:
+    return [Run(" (capture "), *ident(capture_id[:12]), Run(")")]
+
+
+def finding_card(i: int, f: dict[str, Any], multi: bool) -> FindingCard:
+    """A finding in full: its statement, figures, evidence and the clause its rule implements."""
+    n = len(f["flow_ids"])
+    flows = ", ".join(str(x) for x in f["flow_ids"][:40]) + (f" … (+{n - 40})" if n > 40 else "")
+    excerpts: Runs = []
+    for e in f["excerpts"]:
+        excerpts += [Run(" · "), Run(e, "id")] if excerpts else [Run(e, "id")]
+    rows = [
+        [text("Evidence"),
+         text(f"{f['observations']} observations, from {ts(f['first_ns'])} to {ts(f['last_ns'])} UTC")],
+        [text(f"Flows ({n})"), ident(flows)],
+        [text("Masked excerpts"), excerpts or text("-")],
+        [text("Finding id"), ident(f["finding_id"]) + (of_capture(f["capture_id"]) if multi else [])],
+    ]  # fmt: skip
+    cites = f"; cites {'; '.join(f['clauses'])}" if f["clauses"] else ""
+    clause = [
+        Run("Clause:", "strong"),
+        Run(f" rule {f['rule_id']} ({f['pack']} {f['pack_version']}) implements "
+            f"{', '.join(f['requirements'])}{cites}."),
+        BR,
+        Run(f["explain"]),
+    ] + ([BR, Run(f["explain_zh"])] if f["explain_zh"] else [])  # fmt: skip
+    return FindingCard(
+        index=i,
+        severity=f["severity"],
+        rule_id=f["rule_id"],
+        title=f["title"],
+        title_zh=f["title_zh"],
+        statements=[f["statement"]] + ([f["statement_zh"]] if f["statement_zh"] else []),
+        figures=[(k, figure_text(v)) for k, v in sorted(f["figures"].items()) if k != "subject"],
+        table=Table([col("Figure"), col("Value")], rows, cls="kv dense"),
+        clause=clause,
+    )
