@@ -148,7 +148,8 @@ class Flow:
 
 
 class FlowMeter:
-    """Feed packets, collect finished flows in ``done`` and events in ``events``."""
+    """Feed packets; finished flows, application records and inventory events collect in ``done``,
+    ``records`` and ``events`` until a consumer ``take``s them."""
 
     def __init__(
         self,
@@ -175,6 +176,13 @@ class FlowMeter:
         self.clock = 0
         self._next_sweep = 0
         self.frags = Reassembler()
+
+    def take(self) -> tuple[list[Flow], list[Record], list[Event]]:
+        """The flows finished, records read and inventory events seen since the last take; the
+        meter starts new lists, so what it hands out is the caller's to keep."""
+        out = self.done, self.records, self.events
+        self.done, self.records, self.events = [], [], []
+        return out
 
     # ---- per packet -------------------------------------------------------------------
 
