@@ -35,7 +35,6 @@ RTSP_METHODS = frozenset(
     b"OPTIONS DESCRIBE SETUP PLAY PAUSE TEARDOWN ANNOUNCE RECORD GET_PARAMETER SET_PARAMETER".split()
 )
 REQUEST_WORDS = http.METHODS | RTSP_METHODS
-TLS_VERSIONS = {0x0304: "tls1.3", 0x0303: "tls1.2", 0x0302: "tls1.1", 0x0301: "tls1.0", 0x0300: "ssl3"}
 # Readable means the appliance could read the application data, not just the handshake.
 READABLE = frozenset(
     ("http", "mqtt", "rtsp", "dns", "mdns", "llmnr", "coap", "ntp", "dhcp", "dhcpv6", "ssdp")
@@ -286,7 +285,7 @@ class TcpSession(Session):
         if rec.client is not None:
             self.sni = rec.client.sni
         version = rec.server.version if rec.server is not None else 0
-        self.security = TLS_VERSIONS.get(version, "tls")
+        self.security = tls.version_name(version) if version in tls.VERSIONS else "tls"
         if self.sni and version == 0 and rec.client is not None and rec.client.version >= 0x0304:
             self.security = "tls"  # offered 1.3 but the answer was not seen
         out.append(rec)
