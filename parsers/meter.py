@@ -3,7 +3,8 @@
 One ``FlowMeter.feed`` call per packet. Ethernet + IPv4/IPv6 + TCP/UDP is
 decoded inline with byte indexing (no per-layer objects); other link types go
 through ``parsers.linklayer``, fragments through ``parsers.ipfrag``, and the
-few payloads the inventory needs through the explicit ``UDP_DISSECTORS``.
+flow's payload through its session (``parsers.sessions``), which also hands the
+inventory the evidence in DHCP, mDNS and SSDP datagrams (``INVENTORY_PORTS``).
 
 Flow semantics (documented in README, compared with Zeek in the tests):
 - key: (protocol, address, port, address, port); ICMP uses type and the
@@ -24,11 +25,13 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 
 from parsers.capture import Frame, Packet
-from parsers.events import AddressSeen, Event, Record
+from parsers.events import Event, Record
+from parsers.flow import SYN, TCP, Flow
 from parsers.ipfrag import Reassembler
 from parsers.linklayer import ETH_ARP, ETH_IPV4, ETH_IPV6, LINK_DECODERS, SHIMS
-from parsers.registry import UDP_DISSECTORS, Dissector
-from parsers.sessions import TcpSession, UdpSession, new_session
+from parsers.neighbours import arp_event, ndp_event
+from parsers.protocols.registry import INVENTORY_PORTS, Protocol
+from parsers.sessions import MALFORMED, UdpSession, new_session
 
 NS = 1_000_000_000
 LINGER_NS = 5 * NS
@@ -39,14 +42,12 @@ MAX_FLOWS = 500_000
 # Payload packets closer than this belong to one burst (a request and its answer, an
 # upload): the beats whose period tells what an encrypted flow reports, and how often.
 BURST_GAP_NS = NS
-MAX_BURSTS = 4096  # per flow record: 30 min of 1 s gaps is 1,800
 
-TCP, UDP, ICMP, ICMP6 = 6, 17, 1, 58
-FIN, SYN, RST, ACK = 0x01, 0x02, 0x04, 0x10
+UDP, ICMP, ICMP6 = 17, 1, 58
+FIN, RST, ACK = 0x01, 0x04, 0x10
 ICMP_PAIR = {0: 8, 8: 0, 13: 14, 14: 13, 15: 16, 16: 15, 17: 18, 18: 17, 9: 10, 10: 9}
 ICMP6_PAIR = {128: 129, 129: 128, 133: 134, 134: 133, 135: 136, 136: 135}
 IPV6_EXT = frozenset((0, 43, 60, 51, 135, 139, 140))
-ZERO16 = bytes(16)
 # Header fields in one C call each (twice as fast as indexing byte by byte).
 ETH_HEADER = struct.Struct("!6s6sH").unpack_from  # destination, source, ethertype
 IPV4_HEADER = struct.Struct("!BxHxxHxB2x4s4s").unpack_from  # ver/ihl, length, frag, proto, src, dst
@@ -55,107 +56,16 @@ TCP_HEADER = struct.Struct("!HHI4xBB").unpack_from  # ports, sequence number, da
 PORTS = struct.Struct("!HH").unpack_from
 
 
-class Flow:
-    """One direction-aware flow record. ``a`` initiated, ``b`` responded."""
-
-    __slots__ = (
-        "a",
-        "ap",
-        "app",
-        "b",
-        "bp",
-        "burst",
-        "bursts",
-        "by_dn",
-        "by_up",
-        "closed",
-        "dev",
-        "dmac",
-        "end",
-        "fid",
-        "fin_dn",
-        "fin_up",
-        "first",
-        "fl_dn",
-        "fl_up",
-        "ipv",
-        "l7",
-        "last",
-        "pk_dn",
-        "pk_up",
-        "pl_dn",
-        "pl_up",
-        "proto",
-        "rmac",
-        "rst",
-        "seq",
-        "smac",
-        "synack",
-        "vlan",
-    )
-
-    def __init__(
-        self, proto: int, a: bytes, ap: int, b: bytes, bp: int, ts: int, smac: bytes, dmac: bytes, vlan: int
-    ) -> None:
-        self.proto, self.a, self.ap, self.b, self.bp = proto, a, ap, b, bp
-        self.first = self.last = ts
-        self.pk_up = self.pk_dn = self.by_up = self.by_dn = self.pl_up = self.pl_dn = 0
-        self.fl_up = self.fl_dn = 0
-        self.smac, self.dmac, self.rmac = smac, dmac, b""
-        self.vlan = vlan
-        self.ipv = 4 if len(a) == 4 else 6
-        self.closed = 0  # ts at which TCP closed (RST, or FIN both ways)
-        self.fin_up = self.fin_dn = self.rst = self.synack = False
-        self.end = ""
-        self.seq = 0  # continuation number after an active timeout
-        self.fid = 0  # the flow id, once computed (appliance.ingest.flow_rows)
-        self.dev: str | None = None  # the device's MAC text, once known (appliance.ingest.record_rows)
-        self.app: TcpSession | UdpSession | None = None  # the session while it still reads payload
-        self.l7: TcpSession | UdpSession | None = None  # the session, kept for enrichment
-        # payload bursts: [start, last, bytes up, bytes down, packets up, packets down]
-        self.burst: list[int] | None = None
-        self.bursts: list[list[int]] = []
-
-    def new_burst(self, ts: int) -> list[int]:
-        """Open the next payload burst; past MAX_BURSTS in one record, later ones are not kept."""
-        b = [ts, ts, 0, 0, 0, 0]
-        if len(self.bursts) < MAX_BURSTS:
-            self.bursts.append(b)
-        self.burst = b
-        return b
-
-    @property
-    def tcp_state(self) -> str:
-        """A short verdict on the TCP life cycle (empty for other protocols)."""
-        if self.proto != TCP:
-            return ""
-        syn = bool(self.fl_up & SYN)
-        if self.rst:
-            return "rejected" if syn and not self.synack else "reset"
-        if self.fin_up and self.fin_dn:
-            return "closed"
-        if self.fin_up or self.fin_dn:
-            return "half_closed"
-        if syn and self.synack:
-            return "established"
-        if syn:
-            return "syn_sent"
-        return "midstream"
-
-    @property
-    def handshake(self) -> bool:
-        return bool(self.fl_up & SYN) and self.synack
-
-
 class FlowMeter:
-    """Feed packets, collect finished flows in ``done`` and events in ``events``."""
+    """Feed packets; finished flows, application records and inventory events collect in ``done``,
+    ``records`` and ``events`` until a consumer ``take``s them."""
 
     def __init__(
         self,
         is_local: Callable[[bytes], bool],
         idle_s: float = 120.0,
         active_s: float = 1800.0,
-        dissectors: dict[int, tuple[str, Dissector]] | None = None,
+        inventory: dict[int, Protocol] | None = None,
         max_flows: int = MAX_FLOWS,
         sessions: bool = True,
     ) -> None:
@@ -166,7 +76,7 @@ class FlowMeter:
         self.is_local = is_local
         self.idle = int(idle_s * NS)
         self.active = int(active_s * NS)
-        self.dissectors = UDP_DISSECTORS if dissectors is None else dissectors
+        self.inventory = INVENTORY_PORTS if inventory is None else inventory  # UDP port -> protocol
         self.table: dict[tuple[int, bytes, int, bytes, int], tuple[Flow, int]] = {}
         self.done: list[Flow] = []
         self.events: list[Event] = []
@@ -175,6 +85,13 @@ class FlowMeter:
         self.clock = 0
         self._next_sweep = 0
         self.frags = Reassembler()
+
+    def take(self) -> tuple[list[Flow], list[Record], list[Event]]:
+        """The flows finished, records read and inventory events seen since the last take; the
+        meter starts new lists, so what it hands out is the caller's to keep."""
+        out = self.done, self.records, self.events
+        self.done, self.records, self.events = [], [], []
+        return out
 
     # ---- per packet -------------------------------------------------------------------
 
@@ -191,7 +108,7 @@ class FlowMeter:
         stats = self.stats
         records = self.records
         table_get = self.table.get
-        dissectors = self.dissectors
+        inventory = self.inventory
         idle, active = self.idle, self.active
         clock, next_sweep = self.clock, self._next_sweep
         for ts, lt, _wirelen, data in packets:
@@ -281,6 +198,7 @@ class FlowMeter:
                 continue
             # ---- transport layer
             flags = seq = 0
+            inv = None
             if proto == TCP:
                 if size >= l4 + 14:
                     sport, dport, seq, doff, flags = TCP_HEADER(data, l4)
@@ -300,9 +218,7 @@ class FlowMeter:
                 sport, dport = PORTS(data, l4)
                 ps = l4 + 8
                 pl = end - ps
-                dis = dissectors.get(dport) or dissectors.get(sport)
-                if dis is not None:
-                    self._dissect(dis, ts, smac, src, sport, dst, dport, bytes(data[l4 + 8 : end]))
+                inv = inventory.get(dport) or inventory.get(sport)
             elif proto in (ICMP, ICMP6):
                 if size < l4 + 2:
                     stats["icmp_truncated"] += 1
@@ -375,7 +291,9 @@ class FlowMeter:
                     b[5] += 1
             # ---- payload, while the flow's session still wants it
             app = f.app
-            if (
+            if inv is not None:  # a datagram with inventory evidence (DHCP, mDNS, SSDP)
+                self._datagram(inv, f, up, ts, pl, smac, src, bytes(data[ps:end]))
+            elif (
                 app is not None
                 and (pl or flags & SYN)
                 and not app.feed(records, f, up, ts, seq, bytes(data[ps:end]), flags & SYN)
@@ -489,25 +407,35 @@ class FlowMeter:
 
     # ---- slow paths --------------------------------------------------------------------
 
-    def _dissect(
-        self,
-        dis: tuple[str, Dissector],
-        ts: int,
-        smac: bytes,
-        src: bytes,
-        sport: int,
-        dst: bytes,
-        dport: int,
-        payload: bytes,
+    def _datagram(
+        self, inv: Protocol, f: Flow, up: int, ts: int, pl: int, smac: bytes, src: bytes, payload: bytes
     ) -> None:
-        name, fn = dis
+        """A datagram on an inventory port: the flow's session reads it once for both its records
+        and the inventory when the session reads that protocol; else (sessions off, or the flow's
+        first ports named another protocol) the inventory reads it on its own."""
+        app = f.app
+        if pl and isinstance(app, UdpSession) and app.proto is inv:
+            more = app.feed_seen(self.records, self.events, f, up == 1, ts, payload, smac, src)
+        else:
+            self._seen(inv, ts, smac, src, payload)
+            if app is None or not pl:
+                return
+            more = app.feed(self.records, f, up, ts, 0, payload, 0)
+        if not more:
+            app.finish(self.records, f)
+            f.app = None
+
+    def _seen(self, inv: Protocol, ts: int, smac: bytes, src: bytes, payload: bytes) -> None:
+        """The inventory evidence of a datagram no session reads as ``inv``; counted here only
+        when sessions are off (else the flow's session counts the datagram)."""
+        assert inv.datagram is not None and inv.inventory is not None
         try:
-            self.events.extend(fn(ts, smac, src, sport, dst, dport, payload))
-            if not self.sessions:  # else the flow's session counts the same datagram
-                self.stats[f"dissected_{name}"] += 1
-        except (ValueError, IndexError, UnicodeError):
+            self.events.extend(inv.inventory(ts, smac, src, inv.datagram.parse(payload)))
             if not self.sessions:
-                self.stats[f"malformed_{name}"] += 1
+                self.stats[f"dissected_{inv.name}"] += 1
+        except MALFORMED:
+            if not self.sessions:
+                self.stats[f"malformed_{inv.name}"] += 1
 
     def _fragment(
         self, ts: int, data: Frame, off: int, ihl: int, tot: int, proto: int, src: bytes, dst: bytes
@@ -547,29 +475,16 @@ class FlowMeter:
         return nxt, whole
 
     def _arp(self, ts: int, data: Frame, off: int) -> None:
-        """ARP (RFC 826) for Ethernet/IPv4: the sender's MAC owns the sender's IP."""
         self.stats["arp"] += 1
-        if len(data) < off + 28 or data[off : off + 6] != b"\x00\x01\x08\x00\x06\x04":
+        try:
+            seen = arp_event(ts, data, off)
+        except ValueError:
             self.stats["arp_malformed"] += 1
             return
-        sha = bytes(data[off + 8 : off + 14])
-        spa = bytes(data[off + 14 : off + 18])
-        if spa != b"\x00\x00\x00\x00":
-            self.events.append(AddressSeen(ts, sha, spa, "arp"))
+        if seen is not None:
+            self.events.append(seen)
 
     def _ndp(self, ts: int, data: Frame, l4: int, end: int, smac: bytes, src: bytes) -> None:
-        """NDP (RFC 4861) NS/NA: the target address and its link-layer option."""
-        if len(data) < l4 + 24:
-            return
-        target = bytes(data[l4 + 8 : l4 + 24])
-        mac = smac
-        pos = l4 + 24
-        while pos + 8 <= min(end, len(data)):
-            otype, olen = data[pos], data[pos + 1] * 8
-            if olen == 0:
-                break
-            if otype in (1, 2) and olen == 8:
-                mac = bytes(data[pos + 2 : pos + 8])
-            pos += olen
-        if (data[l4] == 136 or src == ZERO16) and mac:  # advertisement, or duplicate-address probe
-            self.events.append(AddressSeen(ts, mac, target, "ndp"))
+        seen = ndp_event(ts, data, l4, end, smac, src)
+        if seen is not None:
+            self.events.append(seen)

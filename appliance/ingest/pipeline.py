@@ -66,28 +66,25 @@ class Pipeline:
     def drain(self, final: bool = False, flush: bool = False) -> None:
         """Turn what the meter finished into rows; write full batches (every pending row when
         ``final`` or ``flush``)."""
-        meter, inv, pending = self.meter, self.inventory, self.pending
-        if meter.events:
-            inv.add_events(meter.events)
-            meter.events = []
-        if meter.records:  # before the flows: a flow's name may come from a DNS answer in this batch
-            for rec in meter.records:
-                for table, row in self.rows.rows(rec):
-                    pending[table].append(row)
-                pending["observations"] += self.observer.observe(rec)
-                if isinstance(rec, DnsRecord) and rec.msg.is_response:
-                    self.enricher.dns.add(self.rows.device(rec.flow)[1], rec.ts, rec.msg)
-            meter.records = []
+        inv, pending = self.inventory, self.pending
+        done, records, events = self.meter.take()
+        if events:
+            inv.add_events(events)
+        # records before the flows: a flow's name may come from a DNS answer in this batch
+        for rec in records:
+            for table, row in self.rows.rows(rec):
+                pending[table].append(row)
+            pending["observations"] += self.observer.observe(rec)
+            if isinstance(rec, DnsRecord) and rec.msg.is_response:
+                self.enricher.dns.add(self.rows.device(rec.flow)[1], rec.ts, rec.msg)
         for table, row in self.rows.flush_dns(final):
             pending[table].append(row)
-        if meter.done:
-            phase_at = self.phases.at
-            for f in meter.done:
-                inv.add_flow(f)
-                row = flow_row(f, self.cid, self.ingest, self.lan, self.enricher)
-                pending["flows"].append((*row, phase_at(f.first, str(row[_DEVICE]))))
-                pending["bursts"] += burst_rows(f, self.cid, self.ingest, self.lan, phase_at)
-            meter.done = []
+        phase_at = self.phases.at
+        for f in done:
+            inv.add_flow(f)
+            row = flow_row(f, self.cid, self.ingest, self.lan, self.enricher)
+            pending["flows"].append((*row, phase_at(f.first, str(row[_DEVICE]))))
+            pending["bursts"] += burst_rows(f, self.cid, self.ingest, self.lan, phase_at)
         for table, batch in pending.items():  # flows first: the dict keeps that order
             if batch and (final or flush or len(batch) >= BATCH_ROWS):
                 self.write(table, batch)

@@ -19,7 +19,7 @@ from parsers.lan import LanPrefixes, mac_text
 from parsers.meter import Flow
 from parsers.protocols.dns import TYPES
 from parsers.protocols.http import HttpRequest
-from parsers.protocols.tls import GREASE, VERSION_NAMES
+from parsers.protocols.tls import GREASE, version_name
 
 TABLE_OF = {DnsRecord: "dns", TlsRecord: "tls", HttpRecord: "http", AppRecord: "app_events"}
 DNS_WAIT_NS = 30_000_000_000  # a response later than this is logged as a row of its own
@@ -31,9 +31,8 @@ DROPPED_FIELDS = frozenset(("password", "will_message", "message"))
 
 
 def _version(v: int) -> str:
-    return {0x0304: "TLSv1.3", 0x0303: "TLSv1.2", 0x0302: "TLSv1.1", 0x0301: "TLSv1.0", 0x0300: "SSLv3"}.get(
-        v, f"0x{v:04x}" if v else ""
-    )
+    """A hello's version in the flows' spelling (``tls1.3``); empty when the hello carried none."""
+    return version_name(v) if v else ""
 
 
 class RecordRows:
@@ -121,7 +120,7 @@ class RecordRows:
             c.sni if c else "",
             c.alpn if c else [],
             _version(c.version) if c else "",
-            [VERSION_NAMES.get(v, f"0x{v:04x}") for v in c.versions if v not in GREASE] if c else [],
+            [version_name(v) for v in c.versions if v not in GREASE] if c else [],
             c.ciphers if c else [],
             c.extensions if c else [],
             c.ja3 if c else "",

@@ -18,8 +18,17 @@ from cryptography import x509
 from cryptography.utils import CryptographyDeprecationWarning
 
 GREASE = frozenset(0x0A0A + 0x1010 * i for i in range(16))
-VERSION_NAMES = {0x0304: "13", 0x0303: "12", 0x0302: "11", 0x0301: "10", 0x0300: "s3", 0x0002: "s2"}
+# JA4's two-character version code (FoxIO's spec), used only in the JA4 string
+JA4_VERSION = {0x0304: "13", 0x0303: "12", 0x0302: "11", 0x0301: "10", 0x0300: "s3", 0x0002: "s2"}
+# The one spelling of a version that reaches the database (flows.security, tls.*_version(s)):
+# the policies compare flows.security with these names, so every column uses them.
+VERSIONS = {0x0304: "tls1.3", 0x0303: "tls1.2", 0x0302: "tls1.1", 0x0301: "tls1.0", 0x0300: "ssl3"}
 MAX_HANDSHAKE = 1 << 16  # a ClientHello beyond 64 kB is not one we will read
+
+
+def version_name(v: int) -> str:
+    """A protocol version as the database spells it: ``tls1.3`` ... ``ssl3``, ``0x7f1c`` if unnamed."""
+    return VERSIONS.get(v) or f"0x{v:04x}"
 
 
 class TlsError(ValueError):
@@ -101,7 +110,7 @@ def _ja4(
         hx = alpn.encode("latin-1", "replace").hex()
         a = hx[0] + hx[-1]
     head = (
-        f"{transport}{VERSION_NAMES.get(version, '00')}{'d' if has_sni else 'i'}"
+        f"{transport}{JA4_VERSION.get(version, '00')}{'d' if has_sni else 'i'}"
         f"{min(len(ciphers), 99):02d}{min(len(exts), 99):02d}{a}"
     )
     b = _sha12(",".join(f"{c:04x}" for c in sorted(ciphers))) if ciphers else "0" * 12

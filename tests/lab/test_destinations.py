@@ -274,3 +274,20 @@ def test_resolvers_known_by_address(ip: str, port: int, app: str, want_app: str,
     assert (cols[0], cols[4]) == (want_app, org)
     if org:
         assert cols[6] == "dns"
+
+
+def test_tls_versions_are_spelled_as_the_flows_security(store: Store) -> None:
+    """tls.client_version, tls.client_versions, tls.server_version and flows.security share one
+    spelling (parsers.protocols.tls.version_name), the one the policies read."""
+    _replay_lab(store)
+    rows = store.query(
+        """SELECT t.client_version AS cv, t.client_versions AS cvs, t.server_version AS sv, f.security AS sec
+        FROM {db}.tls AS t INNER JOIN {db}.flows AS f USING flow_id WHERE t.transport = 'tcp'"""
+    )
+    assert rows
+    named = {"ssl3", "tls1.0", "tls1.1", "tls1.2", "tls1.3"}
+    spelled = named | {""}
+    for r in rows:
+        assert r["cv"] in spelled and set(r["cvs"]) <= named and r["sv"] in spelled, r
+        assert r["sec"] == (r["sv"] or "tls"), r  # the lab's servers answer out of sight: "tls"
+    assert any(r["cv"] == "tls1.3" and "tls1.2" in r["cvs"] for r in rows)

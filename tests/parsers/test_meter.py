@@ -325,3 +325,22 @@ def test_flow_table_is_bounded_under_a_scan() -> None:
     assert peak <= 1001
     assert len(m.done) == 5000 and m.stats["flows_evicted"] >= 3000
     assert sum(f.pk_up for f in m.done) == 5000
+
+
+def test_take_hands_over_flows_records_and_events_and_starts_afresh() -> None:
+    """What ``take`` returns is the caller's: the meter's next take starts from empty lists."""
+    arp = Ether(src=DEV, dst="ff:ff:ff:ff:ff:ff") / ARP(op=1, hwsrc=DEV, psrc=LOCAL, pdst="192.168.1.1")
+    dns_q = (
+        eth()
+        / IP(src=LOCAL, dst="8.8.8.8")
+        / UDP(sport=5000, dport=53)
+        / bytes.fromhex("123401000001000000000000076578616d706c6503636f6d0000010001")
+    )
+    m = run([(0.0, arp), (0.1, dns_q)])
+    done, records, events = m.take()
+    assert len(done) == 1 and len(records) == 1 and len(events) == 1  # ARP makes no flow
+    assert m.take() == ([], [], [])
+    assert m.done == [] and m.records == [] and m.events == []
+    m.feed(int(1 * NS), 1, len(bytes(arp)), bytes(arp))
+    _done, _records, again = m.take()
+    assert len(again) == 1 and len(events) == 1  # the first take's list was not touched

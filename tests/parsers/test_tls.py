@@ -9,7 +9,14 @@ import pytest
 import yaml
 
 from parsers.events import TlsRecord
-from parsers.protocols.tls import TlsError, handshake_messages, parse_client_hello, parse_server_hello
+from parsers.protocols.tls import (
+    JA4_VERSION,
+    TlsError,
+    handshake_messages,
+    parse_client_hello,
+    parse_server_hello,
+    version_name,
+)
 from parsers.tcpstream import HalfStream
 from pcaps.synth import frames
 from tests.support.paths import SHARED, shared_path
@@ -102,3 +109,15 @@ def test_malformed_hellos_raise_only_tls_error() -> None:
                 pass
     with pytest.raises(TlsError):
         handshake_messages(b"GET / HTTP/1.1\r\n\r\n")
+
+
+def test_version_names_one_spelling_and_ja4_keeps_its_code() -> None:
+    assert [version_name(v) for v in (0x0304, 0x0303, 0x0302, 0x0301, 0x0300)] == [
+        "tls1.3",
+        "tls1.2",
+        "tls1.1",
+        "tls1.0",
+        "ssl3",
+    ]
+    assert version_name(0x7F1C) == "0x7f1c"  # a draft: unnamed, shown as its number
+    assert JA4_VERSION[0x0304] == "13" and JA4_VERSION[0x0300] == "s3"

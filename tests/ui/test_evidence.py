@@ -48,7 +48,7 @@ class MeterKeys:
     """The meter itself as the oracle: the key of the flow one frame opens in an empty flow table."""
 
     def __init__(self) -> None:
-        self.m = FlowMeter(lambda _a: True, dissectors={}, sessions=False)
+        self.m = FlowMeter(lambda _a: True, inventory={}, sessions=False)
 
     def key(self, ts: int, lt: int, data: bytes) -> tuple[Any, int] | None:
         self.m.table.clear()

@@ -1,0 +1,108 @@
+"""One bidirectional flow record, as the meter (``parsers.meter``) keeps and hands it out.
+
+Plain slots, no behaviour beyond its own counters: the meter fills it in the hot loop,
+the ingest turns a finished one into a row (``appliance.ingest.flow_rows``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from parsers.sessions import TcpSession, UdpSession
+
+TCP = 6
+SYN = 0x02
+MAX_BURSTS = 4096  # per flow record: 30 min of 1 s gaps is 1,800
+
+
+class Flow:
+    """One direction-aware flow record. ``a`` initiated, ``b`` responded."""
+
+    __slots__ = (
+        "a",
+        "ap",
+        "app",
+        "b",
+        "bp",
+        "burst",
+        "bursts",
+        "by_dn",
+        "by_up",
+        "closed",
+        "dev",
+        "dmac",
+        "end",
+        "fid",
+        "fin_dn",
+        "fin_up",
+        "first",
+        "fl_dn",
+        "fl_up",
+        "ipv",
+        "l7",
+        "last",
+        "pk_dn",
+        "pk_up",
+        "pl_dn",
+        "pl_up",
+        "proto",
+        "rmac",
+        "rst",
+        "seq",
+        "smac",
+        "synack",
+        "vlan",
+    )
+
+    def __init__(
+        self, proto: int, a: bytes, ap: int, b: bytes, bp: int, ts: int, smac: bytes, dmac: bytes, vlan: int
+    ) -> None:
+        self.proto, self.a, self.ap, self.b, self.bp = proto, a, ap, b, bp
+        self.first = self.last = ts
+        self.pk_up = self.pk_dn = self.by_up = self.by_dn = self.pl_up = self.pl_dn = 0
+        self.fl_up = self.fl_dn = 0
+        self.smac, self.dmac, self.rmac = smac, dmac, b""
+        self.vlan = vlan
+        self.ipv = 4 if len(a) == 4 else 6
+        self.closed = 0  # ts at which TCP closed (RST, or FIN both ways)
+        self.fin_up = self.fin_dn = self.rst = self.synack = False
+        self.end = ""
+        self.seq = 0  # continuation number after an active timeout
+        self.fid = 0  # the flow id, once computed (appliance.ingest.flow_rows)
+        self.dev: str | None = None  # the device's MAC text, once known (appliance.ingest.record_rows)
+        self.app: TcpSession | UdpSession | None = None  # the session while it still reads payload
+        self.l7: TcpSession | UdpSession | None = None  # the session, kept for enrichment
+        # payload bursts: [start, last, bytes up, bytes down, packets up, packets down]
+        self.burst: list[int] | None = None
+        self.bursts: list[list[int]] = []
+
+    def new_burst(self, ts: int) -> list[int]:
+        """Open the next payload burst; past MAX_BURSTS in one record, later ones are not kept."""
+        b = [ts, ts, 0, 0, 0, 0]
+        if len(self.bursts) < MAX_BURSTS:
+            self.bursts.append(b)
+        self.burst = b
+        return b
+
+    @property
+    def tcp_state(self) -> str:
+        """A short verdict on the TCP life cycle (empty for other protocols)."""
+        if self.proto != TCP:
+            return ""
+        syn = bool(self.fl_up & SYN)
+        if self.rst:
+            return "rejected" if syn and not self.synack else "reset"
+        if self.fin_up and self.fin_dn:
+            return "closed"
+        if self.fin_up or self.fin_dn:
+            return "half_closed"
+        if syn and self.synack:
+            return "established"
+        if syn:
+            return "syn_sent"
+        return "midstream"
+
+    @property
+    def handshake(self) -> bool:
+        return bool(self.fl_up & SYN) and self.synack
