@@ -8,6 +8,7 @@ import math
 import os
 import shutil
 import signal
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -122,7 +123,8 @@ class Flaky(Store):
         self.land_then_fail = 0  # the next N inserts land, then report a failure
         self.fail_after = -1  # calls that succeed before the store goes down (-1: off)
         self.calls = 0
-        self.hang = 0.0  # the next insert takes this long (and lands)
+        self.hold: threading.Event | None = None  # the next insert waits for this event (then lands)
+        self.released = threading.Event()  # set once that held insert has returned
         self.log: list[tuple[str, str]] = []
 
     def _gate(self) -> None:
@@ -142,9 +144,10 @@ class Flaky(Store):
 
     def _insert(self, table: str, columns: Sequence[Column], rows: Sequence[tuple[Any, ...]]) -> None:
         self._gate()
-        if self.hang:
-            time.sleep(self.hang)
-            self.hang = 0.0
+        if self.hold is not None:
+            hold, self.hold = self.hold, None
+            hold.wait(30)
+            self.released.set()
         self.inner._insert(table, columns, rows)
         self.log.append((table, str(rows[0][-1])))
         if self.land_then_fail:
@@ -240,9 +243,9 @@ def test_write_drains_by_itself_once_retry_has_passed(flaky: Flaky, tmp_path: Pa
     flush(w, 1)
     assert w.pending == 4
     time.sleep(0.35)
-    t0 = time.monotonic()
+    calls = flaky.calls
     flush(w, 2)  # the first write retries (and fails) once, the rest wait behind it
-    assert time.monotonic() - t0 < 0.3
+    assert flaky.calls == calls + 1
     assert (w.pending, w.failures) == (8, 2)
     flaky.down = False
     flush(w, 3)  # within retry_s of the last failure: still spooled
@@ -265,17 +268,21 @@ def test_unit_that_landed_before_its_failure_is_not_written_again(flaky: Flaky, 
 
 
 def test_hung_store_keeps_the_caller_at_most_block_s(flaky: Flaky, tmp_path: Path) -> None:
+    """A store call that does not return lets the caller go after block_s: the writer returns while
+    the call is still held (no wall-clock bound to race a loaded machine), and spools the unit."""
     w = Writer(flaky, str(tmp_path / "spool"), INGEST, retry_s=0.1, block_s=0.3)
-    flaky.hang = 1.0  # the phases insert of batch 1 hangs, then lands
-    t0 = time.monotonic()
+    flaky.hold = hold = threading.Event()  # the phases insert of batch 1 hangs until released, then lands
     flush(w, 1)
-    assert time.monotonic() - t0 < 0.6
+    assert not flaky.released.is_set()  # flush returned while the store call still hangs
     assert w.pending == 4 and "did not answer within 0.3 s" in w.last_error
     time.sleep(0.15)
+    calls = flaky.calls
     flush(w, 2)  # retry while the hung call still runs: fails at once, no second call on the store
+    assert not flaky.released.is_set() and flaky.calls == calls
     assert w.pending == 8 and "not answered an earlier call" in w.last_error
-    assert time.monotonic() - t0 < 1.0
-    time.sleep(1.0)
+    hold.set()
+    assert flaky.released.wait(10)
+    time.sleep(0.15)  # past retry_s
     flush(w, 3)
     assert w.pending == 0 and (w.present_total, w.written_total) == (1, 11)
     assert_batches(flaky, [1, 2, 3])
