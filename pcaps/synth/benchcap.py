@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from pcaps.synth.frames import dns_answer, dns_query, http_ok, http_post, tls_client_hello
-from pcaps.synth.lab import GW_MAC, T0
+from pcaps.synth.hosts import GW_MAC, T0
 
 MACS = [
     "e0:06:30:5a:11:21",

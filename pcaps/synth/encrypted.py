@@ -10,15 +10,12 @@ schedule, not from the code under test.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from scapy.layers.inet import IP, UDP
 from scapy.packet import Raw
 
 from pcaps.synth import frames as fr
-
-if TYPE_CHECKING:
-    from pcaps.synth.lab import Host, Lab
+from pcaps.synth.hosts import Host
+from pcaps.synth.network import Lab
 
 
 def handshake(lab: Lab, name: str) -> tuple[bytes, bytes]:

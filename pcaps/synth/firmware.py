@@ -5,7 +5,7 @@
 Writes ``child-watch-fw-a.pcapng`` (firmware 3.1.0), ``child-watch-fw-b.pcapng`` (3.2.0, tested
 the next day) and ``child-watch-fw-diff.truth.yaml``: what ``tapaudit diff A B`` must find.
 Only the children's watch is on the LAN (with the lab's gateway): DHCP, DNS and its reports,
-built with the lab's primitives (``pcaps.synth.lab.Lab``). From A to B:
+built with the lab's primitives (``pcaps.synth.network.Lab``). From A to B:
 
 - the location report to the vendor goes every 60 s instead of every 600 s, with six
   decimals instead of four, and no longer carries the phone number;
@@ -35,7 +35,8 @@ from typing import Any
 import yaml
 
 from pcaps.synth import frames as fr
-from pcaps.synth.lab import CLOUD, T0, Lab
+from pcaps.synth.hosts import T0
+from pcaps.synth.network import CLOUD, Lab
 
 DAY = 86400
 SPAN = 1800  # seconds of each capture

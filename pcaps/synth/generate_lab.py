@@ -22,7 +22,8 @@ import yaml
 from pcaps.synth import frames as fr
 from pcaps.synth import personal, scenario
 from pcaps.synth.benchcap import write_bench_capture
-from pcaps.synth.lab import GW_IP, GW_LL, GW_MAC, PHASES, T0, build
+from pcaps.synth.hosts import GW_IP, GW_LL, GW_MAC, PHASES, T0
+from pcaps.synth.lab import build
 from pcaps.synth.truth import PROTO_NAMES, FlowBook, describe, device_mac
 
 LAN = ["192.168.50.0/24", "fd00:50::/64", "fe80::/10"]

@@ -22,16 +22,15 @@ import re
 import statistics
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from scapy.layers.inet import IP, TCP
 from scapy.layers.l2 import Ether
 from scapy.packet import Raw
 
 from pcaps.synth import frames as fr
-
-if TYPE_CHECKING:
-    from pcaps.synth.lab import Host, Lab
+from pcaps.synth.hosts import T0, Host, luhn_complete
+from pcaps.synth.network import CLOUD, Lab
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +77,6 @@ def existing(lab: Lab) -> list[Seen]:
     report: its IMEI, phone number and a six-decimal fix; the tablet's speech request: the
     child's name, e-mail, serial and audio); the persona values are checked to be there.
     """
-    from pcaps.synth.lab import CLOUD
 
     kid = lab.hosts["child_watch"]
     tab = lab.hosts["learning_tablet"]
@@ -199,7 +197,6 @@ def _data(p: Any) -> bytes:
 
 
 def _cloud(name: str) -> tuple[str, int]:
-    from pcaps.synth.lab import CLOUD  # lab.dns() answers from the same table
 
     return CLOUD[name]
 
@@ -283,7 +280,6 @@ _FORM = "application/x-www-form-urlencoded"
 
 
 def _clock(t: float, fmt: str) -> str:
-    from pcaps.synth.lab import T0
 
     return dt.datetime.fromtimestamp(T0 + t, dt.UTC).strftime(fmt)
 
@@ -588,7 +584,6 @@ def _national(phone: str) -> str:
 
 
 def _luhn(digits: str) -> str:
-    from pcaps.synth.lab import luhn_complete
 
     return luhn_complete(digits)
 
@@ -605,7 +600,6 @@ def _cn_id(area: str, born: str, rng: random.Random) -> str:
 
 def truth(lab: Lab, phase_at: Callable[[float], str]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The ``observations`` and ``series`` sections of the ground truth."""
-    from pcaps.synth.lab import T0
 
     obs: list[dict[str, Any]] = []
     for x in lab.seen:
