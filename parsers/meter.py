@@ -30,7 +30,7 @@ from parsers.flow import SYN, TCP, Flow
 from parsers.ipfrag import Reassembler
 from parsers.linklayer import ETH_ARP, ETH_IPV4, ETH_IPV6, LINK_DECODERS, SHIMS
 from parsers.neighbours import arp_event, ndp_event
-from parsers.protocols.registry import INVENTORY_PORTS, Protocol
+from parsers.registry import INVENTORY_PORTS, Protocol
 from parsers.sessions import MALFORMED, UdpSession, new_session
 
 NS = 1_000_000_000

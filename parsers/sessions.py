@@ -26,7 +26,7 @@ from typing import Any
 from parsers.datagrams import UDP_MAX_PACKETS
 from parsers.events import AppRecord, Event, Record
 from parsers.protocols import quic, rtp
-from parsers.protocols.registry import READABLE, TCP_PORTS, TCP_SNIFFED, UDP_PORTS, UDP_SNIFFED, Protocol
+from parsers.registry import READABLE, TCP_PORTS, TCP_SNIFFED, UDP_PORTS, UDP_SNIFFED, Protocol
 from parsers.streams import StreamReader
 from parsers.tcpstream import HalfStream
 

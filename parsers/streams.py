@@ -14,14 +14,25 @@ them and keep the rest, so a connection open for hours is read with bounded memo
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections import Counter
+from typing import Any, Protocol
 
 from parsers.events import AppRecord, DnsRecord, HttpRecord, Record, TlsRecord
 from parsers.protocols import dns, http, mqtt, rtsp, tls, websocket
 from parsers.tcpstream import HalfStream
 
-if TYPE_CHECKING:
-    from parsers.sessions import TcpSession
+
+class TcpSession(Protocol):
+    """What a stream reader reads and notes on its flow's session (``parsers.sessions.TcpSession``
+    has these): typed here so the readers need not import the sessions that call them."""
+
+    sni: str
+    host: str
+    security: str
+    stats: Counter[str]
+    up: HalfStream | None
+    dn: HalfStream | None
+
 
 PARSE_AT = 1 << 12  # held bytes that trigger parsing whole messages out of a readable stream
 RTSP_METHODS = frozenset(

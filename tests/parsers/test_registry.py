@@ -11,12 +11,11 @@ from scapy.layers.dns import DNS, DNSRR
 from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import Ether
 
-from parsers import datagrams
+from parsers import datagrams, registry
 from parsers.events import AppRecord, DhcpSeen, DnsRecord, NameSeen
 from parsers.lan import DEFAULT_LAN, LanPrefixes
 from parsers.meter import FlowMeter
-from parsers.protocols import registry
-from parsers.protocols.registry import INVENTORY_PORTS, PROTOCOLS, READABLE, TCP_PORTS, UDP_PORTS
+from parsers.registry import INVENTORY_PORTS, PROTOCOLS, READABLE, TCP_PORTS, UDP_PORTS
 from parsers.sessions import classify_tcp
 
 DEV = "aa:bb:cc:00:00:01"
