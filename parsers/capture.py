@@ -283,7 +283,7 @@ class _Iface:
     offset_ns: int
 
 
-def _tsresol(value: int) -> tuple[int, int]:
+def tsresol_units(value: int) -> tuple[int, int]:
     """Units of if_tsresol as a fraction of nanoseconds (pcapng 4.2)."""
     if value & 0x80:
         exp = value & 0x7F
@@ -305,7 +305,7 @@ def _parse_idb(body: bytes, order: str) -> _Iface:
             break
         val = body[pos : pos + length]
         if code == 9 and length >= 1:
-            num, den = _tsresol(val[0])
+            num, den = tsresol_units(val[0])
         elif code == 14 and length == 8:
             offset = struct.unpack(order + "q", val)[0] * 1_000_000_000
         pos += (length + 3) & ~3
