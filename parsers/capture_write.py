@@ -202,6 +202,8 @@ class PcapngWriter(_Buffered):
         self._epb = _EPB_HEAD[order]
         self._u32 = _U32[order]
         self._scale: list[tuple[int, int]] = []  # per interface: ns -> units is ts * den // num
+        self._by_linktype: dict[int, tuple[int, int, int]] = {}  # the first interface of each: id, num, den
+        self._template: tuple[int, int | None, str] = (SNAPLEN, None, "")  # the first interface's
         opts = [(SHB_USERAPPL, userappl.encode("utf-8", "replace"))] if userappl else []
         self._add(shb_block(order, opts))
 
@@ -221,8 +223,58 @@ class PcapngWriter(_Buffered):
         if tsresol is not None:
             opts.append((IF_TSRESOL, bytes((tsresol,))))
         self._add(idb_block(linktype, snaplen, opts, self.order))
-        self._scale.append(tsresol_units(6 if tsresol is None else tsresol))
-        return len(self._scale) - 1
+        num, den = tsresol_units(6 if tsresol is None else tsresol)
+        ifid = len(self._scale)
+        self._scale.append((num, den))
+        if not ifid:
+            self._template = (snaplen, tsresol, name)
+        self._by_linktype.setdefault(linktype, (ifid, num, den))
+        return ifid
+
+    def write_packets(
+        self, packets: Sequence[tuple[int, int, int, bytes]], start: int = 0, limit: int = 0
+    ) -> int:
+        """Write packets[start:] as the reader yields them, (ts_ns, link type, original length, data),
+        stopping before one that would take the file past ``limit`` bytes (0: no limit) unless the
+        file holds no packet yet; returns the index of the first packet not written.
+
+        Each link type goes to the first interface described for it; a link type met first
+        here gets an interface like the first one (snaplen, resolution, name). One loop over
+        locals, and the blocks are handed to the file at the end (or once ``BUFFER`` is pending):
+        this is the live ring's path, which must keep up with the capture.
+        """
+        parts, epb, u32, pads = self._parts, self._epb, self._u32, _PADS
+        by_lt = self._by_linktype
+        written = self._written
+        pending = self._pending
+        count = self.count
+        for i in range(start, len(packets)):
+            ts, lt, wire, data = packets[i]
+            caplen = len(data)
+            blen = 32 + caplen + (-caplen & 3)
+            if limit and count and written + pending + blen > limit:
+                break
+            iface = by_lt.get(lt)
+            if iface is None:
+                self._pending, self.count = pending, count
+                snaplen, tsresol, name = self._template
+                self.add_interface(lt, snaplen, tsresol=tsresol, name=name)
+                iface = by_lt[lt]
+                written, pending = self._written, self._pending
+            ifid, num, den = iface
+            raw = ts if num == den else ts * den // num
+            wire = wire if wire > caplen else caplen
+            parts.append(epb(EPB_TYPE, blen, ifid, raw >> 32, raw & 0xFFFFFFFF, caplen, wire))
+            parts.append(data)
+            parts.append(pads[caplen & 3] + u32(blen))
+            pending += blen
+            count += 1
+        else:
+            i = len(packets)
+        self._pending, self.count = pending, count
+        if pending >= BUFFER:
+            self.flush()
+        return i
 
     def write(
         self,

@@ -31,7 +31,7 @@ import time
 from collections.abc import Callable
 from typing import BinaryIO
 
-from parsers.capture_write import PcapngWriter, epb_length
+from parsers.capture_write import PcapngWriter
 
 
 class Ring:
@@ -72,8 +72,6 @@ class Ring:
         self._fh: BinaryIO | None = None
         self._out: PcapngWriter | None = None
         self._path = ""
-        self._header_size = 0  # SHB + first IDB of the current file
-        self._ifids: dict[int, int] = {}
         self._closed = False
         self._sync_jobs: queue.Queue[int | None] = queue.Queue()
         self._syncer = threading.Thread(target=self._sync_loop, name="ring-fsync", daemon=True)
@@ -115,19 +113,11 @@ class Ring:
             raise ValueError("ring is closed")
         if not packets:
             return
-        limit = self.size_limit
-        ifids = self._ifids
-        out = self._out
-        for ts, lt, wire, data in packets:
-            if out is None or (out.size + epb_length(len(data)) > limit and out.size > self._header_size):
-                out = self._rotate(ts)
-                ifids = self._ifids
-            ifid = ifids.get(lt)
-            if ifid is None:
-                ifid = ifids[lt] = out.add_interface(lt, self.snaplen, tsresol=9, name=self.iface)
-            out.write(ts, data, ifid, wire)
-        if out is not None:
-            out.flush()
+        out = self._out or self._rotate(packets[0][0])
+        i = 0
+        while (i := out.write_packets(packets, i, self.size_limit)) < len(packets):
+            out = self._rotate(packets[i][0])  # the file is full; a new one takes at least one packet
+        out.flush()
 
     def flush(self) -> None:
         """Write out buffered blocks; the background thread fsyncs them."""
@@ -179,8 +169,6 @@ class Ring:
         out.add_interface(self.linktype, self.snaplen, tsresol=9, name=self.iface)
         out.flush()
         self._fh, self._out, self._path = fh, out, path
-        self._ifids = {self.linktype: 0}
-        self._header_size = out.size
         self._files.append(path)
         while len(self._files) > self.max_files:
             old = self._files.pop(0)

@@ -131,6 +131,27 @@ def test_blocks_reach_the_file_whole(tmp_path: Path) -> None:
     assert len(buf.getvalue()) == out.size
 
 
+@pytest.mark.tshark
+def test_write_packets_by_link_type_up_to_a_limit(tmp_path: Path) -> None:
+    """The ring's path: packets as the reader yields them, an interface per link type, a size bound."""
+    pkts = [(T0 + i, 101 if i == 3 else 1, len(f) + 9, f) for i, f in enumerate(FRAMES)]
+    p = tmp_path / "f.pcapng"
+    with open(p, "wb") as fh, cw.PcapngWriter(fh) as out:
+        out.add_interface(1, 1514, tsresol=9, name="tap0")
+        head = out.size
+        limit = head + sum(cw.epb_length(len(f)) for f in FRAMES[:3]) + 40  # room for 3 packets, not 4
+        assert out.write_packets(pkts, 0, limit) == 3
+        assert out.write_packets(pkts, 3) == len(FRAMES) and out.count == len(FRAMES)
+    got, st = read_back(p)
+    assert [(x[0], x[1], x[2], x[3]) for x in got] == [(t, lt, n, bytes(f)) for t, lt, n, f in pkts]
+    assert out.interfaces == 2 and st.link_types == {1, 101}
+    rows = tshark(p, "frame.interface_name", "frame.cap_len")
+    assert rows == [["tap0", str(len(f))] for f in FRAMES]  # the new interface is named like the first
+    fresh = cw.PcapngWriter(io.BytesIO())
+    fresh.add_interface(1)
+    assert fresh.write_packets(pkts, 0, limit=1) == 1  # a file takes its first packet whatever the bound
+
+
 def test_byte_order_is_checked() -> None:
     with pytest.raises(ValueError, match="byte order"):
         cw.PcapWriter(io.BytesIO(), order="!")
