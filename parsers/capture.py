@@ -286,7 +286,9 @@ class _Iface(NamedTuple):
 
 
 def tsresol_units(value: int) -> tuple[int, int]:
-    """Units of if_tsresol as a fraction of nanoseconds (pcapng 4.2)."""
+    """One unit of an if_tsresol value as (num, den) nanoseconds: ns = units * num // den (pcapng 4.2).
+
+    The writer converts the other way (units = ns * den // num) with the same fraction."""
     if value & 0x80:
         exp = value & 0x7F
         return (10**9, 2**exp) if exp else (10**9, 1)
