@@ -53,7 +53,8 @@ from appliance.masking import mask_hit
 from appliance.store import queries
 from appliance.store.backends import DATABASE, StoreError
 from appliance.store.schema import ddl_statements
-from parsers.capture import CaptureError, expand_inputs, sniff_format
+from parsers.capture import CaptureError, sniff_format
+from parsers.capture_inputs import expand_inputs
 from policies.declaration import DeclarationError
 from policies.engine import PackError
 

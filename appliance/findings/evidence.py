@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import os
-import struct
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
@@ -30,11 +29,9 @@ from appliance.ingest.sources import sha256_file
 from appliance.store import queries
 from appliance.store.backends import Store
 from parsers.capture import ReadStats, read_batches
+from parsers.capture_write import SNAPLEN, PcapngWriter, PcapWriter
 from parsers.flowkey import FrameKeys, Undirected, undirected
 from parsers.ipfrag import TIMEOUT_NS
-
-PCAP_NS_MAGIC = 0xA1B23C4D
-SNAPLEN = 262144
 
 
 class EvidenceError(Exception):
@@ -256,33 +253,22 @@ def _write(path: str, fmt: str, frames: list[Frame]) -> tuple[str, int]:
 def _write_pcap(fh: BinaryIO, frames: list[Frame]) -> None:
     """Classic pcap, little endian, nanosecond timestamps (tcpdump's and Wireshark's nanosecond magic)."""
     linktype = frames[0][2] if frames else 1
-    fh.write(struct.pack("<IHHiIII", PCAP_NS_MAGIC, 2, 4, 0, 0, _snaplen(frames), linktype))
-    rec = struct.Struct("<IIII")
-    for ts, _n, _lt, orig, data in frames:
-        sec, ns = divmod(ts, 1_000_000_000)
-        fh.write(rec.pack(sec, ns, len(data), max(orig, len(data))))
-        fh.write(data)
+    with PcapWriter(fh, linktype, nano=True, snaplen=_snaplen(frames)) as out:
+        for ts, _n, _lt, orig, data in frames:
+            out.write(ts, data, orig)
 
 
 def _write_pcapng(fh: BinaryIO, frames: list[Frame]) -> None:
     """pcapng: a section, one interface per link type (nanosecond if_tsresol), an EPB per frame."""
-    fh.write(_block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1)))
-    ifaces: dict[int, int] = {}
-    for lt in [fr[2] for fr in frames] or [1]:
-        if lt in ifaces:
-            continue
-        ifaces[lt] = len(ifaces)
-        tsresol = struct.pack("<HHB3x", 9, 1, 9)  # if_tsresol: 10^-9 s
-        fh.write(_block(1, struct.pack("<HHI", lt, 0, _snaplen(frames)) + tsresol + struct.pack("<HH", 0, 0)))
-    for ts, _n, lt, orig, data in frames:
-        head = struct.pack("<IIIII", ifaces[lt], ts >> 32, ts & 0xFFFFFFFF, len(data), max(orig, len(data)))
-        fh.write(_block(6, head + data + b"\0" * (-len(data) % 4)))
+    snaplen = _snaplen(frames)
+    with PcapngWriter(fh) as out:
+        ifaces: dict[int, int] = {}
+        for lt in [fr[2] for fr in frames] or [1]:
+            if lt not in ifaces:
+                ifaces[lt] = out.add_interface(lt, snaplen, tsresol=9)
+        for ts, _n, lt, orig, data in frames:
+            out.write(ts, data, ifaces[lt], orig)
 
 
 def _snaplen(frames: list[Frame]) -> int:
     return max([SNAPLEN, *(len(fr[4]) for fr in frames)])
-
-
-def _block(btype: int, body: bytes) -> bytes:
-    n = 12 + len(body)
-    return struct.pack("<II", btype, n) + body + struct.pack("<I", n)

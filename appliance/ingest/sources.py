@@ -11,7 +11,8 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from parsers.capture import CaptureError, Packet, ReadStats, expand_inputs, read_batches, sniff_format
+from parsers.capture import CaptureError, Packet, ReadStats, read_batches, sniff_format
+from parsers.capture_inputs import expand_inputs
 
 
 def sha256_file(path: str) -> str:

@@ -2,13 +2,14 @@
 
 Each file is a self-contained pcapng section (SHB, then one IDB per link type
 with ``if_name`` and ``if_tsresol`` = 9, i.e. nanosecond timestamps) followed by
-one Enhanced Packet Block per packet. Blocks are assembled in memory and
-written whole, so a file cut at any point (crash, power loss) is readable up
-to its last whole block; ``flush`` hands everything to the kernel and has a
-background thread ``fsync`` it (on a duplicate of the descriptor, so rotation
-and close never wait): at most what came after the last flush, plus the one
-fsync still running, is lost. Waiting for the disk in the capture loop would
-stall it for a second or more at 30 MB/s and overflow the kernel's buffer.
+one Enhanced Packet Block per packet, laid out by ``parsers.capture_write``.
+Each ``write`` assembles its blocks in memory and hands them to the file whole,
+so a file cut at any point (crash, power loss) is readable up to its last whole
+block; ``flush`` hands everything to the kernel and has a background thread
+``fsync`` it (on a duplicate of the descriptor, so rotation and close never
+wait): at most what came after the last flush, plus the one fsync still
+running, is lost. Waiting for the disk in the capture loop would stall it for a
+second or more at 30 MB/s and overflow the kernel's buffer.
 
 A new file is started when the next packet would take the current one past
 ``size_mb`` (a file holds at least one packet, so a single huge packet may
@@ -25,42 +26,12 @@ import contextlib
 import os
 import queue
 import re
-import struct
 import threading
 import time
 from collections.abc import Callable
 from typing import BinaryIO
 
-SHB_TYPE = 0x0A0D0D0A
-IDB_TYPE = 1
-EPB_TYPE = 6
-
-_EPB_HEAD = struct.Struct("<IIIIIII").pack  # type, length, ifid, ts hi, ts lo, caplen, wire len
-_U32 = struct.Struct("<I").pack
-_PADS = (b"", b"\0\0\0", b"\0\0", b"\0")  # indexed by len(data) % 4
-
-
-def _block(btype: int, body: bytes) -> bytes:
-    n = 12 + len(body)
-    return struct.pack("<II", btype, n) + body + _U32(n)
-
-
-def _option(code: int, value: bytes) -> bytes:
-    return struct.pack("<HH", code, len(value)) + value + b"\0" * (-len(value) % 4)
-
-
-def _shb() -> bytes:
-    opts = _option(4, b"tapaudit") + _option(0, b"")  # shb_userappl, opt_endofopt
-    return _block(SHB_TYPE, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1) + opts)
-
-
-def _idb(linktype: int, snaplen: int, iface: str) -> bytes:
-    opts = b""
-    if iface:
-        opts += _option(2, iface.encode("utf-8", "replace"))  # if_name
-    opts += _option(9, b"\x09")  # if_tsresol: 10^-9 s
-    opts += _option(0, b"")
-    return _block(IDB_TYPE, struct.pack("<HHI", linktype & 0xFFFF, 0, snaplen) + opts)
+from parsers.capture_write import PcapngWriter
 
 
 class Ring:
@@ -99,10 +70,8 @@ class Ring:
         self._files: list[str] = [os.path.join(directory, n) for _s, _t, n in found]
         self._seq = found[-1][0] + 1 if found else 1
         self._fh: BinaryIO | None = None
+        self._out: PcapngWriter | None = None
         self._path = ""
-        self._size = 0
-        self._header_size = 0  # SHB + first IDB of the current file
-        self._ifids: dict[int, int] = {}
         self._closed = False
         self._sync_jobs: queue.Queue[int | None] = queue.Queue()
         self._syncer = threading.Thread(target=self._sync_loop, name="ring-fsync", daemon=True)
@@ -144,43 +113,17 @@ class Ring:
             raise ValueError("ring is closed")
         if not packets:
             return
-        parts: list[bytes] = []
-        append = parts.append
-        size = self._size
-        limit = self.size_limit
-        ifids = self._ifids
-        fh = self._fh
-        for ts, lt, wire, data in packets:
-            caplen = len(data)
-            blen = 32 + caplen + (-caplen & 3)
-            if fh is None or (size + blen > limit and size > self._header_size):
-                if fh is not None:
-                    fh.write(b"".join(parts))
-                    parts.clear()
-                fh = self._rotate(ts)
-                size = self._size
-                ifids = self._ifids
-            ifid = ifids.get(lt)
-            if ifid is None:
-                idb = _idb(lt, self.snaplen, self.iface)
-                ifid = ifids[lt] = len(ifids)
-                append(idb)
-                size += len(idb)
-            append(
-                _EPB_HEAD(
-                    EPB_TYPE, blen, ifid, ts >> 32, ts & 0xFFFFFFFF, caplen, wire if wire > caplen else caplen
-                )
-            )
-            append(data)
-            append(_PADS[caplen & 3] + _U32(blen))
-            size += blen
-        if fh is not None:
-            fh.write(b"".join(parts))
-        self._size = size
+        out = self._out or self._rotate(packets[0][0])
+        i = 0
+        while (i := out.write_packets(packets, i, self.size_limit)) < len(packets):
+            out = self._rotate(packets[i][0])  # the file is full; a new one takes at least one packet
+        out.flush()
 
     def flush(self) -> None:
         """Write out buffered blocks; the background thread fsyncs them."""
         if self._fh is not None:
+            if self._out is not None:
+                self._out.flush()
             self._sync_later(self._fh)
 
     def close(self) -> None:
@@ -202,29 +145,30 @@ class Ring:
     # -- internals ---------------------------------------------------------
 
     def _close_current(self) -> str:
-        fh, path = self._fh, self._path
+        fh, out, path = self._fh, self._out, self._path
         if fh is None:
             return ""
         try:
+            if out is not None:
+                out.flush()
             self._sync_later(fh)
         finally:
             fh.close()
-            self._fh = None
+            self._fh = self._out = None
             self._path = ""
         return path
 
-    def _rotate(self, first_ts_ns: int) -> BinaryIO:
+    def _rotate(self, first_ts_ns: int) -> PcapngWriter:
         closed = self._close_current()
         stamp_s = first_ts_ns // 1_000_000_000 if first_ts_ns > 0 else int(time.time())
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(stamp_s))
         path = os.path.join(self.directory, f"{self.prefix}-{stamp}-{self._seq:05d}.pcapng")
         self._seq += 1
         fh = open(path, "xb")  # noqa: SIM115 - kept open across calls, closed in _close_current
-        head = _shb() + _idb(self.linktype, self.snaplen, self.iface)
-        fh.write(head)
-        self._fh, self._path = fh, path
-        self._ifids = {self.linktype: 0}
-        self._size = self._header_size = len(head)
+        out = PcapngWriter(fh, userappl="tapaudit")
+        out.add_interface(self.linktype, self.snaplen, tsresol=9, name=self.iface)
+        out.flush()
+        self._fh, self._out, self._path = fh, out, path
         self._files.append(path)
         while len(self._files) > self.max_files:
             old = self._files.pop(0)
@@ -233,7 +177,7 @@ class Ring:
         self._sync_dir()
         if closed and self.on_rotate is not None:
             self.on_rotate(closed)
-        return fh
+        return out
 
     def _sync_dir(self) -> None:
         """Make the new file's name (and the deletions) durable."""

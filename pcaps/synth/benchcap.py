@@ -1,4 +1,4 @@
-"""The large benchmark capture: N packets over ~20k lab flows, streamed to disk with struct.
+"""The large benchmark capture: N packets over ~20k lab flows, streamed to disk.
 
 Each flow is a TCP connection (handshake, data both ways, FIN both ways) or a UDP
 exchange between a lab device and a remote server; flows overlap in time as on a
@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from parsers.capture_write import PcapWriter
 from pcaps.synth.frames import dns_answer, dns_query, http_ok, http_post, tls_client_hello
 from pcaps.synth.hosts import GW_MAC, T0
 
@@ -171,14 +172,12 @@ def write_bench_capture(out_dir: Path, packets: int, seed: int) -> dict[str, Any
     rng = random.Random(seed)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"lab-{packets}.pcap"
-    rec = struct.Struct("<IIII")
     nflows = 0
     active: list[_Flow] = []
     t_us = T0 * 1_000_000
     first = 0
     written = 0
-    with open(path, "wb", buffering=1 << 20) as fh:
-        fh.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 1))
+    with open(path, "wb") as fh, PcapWriter(fh) as out:
         while written < packets:
             while len(active) < CONCURRENT:
                 left = packets - written - sum(f.n - f.sent for f in active)
@@ -199,8 +198,7 @@ def write_bench_capture(out_dir: Path, packets: int, seed: int) -> dict[str, Any
                 active.remove(f)
             t_us += rng.randrange(1, 400)
             first = first or t_us
-            fh.write(rec.pack(t_us // 1_000_000, t_us % 1_000_000, len(data), len(data)))
-            fh.write(data)
+            out.write(t_us * 1000, data)
             written += 1
     truth = {
         "generator": "pcaps/synth/generate_lab.py",

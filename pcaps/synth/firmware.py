@@ -34,6 +34,7 @@ from typing import Any
 
 import yaml
 
+from parsers.capture_write import write_pcapng
 from pcaps.synth import frames as fr
 from pcaps.synth.hosts import T0
 from pcaps.synth.network import CLOUD, Lab
@@ -162,7 +163,7 @@ def write_capture(lab: Lab, fw: Firmware, path: Path) -> dict[str, Any]:
     base = (T0 + fw.day * DAY) * 1_000_000
     packets = [(base + round(lab.frames[i][0] * 1_000_000), bytes(lab.frames[i][1])) for i in order]
     with open(path, "wb") as fh:
-        fr.write_pcapng(fh, packets)
+        write_pcapng(fh, ((ts * 1000, data) for ts, data in packets))
     return {
         "capture": path.name,
         "firmware": fw.version,

@@ -1,15 +1,14 @@
-"""Payload builders (DNS, TLS ClientHello, MQTT, HTTP, CoAP, NMEA, media) and capture writers for the lab.
+"""Payload builders (DNS, TLS ClientHello, MQTT, HTTP, CoAP, NMEA, media) for the lab.
 
 Frames themselves are built with scapy in the generator; this module holds the
-application payloads scapy has no layer for, and the byte-exact file writers.
+application payloads scapy has no layer for. Capture files are written by
+``parsers.capture_write``.
 """
 
 from __future__ import annotations
 
 import random
 import struct
-from collections.abc import Iterable
-from typing import BinaryIO
 
 
 def dns_query(qid: int, name: str, qtype: int = 1) -> bytes:
@@ -223,38 +222,3 @@ def ogg_opus(rng: random.Random, size: int) -> bytes:
     """An Ogg page starting an Opus stream (``OggS``, ``OpusHead``), then filler."""
     head = b"OggS\x00\x02" + bytes(8) + rng.randbytes(4) + bytes(8) + b"\x01\x13"
     return head + b"OpusHead\x01\x01\x38\x01\x80\x3e\x00\x00\x00\x00\x00" + rng.randbytes(size)
-
-
-# ---- writers -------------------------------------------------------------------------------
-
-
-def write_pcapng(fh: BinaryIO, packets: Iterable[tuple[int, bytes]], linktype: int = 1) -> int:
-    """SHB, one IDB (microsecond stamps), an EPB per (ts_us, frame). Returns the count."""
-    fh.write(_block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1)))
-    fh.write(_block(1, struct.pack("<HHI", linktype, 0, 262144)))
-    n = 0
-    for ts, data in packets:
-        pad = b"\0" * ((-len(data)) % 4)
-        fh.write(
-            _block(6, struct.pack("<IIIII", 0, ts >> 32, ts & 0xFFFFFFFF, len(data), len(data)) + data + pad)
-        )
-        n += 1
-    return n
-
-
-def write_pcap(fh: BinaryIO, packets: Iterable[tuple[int, bytes]], linktype: int = 1) -> int:
-    """Classic little-endian microsecond pcap. Returns the count."""
-    fh.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, linktype))
-    n = 0
-    rec = struct.Struct("<IIII")
-    for ts, data in packets:
-        sec, us = divmod(ts, 1_000_000)
-        fh.write(rec.pack(sec, us, len(data), len(data)))
-        fh.write(data)
-        n += 1
-    return n
-
-
-def _block(btype: int, body: bytes) -> bytes:
-    n = 12 + len(body)
-    return struct.pack("<II", btype, n) + body + struct.pack("<I", n)

@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from pcaps.synth import frames as fr
+from parsers.capture_write import write_pcap, write_pcapng
 from pcaps.synth import personal, scenario
 from pcaps.synth.benchcap import write_bench_capture
 from pcaps.synth.hosts import GW_IP, GW_LL, GW_MAC, PHASES, T0
@@ -96,7 +96,7 @@ def generate(out_dir: Path, seed: int, fmt: str) -> dict[str, Any]:
     out_dir.mkdir(parents=True, exist_ok=True)
     name = f"lab.{fmt}"
     with open(out_dir / name, "wb") as fh:
-        (fr.write_pcapng if fmt == "pcapng" else fr.write_pcap)(fh, packets)
+        (write_pcapng if fmt == "pcapng" else write_pcap)(fh, ((ts * 1000, data) for ts, data in packets))
     records = book.finish()
     rows = []
     for r in records:

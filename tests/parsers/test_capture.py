@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from scapy.layers.inet import IP, UDP, Ether
 
-from parsers.capture import CaptureError, ReadStats, expand_inputs, read_pcap
+from parsers.capture import CaptureError, ReadStats, read_pcap
+from parsers.capture_inputs import expand_inputs
 from tests.support.capwriter import custom_block, epb, idb, pcap_bytes, shb, spb
 
 FRAME = bytes(

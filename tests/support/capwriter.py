@@ -1,51 +1,45 @@
-"""Test helpers that write captures byte by byte, so reader tests control every header field."""
+"""Captures as bytes for reader tests, built on ``parsers.capture_write``.
+
+Block-level pieces take raw timestamps (in the interface's units) and can be put
+together in any order, so a test controls every header field: an EPB naming an
+interface that was never described, a custom block, a second section in the other
+byte order.
+"""
 
 from __future__ import annotations
 
-import struct
+import io
+
+from parsers import capture_write as cw
 
 
 def pcap_bytes(
     packets: list[tuple[int, bytes]], linktype: int = 1, order: str = "<", nano: bool = False
 ) -> bytes:
     """Classic pcap; packets are (timestamp ns, frame)."""
-    magic = 0xA1B23C4D if nano else 0xA1B2C3D4
-    out = [struct.pack(order + "IHHiIII", magic, 2, 4, 0, 0, 262144, linktype)]
-    for ts, data in packets:
-        sec, rem = divmod(ts, 1_000_000_000)
-        frac = rem if nano else rem // 1000
-        out.append(struct.pack(order + "IIII", sec, frac, len(data), len(data)) + data)
-    return b"".join(out)
-
-
-def _block(btype: int, body: bytes, order: str = "<") -> bytes:
-    pad = (-len(body)) % 4
-    n = 12 + len(body) + pad
-    return struct.pack(order + "II", btype, n) + body + b"\0" * pad + struct.pack(order + "I", n)
+    buf = io.BytesIO()
+    with cw.PcapWriter(buf, linktype, nano=nano, order=order) as out:
+        out.write_all(packets)
+    return buf.getvalue()
 
 
 def shb(order: str = "<") -> bytes:
-    return _block(0x0A0D0D0A, struct.pack(order + "IHHq", 0x1A2B3C4D, 1, 0, -1), order)
+    return cw.shb_block(order)
 
 
 def idb(linktype: int, tsresol: int | None = None, order: str = "<") -> bytes:
-    body = struct.pack(order + "HHI", linktype, 0, 262144)
-    if tsresol is not None:
-        body += (
-            struct.pack(order + "HH", 9, 1) + bytes((tsresol,)) + b"\0\0\0" + struct.pack(order + "HH", 0, 0)
-        )
-    return _block(1, body, order)
+    opts = [(cw.IF_TSRESOL, bytes((tsresol,)))] if tsresol is not None else []
+    return cw.idb_block(linktype, opts=opts, order=order)
 
 
 def epb(ifid: int, raw_ts: int, data: bytes, order: str = "<") -> bytes:
-    body = struct.pack(order + "IIIII", ifid, raw_ts >> 32, raw_ts & 0xFFFFFFFF, len(data), len(data))
-    body += data + b"\0" * ((-len(data)) % 4)
-    return _block(6, body, order)
+    return cw.epb_block(ifid, raw_ts, data, order=order)
 
 
 def spb(data: bytes, order: str = "<") -> bytes:
-    return _block(3, struct.pack(order + "I", len(data)) + data + b"\0" * ((-len(data)) % 4), order)
+    return cw.spb_block(data, order=order)
 
 
 def custom_block(order: str = "<") -> bytes:
-    return _block(0x00000BAD, b"tapaudit", order)
+    """A block type no reader knows (0xBAD): readers must skip it."""
+    return cw.block(0x00000BAD, b"tapaudit", order)
