@@ -3,7 +3,7 @@
 # for `tapaudit report --format pdf`, a CJK font (WenQuanYi Micro Hei: the reports print Chinese
 # statements and labels) and poppler-utils (pdfinfo, pdftoppm: the report tests read the PDF back).
 # WeasyPrint's libraries: pango (in Debian's base image) and harfbuzz-subset (embeds only the glyphs used).
-# chromium: the browser tests/test_browser.py drives the dashboard with (Playwright cannot download its own).
+# chromium: the browser tests/ui/test_browser.py drives the dashboard with (Playwright cannot download its own).
 # dnsmasq-base: DHCP and DNS in the "cloud" namespace of tests/support/netlab.py (the live-capture lab network).
 set -euo pipefail
 missing=()

@@ -633,7 +633,7 @@ def run(rule: Rule, facts: Facts, declaration: Declaration | None) -> list[Findi
 def test_every_rule_has_cases() -> None:
     ids = [r.id for r in RULES]
     missing = sorted(set(ids) - set(CASES))
-    assert not missing, f"rules without a firing and a quiet case in tests/test_rules.py: {missing}"
+    assert not missing, f"rules without a firing and a quiet case in tests/policies/test_rules.py: {missing}"
     assert not sorted(set(CASES) - set(ids)), "cases for rules no pack has"
 
 
