@@ -29,6 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 from appliance.store import queries  # noqa: E402
 from appliance.store.backends import ROLLUP_FLOWS, Store, open_store  # noqa: E402
+from appliance.store.schema import META  # noqa: E402
 from policies import verdicts  # noqa: E402
 
 RESULTS = ROOT / "bench" / "RESULTS.md"
@@ -205,7 +206,7 @@ def open_bench_store(path: Path, args: argparse.Namespace) -> Store:
     print(f"building {path} ({want})", file=sys.stderr)
     t = time.perf_counter()
     build(store, args.flows, args.captures, args.devices, args.bench, args.observations, args.bursts)
-    store.insert("meta", [("dashboard_bench", want)])
+    store.insert("meta", [META.row(key="dashboard_bench", value=want)])
     print(f"built in {time.perf_counter() - t:.1f} s", file=sys.stderr)
     return store
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from appliance.store import queries
 from appliance.store.backends import Store
+from appliance.store.schema import FINDINGS
 from policies.declaration import Declaration
 from policies.engine import evaluate, load_pack, pack_names, rules_sha256
 from policies.model import Facts, Finding, Pack, PhaseSpan
@@ -96,16 +97,33 @@ def assess(
         found += evaluate(packs, gather(store, capture_id, dev), decl)
     decl_hash = _combined(list(used.values()))
     versions = {p.id: p.version for p in packs}
+    run = {"capture_id": capture_id, "ingest_id": ingest, "assess_id": assess_id, "rules_sha256": digest,
+           "declaration_sha256": decl_hash}  # fmt: skip
     rows: list[tuple[Any, ...]] = [
-        (capture_id, ingest, assess_id, f.id, f.device, f.rule.id, f.rule.pack, versions[f.rule.pack], digest,
-         decl_hash, f.severity, list(f.rule.requirements), f.statement, f.statement_zh,
-         json.dumps(f.figures, sort_keys=True, default=str, ensure_ascii=False), f.flow_ids, f.first_ns,
-         f.last_ns, f.excerpts, f.observations)
+        FINDINGS.row(
+            **run,
+            finding_id=f.id,
+            device_mac=f.device,
+            rule_id=f.rule.id,
+            pack=f.rule.pack,
+            pack_version=versions[f.rule.pack],
+            severity=f.severity,
+            requirements=list(f.rule.requirements),
+            statement=f.statement,
+            statement_zh=f.statement_zh,
+            figures=json.dumps(f.figures, sort_keys=True, default=str, ensure_ascii=False),
+            flow_ids=f.flow_ids,
+            first_ns=f.first_ns,
+            last_ns=f.last_ns,
+            excerpts=f.excerpts,
+            observations=f.observations,
+        )
         for f in found
-    ]  # fmt: skip
+    ]
     if not rows:  # an assessment with nothing to say still replaces the previous one
-        empty: tuple[Any, ...] = ("", "", "", "", "", digest, decl_hash, "none", [], "", "", "{}", [], 0, 0)
-        rows = [(capture_id, ingest, assess_id, *empty, [], 0)]
+        rows = [FINDINGS.row(**run, finding_id="", device_mac="", rule_id="", pack="", pack_version="",
+                             severity="none", requirements=[], statement="", statement_zh="", figures="{}",
+                             flow_ids=[], first_ns=0, last_ns=0, excerpts=[], observations=0)]  # fmt: skip
     store.insert("findings", rows)
     return Assessment(capture_id, assess_id, packs, digest, found)
 

@@ -28,6 +28,7 @@ from typing import Any, BinaryIO
 from appliance.ingest.sources import sha256_file
 from appliance.store import queries
 from appliance.store.backends import Store
+from appliance.store.schema import EVIDENCE_EXPORTS
 from parsers.capture import ReadStats, read_batches
 from parsers.capture_write import SNAPLEN, PcapngWriter, PcapWriter
 from parsers.flowkey import FrameKeys, Undirected, undirected
@@ -154,7 +155,20 @@ def export(store: Store, finding_id: str, path: str) -> ExportResult:
     )
     store.insert(
         "evidence_exports",
-        [(cid, int(cap["ingest_id"]), fid, res.path, digest, fmt, res.packets, nbytes, ids, created)],
+        [
+            EVIDENCE_EXPORTS.row(
+                capture_id=cid,
+                ingest_id=int(cap["ingest_id"]),
+                finding_id=fid,
+                path=res.path,
+                sha256=digest,
+                format=fmt,
+                packets=res.packets,
+                bytes=nbytes,
+                flow_ids=ids,
+                created_ns=created,
+            )
+        ],
     )
     return res
 

@@ -20,7 +20,7 @@ from bisect import bisect_right, insort
 from functools import lru_cache
 from importlib.metadata import version
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import iptocc
 
@@ -128,6 +128,27 @@ class DnsNames:
         return "", ""
 
 
+class Destination(NamedTuple):
+    """What the flows table says about a flow's destination: its fields are ``flows`` columns by name."""
+
+    app: str
+    domain: str
+    domain_source: str
+    registrable: str
+    organisation: str
+    service: str
+    service_kind: str
+    party: str
+    country: str
+    cross_border: int
+    as_org: str
+    security: str
+    readable: int
+
+
+NO_DESTINATION = Destination("", "", "", "", "", "", "", "", "", 0, "", "", 0)
+
+
 class Enricher:
     """Everything the flows table says about a flow's destination, from the flow and its session."""
 
@@ -137,9 +158,8 @@ class Enricher:
         self.bench = bench or Bench()  # the lab's own vendor names for its devices
         self.dns = DnsNames()
 
-    def columns(self, f: Flow, device: str, direction: str, remote_ip: str) -> tuple[object, ...]:
-        """(app, domain, domain_source, registrable, organisation, service, service_kind, party,
-        country, cross_border, as_org, security, readable) for one flow."""
+    def columns(self, f: Flow, device: str, direction: str, remote_ip: str) -> Destination:
+        """The destination columns of one flow."""
         s = f.l7
         app = s.app if s is not None else ""
         security = s.security if s is not None else ""
@@ -152,20 +172,20 @@ class Enricher:
         elif direction in ("outbound", "inbound"):
             domain, source = self.dns.name(device, remote_ip, f.first)
         if direction not in ("outbound", "inbound"):
-            return (
-                app,
-                domain,
-                source,
-                registrable(domain),
-                "",
-                "",
-                "",
-                "local",
-                "",
-                0,
-                "",
-                security,
-                readable,
+            return Destination(
+                app=app,
+                domain=domain,
+                domain_source=source,
+                registrable=registrable(domain),
+                organisation="",
+                service="",
+                service_kind="",
+                party="local",
+                country="",
+                cross_border=0,
+                as_org="",
+                security=security,
+                readable=readable,
             )
         svc = self.catalog.lookup(domain) if domain else None
         if svc is None:  # no name, or an uncatalogued one: a well-known address still names the service
@@ -180,18 +200,18 @@ class Enricher:
             party = "first"
         else:
             party = "third"
-        return (
-            app,
-            domain,
-            source,
-            registrable(domain),
-            svc.organisation if svc else "",
-            svc.name if svc else "",
-            svc.kind if svc else "",
-            party,
-            cc,
-            1 if cc and cc not in self.home else 0,
-            "" if svc else as_org(remote_ip),  # the owner when the catalogue does not know the name
-            security,
-            readable,
+        return Destination(
+            app=app,
+            domain=domain,
+            domain_source=source,
+            registrable=registrable(domain),
+            organisation=svc.organisation if svc else "",
+            service=svc.name if svc else "",
+            service_kind=svc.kind if svc else "",
+            party=party,
+            country=cc,
+            cross_border=1 if cc and cc not in self.home else 0,
+            as_org="" if svc else as_org(remote_ip),  # the owner when the catalogue does not know the name
+            security=security,
+            readable=readable,
         )

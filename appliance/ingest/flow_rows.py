@@ -10,8 +10,9 @@ import hashlib
 from collections.abc import Callable
 from typing import Any
 
-from appliance.ingest.enrich import Enricher
+from appliance.ingest.enrich import NO_DESTINATION, Enricher
 from appliance.ingest.inventory import usable_mac
+from appliance.store.schema import BURSTS, FLOWS
 from parsers.lan import LanPrefixes, ip_text, mac_text
 from parsers.meter import Flow
 
@@ -44,48 +45,52 @@ def orient(f: Flow, lan: LanPrefixes) -> tuple[bytes, str, bool]:
 
 
 def flow_row(
-    f: Flow, capture_id: str, ingest_id: int, lan: LanPrefixes, enricher: Enricher | None = None
+    f: Flow,
+    capture_id: str,
+    ingest_id: int,
+    lan: LanPrefixes,
+    enricher: Enricher | None,
+    phase_at: Callable[[int, str], str],
 ) -> tuple[Any, ...]:
+    """The ``flows`` row of a finished flow, built by column name (``FLOWS.row``)."""
     dev, direction, dev_first = orient(f, lan)
     remote_ip, remote_port = (f.b, f.bp) if dev_first else (f.a, f.ap)
     device = mac_text(dev) if usable_mac(dev) else ""
     remote = ip_text(remote_ip)
-    if enricher is not None:
-        dest = enricher.columns(f, device, direction, remote)
-    else:
-        dest = ("", "", "", "", "", "", "", "", "", 0, "", "", 0)
-    return (
-        capture_id,
-        ingest_id,
-        flow_id(f),
-        f.first,
-        f.last,
-        f.ipv,
-        f.proto,
-        ip_text(f.a),
-        f.ap,
-        ip_text(f.b),
-        f.bp,
-        mac_text(f.smac),
-        mac_text(f.rmac or f.dmac),
-        f.vlan,
-        device,
-        direction,
-        remote,
-        remote_port,
-        f.pk_up,
-        f.pk_dn,
-        f.by_up,
-        f.by_dn,
-        f.pl_up,
-        f.pl_dn,
-        f.fl_up,
-        f.fl_dn,
-        f.tcp_state,
-        1 if f.handshake else 0,
-        f.end,
-        f.seq,
-        *dest,
+    dest = enricher.columns(f, device, direction, remote) if enricher is not None else NO_DESTINATION
+    return FLOWS.row(
+        capture_id=capture_id,
+        ingest_id=ingest_id,
+        flow_id=flow_id(f),
+        first_ns=f.first,
+        last_ns=f.last,
+        ip_version=f.ipv,
+        proto=f.proto,
+        src_ip=ip_text(f.a),
+        src_port=f.ap,
+        dst_ip=ip_text(f.b),
+        dst_port=f.bp,
+        src_mac=mac_text(f.smac),
+        dst_mac=mac_text(f.rmac or f.dmac),
+        vlan=f.vlan,
+        device_mac=device,
+        direction=direction,
+        remote_ip=remote,
+        remote_port=remote_port,
+        pkts_up=f.pk_up,
+        pkts_down=f.pk_dn,
+        bytes_up=f.by_up,
+        bytes_down=f.by_dn,
+        payload_up=f.pl_up,
+        payload_down=f.pl_dn,
+        tcp_flags_up=f.fl_up,
+        tcp_flags_down=f.fl_dn,
+        tcp_state=f.tcp_state,
+        handshake=1 if f.handshake else 0,
+        end_reason=f.end,
+        segment=f.seq,
+        **dest._asdict(),  # the Destination's fields are flows columns by name
+        phase=phase_at(f.first, device),
     )
 
 
@@ -98,8 +103,10 @@ def burst_rows(
     dev, _direction, dev_first = orient(f, lan)
     device = mac_text(dev) if usable_mac(dev) else ""
     fid = flow_id(f)
-    if dev_first:
-        return [(capture_id, ingest_id, fid, device, s, e, bu, bd, pu, pd, phase_at(s, device))
-                for s, e, bu, bd, pu, pd in f.bursts]  # fmt: skip
-    return [(capture_id, ingest_id, fid, device, s, e, bd, bu, pd, pu, phase_at(s, device))
-            for s, e, bu, bd, pu, pd in f.bursts]  # fmt: skip
+    row = BURSTS.row
+    return [
+        row(capture_id=capture_id, ingest_id=ingest_id, flow_id=fid, device_mac=device, start_ns=s, end_ns=e,
+            bytes_out=bu if dev_first else bd, bytes_in=bd if dev_first else bu,
+            pkts_out=pu if dev_first else pd, pkts_in=pd if dev_first else pu, phase=phase_at(s, device))
+        for s, e, bu, bd, pu, pd in f.bursts
+    ]  # fmt: skip

@@ -14,6 +14,7 @@ from typing import Any
 
 from appliance.lab.bench import Bench
 from appliance.lookups.oui import vendor as oui_vendor
+from appliance.store.schema import DEVICE_ADDRESSES, DEVICES
 from parsers.events import AddressSeen, DhcpSeen, Event, NameSeen
 from parsers.lan import LanPrefixes, ip_text, mac_text
 from parsers.meter import Flow
@@ -114,16 +115,16 @@ class Inventory:
         rows = []
         for (mac, ip, source), a in sorted(self.addrs.items()):
             rows.append(
-                (
-                    capture_id,
-                    ingest_id,
-                    mac_text(mac),
-                    ip_text(ip),
-                    4 if len(ip) == 4 else 6,
-                    source,
-                    a.first,
-                    a.last,
-                    a.n,
+                DEVICE_ADDRESSES.row(
+                    capture_id=capture_id,
+                    ingest_id=ingest_id,
+                    mac=mac_text(mac),
+                    address=ip_text(ip),
+                    family=4 if len(ip) == 4 else 6,
+                    source=source,
+                    first_ns=a.first,
+                    last_ns=a.last,
+                    observations=a.n,
                 )
             )
         return rows
@@ -145,29 +146,29 @@ class Inventory:
             fp = hashlib.sha1(f"{d.vendor_class};{prl}".encode()).hexdigest()[:16] if prl else ""
             v4, v6 = by_mac.get(mac, (set(), set()))
             rows.append(
-                (
-                    capture_id,
-                    ingest_id,
-                    m,
-                    oui,
-                    (b.name if b and b.name else "") or d.hostname or (mdns[0] if mdns else ""),
-                    (b.category if b and b.category else "unknown"),
-                    self.bench.vendor_of(m),
-                    b.model if b else "",
-                    b.firmware if b else "",
-                    1 if b else 0,
-                    "gateway" if len(d.forwarded) >= GATEWAY_MIN_SOURCES else "device",
-                    d.hostname,
-                    d.vendor_class,
-                    prl,
-                    fp,
-                    d.client_id.hex(),
-                    mdns,
-                    list(d.names["ssdp"]),
-                    sorted(v4),
-                    sorted(v6),
-                    d.first,
-                    d.last,
+                DEVICES.row(
+                    capture_id=capture_id,
+                    ingest_id=ingest_id,
+                    mac=m,
+                    oui_vendor=oui,
+                    name=(b.name if b and b.name else "") or d.hostname or (mdns[0] if mdns else ""),
+                    category=(b.category if b and b.category else "unknown"),
+                    vendor=self.bench.vendor_of(m),
+                    model=b.model if b else "",
+                    firmware=b.firmware if b else "",
+                    on_bench=1 if b else 0,
+                    role="gateway" if len(d.forwarded) >= GATEWAY_MIN_SOURCES else "device",
+                    dhcp_hostname=d.hostname,
+                    dhcp_vendor_class=d.vendor_class,
+                    dhcp_prl=prl,
+                    dhcp_fingerprint=fp,
+                    dhcp_client_id=d.client_id.hex(),
+                    mdns_names=mdns,
+                    ssdp_names=list(d.names["ssdp"]),
+                    ipv4=sorted(v4),
+                    ipv6=sorted(v6),
+                    first_ns=d.first,
+                    last_ns=d.last,
                 )
             )
         return rows

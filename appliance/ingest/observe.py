@@ -19,6 +19,7 @@ from appliance.ingest.flow_rows import orient
 from appliance.ingest.record_rows import RecordRows
 from appliance.lab.phases import UNMARKED, Phases
 from appliance.masking import mask_hit
+from appliance.store.schema import OBSERVATIONS
 from parsers.detect.hits import Hit
 from parsers.detect.persona import PersonaMatcher
 from parsers.detect.scan import scan, scan_leaves
@@ -99,23 +100,23 @@ class Observer:
                 :16
             ]
             out.append(
-                (
-                    *self.rows.head,
-                    fid,
-                    rec.ts,
-                    dev,
-                    remote,
-                    proto,
-                    carrier,
-                    h.data_type,
-                    h.path,
-                    h.confidence,
-                    h.decimals,
-                    h.metres,
-                    digest,
-                    h.value if self.raw else mask_hit(h.data_type, h.value),
-                    json.dumps(h.detail, sort_keys=True, default=str),
-                    phase,
+                OBSERVATIONS.row(
+                    **self.rows.head,
+                    flow_id=fid,
+                    ts_ns=rec.ts,
+                    device_mac=dev,
+                    remote_ip=remote,
+                    protocol=proto,
+                    carrier=carrier,
+                    data_type=h.data_type,
+                    path=h.path,
+                    confidence=h.confidence,
+                    decimals=h.decimals,
+                    metres=h.metres,
+                    value_hash=digest,
+                    excerpt=h.value if self.raw else mask_hit(h.data_type, h.value),
+                    detail=json.dumps(h.detail, sort_keys=True, default=str),
+                    phase=phase,
                 )
             )
         return out

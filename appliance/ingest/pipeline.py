@@ -17,7 +17,6 @@ from appliance.ingest.inventory import Inventory
 from appliance.ingest.observe import Observer
 from appliance.ingest.record_rows import RecordRows
 from appliance.lab.phases import Phases
-from appliance.store.schema import FLOWS
 from parsers.capture import Packet
 from parsers.events import DnsRecord
 from parsers.lan import LanPrefixes
@@ -26,7 +25,6 @@ from policies.catalog import Catalog, load_catalog
 
 BATCH_ROWS = 20_000  # rows per insert: large enough for ClickHouse, small enough to bound memory
 RECORD_TABLES = ("dns", "tls", "http", "app_events", "observations", "bursts")
-_DEVICE = FLOWS.names.index("device_mac")
 
 Row = tuple[Any, ...]
 Write = Callable[[str, list[Row]], None]
@@ -82,8 +80,7 @@ class Pipeline:
         phase_at = self.phases.at
         for f in done:
             inv.add_flow(f)
-            row = flow_row(f, self.cid, self.ingest, self.lan, self.enricher)
-            pending["flows"].append((*row, phase_at(f.first, str(row[_DEVICE]))))
+            pending["flows"].append(flow_row(f, self.cid, self.ingest, self.lan, self.enricher, phase_at))
             pending["bursts"] += burst_rows(f, self.cid, self.ingest, self.lan, phase_at)
         for table, batch in pending.items():  # flows first: the dict keeps that order
             if batch and (final or flush or len(batch) >= BATCH_ROWS):

@@ -14,6 +14,7 @@ from typing import Any
 from appliance.ingest.flow_rows import flow_id, orient
 from appliance.ingest.inventory import usable_mac
 from appliance.masking import mask, mask_path, mask_query
+from appliance.store.schema import APP_EVENTS, DNS, HTTP, TLS
 from parsers.events import AppRecord, DnsRecord, HttpRecord, Record, TlsRecord
 from parsers.lan import LanPrefixes, mac_text
 from parsers.meter import Flow
@@ -37,12 +38,12 @@ def _version(v: int) -> str:
 
 class RecordRows:
     def __init__(self, capture_id: str, ingest_id: int, lan: LanPrefixes, raw: bool = False) -> None:
-        self.head = (capture_id, ingest_id)
+        self.head = {"capture_id": capture_id, "ingest_id": ingest_id}  # every row's first columns, by name
         self.lan = lan
         self.raw = raw
         self.pending: dict[tuple[int, int], DnsRecord] = {}  # queries waiting for their response
         self.clock = 0
-        self.builders: dict[type, Callable[[Any, tuple[Any, ...]], tuple[Any, ...]]] = {
+        self.builders: dict[type, Callable[[Any, dict[str, Any]], tuple[Any, ...]]] = {
             TlsRecord: self._tls,
             HttpRecord: self._http,
             AppRecord: self._app,
@@ -63,7 +64,7 @@ class RecordRows:
         if isinstance(rec, DnsRecord):
             return self._dns(rec)
         fid, dev = self.device(rec.flow)
-        head = (*self.head, fid, rec.ts, dev)
+        head = {**self.head, "flow_id": fid, "ts_ns": rec.ts, "device_mac": dev}
         return [(TABLE_OF[type(rec)], self.builders[type(rec)](rec, head))]
 
     def _dns(self, r: DnsRecord) -> list[tuple[str, tuple[Any, ...]]]:
@@ -90,76 +91,76 @@ class RecordRows:
         if not m.questions and a is not None and a.msg.questions:
             qname, qtype = a.msg.questions[0]
         ans = a.msg.answers if a is not None else []
-        return "dns", (
-            *self.head,
-            fid,
-            first.ts,
-            dev,
-            first.protocol,
-            first.transport,
-            m.txid,
-            m.opcode,
-            a.msg.rcode if a is not None else 0,
-            qname,
-            TYPES.get(qtype, str(qtype)) if qname or qtype else "",
-            1 if q is not None else 0,
-            1 if a is not None else 0,
-            max(a.ts - q.ts, 0) if a is not None and q is not None else 0,
-            [x.name for x in ans],
-            [x.type_name for x in ans],
-            [x.data for x in ans],
-            [max(0, min(x.ttl, 0xFFFFFFFF)) for x in ans],
+        return "dns", DNS.row(
+            **self.head,
+            flow_id=fid,
+            ts_ns=first.ts,
+            device_mac=dev,
+            protocol=first.protocol,
+            transport=first.transport,
+            txid=m.txid,
+            opcode=m.opcode,
+            rcode=a.msg.rcode if a is not None else 0,
+            qname=qname,
+            qtype=TYPES.get(qtype, str(qtype)) if qname or qtype else "",
+            query_seen=1 if q is not None else 0,
+            answered=1 if a is not None else 0,
+            rtt_ns=max(a.ts - q.ts, 0) if a is not None and q is not None else 0,
+            answer_names=[x.name for x in ans],
+            answer_types=[x.type_name for x in ans],
+            answer_data=[x.data for x in ans],
+            answer_ttls=[max(0, min(x.ttl, 0xFFFFFFFF)) for x in ans],
         )
 
-    def _tls(self, r: TlsRecord, head: tuple[Any, ...]) -> tuple[Any, ...]:
+    def _tls(self, r: TlsRecord, head: dict[str, Any]) -> tuple[Any, ...]:
         c, s = r.client, r.server
         leaf = r.certs[0] if r.certs else None
-        return (
-            *head,
-            r.transport,
-            c.sni if c else "",
-            c.alpn if c else [],
-            _version(c.version) if c else "",
-            [version_name(v) for v in c.versions if v not in GREASE] if c else [],
-            c.ciphers if c else [],
-            c.extensions if c else [],
-            c.ja3 if c else "",
-            c.ja4("q" if r.transport == "quic" else "t") if c else "",
-            _version(s.version) if s else "",
-            s.cipher if s else 0,
-            s.ja3s if s else "",
-            len(r.certs),
-            leaf.subject if leaf else "",
-            leaf.issuer if leaf else "",
-            leaf.sans if leaf else [],
-            leaf.not_before if leaf else "",
-            leaf.not_after if leaf else "",
-            leaf.sha256 if leaf else "",
-            r.alerts,
+        return TLS.row(
+            **head,
+            transport=r.transport,
+            sni=c.sni if c else "",
+            alpn=c.alpn if c else [],
+            client_version=_version(c.version) if c else "",
+            client_versions=[version_name(v) for v in c.versions if v not in GREASE] if c else [],
+            ciphers=c.ciphers if c else [],
+            extensions=c.extensions if c else [],
+            ja3=c.ja3 if c else "",
+            ja4=c.ja4("q" if r.transport == "quic" else "t") if c else "",
+            server_version=_version(s.version) if s else "",
+            cipher=s.cipher if s else 0,
+            ja3s=s.ja3s if s else "",
+            cert_count=len(r.certs),
+            cert_subject=leaf.subject if leaf else "",
+            cert_issuer=leaf.issuer if leaf else "",
+            cert_sans=leaf.sans if leaf else [],
+            cert_not_before=leaf.not_before if leaf else "",
+            cert_not_after=leaf.not_after if leaf else "",
+            cert_sha256=leaf.sha256 if leaf else "",
+            alerts=r.alerts,
         )
 
-    def _http(self, r: HttpRecord, head: tuple[Any, ...]) -> tuple[Any, ...]:
+    def _http(self, r: HttpRecord, head: dict[str, Any]) -> tuple[Any, ...]:
         msg = r.msg
         req = msg if isinstance(msg, HttpRequest) else None
         query = req.query if req else ""
         clen = msg.header("content-length")
-        return (
-            *head,
-            0 if req else 1,
-            r.index,
-            req.method if req else "",
-            req.host if req else "",
-            (req.path if self.raw else mask_path(req.path)) if req else "",
-            query if self.raw or not query else mask_query(query),
-            req.user_agent if req else msg.header("server"),
-            msg.header("content-type"),
-            int(clen) if clen.isdigit() else msg.body_len,
-            len(msg.body),
-            0 if req else getattr(msg, "status", 0),
-            1 if msg.truncated else 0,
+        return HTTP.row(
+            **head,
+            is_response=0 if req else 1,
+            idx=r.index,
+            method=req.method if req else "",
+            host=req.host if req else "",
+            path=(req.path if self.raw else mask_path(req.path)) if req else "",
+            query=query if self.raw or not query else mask_query(query),
+            user_agent=req.user_agent if req else msg.header("server"),
+            content_type=msg.header("content-type"),
+            content_length=int(clen) if clen.isdigit() else msg.body_len,
+            body_bytes=len(msg.body),
+            status=0 if req else getattr(msg, "status", 0),
+            truncated=1 if msg.truncated else 0,
         )
 
-    def _app(self, r: AppRecord, head: tuple[Any, ...]) -> tuple[Any, ...]:
+    def _app(self, r: AppRecord, head: dict[str, Any]) -> tuple[Any, ...]:
         detail: dict[str, Any] = {}
         for k, v in r.detail.items():
             if k in DROPPED_FIELDS or isinstance(v, bytes | bytearray):
@@ -169,12 +170,12 @@ class RecordRows:
             name = self.m(r.name)
         else:
             name = r.name if self.raw else mask_path(r.name)
-        return (
-            *head,
-            r.protocol,
-            r.kind,
-            1 if r.up else 0,
-            name,
-            json.dumps(detail, sort_keys=True, default=str, ensure_ascii=False),
-            len(r.payload),
+        return APP_EVENTS.row(
+            **head,
+            protocol=r.protocol,
+            kind=r.kind,
+            up=1 if r.up else 0,
+            name=name,
+            detail=json.dumps(detail, sort_keys=True, default=str, ensure_ascii=False),
+            payload_bytes=len(r.payload),
         )

@@ -23,6 +23,7 @@ from appliance.lab.bench import Bench
 from appliance.lab.phases import Phases
 from appliance.lookups.psl import snapshot as psl_snapshot
 from appliance.store.backends import Store
+from appliance.store.schema import CAPTURES, PHASES
 from parsers.lan import DEFAULT_LAN, LanPrefixes
 from parsers.linklayer import linktype_name
 from policies.catalog import Catalog, load_catalog
@@ -125,7 +126,12 @@ def replay(store: Store, path: str, opts: ReplayOptions, progress: Progress | No
         progress.update(st.read_bytes, n)
 
     if opts.phases:
-        store.insert("phases", [(cid, ingest, *span) for span in opts.phases.spans(st.last_ns)])
+        spans = opts.phases.spans(st.last_ns)
+        phase_rows = [
+            PHASES.row(capture_id=cid, ingest_id=ingest, phase=p, start_ns=s, end_ns=e, note=n, device_mac=d)
+            for p, s, e, n, d in spans
+        ]
+        store.insert("phases", phase_rows)
     devices, addresses = pipe.device_rows()
     store.insert("devices", devices)
     store.insert("device_addresses", addresses)
@@ -204,39 +210,39 @@ def captures_row(
 ) -> tuple[object, ...]:
     """A ``captures`` row: what was read, with what settings and databases (a replay's commit
     marker; a live session's progress and, at its end, its summary)."""
-    return (
-        cid,
-        ingest,
-        path,
-        files,
-        hashes,
-        fmt,
-        1 if compressed else 0,
-        packets,
-        nbytes,
-        first_ns,
-        last_ns,
-        link_types,
-        1 if truncated else 0,
-        error,
-        skipped,
-        json.dumps(stats, sort_keys=True),
-        flows,
-        devices,
-        float(opts.idle_s),
-        float(opts.active_s),
-        lan.text,
-        opts.bench.sha256 if opts.bench else "",
-        [c.upper() for c in opts.home],
-        GEOIP_DB,
-        geoip_version(),
-        catalog.version,
-        psl_snapshot().version,
-        1 if opts.raw_evidence else 0,
-        opts.phases.sha256 if opts.phases else "",
-        __version__,
-        dt.datetime.now(dt.UTC).replace(microsecond=0),
-        status,
+    return CAPTURES.row(
+        capture_id=cid,
+        ingest_id=ingest,
+        path=path,
+        files=files,
+        file_sha256=hashes,
+        format=fmt,
+        compressed=1 if compressed else 0,
+        packets=packets,
+        bytes=nbytes,
+        first_ns=first_ns,
+        last_ns=last_ns,
+        link_types=link_types,
+        truncated=1 if truncated else 0,
+        read_error=error,
+        skipped_packets=skipped,
+        decode_stats=json.dumps(stats, sort_keys=True),
+        flows=flows,
+        devices=devices,
+        idle_timeout_s=float(opts.idle_s),
+        active_timeout_s=float(opts.active_s),
+        lan_prefixes=lan.text,
+        bench_sha256=opts.bench.sha256 if opts.bench else "",
+        home=[c.upper() for c in opts.home],
+        geoip_db=GEOIP_DB,
+        geoip_version=geoip_version(),
+        catalog_version=catalog.version,
+        psl_version=psl_snapshot().version,
+        raw_evidence=1 if opts.raw_evidence else 0,
+        phases_sha256=opts.phases.sha256 if opts.phases else "",
+        tool_version=__version__,
+        ingested_at=dt.datetime.now(dt.UTC).replace(microsecond=0),
+        status=status,
     )
 
 

@@ -31,6 +31,7 @@ from appliance.live.control import Control, ControlError
 from appliance.live.ring import Ring
 from appliance.live.source import LiveSource
 from appliance.store.backends import Store
+from appliance.store.schema import PHASES
 from appliance.store.spool import Writer
 from parsers.lan import LanPrefixes
 from parsers.linklayer import linktype_name
@@ -126,9 +127,9 @@ class Session:
         cid, ing = self.stats.capture_id, self.stats.ingest_id
         prev = self._open_marks.get(device)
         if prev is not None:  # the running phase of this scope ends now: its row, closed
-            self._phase_rows.append((cid, ing, prev.phase, prev.ts_ns, ts, prev.note, prev.device))
+            self._phase_rows.append(_phase_row(cid, ing, prev, ts))
         self._open_marks[device] = mark
-        self._phase_rows.append((cid, ing, phase, ts, 0, mark.note, device))  # open: end 0
+        self._phase_rows.append(_phase_row(cid, ing, mark, 0))  # open: end 0
         self.stats.marks += 1
         self.stats.phase = phase if not device else self.stats.phase
         return {"ts_ns": ts, "capture_id": cid, "phase": phase, "device": device}
@@ -207,8 +208,7 @@ class Session:
             writer.rollup(n)
         if final:  # every running phase ends with the session
             for m in self._open_marks.values():
-                self._phase_rows.append((st.capture_id, st.ingest_id, m.phase, m.ts_ns, max(now_ns, m.ts_ns),
-                                         m.note, m.device))  # fmt: skip
+                self._phase_rows.append(_phase_row(st.capture_id, st.ingest_id, m, max(now_ns, m.ts_ns)))
         if self._phase_rows:
             writer.write("phases", self._phase_rows, n)
             self._phase_rows = []
@@ -269,3 +269,9 @@ def install_signal_handlers(session: Session) -> None:
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
+
+
+def _phase_row(cid: str, ingest: int, m: Mark, end_ns: int) -> tuple[object, ...]:
+    """The ``phases`` row of a live mark, ending at ``end_ns`` (0 while it runs)."""
+    return PHASES.row(capture_id=cid, ingest_id=ingest, phase=m.phase, start_ns=m.ts_ns, end_ns=end_ns,
+                      note=m.note, device_mac=m.device)  # fmt: skip

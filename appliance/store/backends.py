@@ -19,7 +19,16 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
-from appliance.store.schema import BATCH, BY_NAME, SCHEMA_VERSION, TABLES, Column, ddl_statements
+from appliance.store.schema import (
+    BATCH,
+    BY_NAME,
+    FLOW_ROLLUP,
+    META,
+    SCHEMA_VERSION,
+    TABLES,
+    Column,
+    ddl_statements,
+)
 
 DEFAULT_DB = "./data"
 DATABASE = "tapaudit"
@@ -33,18 +42,9 @@ class StoreError(Exception):
 _ESC = str.maketrans({"\\": "\\\\", "'": "\\'", "\t": "\\t", "\n": "\\n", "\r": "\\r", "\0": "\\0"})
 
 
-# One statement for a replay's commit, a live flush, a store's upgrade and the benchmark's store.
-ROLLUP_FLOWS = """INSERT INTO {db}.flow_rollup (capture_id, ingest_id, device_mac, direction, destination,
-    remote_ip, app, registrable, organisation, service, service_kind, party, country, cross_border, as_org,
-    security, readable, phase, flows, bytes_sent, bytes_received, first_ns, last_ns, batch)
-SELECT capture_id, ingest_id, device_mac, direction, if(domain != '', domain, remote_ip) AS dest, remote_ip,
-    app, registrable, organisation, service, service_kind, party, country, cross_border, as_org, security,
-    readable, phase, count() AS n, sum(if(direction = 'inbound', bytes_down, bytes_up)) AS sent,
-    sum(if(direction = 'inbound', bytes_up, bytes_down)) AS received, min(first_ns) AS t0, max(last_ns) AS t1,
-    batch
-FROM {db}.flows WHERE device_mac != '' AND {where}
-GROUP BY capture_id, ingest_id, device_mac, direction, dest, remote_ip, app, registrable, organisation,
-    service, service_kind, party, country, cross_border, as_org, security, readable, phase, batch"""
+# One statement for a replay's commit, a live flush, a store's upgrade and the benchmark's store,
+# generated from flow_rollup's declaration (its group keys and aggregates).
+ROLLUP_FLOWS = FLOW_ROLLUP.rollup_select("flows", "device_mac != '' AND {where}")
 
 
 def literal(value: Any) -> str:
@@ -172,13 +172,13 @@ class Store:
             " ORDER BY toUInt32OrZero(value) DESC LIMIT 1"
         )
         if not have:
-            self.insert("meta", [("schema_version", str(SCHEMA_VERSION))])
+            self.insert("meta", [META.row(key="schema_version", value=str(SCHEMA_VERSION))])
         elif int(have[0]["value"]) < SCHEMA_VERSION and int(have[0]["value"]) >= 2:
             self._add_missing_columns()
             if int(have[0]["value"]) < 9:
                 self._resort("flows")  # version 9 orders flows by device
                 self.rollup_flows("1")  # ... and sums them in the rollup it added
-            self.insert("meta", [("schema_version", str(SCHEMA_VERSION))])
+            self.insert("meta", [META.row(key="schema_version", value=str(SCHEMA_VERSION))])
         elif int(have[0]["value"]) != SCHEMA_VERSION:
             newer = int(have[0]["value"]) > SCHEMA_VERSION
             raise StoreError(
@@ -196,7 +196,7 @@ class Store:
         rows = self.query("SELECT value FROM {db}.meta WHERE key = 'hash_key' ORDER BY value LIMIT 1")
         if rows:
             return bytes.fromhex(str(rows[0]["value"]))
-        self.insert("meta", [("hash_key", secrets.token_hex(32))])
+        self.insert("meta", [META.row(key="hash_key", value=secrets.token_hex(32))])
         rows = self.query("SELECT value FROM {db}.meta WHERE key = 'hash_key' ORDER BY value LIMIT 1")
         return bytes.fromhex(str(rows[0]["value"]))
 

@@ -1,4 +1,4 @@
-"""The storage schema, declared once; DDL and insert column lists come from here.
+"""The storage schema, declared once: DDL, insert columns, row constructors and the rollup come from here.
 
 Types are limited to what ClickHouse 18.16 (Debian bookworm's server) and current
 ClickHouse (chDB) both accept: no DateTime64, LowCardinality, IPv4/IPv6 domains
@@ -17,50 +17,10 @@ crash at any point loses nothing that was committed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from appliance.store.table import AGG, KEY, C, Column, Table, batched
+from appliance.store.table import BATCH as BATCH  # re-exported: the spool and the inserts tag rows with it
 
 SCHEMA_VERSION = 10  # 10: batch on every table, phases.device_mac; 9: flow_rollup, flows by device
-
-
-@dataclass(frozen=True)
-class Column:
-    name: str
-    type: str
-    doc: str
-    default: str = ""  # a DEFAULT expression: ClickHouse computes the value, inserts leave it out
-
-
-@dataclass(frozen=True)
-class Table:
-    name: str
-    doc: str
-    columns: tuple[Column, ...]
-    order_by: str
-    partition_by: str = ""
-    engine: str = "MergeTree()"
-
-    @property
-    def names(self) -> list[str]:
-        """Columns a row tuple gives, in order (computed DEFAULT columns are not given)."""
-        return [c.name for c in self.columns if not c.default]
-
-    @property
-    def inserted(self) -> list[Column]:
-        return [c for c in self.columns if not c.default]
-
-    def ddl(self, database: str, name: str | None = None) -> str:
-        cols = ",\n".join(
-            f"    `{c.name}` {c.type}" + (f" DEFAULT {c.default}" if c.default else "") for c in self.columns
-        )
-        part = f"\nPARTITION BY {self.partition_by}" if self.partition_by else ""
-        return (
-            f"CREATE TABLE IF NOT EXISTS `{database}`.`{name or self.name}` (\n{cols}\n)"
-            f"\nENGINE = {self.engine}{part}\nORDER BY ({self.order_by})"
-        )
-
-
-def C(name: str, type_: str, doc: str, default: str = "") -> Column:
-    return Column(name, type_, doc, default)
 
 
 CAPTURES = Table(
@@ -355,29 +315,44 @@ FLOW_ROLLUP = Table(
     " what the device and destination views read instead of every flow. Readers sum again, so one"
     " run may write several partial rollups (a live capture writes one per flush).",
     (
-        C("capture_id", "String", "capture"),
-        C("ingest_id", "UInt64", "ingestion run (ns stamp); the newest committed run is current"),
-        C("device_mac", "String", "the local device (flows.device_mac)"),
-        C("direction", "String", "flows.direction"),
-        C("destination", "String", "server name, else the remote address"),
-        C("remote_ip", "String", "flows.remote_ip"),
-        C("app", "String", "flows.app"),
-        C("registrable", "String", "flows.registrable"),
-        C("organisation", "String", "flows.organisation"),
-        C("service", "String", "flows.service"),
-        C("service_kind", "String", "flows.service_kind"),
-        C("party", "String", "flows.party"),
-        C("country", "String", "flows.country"),
-        C("cross_border", "UInt8", "flows.cross_border"),
-        C("as_org", "String", "flows.as_org"),
-        C("security", "String", "flows.security"),
-        C("readable", "UInt8", "flows.readable"),
-        C("phase", "String", "flows.phase"),
-        C("flows", "UInt64", "flow records"),
-        C("bytes_sent", "UInt64", "IP bytes the device sent"),
-        C("bytes_received", "UInt64", "IP bytes the device received"),
-        C("first_ns", "UInt64", "first packet of the first flow, ns"),
-        C("last_ns", "UInt64", "last packet of the last flow, ns"),
+        KEY("capture_id", "String", "capture"),
+        KEY("ingest_id", "UInt64", "ingestion run (ns stamp); the newest committed run is current"),
+        KEY("device_mac", "String", "the local device (flows.device_mac)"),
+        KEY("direction", "String", "flows.direction"),
+        KEY(
+            "destination",
+            "String",
+            "server name, else the remote address",
+            "if(domain != '', domain, remote_ip)",
+        ),
+        KEY("remote_ip", "String", "flows.remote_ip"),
+        KEY("app", "String", "flows.app"),
+        KEY("registrable", "String", "flows.registrable"),
+        KEY("organisation", "String", "flows.organisation"),
+        KEY("service", "String", "flows.service"),
+        KEY("service_kind", "String", "flows.service_kind"),
+        KEY("party", "String", "flows.party"),
+        KEY("country", "String", "flows.country"),
+        KEY("cross_border", "UInt8", "flows.cross_border"),
+        KEY("as_org", "String", "flows.as_org"),
+        KEY("security", "String", "flows.security"),
+        KEY("readable", "UInt8", "flows.readable"),
+        KEY("phase", "String", "flows.phase"),
+        AGG("flows", "UInt64", "flow records", "count()"),
+        AGG(
+            "bytes_sent",
+            "UInt64",
+            "IP bytes the device sent",
+            "sum(if(direction = 'inbound', bytes_down, bytes_up))",
+        ),
+        AGG(
+            "bytes_received",
+            "UInt64",
+            "IP bytes the device received",
+            "sum(if(direction = 'inbound', bytes_up, bytes_down))",
+        ),
+        AGG("first_ns", "UInt64", "first packet of the first flow, ns", "min(first_ns)"),
+        AGG("last_ns", "UInt64", "last packet of the last flow, ns", "max(last_ns)"),
     ),
     order_by="capture_id, ingest_id, device_mac, destination, remote_ip",
 )
@@ -473,18 +448,8 @@ META = Table(
     engine="ReplacingMergeTree()",
 )
 
-# Every table but ``meta`` has a ``batch``: the flush a live session wrote the row in (0 for a
-# replay). A write is (table, ingest_id, batch); one that may or may not have landed before a
-# fault is looked up by that key and not written twice (appliance.store.spool).
-BATCH = Column("batch", "UInt32", "live session's flush number (0 for a replay)", default="0")
-
-
-def _batched(t: Table) -> Table:
-    return Table(t.name, t.doc, (*t.columns, BATCH), t.order_by, t.partition_by, t.engine)
-
-
 (CAPTURES, DEVICES, DEVICE_ADDRESSES, FLOWS, FLOW_ROLLUP, DNS, TLS, HTTP, APP_EVENTS, OBSERVATIONS, BURSTS,
- FINDINGS, PHASES, EVIDENCE_EXPORTS) = (_batched(t) for t in (
+ FINDINGS, PHASES, EVIDENCE_EXPORTS) = (batched(t) for t in (
     CAPTURES, DEVICES, DEVICE_ADDRESSES, FLOWS, FLOW_ROLLUP, DNS, TLS, HTTP, APP_EVENTS, OBSERVATIONS, BURSTS,
     FINDINGS, PHASES, EVIDENCE_EXPORTS))  # fmt: skip
 
