@@ -22,7 +22,7 @@ from appliance.cli.common import (
     pipeline_settings,
     print_json,
 )
-from appliance.ingest.replay import ReplayOptions
+from appliance.ingest.pipeline import PipelineOptions
 from appliance.live.control import ControlError, default_path, request
 from appliance.live.session import LiveOptions, Session, SessionStats, install_signal_handlers
 from appliance.live.source import LiveCaptureError
@@ -80,7 +80,8 @@ def capture_cmd(
 ) -> None:
     """Capture live from an interface: ring files on disk, flows and observations to the store every few seconds."""  # noqa: E501
     bench_obj, prefixes, codes = pipeline_settings(bench, lan, home)
-    pipeline = ReplayOptions(idle_timeout, active_timeout, prefixes, bench_obj, False, codes, raw_evidence)
+    pipeline = PipelineOptions(idle_s=idle_timeout, active_s=active_timeout, lan_prefixes=prefixes,
+                               bench=bench_obj, home=codes, raw_evidence=raw_evidence)  # fmt: skip
     opts = LiveOptions(iface=iface, bpf=bpf, ring_dir=ring, ring_size_mb=ring_size, ring_files=ring_files,
                        spool_dir=spool, control=control or default_path(), flush_s=flush, buffer_mb=buffer_mb,
                        duration_s=duration, pipeline=pipeline)  # fmt: skip

@@ -154,8 +154,8 @@ def replay_cmd(
     """Replay captures into ClickHouse: flows, devices and their addresses."""
     bench_obj, prefixes, codes = pipeline_settings(bench, lan, home)
     phases_obj = load_phases(phases) if phases else None
-    opts = ReplayOptions(idle_timeout, active_timeout, prefixes, bench_obj, force, codes, raw_evidence)
-    opts.phases = phases_obj
+    opts = ReplayOptions(idle_s=idle_timeout, active_s=active_timeout, lan_prefixes=prefixes, bench=bench_obj,
+                         home=codes, raw_evidence=raw_evidence, phases=phases_obj, force=force)  # fmt: skip
     for path in paths:  # a typo in the last PATH should fail now, not after an hour of replay
         for f in expand_inputs(path):
             sniff_format(f)

@@ -9,9 +9,10 @@ writes whatever is pending at every flush, so the store lags the wire by one flu
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
-from appliance.ingest.enrich import Enricher
+from appliance.ingest.enrich import DEFAULT_HOME, Enricher
 from appliance.ingest.flow_rows import burst_rows, flow_row
 from appliance.ingest.inventory import Inventory
 from appliance.ingest.observe import Observer
@@ -19,7 +20,7 @@ from appliance.ingest.record_rows import RecordRows
 from appliance.lab.phases import Phases
 from parsers.capture import Packet
 from parsers.events import DnsRecord
-from parsers.lan import LanPrefixes
+from parsers.lan import DEFAULT_LAN, LanPrefixes
 from parsers.meter import FlowMeter
 from policies.catalog import Catalog, load_catalog
 
@@ -28,6 +29,23 @@ RECORD_TABLES = ("dns", "tls", "http", "app_events", "observations", "bursts")
 
 Row = tuple[Any, ...]
 Write = Callable[[str, list[Row]], None]
+
+
+@dataclass
+class PipelineOptions:
+    """What shapes one ingestion run, replayed or live: flow timeouts, what counts as the LAN, the
+    bench file (devices, personas), the home jurisdiction, whether values are stored raw, the
+    catalogue and the test phases. ``ReplayOptions`` adds what only a replay has (``force``); a
+    live session keeps these beside its interface options (``LiveOptions.pipeline``)."""
+
+    idle_s: float = 120.0
+    active_s: float = 1800.0
+    lan_prefixes: list[str] = field(default_factory=lambda: list(DEFAULT_LAN))
+    bench: Any = None  # appliance.lab.bench.Bench, when a bench file was given
+    home: list[str] = field(default_factory=lambda: list(DEFAULT_HOME))
+    raw_evidence: bool = False  # store personal values unmasked (the user asked for it)
+    catalog: Catalog | None = None  # default: policies/catalog
+    phases: Phases | None = None  # the test phases file, if given
 
 
 class Pipeline:
@@ -60,6 +78,23 @@ class Pipeline:
         self.pending: dict[str, list[Row]] = {"flows": [], **{t: [] for t in RECORD_TABLES}}
         self.written = dict.fromkeys(self.pending, 0)
         self.feed_many: Callable[[Iterable[Packet]], None] = self.meter.feed_many
+
+    @classmethod
+    def from_options(
+        cls,
+        cid: str,
+        ingest: int,
+        write: Write,
+        opts: PipelineOptions,
+        hash_key: bytes,
+        phases: Phases | None = None,
+    ) -> Pipeline:
+        """The run's pipeline as a replay and a live session both build it (``phases``: a live
+        session's own marks, which arrive while it runs, instead of the options' file)."""
+        return cls(cid, ingest, write, lan=LanPrefixes(opts.lan_prefixes), idle_s=opts.idle_s,
+                   active_s=opts.active_s, bench=opts.bench, home=opts.home, hash_key=hash_key,
+                   raw_evidence=opts.raw_evidence, phases=phases or opts.phases or Phases(),
+                   catalog=opts.catalog or load_catalog())  # fmt: skip
 
     def drain(self, final: bool = False, flush: bool = False) -> None:
         """Turn what the meter finished into rows; write full batches (every pending row when

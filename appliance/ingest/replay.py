@@ -16,32 +16,22 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from appliance import __version__
-from appliance.ingest.enrich import DEFAULT_HOME, GEOIP_DB, geoip_version
-from appliance.ingest.pipeline import RECORD_TABLES, Pipeline
+from appliance.ingest.enrich import GEOIP_DB, geoip_version
+from appliance.ingest.pipeline import RECORD_TABLES, Pipeline, PipelineOptions
 from appliance.ingest.sources import PcapSource
-from appliance.lab.bench import Bench
-from appliance.lab.phases import Phases
 from appliance.lookups.psl import snapshot as psl_snapshot
 from appliance.store.backends import Store
 from appliance.store.schema import CAPTURES, PHASES
-from parsers.lan import DEFAULT_LAN, LanPrefixes
+from parsers.lan import LanPrefixes
 from parsers.linklayer import linktype_name
-from policies.catalog import Catalog, load_catalog
+from policies.catalog import Catalog
 
 DRAIN_EVERY = 1 << 15  # packets between drains of finished flows and events
 
 
 @dataclass
-class ReplayOptions:
-    idle_s: float = 120.0
-    active_s: float = 1800.0
-    lan_prefixes: list[str] = field(default_factory=lambda: list(DEFAULT_LAN))
-    bench: Bench | None = None
-    force: bool = False
-    home: list[str] = field(default_factory=lambda: list(DEFAULT_HOME))
-    raw_evidence: bool = False  # store personal values unmasked (the user asked for it)
-    catalog: Catalog | None = None  # default: policies/catalog
-    phases: Phases | None = None  # the test phases file, if given
+class ReplayOptions(PipelineOptions):
+    force: bool = False  # ingest again a capture already stored (the new run supersedes the old)
 
 
 @dataclass
@@ -89,15 +79,12 @@ def replay(store: Store, path: str, opts: ReplayOptions, progress: Progress | No
     if progress is not None:
         compressed = any(f.endswith(".gz") for f in src.files)
         progress.start(path, None if compressed else src.size)
-    lan = LanPrefixes(opts.lan_prefixes)
-    catalog = opts.catalog or load_catalog()
 
     def write(table: str, rows: list[tuple[object, ...]]) -> None:
         store.insert(table, rows)
 
-    pipe = Pipeline(cid, ingest, write, lan=lan, idle_s=opts.idle_s, active_s=opts.active_s, bench=opts.bench,
-                    home=opts.home, hash_key=store.hash_key(), raw_evidence=opts.raw_evidence,
-                    phases=opts.phases or Phases(), catalog=catalog)  # fmt: skip
+    pipe = Pipeline.from_options(cid, ingest, write, opts, store.hash_key())
+    lan, catalog = pipe.lan, pipe.catalog
     meter = pipe.meter
     feed_many = pipe.feed_many
     n = since = 0
@@ -186,7 +173,7 @@ def replay(store: Store, path: str, opts: ReplayOptions, progress: Progress | No
 def captures_row(
     cid: str,
     ingest: int,
-    opts: ReplayOptions,
+    opts: PipelineOptions,
     lan: LanPrefixes,
     catalog: Catalog,
     *,

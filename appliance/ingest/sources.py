@@ -1,7 +1,11 @@
-"""Packet sources. A replay of capture files and (later) a live interface share one shape.
+"""Where an ingestion run's packets come from: one ``Source`` shape for every kind.
 
-A source yields batches of ``(ts_ns, linktype, wire_length, frame)`` and keeps ``ReadStats``
-that the pipeline stores with the capture.
+A source names its capture (``capture_id``) and yields batches of ``(ts_ns, linktype,
+wire_length, frame)``, the tuples the flow meter's hot loop takes. ``PcapSource`` reads capture
+files (a file, or the rotated files of a directory or glob) and keeps the ``ReadStats`` the
+replay stores with the capture; ``appliance.live.source.LiveSource`` reads an interface, a batch
+per read and ``[]`` while the wire is quiet, so its session can flush between packets. Other
+sources (Zeek logs, decrypted streams) implement the same three members.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ import hashlib
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
 
 from parsers.capture import CaptureError, Packet, ReadStats, read_batches, sniff_format
 from parsers.capture_inputs import expand_inputs
@@ -24,6 +29,24 @@ def sha256_file(path: str) -> str:
     except OSError as exc:
         raise CaptureError(f"{path}: cannot read ({exc.strerror or exc})") from None
     return h.hexdigest()
+
+
+@runtime_checkable
+class Source(Protocol):
+    """What the pipeline needs of a packet source."""
+
+    @property
+    def capture_id(self) -> str:
+        """The capture's name in the store (a file's sha256; a live session's host, interface, start)."""
+        ...
+
+    def batches(self) -> Iterator[list[Packet]]:
+        """Packets in time order, a batch at a time (a batch may be empty while a live wire is quiet)."""
+        ...
+
+    def close(self) -> None:
+        """Release what the source holds (files, the capture handle); batches end."""
+        ...
 
 
 @dataclass
@@ -58,3 +81,6 @@ class PcapSource:
         for f in self.files:
             yield from read_batches(f, self.stats)
             self.formats.add(self.stats.format)
+
+    def close(self) -> None:
+        """Nothing to release: each file is opened and closed inside ``batches``."""

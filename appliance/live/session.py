@@ -16,15 +16,14 @@ from __future__ import annotations
 
 import hashlib
 import signal
-import socket
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from appliance.ingest.pipeline import Pipeline
-from appliance.ingest.replay import ReplayOptions, captures_row, new_ingest_id
+from appliance.ingest.pipeline import Pipeline, PipelineOptions
+from appliance.ingest.replay import captures_row, new_ingest_id
 from appliance.lab.bench import normalize_mac
 from appliance.lab.phases import NAME, Mark, Phases
 from appliance.live.control import Control, ControlError
@@ -33,9 +32,7 @@ from appliance.live.source import LiveSource
 from appliance.store.backends import Store
 from appliance.store.schema import PHASES
 from appliance.store.spool import Writer
-from parsers.lan import LanPrefixes
 from parsers.linklayer import linktype_name
-from policies.catalog import load_catalog
 
 DEVICES_EVERY_S = 60.0  # the inventory's rows are rewritten this often (readers take the newest)
 
@@ -53,7 +50,8 @@ class LiveOptions:
     snaplen: int = 65535
     buffer_mb: int = 256
     duration_s: float = 0.0  # 0: until stopped
-    pipeline: ReplayOptions = field(default_factory=lambda: ReplayOptions(idle_s=60.0, active_s=300.0))
+    # live flows end sooner than a replay's, so long connections show up while the session runs
+    pipeline: PipelineOptions = field(default_factory=lambda: PipelineOptions(idle_s=60.0, active_s=300.0))
 
 
 @dataclass
@@ -87,19 +85,12 @@ class SessionStats:
         return dict(self.__dict__)
 
 
-def session_id(iface: str, started_ns: int) -> str:
-    """A live session's capture id: nothing to hash yet, so host, interface and start time."""
-    return hashlib.sha256(f"live\x00{socket.gethostname()}\x00{iface}\x00{started_ns}".encode()).hexdigest()
-
-
 class Session:
     def __init__(self, store: Store, opts: LiveOptions, report: Callable[[SessionStats], None] | None = None):
         self.store, self.opts, self.report = store, opts, report
         self.stop = threading.Event()
         self.stats = SessionStats()
         self.phases = Phases()
-        self.lan = LanPrefixes(opts.pipeline.lan_prefixes)
-        self.catalog = opts.pipeline.catalog or load_catalog()
         self._open_marks: dict[str, Mark] = {}  # scope ('' or a MAC) -> its running mark
         self._phase_rows: list[tuple[object, ...]] = []
         self._flushed_ns = 0
@@ -146,24 +137,25 @@ class Session:
         except BaseException:
             src.close()
             raise
-        st.started_ns = time.time_ns()
-        st.capture_id = session_id(opts.iface, st.started_ns)
+        st.started_ns, st.capture_id = src.started_ns, src.capture_id
         st.ingest_id = new_ingest_id()
         writer = Writer(self.store, opts.spool_dir, st.ingest_id)
         batch = [1]
-        pipe = Pipeline(st.capture_id, st.ingest_id, lambda t, rows: writer.write(t, rows, batch[0]),
-                        lan=self.lan, idle_s=opts.pipeline.idle_s, active_s=opts.pipeline.active_s,
-                        bench=opts.pipeline.bench, home=opts.pipeline.home, hash_key=self.store.hash_key(),
-                        raw_evidence=opts.pipeline.raw_evidence, phases=self.phases,
-                        catalog=self.catalog)  # fmt: skip
+
+        def write(table: str, rows: list[tuple[object, ...]]) -> None:
+            writer.write(table, rows, batch[0])
+
+        pipe = Pipeline.from_options(st.capture_id, st.ingest_id, write, opts.pipeline, self.store.hash_key(),
+                                     phases=self.phases)  # fmt: skip
         control = Control(opts.control) if opts.control else None
         link_types = {linktype_name(src.linktype)}
         next_flush = time.monotonic() + opts.flush_s
         next_devices = 0.0
         deadline = time.monotonic() + opts.duration_s if opts.duration_s > 0 else float("inf")
+        packets = src.batches(4096)
         try:
             while not self.stop.is_set() and time.monotonic() < deadline:
-                pkts = src.read(4096)
+                pkts = next(packets)
                 if pkts:
                     ring.write(pkts)
                     pipe.feed_many(pkts)
@@ -228,7 +220,7 @@ class Session:
         stats = {**pipe.meter.stats, "kernel_dropped": st.dropped, "if_dropped": st.if_dropped}
         files = st.ring_files
         hashes = [_sha256(f) for f in files] if final else ["" for _ in files]
-        row = captures_row(st.capture_id, st.ingest_id, opts.pipeline, self.lan, self.catalog,
+        row = captures_row(st.capture_id, st.ingest_id, opts.pipeline, pipe.lan, pipe.catalog,
                            path=f"live:{opts.iface}", files=files, hashes=hashes, fmt="pcapng",
                            compressed=False, packets=st.packets, nbytes=st.bytes,
                            first_ns=st.first_ns or st.started_ns,

@@ -24,9 +24,13 @@ Notes on the libpcap binding (pcapy-ng 2.x):
 
 from __future__ import annotations
 
+import hashlib
 import os
 import select
+import socket
 import struct
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -78,8 +82,14 @@ def _iface_exists(iface: str) -> bool:
     return os.path.exists(f"/sys/class/net/{iface}")
 
 
+def session_id(iface: str, started_ns: int) -> str:
+    """A live session's capture id: nothing to hash yet, so host, interface and start time."""
+    return hashlib.sha256(f"live\x00{socket.gethostname()}\x00{iface}\x00{started_ns}".encode()).hexdigest()
+
+
 class LiveSource:
-    """Packets captured on one interface, optionally narrowed by a BPF filter."""
+    """Packets captured on one interface, optionally narrowed by a BPF filter (an
+    ``appliance.ingest.sources.Source``: the capture is named when the capture starts)."""
 
     def __init__(
         self,
@@ -129,6 +139,8 @@ class LiveSource:
             pc.close()
             raise
         self._rx0 = _rx_dropped(iface)
+        self.started_ns = time.time_ns()
+        self.capture_id = session_id(iface, self.started_ns)
         self._closed = False
         self._batch = self.snaplen >= DEFAULT_SNAPLEN
         self._meta = struct.Struct("=IIII").iter_unpack
@@ -161,6 +173,12 @@ class LiveSource:
             select.select((self._fd,), (), (), self._timeout_s)
             out = self._read_now(max_packets)
         return out
+
+    def batches(self, max_packets: int = 4096) -> Iterator[list[tuple[int, int, int, bytes]]]:
+        """A batch per ``read``: the packets ready now, or ``[]`` after ~timeout_ms with none, so the
+        caller's loop flushes and serves requests while the wire is quiet. Ends once closed."""
+        while not self._closed:
+            yield self.read(max_packets)
 
     def _read_now(self, max_packets: int) -> list[tuple[int, int, int, bytes]]:
         try:
