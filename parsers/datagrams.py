@@ -14,27 +14,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from parsers.events import AddressSeen, AppRecord, DhcpSeen, DnsRecord, Event, NameSeen, Record, TlsRecord
 from parsers.lan import ip_text
 from parsers.protocols import coap, dhcp, dhcpv6, dns, ntp, quic, ssdp
+from parsers.session_types import UdpSession
 
 UDP_MAX_PACKETS = 8  # packets read of a flow whose protocol only needs its first exchange
 QUIC_VERSIONS = frozenset(v.to_bytes(4, "big") for v in quic.SALTS)
 ZERO4 = b"\x00\x00\x00\x00"
 SKIP_SERVICES = ("_services._dns-sd._udp.local",)
-
-
-class UdpSession(Protocol):
-    """What a datagram reader reads and notes on its flow's session (``parsers.sessions.UdpSession``
-    has these): typed here so the readers need not import the sessions that call them."""
-
-    app: str
-    sni: str
-    host: str
-    packets: int
-    crypto: quic.InitialCrypto | None
 
 
 Reader = Callable[[UdpSession, list[Record], Any, bool, int, Any], bool]

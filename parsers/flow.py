@@ -30,10 +30,8 @@ class Flow:
         "by_dn",
         "by_up",
         "closed",
-        "dev",
         "dmac",
         "end",
-        "fid",
         "fin_dn",
         "fin_up",
         "first",
@@ -42,6 +40,7 @@ class Flow:
         "ipv",
         "l7",
         "last",
+        "owner",
         "pk_dn",
         "pk_up",
         "pl_dn",
@@ -69,8 +68,9 @@ class Flow:
         self.fin_up = self.fin_dn = self.rst = self.synack = False
         self.end = ""
         self.seq = 0  # continuation number after an active timeout
-        self.fid = 0  # the flow id, once computed (appliance.ingest.flow_rows)
-        self.dev: str | None = None  # the device's MAC text, once known (appliance.ingest.record_rows)
+        # The one slot for the flow's consumer: which end is the device, decided once by it
+        # (appliance.ingest.owner); the parser neither sets nor reads it.
+        self.owner: object | None = None
         self.app: TcpSession | UdpSession | None = None  # the session while it still reads payload
         self.l7: TcpSession | UdpSession | None = None  # the session, kept for enrichment
         # payload bursts: [start, last, bytes up, bytes down, packets up, packets down]

@@ -14,25 +14,12 @@ them and keep the rest, so a connection open for hours is read with bounded memo
 
 from __future__ import annotations
 
-from collections import Counter
-from typing import Any, Protocol
+from typing import Any
 
 from parsers.events import AppRecord, DnsRecord, HttpRecord, Record, TlsRecord
 from parsers.protocols import dns, http, mqtt, rtsp, tls, websocket
+from parsers.session_types import TcpSession
 from parsers.tcpstream import HalfStream
-
-
-class TcpSession(Protocol):
-    """What a stream reader reads and notes on its flow's session (``parsers.sessions.TcpSession``
-    has these): typed here so the readers need not import the sessions that call them."""
-
-    sni: str
-    host: str
-    security: str
-    stats: Counter[str]
-    up: HalfStream | None
-    dn: HalfStream | None
-
 
 PARSE_AT = 1 << 12  # held bytes that trigger parsing whole messages out of a readable stream
 RTSP_METHODS = frozenset(

@@ -1,47 +1,17 @@
-"""Flow records from the meter to rows of the ``flows`` table.
-
-Decides which local device a flow belongs to and which end is remote, and gives
-each flow an id that is the same every time the same capture is replayed.
+"""Flow records from the meter to rows of the ``flows`` and ``bursts`` tables, named for their
+device and remote end as ``owner`` decided once for the flow.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from typing import Any
 
 from appliance.ingest.enrich import NO_DESTINATION, Enricher
-from appliance.ingest.inventory import usable_mac
+from appliance.ingest.owner import owner
 from appliance.store.schema import BURSTS, FLOWS
 from parsers.lan import LanPrefixes, ip_text, mac_text
 from parsers.meter import Flow
-
-
-def flow_id(f: Flow) -> int:
-    """64-bit id from protocol, both endpoints, first timestamp and VLAN (computed once per flow)."""
-    if f.fid:
-        return f.fid
-    h = hashlib.blake2b(digest_size=8)
-    h.update(bytes((f.proto,)) + f.a + f.ap.to_bytes(2, "big") + f.b + f.bp.to_bytes(2, "big"))
-    h.update(f.first.to_bytes(8, "big") + f.vlan.to_bytes(2, "big"))
-    f.fid = int.from_bytes(h.digest(), "big")
-    return f.fid
-
-
-def orient(f: Flow, lan: LanPrefixes) -> tuple[bytes, str, bool]:
-    """(device MAC, direction, device is the initiator) for a flow."""
-    a_local, b_local = lan.is_local(f.a), lan.is_local(f.b)
-    b_group = lan.is_link_scope(f.b)
-    rmac = f.rmac or f.dmac
-    if b_group:
-        return (f.smac if usable_mac(f.smac) else b""), "multicast", True
-    if a_local and not b_local:
-        return f.smac, "outbound", True
-    if b_local and not a_local:
-        return rmac, "inbound", False
-    if a_local and b_local:
-        return f.smac, "local", True
-    return b"", "transit", True
 
 
 def flow_row(
@@ -53,15 +23,13 @@ def flow_row(
     phase_at: Callable[[int, str], str],
 ) -> tuple[Any, ...]:
     """The ``flows`` row of a finished flow, built by column name (``FLOWS.row``)."""
-    dev, direction, dev_first = orient(f, lan)
-    remote_ip, remote_port = (f.b, f.bp) if dev_first else (f.a, f.ap)
-    device = mac_text(dev) if usable_mac(dev) else ""
-    remote = ip_text(remote_ip)
-    dest = enricher.columns(f, device, direction, remote) if enricher is not None else NO_DESTINATION
+    o = owner(f, lan)
+    device = o.device
+    dest = enricher.columns(f, device, o.direction, o.remote_ip) if enricher is not None else NO_DESTINATION
     return FLOWS.row(
         capture_id=capture_id,
         ingest_id=ingest_id,
-        flow_id=flow_id(f),
+        flow_id=o.flow_id,
         first_ns=f.first,
         last_ns=f.last,
         ip_version=f.ipv,
@@ -74,9 +42,9 @@ def flow_row(
         dst_mac=mac_text(f.rmac or f.dmac),
         vlan=f.vlan,
         device_mac=device,
-        direction=direction,
-        remote_ip=remote,
-        remote_port=remote_port,
+        direction=o.direction,
+        remote_ip=o.remote_ip,
+        remote_port=o.remote_port,
         pkts_up=f.pk_up,
         pkts_down=f.pk_dn,
         bytes_up=f.by_up,
@@ -100,9 +68,8 @@ def burst_rows(
     """The flow's payload bursts as rows of ``bursts``, bytes counted from the device's side."""
     if not f.bursts:
         return []
-    dev, _direction, dev_first = orient(f, lan)
-    device = mac_text(dev) if usable_mac(dev) else ""
-    fid = flow_id(f)
+    o = owner(f, lan)
+    device, fid, dev_first = o.device, o.flow_id, o.device_first
     row = BURSTS.row
     return [
         row(capture_id=capture_id, ingest_id=ingest_id, flow_id=fid, device_mac=device, start_ns=s, end_ns=e,

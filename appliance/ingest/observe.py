@@ -15,8 +15,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from appliance.ingest.flow_rows import orient
-from appliance.ingest.record_rows import RecordRows
+from appliance.ingest.owner import owner
 from appliance.lab.phases import UNMARKED, Phases
 from appliance.masking import mask_hit
 from appliance.store.schema import OBSERVATIONS
@@ -25,7 +24,7 @@ from parsers.detect.persona import PersonaMatcher
 from parsers.detect.scan import scan, scan_leaves
 from parsers.detect.values import Leaf
 from parsers.events import AppRecord, HttpRecord, Record
-from parsers.lan import ip_text
+from parsers.lan import LanPrefixes
 from parsers.protocols import rtp
 from parsers.protocols.http import HttpRequest
 
@@ -38,13 +37,16 @@ SKIP_HEADERS = frozenset(
 class Observer:
     def __init__(
         self,
-        rows: RecordRows,
+        capture_id: str,
+        ingest_id: int,
+        lan: LanPrefixes,
         key: bytes,
         personas: Mapping[str, Mapping[str, Any]],
         raw: bool = False,
         phases: Phases | None = None,
     ) -> None:
-        self.rows = rows
+        self.head = {"capture_id": capture_id, "ingest_id": ingest_id}  # every row's first columns
+        self.lan = lan
         self.phases = phases
         self.key = key
         self.raw = raw
@@ -53,7 +55,8 @@ class Observer:
     def observe(self, rec: Record) -> list[tuple[Any, ...]]:
         """Observation rows for one record (none for records that carry nothing a device sent)."""
         if isinstance(rec, HttpRecord) and isinstance(rec.msg, HttpRequest) and rec.up:
-            fid, dev = self.rows.device(rec.flow)
+            o = owner(rec.flow, self.lan)
+            fid, dev = o.flow_id, o.device
             persona = self.personas.get(dev)
             m = rec.msg
             found = [("http.query", h) for h in scan(m.query.encode("latin-1", "replace"), "", persona)]
@@ -66,9 +69,10 @@ class Observer:
         if (
             isinstance(rec, AppRecord)
             and rec.protocol in ("mqtt", "coap", "rtsp", "websocket", "raw")
-            and rec.up == orient(rec.flow, self.rows.lan)[2]  # sent by the device, whichever end began
+            and rec.up == owner(rec.flow, self.lan).device_first  # sent by the device, whichever end began
         ):
-            fid, dev = self.rows.device(rec.flow)
+            o = owner(rec.flow, self.lan)
+            fid, dev = o.flow_id, o.device
             persona = self.personas.get(dev)
             leaves = [
                 Leaf(f"{rec.kind}:{k}", k, str(v), -3) for k, v in rec.detail.items() if isinstance(v, str)
@@ -92,8 +96,7 @@ class Observer:
             return []
         f = rec.flow
         phase = self.phases.at(rec.ts, dev) if self.phases else UNMARKED
-        _dev, _direction, dev_first = orient(f, self.rows.lan)
-        remote = ip_text(f.b if dev_first else f.a)  # the non-device end, as flows.remote_ip has it
+        remote = owner(f, self.lan).remote_ip  # the non-device end, as flows.remote_ip has it
         out = []
         for carrier, h in found:
             digest = hmac.new(self.key, f"{h.data_type}\x00{h.value}".encode(), hashlib.sha256).hexdigest()[
@@ -101,7 +104,7 @@ class Observer:
             ]
             out.append(
                 OBSERVATIONS.row(
-                    **self.rows.head,
+                    **self.head,
                     flow_id=fid,
                     ts_ns=rec.ts,
                     device_mac=dev,

@@ -74,7 +74,7 @@ class Pipeline:
         self.enricher = Enricher(self.catalog, tuple(home), bench)
         self.rows = RecordRows(cid, ingest, lan, raw_evidence)
         personas = {m: d.persona for m, d in bench.devices.items() if d.persona} if bench else {}
-        self.observer = Observer(self.rows, hash_key, personas, raw_evidence, phases)
+        self.observer = Observer(cid, ingest, lan, hash_key, personas, raw_evidence, phases)
         self.pending: dict[str, list[Row]] = {"flows": [], **{t: [] for t in RECORD_TABLES}}
         self.written = dict.fromkeys(self.pending, 0)
         self.feed_many: Callable[[Iterable[Packet]], None] = self.meter.feed_many

@@ -11,12 +11,11 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from appliance.ingest.flow_rows import flow_id, orient
-from appliance.ingest.inventory import usable_mac
+from appliance.ingest.owner import owner
 from appliance.masking import mask, mask_path, mask_query
 from appliance.store.schema import APP_EVENTS, DNS, HTTP, TLS
 from parsers.events import AppRecord, DnsRecord, HttpRecord, Record, TlsRecord
-from parsers.lan import LanPrefixes, mac_text
+from parsers.lan import LanPrefixes
 from parsers.meter import Flow
 from parsers.protocols.dns import TYPES
 from parsers.protocols.http import HttpRequest
@@ -53,11 +52,9 @@ class RecordRows:
         return value if self.raw else mask(value)
 
     def device(self, f: Flow) -> tuple[int, str]:
-        """(flow id, device MAC) of a flow, remembered on the flow for its next records."""
-        if f.dev is None:
-            dev, _direction, _first = orient(f, self.lan)
-            f.dev = mac_text(dev) if usable_mac(dev) else ""
-        return flow_id(f), f.dev
+        """(flow id, device MAC) of a flow (``owner``: decided once per flow)."""
+        o = owner(f, self.lan)
+        return o.flow_id, o.device
 
     def rows(self, rec: Record) -> list[tuple[str, tuple[Any, ...]]]:
         """Rows for one record: none yet for a DNS query (it waits for its response)."""
