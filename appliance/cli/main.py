@@ -95,6 +95,7 @@ _register(GROUPS)
 
 
 def _version(value: bool) -> None:
+    """Eager, so `tapaudit --version` answers without a command."""
     if value:
         print(f"tapaudit {__version__}")
         raise typer.Exit()
@@ -110,6 +111,7 @@ def _root(
 
 
 def _one_line(msg: str) -> None:
+    """Errors are one line on stderr (whitespace folded) so scripts and logs can quote them."""
     sys.stderr.write(f"tapaudit: {' '.join(msg.split())}\n")
 
 

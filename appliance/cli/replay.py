@@ -52,6 +52,7 @@ class _Bar:
 
 
 def _progress() -> Progress:
+    """Transient, on stderr: the bar disappears once a capture is done and never mixes with --json."""
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -145,6 +146,7 @@ def replay_cmd(
 
 
 def _say_result(r: ReplayResult) -> None:
+    """One line per capture on stderr, then what was truncated, undecodable or missing from the bench."""
     name = r.path
     if r.status == "skipped":
         err.print(
