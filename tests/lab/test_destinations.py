@@ -213,9 +213,9 @@ def test_destinations_cli(tmp_path: Path) -> None:
     ],
 )
 def test_encrypted_verdict(security: str, expected: str) -> None:
-    from appliance.cli.main import _encrypted
+    from appliance.cli.browse import encrypted
 
-    assert _encrypted(security) == expected
+    assert encrypted(security) == expected
 
 
 def test_registrable_domains_agree_with_tldextract() -> None:

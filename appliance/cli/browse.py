@@ -1,0 +1,301 @@
+"""The browsing commands: what the store holds (devices, flows, destinations, personal-data
+observations, captures) and the DDL it was created with."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from appliance.cli.common import (
+    DbOpt,
+    DeviceOpt,
+    Fail,
+    JsonOpt,
+    fmt_bytes,
+    fmt_ts,
+    mac_opt,
+    open_db,
+    out,
+    print_json,
+    table,
+)
+from appliance.masking import mask_hit
+from appliance.store import queries
+from appliance.store.backends import DATABASE
+from appliance.store.schema import ddl_statements
+
+
+def device_table(devs: list[dict[str, Any]], tops: list[dict[str, Any]]) -> None:
+    """The devices table with each device's top remote endpoints; `replay` shows it too, after ingesting."""
+    by_mac: dict[str, list[dict[str, Any]]] = {}
+    for top in tops:
+        by_mac.setdefault(top["mac"], []).append(top)
+    t = Table(title="Devices", header_style="bold")
+    for col in (
+        "MAC",
+        "Vendor",
+        "Name",
+        "Category",
+        "Addresses",
+        "Flows",
+        "Sent",
+        "Received",
+        "Top remote endpoints",
+    ):
+        t.add_column(
+            col, justify="right" if col in ("Flows", "Sent", "Received") else "left", no_wrap=col == "MAC"
+        )
+    for d in devs:
+        addrs = ", ".join(d["ipv4"] + d["ipv6"][:2]) + (" …" if len(d["ipv6"]) > 2 else "")
+        remotes = "\n".join(
+            f"{top['remote_ip']}:{top['port']} ({fmt_bytes(int(top['bytes']))})"
+            for top in by_mac.get(d["mac"], [])
+        )
+        cat = d["category"] if d["role"] == "device" else f"{d['category']} (gateway)"
+        t.add_row(
+            d["mac"],
+            d["vendor"] or "-",
+            d["name"] or "-",
+            cat,
+            addrs or "-",
+            f"{d['flows']:,}",
+            fmt_bytes(d["bytes_sent"]),
+            fmt_bytes(d["bytes_received"]),
+            remotes or "-",
+        )
+    out.print(t)
+
+
+def devices_cmd(
+    db: DbOpt = None,
+    capture: Annotated[
+        list[str] | None, typer.Option("--capture", help="Only these capture ids (repeatable).")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List the local devices found in stored captures."""
+    with open_db(db) as store:
+        devs = queries.devices(store, capture)
+        tops = queries.top_remotes(store, capture)
+    if as_json:
+        print_json(devs)
+    else:
+        device_table(devs, tops)
+
+
+def flows_cmd(
+    db: DbOpt = None,
+    device: Annotated[str | None, typer.Option("--device", help="Only flows of this device MAC.")] = None,
+    capture: Annotated[
+        list[str] | None, typer.Option("--capture", help="Only these capture ids (repeatable).")
+    ] = None,
+    limit: Annotated[int, typer.Option(help="Rows to show.", min=1)] = 50,
+    offset: Annotated[int, typer.Option(help="Rows to skip.", min=0)] = 0,
+    as_json: JsonOpt = False,
+) -> None:
+    """List stored flows, oldest first."""
+    mac = mac_opt(device)
+    with open_db(db) as store:
+        rows = queries.flows(store, capture, mac, limit, offset)
+    if as_json:
+        print_json(rows)
+        return
+    t = Table(title=f"Flows{' of ' + mac if mac else ''}", header_style="bold")
+    for col in ("Start (UTC)", "Proto", "Initiator", "Responder", "Pkts ↑/↓", "Bytes ↑/↓", "State", "End"):
+        t.add_column(col)
+    names = {6: "tcp", 17: "udp", 1: "icmp", 58: "icmp6"}
+    for r in rows:
+        t.add_row(
+            fmt_ts(int(r["first_ns"])),
+            names.get(int(r["proto"]), str(r["proto"])),
+            f"{r['src_ip']}:{r['src_port']}",
+            f"{r['dst_ip']}:{r['dst_port']}",
+            f"{r['pkts_up']}/{r['pkts_down']}",
+            f"{fmt_bytes(int(r['bytes_up']))}/{fmt_bytes(int(r['bytes_down']))}",
+            r["tcp_state"] or "-",
+            r["end_reason"],
+        )
+    out.print(t)
+
+
+def destinations_cmd(
+    device: DeviceOpt = None,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Who each device talks to: domain, organisation, kind, party, country, encryption, volume."""
+    mac = mac_opt(device)
+    with open_db(db) as store:
+        rows = queries.destinations(store, device=mac)
+    rows = [
+        {
+            "mac": r["mac"],
+            "destination": r["destination"],
+            "registrable": r["reg_domain"],
+            "organisation": r["org"],
+            "service": r["svc"],
+            "kind": r["kind"],
+            "party": r["party_of"],
+            "countries": [c for c in str(r["countries"]).split(",") if c],
+            "cross_border": bool(r["abroad"]),
+            "as_org": r["network"],
+            "security": [c for c in str(r["securities"]).split(",") if c],
+            "encrypted": encrypted(str(r["securities"])),
+            "readable": bool(r["any_readable"]),
+            "apps": [c for c in str(r["apps"]).split(",") if c],
+            "remote_ips": r["remote_ips"],
+            "flows": int(r["nflows"]),
+            "bytes_up": int(r["sent"]),
+            "bytes_down": int(r["received"]),
+            "first_ns": int(r["first_seen_ns"]),
+            "last_ns": int(r["last_seen_ns"]),
+        }
+        for r in rows
+    ]
+    if as_json:
+        print_json(rows)
+        return
+    cols = ("Device", "Destination", "Organisation", "Kind", "Party", "Country", "Encrypted", "Flows")
+    t = table("Destinations", (*cols, "Up", "Down", "First (UTC)", "Last (UTC)"))
+    for r in rows:
+        t.add_row(
+            r["mac"],
+            r["destination"],
+            r["organisation"] or (f"AS: {r['as_org']}" if r["as_org"] else "-"),
+            r["kind"] or "-",
+            r["party"],
+            (",".join(r["countries"]) or "-") + (" ⚑ abroad" if r["cross_border"] else ""),
+            f"{r['encrypted']} ({','.join(r['security'])})",
+            f"{r['flows']:,}",
+            fmt_bytes(r["bytes_up"]),
+            fmt_bytes(r["bytes_down"]),
+            fmt_ts(r["first_ns"]),
+            fmt_ts(r["last_ns"]),
+        )
+    out.print(t)
+
+
+def encrypted(security: str) -> str:
+    """yes when every flow was encrypted, no when none was, partly, or unknown."""
+    kinds = set(security.split(",")) - {""}
+    enc = {k for k in kinds if k != "none" and k != "unknown"}
+    if not kinds or kinds == {"unknown"}:
+        return "unknown"
+    if enc and not kinds - enc:
+        return "yes"
+    if "none" in kinds and not enc:
+        return "no"
+    return "partly"
+
+
+def observations_cmd(
+    device: DeviceOpt = None,
+    data_type: Annotated[
+        str | None, typer.Option("--type", help="Only this data type (location, imei, persona, image...).")
+    ] = None,
+    limit: Annotated[int, typer.Option(help="Rows to show.", min=1)] = 200,
+    reveal: Annotated[
+        bool,
+        typer.Option(
+            "--reveal", help="Show values as sent (only for captures replayed with --raw-evidence)."
+        ),
+    ] = False,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Personal data found in what devices sent: type, where, precision, destination; values masked."""
+    mac = mac_opt(device)
+    with open_db(db) as store:
+        rows = queries.observations(store, device=mac, data_type=data_type, limit=limit)
+        raw_caps = queries.raw_evidence_captures(store) if reveal else set()
+    if reveal:
+        masked = sorted({r["capture"][:16] for r in rows if r["capture"] not in raw_caps})
+        if masked:
+            raise Fail(
+                f"--reveal: capture(s) {', '.join(masked)} were stored masked; "
+                "replay them with --raw-evidence to keep values as sent"
+            )
+    rows = [
+        {
+            "ts_ns": int(r["ts_ns"]),
+            "mac": r["mac"],
+            "data_type": r["kind"],
+            "carrier": r["carrier"],
+            "path": r["field"],
+            "confidence": r["conf"],
+            "decimals": int(r["places"]),
+            "metres": float(r["resolution_m"]),
+            "value": str(r["value"]) if reveal else mask_hit(str(r["kind"]), str(r["value"])),
+            "value_hash": r["hash"],
+            "detail": json.loads(str(r["extra"]) or "{}"),
+            "destination": r["destination"] or r["remote"],
+            "organisation": r["organisation"],
+            "country": r["country"],
+            "flow_id": r["flow"],
+            "capture_id": r["capture"],
+        }
+        for r in rows
+    ]
+    if as_json:
+        print_json(rows)
+        return
+    cols = ("Time (UTC)", "Device", "Type", "Where", "Value", "Precision", "Conf.", "Destination", "Country")
+    t = table("Observations", cols)
+    for r in rows:
+        precision = f"{r['decimals']} dp ({r['metres']:g} m)" if r["decimals"] >= 0 else "-"
+        t.add_row(
+            fmt_ts(r["ts_ns"]),
+            r["mac"],
+            r["data_type"],
+            f"{r['carrier']} {r['path']}",
+            r["value"],
+            precision,
+            r["confidence"],
+            str(r["destination"]),
+            str(r["country"] or "-"),
+        )
+    out.print(t)
+
+
+def captures_cmd(db: DbOpt = None, as_json: JsonOpt = False) -> None:
+    """List stored captures with their sha256, time span and counts."""
+    with open_db(db) as store:
+        rows = queries.captures(store)
+    if as_json:
+        print_json(rows)
+        return
+    t = Table(title="Captures", header_style="bold")
+    for col in ("sha256", "Path", "Packets", "Flows", "Devices", "First (UTC)", "Last (UTC)", "Truncated"):
+        t.add_column(col)
+    for r in rows:
+        t.add_row(
+            r["capture_id"][:16],
+            r["path"],
+            f"{int(r['packets']):,}",
+            f"{int(r['flows']):,}",
+            str(r["devices"]),
+            fmt_ts(int(r["first_ns"])),
+            fmt_ts(int(r["last_ns"])),
+            "yes" if r["truncated"] else "no",
+        )
+    out.print(t)
+
+
+def schema_cmd(database: Annotated[str, typer.Option(help="Database name.")] = DATABASE) -> None:
+    """Print the ClickHouse DDL that tapaudit creates."""
+    for stmt in ddl_statements(database):
+        print(stmt + ";\n")
+
+
+COMMANDS: dict[str, Callable[..., None]] = {
+    "devices": devices_cmd,
+    "flows": flows_cmd,
+    "destinations": destinations_cmd,
+    "observations": observations_cmd,
+    "captures": captures_cmd,
+    "schema": schema_cmd,
+}

@@ -1,0 +1,172 @@
+"""`tapaudit replay`: captures into the store, with a progress bar and a summary per capture.
+
+The bar and the per-capture lines go to stderr so that ``--json`` on stdout stays machine-readable.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable
+from typing import Annotated
+
+import typer
+from rich.progress import (
+    BarColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+
+from appliance.cli.browse import device_table
+from appliance.cli.common import DbOpt, JsonOpt, err, open_db, pipeline_settings, print_json
+from appliance.ingest.replay import ReplayOptions, ReplayResult, replay
+from appliance.lab.phases import load_phases
+from appliance.store import queries
+from parsers.capture import sniff_format
+from parsers.capture_inputs import expand_inputs
+
+
+class _Bar:
+    """A rich progress bar on stderr: bytes, packets, MB/s and ETA."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.p = progress
+        self.task: TaskID | None = None
+
+    def start(self, label: str, total_bytes: int | None) -> None:
+        name = os.path.basename(label.rstrip("/")) or label
+        self.task = self.p.add_task(name[:40], total=total_bytes, packets=0)
+
+    def update(self, done_bytes: int, packets: int) -> None:
+        if self.task is not None:
+            self.p.update(self.task, completed=done_bytes, packets=packets)
+
+    def finish(self) -> None:
+        if self.task is not None:
+            t = self.p.tasks[self.task]
+            if t.total is not None:
+                self.p.update(self.task, completed=t.total)
+
+
+def _progress() -> Progress:
+    """Transient, on stderr: the bar disappears once a capture is done and never mixes with --json."""
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[packets]:>10,} pkts"),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+    )
+
+
+def replay_cmd(
+    paths: Annotated[
+        list[str],
+        typer.Argument(
+            help="Capture files (.pcap, .pcapng, .gz), directories or globs "
+            "of rotated files; each PATH is one capture."
+        ),
+    ],
+    bench: Annotated[
+        str | None, typer.Option("--bench", help="Bench file (YAML) naming the devices under test.")
+    ] = None,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+    idle_timeout: Annotated[
+        float, typer.Option(help="Seconds without packets that end a flow.", min=0.001)
+    ] = 120.0,
+    active_timeout: Annotated[
+        float, typer.Option(help="Seconds after which a long flow is cut.", min=0.001)
+    ] = 1800.0,
+    lan: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--lan",
+            help="A LAN prefix (repeatable). Default: RFC 1918, "
+            "ULA, link-local, or the bench file's lan_prefixes.",
+        ),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Re-ingest captures already stored.")] = False,
+    home: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--home",
+            help="Home jurisdiction, ISO country code (repeatable) for cross_border. Default CN "
+            "(mainland China: HK, MO and TW count as outbound).",
+        ),
+    ] = None,
+    phases: Annotated[
+        str | None,
+        typer.Option(
+            "--phases", help="Test phases file (CSV timestamp,phase,note or YAML) to split measures by."
+        ),
+    ] = None,
+    raw_evidence: Annotated[
+        bool,
+        typer.Option("--raw-evidence", help="Store personal values unmasked (query strings, client ids...)."),
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no tables.")] = False,
+) -> None:
+    """Replay captures into ClickHouse: flows, devices and their addresses."""
+    bench_obj, prefixes, codes = pipeline_settings(bench, lan, home)
+    phases_obj = load_phases(phases) if phases else None
+    opts = ReplayOptions(idle_s=idle_timeout, active_s=active_timeout, lan_prefixes=prefixes, bench=bench_obj,
+                         home=codes, raw_evidence=raw_evidence, phases=phases_obj, force=force)  # fmt: skip
+    for path in paths:  # a typo in the last PATH should fail now, not after an hour of replay
+        for f in expand_inputs(path):
+            sniff_format(f)
+    show_bar = not quiet and not as_json and err.is_terminal
+    results: list[ReplayResult] = []
+    with open_db(db) as store:
+        for path in paths:
+            if show_bar:
+                with _progress() as prog:
+                    bar = _Bar(prog)
+                    res = replay(store, path, opts, bar)
+                    bar.finish()
+            else:
+                res = replay(store, path, opts)
+            results.append(res)
+            if not as_json and not quiet:
+                _say_result(res)
+        ids = [r.capture_id for r in results]
+        devs = queries.devices(store, ids)
+        tops = queries.top_remotes(store, ids)
+    if as_json:
+        caps = [dataclasses.asdict(r) for r in results]
+        print_json({"captures": caps, "devices": devs, "top_remotes": tops})
+        return
+    if not quiet:
+        device_table(devs, tops)
+
+
+def _say_result(r: ReplayResult) -> None:
+    """One line per capture on stderr, then what was truncated, undecodable or missing from the bench."""
+    name = r.path
+    if r.status == "skipped":
+        err.print(
+            f"[yellow]{name}[/]: already stored (capture {r.capture_id[:12]}); use --force to re-ingest"
+        )
+        return
+    rate = r.packets / r.seconds if r.seconds else 0
+    err.print(
+        f"[bold]{name}[/]: {r.packets:,} packets, {r.flows:,} flows, {r.devices} devices "
+        f"in {r.seconds:.1f} s ({rate:,.0f} pkt/s); link types {', '.join(r.link_types) or '-'}"
+    )
+    if r.truncated:
+        err.print(f"  [yellow]truncated[/]: {r.read_error}; ingested up to the last whole packet")
+    if r.skipped_packets:
+        err.print(f"  skipped {r.skipped_packets:,} packets that could not be decoded")
+    bad = {k: v for k, v in r.stats.items() if k.startswith("malformed_")}
+    if bad:
+        err.print("  malformed and skipped: " + ", ".join(f"{k[10:]} {v}" for k, v in bad.items()))
+    for mac in r.bench_missing:
+        err.print(f"  [yellow]bench device {mac} was not seen in this capture[/]")
+
+
+COMMANDS: dict[str, Callable[..., None]] = {"replay": replay_cmd}
