@@ -50,6 +50,7 @@ from appliance.ingest.replay import ReplayOptions, ReplayResult, replay
 from appliance.lab.bench import BenchError
 from appliance.lab.phases import PhasesError, load_phases
 from appliance.masking import mask_hit
+from appliance.measures import shapes
 from appliance.store import queries
 from appliance.store.backends import DATABASE, StoreError
 from appliance.store.schema import ddl_statements
@@ -510,7 +511,7 @@ def periods_cmd(
     """How regularly each device reports to each destination, from the timing of encrypted traffic."""
     mac = _mac_opt(device)
     with _store(db) as store:
-        rows = queries.periods(store, device=mac, by_phase=by_phase, encrypted_only=not include_readable)
+        rows = shapes.periods(store, device=mac, by_phase=by_phase, encrypted_only=not include_readable)
     rows = [
         {
             "capture_id": r["capture"],
@@ -572,7 +573,7 @@ def uploads_cmd(
     """Upload bursts in encrypted traffic, each with the media it probably carries and why."""
     mac = _mac_opt(device)
     with _store(db) as store:
-        rows = queries.uploads(store, device=mac, encrypted_only=not include_readable)
+        rows = shapes.uploads(store, device=mac, encrypted_only=not include_readable)
     rows = [
         {
             "capture_id": r["capture"],

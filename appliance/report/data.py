@@ -19,6 +19,7 @@ from typing import Any
 from appliance import __version__
 from appliance.format import fmt_bytes
 from appliance.masking import mask, mask_hit
+from appliance.measures import shapes
 from appliance.report import charts
 from appliance.report.charts import Chart
 from appliance.store import queries
@@ -108,7 +109,7 @@ def gather(store: Store, mac: str, capture: str | None = None, now: dt.datetime 
     packs, packs_verified = _packs_that_ran(assessments)
     findings = [_finding(r, packs, raw_caps) for r in queries.findings(store, caps, mac)]
     unreadable = _unreadable(store, caps, mac)
-    uploads = [_upload(r) for r in queries.uploads(store, caps, mac)]
+    uploads = [_upload(r) for r in shapes.uploads(store, caps, mac)]
     # flows off the LAN whose content the appliance read (local DHCP, mDNS... do not count)
     readable_flows = sum(d["flows"] for d in destinations) - sum(u["flows"] for u in unreadable)
     requirements = _requirements(dev, findings, assessments, packs, phases, readable_flows, unreadable)
@@ -443,7 +444,7 @@ def _finding(r: dict[str, Any], packs: dict[str, Pack], raw_caps: set[str]) -> d
 def _unreadable(store: Store, caps: list[str], mac: str) -> list[dict[str, Any]]:
     """Flows the appliance could not read, per destination, with the period of their encrypted beats."""
     periods: dict[str, dict[str, Any]] = {}
-    for p in queries.periods(store, caps, mac):
+    for p in shapes.periods(store, caps, mac):
         best = periods.get(p["destination"])
         if best is None or (p["periodic"], p["bursts"]) > (best["periodic"], best["bursts"]):
             periods[p["destination"]] = p
