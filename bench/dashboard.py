@@ -27,6 +27,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from appliance.measures import shapes  # noqa: E402
 from appliance.store import queries  # noqa: E402
 from appliance.store.backends import ROLLUP_FLOWS, Store, open_store  # noqa: E402
 from appliance.store.schema import META  # noqa: E402
@@ -265,8 +266,8 @@ def pages(store: Store) -> dict[str, list[Call]]:
             ("phase_spans per capture", device_phases),
             ("measures", lambda: queries.measures(store, None, mac)),
             ("destinations (device)", lambda: queries.destinations(store, None, mac)),
-            ("periods", lambda: queries.periods(store, None, mac)),
-            ("uploads", lambda: queries.uploads(store, None, mac)),
+            ("periods", lambda: shapes.periods(store, None, mac)),
+            ("uploads", lambda: shapes.uploads(store, None, mac)),
         ],
         "Destinations": [
             ("devices", lambda: queries.devices(store)),

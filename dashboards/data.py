@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import streamlit as st
 
 from appliance.masking import mask
+from appliance.measures import shapes
 from appliance.store import queries
 from appliance.store.backends import DEFAULT_DB, Store, open_store
 from dashboards import downloads
@@ -136,13 +137,13 @@ def measures(url: str, caps: Caps, device: str) -> Rows:
 @st.cache_data(ttl=TTL, show_spinner=False)
 def periods(url: str, caps: Caps, device: str) -> Rows:
     _opened.add(url)
-    return _run(url, queries.periods, _caps(caps), device)
+    return _run(url, shapes.periods, _caps(caps), device)
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
 def uploads(url: str, caps: Caps, device: str) -> Rows:
     _opened.add(url)
-    return _run(url, queries.uploads, _caps(caps), device)
+    return _run(url, shapes.uploads, _caps(caps), device)
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)

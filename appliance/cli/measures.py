@@ -21,6 +21,7 @@ from appliance.cli.common import (
     print_json,
     table,
 )
+from appliance.measures import shapes
 from appliance.store import queries
 
 
@@ -92,7 +93,7 @@ def periods_cmd(
     """How regularly each device reports to each destination, from the timing of encrypted traffic."""
     mac = mac_opt(device)
     with open_db(db) as store:
-        rows = queries.periods(store, device=mac, by_phase=by_phase, encrypted_only=not include_readable)
+        rows = shapes.periods(store, device=mac, by_phase=by_phase, encrypted_only=not include_readable)
     rows = [
         {
             "capture_id": r["capture"],
@@ -153,7 +154,7 @@ def uploads_cmd(
     """Upload bursts in encrypted traffic, each with the media it probably carries and why."""
     mac = mac_opt(device)
     with open_db(db) as store:
-        rows = queries.uploads(store, device=mac, encrypted_only=not include_readable)
+        rows = shapes.uploads(store, device=mac, encrypted_only=not include_readable)
     rows = [
         {
             "capture_id": r["capture"],

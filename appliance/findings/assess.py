@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from appliance.measures import shapes
 from appliance.store import queries
 from appliance.store.backends import Store
 from appliance.store.schema import FINDINGS
@@ -66,8 +67,8 @@ def gather(store: Store, capture_id: str, device: dict[str, Any]) -> Facts:
         observations=queries.fact_observations(store, capture_id, mac),
         measures=measures,
         flows=queries.fact_flows(store, capture_id, mac),
-        periods=[p for p in queries.periods(store, caps, mac)],
-        uploads=queries.uploads(store, caps, mac),
+        periods=[p for p in shapes.periods(store, caps, mac)],
+        uploads=shapes.uploads(store, caps, mac),
     )
 
 

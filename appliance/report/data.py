@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from appliance import __version__
+from appliance.measures import shapes
 from appliance.report import charts, identity, judgement, traffic
 from appliance.report.charts import Chart
 from appliance.store import queries
@@ -95,7 +96,7 @@ def gather(store: Store, mac: str, capture: str | None = None, now: dt.datetime 
     packs, packs_verified = judgement.packs_that_ran(assessments)
     findings = [judgement.finding_row(r, packs, raw_caps) for r in queries.findings(store, caps, mac)]
     unreadable = traffic.unreadable(store, caps, mac)
-    uploads = [traffic.upload_row(r) for r in queries.uploads(store, caps, mac)]
+    uploads = [traffic.upload_row(r) for r in shapes.uploads(store, caps, mac)]
     # flows off the LAN whose content the appliance read (local DHCP, mDNS... do not count)
     readable_flows = sum(d["flows"] for d in destinations) - sum(u["flows"] for u in unreadable)
     requirements = judgement.requirements(

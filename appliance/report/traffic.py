@@ -10,6 +10,7 @@ import statistics
 from typing import Any
 
 from appliance.masking import mask_hit
+from appliance.measures import shapes
 from appliance.store import queries
 from appliance.store.backends import Store
 
@@ -129,7 +130,7 @@ def data_types(
 def unreadable(store: Store, caps: list[str], mac: str) -> list[dict[str, Any]]:
     """Flows the appliance could not read, per destination, with the period of their encrypted beats."""
     periods: dict[str, dict[str, Any]] = {}
-    for p in queries.periods(store, caps, mac):
+    for p in shapes.periods(store, caps, mac):
         best = periods.get(p["destination"])
         if best is None or (p["periodic"], p["bursts"]) > (best["periodic"], best["bursts"]):
             periods[p["destination"]] = p

@@ -24,10 +24,8 @@ from appliance.store.schema import (
     BY_NAME,
     FLOW_ROLLUP,
     META,
-    SCHEMA_VERSION,
     TABLES,
     Column,
-    ddl_statements,
 )
 
 DEFAULT_DB = "./data"
@@ -163,29 +161,12 @@ class Store:
 
     # -- public API -----------------------------------------------------------------------
 
-    def ensure_schema(self) -> None:
-        """Create the database and tables if missing (idempotent)."""
-        for stmt in ddl_statements(self.database):
-            self._run(stmt)
-        have = self.query(
-            "SELECT value FROM {db}.meta WHERE key = 'schema_version'"
-            " ORDER BY toUInt32OrZero(value) DESC LIMIT 1"
-        )
-        if not have:
-            self.insert("meta", [META.row(key="schema_version", value=str(SCHEMA_VERSION))])
-        elif int(have[0]["value"]) < SCHEMA_VERSION and int(have[0]["value"]) >= 2:
-            self._add_missing_columns()
-            if int(have[0]["value"]) < 9:
-                self._resort("flows")  # version 9 orders flows by device
-                self.rollup_flows("1")  # ... and sums them in the rollup it added
-            self.insert("meta", [META.row(key="schema_version", value=str(SCHEMA_VERSION))])
-        elif int(have[0]["value"]) != SCHEMA_VERSION:
-            newer = int(have[0]["value"]) > SCHEMA_VERSION
-            raise StoreError(
-                f"store {self.url} has schema version {have[0]['value']}, "
-                f"this tapaudit uses {SCHEMA_VERSION}; "
-                + ("upgrade tapaudit" if newer else "replay into a new --db")
-            )
+    def ensure_schema(self) -> list[int]:
+        """Create the database and tables if missing, or migrate an older store: the numbers of the
+        migration steps applied (``appliance.store.migrations``; [] when the schema was current)."""
+        from appliance.store.migrations import migrate  # migrations build on this module
+
+        return migrate(self)
 
     def hash_key(self) -> bytes:
         """The store's secret for keyed hashes of personal values (made once, kept in ``meta``).
@@ -199,35 +180,6 @@ class Store:
         self.insert("meta", [META.row(key="hash_key", value=secrets.token_hex(32))])
         rows = self.query("SELECT value FROM {db}.meta WHERE key = 'hash_key' ORDER BY value LIMIT 1")
         return bytes.fromhex(str(rows[0]["value"]))
-
-    def _resort(self, name: str) -> None:
-        """Rewrite a table under the schema's (changed) sorting key: a copy, then a swap of names.
-        A crash on the way leaves the old table in place, and the upgrade runs again."""
-        table, db = BY_NAME[name], f"`{self.database}`"
-        cols = ", ".join(f"`{c.name}`" for c in table.columns)
-        self._run(f"DROP TABLE IF EXISTS {db}.`{name}__resorted`")
-        self._run(table.ddl(self.database, f"{name}__resorted"))
-        self._run(f"INSERT INTO {db}.`{name}__resorted` ({cols}) SELECT {cols} FROM {db}.`{name}`")
-        self._run(
-            f"RENAME TABLE {db}.`{name}` TO {db}.`{name}__old`, {db}.`{name}__resorted` TO {db}.`{name}`"
-        )
-        self._run(f"DROP TABLE {db}.`{name}__old`")
-
-    def _add_missing_columns(self) -> None:
-        """Upgrade an older store in place: columns the schema gained are added with their defaults."""
-        for table in TABLES:
-            have = {
-                r["name"]
-                for r in self.query(
-                    "SELECT name FROM system.columns WHERE database = %(db)s AND table = %(t)s",
-                    {"db": self.database, "t": table.name},
-                )
-            }
-            for c in table.columns:
-                if c.name not in have:
-                    default = f" DEFAULT {c.default}" if c.default else ""
-                    where = f"`{self.database}`.`{table.name}`"
-                    self._run(f"ALTER TABLE {where} ADD COLUMN `{c.name}` {c.type}{default}")
 
     def insert(self, table: str, rows: Sequence[Row], batch: int | None = None) -> None:
         """Insert full rows (tuples in the schema's column order) in one block; with ``batch``, the

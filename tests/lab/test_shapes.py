@@ -13,9 +13,9 @@ import pytest
 import yaml
 
 from appliance.ingest.replay import ReplayOptions, replay
+from appliance.measures import shapes
 from appliance.measures.periodicity import periodicity
 from appliance.measures.upload_kinds import classify
-from appliance.store import queries
 from appliance.store.backends import Store
 from tests.support.paths import ROOT, shared_path
 from tests.support.run import cli, lab_options
@@ -56,7 +56,7 @@ def test_random_traffic_is_not_periodic() -> None:
         t += r.expovariate(1 / 30)
         beats.append(int(t * NS))
     p = periodicity(beats)
-    assert p is not None and p.score < queries.PERIODIC_SCORE
+    assert p is not None and p.score < shapes.PERIODIC_SCORE
     assert periodicity(beats[:3]) is None
 
 
@@ -89,7 +89,7 @@ def _lab(store: Store) -> dict:
 
 def test_lab_periods_match_the_generator(store: Store) -> None:
     truth = _lab(store)
-    rows = {(r["mac"], r["destination"]): r for r in queries.periods(store)}
+    rows = {(r["mac"], r["destination"]): r for r in shapes.periods(store)}
     print(f"\n{'device':17} {'destination':34} {'truth':>8} {'found':>9} {'err %':>6} {'score':>5} "
           f"{'run truth':>9} {'run':>9}")  # fmt: skip
     for s in truth["periodic"]:
@@ -108,7 +108,7 @@ def test_lab_periods_match_the_generator(store: Store) -> None:
 
 def test_lab_uploads_match_the_generator(store: Store) -> None:
     truth = _lab(store)
-    found = queries.uploads(store)
+    found = shapes.uploads(store)
     matched = 0
     for u in truth["uploads"]:
         hits = [
@@ -159,7 +159,7 @@ def test_idle_captures_report_periods(
 ) -> None:
     path = shared_path(*capture.split("/"))
     replay(store, str(path), ReplayOptions(force=True))
-    rows = [r for r in queries.periods(store) if r["destination"] == destination]
+    rows = [r for r in shapes.periods(store) if r["destination"] == destination]
     assert len(rows) == 1
     r = rows[0]
     median = _tshark_bursts(path, device, oracle)

@@ -18,6 +18,7 @@ from appliance.findings.assess import assess
 from appliance.ingest.replay import ReplayOptions, replay
 from appliance.lab.bench import load_bench
 from appliance.lab.phases import load_phases
+from appliance.measures import shapes
 from appliance.report.data import gather as gather_report
 from appliance.report.diff import compare
 from appliance.store import queries
@@ -87,11 +88,11 @@ def _snapshot(store: Store) -> dict[str, Any]:
             str(r[k])
             for k in ("mac", "destination", "bursts", "period_s", "jitter_s", "score", "longest_run_s")
         )
-        for r in queries.periods(store, by_phase=True, encrypted_only=False)
+        for r in shapes.periods(store, by_phase=True, encrypted_only=False)
     ]
     uploads = [
         tuple(str(r[k]) for k in ("mac", "flow", "start_ns", "bytes_out", "kind"))
-        for r in queries.uploads(store)
+        for r in shapes.uploads(store)
     ]
     # the explorer's filters and paging: a time range (PREWHERE), a destination and a transport
     caps_t = sorted((int(c["first_ns"]), int(c["last_ns"])) for c in caps)

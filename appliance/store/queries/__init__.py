@@ -1,0 +1,78 @@
+"""The storage read API: every question the CLI, reports and dashboard ask of the store.
+
+Parameterised SQL only (``%(name)s``), aggregation pushed to ClickHouse, and the same text for
+chDB and server 18.16. ``scope`` says which rows are current; ``traffic`` reads captures, devices,
+flows and destinations; ``personal`` observations and their measures; ``findings`` what the
+policy packs found. The traffic-shape reads (periods, uploads) are ``appliance.measures.shapes``.
+This package re-exports the read functions, so ``queries.devices(store)`` reads as before.
+"""
+
+from appliance.store.queries.findings import assessments, evidence_exports, finding, findings
+from appliance.store.queries.personal import (
+    RUN_BREAK,
+    data_types,
+    fact_observations,
+    measures,
+    observation_examples,
+    observation_series,
+    observations,
+    phase_activity,
+    raw_evidence_captures,
+)
+from appliance.store.queries.scope import COMMITTED, CURRENT, CURRENT_FINDINGS, Rows
+from appliance.store.queries.traffic import (
+    FLOW_COLUMNS,
+    FlowFilter,
+    capture_files,
+    capture_provenance,
+    captures,
+    destinations,
+    device_captures,
+    device_overview,
+    devices,
+    fact_flows,
+    flow_count,
+    flow_counts,
+    flows,
+    flows_by_id,
+    phase_spans,
+    top_remotes,
+    unreadable_flows,
+)
+
+__all__ = [
+    "COMMITTED",
+    "CURRENT",
+    "CURRENT_FINDINGS",
+    "FLOW_COLUMNS",
+    "RUN_BREAK",
+    "FlowFilter",
+    "Rows",
+    "assessments",
+    "capture_files",
+    "capture_provenance",
+    "captures",
+    "data_types",
+    "destinations",
+    "device_captures",
+    "device_overview",
+    "devices",
+    "evidence_exports",
+    "fact_flows",
+    "fact_observations",
+    "finding",
+    "findings",
+    "flow_count",
+    "flow_counts",
+    "flows",
+    "flows_by_id",
+    "measures",
+    "observation_examples",
+    "observation_series",
+    "observations",
+    "phase_activity",
+    "phase_spans",
+    "raw_evidence_captures",
+    "top_remotes",
+    "unreadable_flows",
+]

@@ -1,0 +1,71 @@
+"""Reads of what the policy packs found: findings, assessments, evidence exports."""
+
+from __future__ import annotations
+
+from appliance.store.backends import Store
+from appliance.store.queries.scope import CURRENT, CURRENT_FINDINGS, Rows, scope
+from policies.verdicts import SEVERITIES
+
+
+def findings(
+    store: Store,
+    capture_ids: list[str] | None = None,
+    device: str | None = None,
+    severity: str | None = None,
+) -> Rows:
+    """Current findings, most severe first."""
+    where, params = scope(capture_ids, device)
+    where += f" AND assess_id IN ({CURRENT_FINDINGS}) AND rule_id != ''"
+    if severity:
+        where += " AND severity = %(sev)s"
+        params["sev"] = severity
+    return store.query(
+        f"""SELECT capture_id, finding_id, device_mac, rule_id, pack, pack_version, rules_sha256,
+            declaration_sha256, severity, requirements, statement, statement_zh, figures,
+            arrayMap(x -> toString(x), flow_ids) AS flows, first_ns, last_ns, excerpts, observations,
+            assess_id
+        FROM {{db}}.findings WHERE {where}
+        ORDER BY indexOf({list(SEVERITIES)!r}, severity), device_mac, rule_id,
+            first_ns, finding_id""",
+        params,
+    )
+
+
+def assessments(store: Store, capture_ids: list[str] | None = None) -> Rows:
+    """The current assessment of each capture, with or without findings: when, the packs that raised
+    findings (``pack@version``), the hash of every pack that ran and of the declaration used."""
+    where, params = scope(capture_ids)
+    return store.query(
+        f"""SELECT capture_id AS capture, assess_id AS assessed, any(rules_sha256) AS rules_hash,
+            any(declaration_sha256) AS declaration_hash,
+            arraySort(groupUniqArrayIf(concat(pack, '@', pack_version), pack != '')) AS pack_versions,
+            countIf(rule_id != '') AS nfindings
+        FROM {{db}}.findings WHERE {where} AND assess_id IN ({CURRENT_FINDINGS})
+        GROUP BY capture, assessed ORDER BY capture""",
+        params,
+    )
+
+
+def finding(store: Store, finding_id: str) -> Rows:
+    """Current findings whose id is ``finding_id`` or starts with it (a unique prefix names one)."""
+    where = f"ingest_id IN ({CURRENT}) AND assess_id IN ({CURRENT_FINDINGS}) AND rule_id != ''"
+    return store.query(
+        f"""SELECT capture_id, ingest_id, assess_id, finding_id, device_mac, rule_id, severity, statement,
+            figures, flow_ids, first_ns, last_ns
+        FROM {{db}}.findings WHERE {where} AND startsWith(finding_id, %(f)s)
+        ORDER BY finding_id LIMIT 2""",
+        {"f": finding_id.lower()},
+    )
+
+
+def evidence_exports(store: Store, finding_id: str | None = None) -> Rows:
+    """Evidence files written for findings (all, or one finding's), newest first."""
+    where, params = "1", {}
+    if finding_id:
+        where, params = "finding_id = %(f)s", {"f": finding_id}
+    return store.query(
+        f"""SELECT capture_id, finding_id, path, sha256, format, packets, bytes,
+            arrayMap(x -> toString(x), flow_ids) AS flows, created_ns
+        FROM {{db}}.evidence_exports WHERE {where} ORDER BY created_ns DESC""",
+        params,
+    )
