@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 
+from appliance.format import fmt_ts
 from dashboards import data
 from dashboards.i18n import t
 
 
 def ts(ns: int) -> str:
-    if not ns:
-        return "-"
-    return dt.datetime.fromtimestamp(int(ns) / 1e9, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+    """A time as the CLI and the report print it (``appliance.format``)."""
+    return fmt_ts(int(ns)) if ns else "-"
 
 
 def to_dt(ns: Any) -> pd.Series:
