@@ -1,8 +1,8 @@
 """Everything a device's lab report shows, gathered from the storage read API (``appliance.store.queries``).
 
 ``gather`` returns a ``ReportData``: plain data (JSON as it is, for the dashboard), which the
-renderers (HTML, Markdown, PDF) only lay out. Values are the stored excerpts, masked again
-on the way in (masking is idempotent), so a capture stored with raw evidence is masked here too.
+renderers (HTML, Markdown, PDF) only lay out. Values are the stored excerpts as the read API
+gives them: masked, a capture stored with raw evidence too (``queries.display``).
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from typing import Any
 
 from appliance import __version__
 from appliance.format import fmt_bytes
-from appliance.masking import mask, mask_hit
 from appliance.measures import shapes
 from appliance.report import charts
 from appliance.report.charts import Chart
@@ -97,7 +96,6 @@ def gather(store: Store, mac: str, capture: str | None = None, now: dt.datetime 
         where = f"capture {scope[0][:16]}" if scope else "any stored capture"
         raise ReportError(f"--device {mac}: not seen in {where} (see `tapaudit devices`)")
     dev = next(d for d in queries.devices(store, caps) if d["mac"] == mac)
-    raw_caps = queries.raw_evidence_captures(store) & set(caps)
     provenance_rows = queries.capture_provenance(store, caps)
     captures = [_capture(r) for r in provenance_rows]
     phases = _phases(store, caps, mac)
@@ -107,7 +105,7 @@ def gather(store: Store, mac: str, capture: str | None = None, now: dt.datetime 
     examples = queries.observation_examples(store, caps, mac)
     assessments = queries.assessments(store, caps)
     packs, packs_verified = _packs_that_ran(assessments)
-    findings = [_finding(r, packs, raw_caps) for r in queries.findings(store, caps, mac)]
+    findings = [_finding(r, packs) for r in queries.findings(store, caps, mac)]
     unreadable = _unreadable(store, caps, mac)
     uploads = [_upload(r) for r in shapes.uploads(store, caps, mac)]
     # flows off the LAN whose content the appliance read (local DHCP, mDNS... do not count)
@@ -343,7 +341,7 @@ def _data_types(
                     "carrier": e["carrier_name"],
                     "path": e["field"],
                     "observations": int(e["n"]),
-                    "excerpt": mask_hit(str(e["kind"]), str(e["value"])),
+                    "excerpt": str(e["value"]),  # masked by the read API
                     "destinations": list(e["destinations"]),
                 }
             )
@@ -410,11 +408,9 @@ def _rule(packs: dict[str, Pack], pack: str, rule_id: str) -> Rule | None:
     return next((r for r in p.rules if r.id == rule_id), None) if p else None
 
 
-def _finding(r: dict[str, Any], packs: dict[str, Pack], raw_caps: set[str]) -> dict[str, Any]:
+def _finding(r: dict[str, Any], packs: dict[str, Pack]) -> dict[str, Any]:
     rule = _rule(packs, str(r["pack"]), str(r["rule_id"]))
-    excerpts = [str(e) for e in r["excerpts"]]
-    if r["capture_id"] in raw_caps:  # stored as sent at the user's request: a report still masks
-        excerpts = [mask(e) for e in excerpts]
+    excerpts = [str(e) for e in r["excerpts"]]  # masked by the read API, raw-evidence captures too
     return {
         "finding_id": r["finding_id"],
         "capture_id": r["capture_id"],
