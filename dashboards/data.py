@@ -15,7 +15,6 @@ from typing import Any, TypeVar
 
 import streamlit as st
 
-from appliance.masking import mask
 from appliance.measures import shapes
 from appliance.store import queries
 from appliance.store.backends import DEFAULT_DB, Store, open_store
@@ -99,13 +98,9 @@ def data_types(url: str, caps: Caps, device: str | None = None) -> Rows:
 
 @st.cache_data(ttl=TTL, show_spinner=False)
 def findings(url: str, caps: Caps, device: str | None = None) -> Rows:
-    """Current findings with their excerpts masked again (masking is idempotent; raw-evidence
-    captures stored values as sent)."""
+    """Current findings, their excerpts masked (by the read API, raw-evidence captures too)."""
     _opened.add(url)
-    rows = _run(url, queries.findings, _caps(caps), device)
-    for r in rows:
-        r["excerpts"] = [mask(str(e)) for e in r["excerpts"]]
-    return rows
+    return _run(url, queries.findings, _caps(caps), device)
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)

@@ -23,7 +23,6 @@ from appliance.cli.common import (
     print_json,
     table,
 )
-from appliance.masking import mask_hit
 from appliance.store import queries
 from appliance.store.backends import DATABASE
 from appliance.store.schema import ddl_statements
@@ -210,15 +209,10 @@ def observations_cmd(
     """Personal data found in what devices sent: type, where, precision, destination; values masked."""
     mac = mac_opt(device)
     with open_db(db) as store:
-        rows = queries.observations(store, device=mac, data_type=data_type, limit=limit)
-        raw_caps = queries.raw_evidence_captures(store) if reveal else set()
-    if reveal:
-        masked = sorted({r["capture"][:16] for r in rows if r["capture"] not in raw_caps})
-        if masked:
-            raise Fail(
-                f"--reveal: capture(s) {', '.join(masked)} were stored masked; "
-                "replay them with --raw-evidence to keep values as sent"
-            )
+        try:  # the read API masks, or reveals what was stored as sent
+            rows = queries.observations(store, device=mac, data_type=data_type, limit=limit, reveal=reveal)
+        except queries.RevealError as exc:
+            raise Fail(f"--reveal: {exc}") from None
     rows = [
         {
             "ts_ns": int(r["ts_ns"]),
@@ -229,7 +223,7 @@ def observations_cmd(
             "confidence": r["conf"],
             "decimals": int(r["places"]),
             "metres": float(r["resolution_m"]),
-            "value": str(r["value"]) if reveal else mask_hit(str(r["kind"]), str(r["value"])),
+            "value": str(r["value"]),
             "value_hash": r["hash"],
             "detail": json.loads(str(r["extra"]) or "{}"),
             "destination": r["destination"] or r["remote"],

@@ -1,8 +1,8 @@
 """Everything a device's lab report shows, gathered from the storage read API (``appliance.store.queries``).
 
 ``gather`` returns a ``ReportData``: plain data (JSON as it is, for the dashboard), which the
-renderers (HTML, Markdown, PDF) only lay out. Values are the stored excerpts, masked again
-on the way in (masking is idempotent), so a capture stored with raw evidence is masked here too.
+renderers (HTML, Markdown, PDF) only lay out. Values are the stored excerpts as the read API
+gives them: masked, a capture stored with raw evidence too (``queries.display``).
 """
 
 from __future__ import annotations
@@ -84,7 +84,6 @@ def gather(store: Store, mac: str, capture: str | None = None, now: dt.datetime 
         where = f"capture {scope[0][:16]}" if scope else "any stored capture"
         raise ReportError(f"--device {mac}: not seen in {where} (see `tapaudit devices`)")
     dev = next(d for d in queries.devices(store, caps) if d["mac"] == mac)
-    raw_caps = queries.raw_evidence_captures(store) & set(caps)
     provenance_rows = queries.capture_provenance(store, caps)
     captures = [identity.capture_row(r) for r in provenance_rows]
     phases = identity.phases(store, caps, mac)
@@ -94,7 +93,7 @@ def gather(store: Store, mac: str, capture: str | None = None, now: dt.datetime 
     examples = queries.observation_examples(store, caps, mac)
     assessments = queries.assessments(store, caps)
     packs, packs_verified = judgement.packs_that_ran(assessments)
-    findings = [judgement.finding_row(r, packs, raw_caps) for r in queries.findings(store, caps, mac)]
+    findings = [judgement.finding_row(r, packs) for r in queries.findings(store, caps, mac)]
     unreadable = traffic.unreadable(store, caps, mac)
     uploads = [traffic.upload_row(r) for r in shapes.uploads(store, caps, mac)]
     # flows off the LAN whose content the appliance read (local DHCP, mDNS... do not count)

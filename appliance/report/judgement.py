@@ -11,7 +11,6 @@ from typing import Any
 
 from appliance import __version__
 from appliance.format import fmt_bytes
-from appliance.masking import mask
 from policies.engine import PackError, load_pack, pack_names, rules_sha256
 from policies.model import Pack, Rule
 from policies.verdicts import NOT_ASSESSED, Measured, requirement_verdicts
@@ -67,11 +66,9 @@ def _rule(packs: dict[str, Pack], pack: str, rule_id: str) -> Rule | None:
     return next((r for r in p.rules if r.id == rule_id), None) if p else None
 
 
-def finding_row(r: dict[str, Any], packs: dict[str, Pack], raw_caps: set[str]) -> dict[str, Any]:
+def finding_row(r: dict[str, Any], packs: dict[str, Pack]) -> dict[str, Any]:
     rule = _rule(packs, str(r["pack"]), str(r["rule_id"]))
-    excerpts = [str(e) for e in r["excerpts"]]
-    if r["capture_id"] in raw_caps:  # stored as sent at the user's request: a report still masks
-        excerpts = [mask(e) for e in excerpts]
+    excerpts = [str(e) for e in r["excerpts"]]  # masked by the read API, raw-evidence captures too
     return {
         "finding_id": r["finding_id"],
         "capture_id": r["capture_id"],

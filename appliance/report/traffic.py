@@ -9,7 +9,6 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
-from appliance.masking import mask_hit
 from appliance.measures import shapes
 from appliance.store import queries
 from appliance.store.backends import Store
@@ -109,7 +108,7 @@ def data_types(
                     "carrier": e["carrier_name"],
                     "path": e["field"],
                     "observations": int(e["n"]),
-                    "excerpt": mask_hit(str(e["kind"]), str(e["value"])),
+                    "excerpt": str(e["value"]),  # masked by the read API
                     "destinations": list(e["destinations"]),
                 }
             )

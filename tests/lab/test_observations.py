@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import yaml
 
 from appliance.ingest.replay import replay
@@ -87,3 +88,29 @@ def test_observations_cli_masks_and_reveals(tmp_path: Path) -> None:
     assert masked and all("*" in r["value"] for r in masked)  # raw in storage, masked on screen
     human = cli("observations", "--type", "location", "--db", db)
     assert human.returncode == 0 and "6 dp (0.111 m)" in human.stdout
+
+
+def test_findings_of_a_raw_capture_are_masked_unless_revealed(tmp_path: Path) -> None:
+    """`findings --json` printed a raw-evidence capture's excerpts as sent: the read API masks them now."""
+    from appliance.findings.assess import assess
+    from appliance.store.backends import open_store
+    from policies.declaration import load_declarations
+
+    db = str(tmp_path / "db")
+    store = open_store(db)
+    try:
+        store.ensure_schema()
+        cid = replay(store, str(LAB / "lab.pcapng"), lab_options(raw=False)).capture_id
+        assess(store, cid, declarations=load_declarations([str(LAB / "declarations")]))
+        with pytest.raises(queries.RevealError, match="--raw-evidence"):
+            queries.findings(store, reveal=True)
+        replay(store, str(LAB / "lab.pcapng"), lab_options(raw=True))
+        assess(store, cid, declarations=load_declarations([str(LAB / "declarations")]))
+        raw = {r["finding_id"]: r["excerpts"] for r in queries.findings(store, reveal=True)}
+    finally:
+        store.close()
+    assert any(e and "*" not in e for ex in raw.values() for e in ex)  # stored as sent
+    shown = {r["finding_id"]: r["excerpts"] for r in json.loads(cli("findings", "--json", "--db", db).stdout)}
+    assert shown.keys() == raw.keys() and shown != raw
+    for fid, excerpts in shown.items():
+        assert all(not e or "*" in e for e in excerpts), (fid, excerpts)

@@ -7,6 +7,7 @@ policy packs found. The traffic-shape reads (periods, uploads) are ``appliance.m
 This package re-exports the read functions, so ``queries.devices(store)`` reads as before.
 """
 
+from appliance.store.queries.display import RevealError, raw_evidence_captures
 from appliance.store.queries.findings import assessments, evidence_exports, finding, findings
 from appliance.store.queries.personal import (
     RUN_BREAK,
@@ -17,7 +18,6 @@ from appliance.store.queries.personal import (
     observation_series,
     observations,
     phase_activity,
-    raw_evidence_captures,
 )
 from appliance.store.queries.scope import COMMITTED, CURRENT, CURRENT_FINDINGS, Rows
 from appliance.store.queries.traffic import (
@@ -47,6 +47,7 @@ __all__ = [
     "FLOW_COLUMNS",
     "RUN_BREAK",
     "FlowFilter",
+    "RevealError",
     "Rows",
     "assessments",
     "capture_files",

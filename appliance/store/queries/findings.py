@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from appliance.masking import mask
 from appliance.store.backends import Store
+from appliance.store.queries.display import shown
 from appliance.store.queries.scope import CURRENT, CURRENT_FINDINGS, Rows, scope
 from policies.verdicts import SEVERITIES
 
@@ -12,14 +16,15 @@ def findings(
     capture_ids: list[str] | None = None,
     device: str | None = None,
     severity: str | None = None,
+    reveal: bool = False,
 ) -> Rows:
-    """Current findings, most severe first."""
+    """Current findings, most severe first; excerpts masked unless ``reveal`` (``display.shown``)."""
     where, params = scope(capture_ids, device)
     where += f" AND assess_id IN ({CURRENT_FINDINGS}) AND rule_id != ''"
     if severity:
         where += " AND severity = %(sev)s"
         params["sev"] = severity
-    return store.query(
+    rows = store.query(
         f"""SELECT capture_id, finding_id, device_mac, rule_id, pack, pack_version, rules_sha256,
             declaration_sha256, severity, requirements, statement, statement_zh, figures,
             arrayMap(x -> toString(x), flow_ids) AS flows, first_ns, last_ns, excerpts, observations,
@@ -29,6 +34,11 @@ def findings(
             first_ns, finding_id""",
         params,
     )
+    return shown(store, rows, reveal, "capture_id", _mask_excerpts)
+
+
+def _mask_excerpts(r: dict[str, Any]) -> None:
+    r["excerpts"] = [mask(str(e)) for e in r["excerpts"]]
 
 
 def assessments(store: Store, capture_ids: list[str] | None = None) -> Rows:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from appliance.masking import mask_hit
 from appliance.store.backends import Store
-from appliance.store.queries.scope import CURRENT, Rows, joined, scope
+from appliance.store.queries.display import shown
+from appliance.store.queries.scope import Rows, joined, scope
 from appliance.store.queries.traffic import phase_rows
 
 
@@ -15,15 +17,17 @@ def observations(
     device: str | None = None,
     data_type: str | None = None,
     limit: int = 100,
+    reveal: bool = False,
 ) -> Rows:
-    """Personal-data observations, newest last, with their flow's destination."""
+    """Personal-data observations, newest last, with their flow's destination; values masked unless
+    ``reveal`` (refused for captures stored masked: ``display.shown``)."""
     where, params = scope(capture_ids, device)
     if data_type:
         where += " AND (data_type = %(t)s OR startsWith(data_type, %(tp)s))"
         params.update(t=data_type, tp=data_type + ":")
     params["limit"] = limit
     fwhere = joined("observations", where, capture_ids)
-    return store.query(
+    rows = store.query(
         f"""SELECT o.ts_ns AS ts_ns, o.device_mac AS mac, o.data_type AS kind, o.carrier AS carrier,
             o.path AS field, o.confidence AS conf, o.decimals AS places, o.metres AS resolution_m,
             o.value_hash AS hash, o.excerpt AS value, o.detail AS extra, o.remote_ip AS remote,
@@ -35,14 +39,11 @@ def observations(
         ORDER BY ts_ns LIMIT %(limit)s""",
         params,
     )
+    return shown(store, rows, reveal, "capture", _mask_value)
 
 
-def raw_evidence_captures(store: Store) -> set[str]:
-    """Captures whose current run stored values as sent."""
-    rows = store.query(
-        f"SELECT capture_id FROM {{db}}.captures WHERE ingest_id IN ({CURRENT}) AND raw_evidence = 1"
-    )
-    return {r["capture_id"] for r in rows}
+def _mask_value(r: dict[str, Any]) -> None:
+    r["value"] = mask_hit(str(r["kind"]), str(r["value"]))
 
 
 # Reports of one data type from one device to one organisation in one phase: their times
@@ -167,7 +168,7 @@ def observation_examples(
     (masked) excerpt: the most frequent places per type."""
     where, params = scope(capture_ids, device)
     fwhere = joined("observations", where, capture_ids)
-    return store.query(
+    rows = store.query(
         f"""SELECT o.data_type AS kind, o.carrier AS carrier_name, o.path AS field, count() AS n,
             any(o.excerpt) AS value, arraySort(groupUniqArray(if(f.dom != '', f.dom, o.remote_ip)))
                 AS destinations
@@ -178,6 +179,7 @@ def observation_examples(
         LIMIT %(per)s BY kind""",
         {**params, "per": per_type},
     )
+    return shown(store, rows, False, None, _mask_value)
 
 
 def data_types(store: Store, capture_ids: list[str] | None = None, device: str | None = None) -> Rows:
