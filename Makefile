@@ -8,7 +8,7 @@ DEMO_DB ?= data
 DEMO_PORT ?= 8501
 REAL_CAPTURES := $(wildcard pcaps/real/*.pcap pcaps/real/*.pcapng)
 
-.PHONY: demo test lint typecheck debs bench clean lab
+.PHONY: demo test lint typecheck debs demo-debs bench clean lab
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # The lab with its bench file (its LAN prefixes), the real captures with the default LAN.
-demo: $(STAMP)
+demo: $(STAMP) demo-debs
 	$(BIN)/tapaudit replay --db $(DEMO_DB) -q $(REAL_CAPTURES)
 	$(BIN)/tapaudit replay --db $(DEMO_DB) --bench pcaps/lab/lab.bench.yaml --phases pcaps/lab/lab.phases.csv pcaps/lab/lab.pcapng
 	$(BIN)/tapaudit captures --db $(DEMO_DB)
@@ -33,6 +33,10 @@ demo: $(STAMP)
 
 debs:
 	./scripts/ensure-debs.sh
+
+# the report's CJK font and WeasyPrint's libraries (the demo writes a report)
+demo-debs:
+	./scripts/ensure-debs.sh demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

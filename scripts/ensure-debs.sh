@@ -5,16 +5,19 @@
 # WeasyPrint's libraries: pango (in Debian's base image) and harfbuzz-subset (embeds only the glyphs used).
 # chromium: the browser tests/ui/test_browser.py drives the dashboard with (Playwright cannot download its own).
 # dnsmasq-base: DHCP and DNS in the "cloud" namespace of tests/support/netlab.py (the live-capture lab network).
+# `ensure-debs.sh demo` installs only what `make demo` needs: the CJK font and WeasyPrint's libraries.
 set -euo pipefail
 missing=()
-command -v tshark >/dev/null 2>&1 || missing+=(tshark)
-[ -x /usr/sbin/clickhouse-server ] || command -v clickhouse-server >/dev/null 2>&1 || missing+=(clickhouse-server)
 [ -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || missing+=(fonts-wqy-microhei)
 command -v pdftoppm >/dev/null 2>&1 && command -v pdfinfo >/dev/null 2>&1 || missing+=(poppler-utils)
 compgen -G '/usr/lib/*/libpangoft2-1.0.so.0' >/dev/null || missing+=(libpango-1.0-0 libpangoft2-1.0-0)
 compgen -G '/usr/lib/*/libharfbuzz-subset.so.0' >/dev/null || missing+=(libharfbuzz-subset0)
+if [ "${1:-}" != demo ]; then
+command -v tshark >/dev/null 2>&1 || missing+=(tshark)
+[ -x /usr/sbin/clickhouse-server ] || command -v clickhouse-server >/dev/null 2>&1 || missing+=(clickhouse-server)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 [ -x /usr/sbin/dnsmasq ] || missing+=(dnsmasq-base)
+fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 echo "installing Debian packages: ${missing[*]}" >&2
 SUDO=""
