@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
+from appliance.store.errors import StoreError
 from appliance.store.schema import (
     BATCH,
     BY_NAME,
@@ -31,10 +32,6 @@ from appliance.store.schema import (
 DEFAULT_DB = "./data"
 DATABASE = "tapaudit"
 Row = tuple[Any, ...]
-
-
-class StoreError(Exception):
-    """Storage failed; the message is one line meant for the user."""
 
 
 _ESC = str.maketrans({"\\": "\\\\", "'": "\\'", "\t": "\\t", "\n": "\\n", "\r": "\\r", "\0": "\\0"})

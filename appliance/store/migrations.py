@@ -15,12 +15,29 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, Protocol
 
-from appliance.store.backends import Store, StoreError
+from appliance.store.errors import StoreError
 from appliance.store.schema import BY_NAME, META, SCHEMA_VERSION, TABLES, Table
 
 log = logging.getLogger(__name__)
 OLDEST = 2  # the first schema with ingestion runs; older stores are refused (replay into a new --db)
+
+
+class Store(Protocol):
+    """What a migration step needs of a store (``appliance.store.backends.Store`` has it): typed here
+    so this module does not import the backends that call it."""
+
+    url: str
+    database: str
+
+    def query(self, sql: str, params: Any = None) -> list[dict[str, Any]]: ...
+
+    def execute(self, sql: str, params: Any = None) -> None: ...
+
+    def insert(self, table: str, rows: Any, batch: int | None = None) -> None: ...
+
+    def rollup_flows(self, where: str, params: Any = None) -> None: ...
 
 
 @dataclass(frozen=True)
