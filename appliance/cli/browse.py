@@ -216,21 +216,21 @@ def observations_cmd(
     rows = [
         {
             "ts_ns": int(r["ts_ns"]),
-            "mac": r["mac"],
-            "data_type": r["kind"],
+            "mac": r["device_mac"],
+            "data_type": r["data_type"],
             "carrier": r["carrier"],
-            "path": r["field"],
-            "confidence": r["conf"],
-            "decimals": int(r["places"]),
-            "metres": float(r["resolution_m"]),
-            "value": str(r["value"]),
-            "value_hash": r["hash"],
-            "detail": json.loads(str(r["extra"]) or "{}"),
-            "destination": r["destination"] or r["remote"],
+            "path": r["path"],
+            "confidence": r["confidence"],
+            "decimals": int(r["decimals"]),
+            "metres": float(r["metres"]),
+            "value": str(r["excerpt"]),
+            "value_hash": r["value_hash"],
+            "detail": json.loads(str(r["detail"]) or "{}"),
+            "destination": r["domain"] or r["remote_ip"],
             "organisation": r["organisation"],
             "country": r["country"],
-            "flow_id": r["flow"],
-            "capture_id": r["capture"],
+            "flow_id": r["flow_id"],
+            "capture_id": r["capture_id"],
         }
         for r in rows
     ]

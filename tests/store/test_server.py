@@ -59,7 +59,17 @@ def _snapshot(store: Store) -> dict[str, Any]:
     ]
     obs = [
         tuple(
-            str(o[k]) for k in ("mac", "kind", "carrier", "field", "conf", "places", "value", "destination")
+            str(o[k])
+            for k in (
+                "device_mac",
+                "data_type",
+                "carrier",
+                "path",
+                "confidence",
+                "decimals",
+                "excerpt",
+                "domain",
+            )
         )
         for o in queries.observations(store, limit=1_000_000)
     ]

@@ -19,7 +19,8 @@ def observations(
     limit: int = 100,
     reveal: bool = False,
 ) -> Rows:
-    """Personal-data observations, newest last, with their flow's destination; values masked unless
+    """Personal-data observations, newest last, with their flow's domain, organisation and country,
+    keyed by the schema's column names so readers need no renaming; excerpts masked unless
     ``reveal`` (refused for captures stored masked: ``display.shown``)."""
     where, params = scope(capture_ids, device)
     if data_type:
@@ -28,18 +29,24 @@ def observations(
     params["limit"] = limit
     fwhere = joined("observations", where, capture_ids)
     rows = store.query(
-        f"""SELECT o.ts_ns AS ts_ns, o.device_mac AS mac, o.data_type AS kind, o.carrier AS carrier,
-            o.path AS field, o.confidence AS conf, o.decimals AS places, o.metres AS resolution_m,
-            o.value_hash AS hash, o.excerpt AS value, o.detail AS extra, o.remote_ip AS remote,
-            o.capture_id AS capture, toString(o.flow_id) AS flow, f.dom AS destination, f.org AS organisation,
-            f.cc AS country
+        f"""SELECT o.ts_ns AS ts_ns, o.device_mac AS device_mac, o.data_type AS data_type,
+            o.carrier AS carrier, o.path AS path, o.confidence AS confidence, o.decimals AS decimals,
+            o.metres AS metres, o.value_hash AS value_hash, o.excerpt AS excerpt, o.detail AS detail,
+            o.remote_ip AS remote_ip, o.capture_id AS capture_id, flow_id, f.dom AS domain,
+            f.org AS organisation, f.cc AS country
         FROM (SELECT * FROM {{db}}.observations WHERE {where}) AS o
         ANY LEFT JOIN (SELECT flow_id, domain AS dom, organisation AS org, country AS cc
                        FROM {{db}}.flows WHERE {fwhere}) AS f USING flow_id
         ORDER BY ts_ns LIMIT %(limit)s""",
         params,
     )
-    return shown(store, rows, reveal, "capture", _mask_value)
+    for r in rows:  # the join key cannot be re-aliased as a string in SQL (ClickHouse 18.16)
+        r["flow_id"] = str(r["flow_id"])
+    return shown(store, rows, reveal, "capture_id", _mask_excerpt)
+
+
+def _mask_excerpt(r: dict[str, Any]) -> None:
+    r["excerpt"] = mask_hit(str(r["data_type"]), str(r["excerpt"]))
 
 
 def _mask_value(r: dict[str, Any]) -> None:
