@@ -83,11 +83,11 @@ def _side(store: Store, cid: str, device: str | None) -> dict[str, dict[Any, dic
                 "bytes_sent": 0,
             },
         )
-        d["organisation"] = d["organisation"] or str(r["org"])
-        d["network"] = d["network"] or str(r["network"])
+        d["organisation"] = d["organisation"] or str(r["organisation"])
+        d["network"] = d["network"] or str(r["as_org"])
         d["countries"].update(c for c in str(r["countries"]).split(",") if c)
-        d["flows"] += int(r["nflows"])
-        d["bytes_sent"] += int(r["sent"])
+        d["flows"] += int(r["flows"])
+        d["bytes_sent"] += int(r["bytes_sent"])
     orgs: dict[Any, dict[str, Any]] = {}
     countries: dict[Any, dict[str, Any]] = {}
     for d in dests.values():

@@ -32,9 +32,9 @@ def render(url: str, caps: data.Caps) -> None:
     _precision(data.measures(url, caps, mac))
     st.subheader(t("destinations"))
     dests = data.destinations(url, caps, mac)
-    cols = {"destination": "destination", "org": "organisation", "party_of": "party", "countries": "country",
-            "abroad": "cross_border", "securities": "security", "nflows": "n_flows", "sent": "bytes_sent",
-            "received": "received"}  # fmt: skip
+    cols = {"destination": "destination", "organisation": "organisation", "party": "party",
+            "countries": "country", "cross_border": "cross_border", "securities": "security",
+            "flows": "n_flows", "bytes_sent": "bytes_sent", "bytes_received": "received"}  # fmt: skip
     st.dataframe(table(dests, cols), hide_index=True, key="device_destinations")
     _periods(data.periods(url, caps, mac))
     _uploads(data.uploads(url, caps, mac))

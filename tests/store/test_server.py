@@ -42,17 +42,17 @@ def _snapshot(store: Store) -> dict[str, Any]:
         tuple(
             str(d[k])
             for k in (
-                "mac",
+                "device_mac",
                 "destination",
-                "org",
-                "kind",
-                "party_of",
+                "organisation",
+                "service_kind",
+                "party",
                 "countries",
-                "abroad",
+                "cross_border",
                 "securities",
-                "nflows",
-                "sent",
-                "received",
+                "flows",
+                "bytes_sent",
+                "bytes_received",
             )
         )
         for d in queries.destinations(store)
