@@ -109,7 +109,7 @@ def _side(store: Store, cid: str, device: str | None) -> dict[str, dict[Any, dic
     }
     series: dict[Any, dict[str, Any]] = {}
     for m in queries.measures(store, caps, device):
-        key = (str(m["kind"]), str(m["org"]), str(m["phase_name"]))
+        key = (str(m["data_type"]), str(m["organisation"]), str(m["phase"]))
         row = {
             "data_type": key[0],
             "organisation": key[1],

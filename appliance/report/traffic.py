@@ -40,9 +40,9 @@ def destination_row(r: dict[str, Any]) -> dict[str, Any]:
 
 def measure_row(r: dict[str, Any]) -> dict[str, Any]:
     return {
-        "data_type": r["kind"],
-        "organisation": r["org"],
-        "phase": r["phase_name"],
+        "data_type": r["data_type"],
+        "organisation": r["organisation"],
+        "phase": r["phase"],
         "reports": int(r["reports"]),
         "observations": int(r["n"]),
         "reports_per_hour": float(r["reports_per_hour"]),

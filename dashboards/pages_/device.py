@@ -96,7 +96,7 @@ def _precision(measures: list[dict[str, Any]]) -> None:
     for m in measures:
         v = float(m["best_metres"])
         if v > 0:
-            best[str(m["kind"])] = min(v, best.get(str(m["kind"]), v))
+            best[str(m["data_type"])] = min(v, best.get(str(m["data_type"]), v))
     if not best:
         return
     frame = pd.DataFrame([{"kind": k, "metres": v} for k, v in sorted(best.items())])

@@ -178,7 +178,7 @@ def test_measures_match_the_series(lab: Lab) -> None:
     series: dict[tuple[str, str, str, str], list[dict[str, Any]]] = defaultdict(list)
     for s in truth["series"]:
         series[(s["device"], s["data_type"], org(s["destination"]), s["phase"])].append(s)
-    measured = {(m["mac"], m["kind"], m["org"], m["phase_name"]): m for m in ms}
+    measured = {(m["device_mac"], m["data_type"], m["organisation"], m["phase"]): m for m in ms}
     print(
         f"\n{'device':17} {'data type':21} {'destination':38} {'phase':11} {'truth s':>8} {'median s':>9}"
         f" {'err %':>6} {'reports':>8} {'dp':>5}"

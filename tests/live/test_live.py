@@ -125,7 +125,7 @@ def _check_store(store: Store, mac: str, truth: dict[str, Any], feature_ts: int)
     for p in truth["posts"]:
         want["feature_on" if p["ts"] * 1e9 > feature_ts else "idle"] += 1
     assert want["idle"] >= 3 and want["feature_on"] >= 2
-    measures = {m["phase_name"]: m for m in queries.measures(store, None, mac) if m["kind"] == "location"}
+    measures = {m["phase"]: m for m in queries.measures(store, None, mac) if m["data_type"] == "location"}
     assert {k: int(m["reports"]) for k, m in measures.items()} == want
     print(f"\nlocation reports per phase {want}, median gap idle "
           f"{float(measures['idle']['median_gap_ns']) / 1e9:.3f} s")  # fmt: skip

@@ -78,10 +78,10 @@ def _snapshot(store: Store) -> dict[str, Any]:
         tuple(
             str(m[k])
             for k in (
-                "mac",
-                "kind",
-                "org",
-                "phase_name",
+                "device_mac",
+                "data_type",
+                "organisation",
+                "phase",
                 "reports",
                 "median_gap_ns",
                 "min_gap_ns",

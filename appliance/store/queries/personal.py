@@ -60,12 +60,16 @@ RUN_BREAK = 3
 
 
 def measures(store: Store, capture_ids: list[str] | None = None, device: str | None = None) -> Rows:
-    """Per device x data type x organisation x phase: how often, how precise, for how long, where to."""
+    """Per device x data type x organisation x phase: how often, how precise, for how long, where to.
+
+    The four keys carry the schema's names (device_mac, data_type, organisation, phase); the
+    figures computed from them keep descriptive ones (reports, median_gap_ns, best_metres...)."""
     where, params = scope(capture_ids, device)
     fwhere, fparams = scope(capture_ids)  # phases of the same captures
     params["k"] = RUN_BREAK
     rows = store.query(
-        f"""SELECT mac, kind, org, phase_name, n, reports, first_ns, last_ns, max_decimals, best_metres,
+        f"""SELECT mac AS device_mac, kind AS data_type, org AS organisation, phase_name AS phase,
+            n, reports, first_ns, last_ns, max_decimals, best_metres,
             enc_share, abroad_share, third_share, median_gap_ns, arrayReduce('min', gaps) AS min_gap_ns,
             arrayReduce('max', arrayMap((s, e) -> ts[e] - ts[s], starts,
                 arrayConcat(arrayMap(i -> toUInt64(i - 1), arrayPopFront(starts)), [toUInt64(length(ts))])))
@@ -88,14 +92,14 @@ def measures(store: Store, capture_ids: list[str] | None = None, device: str | N
                 GROUP BY mac, kind, org, phase_name
             )
         )
-        ORDER BY mac, kind, org, phase_name""",
+        ORDER BY device_mac, data_type, organisation, phase""",
         params,
     )
     spans: dict[str, int] = {}
     for p in phase_rows(store, fwhere + " AND device_mac = ''", fparams):
         spans[str(p["phase"])] = spans.get(str(p["phase"]), 0) + int(p["end_ns"]) - int(p["start_ns"])
     for r in rows:
-        span = spans.get(str(r["phase_name"])) or max(int(r["last_ns"]) - int(r["first_ns"]), 1)
+        span = spans.get(str(r["phase"])) or max(int(r["last_ns"]) - int(r["first_ns"]), 1)
         r["reports_per_hour"] = round(int(r["reports"]) / (span / 3.6e12), 3)
         for k in ("median_gap_ns", "min_gap_ns", "best_metres", "longest_run_ns"):
             v = float(r[k]) if r[k] is not None else 0.0
