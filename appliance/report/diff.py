@@ -99,8 +99,8 @@ def _side(store: Store, cid: str, device: str | None) -> dict[str, dict[Any, dic
             c = countries.setdefault(cc, {"country": cc, "destinations": []})
             c["destinations"].append(d["destination"])
     kinds: dict[Any, dict[str, Any]] = {
-        r["kind"]: {
-            "data_type": r["kind"],
+        r["data_type"]: {
+            "data_type": r["data_type"],
             "reports": int(r["reports"]),
             "organisations": [o for o in r["organisations"] if o],
             "destinations": list(r["destinations"]),

@@ -68,7 +68,7 @@ def data_types(
     """One row per data type: how much, how often, how precise, where found, to whom."""
     out: dict[str, dict[str, Any]] = {}
     for s in series:
-        k = str(s["kind"])
+        k = str(s["data_type"])
         row = out.setdefault(
             k,
             {
@@ -86,8 +86,8 @@ def data_types(
         times = [int(t) for t in s["times"]]
         row["observations"] += int(s["n"])
         row["reports"] += len(times)
-        if s["org"] and s["org"] not in row["organisations"]:
-            row["organisations"].append(s["org"])
+        if s["organisation"] and s["organisation"] not in row["organisations"]:
+            row["organisations"].append(s["organisation"])
         row["first_ns"] = min(times[0], row["first_ns"] or times[0]) if times else row["first_ns"]
         row["last_ns"] = max(times[-1], row["last_ns"]) if times else row["last_ns"]
         row["gaps"] += [int(g) / 1e9 for g in s["gaps"]]
@@ -101,14 +101,14 @@ def data_types(
         if m["best_metres"] > 0:
             typed["best_metres"] = min(typed.get("best_metres") or m["best_metres"], m["best_metres"])
     for e in examples:
-        typed = out.get(str(e["kind"]))
+        typed = out.get(str(e["data_type"]))
         if typed is not None:
             typed["found_in"].append(
                 {
-                    "carrier": e["carrier_name"],
-                    "path": e["field"],
+                    "carrier": e["carrier"],
+                    "path": e["path"],
                     "observations": int(e["n"]),
-                    "excerpt": str(e["value"]),  # masked by the read API
+                    "excerpt": str(e["excerpt"]),  # masked by the read API
                     "destinations": list(e["destinations"]),
                 }
             )

@@ -49,10 +49,6 @@ def _mask_excerpt(r: dict[str, Any]) -> None:
     r["excerpt"] = mask_hit(str(r["data_type"]), str(r["excerpt"]))
 
 
-def _mask_value(r: dict[str, Any]) -> None:
-    r["value"] = mask_hit(str(r["kind"]), str(r["value"]))
-
-
 # Reports of one data type from one device to one organisation in one phase: their times
 # (one per message), the gaps between them, and runs of reporting without a gap longer
 # than RUN_BREAK times the median gap. All in ClickHouse; arrays keep it one pass.
@@ -128,18 +124,24 @@ def fact_observations(store: Store, capture_id: str, device: str) -> Rows:
 
 def observation_series(store: Store, capture_ids: list[str] | None = None, device: str | None = None) -> Rows:
     """Per capture x device x data type x organisation: the report times (one per message, sorted) and
-    the gaps between them, ns; for interval histograms and timelines."""
+    the gaps between them, ns; for interval histograms and timelines. Keys as in the schema
+    (capture_id, device_mac, data_type, organisation), renamed outside the grouping select so no
+    alias there shadows a column."""
     where, params = scope(capture_ids, device)
     fwhere = joined("observations", where, capture_ids)
     return store.query(
-        f"""SELECT o.capture_id AS capture, o.device_mac AS mac, o.data_type AS kind, f.organ AS org,
-            count() AS n, arraySort(groupUniqArray(o.ts_ns)) AS times,
-            arrayMap(i -> times[i + 1] - times[i], arrayEnumerate(arrayPopBack(times))) AS gaps
-        FROM (SELECT capture_id, device_mac, data_type, ts_ns, flow_id FROM {{db}}.observations
-              WHERE {where}) AS o
-        ANY LEFT JOIN (SELECT flow_id, organisation AS organ FROM {{db}}.flows WHERE {fwhere}) AS f
-            USING flow_id
-        GROUP BY capture, mac, kind, org ORDER BY capture, mac, kind, org""",
+        f"""SELECT capture AS capture_id, mac AS device_mac, kind AS data_type, org AS organisation,
+            n, times, gaps
+        FROM (
+            SELECT o.capture_id AS capture, o.device_mac AS mac, o.data_type AS kind, f.organ AS org,
+                count() AS n, arraySort(groupUniqArray(o.ts_ns)) AS times,
+                arrayMap(i -> times[i + 1] - times[i], arrayEnumerate(arrayPopBack(times))) AS gaps
+            FROM (SELECT capture_id, device_mac, data_type, ts_ns, flow_id FROM {{db}}.observations
+                  WHERE {where}) AS o
+            ANY LEFT JOIN (SELECT flow_id, organisation AS organ FROM {{db}}.flows WHERE {fwhere}) AS f
+                USING flow_id
+            GROUP BY capture, mac, kind, org
+        ) ORDER BY capture_id, device_mac, data_type, organisation""",
         params,
     )
 
@@ -176,21 +178,27 @@ def observation_examples(
     store: Store, capture_ids: list[str] | None = None, device: str | None = None, per_type: int = 3
 ) -> Rows:
     """Where each data type was found (carrier and field path), how often, to whom, with one stored
-    (masked) excerpt: the most frequent places per type."""
+    (masked) excerpt: the most frequent places per type. Keys as in the schema (data_type, carrier,
+    path, excerpt); the aggregates are named apart inside, so no alias shadows its own column."""
     where, params = scope(capture_ids, device)
     fwhere = joined("observations", where, capture_ids)
     rows = store.query(
-        f"""SELECT o.data_type AS kind, o.carrier AS carrier_name, o.path AS field, count() AS n,
-            any(o.excerpt) AS value, arraySort(groupUniqArray(if(f.dom != '', f.dom, o.remote_ip)))
-                AS destinations
-        FROM (SELECT data_type, carrier, path, excerpt, flow_id, remote_ip FROM {{db}}.observations
-              WHERE {where}) AS o
-        ANY LEFT JOIN (SELECT flow_id, domain AS dom FROM {{db}}.flows WHERE {fwhere}) AS f USING flow_id
-        GROUP BY kind, carrier_name, field ORDER BY kind, n DESC, carrier_name, field
-        LIMIT %(per)s BY kind""",
+        f"""SELECT kind AS data_type, carrier_name AS carrier, field AS path, n, value AS excerpt,
+            destinations
+        FROM (
+            SELECT o.data_type AS kind, o.carrier AS carrier_name, o.path AS field, count() AS n,
+                any(o.excerpt) AS value, arraySort(groupUniqArray(if(f.dom != '', f.dom, o.remote_ip)))
+                    AS destinations
+            FROM (SELECT data_type, carrier, path, excerpt, flow_id, remote_ip FROM {{db}}.observations
+                  WHERE {where}) AS o
+            ANY LEFT JOIN (SELECT flow_id, domain AS dom FROM {{db}}.flows WHERE {fwhere}) AS f
+                USING flow_id
+            GROUP BY kind, carrier_name, field ORDER BY kind, n DESC, carrier_name, field
+            LIMIT %(per)s BY kind
+        )""",
         {**params, "per": per_type},
     )
-    return shown(store, rows, False, None, _mask_value)
+    return shown(store, rows, False, None, _mask_excerpt)
 
 
 def data_types(store: Store, capture_ids: list[str] | None = None, device: str | None = None) -> Rows:
@@ -198,13 +206,13 @@ def data_types(store: Store, capture_ids: list[str] | None = None, device: str |
     where, params = scope(capture_ids, device)
     fwhere = joined("observations", where, capture_ids)
     return store.query(
-        f"""SELECT o.data_type AS kind, count() AS n, uniqExact(o.ts_ns) AS reports,
+        f"""SELECT o.data_type AS data_type, count() AS n, uniqExact(o.ts_ns) AS reports,
             arraySort(groupUniqArray(f.org)) AS organisations,
             arraySort(groupUniqArray(f.dest)) AS destinations,
             min(o.ts_ns) AS first_ns, max(o.ts_ns) AS last_ns
         FROM (SELECT * FROM {{db}}.observations WHERE {where}) AS o
         ANY LEFT JOIN (SELECT flow_id, organisation AS org, if(domain != '', domain, remote_ip) AS dest
                        FROM {{db}}.flows WHERE {fwhere}) AS f USING flow_id
-        GROUP BY kind ORDER BY kind""",
+        GROUP BY data_type ORDER BY data_type""",
         params,
     )
