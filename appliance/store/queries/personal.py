@@ -147,31 +147,32 @@ def observation_series(store: Store, capture_ids: list[str] | None = None, devic
 
 
 def phase_activity(store: Store, capture_ids: list[str] | None = None, device: str | None = None) -> Rows:
-    """Per capture x device x phase: flows begun, bytes sent, personal-data values and their types."""
+    """Per capture x device x phase (keyed capture_id, device_mac, phase as in the schema): flows
+    begun, bytes sent, personal-data values and their types."""
     where, params = scope(capture_ids, device)
     flows_by_phase = store.query(
-        f"""SELECT capture_id AS capture, device_mac AS mac, phase AS phase_name, count() AS nflows,
+        f"""SELECT capture_id, device_mac, phase, count() AS nflows,
             sum(if(direction = 'inbound', bytes_down, bytes_up)) AS sent
-        FROM {{db}}.flows WHERE {where} AND device_mac != '' GROUP BY capture, mac, phase_name""",
+        FROM {{db}}.flows WHERE {where} AND device_mac != '' GROUP BY capture_id, device_mac, phase""",
         params,
     )
     obs_by_phase = store.query(
-        f"""SELECT capture_id AS capture, device_mac AS mac, phase AS phase_name, count() AS nobs,
+        f"""SELECT capture_id, device_mac, phase, count() AS nobs,
             arraySort(groupUniqArray(data_type)) AS kinds
-        FROM {{db}}.observations WHERE {where} GROUP BY capture, mac, phase_name""",
+        FROM {{db}}.observations WHERE {where} GROUP BY capture_id, device_mac, phase""",
         params,
     )
     out: dict[tuple[str, str, str], dict[str, Any]] = {}
     for r in flows_by_phase:
-        key = (str(r["capture"]), str(r["mac"]), str(r["phase_name"]))
-        out[key] = {"capture": key[0], "mac": key[1], "phase_name": key[2], "flows": int(r["nflows"]),
+        key = (str(r["capture_id"]), str(r["device_mac"]), str(r["phase"]))
+        out[key] = {"capture_id": key[0], "device_mac": key[1], "phase": key[2], "flows": int(r["nflows"]),
                     "bytes_sent": int(r["sent"]), "observations": 0, "data_types": []}  # fmt: skip
     for r in obs_by_phase:
-        key = (str(r["capture"]), str(r["mac"]), str(r["phase_name"]))
-        row = out.setdefault(key, {"capture": key[0], "mac": key[1], "phase_name": key[2], "flows": 0,
+        key = (str(r["capture_id"]), str(r["device_mac"]), str(r["phase"]))
+        row = out.setdefault(key, {"capture_id": key[0], "device_mac": key[1], "phase": key[2], "flows": 0,
                                    "bytes_sent": 0, "observations": 0, "data_types": []})  # fmt: skip
         row.update(observations=int(r["nobs"]), data_types=list(r["kinds"]))
-    return sorted(out.values(), key=lambda r: (r["capture"], r["mac"], r["phase_name"]))
+    return sorted(out.values(), key=lambda r: (r["capture_id"], r["device_mac"], r["phase"]))
 
 
 def observation_examples(
