@@ -331,7 +331,7 @@ def phase_rows(store: Store, where: str, params: dict[str, Any]) -> Rows:
     (end 0: still running) and again when the next mark ends it; a running one ends with the
     capture's newest packet."""
     return store.query(
-        f"""SELECT p.capture_id AS capture, p.phase AS phase, p.start_ns AS start_ns,
+        f"""SELECT capture_id, p.phase AS phase, p.start_ns AS start_ns,
             if(p.stop = 0, greatest(c.last, p.start_ns), p.stop) AS end_ns, p.remark AS note,
             p.dev AS device_mac
         FROM (SELECT capture_id, phase, start_ns, max(end_ns) AS stop, any(note) AS remark,
@@ -352,7 +352,7 @@ def phase_spans(store: Store, capture_id: str, device: str | None = None) -> Row
     rows = phase_rows(store, where + " AND (device_mac = '' OR device_mac = %(pdev)s)",
                        {**params, "pdev": device or ""})  # fmt: skip
     for r in rows:
-        del r["capture"]
+        del r["capture_id"]
     if not any(r["device_mac"] for r in rows):
         return rows
     end = max(int(r["end_ns"]) for r in rows)
