@@ -250,7 +250,7 @@ def pages(store: Store) -> dict[str, list[Call]]:
         series[:] = queries.observation_series(store, None, mac)
 
     def device_phases() -> None:  # the page shades each capture's phases behind the series
-        for cap in sorted({str(s["capture"]) for s in series}):
+        for cap in sorted({str(s["capture_id"]) for s in series}):
             queries.phase_spans(store, cap, mac)
 
     return {

@@ -36,10 +36,10 @@ def measures_cmd(
         rows = queries.measures(store, device=mac)
     rows = [
         {
-            "mac": r["mac"],
-            "data_type": r["kind"],
-            "organisation": r["org"],
-            "phase": r["phase_name"],
+            "mac": r["device_mac"],
+            "data_type": r["data_type"],
+            "organisation": r["organisation"],
+            "phase": r["phase"],
             "reports": int(r["reports"]),
             "observations": int(r["n"]),
             "reports_per_hour": r["reports_per_hour"],

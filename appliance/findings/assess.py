@@ -39,9 +39,9 @@ def gather(store: Store, capture_id: str, device: dict[str, Any]) -> Facts:
     caps = [capture_id]
     measures = [
         {
-            "data_type": m["kind"],
-            "organisation": m["org"],
-            "phase": m["phase_name"],
+            "data_type": m["data_type"],
+            "organisation": m["organisation"],
+            "phase": m["phase"],
             "reports": int(m["reports"]),
             "median_gap_s": float(m["median_gap_ns"]) / 1e9,
             "min_gap_s": float(m["min_gap_ns"]) / 1e9,

@@ -124,8 +124,8 @@ def gather(store: Store, mac: str, capture: str | None = None, now: dt.datetime 
     gaps: dict[str, list[float]] = defaultdict(list)
     times: dict[str, list[int]] = defaultdict(list)
     for s in series:
-        gaps[str(s["kind"])] += [int(g) / 1e9 for g in s["gaps"]]
-        times[str(s["kind"])] += [int(t) for t in s["times"]]
+        gaps[str(s["data_type"])] += [int(g) / 1e9 for g in s["gaps"]]
+        times[str(s["data_type"])] += [int(t) for t in s["times"]]
     data.charts = [
         charts.interval_chart(dict(gaps)),
         charts.destination_chart(destinations),

@@ -83,11 +83,11 @@ def _side(store: Store, cid: str, device: str | None) -> dict[str, dict[Any, dic
                 "bytes_sent": 0,
             },
         )
-        d["organisation"] = d["organisation"] or str(r["org"])
-        d["network"] = d["network"] or str(r["network"])
+        d["organisation"] = d["organisation"] or str(r["organisation"])
+        d["network"] = d["network"] or str(r["as_org"])
         d["countries"].update(c for c in str(r["countries"]).split(",") if c)
-        d["flows"] += int(r["nflows"])
-        d["bytes_sent"] += int(r["sent"])
+        d["flows"] += int(r["flows"])
+        d["bytes_sent"] += int(r["bytes_sent"])
     orgs: dict[Any, dict[str, Any]] = {}
     countries: dict[Any, dict[str, Any]] = {}
     for d in dests.values():
@@ -99,8 +99,8 @@ def _side(store: Store, cid: str, device: str | None) -> dict[str, dict[Any, dic
             c = countries.setdefault(cc, {"country": cc, "destinations": []})
             c["destinations"].append(d["destination"])
     kinds: dict[Any, dict[str, Any]] = {
-        r["kind"]: {
-            "data_type": r["kind"],
+        r["data_type"]: {
+            "data_type": r["data_type"],
             "reports": int(r["reports"]),
             "organisations": [o for o in r["organisations"] if o],
             "destinations": list(r["destinations"]),
@@ -109,7 +109,7 @@ def _side(store: Store, cid: str, device: str | None) -> dict[str, dict[Any, dic
     }
     series: dict[Any, dict[str, Any]] = {}
     for m in queries.measures(store, caps, device):
-        key = (str(m["kind"]), str(m["org"]), str(m["phase_name"]))
+        key = (str(m["data_type"]), str(m["organisation"]), str(m["phase"]))
         row = {
             "data_type": key[0],
             "organisation": key[1],

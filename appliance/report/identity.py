@@ -83,7 +83,7 @@ def capture_row(r: dict[str, Any]) -> dict[str, Any]:
 def phases(store: Store, caps: list[str], mac: str) -> list[dict[str, Any]]:
     """Each capture's marked phases with what the device did in them; activity before the first mark
     as an 'unmarked' row without times."""
-    activity = {(a["capture"], a["phase_name"]): a for a in queries.phase_activity(store, caps, mac)}
+    activity = {(a["capture_id"], a["phase"]): a for a in queries.phase_activity(store, caps, mac)}
     out = []
     for cap in caps:
         spans = queries.phase_spans(store, cap, mac)

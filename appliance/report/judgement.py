@@ -37,7 +37,7 @@ def packs_that_ran(assessments: list[dict[str, Any]]) -> tuple[dict[str, Pack], 
             available[name] = load_pack(name)
         except PackError:
             continue
-    hashes = {str(a["rules_hash"]) for a in assessments if a["rules_hash"]}
+    hashes = {str(a["rules_sha256"]) for a in assessments if a["rules_sha256"]}
     if not hashes:
         return {}, True
     ran: dict[str, Pack] = {}
@@ -107,7 +107,7 @@ def requirements(
     """The verdict per requirement (``policies.verdicts``) from what this report gathered."""
     measured = Measured(
         assessed=bool(assessments),
-        declared=any(a["declaration_hash"] for a in assessments),
+        declared=any(a["declaration_sha256"] for a in assessments),
         marked_phases=frozenset(p["phase"] for p in phases if p["start_ns"]),
         readable_flows=readable_flows,
         encrypted_flows=sum(u["flows"] for u in unreadable if u["encrypted"]),
@@ -151,12 +151,12 @@ def provenance(
         "packs_verified": verified,
         "assessments": [
             {
-                "capture_id": a["capture"],
-                "assessed_at": dt.datetime.fromtimestamp(int(a["assessed"]) / 1e9, dt.UTC).strftime(
+                "capture_id": a["capture_id"],
+                "assessed_at": dt.datetime.fromtimestamp(int(a["assess_id"]) / 1e9, dt.UTC).strftime(
                     "%Y-%m-%d %H:%M:%S"
                 ),
-                "rules_sha256": a["rules_hash"],
-                "declaration_sha256": a["declaration_hash"],
+                "rules_sha256": a["rules_sha256"],
+                "declaration_sha256": a["declaration_sha256"],
                 "pack_versions": list(a["pack_versions"]),
                 "findings": int(a["nfindings"]),
             }
@@ -175,7 +175,7 @@ def not_assessed(
 ) -> list[dict[str, Any]]:
     """What the report could not judge, and why: one item per topic, each with its figures."""
     items: list[dict[str, Any]] = []
-    done = {a["capture"] for a in assessments}
+    done = {a["capture_id"] for a in assessments}
     for c in captures:
         if c["capture_id"] not in done:
             items.append(
@@ -185,7 +185,7 @@ def not_assessed(
                     f"run `tapaudit assess --capture {c['capture_id'][:16]}`.",
                 }
             )
-    if assessments and not any(a["declaration_hash"] for a in assessments):
+    if assessments and not any(a["declaration_sha256"] for a in assessments):
         items.append(
             {
                 "topic": "declaration",

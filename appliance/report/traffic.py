@@ -18,31 +18,31 @@ def destination_row(r: dict[str, Any]) -> dict[str, Any]:
     sec = [c for c in str(r["securities"]).split(",") if c]
     return {
         "destination": r["destination"],
-        "registrable": r["reg_domain"],
-        "organisation": r["org"],
-        "service": r["svc"],
-        "kind": r["kind"],
-        "party": r["party_of"] or "unknown",
+        "registrable": r["registrable"],
+        "organisation": r["organisation"],
+        "service": r["service"],
+        "kind": r["service_kind"],
+        "party": r["party"] or "unknown",
         "countries": [c for c in str(r["countries"]).split(",") if c],
-        "cross_border": bool(r["abroad"]),
-        "as_org": r["network"],
+        "cross_border": bool(r["cross_border"]),
+        "as_org": r["as_org"],
         "security": sec,
-        "readable": bool(r["any_readable"]),
+        "readable": bool(r["readable"]),
         "apps": [c for c in str(r["apps"]).split(",") if c],
         "remote_ips": list(r["remote_ips"]),
-        "flows": int(r["nflows"]),
-        "bytes_up": int(r["sent"]),
-        "bytes_down": int(r["received"]),
-        "first_ns": int(r["first_seen_ns"]),
-        "last_ns": int(r["last_seen_ns"]),
+        "flows": int(r["flows"]),
+        "bytes_up": int(r["bytes_sent"]),
+        "bytes_down": int(r["bytes_received"]),
+        "first_ns": int(r["first_ns"]),
+        "last_ns": int(r["last_ns"]),
     }
 
 
 def measure_row(r: dict[str, Any]) -> dict[str, Any]:
     return {
-        "data_type": r["kind"],
-        "organisation": r["org"],
-        "phase": r["phase_name"],
+        "data_type": r["data_type"],
+        "organisation": r["organisation"],
+        "phase": r["phase"],
         "reports": int(r["reports"]),
         "observations": int(r["n"]),
         "reports_per_hour": float(r["reports_per_hour"]),
@@ -68,7 +68,7 @@ def data_types(
     """One row per data type: how much, how often, how precise, where found, to whom."""
     out: dict[str, dict[str, Any]] = {}
     for s in series:
-        k = str(s["kind"])
+        k = str(s["data_type"])
         row = out.setdefault(
             k,
             {
@@ -86,8 +86,8 @@ def data_types(
         times = [int(t) for t in s["times"]]
         row["observations"] += int(s["n"])
         row["reports"] += len(times)
-        if s["org"] and s["org"] not in row["organisations"]:
-            row["organisations"].append(s["org"])
+        if s["organisation"] and s["organisation"] not in row["organisations"]:
+            row["organisations"].append(s["organisation"])
         row["first_ns"] = min(times[0], row["first_ns"] or times[0]) if times else row["first_ns"]
         row["last_ns"] = max(times[-1], row["last_ns"]) if times else row["last_ns"]
         row["gaps"] += [int(g) / 1e9 for g in s["gaps"]]
@@ -101,14 +101,14 @@ def data_types(
         if m["best_metres"] > 0:
             typed["best_metres"] = min(typed.get("best_metres") or m["best_metres"], m["best_metres"])
     for e in examples:
-        typed = out.get(str(e["kind"]))
+        typed = out.get(str(e["data_type"]))
         if typed is not None:
             typed["found_in"].append(
                 {
-                    "carrier": e["carrier_name"],
-                    "path": e["field"],
+                    "carrier": e["carrier"],
+                    "path": e["path"],
                     "observations": int(e["n"]),
-                    "excerpt": str(e["value"]),  # masked by the read API
+                    "excerpt": str(e["excerpt"]),  # masked by the read API
                     "destinations": list(e["destinations"]),
                 }
             )
@@ -140,17 +140,17 @@ def unreadable(store: Store, caps: list[str], mac: str) -> list[dict[str, Any]]:
         out.append(
             {
                 "destination": r["destination"],
-                "organisation": r["org"] or (f"AS: {r['network']}" if r["network"] else ""),
-                "party": r["party_of"] or "unknown",
+                "organisation": r["organisation"] or (f"AS: {r['as_org']}" if r["as_org"] else ""),
+                "party": r["party"] or "unknown",
                 "countries": [c for c in str(r["countries"]).split(",") if c],
                 "security": sec,
                 "encrypted": any(s not in ("none", "unknown") for s in sec),
                 "apps": [c for c in str(r["apps"]).split(",") if c],
-                "flows": int(r["nflows"]),
-                "bytes_up": int(r["sent"]),
-                "bytes_down": int(r["received"]),
-                "first_ns": int(r["first_seen_ns"]),
-                "last_ns": int(r["last_seen_ns"]),
+                "flows": int(r["flows"]),
+                "bytes_up": int(r["bytes_sent"]),
+                "bytes_down": int(r["bytes_received"]),
+                "first_ns": int(r["first_ns"]),
+                "last_ns": int(r["last_ns"]),
                 "period_s": round(float(per["period_s"]), 1) if per and per["periodic"] else 0.0,
                 "period_score": float(per["score"]) if per else 0.0,
                 "bursts": int(per["bursts"]) if per else 0,

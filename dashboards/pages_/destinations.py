@@ -19,7 +19,7 @@ def render(url: str, caps: data.Caps) -> None:
     groups: dict[tuple[str, str], dict[str, Any]] = {}
     for r in data.destinations(url, caps):  # already one row per device x destination
         for cc in str(r["countries"]).split(",") or [""]:
-            key = (str(r["org"]) or "?", cc or "?")
+            key = (str(r["organisation"]) or "?", cc or "?")
             g = groups.setdefault(
                 key,
                 {
@@ -30,14 +30,14 @@ def render(url: str, caps: data.Caps) -> None:
                     "flows": 0,
                     "sent": 0,
                     "abroad": False,
-                    "party": str(r["party_of"]),
+                    "party": str(r["party"]),
                 },
             )
-            g["devices"].add(names.get(str(r["mac"]), str(r["mac"])))
+            g["devices"].add(names.get(str(r["device_mac"]), str(r["device_mac"])))
             g["dests"].add(str(r["destination"]))
-            g["flows"] += int(r["nflows"])
-            g["sent"] += int(r["sent"])
-            g["abroad"] = g["abroad"] or bool(int(r["abroad"]))
+            g["flows"] += int(r["flows"])
+            g["sent"] += int(r["bytes_sent"])
+            g["abroad"] = g["abroad"] or bool(int(r["cross_border"]))
     rows = sorted(groups.values(), key=lambda g: (not g["abroad"], -g["sent"], g["org"]))
     for g in rows:
         g["devices_txt"] = ", ".join(sorted(g["devices"]))

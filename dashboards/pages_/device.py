@@ -32,9 +32,9 @@ def render(url: str, caps: data.Caps) -> None:
     _precision(data.measures(url, caps, mac))
     st.subheader(t("destinations"))
     dests = data.destinations(url, caps, mac)
-    cols = {"destination": "destination", "org": "organisation", "party_of": "party", "countries": "country",
-            "abroad": "cross_border", "securities": "security", "nflows": "n_flows", "sent": "bytes_sent",
-            "received": "received"}  # fmt: skip
+    cols = {"destination": "destination", "organisation": "organisation", "party": "party",
+            "countries": "country", "cross_border": "cross_border", "securities": "security",
+            "flows": "n_flows", "bytes_sent": "bytes_sent", "bytes_received": "received"}  # fmt: skip
     st.dataframe(table(dests, cols), hide_index=True, key="device_destinations")
     _periods(data.periods(url, caps, mac))
     _uploads(data.uploads(url, caps, mac))
@@ -42,7 +42,11 @@ def render(url: str, caps: data.Caps) -> None:
 
 def _timeline(url: str, series: list[dict[str, Any]], mac: str) -> None:
     points = [
-        {"time": pd.Timestamp(int(ns), unit="ns", tz="UTC"), "kind": str(s["kind"]), "org": str(s["org"])}
+        {
+            "time": pd.Timestamp(int(ns), unit="ns", tz="UTC"),
+            "kind": str(s["data_type"]),
+            "org": str(s["organisation"]),
+        }
         for s in series
         for ns in list(s["times"])[:MAX_POINTS]
     ]
@@ -52,7 +56,7 @@ def _timeline(url: str, series: list[dict[str, Any]], mac: str) -> None:
             "start": pd.Timestamp(int(p["start_ns"]), unit="ns", tz="UTC"),
             "end": pd.Timestamp(int(p["end_ns"]), unit="ns", tz="UTC"),
         }
-        for cap in sorted({str(s["capture"]) for s in series})
+        for cap in sorted({str(s["capture_id"]) for s in series})
         for p in data.phase_spans(url, cap, mac)
     ]
     dots = (
@@ -76,7 +80,9 @@ def _timeline(url: str, series: list[dict[str, Any]], mac: str) -> None:
 
 
 def _intervals(series: list[dict[str, Any]]) -> None:
-    gaps = [{"kind": str(s["kind"]), "gap_s": int(g) / 1e9} for s in series for g in s["gaps"] if int(g) > 0]
+    gaps = [
+        {"kind": str(s["data_type"]), "gap_s": int(g) / 1e9} for s in series for g in s["gaps"] if int(g) > 0
+    ]
     if not gaps:
         return
     chart = (
@@ -96,7 +102,7 @@ def _precision(measures: list[dict[str, Any]]) -> None:
     for m in measures:
         v = float(m["best_metres"])
         if v > 0:
-            best[str(m["kind"])] = min(v, best.get(str(m["kind"]), v))
+            best[str(m["data_type"])] = min(v, best.get(str(m["data_type"]), v))
     if not best:
         return
     frame = pd.DataFrame([{"kind": k, "metres": v} for k, v in sorted(best.items())])

@@ -29,12 +29,12 @@ def test_every_destination_has_owner_and_country_and_regions_agree(store: Store)
     by_ip: dict[str, dict[str, object]] = {}
     for d in dests:
         assert d["countries"], f"{d['destination']}: no country"
-        assert d["org"] or d["network"], f"{d['destination']}: no organisation"
+        assert d["organisation"] or d["as_org"], f"{d['destination']}: no organisation"
         for ip in d["remote_ips"]:
             by_ip[ip] = d
     print(f"\n{len(dests)} destinations, {len(by_ip)} remote addresses")
     for d in dests:
-        owner = d["org"] or f"AS: {d['network']}"
+        owner = d["organisation"] or f"AS: {d['as_org']}"
         print(f"  {d['destination']:<36} {owner:<50} {d['countries']:<4} {d['securities']}")
 
     with (base / "taffic_destination" / "xiaodu_plug_region.csv").open() as fh:

@@ -72,19 +72,19 @@ def test_domains_come_from_the_strongest_evidence(store: Store) -> None:
 
 def test_organisations_parties_and_countries(store: Store) -> None:
     _replay_lab(store)
-    dests = {(d["mac"], d["destination"]): d for d in queries.destinations(store)}
+    dests = {(d["device_mac"], d["destination"]): d for d in queries.destinations(store)}
     umeng = dests[(WATCH, "alogus.umeng.com")]
-    assert (umeng["org"], umeng["kind"], umeng["party_of"]) == ("umeng", "analytics", "third")
+    assert (umeng["organisation"], umeng["service_kind"], umeng["party"]) == ("umeng", "analytics", "third")
     hw = dests[(WATCH, "health-api.cloud.huawei.com")]
-    assert (hw["org"], hw["party_of"]) == ("huawei", "first")
+    assert (hw["organisation"], hw["party"]) == ("huawei", "first")
     amap = dests[(CHILD_WATCH, "restapi.amap.com")]
-    assert amap["kind"] == "location" and amap["party_of"] == "third"
+    assert amap["service_kind"] == "location" and amap["party"] == "third"
     fb = dests[(TABLET, "firebaselogging-pa.googleapis.com")]
-    assert fb["party_of"] == "third" and fb["countries"] == "US" and fb["abroad"] == 1
+    assert fb["party"] == "third" and fb["countries"] == "US" and fb["cross_border"] == 1
     for d in dests.values():
         assert d["countries"], d["destination"]
-        assert d["org"] or d["network"], d["destination"]
-        assert d["abroad"] == (1 if set(str(d["countries"]).split(",")) - {"CN"} else 0), d
+        assert d["organisation"] or d["as_org"], d["destination"]
+        assert d["cross_border"] == (1 if set(str(d["countries"]).split(",")) - {"CN"} else 0), d
 
 
 def test_cross_border_follows_home_jurisdiction() -> None:

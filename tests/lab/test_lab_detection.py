@@ -78,7 +78,7 @@ def match(truth: list[dict[str, Any]], obs: list[dict[str, Any]]) -> list[tuple[
         times[k] = [times[k][j] for j in order]
     pairs = []
     for j, o in enumerate(obs):
-        k = (o["mac"], o["kind"])
+        k = (o["device_mac"], o["data_type"])
         if k not in by_key:
             continue
         ts = int(o["ts_ns"]) / NS
@@ -86,7 +86,7 @@ def match(truth: list[dict[str, Any]], obs: list[dict[str, Any]]) -> list[tuple[
         hi = bisect.bisect_right(times[k], ts + WINDOW_S)
         for i in by_key[k][lo:hi]:
             e = truth[i]
-            cost = (e["carrier"] != o["carrier"], e["destination"] != o["destination"], abs(e["ts"] - ts))
+            cost = (e["carrier"] != o["carrier"], e["destination"] != o["domain"], abs(e["ts"] - ts))
             pairs.append((cost, i, j))
     pairs.sort()
     used_t, used_o, out = set(), set(), []
@@ -122,7 +122,7 @@ def test_precision_and_recall_per_data_type(lab: Lab) -> None:
         want[e["data_type"]] += 1
     got: dict[str, int] = defaultdict(int)
     for o in obs:
-        got[o["kind"]] += 1
+        got[o["data_type"]] += 1
     kinds = sorted(set(want) | set(got))
     rows = []
     print(f"\n{'data type':24} {'truth':>6} {'observed':>9} {'TP':>6} {'precision':>10} {'recall':>7}")
@@ -140,11 +140,11 @@ def test_precision_and_recall_per_data_type(lab: Lab) -> None:
     wrong = []
     for i, j in pairs:
         e, o = truth[i], obs[j]
-        extra = json.loads(o["extra"])
-        if (e["destination"], e["carrier"]) != (o["destination"], o["carrier"]):
-            wrong.append(("where", e, o["destination"], o["carrier"]))
-        if e["data_type"] == "location" and e["decimals"] != o["places"]:
-            wrong.append(("decimals", e, o["places"]))
+        extra = json.loads(o["detail"])
+        if (e["destination"], e["carrier"]) != (o["domain"], o["carrier"]):
+            wrong.append(("where", e, o["domain"], o["carrier"]))
+        if e["data_type"] == "location" and e["decimals"] != o["decimals"]:
+            wrong.append(("decimals", e, o["decimals"]))
         if e.get("system") and e["system"] != extra.get("system"):
             wrong.append(("system", e, extra.get("system")))
     for w in wrong[:10]:
@@ -178,7 +178,7 @@ def test_measures_match_the_series(lab: Lab) -> None:
     series: dict[tuple[str, str, str, str], list[dict[str, Any]]] = defaultdict(list)
     for s in truth["series"]:
         series[(s["device"], s["data_type"], org(s["destination"]), s["phase"])].append(s)
-    measured = {(m["mac"], m["kind"], m["org"], m["phase_name"]): m for m in ms}
+    measured = {(m["device_mac"], m["data_type"], m["organisation"], m["phase"]): m for m in ms}
     print(
         f"\n{'device':17} {'data type':21} {'destination':38} {'phase':11} {'truth s':>8} {'median s':>9}"
         f" {'err %':>6} {'reports':>8} {'dp':>5}"

@@ -58,7 +58,8 @@ def test_flows_and_observations_carry_their_phase(store: Store) -> None:
 
 def test_child_watch_measures_match_the_scenario(store: Store) -> None:
     _lab(store)
-    ms = {(m["kind"], m["org"], m["phase_name"]): m for m in queries.measures(store, device=CHILD_WATCH)}
+    rows = queries.measures(store, device=CHILD_WATCH)
+    ms = {(m["data_type"], m["organisation"], m["phase"]): m for m in rows}
     # the scenario: MQTT location every 2 min and an HTTP report every 10 min while idle; an Amap
     # lookup every 4 min with the feature on; six decimals everywhere
     idle = ms[("location", "bbk", "idle")]

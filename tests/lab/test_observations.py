@@ -28,7 +28,7 @@ def test_lab_observations(store: Store) -> None:
     bench = load_bench(str(LAB / "lab.bench.yaml"))
     kid = bench.devices[CHILD_WATCH].persona
     obs = queries.observations(store, limit=10_000)
-    by = {(o["mac"], o["kind"]) for o in obs}
+    by = {(o["device_mac"], o["data_type"]) for o in obs}
     for want in [
         (CHILD_WATCH, "location"),
         (CHILD_WATCH, "imei"),
@@ -39,7 +39,7 @@ def test_lab_observations(store: Store) -> None:
         (TABLET, "persona:serial"),
     ]:
         assert want in by, want
-    locs = [o for o in obs if o["mac"] == CHILD_WATCH and o["kind"] == "location"]
+    locs = [o for o in obs if o["device_mac"] == CHILD_WATCH and o["data_type"] == "location"]
     # the decimals the watch sent (six to its own cloud and Amap, five to Tencent), from the truth file
     truth = yaml.safe_load((LAB / "lab.truth.yaml").read_text())
     sent = {
@@ -47,24 +47,24 @@ def test_lab_observations(store: Store) -> None:
         for e in truth["observations"]
         if (e["device"], e["data_type"]) == (CHILD_WATCH, "location")
     }
-    assert {o["places"] for o in locs} == sent and 6 in sent
-    assert {o["resolution_m"] for o in locs if o["places"] == 6} == {0.111}
-    assert {o["destination"] for o in locs} >= {"api.watch.imoo.com", "mqtt.watch.imoo.com"}
-    connect = [o for o in obs if o["carrier"] == "mqtt.connect" and o["kind"] == "persona:imei"]
-    assert connect and connect[0]["field"] == "connect:client_id"
+    assert {o["decimals"] for o in locs} == sent and 6 in sent
+    assert {o["metres"] for o in locs if o["decimals"] == 6} == {0.111}
+    assert {o["domain"] for o in locs} >= {"api.watch.imoo.com", "mqtt.watch.imoo.com"}
+    connect = [o for o in obs if o["carrier"] == "mqtt.connect" and o["data_type"] == "persona:imei"]
+    assert connect and connect[0]["path"] == "connect:client_id"
     # stored masked: no known value appears anywhere in the table
     text = json.dumps(store.query("SELECT * FROM {db}.observations"), default=str)
     for value in (kid["imei"], "13800138000", kid["email"], str(kid["home"]["lat"])):
         assert value not in text, value
     # equal values hash equal, different values differently
-    imeis = {o["hash"] for o in obs if o["kind"] == "imei" and o["mac"] == CHILD_WATCH}
+    imeis = {o["value_hash"] for o in obs if o["data_type"] == "imei" and o["device_mac"] == CHILD_WATCH}
     assert len(imeis) == 1
-    assert len({o["hash"] for o in locs}) > 10
+    assert len({o["value_hash"] for o in locs}) > 10
 
 
 def test_devices_that_send_nothing_personal_have_no_observations(store: Store) -> None:
     _lab(store)
-    macs = {r["mac"] for r in queries.observations(store, limit=10_000)}
+    macs = {r["device_mac"] for r in queries.observations(store, limit=10_000)}
     assert macs <= {CHILD_WATCH, TABLET, "e0:06:30:5a:11:21", "cc:eb:5e:3b:33:41", "18:c2:3c:44:44:51",
                     "64:f2:fb:66:55:61"}  # fmt: skip
     assert "68:dd:b7:50:00:01" not in macs  # the gateway

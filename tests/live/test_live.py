@@ -116,16 +116,16 @@ def _check_store(store: Store, mac: str, truth: dict[str, Any], feature_ts: int)
     assert any(f["remote_port"] == 53 and f["app"] == "dns" for f in mine)
     assert any(f["remote_port"] == 67 or f["src_port"] == 68 for f in flows)  # the DHCP exchange
     obs = queries.observations(store, None, mac, limit=100_000)
-    loc = [o for o in obs if o["kind"] == "location"]
-    imei = [o for o in obs if o["kind"] == "imei"]
+    loc = [o for o in obs if o["data_type"] == "location"]
+    imei = [o for o in obs if o["data_type"] == "imei"]
     assert len(loc) == len(imei) == len(truth["posts"])
-    assert {int(o["places"]) for o in loc} == {6} and {o["destination"] for o in loc} == {netlab.HTTP_HOST}
+    assert {int(o["decimals"]) for o in loc} == {6} and {o["domain"] for o in loc} == {netlab.HTTP_HOST}
     # phases: each report carries the phase its packet fell in, as the marks say
     want = {"idle": 0, "feature_on": 0}
     for p in truth["posts"]:
         want["feature_on" if p["ts"] * 1e9 > feature_ts else "idle"] += 1
     assert want["idle"] >= 3 and want["feature_on"] >= 2
-    measures = {m["phase_name"]: m for m in queries.measures(store, None, mac) if m["kind"] == "location"}
+    measures = {m["phase"]: m for m in queries.measures(store, None, mac) if m["data_type"] == "location"}
     assert {k: int(m["reports"]) for k, m in measures.items()} == want
     print(f"\nlocation reports per phase {want}, median gap idle "
           f"{float(measures['idle']['median_gap_ns']) / 1e9:.3f} s")  # fmt: skip
@@ -285,6 +285,6 @@ def test_a_crash_loses_at_most_the_last_flush(tmp_path: Path) -> None:
         assert in_ring[-1][0] >= int(caps[0]["last_ns"])
         flows = queries.flows(store, limit=100_000)
         assert len(flows) >= status["flows"] >= 3  # every flow the session had written by then
-        assert any(o["kind"] == "location" for o in queries.observations(store, limit=1000))
+        assert any(o["data_type"] == "location" for o in queries.observations(store, limit=1000))
     finally:
         store.close()

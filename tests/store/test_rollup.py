@@ -50,17 +50,17 @@ def _check(store: Store) -> int:
             remotes,
         )
     want = _destinations_from_flows(store)
-    got = {(str(r["mac"]), str(r["destination"])): r for r in queries.destinations(store)}
+    got = {(str(r["device_mac"]), str(r["destination"])): r for r in queries.destinations(store)}
     assert got.keys() == want.keys()
     for k, w in want.items():
         g = got[k]
-        assert (int(g["nflows"]), int(g["sent"]), list(g["remote_ips"])) == (
+        assert (int(g["flows"]), int(g["bytes_sent"]), list(g["remote_ips"])) == (
             int(w["n"]),
             int(w["s"]),
             list(w["ips"]),
         )
-        assert (int(g["first_seen_ns"]), int(g["last_seen_ns"])) == (int(w["t0"]), int(w["t1"]))
-        assert (g["countries"], int(g["any_readable"])) == (w["cc"], int(w["rd"]))
+        assert (int(g["first_ns"]), int(g["last_ns"])) == (int(w["t0"]), int(w["t1"]))
+        assert (g["countries"], int(g["readable"])) == (w["cc"], int(w["rd"]))
     return len(want)
 
 

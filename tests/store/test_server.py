@@ -42,24 +42,34 @@ def _snapshot(store: Store) -> dict[str, Any]:
         tuple(
             str(d[k])
             for k in (
-                "mac",
+                "device_mac",
                 "destination",
-                "org",
-                "kind",
-                "party_of",
+                "organisation",
+                "service_kind",
+                "party",
                 "countries",
-                "abroad",
+                "cross_border",
                 "securities",
-                "nflows",
-                "sent",
-                "received",
+                "flows",
+                "bytes_sent",
+                "bytes_received",
             )
         )
         for d in queries.destinations(store)
     ]
     obs = [
         tuple(
-            str(o[k]) for k in ("mac", "kind", "carrier", "field", "conf", "places", "value", "destination")
+            str(o[k])
+            for k in (
+                "device_mac",
+                "data_type",
+                "carrier",
+                "path",
+                "confidence",
+                "decimals",
+                "excerpt",
+                "domain",
+            )
         )
         for o in queries.observations(store, limit=1_000_000)
     ]
@@ -68,10 +78,10 @@ def _snapshot(store: Store) -> dict[str, Any]:
         tuple(
             str(m[k])
             for k in (
-                "mac",
-                "kind",
-                "org",
-                "phase_name",
+                "device_mac",
+                "data_type",
+                "organisation",
+                "phase",
                 "reports",
                 "median_gap_ns",
                 "min_gap_ns",

@@ -42,16 +42,24 @@ def _mask_excerpts(r: dict[str, Any]) -> None:
 
 
 def assessments(store: Store, capture_ids: list[str] | None = None) -> Rows:
-    """The current assessment of each capture, with or without findings: when, the packs that raised
-    findings (``pack@version``), the hash of every pack that ran and of the declaration used."""
+    """The current assessment of each capture, with or without findings: when (``assess_id``), the
+    packs that raised findings (``pack_versions``, ``pack@version``), the hash of every pack that ran
+    and of the declaration used (``rules_sha256``, ``declaration_sha256``), ``nfindings``.
+
+    The hashes are aggregated under other aliases in an inner select (ClickHouse would substitute
+    an alias equal to a column inside its own aggregate) and handed out under the schema's names."""
     where, params = scope(capture_ids)
     return store.query(
-        f"""SELECT capture_id AS capture, assess_id AS assessed, any(rules_sha256) AS rules_hash,
-            any(declaration_sha256) AS declaration_hash,
-            arraySort(groupUniqArrayIf(concat(pack, '@', pack_version), pack != '')) AS pack_versions,
-            countIf(rule_id != '') AS nfindings
-        FROM {{db}}.findings WHERE {where} AND assess_id IN ({CURRENT_FINDINGS})
-        GROUP BY capture, assessed ORDER BY capture""",
+        f"""SELECT capture_id, assess_id, rules_hash AS rules_sha256, declaration_hash AS declaration_sha256,
+            pack_versions, nfindings
+        FROM (
+            SELECT capture_id, assess_id, any(rules_sha256) AS rules_hash,
+                any(declaration_sha256) AS declaration_hash,
+                arraySort(groupUniqArrayIf(concat(pack, '@', pack_version), pack != '')) AS pack_versions,
+                countIf(rule_id != '') AS nfindings
+            FROM {{db}}.findings WHERE {where} AND assess_id IN ({CURRENT_FINDINGS})
+            GROUP BY capture_id, assess_id
+        ) ORDER BY capture_id""",
         params,
     )
 

@@ -19,7 +19,8 @@ def observations(
     limit: int = 100,
     reveal: bool = False,
 ) -> Rows:
-    """Personal-data observations, newest last, with their flow's destination; values masked unless
+    """Personal-data observations, newest last, with their flow's domain, organisation and country,
+    keyed by the schema's column names so readers need no renaming; excerpts masked unless
     ``reveal`` (refused for captures stored masked: ``display.shown``)."""
     where, params = scope(capture_ids, device)
     if data_type:
@@ -28,22 +29,24 @@ def observations(
     params["limit"] = limit
     fwhere = joined("observations", where, capture_ids)
     rows = store.query(
-        f"""SELECT o.ts_ns AS ts_ns, o.device_mac AS mac, o.data_type AS kind, o.carrier AS carrier,
-            o.path AS field, o.confidence AS conf, o.decimals AS places, o.metres AS resolution_m,
-            o.value_hash AS hash, o.excerpt AS value, o.detail AS extra, o.remote_ip AS remote,
-            o.capture_id AS capture, toString(o.flow_id) AS flow, f.dom AS destination, f.org AS organisation,
-            f.cc AS country
+        f"""SELECT o.ts_ns AS ts_ns, o.device_mac AS device_mac, o.data_type AS data_type,
+            o.carrier AS carrier, o.path AS path, o.confidence AS confidence, o.decimals AS decimals,
+            o.metres AS metres, o.value_hash AS value_hash, o.excerpt AS excerpt, o.detail AS detail,
+            o.remote_ip AS remote_ip, o.capture_id AS capture_id, flow_id, f.dom AS domain,
+            f.org AS organisation, f.cc AS country
         FROM (SELECT * FROM {{db}}.observations WHERE {where}) AS o
         ANY LEFT JOIN (SELECT flow_id, domain AS dom, organisation AS org, country AS cc
                        FROM {{db}}.flows WHERE {fwhere}) AS f USING flow_id
         ORDER BY ts_ns LIMIT %(limit)s""",
         params,
     )
-    return shown(store, rows, reveal, "capture", _mask_value)
+    for r in rows:  # the join key cannot be re-aliased as a string in SQL (ClickHouse 18.16)
+        r["flow_id"] = str(r["flow_id"])
+    return shown(store, rows, reveal, "capture_id", _mask_excerpt)
 
 
-def _mask_value(r: dict[str, Any]) -> None:
-    r["value"] = mask_hit(str(r["kind"]), str(r["value"]))
+def _mask_excerpt(r: dict[str, Any]) -> None:
+    r["excerpt"] = mask_hit(str(r["data_type"]), str(r["excerpt"]))
 
 
 # Reports of one data type from one device to one organisation in one phase: their times
@@ -53,12 +56,16 @@ RUN_BREAK = 3
 
 
 def measures(store: Store, capture_ids: list[str] | None = None, device: str | None = None) -> Rows:
-    """Per device x data type x organisation x phase: how often, how precise, for how long, where to."""
+    """Per device x data type x organisation x phase: how often, how precise, for how long, where to.
+
+    The four keys carry the schema's names (device_mac, data_type, organisation, phase); the
+    figures computed from them keep descriptive ones (reports, median_gap_ns, best_metres...)."""
     where, params = scope(capture_ids, device)
     fwhere, fparams = scope(capture_ids)  # phases of the same captures
     params["k"] = RUN_BREAK
     rows = store.query(
-        f"""SELECT mac, kind, org, phase_name, n, reports, first_ns, last_ns, max_decimals, best_metres,
+        f"""SELECT mac AS device_mac, kind AS data_type, org AS organisation, phase_name AS phase,
+            n, reports, first_ns, last_ns, max_decimals, best_metres,
             enc_share, abroad_share, third_share, median_gap_ns, arrayReduce('min', gaps) AS min_gap_ns,
             arrayReduce('max', arrayMap((s, e) -> ts[e] - ts[s], starts,
                 arrayConcat(arrayMap(i -> toUInt64(i - 1), arrayPopFront(starts)), [toUInt64(length(ts))])))
@@ -81,14 +88,14 @@ def measures(store: Store, capture_ids: list[str] | None = None, device: str | N
                 GROUP BY mac, kind, org, phase_name
             )
         )
-        ORDER BY mac, kind, org, phase_name""",
+        ORDER BY device_mac, data_type, organisation, phase""",
         params,
     )
     spans: dict[str, int] = {}
     for p in phase_rows(store, fwhere + " AND device_mac = ''", fparams):
         spans[str(p["phase"])] = spans.get(str(p["phase"]), 0) + int(p["end_ns"]) - int(p["start_ns"])
     for r in rows:
-        span = spans.get(str(r["phase_name"])) or max(int(r["last_ns"]) - int(r["first_ns"]), 1)
+        span = spans.get(str(r["phase"])) or max(int(r["last_ns"]) - int(r["first_ns"]), 1)
         r["reports_per_hour"] = round(int(r["reports"]) / (span / 3.6e12), 3)
         for k in ("median_gap_ns", "min_gap_ns", "best_metres", "longest_run_ns"):
             v = float(r[k]) if r[k] is not None else 0.0
@@ -117,69 +124,82 @@ def fact_observations(store: Store, capture_id: str, device: str) -> Rows:
 
 def observation_series(store: Store, capture_ids: list[str] | None = None, device: str | None = None) -> Rows:
     """Per capture x device x data type x organisation: the report times (one per message, sorted) and
-    the gaps between them, ns; for interval histograms and timelines."""
+    the gaps between them, ns; for interval histograms and timelines. Keys as in the schema
+    (capture_id, device_mac, data_type, organisation), renamed outside the grouping select so no
+    alias there shadows a column."""
     where, params = scope(capture_ids, device)
     fwhere = joined("observations", where, capture_ids)
     return store.query(
-        f"""SELECT o.capture_id AS capture, o.device_mac AS mac, o.data_type AS kind, f.organ AS org,
-            count() AS n, arraySort(groupUniqArray(o.ts_ns)) AS times,
-            arrayMap(i -> times[i + 1] - times[i], arrayEnumerate(arrayPopBack(times))) AS gaps
-        FROM (SELECT capture_id, device_mac, data_type, ts_ns, flow_id FROM {{db}}.observations
-              WHERE {where}) AS o
-        ANY LEFT JOIN (SELECT flow_id, organisation AS organ FROM {{db}}.flows WHERE {fwhere}) AS f
-            USING flow_id
-        GROUP BY capture, mac, kind, org ORDER BY capture, mac, kind, org""",
+        f"""SELECT capture AS capture_id, mac AS device_mac, kind AS data_type, org AS organisation,
+            n, times, gaps
+        FROM (
+            SELECT o.capture_id AS capture, o.device_mac AS mac, o.data_type AS kind, f.organ AS org,
+                count() AS n, arraySort(groupUniqArray(o.ts_ns)) AS times,
+                arrayMap(i -> times[i + 1] - times[i], arrayEnumerate(arrayPopBack(times))) AS gaps
+            FROM (SELECT capture_id, device_mac, data_type, ts_ns, flow_id FROM {{db}}.observations
+                  WHERE {where}) AS o
+            ANY LEFT JOIN (SELECT flow_id, organisation AS organ FROM {{db}}.flows WHERE {fwhere}) AS f
+                USING flow_id
+            GROUP BY capture, mac, kind, org
+        ) ORDER BY capture_id, device_mac, data_type, organisation""",
         params,
     )
 
 
 def phase_activity(store: Store, capture_ids: list[str] | None = None, device: str | None = None) -> Rows:
-    """Per capture x device x phase: flows begun, bytes sent, personal-data values and their types."""
+    """Per capture x device x phase (keyed capture_id, device_mac, phase as in the schema): flows
+    begun, bytes sent, personal-data values and their types."""
     where, params = scope(capture_ids, device)
     flows_by_phase = store.query(
-        f"""SELECT capture_id AS capture, device_mac AS mac, phase AS phase_name, count() AS nflows,
+        f"""SELECT capture_id, device_mac, phase, count() AS nflows,
             sum(if(direction = 'inbound', bytes_down, bytes_up)) AS sent
-        FROM {{db}}.flows WHERE {where} AND device_mac != '' GROUP BY capture, mac, phase_name""",
+        FROM {{db}}.flows WHERE {where} AND device_mac != '' GROUP BY capture_id, device_mac, phase""",
         params,
     )
     obs_by_phase = store.query(
-        f"""SELECT capture_id AS capture, device_mac AS mac, phase AS phase_name, count() AS nobs,
+        f"""SELECT capture_id, device_mac, phase, count() AS nobs,
             arraySort(groupUniqArray(data_type)) AS kinds
-        FROM {{db}}.observations WHERE {where} GROUP BY capture, mac, phase_name""",
+        FROM {{db}}.observations WHERE {where} GROUP BY capture_id, device_mac, phase""",
         params,
     )
     out: dict[tuple[str, str, str], dict[str, Any]] = {}
     for r in flows_by_phase:
-        key = (str(r["capture"]), str(r["mac"]), str(r["phase_name"]))
-        out[key] = {"capture": key[0], "mac": key[1], "phase_name": key[2], "flows": int(r["nflows"]),
+        key = (str(r["capture_id"]), str(r["device_mac"]), str(r["phase"]))
+        out[key] = {"capture_id": key[0], "device_mac": key[1], "phase": key[2], "flows": int(r["nflows"]),
                     "bytes_sent": int(r["sent"]), "observations": 0, "data_types": []}  # fmt: skip
     for r in obs_by_phase:
-        key = (str(r["capture"]), str(r["mac"]), str(r["phase_name"]))
-        row = out.setdefault(key, {"capture": key[0], "mac": key[1], "phase_name": key[2], "flows": 0,
+        key = (str(r["capture_id"]), str(r["device_mac"]), str(r["phase"]))
+        row = out.setdefault(key, {"capture_id": key[0], "device_mac": key[1], "phase": key[2], "flows": 0,
                                    "bytes_sent": 0, "observations": 0, "data_types": []})  # fmt: skip
         row.update(observations=int(r["nobs"]), data_types=list(r["kinds"]))
-    return sorted(out.values(), key=lambda r: (r["capture"], r["mac"], r["phase_name"]))
+    return sorted(out.values(), key=lambda r: (r["capture_id"], r["device_mac"], r["phase"]))
 
 
 def observation_examples(
     store: Store, capture_ids: list[str] | None = None, device: str | None = None, per_type: int = 3
 ) -> Rows:
     """Where each data type was found (carrier and field path), how often, to whom, with one stored
-    (masked) excerpt: the most frequent places per type."""
+    (masked) excerpt: the most frequent places per type. Keys as in the schema (data_type, carrier,
+    path, excerpt); the aggregates are named apart inside, so no alias shadows its own column."""
     where, params = scope(capture_ids, device)
     fwhere = joined("observations", where, capture_ids)
     rows = store.query(
-        f"""SELECT o.data_type AS kind, o.carrier AS carrier_name, o.path AS field, count() AS n,
-            any(o.excerpt) AS value, arraySort(groupUniqArray(if(f.dom != '', f.dom, o.remote_ip)))
-                AS destinations
-        FROM (SELECT data_type, carrier, path, excerpt, flow_id, remote_ip FROM {{db}}.observations
-              WHERE {where}) AS o
-        ANY LEFT JOIN (SELECT flow_id, domain AS dom FROM {{db}}.flows WHERE {fwhere}) AS f USING flow_id
-        GROUP BY kind, carrier_name, field ORDER BY kind, n DESC, carrier_name, field
-        LIMIT %(per)s BY kind""",
+        f"""SELECT kind AS data_type, carrier_name AS carrier, field AS path, n, value AS excerpt,
+            destinations
+        FROM (
+            SELECT o.data_type AS kind, o.carrier AS carrier_name, o.path AS field, count() AS n,
+                any(o.excerpt) AS value, arraySort(groupUniqArray(if(f.dom != '', f.dom, o.remote_ip)))
+                    AS destinations
+            FROM (SELECT data_type, carrier, path, excerpt, flow_id, remote_ip FROM {{db}}.observations
+                  WHERE {where}) AS o
+            ANY LEFT JOIN (SELECT flow_id, domain AS dom FROM {{db}}.flows WHERE {fwhere}) AS f
+                USING flow_id
+            GROUP BY kind, carrier_name, field ORDER BY kind, n DESC, carrier_name, field
+            LIMIT %(per)s BY kind
+        )""",
         {**params, "per": per_type},
     )
-    return shown(store, rows, False, None, _mask_value)
+    return shown(store, rows, False, None, _mask_excerpt)
 
 
 def data_types(store: Store, capture_ids: list[str] | None = None, device: str | None = None) -> Rows:
@@ -187,13 +207,13 @@ def data_types(store: Store, capture_ids: list[str] | None = None, device: str |
     where, params = scope(capture_ids, device)
     fwhere = joined("observations", where, capture_ids)
     return store.query(
-        f"""SELECT o.data_type AS kind, count() AS n, uniqExact(o.ts_ns) AS reports,
+        f"""SELECT o.data_type AS data_type, count() AS n, uniqExact(o.ts_ns) AS reports,
             arraySort(groupUniqArray(f.org)) AS organisations,
             arraySort(groupUniqArray(f.dest)) AS destinations,
             min(o.ts_ns) AS first_ns, max(o.ts_ns) AS last_ns
         FROM (SELECT * FROM {{db}}.observations WHERE {where}) AS o
         ANY LEFT JOIN (SELECT flow_id, organisation AS org, if(domain != '', domain, remote_ip) AS dest
                        FROM {{db}}.flows WHERE {fwhere}) AS f USING flow_id
-        GROUP BY kind ORDER BY kind""",
+        GROUP BY data_type ORDER BY data_type""",
         params,
     )

@@ -194,10 +194,12 @@ def flow_count(
     return sum(int(c["n"]) for c in flow_counts(store, capture_ids, device, flt))
 
 
-# Per destination, from the flow rollup (flows summed at ingestion). Aliases differ from column
-# names: ClickHouse would substitute an alias inside its own aggregate.
+# Per destination, from the flow rollup (flows summed at ingestion). The inner aggregates take
+# aliases unlike any column (ClickHouse would substitute an alias inside its own aggregate); the
+# outer select hands them back under the schema's names, so readers need no renaming. Lists built
+# from several values (countries, securities, apps, remote_ips) are not columns and keep theirs.
 _DEST_COLUMNS = """any(registrable) AS reg_domain, anyLast(organisation) AS org, anyLast(service) AS svc,
-            anyLast(service_kind) AS kind, anyLast(party) AS party_of,
+            anyLast(service_kind) AS skind, anyLast(party) AS party_of,
             arrayStringConcat(arraySort(groupUniqArray(country)), ',') AS countries,
             max(cross_border) AS abroad, anyLast(as_org) AS network,
             arrayStringConcat(arraySort(groupUniqArray(if(security = '', 'unknown', security))), ',')
@@ -206,30 +208,36 @@ _DEST_COLUMNS = """any(registrable) AS reg_domain, anyLast(organisation) AS org,
             arraySort(groupUniqArray(remote_ip)) AS remote_ips, sum(flows) AS nflows,
             sum(bytes_sent) AS sent, sum(bytes_received) AS received, min(first_ns) AS first_seen_ns,
             max(last_ns) AS last_seen_ns"""
+_DEST_NAMES = """mac AS device_mac, destination, reg_domain AS registrable, org AS organisation,
+            svc AS service, skind AS service_kind, party_of AS party, countries, abroad AS cross_border,
+            network AS as_org, securities, any_readable AS readable, apps, remote_ips, nflows AS flows,
+            sent AS bytes_sent, received AS bytes_received, first_seen_ns AS first_ns,
+            last_seen_ns AS last_ns"""
+
+
+def _per_destination(store: Store, where: str, params: dict[str, Any]) -> Rows:
+    """The rollup's rows matching ``where``, one per device and destination, biggest first."""
+    return store.query(
+        f"""SELECT {_DEST_NAMES} FROM (
+            SELECT device_mac AS mac, destination, {_DEST_COLUMNS}
+            FROM {{db}}.flow_rollup WHERE {where} AND direction IN ('outbound', 'inbound')
+            GROUP BY mac, destination
+        ) ORDER BY device_mac, bytes_sent + bytes_received DESC, destination""",
+        params,
+    )
 
 
 def destinations(store: Store, capture_ids: list[str] | None = None, device: str | None = None) -> Rows:
     """Per device and destination (domain, else remote address): who, what kind, where, how protected."""
     where, params = scope(capture_ids, device)
-    # aliases differ from column names: ClickHouse would substitute an alias inside its own aggregate
-    return store.query(
-        f"""SELECT device_mac AS mac, destination, {_DEST_COLUMNS}
-        FROM {{db}}.flow_rollup WHERE {where} AND direction IN ('outbound', 'inbound')
-        GROUP BY mac, destination ORDER BY mac, sent + received DESC, destination""",
-        params,
-    )
+    return _per_destination(store, where, params)
 
 
 def unreadable_flows(store: Store, capture_ids: list[str] | None = None, device: str | None = None) -> Rows:
     """Per device and destination: the flows the appliance could not read (encrypted without keys, or
     not dissected), how many and how many bytes each way; what a report cannot judge by content."""
     where, params = scope(capture_ids, device)
-    return store.query(
-        f"""SELECT device_mac AS mac, destination, {_DEST_COLUMNS}
-        FROM {{db}}.flow_rollup WHERE {where} AND readable = 0 AND direction IN ('outbound', 'inbound')
-        GROUP BY mac, destination ORDER BY mac, sent + received DESC, destination""",
-        params,
-    )
+    return _per_destination(store, where + " AND readable = 0", params)
 
 
 def device_overview(store: Store, capture_ids: list[str] | None = None) -> Rows:
@@ -323,7 +331,7 @@ def phase_rows(store: Store, where: str, params: dict[str, Any]) -> Rows:
     (end 0: still running) and again when the next mark ends it; a running one ends with the
     capture's newest packet."""
     return store.query(
-        f"""SELECT p.capture_id AS capture, p.phase AS phase, p.start_ns AS start_ns,
+        f"""SELECT capture_id, p.phase AS phase, p.start_ns AS start_ns,
             if(p.stop = 0, greatest(c.last, p.start_ns), p.stop) AS end_ns, p.remark AS note,
             p.dev AS device_mac
         FROM (SELECT capture_id, phase, start_ns, max(end_ns) AS stop, any(note) AS remark,
@@ -344,7 +352,7 @@ def phase_spans(store: Store, capture_id: str, device: str | None = None) -> Row
     rows = phase_rows(store, where + " AND (device_mac = '' OR device_mac = %(pdev)s)",
                        {**params, "pdev": device or ""})  # fmt: skip
     for r in rows:
-        del r["capture"]
+        del r["capture_id"]
     if not any(r["device_mac"] for r in rows):
         return rows
     end = max(int(r["end_ns"]) for r in rows)
