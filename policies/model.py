@@ -67,8 +67,8 @@ class Facts:
     flows: flow_id, first_ns, last_ns, destination, organisation, party, service_kind,
         country, cross_border, security, readable, bytes_out, bytes_in, phase
     periods: destination, period_s, score, periodic, longest_run_s, bytes_out, first_ns, last_ns
-    uploads: flow (the flow id, as text), destination, organisation, country, security,
-        phase_name, start_ns, end_ns, seconds, bytes_out, bytes_in, kind, confidence, reason
+    uploads: flow_id (as text), destination, organisation, country, security,
+        phase, start_ns, end_ns, seconds, bytes_out, bytes_in, kind, confidence, reason
         (``checks_common.upload_rows`` gives checks them with flow_id, first_ns and phase)
     """
 

@@ -96,12 +96,12 @@ def periods_cmd(
         rows = shapes.periods(store, device=mac, by_phase=by_phase, encrypted_only=not include_readable)
     rows = [
         {
-            "capture_id": r["capture"],
-            "mac": r["mac"],
+            "capture_id": r["capture_id"],
+            "mac": r["device_mac"],
             "destination": r["destination"],
             "organisation": r["organisation"],
             "country": r["country"],
-            "phase": r["phase_name"],
+            "phase": r["phase"],
             "security": r["security"],
             "flows": int(r["flow_count"]),
             "bursts": int(r["bursts"]),
@@ -157,12 +157,12 @@ def uploads_cmd(
         rows = shapes.uploads(store, device=mac, encrypted_only=not include_readable)
     rows = [
         {
-            "capture_id": r["capture"],
-            "mac": r["mac"],
+            "capture_id": r["capture_id"],
+            "mac": r["device_mac"],
             "destination": r["destination"],
             "organisation": r["organisation"],
-            "phase": r["phase_name"],
-            "flow": r["flow"],
+            "phase": r["phase"],
+            "flow": r["flow_id"],
             "start_ns": int(r["start_ns"]),
             "seconds": r["seconds"],
             "bytes_out": int(r["bytes_out"]),

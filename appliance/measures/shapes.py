@@ -32,7 +32,8 @@ def periods(
     fwhere = joined("bursts", where, capture_ids)
     phase = "b.phase" if by_phase else "''"
     rows = store.query(
-        f"""SELECT b.capture_id AS capture, b.device_mac AS mac, f.dest AS destination, {phase} AS phase_name,
+        f"""SELECT b.capture_id AS capture_id, b.device_mac AS device_mac, f.dest AS destination,
+            {phase} AS phase,
             any(f.org) AS organisation, any(f.cc) AS country, groupUniqArray(f.sec) AS security,
             groupArray(b.start_ns) AS starts, count() AS bursts, uniqExact(b.flow_id) AS flow_count,
             sum(b.bytes_out) AS bytes_out, sum(b.bytes_in) AS bytes_in,
@@ -41,8 +42,8 @@ def periods(
               FROM {{db}}.bursts WHERE {where} AND device_mac != '') AS b
         {_BURST_FLOWS.format(fwhere=fwhere)}
         WHERE f.dest != '' AND (%(all)s OR f.rd = 0)
-        GROUP BY capture, mac, destination, phase_name
-        ORDER BY mac, destination, first_ns, phase_name""",
+        GROUP BY capture_id, device_mac, destination, phase
+        ORDER BY device_mac, destination, first_ns, phase""",
         {**params, "all": 0 if encrypted_only else 1},
     )
     for r in rows:
@@ -72,14 +73,15 @@ def uploads(
     where += " AND device_mac != '' AND bytes_out >= %(min)s AND bytes_out >= 2 * bytes_in"
     fwhere = joined("bursts", where, capture_ids)
     rows = store.query(
-        f"""SELECT b.capture_id AS capture, b.device_mac AS mac, f.dest AS destination, f.org AS organisation,
+        f"""SELECT b.capture_id AS capture_id, b.device_mac AS device_mac, f.dest AS destination,
+            f.org AS organisation,
             f.cc AS country,
-            f.sec AS security, b.phase AS phase_name, toString(b.flow_id) AS flow, b.start_ns AS start_ns,
+            f.sec AS security, b.phase AS phase, b.flow_id AS flow_id, b.start_ns AS start_ns,
             b.end_ns AS end_ns, b.bytes_out AS bytes_out, b.bytes_in AS bytes_in, b.pkts_out AS pkts_out
         FROM (SELECT * FROM {{db}}.bursts WHERE {where}) AS b
         {_BURST_FLOWS.format(fwhere=fwhere)}
         WHERE f.dest != '' AND (%(all)s OR f.rd = 0)
-        ORDER BY mac, start_ns""",
+        ORDER BY device_mac, start_ns""",
         {**params, "min": MIN_UPLOAD, "all": 0 if encrypted_only else 1},
     )
     out = []
@@ -87,6 +89,7 @@ def uploads(
         u = classify(int(r["start_ns"]), int(r["end_ns"]), int(r["bytes_out"]), int(r["bytes_in"]),
                      int(r["pkts_out"]))  # fmt: skip
         if u is not None:
+            r["flow_id"] = str(r["flow_id"])  # as text: a UInt64 id outgrows JSON numbers
             r.update(kind=u.kind, confidence=u.confidence, reason=u.reason, seconds=round(u.seconds, 3),
                      rate=round(u.rate, 1))  # fmt: skip
             out.append(r)

@@ -163,8 +163,8 @@ def upload_row(r: dict[str, Any]) -> dict[str, Any]:
     return {
         "destination": r["destination"],
         "organisation": r["organisation"],
-        "phase": r["phase_name"],
-        "flow_id": r["flow"],
+        "phase": r["phase"],
+        "flow_id": r["flow_id"],
         "start_ns": int(r["start_ns"]),
         "seconds": float(r["seconds"]),
         "bytes_up": int(r["bytes_out"]),

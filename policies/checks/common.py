@@ -181,7 +181,7 @@ def span_start(facts: Facts, ts: int, phase: str) -> int | None:
 
 def upload_rows(facts: Facts, rule: Rule, kinds: Iterable[str]) -> list[Row]:
     """Encrypted uploads of these kinds at or above the rule's ``min_confidence`` (default medium),
-    normalised: flow_id, first_ns, phase (the read API names them flow and phase_name)."""
+    normalised: flow_id, first_ns, phase (the read API gives them by those names)."""
     floor = CONFIDENCE.get(str(param(rule, "min_confidence", "medium")), 1)
     wanted = set(kinds)
     out = []
@@ -192,9 +192,9 @@ def upload_rows(facts: Facts, rule: Rule, kinds: Iterable[str]) -> list[Row]:
         out.append(
             {
                 **u,
-                "flow_id": int(u.get("flow_id", u.get("flow", 0)) or 0),
+                "flow_id": int(u.get("flow_id") or 0),
                 "first_ns": start,
-                "phase": str(u.get("phase") or u.get("phase_name") or ""),
+                "phase": str(u.get("phase") or ""),
             }
         )
     return out

@@ -89,7 +89,7 @@ def _lab(store: Store) -> dict:
 
 def test_lab_periods_match_the_generator(store: Store) -> None:
     truth = _lab(store)
-    rows = {(r["mac"], r["destination"]): r for r in shapes.periods(store)}
+    rows = {(r["device_mac"], r["destination"]): r for r in shapes.periods(store)}
     print(f"\n{'device':17} {'destination':34} {'truth':>8} {'found':>9} {'err %':>6} {'score':>5} "
           f"{'run truth':>9} {'run':>9}")  # fmt: skip
     for s in truth["periodic"]:
@@ -112,7 +112,9 @@ def test_lab_uploads_match_the_generator(store: Store) -> None:
     matched = 0
     for u in truth["uploads"]:
         hits = [
-            r for r in found if r["mac"] == u["device"] and abs(int(r["start_ns"]) / NS - u["start"]) <= 1.0
+            r
+            for r in found
+            if r["device_mac"] == u["device"] and abs(int(r["start_ns"]) / NS - u["start"]) <= 1.0
         ]
         assert len(hits) == 1, u
         assert (

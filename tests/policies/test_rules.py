@@ -1,7 +1,7 @@
 """Every rule of every pack on hand-built facts: a case that must raise it and one that must not.
 
 No ClickHouse: the facts are written here as the read API gives them (``Facts`` docstring;
-uploads keep the API's ``flow`` and ``phase_name``). ``CASES`` names each rule explicitly, so a
+uploads carry the schema's ``flow_id`` and ``phase``). ``CASES`` names each rule explicitly, so a
 new rule without cases fails ``test_every_rule_has_cases``. The packs' own text (ids, clauses,
 Chinese), their loading errors, declarations, overrides and the necessity table are tested too.
 """
@@ -167,14 +167,14 @@ class Lab:
         f = self.flow(phase, offset_s, dest, security="tls", country=country, bytes_out=bytes_out)
         self.facts.uploads.append(
             {
-                "capture": self.facts.capture_id,
-                "mac": MAC,
+                "capture_id": self.facts.capture_id,
+                "device_mac": MAC,
                 "destination": dest,
                 "organisation": "vendor",
                 "country": country,
                 "security": "tls",
-                "phase_name": phase,
-                "flow": str(f["flow_id"]),
+                "phase": phase,
+                "flow_id": str(f["flow_id"]),
                 "start_ns": f["first_ns"],
                 "end_ns": f["first_ns"] + 8 * NS,
                 "bytes_out": bytes_out,

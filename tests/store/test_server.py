@@ -96,12 +96,12 @@ def _snapshot(store: Store) -> dict[str, Any]:
     periods = [
         tuple(
             str(r[k])
-            for k in ("mac", "destination", "bursts", "period_s", "jitter_s", "score", "longest_run_s")
+            for k in ("device_mac", "destination", "bursts", "period_s", "jitter_s", "score", "longest_run_s")
         )
         for r in shapes.periods(store, by_phase=True, encrypted_only=False)
     ]
     uploads = [
-        tuple(str(r[k]) for k in ("mac", "flow", "start_ns", "bytes_out", "kind"))
+        tuple(str(r[k]) for k in ("device_mac", "flow_id", "start_ns", "bytes_out", "kind"))
         for r in shapes.uploads(store)
     ]
     # the explorer's filters and paging: a time range (PREWHERE), a destination and a transport
