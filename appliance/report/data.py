@@ -54,17 +54,6 @@ class ReportData:
         return next(c for c in self.charts if c.id == chart_id)
 
 
-def figure_text(v: Any) -> str:
-    """A finding's figure as text: lists joined, floats short."""
-    if isinstance(v, list):
-        return ", ".join(str(x) for x in v) or "-"
-    if isinstance(v, float):
-        return f"{v:g}"
-    if isinstance(v, dict):
-        return ", ".join(f"{k}: {figure_text(x)}" for k, x in v.items())
-    return str(v)
-
-
 def resolve_capture(store: Store, wanted: str) -> str:
     """A stored capture by its sha256 or a prefix of it; ReportError when none or several match."""
     have = [str(c["capture_id"]) for c in queries.captures(store)]
