@@ -61,7 +61,7 @@ def _check_order(order: str) -> None:
 
 
 def epb_length(caplen: int) -> int:
-    """Bytes of an EPB without options holding ``caplen`` bytes (the ring sizes files with it)."""
+    """Bytes of an EPB without options holding ``caplen`` bytes (``write_packets`` counts the same inline)."""
     return 32 + caplen + (-caplen & 3)
 
 

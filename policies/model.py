@@ -69,7 +69,7 @@ class Facts:
     periods: destination, period_s, score, periodic, longest_run_s, bytes_out, first_ns, last_ns
     uploads: flow_id (as text), destination, organisation, country, security,
         phase, start_ns, end_ns, seconds, bytes_out, bytes_in, kind, confidence, reason
-        (``checks_common.upload_rows`` gives checks them with flow_id, first_ns and phase)
+        (``checks.common.upload_rows`` gives checks them with flow_id, first_ns and phase)
     """
 
     capture_id: str

@@ -26,7 +26,7 @@ import iptocc
 
 from appliance.lab.bench import Bench
 from appliance.lookups.psl import snapshot
-from parsers.meter import Flow
+from parsers.flow import Flow
 from parsers.protocols.dns import DnsMessage
 from policies.catalog import Catalog
 

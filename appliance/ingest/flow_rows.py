@@ -10,8 +10,8 @@ from typing import Any
 from appliance.ingest.enrich import NO_DESTINATION, Enricher
 from appliance.ingest.owner import owner
 from appliance.store.schema import BURSTS, FLOWS
+from parsers.flow import Flow
 from parsers.lan import LanPrefixes, ip_text, mac_text
-from parsers.meter import Flow
 
 
 def flow_row(

@@ -16,8 +16,8 @@ from appliance.lab.bench import Bench
 from appliance.lookups.oui import vendor as oui_vendor
 from appliance.store.schema import DEVICE_ADDRESSES, DEVICES
 from parsers.events import AddressSeen, DhcpSeen, Event, NameSeen
+from parsers.flow import Flow
 from parsers.lan import LanPrefixes, ip_text, mac_text
-from parsers.meter import Flow
 
 BAD_MACS = {b"", b"\x00" * 6, b"\xff" * 6}
 GATEWAY_MIN_SOURCES = 3  # a host with its own global IPv6 relays 1-2 "remote" sources, a router many

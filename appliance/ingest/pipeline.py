@@ -16,6 +16,7 @@ from appliance.ingest.enrich import DEFAULT_HOME, Enricher
 from appliance.ingest.flow_rows import burst_rows, flow_row
 from appliance.ingest.inventory import Inventory
 from appliance.ingest.observe import Observer
+from appliance.ingest.owner import owner
 from appliance.ingest.record_rows import RecordRows
 from appliance.lab.phases import Phases
 from parsers.capture import Packet
@@ -94,7 +95,7 @@ class Pipeline:
         return cls(cid, ingest, write, lan=LanPrefixes(opts.lan_prefixes), idle_s=opts.idle_s,
                    active_s=opts.active_s, bench=opts.bench, home=opts.home, hash_key=hash_key,
                    raw_evidence=opts.raw_evidence, phases=phases or opts.phases or Phases(),
-                   catalog=opts.catalog or load_catalog())  # fmt: skip
+                   catalog=opts.catalog)  # fmt: skip
 
     def drain(self, final: bool = False, flush: bool = False) -> None:
         """Turn what the meter finished into rows; write full batches (every pending row when
@@ -109,7 +110,7 @@ class Pipeline:
                 pending[table].append(row)
             pending["observations"] += self.observer.observe(rec)
             if isinstance(rec, DnsRecord) and rec.msg.is_response:
-                self.enricher.dns.add(self.rows.device(rec.flow)[1], rec.ts, rec.msg)
+                self.enricher.dns.add(owner(rec.flow, self.lan).device, rec.ts, rec.msg)
         for table, row in self.rows.flush_dns(final):
             pending[table].append(row)
         phase_at = self.phases.at

@@ -16,7 +16,6 @@ from appliance.masking import mask, mask_path, mask_query
 from appliance.store.schema import APP_EVENTS, DNS, HTTP, TLS
 from parsers.events import AppRecord, DnsRecord, HttpRecord, Record, TlsRecord
 from parsers.lan import LanPrefixes
-from parsers.meter import Flow
 from parsers.protocols.dns import TYPES
 from parsers.protocols.http import HttpRequest
 from parsers.protocols.tls import GREASE, version_name
@@ -51,16 +50,12 @@ class RecordRows:
     def m(self, value: str) -> str:
         return value if self.raw else mask(value)
 
-    def device(self, f: Flow) -> tuple[int, str]:
-        """(flow id, device MAC) of a flow (``owner``: decided once per flow)."""
-        o = owner(f, self.lan)
-        return o.flow_id, o.device
-
     def rows(self, rec: Record) -> list[tuple[str, tuple[Any, ...]]]:
         """Rows for one record: none yet for a DNS query (it waits for its response)."""
         if isinstance(rec, DnsRecord):
             return self._dns(rec)
-        fid, dev = self.device(rec.flow)
+        o = owner(rec.flow, self.lan)
+        fid, dev = o.flow_id, o.device
         head = {**self.head, "flow_id": fid, "ts_ns": rec.ts, "device_mac": dev}
         return [(TABLE_OF[type(rec)], self.builders[type(rec)](rec, head))]
 
@@ -82,7 +77,8 @@ class RecordRows:
     def _dns_row(self, q: DnsRecord | None, a: DnsRecord | None) -> tuple[str, tuple[Any, ...]]:
         first = q if q is not None else a
         assert first is not None
-        fid, dev = self.device(first.flow)
+        o = owner(first.flow, self.lan)
+        fid, dev = o.flow_id, o.device
         m = (q or a).msg  # type: ignore[union-attr]
         qname, qtype = m.questions[0] if m.questions else ("", 0)
         if not m.questions and a is not None and a.msg.questions:

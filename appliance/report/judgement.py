@@ -3,14 +3,13 @@ the verdict per requirement (``policies.verdicts``), provenance, and what could 
 
 from __future__ import annotations
 
-import datetime as dt
 import itertools
 import json
 from collections import defaultdict
 from typing import Any
 
 from appliance import __version__
-from appliance.format import fmt_bytes
+from appliance.format import fmt_bytes, fmt_ts
 from policies.engine import PackError, load_pack, pack_names, rules_sha256
 from policies.model import Pack, Rule
 from policies.verdicts import NOT_ASSESSED, Measured, requirement_verdicts
@@ -152,9 +151,7 @@ def provenance(
         "assessments": [
             {
                 "capture_id": a["capture_id"],
-                "assessed_at": dt.datetime.fromtimestamp(int(a["assess_id"]) / 1e9, dt.UTC).strftime(
-                    "%Y-%m-%d %H:%M:%S"
-                ),
+                "assessed_at": fmt_ts(int(a["assess_id"])),
                 "rules_sha256": a["rules_sha256"],
                 "declaration_sha256": a["declaration_sha256"],
                 "pack_versions": list(a["pack_versions"]),

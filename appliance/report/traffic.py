@@ -1,7 +1,7 @@
 """What a device sent, as a report shows it: destinations, measures per recipient and phase, the
 personal data types found, the flows that could not be read and the encrypted upload bursts.
 
-Values are the stored excerpts, masked again on the way in (masking is idempotent).
+Values are the stored excerpts as the read API gives them (masked: ``queries.display``).
 """
 
 from __future__ import annotations

@@ -4,17 +4,17 @@ A check reads a rule's ``params`` (thresholds, with the spec's defaults when a p
 out) and ``phases``; it never changes the facts. ``CHECKS`` is the explicit registry the packs
 refer to by name. The checks live in modules by what they judge:
 
-- ``checks_collection``: consent (TR-01), necessity (TR-02, ``necessity.yaml``), contacts
+- ``collection``: consent (TR-01), necessity (TR-02, ``necessity.yaml``), contacts
   (TR-09), declared and telemetry data types (TR-16);
-- ``checks_measures``: frequency while idle and against the declared interval (TR-03), precise
+- ``measures``: frequency while idle and against the declared interval (TR-03), precise
   location (TR-04);
-- ``checks_sensors``: background uploads (TR-05), audio without activation (TR-06), face data
+- ``sensors``: background uploads (TR-05), audio without activation (TR-06), face data
   (TR-07) and other biometrics (TR-08) off the device, withdrawal (TR-15), sensors (TR-17);
-- ``checks_sharing``: identifiers to third parties (TR-10), clear text (TR-11), abroad (TR-12);
-- ``checks_recipients``: undeclared third parties (TR-13), children (TR-14).
+- ``sharing``: identifiers to third parties (TR-10), clear text (TR-11), abroad (TR-12);
+- ``recipients``: undeclared third parties (TR-13), children (TR-14).
 
-``checks_common`` holds what they share (the finding builder, params, precision, consent);
-``checks_text`` how findings word the figures in English and Chinese.
+``common`` holds what they share (the finding builder, params, precision, consent);
+``policies.wording`` how findings word the figures in English and Chinese.
 
 A check that needs the product's declaration (undeclared types, intervals, consent moments)
 says nothing without one; one whose violation does not depend on it (clear text, face data off

@@ -3,7 +3,7 @@ several requirements make alike (is a location precise, is a value sent in clear
 what did the declaration consent to and when, which uploads count).
 
 A check reads a rule's ``params`` through ``param`` (thresholds with the spec's defaults) and
-never changes the facts. The wording of findings is ``checks_text``.
+never changes the facts. The wording of findings is ``policies.wording``.
 """
 
 from __future__ import annotations
