@@ -27,6 +27,10 @@ MASKED_FIELDS = frozenset(
     ("client_id", "username", "will_topic", "hostname", "client_mac", "usn", "location")
 )
 DROPPED_FIELDS = frozenset(("password", "will_message", "message"))
+# Fields that are paths or queries (an MQTT topic such as ``loc/<IMEI>``, a CoAP query): masked
+# as the record's name is, keeping their shape but not the identifiers in them.
+PATH_FIELDS = frozenset(("topic",))
+QUERY_FIELDS = frozenset(("query",))
 
 
 def _version(v: int) -> str:
@@ -153,12 +157,33 @@ class RecordRows:
             truncated=1 if msg.truncated else 0,
         )
 
+    def _field(self, key: str, value: Any) -> Any:
+        """A detail field as stored: masked when it can carry a person's identifiers (fail closed)."""
+        if self.raw:
+            return value
+        if isinstance(value, str):
+            if key in MASKED_FIELDS:
+                return mask(value)
+            if key in PATH_FIELDS:
+                return mask_path(value)
+            if key in QUERY_FIELDS:
+                return mask_query(value)
+            return value
+        if key == "topics" and isinstance(value, list):  # MQTT subscribe: each topic a path
+            return [
+                {**x, "topic": mask_path(str(x.get("topic", "")))}
+                if isinstance(x, dict)
+                else mask_path(str(x))
+                for x in value
+            ]
+        return value
+
     def _app(self, r: AppRecord, head: dict[str, Any]) -> tuple[Any, ...]:
         detail: dict[str, Any] = {}
         for k, v in r.detail.items():
             if k in DROPPED_FIELDS or isinstance(v, bytes | bytearray):
                 continue
-            detail[k] = self.m(v) if k in MASKED_FIELDS and isinstance(v, str) else v
+            detail[k] = self._field(k, v)
         if (r.protocol == "mqtt" and r.kind == "connect") or r.protocol == "dhcp":
             name = self.m(r.name)
         else:
