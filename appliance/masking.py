@@ -38,6 +38,34 @@ def mask_path(path: str) -> str:
     return "/".join(mask(seg) if IDENTIFIER.fullmatch(seg) else seg for seg in path.split("/"))
 
 
+# "John's iMac", "Johns-iPhone", "Wang-Fangs-MacBook-Pro": an owner's name, then the product. The
+# owner is masked (first letter kept); the product, which identifies the device, is kept.
+_PRODUCT = (
+    r"i(?:Phone|Pad|Pod|Mac)|MacBook|Mac|Apple|Galaxy|Pixel|Android|Phone|Laptop|PC|Tablet|Watch|Kindle"
+    r"|Echo|TV|Desktop|Notebook|Surface|Chromebook|Xiaomi|Redmi|HUAWEI|Honor|OPPO|vivo"
+)
+_OWNED = re.compile(rf"^(?P<owner>[^.]+?)(?:'s|\u2019s|s)(?P<rest>[-_ ](?:{_PRODUCT})\b.*)$", re.IGNORECASE)
+
+
+def _owner(name: str) -> str:
+    return name[:1] + "*" * (len(name) - 1)
+
+
+def mask_name(name: str, people: tuple[str, ...] = ()) -> str:
+    """A host or service name with any person's name in it masked: an owner before a product word
+    (possessive, as phones and computers name themselves), and any of ``people`` (the bench
+    personas' names) wherever they stand, with spaces, dots, dashes or underscores between words."""
+    m = _OWNED.match(name)
+    if m:
+        owner_end = m.end("owner")
+        name = _owner(m.group("owner")) + name[owner_end:]
+    for person in people:
+        words = [re.escape(w) for w in person.split() if w]
+        if words:
+            name = re.sub(r"[-_. ]?".join(words), lambda x: _owner(x.group(0)), name, flags=re.IGNORECASE)
+    return name
+
+
 NOT_PERSONAL = frozenset(("image", "audio", "video", "face_template", "wifi_scan", "contacts", "app_list"))
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from appliance.lab.bench import Bench
 from appliance.lookups.oui import vendor as oui_vendor
+from appliance.masking import mask_name
 from appliance.store.schema import DEVICE_ADDRESSES, DEVICES
 from parsers.events import AddressSeen, DhcpSeen, Event, NameSeen
 from parsers.flow import Flow
@@ -51,9 +52,13 @@ def usable_mac(mac: bytes) -> bool:
 class Inventory:
     """Accumulates evidence per MAC; ``device_rows`` and ``address_rows`` export it."""
 
-    def __init__(self, lan: LanPrefixes, bench: Bench | None = None) -> None:
+    def __init__(self, lan: LanPrefixes, bench: Bench | None = None, raw: bool = False) -> None:
         self.lan = lan
         self.bench = bench or Bench()
+        self.raw = raw  # names stored as announced (--raw-evidence); else a person's name in them is masked
+        self.people = tuple(
+            sorted({str(d.persona["name"]) for d in self.bench.devices.values() if d.persona.get("name")})
+        )
         self.devs: dict[bytes, _Dev] = {}
         self.addrs: dict[tuple[bytes, bytes, str], _Addr] = {}
 
@@ -129,6 +134,9 @@ class Inventory:
             )
         return rows
 
+    def _name(self, name: str) -> str:
+        return name if self.raw else mask_name(name, self.people)
+
     def device_rows(self, capture_id: str, ingest_id: int) -> list[tuple[Any, ...]]:
         by_mac: dict[bytes, tuple[set[str], set[str]]] = {}
         for mac, ip, _src in self.addrs:
@@ -141,7 +149,8 @@ class Inventory:
             m = mac_text(mac)
             b = self.bench.devices.get(m)
             oui = oui_vendor(m)
-            mdns = list(d.names["mdns"])
+            mdns = [self._name(x) for x in d.names["mdns"]]
+            hostname = self._name(d.hostname)
             prl = ",".join(map(str, d.prl))
             fp = hashlib.sha1(f"{d.vendor_class};{prl}".encode()).hexdigest()[:16] if prl else ""
             v4, v6 = by_mac.get(mac, (set(), set()))
@@ -151,14 +160,14 @@ class Inventory:
                     ingest_id=ingest_id,
                     mac=m,
                     oui_vendor=oui,
-                    name=(b.name if b and b.name else "") or d.hostname or (mdns[0] if mdns else ""),
+                    name=(b.name if b and b.name else "") or hostname or (mdns[0] if mdns else ""),
                     category=(b.category if b and b.category else "unknown"),
                     vendor=self.bench.vendor_of(m),
                     model=b.model if b else "",
                     firmware=b.firmware if b else "",
                     on_bench=1 if b else 0,
                     role="gateway" if len(d.forwarded) >= GATEWAY_MIN_SOURCES else "device",
-                    dhcp_hostname=d.hostname,
+                    dhcp_hostname=hostname,
                     dhcp_vendor_class=d.vendor_class,
                     dhcp_prl=prl,
                     dhcp_fingerprint=fp,

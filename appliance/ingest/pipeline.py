@@ -70,7 +70,7 @@ class Pipeline:
     ) -> None:
         self.cid, self.ingest, self.write, self.lan, self.phases = cid, ingest, write, lan, phases
         self.meter = FlowMeter(lan.is_local, idle_s, active_s)
-        self.inventory = Inventory(lan, bench)
+        self.inventory = Inventory(lan, bench, raw_evidence)
         self.catalog = catalog or load_catalog()
         self.enricher = Enricher(self.catalog, tuple(home), bench)
         self.rows = RecordRows(cid, ingest, lan, raw_evidence)

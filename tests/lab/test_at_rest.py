@@ -99,3 +99,24 @@ def test_no_persona_value_in_exports(lab: Path, tmp_path: Path) -> None:
             assert p.returncode == 0, p.stderr
             hits_in(out.read_text(encoding="utf-8"), f"report {mac} {fmt}", found, table)
     assert found == {}
+
+
+@pytest.mark.parametrize(
+    ("announced", "stored"),
+    [
+        ("John's iMac", "J***'s iMac"),
+        ("Johns-iPhone", "J***s-iPhone"),
+        ("Wang-Fangs-MacBook-Pro", "W********s-MacBook-Pro"),
+        ("wangfang-pad", "w*******-pad"),  # a bench persona's name, wherever it stands
+        ("Li Xiaoming's Echo._device-info._tcp.local", "L**********'s Echo._device-info._tcp.local"),
+        ("HUAWEI-WATCH-GT", "HUAWEI-WATCH-GT"),  # a product's own name stays: it identifies the device
+        ("xiaomi-speaker-lx06", "xiaomi-speaker-lx06"),
+    ],
+)
+def test_host_names_keep_the_device_and_mask_the_person(announced: str, stored: str) -> None:
+    from appliance.ingest.inventory import Inventory
+    from parsers.lan import LanPrefixes
+
+    bench = lab_options().bench
+    assert Inventory(LanPrefixes(bench.lan_prefixes), bench)._name(announced) == stored
+    assert Inventory(LanPrefixes(bench.lan_prefixes), bench, raw=True)._name(announced) == announced
