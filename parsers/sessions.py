@@ -20,6 +20,7 @@ flow (one only when it is RTP media), as ``raw`` records.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from contextlib import suppress
 from typing import Any
 
@@ -196,16 +197,9 @@ class UdpSession(Session):
             proto = self._sniff(payload, up == 1) if self.packets == 1 else None
             if proto is None:
                 return self._raw(out, flow, up == 1, ts, payload)
-        dgram = proto.datagram
-        if dgram is None:  # known (DTLS, CoAP over DTLS) but encrypted
+        if proto.datagram is None:  # known (DTLS, CoAP over DTLS) but encrypted
             return False
-        try:
-            more = dgram.read(self, out, flow, up == 1, ts, dgram.parse(payload))
-        except MALFORMED:
-            self.stats[f"malformed_{proto.name}"] += 1
-            return proto.readable  # one bad datagram does not end a flow of readable ones
-        self.stats[f"dissected_{proto.name}"] += 1
-        return more
+        return self._read(proto, out, flow, up == 1, ts, payload)
 
     def feed_seen(
         self, out: list[Record], events: list[Event], flow: Any, up: bool, ts: int, payload: bytes,
@@ -216,18 +210,30 @@ class UdpSession(Session):
         self.packets += 1
         proto = self.proto
         assert proto is not None and proto.datagram is not None and proto.inventory is not None
+        extract = proto.inventory
+
+        def seen(msg: Any) -> None:
+            with suppress(*MALFORMED):  # the record may still be read: the two never depended on each other
+                events.extend(extract(ts, smac, src, msg))
+
+        return self._read(proto, out, flow, up, ts, payload, seen)
+
+    def _read(
+        self, proto: Protocol, out: list[Record], flow: Any, up: bool, ts: int, payload: bytes,
+        seen: Callable[[Any], None] | None = None,
+    ) -> bool:  # fmt: skip
+        """Parse a datagram once, hand the message to ``seen`` (inventory evidence) if given, then
+        read it into records; False once the flow needs no more datagrams."""
+        dgram = proto.datagram
+        assert dgram is not None
         try:
-            msg = proto.datagram.parse(payload)
+            msg = dgram.parse(payload)
+            if seen is not None:
+                seen(msg)
+            more = dgram.read(self, out, flow, up, ts, msg)
         except MALFORMED:
             self.stats[f"malformed_{proto.name}"] += 1
-            return proto.readable
-        with suppress(*MALFORMED):  # the record may still be read: the two never depended on each other
-            events.extend(proto.inventory(ts, smac, src, msg))
-        try:
-            more = proto.datagram.read(self, out, flow, up, ts, msg)
-        except MALFORMED:
-            self.stats[f"malformed_{proto.name}"] += 1
-            return proto.readable
+            return proto.readable  # one bad datagram does not end a flow of readable ones
         self.stats[f"dissected_{proto.name}"] += 1
         return more
 
