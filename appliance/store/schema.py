@@ -20,7 +20,7 @@ from __future__ import annotations
 from appliance.store.table import AGG, KEY, C, Column, Table, batched
 from appliance.store.table import BATCH as BATCH  # re-exported: the spool and the inserts tag rows with it
 
-SCHEMA_VERSION = 10  # 10: batch on every table, phases.device_mac; 9: flow_rollup, flows by device
+SCHEMA_VERSION = 11  # 11: registry_country; 10: batch on every table, phases.device_mac; 9: flow_rollup
 
 
 CAPTURES = Table(
@@ -50,7 +50,7 @@ CAPTURES = Table(
         C("lan_prefixes", "Array(String)", "prefixes that counted as local"),
         C("bench_sha256", "String", "sha256 of the bench file used, if any"),
         C("home", "Array(String)", "home jurisdiction (ISO country codes) for cross_border"),
-        C("geoip_db", "String", "offline IP-to-country database used"),
+        C("geoip_db", "String", "offline IP location, registry and AS databases used"),
         C("geoip_version", "String", "its version (the data's release)"),
         C("catalog_version", "String", "version of policies/catalog used for organisations"),
         C("psl_version", "String", "public suffix list snapshot used for registrable domains"),
@@ -158,8 +158,17 @@ FLOWS = Table(
         C("service", "String", "catalogue service name"),
         C("service_kind", "String", "platform, cloud, analytics, push, advertising... (catalogue kinds)"),
         C("party", "String", "first, third (relative to the device vendor), unknown, or local"),
-        C("country", "String", "ISO country of the remote address ('' for local, private or unknown)"),
-        C("cross_border", "UInt8", "1 if the remote country is outside the home jurisdiction"),
+        C(
+            "country",
+            "String",
+            "ISO country where the remote address is located (GeoLite2); '' for local, private or unknown",
+        ),
+        C(
+            "registry_country",
+            "String",
+            "ISO country the remote address block is registered to (RIR delegation); '' if unknown",
+        ),
+        C("cross_border", "UInt8", "1 if the remote address is located outside the home jurisdiction"),
         C(
             "as_org",
             "String",
@@ -333,6 +342,7 @@ FLOW_ROLLUP = Table(
         KEY("service_kind", "String", "flows.service_kind"),
         KEY("party", "String", "flows.party"),
         KEY("country", "String", "flows.country"),
+        KEY("registry_country", "String", "flows.registry_country"),
         KEY("cross_border", "UInt8", "flows.cross_border"),
         KEY("as_org", "String", "flows.as_org"),
         KEY("security", "String", "flows.security"),
