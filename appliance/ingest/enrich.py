@@ -3,10 +3,12 @@
 The domain comes from what the flow itself said (TLS SNI, HTTP Host, QUIC SNI) or,
 failing that, from the name the device resolved for that address before the flow
 began (``DnsNames``). The registrable domain comes from the public suffix list
-snapshot that ships with tldextract (no download, ``appliance.lookups.psl``); organisation, service kind and
-party from ``policies.catalog``; the country where the server is located, the country its
-address block is registered to, and the network operator (AS organisation) from
-``appliance.lookups.geoip``, so every remote address gets an owner even without a name.
+snapshot that ships with tldextract (no download, ``appliance.lookups.psl``);
+organisation and service kind from ``policies.catalog``; the party relative to the
+device's maker from them (``appliance.ingest.party``); the country where the server is
+located, the country its address block is registered to, and the network operator (AS
+organisation) from ``appliance.lookups.geoip``, so every remote address gets an owner
+even without a name.
 All of it is offline and reproducible; database versions are recorded with each capture.
 """
 
@@ -17,6 +19,7 @@ from bisect import bisect_right, insort
 from functools import lru_cache
 from typing import NamedTuple
 
+from appliance.ingest.party import Parties
 from appliance.lab.bench import Bench
 from appliance.lookups.geoip import as_org, country, registry_country
 from appliance.lookups.psl import snapshot
@@ -104,6 +107,7 @@ class Enricher:
         self.catalog = catalog
         self.home = frozenset(c.upper() for c in home)
         self.bench = bench or Bench()  # the lab's own vendor names for its devices
+        self.parties = Parties(catalog, self.bench)
         self.dns = DnsNames()
 
     def columns(self, f: Flow, device: str, direction: str, remote_ip: str) -> Destination:
@@ -147,25 +151,21 @@ class Enricher:
         # address at one of many nodes (DNSPod's 119.29.29.29 in SG, answered in China from China),
         # so where it is cannot be told from the address and the registrant's country stands
         cc = reg if remote_ip in self.catalog.addresses else country(remote_ip)
-        if svc is None:
-            party = "unknown"
-        elif svc.organisation in self.catalog.first_party(self.bench.vendor_of(device)):
-            party = "first"
-        else:
-            party = "third"
+        reg_domain = registrable(domain)
+        net = "" if svc else as_org(remote_ip)  # the owner when the catalogue does not know the name
         return Destination(
             app=app,
             domain=domain,
             domain_source=source,
-            registrable=registrable(domain),
+            registrable=reg_domain,
             organisation=svc.organisation if svc else "",
             service=svc.name if svc else "",
             service_kind=svc.kind if svc else "",
-            party=party,
+            party=self.parties.party(device, svc, reg_domain, net),
             country=cc,
             registry_country=reg,
             cross_border=1 if cc and cc not in self.home else 0,
-            as_org="" if svc else as_org(remote_ip),  # the owner when the catalogue does not know the name
+            as_org=net,
             security=security,
             readable=readable,
         )
