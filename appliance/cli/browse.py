@@ -224,6 +224,7 @@ def observations_cmd(
             "confidence": r["confidence"],
             "decimals": int(r["decimals"]),
             "metres": float(r["metres"]),
+            "coord_system": r["coord_system"],
             "value": str(r["excerpt"]),
             "value_hash": r["value_hash"],
             "detail": json.loads(str(r["detail"]) or "{}"),

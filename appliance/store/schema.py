@@ -20,7 +20,7 @@ from __future__ import annotations
 from appliance.store.table import AGG, KEY, C, Column, Table, batched
 from appliance.store.table import BATCH as BATCH  # re-exported: the spool and the inserts tag rows with it
 
-SCHEMA_VERSION = 11  # 11: registry_country; 10: batch on every table, phases.device_mac; 9: flow_rollup
+SCHEMA_VERSION = 12  # 12: observations.coord_system; 11: registry_country; 10: batch, phases.device_mac
 
 
 CAPTURES = Table(
@@ -310,6 +310,12 @@ OBSERVATIONS = Table(
         C("confidence", "String", "high, medium or low"),
         C("decimals", "Int8", "location: decimal places sent (-1 when not a coordinate)"),
         C("metres", "Float64", "location: what those decimals resolve north-south, m"),
+        C(
+            "coord_system",
+            "String",
+            "location: WGS-84, GCJ-02, BD-09 or unknown, as stated or by the map API (''"
+            " for other types); parsers.detect.coordsys.to_wgs84 converts for distances",
+        ),
         C("value_hash", "String", "HMAC-SHA256 of the value with the store's key, 16 hex digits"),
         C("excerpt", "String", "the value masked (as sent when raw evidence is on)"),
         C("detail", "String", "JSON: coordinate system, accuracy, hash form, media format and size..."),

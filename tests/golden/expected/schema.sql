@@ -281,6 +281,7 @@ CREATE TABLE IF NOT EXISTS `tapaudit`.`observations` (
     `confidence` String,
     `decimals` Int8,
     `metres` Float64,
+    `coord_system` String,
     `value_hash` String,
     `excerpt` String,
     `detail` String,
