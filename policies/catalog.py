@@ -109,6 +109,7 @@ class Catalog:
             self.vendors.append(VendorRule(str(v.get("id", "")), match, orgs))
         self.lookup = lru_cache(maxsize=1 << 16)(self._lookup)
         self.first_party = lru_cache(maxsize=1024)(self._first_party)
+        self.vendor_names = lru_cache(maxsize=1024)(self._vendor_names)
 
     def _lookup(self, domain: str) -> Service | None:
         """The service of the longest catalogued suffix of ``domain``."""
@@ -130,6 +131,12 @@ class Catalog:
             if any(m in text for m in rule.match):
                 out |= rule.organisations
         return frozenset(out)
+
+    def _vendor_names(self, vendor: str) -> frozenset[str]:
+        """The names (``match`` strings) of every vendor rule that matches ``vendor``: how the maker's
+        own domains and networks are spelled (xiaomi, mijia for a Xiaomi device)."""
+        text = vendor.lower()
+        return frozenset(m for rule in self.vendors if any(m in text for m in rule.match) for m in rule.match)
 
 
 @lru_cache(maxsize=8)  # read once per process: a catalogue is not changed while tapaudit runs

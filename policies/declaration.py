@@ -60,6 +60,12 @@ class Declaration:
         """A persona match (persona:imei) is declared with its base type (imei)."""
         return data_type in self.data_types or data_type.split(":", 1)[-1] in self.data_types
 
+    def names_as_own(self, domain: str) -> bool:
+        """A domain under the product's own ``destinations`` (not its ``sdks``): the maker's service,
+        so a destination nothing else names is first party (``policies.engine.declared_parties``)."""
+        d = domain.lower().rstrip(".")
+        return any(d == n or d.endswith("." + n) for n in self.destinations if "." in n)
+
     def declares_destination(self, domain: str, organisation: str) -> bool:
         names = set(self.destinations) | set(self.sdks)
         if organisation and organisation in names:

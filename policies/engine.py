@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -119,6 +120,8 @@ def rules_sha256(packs: Iterable[Pack]) -> str:
 
 def evaluate(packs: Iterable[Pack], facts: Facts, declaration: Declaration | None = None) -> list[Finding]:
     """Every finding the packs' rules raise on one device's facts (rules of other categories skipped)."""
+    if declaration is not None:
+        facts = declared_parties(facts, declaration)
     out: list[Finding] = []
     for pack in packs:
         for rule in pack.rules:
@@ -130,7 +133,21 @@ def evaluate(packs: Iterable[Pack], facts: Facts, declaration: Declaration | Non
     return out
 
 
-def _with_params(rule: Rule, override: dict[str, Any]) -> Rule:
-    from dataclasses import replace
+def declared_parties(facts: Facts, declaration: Declaration) -> Facts:
+    """The facts with the declaration's own destinations as first party where nothing else named the
+    party (``unknown`` at replay: an uncatalogued name the maker lists as its own); a party the
+    catalogue decided stays, so a third party listed among the destinations is still third."""
 
+    def own(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [
+            {**r, "party": "first"}
+            if r.get("party") == "unknown" and declaration.names_as_own(str(r.get("destination") or ""))
+            else r
+            for r in rows
+        ]
+
+    return replace(facts, flows=own(facts.flows), observations=own(facts.observations))
+
+
+def _with_params(rule: Rule, override: dict[str, Any]) -> Rule:
     return replace(rule, params={**rule.params, **override})

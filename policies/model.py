@@ -58,7 +58,7 @@ class PhaseSpan:
 class Facts:
     """What was measured about one device in one capture: rows as the storage read API gives them.
 
-    observations: ts_ns, data_type, carrier, path, confidence, decimals, metres, excerpt,
+    observations: ts_ns, data_type, carrier, path, confidence, decimals, metres, coord_system, excerpt,
         detail (JSON: accuracy_m, form of a persona match, dimensions...), flow_id, remote_ip,
         destination, organisation, party, service_kind, country, cross_border, security, phase
     measures: data_type, organisation, phase, reports, median_gap_s, min_gap_s,

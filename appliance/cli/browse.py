@@ -139,7 +139,8 @@ def destinations_cmd(
             "service": r["service"],
             "kind": r["service_kind"],
             "party": r["party"],
-            "countries": [c for c in str(r["countries"]).split(",") if c],
+            "countries": [c for c in str(r["countries"]).split(",") if c],  # where the servers are
+            "registry_countries": [c for c in str(r["registry_countries"]).split(",") if c],
             "cross_border": bool(r["cross_border"]),
             "as_org": r["as_org"],
             "security": [c for c in str(r["securities"]).split(",") if c],
@@ -223,6 +224,7 @@ def observations_cmd(
             "confidence": r["confidence"],
             "decimals": int(r["decimals"]),
             "metres": float(r["metres"]),
+            "coord_system": r["coord_system"],
             "value": str(r["excerpt"]),
             "value_hash": r["value_hash"],
             "detail": json.loads(str(r["detail"]) or "{}"),

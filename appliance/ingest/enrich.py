@@ -3,82 +3,32 @@
 The domain comes from what the flow itself said (TLS SNI, HTTP Host, QUIC SNI) or,
 failing that, from the name the device resolved for that address before the flow
 began (``DnsNames``). The registrable domain comes from the public suffix list
-snapshot that ships with tldextract (no download, ``appliance.lookups.psl``); organisation, service kind and
-party from ``policies.catalog``; country from iptocc's RIR delegation data embedded
-in its wheel; and the network operator (AS organisation) from the GeoLite2 ASN data
-that geoip2fast ships, so every remote address gets an owner even without a name.
+snapshot that ships with tldextract (no download, ``appliance.lookups.psl``);
+organisation and service kind from ``policies.catalog``; the party relative to the
+device's maker from them (``appliance.ingest.party``); the country where the server is
+located, the country its address block is registered to, and the network operator (AS
+organisation) from ``appliance.lookups.geoip``, so every remote address gets an owner
+even without a name.
 All of it is offline and reproducible; database versions are recorded with each capture.
 """
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import io
 import ipaddress
 from bisect import bisect_right, insort
 from functools import lru_cache
-from importlib.metadata import version
-from pathlib import Path
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
-import iptocc
-
+from appliance.ingest.party import Parties
 from appliance.lab.bench import Bench
+from appliance.lookups.geoip import as_org, country, registry_country
 from appliance.lookups.psl import snapshot
 from parsers.flow import Flow
 from parsers.protocols.dns import DnsMessage
 from policies.catalog import Catalog
 
-GEOIP_DB = "iptocc (RIR delegated statistics); geoip2fast ASN (MaxMind GeoLite2 ASN)"
-ASN_FILE = "geoip2fast-asn-ipv6.dat.gz"
 DNS_SLACK_NS = 2_000_000_000  # an answer up to 2 s after a flow's first packet still names it
 DEFAULT_HOME = ("CN",)  # mainland China; HK, MO and TW are their own codes, so they count as outbound
-
-
-def geoip_version() -> str:
-    return f"iptocc {version('iptocc')}; geoip2fast {version('geoip2fast')} {ASN_FILE} ({_asn_file_digest()})"
-
-
-def _asn_file_digest() -> str:
-    """sha256 prefix of the ASN data file: names the data exactly without loading it."""
-    try:
-        import geoip2fast
-
-        path = Path(geoip2fast.__file__).with_name(ASN_FILE)
-        return "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()[:16]
-    except (ImportError, OSError):
-        return "ASN data unavailable"
-
-
-@lru_cache(maxsize=1)
-def _asn_db() -> Any:
-    """MaxMind GeoLite2 ASN as geoip2fast ships it, loaded on first use (~0.2 s, 100 MB)."""
-    from geoip2fast import GeoIP2Fast
-
-    with contextlib.redirect_stdout(io.StringIO()):  # it prints progress when loading
-        return GeoIP2Fast(geoip2fast_data_file=ASN_FILE)
-
-
-@lru_cache(maxsize=1 << 16)
-def as_org(ip: str) -> str:
-    """Organisation of the autonomous system announcing ``ip`` ('' if private or unknown)."""
-    try:
-        hit = _asn_db().lookup(ip)
-    except Exception:
-        return ""
-    if hit.country_code == "--":  # reserved, private or special-purpose (the data names IANA)
-        return ""
-    return str(hit.asn_name or "")
-
-
-@lru_cache(maxsize=1 << 16)
-def country(ip: str) -> str:
-    """ISO country the address block is delegated to; '' for private, reserved or unknown."""
-    try:
-        return iptocc.country_code(ip) or ""  # no delegation for private or reserved blocks: None
-    except ValueError:
-        return ""
 
 
 @lru_cache(maxsize=1 << 16)
@@ -140,13 +90,14 @@ class Destination(NamedTuple):
     service_kind: str
     party: str
     country: str
+    registry_country: str
     cross_border: int
     as_org: str
     security: str
     readable: int
 
 
-NO_DESTINATION = Destination("", "", "", "", "", "", "", "", "", 0, "", "", 0)
+NO_DESTINATION = Destination("", "", "", "", "", "", "", "", "", "", 0, "", "", 0)
 
 
 class Enricher:
@@ -156,6 +107,7 @@ class Enricher:
         self.catalog = catalog
         self.home = frozenset(c.upper() for c in home)
         self.bench = bench or Bench()  # the lab's own vendor names for its devices
+        self.parties = Parties(catalog, self.bench)
         self.dns = DnsNames()
 
     def columns(self, f: Flow, device: str, direction: str, remote_ip: str) -> Destination:
@@ -182,6 +134,7 @@ class Enricher:
                 service_kind="",
                 party="local",
                 country="",
+                registry_country="",
                 cross_border=0,
                 as_org="",
                 security=security,
@@ -193,25 +146,26 @@ class Enricher:
         if svc is not None and svc.kind == "dns" and app in ("tls", "quic"):
             # DNS over TLS/QUIC (853) or over HTTPS (443...) to a known resolver, by name or address
             app = ("dot" if app == "tls" else "doq") if 853 in (f.ap, f.bp) else "doh"
-        cc = country(remote_ip)
-        if svc is None:
-            party = "unknown"
-        elif svc.organisation in self.catalog.first_party(self.bench.vendor_of(device)):
-            party = "first"
-        else:
-            party = "third"
+        reg = registry_country(remote_ip)
+        # the catalogue's well-known addresses are anycast (public resolvers): GeoIP places such an
+        # address at one of many nodes (DNSPod's 119.29.29.29 in SG, answered in China from China),
+        # so where it is cannot be told from the address and the registrant's country stands
+        cc = reg if remote_ip in self.catalog.addresses else country(remote_ip)
+        reg_domain = registrable(domain)
+        net = "" if svc else as_org(remote_ip)  # the owner when the catalogue does not know the name
         return Destination(
             app=app,
             domain=domain,
             domain_source=source,
-            registrable=registrable(domain),
+            registrable=reg_domain,
             organisation=svc.organisation if svc else "",
             service=svc.name if svc else "",
             service_kind=svc.kind if svc else "",
-            party=party,
+            party=self.parties.party(device, svc, reg_domain, net),
             country=cc,
+            registry_country=reg,
             cross_border=1 if cc and cc not in self.home else 0,
-            as_org="" if svc else as_org(remote_ip),  # the owner when the catalogue does not know the name
+            as_org=net,
             security=security,
             readable=readable,
         )

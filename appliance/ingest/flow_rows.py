@@ -66,6 +66,7 @@ def flow_row(
         service_kind=dest.service_kind,
         party=dest.party,
         country=dest.country,
+        registry_country=dest.registry_country,
         cross_border=dest.cross_border,
         as_org=dest.as_org,
         security=dest.security,

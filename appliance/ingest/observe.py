@@ -19,6 +19,7 @@ from appliance.ingest.owner import owner
 from appliance.lab.phases import UNMARKED, Phases
 from appliance.masking import mask_hit
 from appliance.store.schema import OBSERVATIONS
+from parsers.detect.coordsys import UNKNOWN, system_of_host
 from parsers.detect.hits import Hit
 from parsers.detect.persona import PersonaMatcher
 from parsers.detect.scan import scan, scan_leaves
@@ -65,7 +66,7 @@ class Observer:
             ]
             found += [("http.header", h) for h in scan_leaves(headers, persona)]
             found += [("http.body", h) for h in scan(m.body, m.header("content-type"), persona)]
-            return self._rows(rec, fid, dev, "http", found)
+            return self._rows(rec, fid, dev, "http", found, m.header("host"))
         if (
             isinstance(rec, AppRecord)
             and rec.protocol in ("mqtt", "coap", "rtsp", "websocket", "raw")
@@ -90,15 +91,22 @@ class Observer:
         return []
 
     def _rows(
-        self, rec: Record, fid: int, dev: str, proto: str, found: list[tuple[str, Hit]]
+        self, rec: Record, fid: int, dev: str, proto: str, found: list[tuple[str, Hit]], host: str = ""
     ) -> list[tuple[Any, ...]]:
+        """Observation rows; a location whose payload named no coordinate system takes the documented
+        default of the map API it was sent to (``coordsys.system_of_host``: Amap GCJ-02...)."""
         if not found:
             return []
+        by_host = system_of_host(host) if host else ""
         f = rec.flow
         phase = self.phases.at(rec.ts, dev) if self.phases else UNMARKED
         remote = owner(f, self.lan).remote_ip  # the non-device end, as flows.remote_ip has it
         out = []
         for carrier, h in found:
+            system = str(h.detail.get("system", "")) if h.data_type == "location" else ""
+            if system == UNKNOWN and by_host:
+                system = h.detail["system"] = by_host
+                h.detail["system_from"] = "host"
             digest = hmac.new(self.key, f"{h.data_type}\x00{h.value}".encode(), hashlib.sha256).hexdigest()[
                 :16
             ]
@@ -116,6 +124,7 @@ class Observer:
                     confidence=h.confidence,
                     decimals=h.decimals,
                     metres=h.metres,
+                    coord_system=system,
                     value_hash=digest,
                     excerpt=h.value if self.raw else mask_hit(h.data_type, h.value),
                     detail=json.dumps(h.detail, sort_keys=True, default=str),

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from appliance import __version__
-from appliance.ingest.enrich import GEOIP_DB, geoip_version
 from appliance.ingest.pipeline import RECORD_TABLES, Pipeline, PipelineOptions
 from appliance.ingest.sources import PcapSource
+from appliance.lookups.geoip import GEOIP_DB, geoip_version
 from appliance.lookups.psl import snapshot as psl_snapshot
 from appliance.store.backends import Store
 from appliance.store.schema import CAPTURES, PHASES

@@ -91,7 +91,7 @@ def destination_chart(destinations: list[dict[str, Any]]) -> Chart:
         kind="bar",
         title="Destinations by country and party",
         title_zh="按国家/地区和归属方统计的目的地",
-        x_label="Country of the remote address (ISO 3166)",
+        x_label="Country where the remote address is located (ISO 3166)",
         y_label="Destinations (count)",
         legend_title="Party (归属方)",
         series=series,

@@ -215,7 +215,7 @@ def evidence(data: ReportData, multi: bool) -> list[Block]:
     )
     kv += [
         [
-            text("IP-to-country / ASN database"),
+            text("IP location, registry and ASN databases"),
             [Run("; ".join(pv["geoip_db"]) or "-"), BR, Run("version", "muted"),
              Run(" " + ("; ".join(pv["geoip_version"]) or "-"))],
         ],

@@ -165,9 +165,23 @@ def _v10(store: Store) -> None:
             add_columns(store, t.name, "batch")
 
 
+def _v11(store: Store) -> None:
+    """Country by location: ``country`` is now where the server is (GeoLite2) and the registrant's
+    country moves beside it as ``registry_country`` in flows and the flow rollup. Rows stored before
+    keep the registrant's country in ``country`` and '' in ``registry_country`` until replayed."""
+    add_columns(store, "flows", "registry_country")
+    add_columns(store, "flow_rollup", "registry_country")
+
+
+def _v12(store: Store) -> None:
+    """Coordinate systems: each location observation's system (``observations.coord_system``);
+    observations stored before have '' (the system stays in their ``detail`` JSON)."""
+    add_columns(store, "observations", "coord_system")
+
+
 STEPS: tuple[Step, ...] = tuple(
     Step(int(f.__name__[2:]), (f.__doc__ or "").split("\n")[0], f)
-    for f in (_v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10)
+    for f in (_v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11, _v12)
 )
 assert [s.number for s in STEPS] == list(range(OLDEST + 1, SCHEMA_VERSION + 1)), "one step per version"
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 from appliance.store.table import AGG, KEY, C, Column, Table, batched
 from appliance.store.table import BATCH as BATCH  # re-exported: the spool and the inserts tag rows with it
 
-SCHEMA_VERSION = 10  # 10: batch on every table, phases.device_mac; 9: flow_rollup, flows by device
+SCHEMA_VERSION = 12  # 12: observations.coord_system; 11: registry_country; 10: batch, phases.device_mac
 
 
 CAPTURES = Table(
@@ -50,7 +50,7 @@ CAPTURES = Table(
         C("lan_prefixes", "Array(String)", "prefixes that counted as local"),
         C("bench_sha256", "String", "sha256 of the bench file used, if any"),
         C("home", "Array(String)", "home jurisdiction (ISO country codes) for cross_border"),
-        C("geoip_db", "String", "offline IP-to-country database used"),
+        C("geoip_db", "String", "offline IP location, registry and AS databases used"),
         C("geoip_version", "String", "its version (the data's release)"),
         C("catalog_version", "String", "version of policies/catalog used for organisations"),
         C("psl_version", "String", "public suffix list snapshot used for registrable domains"),
@@ -158,8 +158,17 @@ FLOWS = Table(
         C("service", "String", "catalogue service name"),
         C("service_kind", "String", "platform, cloud, analytics, push, advertising... (catalogue kinds)"),
         C("party", "String", "first, third (relative to the device vendor), unknown, or local"),
-        C("country", "String", "ISO country of the remote address ('' for local, private or unknown)"),
-        C("cross_border", "UInt8", "1 if the remote country is outside the home jurisdiction"),
+        C(
+            "country",
+            "String",
+            "ISO country where the remote address is located (GeoLite2); '' for local, private or unknown",
+        ),
+        C(
+            "registry_country",
+            "String",
+            "ISO country the remote address block is registered to (RIR delegation); '' if unknown",
+        ),
+        C("cross_border", "UInt8", "1 if the remote address is located outside the home jurisdiction"),
         C(
             "as_org",
             "String",
@@ -301,6 +310,12 @@ OBSERVATIONS = Table(
         C("confidence", "String", "high, medium or low"),
         C("decimals", "Int8", "location: decimal places sent (-1 when not a coordinate)"),
         C("metres", "Float64", "location: what those decimals resolve north-south, m"),
+        C(
+            "coord_system",
+            "String",
+            "location: WGS-84, GCJ-02, BD-09 or unknown, as stated or by the map API (''"
+            " for other types); parsers.detect.coordsys.to_wgs84 converts for distances",
+        ),
         C("value_hash", "String", "HMAC-SHA256 of the value with the store's key, 16 hex digits"),
         C("excerpt", "String", "the value masked (as sent when raw evidence is on)"),
         C("detail", "String", "JSON: coordinate system, accuracy, hash form, media format and size..."),
@@ -333,6 +348,7 @@ FLOW_ROLLUP = Table(
         KEY("service_kind", "String", "flows.service_kind"),
         KEY("party", "String", "flows.party"),
         KEY("country", "String", "flows.country"),
+        KEY("registry_country", "String", "flows.registry_country"),
         KEY("cross_border", "UInt8", "flows.cross_border"),
         KEY("as_org", "String", "flows.as_org"),
         KEY("security", "String", "flows.security"),

@@ -5,7 +5,10 @@ A coordinate is a number under a latitude or longitude key (``lat``, ``gpsLng``,
 under a location key; or an NMEA GGA/RMC sentence. Precision is the decimal places
 the device sent (of the coarser coordinate) and what they resolve in metres, which is
 what the 2025 special action's "high precision" turns on. The coordinate system
-(WGS-84, GCJ-02, BD-09) and an accuracy radius are read from sibling fields when sent.
+(WGS-84, GCJ-02, BD-09: ``parsers.detect.coordsys``) is read from a sibling field
+(``coordtype``, ``coord_type``, ``coordsys``...), else the pair's key (``gcjLat``), else a
+field anywhere in the payload; the observer adds the map API's own default by host. An
+accuracy radius is read from sibling fields when sent.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import re
 from collections.abc import Iterable
 from functools import lru_cache
 
+from parsers.detect.coordsys import BD09, GCJ02, UNKNOWN, WGS84, system_named
 from parsers.detect.hits import HIGH, LOW, MEDIUM, Hit
 from parsers.detect.values import Leaf
 
@@ -44,8 +48,7 @@ PAIR_NAMES = frozenset(
 )  # fmt: skip
 LNG_FIRST = frozenset(("lnglat", "lonlat", "location", "point", "coordinates"))  # Amap, GeoJSON order
 SYSTEM_KEYS = frozenset(("coordtype", "coordsys", "coordsystem", "crs", "datum", "gpstype", "coortype"))
-SYSTEMS = {"gcj02": "GCJ-02", "gcj": "GCJ-02", "bd09": "BD-09", "bd09ll": "BD-09", "bd09mc": "BD-09",
-           "wgs84": "WGS-84", "wgs": "WGS-84", "gps": "WGS-84"}  # fmt: skip
+KEY_SYSTEMS = (("gcj", GCJ02), ("bd", BD09), ("wgs", WGS84), ("gps", WGS84))  # gcjLat, bdLng, wgsLat...
 ACCURACY_KEYS = frozenset(("accuracy", "acc", "radius", "hacc", "horizontalaccuracy", "locacc", "precision"))
 NUMBER = re.compile(r"^-?\d{1,3}\.(\d+)$")
 PAIR = re.compile(r"^\s*(-?\d{1,3}\.\d+)\s*[,; ]\s*(-?\d{1,3}\.\d+)\s*$")
@@ -99,11 +102,11 @@ def find(leaves: Iterable[Leaf]) -> list[Hit]:
     if not any(not x.key or norm(x.key) in ANY_NAME for x in items):
         # no field a coordinate, scan or cell could be in: only sentences and scan lists in values
         return [h for x in items if "$G" in x.value or "-" in x.value for h in _text(x)]
-    doc_system = None  # a coordinate system named anywhere in the payload applies to all its pairs
+    doc_system = ""  # a coordinate system named anywhere in the payload applies to all its pairs
     for leaf in items:
         groups.setdefault(leaf.parent, []).append(leaf)
         if leaf.key and norm(leaf.key) in SYSTEM_KEYS:
-            doc_system = doc_system or SYSTEMS.get(norm(leaf.value))
+            doc_system = doc_system or system_named(leaf.value)
     hits: list[Hit] = []
     wifi = 0
     for parent, group in groups.items():
@@ -125,10 +128,19 @@ def find(leaves: Iterable[Leaf]) -> list[Hit]:
                 h = _pair_hit(x.path, b, a, HIGH) if lng_first else _pair_hit(x.path, a, b, HIGH)
                 if h:
                     found.append(h)
-        system = next((SYSTEMS.get(norm(x.value)) for k, x in keyed.items() if k in SYSTEM_KEYS), None)
+        system = next((system_named(x.value) for k, x in keyed.items() if k in SYSTEM_KEYS), "")
+        by_key = next((sy for p, sy in KEY_SYSTEMS if lat is not None and norm(lat.key).startswith(p)), "")
         acc = next((x.value for k, x in keyed.items() if k in ACCURACY_KEYS), None)
         for h in found:
-            h.detail["system"] = system or doc_system or "unknown"
+            # stated beside the pair, else by the pair's own key (gcjLat), else anywhere in the payload
+            h.detail["system"], h.detail["system_from"] = next(
+                (
+                    (sy, src)
+                    for sy, src in ((system, "field"), (by_key, "key"), (doc_system, "payload"))
+                    if sy
+                ),
+                (UNKNOWN, ""),
+            )
             if acc is not None:
                 with contextlib.suppress(ValueError):
                     h.detail["accuracy_m"] = float(acc)
@@ -194,5 +206,11 @@ def _nmea(kind: str, f: list[str]) -> Hit | None:
     metres = round(1852.0 * 10.0**-minutes_dp, 3)
     places = max(0, round(-math.log10(metres / METRES_PER_DEGREE)))
     return Hit(
-        "location", "nmea", f"{lat:.7f},{lon:.7f}", HIGH, places, metres, {"system": "WGS-84", "nmea": kind}
+        "location",
+        "nmea",
+        f"{lat:.7f},{lon:.7f}",
+        HIGH,
+        places,
+        metres,
+        {"system": WGS84, "system_from": "nmea", "nmea": kind},
     )

@@ -260,9 +260,10 @@ def cross_border(rule: Rule, facts: Facts, decl: Declaration | None) -> list[Fin
             _finding(
                 rule,
                 facts,
-                f"{what_en} sent abroad to {where} ({cc}) {times_en(len(rows))}"
+                f"{what_en} sent abroad to {where} (located in {cc}) {times_en(len(rows))}"
                 + (" from a child's device" if child else ""),
-                f"向境外 {where}（{cc}）发送了 {len(rows)} 次{what_zh}" + ("（儿童设备）" if child else ""),
+                f"向境外 {where}（位于 {cc}）发送了 {len(rows)} 次{what_zh}"
+                + ("（儿童设备）" if child else ""),
                 {
                     "subject": where,
                     "destination": where,

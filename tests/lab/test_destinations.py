@@ -95,9 +95,9 @@ def test_cross_border_follows_home_jurisdiction() -> None:
     mainland = Enricher(cat)
     hong_kong = Enricher(cat, ("HK",))
     for ip, abroad_cn, abroad_hk in ((hk, 1, 0), (mo, 1, 1), (tw, 1, 1), (cn, 0, 1), (us, 1, 1)):
-        assert mainland.columns(flow, "02:02:02:02:02:02", "outbound", ip)[9] == abroad_cn, ip
-        assert hong_kong.columns(flow, "02:02:02:02:02:02", "outbound", ip)[9] == abroad_hk, ip
-    assert mainland.columns(flow, "02:02:02:02:02:02", "local", "192.168.1.3")[7] == "local"
+        assert mainland.columns(flow, "02:02:02:02:02:02", "outbound", ip).cross_border == abroad_cn, ip
+        assert hong_kong.columns(flow, "02:02:02:02:02:02", "outbound", ip).cross_border == abroad_hk, ip
+    assert mainland.columns(flow, "02:02:02:02:02:02", "local", "192.168.1.3").party == "local"
 
 
 def test_dns_names_are_time_aware() -> None:
@@ -118,7 +118,7 @@ def test_security_and_doh_detection() -> None:
     s.app, s.sni, s.security = "tls", "dns.google", "tls1.3"
     flow.l7 = s
     cols = Enricher(cat).columns(flow, "02:02:02:02:02:02", "outbound", "8.8.8.8")
-    assert cols[0] == "doh" and cols[1] == "dns.google" and cols[6] == "dns" and cols[11] == "tls1.3"
+    assert (cols.app, cols.domain, cols.service_kind, cols.security) == ("doh", "dns.google", "dns", "tls1.3")
 
 
 def test_values_masked_unless_raw_evidence(store: Store) -> None:
@@ -153,7 +153,11 @@ def test_capture_records_databases_and_versions(store: Store) -> None:
     )[0]
     assert cap["psl_version"].startswith("20")
     assert cap["home"] == ["CN"]
-    assert "iptocc" in cap["geoip_db"] and "sha256:" in cap["geoip_version"]
+    assert (
+        "iptocc" in cap["geoip_db"]
+        and "GeoLite2 Country" in cap["geoip_db"]
+        and "sha256:" in cap["geoip_version"]
+    )
     assert cap["catalog_version"]
 
 

@@ -98,6 +98,11 @@ def match(truth: list[dict[str, Any]], obs: list[dict[str, Any]]) -> list[tuple[
     return out
 
 
+# coordinate systems the map vendors document for their web APIs when a request names none
+# (Amap Web service API: GCJ-02 coordinates; Tencent Location Service WebService API: GCJ-02)
+MAP_API_DEFAULTS = {"restapi.amap.com": "GCJ-02", "apis.map.qq.com": "GCJ-02"}
+
+
 def test_truth_covers_every_data_type(lab: Lab) -> None:
     truth, _obs, _ms = lab
     kinds = {e["data_type"] for e in truth["observations"]}
@@ -147,6 +152,11 @@ def test_precision_and_recall_per_data_type(lab: Lab) -> None:
             wrong.append(("decimals", e, o["decimals"]))
         if e.get("system") and e["system"] != extra.get("system"):
             wrong.append(("system", e, extra.get("system")))
+        # the column: as the payload stated it, else the map API's documented default, else unknown
+        if e["data_type"] == "location":
+            want = e.get("system") or MAP_API_DEFAULTS.get(e["destination"], "unknown")
+            if want != o["coord_system"]:
+                wrong.append(("coord_system column", e, o["coord_system"]))
     for w in wrong[:10]:
         print("mismatch:", w)
     assert not wrong, wrong[:5]

@@ -31,8 +31,9 @@ def observations(
     rows = store.query(
         f"""SELECT o.ts_ns AS ts_ns, o.device_mac AS device_mac, o.data_type AS data_type,
             o.carrier AS carrier, o.path AS path, o.confidence AS confidence, o.decimals AS decimals,
-            o.metres AS metres, o.value_hash AS value_hash, o.excerpt AS excerpt, o.detail AS detail,
-            o.remote_ip AS remote_ip, o.capture_id AS capture_id, flow_id, f.dom AS domain,
+            o.metres AS metres, o.coord_system AS coord_system, o.value_hash AS value_hash,
+            o.excerpt AS excerpt, o.detail AS detail, o.remote_ip AS remote_ip,
+            o.capture_id AS capture_id, flow_id, f.dom AS domain,
             f.org AS organisation, f.cc AS country
         FROM (SELECT * FROM {{db}}.observations WHERE {where}) AS o
         ANY LEFT JOIN (SELECT flow_id, domain AS dom, organisation AS org, country AS cc
@@ -109,8 +110,9 @@ def fact_observations(store: Store, capture_id: str, device: str) -> Rows:
     fwhere = joined("observations", where, [capture_id])
     return store.query(
         f"""SELECT o.ts_ns AS ts_ns, o.data_type AS data_type, o.carrier AS carrier, o.path AS path,
-            o.confidence AS confidence, o.decimals AS decimals, o.metres AS metres, o.excerpt AS excerpt,
-            o.detail AS detail, o.flow_id AS flow_id, o.phase AS phase, o.remote_ip AS remote_ip,
+            o.confidence AS confidence, o.decimals AS decimals, o.metres AS metres,
+            o.coord_system AS coord_system, o.excerpt AS excerpt, o.detail AS detail,
+            o.flow_id AS flow_id, o.phase AS phase, o.remote_ip AS remote_ip,
             if(f.dom != '', f.dom, o.remote_ip) AS destination, f.org AS organisation, f.pty AS party,
             f.skind AS service_kind, f.cc AS country, f.abroad AS cross_border, f.sec AS security
         FROM (SELECT * FROM {{db}}.observations WHERE {where}) AS o

@@ -197,10 +197,12 @@ def flow_count(
 # Per destination, from the flow rollup (flows summed at ingestion). The inner aggregates take
 # aliases unlike any column (ClickHouse would substitute an alias inside its own aggregate); the
 # outer select hands them back under the schema's names, so readers need no renaming. Lists built
-# from several values (countries, securities, apps, remote_ips) are not columns and keep theirs.
+# from several values (countries, registry_countries, securities, apps, remote_ips) are not columns
+# and keep theirs.
 _DEST_COLUMNS = """any(registrable) AS reg_domain, anyLast(organisation) AS org, anyLast(service) AS svc,
             anyLast(service_kind) AS skind, anyLast(party) AS party_of,
             arrayStringConcat(arraySort(groupUniqArray(country)), ',') AS countries,
+            arrayStringConcat(arraySort(groupUniqArray(registry_country)), ',') AS registry_countries,
             max(cross_border) AS abroad, anyLast(as_org) AS network,
             arrayStringConcat(arraySort(groupUniqArray(if(security = '', 'unknown', security))), ',')
                 AS securities,
@@ -209,7 +211,8 @@ _DEST_COLUMNS = """any(registrable) AS reg_domain, anyLast(organisation) AS org,
             sum(bytes_sent) AS sent, sum(bytes_received) AS received, min(first_ns) AS first_seen_ns,
             max(last_ns) AS last_seen_ns"""
 _DEST_NAMES = """mac AS device_mac, destination, reg_domain AS registrable, org AS organisation,
-            svc AS service, skind AS service_kind, party_of AS party, countries, abroad AS cross_border,
+            svc AS service, skind AS service_kind, party_of AS party, countries, registry_countries,
+            abroad AS cross_border,
             network AS as_org, securities, any_readable AS readable, apps, remote_ips, nflows AS flows,
             sent AS bytes_sent, received AS bytes_received, first_seen_ns AS first_ns,
             last_seen_ns AS last_ns"""
