@@ -69,6 +69,8 @@ LABELS: dict[str, tuple[str, str]] = {
     "jitter": ("Jitter (s)", "抖动（秒）"),
     "bursts": ("Bursts", "突发数"),
     "upload_kind": ("Upload kind", "上传类型"),
+    "upload_confidence": ("Confidence", "置信度"),
+    "upload_reason": ("Why", "依据"),
     "bytes_out": ("Bytes out", "上行字节"),
     "proto": ("Protocol", "协议"),
     "src": ("Source", "源"),

@@ -14,6 +14,10 @@ if TYPE_CHECKING:
 TCP = 6
 SYN = 0x02
 MAX_BURSTS = 4096  # per flow record: 30 min of 1 s gaps is 1,800
+# A payload this large is a full segment or datagram: above RFC 9000's 1,200-byte minimum a QUIC
+# path must carry and WebRTC's usual RTP packet limit, below Ethernet's 1,460-byte TCP MSS. Voice
+# frames stay far below it; files and video fill packets to it (appliance.measures.upload_kinds).
+LARGE_PAYLOAD = 1200
 
 
 class Flow:
@@ -73,13 +77,15 @@ class Flow:
         self.owner: object | None = None
         self.app: TcpSession | UdpSession | None = None  # the session while it still reads payload
         self.l7: TcpSession | UdpSession | None = None  # the session, kept for enrichment
-        # payload bursts: [start, last, bytes up, bytes down, packets up, packets down]
+        # payload bursts: [start, last, bytes up, bytes down, packets up, packets down, squared
+        # bytes up, squared bytes down, large packets up, large packets down] (the squares give the
+        # spread of packet sizes, the shape that tells a codec's frames from a file's segments)
         self.burst: list[int] | None = None
         self.bursts: list[list[int]] = []
 
     def new_burst(self, ts: int) -> list[int]:
         """Open the next payload burst; past MAX_BURSTS in one record, later ones are not kept."""
-        b = [ts, ts, 0, 0, 0, 0]
+        b = [ts, ts, 0, 0, 0, 0, 0, 0, 0, 0]
         if len(self.bursts) < MAX_BURSTS:
             self.bursts.append(b)
         self.burst = b

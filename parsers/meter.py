@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable
 
 from parsers.capture import Frame, Packet
 from parsers.events import Event, Record
-from parsers.flow import SYN, TCP, Flow
+from parsers.flow import LARGE_PAYLOAD, SYN, TCP, Flow
 from parsers.ipfrag import Reassembler
 from parsers.linklayer import ETH_ARP, ETH_IPV4, ETH_IPV6, LINK_DECODERS, SHIMS
 from parsers.neighbours import arp_event, ndp_event
@@ -286,9 +286,15 @@ class FlowMeter:
                 if up:
                     b[2] += pl
                     b[4] += 1
+                    b[6] += pl * pl
+                    if pl >= LARGE_PAYLOAD:
+                        b[8] += 1
                 else:
                     b[3] += pl
                     b[5] += 1
+                    b[7] += pl * pl
+                    if pl >= LARGE_PAYLOAD:
+                        b[9] += 1
             # ---- payload, while the flow's session still wants it
             app = f.app
             if inv is not None:  # a datagram with inventory evidence (DHCP, mDNS, SSDP)

@@ -68,7 +68,8 @@ class Facts:
         country, cross_border, security, readable, bytes_out, bytes_in, phase
     periods: destination, period_s, score, periodic, longest_run_s, bytes_out, first_ns, last_ns
     uploads: flow_id (as text), destination, organisation, country, security,
-        phase, start_ns, end_ns, seconds, bytes_out, bytes_in, kind, confidence, reason
+        phase, start_ns, end_ns, seconds, bytes_out, bytes_in, kind (audio, video or unknown),
+        confidence (high, medium, low), score (0..1), leaning (nearest shape), reason
         (``checks.common.upload_rows`` gives checks them with flow_id, first_ns and phase)
     """
 

@@ -169,6 +169,8 @@ def uploads_cmd(
             "rate": r["rate"],
             "kind": r["kind"],
             "confidence": r["confidence"],
+            "score": r["score"],
+            "leaning": r["leaning"],
             "reason": r["reason"],
         }
         for r in rows
@@ -177,7 +179,7 @@ def uploads_cmd(
         print_json(rows)
         return
     if not rows:
-        out.print("No upload bursts (none of 16 KiB or more, mostly one way).")
+        out.print("No upload bursts (none of 16 KiB or more, mostly one way or a call's media).")
         return
     t = table("Upload bursts", ("Device", "Start", "Destination", "Phase", "Sent", "Probably", "Why"))
     for r in rows:
@@ -187,7 +189,7 @@ def uploads_cmd(
             r["destination"],
             r["phase"],
             fmt_bytes(r["bytes_out"]),
-            f"{r['kind']} ({r['confidence']})",
+            f"{r['kind']} ({r['confidence']} {r['score']:.2f})",
             r["reason"],
         )
     out.print(t)

@@ -87,6 +87,7 @@ def burst_rows(
     return [
         row(capture_id=capture_id, ingest_id=ingest_id, flow_id=fid, device_mac=device, start_ns=s, end_ns=e,
             bytes_out=bu if dev_first else bd, bytes_in=bd if dev_first else bu,
-            pkts_out=pu if dev_first else pd, pkts_in=pd if dev_first else pu, phase=phase_at(s, device))
-        for s, e, bu, bd, pu, pd in f.bursts
+            pkts_out=pu if dev_first else pd, pkts_in=pd if dev_first else pu, phase=phase_at(s, device),
+            sq_out=qu if dev_first else qd, large_out=lu if dev_first else ld)
+        for s, e, bu, bd, pu, pd, qu, qd, lu, ld in f.bursts
     ]  # fmt: skip

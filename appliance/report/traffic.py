@@ -170,5 +170,6 @@ def upload_row(r: dict[str, Any]) -> dict[str, Any]:
         "bytes_up": int(r["bytes_out"]),
         "kind": r["kind"],
         "confidence": r["confidence"],
+        "score": float(r["score"]),
         "reason": r["reason"],
     }

@@ -157,7 +157,7 @@ def not_assessed(data: ReportData) -> list[Block]:
                 text(u["phase"]),
                 text(fmt_bytes(u["bytes_up"])),
                 text(secs(u["seconds"])),
-                text(f"{u['kind']} ({u['confidence']})"),
+                text(f"{u['kind']} ({u['confidence']} {u['score']:.2f})"),
                 text(u["reason"]),
             ]
             for u in data.uploads

@@ -179,9 +179,15 @@ def _v12(store: Store) -> None:
     add_columns(store, "observations", "coord_system")
 
 
+def _v13(store: Store) -> None:
+    """Upload classes: bursts gain the spread of the device's packet sizes (``sq_out``) and its
+    full-size packets (``large_out``); bursts stored before read 0 there (spread not measured)."""
+    add_columns(store, "bursts", "sq_out", "large_out")
+
+
 STEPS: tuple[Step, ...] = tuple(
     Step(int(f.__name__[2:]), (f.__doc__ or "").split("\n")[0], f)
-    for f in (_v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11, _v12)
+    for f in (_v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11, _v12, _v13)
 )
 assert [s.number for s in STEPS] == list(range(OLDEST + 1, SCHEMA_VERSION + 1)), "one step per version"
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 from appliance.store.table import AGG, KEY, C, Column, Table, batched
 from appliance.store.table import BATCH as BATCH  # re-exported: the spool and the inserts tag rows with it
 
-SCHEMA_VERSION = 12  # 12: observations.coord_system; 11: registry_country; 10: batch, phases.device_mac
+SCHEMA_VERSION = 13  # 13: bursts.sq_out, large_out; 12: observations.coord_system; 11: registry_country; 10: batch
 
 
 CAPTURES = Table(
@@ -389,6 +389,13 @@ BURSTS = Table(
         C("pkts_out", "UInt32", "payload packets the device sent"),
         C("pkts_in", "UInt32", "payload packets the device received"),
         C("phase", "String", "test phase the burst began in"),
+        C(
+            "sq_out",
+            "UInt64",
+            "sum of the squared payload sizes the device sent, bytes\u00b2: with pkts_out "
+            "and bytes_out, the spread of its packet sizes (0 in stores older than schema 11)",
+        ),
+        C("large_out", "UInt32", "payload packets of 1,200 bytes or more the device sent (full segments)"),
     ),
     order_by="capture_id, ingest_id, device_mac, start_ns",
 )

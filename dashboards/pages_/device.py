@@ -150,6 +150,7 @@ def _uploads(uploads: list[dict[str, Any]]) -> None:
                 "kb": int(u["bytes_out"]) / 1000,
                 "dest": str(u["destination"]),
                 "kind": str(u["kind"]),
+                "confidence": f"{u['confidence']} {float(u['score']):.2f}",
             }
             for u in uploads
         ]
@@ -161,11 +162,13 @@ def _uploads(uploads: list[dict[str, Any]]) -> None:
             x=alt.X("time:T", title=t("time_utc")),
             y=alt.Y("kb:Q", title=t("upload_kb")),
             color=alt.Color("kind:N", title=t("upload_kind")),
-            tooltip=["time:T", "dest:N", "kind:N", "kb:Q"],
+            tooltip=["time:T", "dest:N", "kind:N", "confidence:N", "kb:Q"],
         )
     )
     st.altair_chart(chart, width="stretch")
     for u in uploads:
         u["start"] = ts(int(u["start_ns"]))
-    cols = {"start": "start", "destination": "destination", "kind": "upload_kind", "bytes_out": "bytes_out"}
+        u["sure"] = f"{u['confidence']} {float(u['score']):.2f}"
+    cols = {"start": "start", "destination": "destination", "kind": "upload_kind",
+            "sure": "upload_confidence", "bytes_out": "bytes_out", "reason": "upload_reason"}  # fmt: skip
     st.dataframe(table(uploads, cols), hide_index=True, key="device_uploads")

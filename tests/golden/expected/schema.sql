@@ -303,6 +303,8 @@ CREATE TABLE IF NOT EXISTS `tapaudit`.`bursts` (
     `pkts_out` UInt32,
     `pkts_in` UInt32,
     `phase` String,
+    `sq_out` UInt64,
+    `large_out` UInt32,
     `batch` UInt32 DEFAULT 0
 )
 ENGINE = MergeTree()
