@@ -111,6 +111,7 @@ class RecordRows:
 
     def _tls(self, r: TlsRecord, head: dict[str, Any]) -> tuple[Any, ...]:
         c, s = r.client, r.server
+        tls_hello = c is not None and not c.gquic  # a gQUIC CHLO has a server name but no TLS fields
         leaf = r.certs[0] if r.certs else None
         return TLS.row(
             **head,
@@ -121,8 +122,8 @@ class RecordRows:
             client_versions=[version_name(v) for v in c.versions if v not in GREASE] if c else [],
             ciphers=c.ciphers if c else [],
             extensions=c.extensions if c else [],
-            ja3=c.ja3 if c else "",
-            ja4=c.ja4("q" if r.transport == "quic" else "t") if c else "",
+            ja3=c.ja3 if c and tls_hello else "",
+            ja4=c.ja4("q" if r.transport == "quic" else "t") if c and tls_hello else "",
             server_version=_version(s.version) if s else "",
             cipher=s.cipher if s else 0,
             ja3s=s.ja3s if s else "",

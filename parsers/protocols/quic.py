@@ -3,7 +3,9 @@
 Initial keys derive from the client's destination connection id, which travels in
 clear, so anyone on the path can read the ClientHello: server name, ALPN and the
 JA4 (with transport ``q``). The ClientHello may span several Initial packets and
-CRYPTO frames; ``InitialCrypto`` gathers them per connection.
+CRYPTO frames; ``InitialCrypto`` gathers them per connection. Google's Q050/T050/T051
+protect their Initials the same way with salts of their own; their frames are gQUIC's
+(``parsers.protocols.gquic``).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from dataclasses import dataclass, field
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from parsers.protocols.gquic import GquicError, chlo, chlo_length
 from parsers.protocols.tls import ClientHello, TlsError, parse_client_hello
 
 V1, V2 = 0x00000001, 0x6B3343CF
@@ -36,6 +39,14 @@ DRAFT_SALTS = {
 }
 for _salt, _versions in DRAFT_SALTS.items():
     SALTS.update(dict.fromkeys(_versions, _salt))
+# Google QUIC with IETF-style protected Initials (Wireshark's packet-quic.c, nDPI's quic.c):
+# Q050 carries a gQUIC CHLO, T050/T051 a TLS ClientHello, both in gQUIC CRYPTO frames (0x08).
+GQUIC_SALTS = {
+    0x51303530: bytes.fromhex("504574efd066fe2f9d945cfcdbd3a7f0d3b56b45"),  # Q050
+    0x54303530: bytes.fromhex("7ff579e5acd072915580304c43a2367c60488310"),  # T050
+    0x54303531: bytes.fromhex("7a4edef4e7ccee5fa4506c19124fc8ccda6e033d"),  # T051
+}
+SALTS.update(GQUIC_SALTS)
 LABELS = {V1: ("quic key", "quic iv", "quic hp"), V2: ("quicv2 key", "quicv2 iv", "quicv2 hp")}
 INITIAL_TYPE = {V1: 0, V2: 1}  # long-header packet type bits of an Initial
 MAX_CRYPTO = 1 << 16
@@ -136,8 +147,10 @@ def _decrypt(
     return InitialPacket(version, dcid, scid, plain)
 
 
-def crypto_frames(frames: bytes) -> list[tuple[int, bytes]]:
+def crypto_frames(frames: bytes, version: int = V1) -> list[tuple[int, bytes]]:
     """(offset, data) of the CRYPTO frames among PADDING, PING and ACK frames."""
+    if version in GQUIC_SALTS:
+        return _gquic_crypto_frames(frames)
     out = []
     pos = 0
     while pos < len(frames):
@@ -167,6 +180,29 @@ def crypto_frames(frames: bytes) -> list[tuple[int, bytes]]:
     return out
 
 
+def _gquic_crypto_frames(frames: bytes) -> list[tuple[int, bytes]]:
+    """Q050/T05x: gQUIC CRYPTO frames (0x08, offset and length as varints) after padding, PING and
+    gQUIC ACKs (0x40, 0x60: skipped by their fixed sizes as nDPI does); other frames end the read."""
+    out: list[tuple[int, bytes]] = []
+    pos, end = 0, len(frames)
+    while pos < end:
+        ftype = frames[pos]
+        if ftype in (0x00, 0x01):
+            pos += 1
+        elif ftype in (0x40, 0x60):
+            pos += 6 if ftype == 0x40 else 9
+        elif ftype == 0x08:
+            off, pos = _varint(frames, pos + 1)
+            n, pos = _varint(frames, pos)
+            if pos + n > end:
+                raise QuicError("CRYPTO frame runs past the packet")
+            out.append((off, frames[pos : pos + n]))
+            pos += n
+        else:
+            break
+    return out
+
+
 @dataclass
 class InitialCrypto:
     """The CRYPTO stream of one connection's client Initials, until the ClientHello is whole."""
@@ -174,7 +210,7 @@ class InitialCrypto:
     data: dict[int, bytes] = field(default_factory=dict)
 
     def add(self, packet: InitialPacket) -> ClientHello | None:
-        for off, chunk in crypto_frames(packet.frames):
+        for off, chunk in crypto_frames(packet.frames, packet.version):
             if off < MAX_CRYPTO:
                 self.data[off] = chunk
         stream = b""
@@ -182,6 +218,13 @@ class InitialCrypto:
             if off > len(stream):
                 break
             stream += self.data[off][len(stream) - off :]
+        if stream[:4] == b"CHLO":  # Q050: a gQUIC client hello
+            try:
+                need = chlo_length(stream)
+                label = packet.version.to_bytes(4, "big").decode("ascii", "replace")
+                return chlo(stream, label) if need and len(stream) >= need else None
+            except GquicError as exc:
+                raise QuicError(f"CHLO: {exc}") from None
         if len(stream) < 4 or stream[0] != 1:
             return None
         need = 4 + int.from_bytes(stream[1:4], "big")

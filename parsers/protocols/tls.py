@@ -46,6 +46,7 @@ class ClientHello:
     groups: list[int] = field(default_factory=list)
     point_formats: list[int] = field(default_factory=list)
     signature_algorithms: list[int] = field(default_factory=list)
+    gquic: str = ""  # a Google QUIC CHLO's version (Q043...): only its server name is read, no TLS fields
 
     @property
     def version(self) -> int:

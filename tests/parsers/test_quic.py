@@ -9,11 +9,13 @@ import pytest
 import yaml
 
 from parsers.events import TlsRecord
+from parsers.protocols import gquic
 from parsers.protocols.quic import InitialCrypto, QuicError, client_initials, client_keys
 from parsers.protocols.tls import ClientHello
 from tests.support.paths import SHARED, shared_path
 from tests.support.sessionrun import run_sessions
 from tests.support.tcpflows import udp_datagrams
+from tests.support.tshark import needs_tshark, tshark_fields
 from tests.support.zeekconn import read_conn, trace_of
 
 
@@ -119,3 +121,57 @@ def test_garbage_raises_only_quic_error() -> None:
         blob = bytes((0xC0,)) + (1).to_bytes(4, "big") + bytes((8,)) + rng.randbytes(max(n - 6, 0))
         with contextlib.suppress(QuicError):
             client_initials(blob)
+
+
+# ---- Google QUIC: the CHLO's server name, against Wireshark's gQUIC dissector and nDPI ----------
+
+# nDPI's captures of every gQUIC version it reads: Q024 ... Q046 in clear, Q050/T050/T051 protected
+GQUIC_CAPTURES = (
+    "quic.pcap", "http_ipv6.pcap", "wechat.pcap", "youtube_quic.pcap", "youtubeupload.pcap",
+    "quic_q43.pcap", "quic046.pcap", "quic_q46_b.pcap", "telegram.pcap", "quic_q50.pcap",
+    "gquic.pcap", "quic_t50.pcap", "quic_t51.pcap",
+)  # fmt: skip
+
+
+@needs_tshark
+@pytest.mark.parametrize("name", GQUIC_CAPTURES)
+def test_gquic_server_names_match_tshark(name: str) -> None:
+    """Every gQUIC client hello's server name, per flow, as tshark reads it (the CHLO's SNI tag; a
+    T05x TLS ClientHello's server_name), and the version tshark names it by."""
+    pcap = shared_path("nDPI", "pcap", name)
+    fields = ["udp.srcport", "udp.dstport", "gquic.tag.sni", "tls.handshake.extensions_server_name"]
+    want: dict[frozenset[int], set[str]] = {}
+    for row in tshark_fields(pcap, "gquic.tag.sni || (quic && tls.handshake.type == 1)", fields).values():
+        ports = frozenset(int(p) for p in row["udp.srcport"] + row["udp.dstport"])
+        want.setdefault(ports, set()).update(
+            row["gquic.tag.sni"] + row["tls.handshake.extensions_server_name"]
+        )
+    versions: set[str] = set()
+    for row in tshark_fields(
+        pcap, "gquic.version || quic.version", ["gquic.version", "quic.version"]
+    ).values():
+        versions.update(row["gquic.version"])
+        versions.update(bytes.fromhex(v[2:]).decode() for v in row["quic.version"] if v.startswith("0x5"))
+    assert want, "tshark read no gQUIC client hello"
+    got: dict[frozenset[int], set[str]] = {}
+    marked: set[str] = set()
+    for r in run_sessions(pcap).records:
+        if isinstance(r, TlsRecord) and r.transport == "quic" and r.client is not None:
+            marked.add(r.client.gquic or "tls")
+            if r.client.sni:  # quic.pcap's Q033 hellos to port 6121 carry no SNI tag (tshark shows none)
+                got.setdefault(frozenset((r.flow.ap, r.flow.bp)), set()).add(r.client.sni)
+    assert got == want
+    assert marked - {"tls"} == versions - {"T050", "T051"}  # T05x carry a TLS ClientHello, not a CHLO
+
+
+def test_gquic_clear_hello_needs_the_crypto_stream() -> None:
+    """A clear gQUIC packet whose first frame is on another stream, or whose CHLO is cut, is no hello
+    (None) or raises GquicError (a ValueError: the session counts it malformed)."""
+    _key, payload = udp_datagrams(shared_path("nDPI", "pcap", "quic_q43.pcap"))[0]
+    assert gquic.clear_hello(payload) is not None
+    other_stream = payload[:27] + b"\x03" + payload[28:]  # STREAM frame on stream 3
+    assert gquic.clear_hello(other_stream) is None
+    with pytest.raises(gquic.GquicError):
+        gquic.clear_hello(payload[:600])  # the frame says 1024 bytes of CHLO follow
+    with pytest.raises(gquic.GquicError):
+        gquic.chlo(payload[30:200], "Q043")  # the index is whole, the values are not
