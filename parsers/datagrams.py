@@ -84,7 +84,8 @@ def _dhcp(s: UdpSession, out: list[Record], flow: Any, up: bool, ts: int, m: dhc
 
 
 def _quic(s: UdpSession, out: list[Record], flow: Any, up: bool, ts: int, payload: bytes) -> bool:
-    """The client's Initial packets, decrypted until its ClientHello is whole; or a gQUIC
+    """The client's Initial packets, decrypted until its ClientHello is whole (later Initials
+    with the server's connection id are decrypted with the first one's keys); or a gQUIC
     client hello in clear."""
     if not up:
         return s.packets < UDP_MAX_PACKETS
@@ -97,7 +98,7 @@ def _quic(s: UdpSession, out: list[Record], flow: Any, up: bool, ts: int, payloa
         return False
     if s.crypto is None:
         s.crypto = quic.InitialCrypto()
-    for pkt in quic.client_initials(payload):
+    for pkt in quic.client_initials(payload, s.crypto.original):
         hello = s.crypto.add(pkt)
         if hello is not None:
             s.sni = hello.sni

@@ -3,9 +3,12 @@
 Initial keys derive from the client's destination connection id, which travels in
 clear, so anyone on the path can read the ClientHello: server name, ALPN and the
 JA4 (with transport ``q``). The ClientHello may span several Initial packets and
-CRYPTO frames; ``InitialCrypto`` gathers them per connection. Google's Q050/T050/T051
-protect their Initials the same way with salts of their own; their frames are gQUIC's
-(``parsers.protocols.gquic``).
+CRYPTO frames; ``InitialCrypto`` gathers them per connection. Once the server's first
+Initial came, the client's next Initials carry the server's chosen connection id
+(RFC 9000 7.2) but are still protected with the keys of its first one (RFC 9001 5.2),
+so ``InitialCrypto`` keeps that first id and decrypts the later packets with it (as
+nDPI and Wireshark do). Google's Q050/T050/T051 protect their Initials the same way
+with salts of their own; their frames are gQUIC's (``parsers.protocols.gquic``).
 """
 
 from __future__ import annotations
@@ -62,6 +65,7 @@ class InitialPacket:
     dcid: bytes
     scid: bytes
     frames: bytes  # decrypted payload
+    keyed_by: bytes = b""  # the first Initial's id whose keys decrypted it, when not its own
 
 
 def _expand_label(secret: bytes, label: str, length: int) -> bytes:
@@ -95,8 +99,12 @@ def _varint(data: bytes, pos: int) -> tuple[int, int]:
     return value, pos + size
 
 
-def client_initials(datagram: bytes) -> list[InitialPacket]:
-    """The decrypted client Initial packets coalesced in one UDP datagram."""
+def client_initials(datagram: bytes, original: bytes = b"") -> list[InitialPacket]:
+    """The decrypted client Initial packets coalesced in one UDP datagram.
+
+    ``original``: the destination connection id of the connection's first client Initial,
+    whose keys protect the later Initials that carry the server's id instead (RFC 9001 5.2);
+    after a Retry the keys come from the new id, so the packet's own id is tried next."""
     out: list[InitialPacket] = []
     pos = 0
     while pos + 7 <= len(datagram):
@@ -123,9 +131,25 @@ def client_initials(datagram: bytes) -> list[InitialPacket]:
         if end > len(datagram) or length < 20:
             raise QuicError("packet length runs past the datagram")
         if ptype == initial:
-            out.append(_decrypt(version, dcid, scid, datagram, pos, p, end))
+            out.append(_decrypt_with(version, original, dcid, scid, datagram, pos, p, end))
         pos = end
     return out
+
+
+def _decrypt_with(
+    version: int, original: bytes, dcid: bytes, scid: bytes, dg: bytes, start: int, pn_off: int, end: int
+) -> InitialPacket:
+    """Decrypt with the first Initial's keys when the packet's id is another, else its own."""
+    if original and original != dcid:
+        try:
+            packet = _decrypt(version, original, scid, dg, start, pn_off, end)
+        except QuicError:
+            pass
+        else:
+            packet.dcid = dcid
+            packet.keyed_by = original
+            return packet
+    return _decrypt(version, dcid, scid, dg, start, pn_off, end)
 
 
 def _decrypt(
@@ -205,11 +229,17 @@ def _gquic_crypto_frames(frames: bytes) -> list[tuple[int, bytes]]:
 
 @dataclass
 class InitialCrypto:
-    """The CRYPTO stream of one connection's client Initials, until the ClientHello is whole."""
+    """The CRYPTO stream of one connection's client Initials, until the ClientHello is whole.
+
+    ``original`` is the destination id of the first client Initial: its keys decrypt the
+    later Initials that carry the server's id (hand it to ``client_initials``)."""
 
     data: dict[int, bytes] = field(default_factory=dict)
+    original: bytes = b""
 
     def add(self, packet: InitialPacket) -> ClientHello | None:
+        if not self.original:
+            self.original = packet.keyed_by or packet.dcid
         for off, chunk in crypto_frames(packet.frames, packet.version):
             if off < MAX_CRYPTO:
                 self.data[off] = chunk
