@@ -34,10 +34,13 @@ Inventory = Callable[[int, bytes, bytes, Any], list[Event]]
 @dataclass(frozen=True, slots=True)
 class Datagram:
     """How one UDP protocol is read: ``parse(payload) -> message``, then ``read(session, out, flow,
-    up, ts, message) -> whether the flow's next datagrams are still wanted``."""
+    up, ts, message) -> whether the flow's next datagrams are still wanted``. ``partial`` parses a
+    datagram a snap length cut short as far as it goes (DNS, DHCP); without it such a datagram
+    is parsed as any other, and counted truncated rather than malformed if that fails."""
 
     parse: Callable[[bytes], Any]
     read: Reader
+    partial: Callable[[bytes], Any] | None = None
 
 
 # ---- sniffing: a flow's protocol from its first datagram, when its ports do not say ------------
@@ -153,8 +156,8 @@ def _dhcpv6(s: UdpSession, out: list[Record], flow: Any, up: bool, ts: int, m: d
     return True
 
 
-DNS = Datagram(dns.parse, _dns)
-DHCP = Datagram(dhcp.parse, _dhcp)
+DNS = Datagram(dns.parse, _dns, dns.parse_partial)
+DHCP = Datagram(dhcp.parse, _dhcp, dhcp.parse_partial)
 DHCPV6 = Datagram(_dhcpv6_parse, _dhcpv6)
 SSDP = Datagram(ssdp.parse, _ssdp)
 NTP = Datagram(ntp.parse, _ntp)
