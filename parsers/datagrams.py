@@ -18,7 +18,7 @@ from typing import Any
 
 from parsers.events import AddressSeen, AppRecord, DhcpSeen, DnsRecord, Event, NameSeen, Record, TlsRecord
 from parsers.lan import ip_text
-from parsers.protocols import coap, dhcp, dhcpv6, dns, ntp, quic, ssdp
+from parsers.protocols import coap, dhcp, dhcpv6, dns, gquic, ntp, quic, ssdp
 from parsers.session_types import UdpSession
 
 UDP_MAX_PACKETS = 8  # packets read of a flow whose protocol only needs its first exchange
@@ -34,18 +34,24 @@ Inventory = Callable[[int, bytes, bytes, Any], list[Event]]
 @dataclass(frozen=True, slots=True)
 class Datagram:
     """How one UDP protocol is read: ``parse(payload) -> message``, then ``read(session, out, flow,
-    up, ts, message) -> whether the flow's next datagrams are still wanted``."""
+    up, ts, message) -> whether the flow's next datagrams are still wanted``. ``partial`` parses a
+    datagram a snap length cut short as far as it goes (DNS, DHCP); without it such a datagram
+    is parsed as any other, and counted truncated rather than malformed if that fails."""
 
     parse: Callable[[bytes], Any]
     read: Reader
+    partial: Callable[[bytes], Any] | None = None
 
 
 # ---- sniffing: a flow's protocol from its first datagram, when its ports do not say ------------
 
 
 def sniff_quic(payload: bytes, up: bool) -> bool:
-    """A QUIC long header of a version we can decrypt the Initial of (v1, v2)."""
-    return len(payload) >= 7 and payload[0] & 0xC0 == 0xC0 and payload[1:5] in QUIC_VERSIONS
+    """A QUIC long header of a version we can decrypt the Initial of (v1, v2, drafts, Q050, T05x),
+    or a Google QUIC client hello in clear (Q024..Q046)."""
+    if len(payload) >= 7 and payload[0] & 0xC0 == 0xC0 and payload[1:5] in QUIC_VERSIONS:
+        return True
+    return gquic.sniff(payload)
 
 
 def sniff_dtls(payload: bytes, up: bool) -> bool:
@@ -81,12 +87,21 @@ def _dhcp(s: UdpSession, out: list[Record], flow: Any, up: bool, ts: int, m: dhc
 
 
 def _quic(s: UdpSession, out: list[Record], flow: Any, up: bool, ts: int, payload: bytes) -> bool:
-    """The client's Initial packets, decrypted until its ClientHello is whole."""
+    """The client's Initial packets, decrypted until its ClientHello is whole (later Initials
+    with the server's connection id are decrypted with the first one's keys); or a gQUIC
+    client hello in clear."""
     if not up:
         return s.packets < UDP_MAX_PACKETS
+    if s.crypto is None and gquic.clear_version(payload):
+        hello = gquic.clear_hello(payload)
+        if hello is None:
+            return s.packets < UDP_MAX_PACKETS
+        s.sni = hello.sni
+        out.append(TlsRecord(flow, ts, "quic", client=hello))
+        return False
     if s.crypto is None:
         s.crypto = quic.InitialCrypto()
-    for pkt in quic.client_initials(payload):
+    for pkt in quic.client_initials(payload, s.crypto.original):
         hello = s.crypto.add(pkt)
         if hello is not None:
             s.sni = hello.sni
@@ -141,8 +156,8 @@ def _dhcpv6(s: UdpSession, out: list[Record], flow: Any, up: bool, ts: int, m: d
     return True
 
 
-DNS = Datagram(dns.parse, _dns)
-DHCP = Datagram(dhcp.parse, _dhcp)
+DNS = Datagram(dns.parse, _dns, dns.parse_partial)
+DHCP = Datagram(dhcp.parse, _dhcp, dhcp.parse_partial)
 DHCPV6 = Datagram(_dhcpv6_parse, _dhcpv6)
 SSDP = Datagram(ssdp.parse, _ssdp)
 NTP = Datagram(ntp.parse, _ntp)

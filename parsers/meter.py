@@ -217,7 +217,7 @@ class FlowMeter:
                     continue
                 sport, dport = PORTS(data, l4)
                 ps = l4 + 8
-                pl = end - ps
+                pl = seq = end - ps  # a UDP session reads seq as the length sent (a snap length may cut)
                 inv = inventory.get(dport) or inventory.get(sport)
             elif proto in (ICMP, ICMP6):
                 if size < l4 + 2:
@@ -421,27 +421,30 @@ class FlowMeter:
         first ports named another protocol) the inventory reads it on its own."""
         app = f.app
         if pl and isinstance(app, UdpSession) and app.proto is inv:
-            more = app.feed_seen(self.records, self.events, f, up == 1, ts, payload, smac, src)
+            more = app.feed_seen(self.records, self.events, f, up == 1, ts, payload, smac, src, pl)
         else:
-            self._seen(inv, ts, smac, src, payload)
+            self._seen(inv, ts, smac, src, payload, pl > len(payload))
             if app is None or not pl:
                 return
-            more = app.feed(self.records, f, up, ts, 0, payload, 0)
+            more = app.feed(self.records, f, up, ts, pl, payload, 0)
         if not more:
             app.finish(self.records, f)
             f.app = None
 
-    def _seen(self, inv: Protocol, ts: int, smac: bytes, src: bytes, payload: bytes) -> None:
-        """The inventory evidence of a datagram no session reads as ``inv``; counted here only
-        when sessions are off (else the flow's session counts the datagram)."""
-        assert inv.datagram is not None and inv.inventory is not None
+    def _seen(self, inv: Protocol, ts: int, smac: bytes, src: bytes, payload: bytes, cut: bool) -> None:
+        """The inventory evidence of a datagram no session reads as ``inv`` (read as far as it goes
+        when the snap length ``cut`` it); counted here only when sessions are off (else the flow's
+        session counts the datagram)."""
+        dgram = inv.datagram
+        assert dgram is not None and inv.inventory is not None
+        parse = dgram.partial if cut and dgram.partial is not None else dgram.parse
         try:
-            self.events.extend(inv.inventory(ts, smac, src, inv.datagram.parse(payload)))
+            self.events.extend(inv.inventory(ts, smac, src, parse(payload)))
             if not self.sessions:
-                self.stats[f"dissected_{inv.name}"] += 1
+                self.stats[f"{'truncated' if cut else 'dissected'}_{inv.name}"] += 1
         except MALFORMED:
             if not self.sessions:
-                self.stats[f"malformed_{inv.name}"] += 1
+                self.stats[f"{'truncated' if cut else 'malformed'}_{inv.name}"] += 1
 
     def _fragment(
         self, ts: int, data: Frame, off: int, ihl: int, tot: int, proto: int, src: bytes, dst: bytes

@@ -190,7 +190,9 @@ class UdpSession(Session):
     def feed(
         self, out: list[Record], flow: Any, up: int, ts: int, seq: int, payload: bytes, syn: int
     ) -> bool:
-        """Read a datagram (``seq`` and ``syn`` are TCP's and unused); False once done."""
+        """Read a datagram; False once done. Where TCP's sequence number goes, the meter passes the
+        datagram's payload length as sent (``syn`` is TCP's and unused): ``payload`` is shorter
+        when the capture's snap length cut it."""
         self.packets += 1
         proto = self.proto
         if proto is None:
@@ -199,14 +201,15 @@ class UdpSession(Session):
                 return self._raw(out, flow, up == 1, ts, payload)
         if proto.datagram is None:  # known (DTLS, CoAP over DTLS) but encrypted
             return False
-        return self._read(proto, out, flow, up == 1, ts, payload)
+        return self._read(proto, out, flow, up == 1, ts, payload, seq > len(payload))
 
     def feed_seen(
         self, out: list[Record], events: list[Event], flow: Any, up: bool, ts: int, payload: bytes,
-        smac: bytes, src: bytes,
+        smac: bytes, src: bytes, wire: int = 0,
     ) -> bool:  # fmt: skip
         """A datagram of the session's protocol that also carries inventory evidence (DHCP, mDNS,
-        SSDP): parsed once, for its records and for the events of ``smac``/``src`` it sent."""
+        SSDP): parsed once, for its records and for the events of ``smac``/``src`` it sent
+        (``wire``: its payload length as sent, more than ``payload`` holds when cut)."""
         self.packets += 1
         proto = self.proto
         assert proto is not None and proto.datagram is not None and proto.inventory is not None
@@ -216,25 +219,27 @@ class UdpSession(Session):
             with suppress(*MALFORMED):  # the record may still be read: the two never depended on each other
                 events.extend(extract(ts, smac, src, msg))
 
-        return self._read(proto, out, flow, up, ts, payload, seen)
+        return self._read(proto, out, flow, up, ts, payload, wire > len(payload), seen)
 
     def _read(
         self, proto: Protocol, out: list[Record], flow: Any, up: bool, ts: int, payload: bytes,
-        seen: Callable[[Any], None] | None = None,
+        cut: bool = False, seen: Callable[[Any], None] | None = None,
     ) -> bool:  # fmt: skip
         """Parse a datagram once, hand the message to ``seen`` (inventory evidence) if given, then
-        read it into records; False once the flow needs no more datagrams."""
+        read it into records; False once the flow needs no more datagrams. A datagram the snap
+        length ``cut`` is read as far as it goes and counted ``truncated_``, never ``malformed_``."""
         dgram = proto.datagram
         assert dgram is not None
+        parse = dgram.partial if cut and dgram.partial is not None else dgram.parse
         try:
-            msg = dgram.parse(payload)
+            msg = parse(payload)
             if seen is not None:
                 seen(msg)
             more = dgram.read(self, out, flow, up, ts, msg)
         except MALFORMED:
-            self.stats[f"malformed_{proto.name}"] += 1
+            self.stats[f"{'truncated' if cut else 'malformed'}_{proto.name}"] += 1
             return proto.readable  # one bad datagram does not end a flow of readable ones
-        self.stats[f"dissected_{proto.name}"] += 1
+        self.stats[f"{'truncated' if cut else 'dissected'}_{proto.name}"] += 1
         return more
 
     def finish(self, out: list[Record], flow: Any) -> None:

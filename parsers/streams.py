@@ -128,12 +128,20 @@ class TlsReader(StreamReader):
             self._emit(s, out, flow)
 
     def _emit(self, s: TcpSession, out: list[Record], flow: Any) -> None:
+        """Dissect both directions' clear part once. The flow counts as ``malformed_tls`` when a
+        direction's records or hellos are not TLS (its hellos read before that are kept), else as
+        ``truncated_tls`` when a direction stops inside a record for want of bytes (the capture
+        or the flow ended there; a direction that filled its window is neither), else as
+        ``dissected_tls``."""
         assert s.up is not None and s.dn is not None
         self.done = True
         rec = TlsRecord(flow, s.up.ts_at(0) or s.dn.ts_at(0), "tcp")
+        malformed = truncated = False
         for half in (s.up, s.dn):
             try:
                 scan = tls.scan_records(bytes(half.data))
+                malformed = malformed or bool(scan.malformed)
+                truncated = truncated or (scan.truncated and not half.full)
                 rec.alerts += scan.alerts
                 for mtype, body in scan.handshake:
                     if mtype == 1 and rec.client is None and half is s.up:
@@ -143,11 +151,13 @@ class TlsReader(StreamReader):
                     elif mtype == 11 and half is s.dn and not rec.certs and not _tls13(rec.server):
                         rec.certs = tls.parse_certificates(body)  # sent in clear up to TLS 1.2
             except tls.TlsError:
-                s.stats["malformed_tls"] += 1
-        if rec.client is None and rec.server is None and not rec.alerts:
+                malformed = True
+        read = rec.client is not None or rec.server is not None or bool(rec.alerts)
+        if malformed or truncated or read:
+            s.stats["malformed_tls" if malformed else "truncated_tls" if truncated else "dissected_tls"] += 1
+        if not read:
             s.security = "tls"
             return
-        s.stats["dissected_tls"] += 1
         if rec.client is not None:
             s.sni = rec.client.sni
         version = rec.server.version if rec.server is not None else 0

@@ -73,7 +73,7 @@ class Pipeline:
         self.inventory = Inventory(lan, bench, raw_evidence)
         self.catalog = catalog or load_catalog()
         self.enricher = Enricher(self.catalog, tuple(home), bench)
-        self.rows = RecordRows(cid, ingest, lan, raw_evidence)
+        self.rows = RecordRows(cid, ingest, lan, raw_evidence, self.inventory.people)
         personas = {m: d.persona for m, d in bench.devices.items() if d.persona} if bench else {}
         self.observer = Observer(cid, ingest, lan, hash_key, personas, raw_evidence, phases)
         self.pending: dict[str, list[Row]] = {"flows": [], **{t: [] for t in RECORD_TABLES}}

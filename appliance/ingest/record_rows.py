@@ -12,11 +12,12 @@ from collections.abc import Callable
 from typing import Any
 
 from appliance.ingest.owner import owner
-from appliance.masking import mask, mask_path, mask_query
+from appliance.masking import mask, mask_name, mask_path, mask_query
 from appliance.store.schema import APP_EVENTS, DNS, HTTP, TLS
-from parsers.events import AppRecord, DnsRecord, HttpRecord, Record, TlsRecord
+from parsers.events import AppRecord, DnsRecord, HttpRecord, TlsRecord
+from parsers.events import Record as AnyRecord
 from parsers.lan import LanPrefixes
-from parsers.protocols.dns import TYPES
+from parsers.protocols.dns import TYPES, Record
 from parsers.protocols.http import HttpRequest
 from parsers.protocols.tls import GREASE, version_name
 
@@ -33,16 +34,34 @@ PATH_FIELDS = frozenset(("topic",))
 QUERY_FIELDS = frozenset(("query",))
 
 
+def _mask_txt(text: str) -> str:
+    """TXT strings as the record printed them (space-separated): each ``key=value``'s value masked,
+    a string without ``=`` masked whole."""
+    out = []
+    for part in text.split(" "):
+        key, eq, value = part.partition("=")
+        out.append(f"{key}={mask(value)}" if eq else mask(part))
+    return " ".join(out)
+
+
 def _version(v: int) -> str:
     """A hello's version in the flows' spelling (``tls1.3``); empty when the hello carried none."""
     return version_name(v) if v else ""
 
 
 class RecordRows:
-    def __init__(self, capture_id: str, ingest_id: int, lan: LanPrefixes, raw: bool = False) -> None:
+    def __init__(
+        self,
+        capture_id: str,
+        ingest_id: int,
+        lan: LanPrefixes,
+        raw: bool = False,
+        people: tuple[str, ...] = (),
+    ) -> None:
         self.head = {"capture_id": capture_id, "ingest_id": ingest_id}  # every row's first columns, by name
         self.lan = lan
         self.raw = raw
+        self.people = people  # the bench personas' names, masked wherever they stand in mDNS/LLMNR names
         self.pending: dict[tuple[int, int], DnsRecord] = {}  # queries waiting for their response
         self.clock = 0
         self.builders: dict[type, Callable[[Any, dict[str, Any]], tuple[Any, ...]]] = {
@@ -54,7 +73,7 @@ class RecordRows:
     def m(self, value: str) -> str:
         return value if self.raw else mask(value)
 
-    def rows(self, rec: Record) -> list[tuple[str, tuple[Any, ...]]]:
+    def rows(self, rec: AnyRecord) -> list[tuple[str, tuple[Any, ...]]]:
         """Rows for one record: none yet for a DNS query (it waits for its response)."""
         if isinstance(rec, DnsRecord):
             return self._dns(rec)
@@ -84,10 +103,11 @@ class RecordRows:
         o = owner(first.flow, self.lan)
         fid, dev = o.flow_id, o.device
         m = (q or a).msg  # type: ignore[union-attr]
-        qname, qtype = m.questions[0] if m.questions else ("", 0)
-        if not m.questions and a is not None and a.msg.questions:
-            qname, qtype = a.msg.questions[0]
+        questions = m.questions or (a.msg.questions if a is not None else [])
+        qname, qtype = questions[0] if questions else ("", 0)
         ans = a.msg.answers if a is not None else []
+        sections = (a or q).msg  # type: ignore[union-attr]  # the response's, else the query's (mDNS probes)
+        local = first.protocol != "dns"  # mDNS and LLMNR names are the devices' own, often their owner's
         return "dns", DNS.row(
             **self.head,
             flow_id=fid,
@@ -107,10 +127,41 @@ class RecordRows:
             answer_types=[x.type_name for x in ans],
             answer_data=[x.data for x in ans],
             answer_ttls=[max(0, min(x.ttl, 0xFFFFFFFF)) for x in ans],
+            qnames=[self._dns_name(n, local) for n, _t in questions],
+            qtypes=[TYPES.get(t, str(t)) for _n, t in questions],
+            **self._section("authority", sections.authority, local),
+            **self._section("additional", [x for x in sections.additional if x.rtype != 41], local),
         )
+
+    def _dns_name(self, name: str, local: bool) -> str:
+        """A name of the new DNS columns: an mDNS/LLMNR name with a person's name in it masked."""
+        return name if self.raw or not local else mask_name(name, self.people)
+
+    def _section(self, prefix: str, recs: list[Record], local: bool) -> dict[str, list[str]]:
+        """The ``<prefix>_names/_types/_data`` columns of an authority or additional section: names
+        masked as ``_dns_name`` does (owners, PTR/CNAME/SRV targets), TXT values (mDNS devices put
+        ids, serials and MACs there: ``deviceid=...``) masked unless raw."""
+        return {
+            f"{prefix}_names": [self._dns_name(x.name, local) for x in recs],
+            f"{prefix}_types": [x.type_name for x in recs],
+            f"{prefix}_data": [self._rdata(x, local) for x in recs],
+        }
+
+    def _rdata(self, x: Record, local: bool) -> str:
+        if self.raw:
+            return x.data
+        if x.rtype == 16:
+            return _mask_txt(x.data)
+        if x.rtype in (5, 12):
+            return self._dns_name(x.data, local)
+        if x.rtype == 33:  # "priority weight port target"
+            head, _sp, target = x.data.rpartition(" ")
+            return f"{head} {self._dns_name(target, local)}"
+        return x.data
 
     def _tls(self, r: TlsRecord, head: dict[str, Any]) -> tuple[Any, ...]:
         c, s = r.client, r.server
+        tls_hello = c is not None and not c.gquic  # a gQUIC CHLO has a server name but no TLS fields
         leaf = r.certs[0] if r.certs else None
         return TLS.row(
             **head,
@@ -121,8 +172,8 @@ class RecordRows:
             client_versions=[version_name(v) for v in c.versions if v not in GREASE] if c else [],
             ciphers=c.ciphers if c else [],
             extensions=c.extensions if c else [],
-            ja3=c.ja3 if c else "",
-            ja4=c.ja4("q" if r.transport == "quic" else "t") if c else "",
+            ja3=c.ja3 if c and tls_hello else "",
+            ja4=c.ja4("q" if r.transport == "quic" else "t") if c and tls_hello else "",
             server_version=_version(s.version) if s else "",
             cipher=s.cipher if s else 0,
             ja3s=s.ja3s if s else "",

@@ -185,9 +185,16 @@ def _v13(store: Store) -> None:
     add_columns(store, "bursts", "sq_out", "large_out")
 
 
+def _v14(store: Store) -> None:
+    """DNS sections: every question (not only the first), the authority and additional records."""
+    add_columns(store, "dns", "qnames", "qtypes")
+    sections = [f"{s}_{f}" for s in ("authority", "additional") for f in ("names", "types", "data")]
+    add_columns(store, "dns", *sections)
+
+
 STEPS: tuple[Step, ...] = tuple(
     Step(int(f.__name__[2:]), (f.__doc__ or "").split("\n")[0], f)
-    for f in (_v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11, _v12, _v13)
+    for f in (_v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11, _v12, _v13, _v14)
 )
 assert [s.number for s in STEPS] == list(range(OLDEST + 1, SCHEMA_VERSION + 1)), "one step per version"
 

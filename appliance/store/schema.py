@@ -20,7 +20,7 @@ from __future__ import annotations
 from appliance.store.table import AGG, KEY, C, Column, Table, batched
 from appliance.store.table import BATCH as BATCH  # re-exported: the spool and the inserts tag rows with it
 
-SCHEMA_VERSION = 13  # 13: bursts.sq_out, large_out; 12: observations.coord_system; 11: registry_country; 10: batch
+SCHEMA_VERSION = 14  # 14: dns sections; 13: bursts spread; 12: coord_system; 11: registry_country; 10: batch
 
 
 CAPTURES = Table(
@@ -212,6 +212,8 @@ DNS = Table(
         C("rcode", "UInt8", "response code (0 when unanswered)"),
         C("qname", "String", "first question's name"),
         C("qtype", "String", "first question's type"),
+        C("qnames", "Array(String)", "every question's name (an mDNS query asks several at once)"),
+        C("qtypes", "Array(String)", "every question's type"),
         C("query_seen", "UInt8", "1 if the query was captured"),
         C("answered", "UInt8", "1 if a response was captured"),
         C("rtt_ns", "UInt64", "response time after the query, ns (0 if either is missing)"),
@@ -219,6 +221,16 @@ DNS = Table(
         C("answer_types", "Array(String)", "answer types (A, AAAA, CNAME, PTR, SRV, TXT, HTTPS...)"),
         C("answer_data", "Array(String)", "answer data, printable"),
         C("answer_ttls", "Array(UInt32)", "answer TTLs, s"),
+        C(
+            "authority_names",
+            "Array(String)",
+            "authority section owner names (SOA of a negative answer, mDNS probes)",
+        ),
+        C("authority_types", "Array(String)", "authority record types"),
+        C("authority_data", "Array(String)", "authority data, printable; TXT values masked unless raw"),
+        C("additional_names", "Array(String)", "additional section owner names (EDNS OPT left out)"),
+        C("additional_types", "Array(String)", "additional record types"),
+        C("additional_data", "Array(String)", "additional data, printable; TXT values masked unless raw"),
     ),
     order_by="capture_id, ingest_id, device_mac, ts_ns",
 )
@@ -228,7 +240,7 @@ TLS = Table(
     "TLS (over TCP) and QUIC handshakes as far as they are in clear, one row per connection.",
     (
         *_event_head("handshake"),
-        C("transport", "String", "tcp or quic"),
+        C("transport", "String", "tcp or quic (IETF QUIC, or Google QUIC: its CHLO gives the sni alone)"),
         C("sni", "String", "server name indication"),
         C("alpn", "Array(String)", "ALPN protocols offered"),
         C(
@@ -243,8 +255,8 @@ TLS = Table(
         ),
         C("ciphers", "Array(UInt16)", "cipher suites offered, in order"),
         C("extensions", "Array(UInt16)", "extension types, in order"),
-        C("ja3", "String", "JA3 hash of the ClientHello"),
-        C("ja4", "String", "JA4 of the ClientHello"),
+        C("ja3", "String", "JA3 hash of the ClientHello ('' for a gQUIC CHLO)"),
+        C("ja4", "String", "JA4 of the ClientHello ('' for a gQUIC CHLO)"),
         C("server_version", "String", "version chosen by the server, spelled as client_version"),
         C("cipher", "UInt16", "cipher suite chosen by the server"),
         C("ja3s", "String", "JA3S hash of the ServerHello"),

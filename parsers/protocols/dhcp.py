@@ -3,6 +3,10 @@
 Option 55 (parameter request list) in request order is the classic passive OS
 and device fingerprint (as used by Fingerbank); option 60 names the vendor
 stack and option 12 the hostname the device chose for itself.
+
+A message cut by a capture's snap length (``parse_partial``) gives the fixed fields and
+the options whole before the cut, as tshark shows them: at 96 bytes a frame still holds
+the client's hardware address, though not the options that follow the 236-byte header.
 """
 
 from __future__ import annotations
@@ -21,6 +25,9 @@ MSG_TYPES = {
     7: "release",
     8: "inform",
 }
+
+
+CHADDR_END = 34  # op .. giaddr (28 bytes), then the client hardware address (6 of its 16 bytes)
 
 
 class DhcpError(ValueError):
@@ -42,6 +49,7 @@ class DhcpMessage:
     requested_ip: bytes = b""
     server_id: bytes = b""
     fqdn: str = ""
+    cut: bool = False  # a snap length cut it before its end option: the options end at the last whole one
 
 
 def _text(raw: bytes) -> str:
@@ -52,24 +60,41 @@ def parse(payload: bytes) -> DhcpMessage:
     """Parse a BOOTP/DHCP payload (UDP 67/68); raises DhcpError when malformed."""
     if len(payload) < 240 or payload[236:240] != MAGIC:
         raise DhcpError("not a DHCP message (short or no magic cookie)")
+    return _parse(payload, False)
+
+
+def parse_partial(payload: bytes) -> DhcpMessage:
+    """A message cut by a snap length: the fixed fields it holds (at least up to the client's
+    hardware address) and the options whole before the cut; raises DhcpError when shorter."""
+    if len(payload) < CHADDR_END:
+        raise DhcpError("cut before the client hardware address")
+    if len(payload) >= 240 and payload[236:240] != MAGIC:
+        raise DhcpError("not a DHCP message (no magic cookie)")
+    return _parse(payload, True)
+
+
+def _parse(payload: bytes, partial: bool) -> DhcpMessage:
     op, htype, hlen = payload[0], payload[1], payload[2]
     (xid,) = struct.unpack_from("!I", payload, 4)
     mac = payload[28 : 28 + hlen] if htype == 1 and hlen == 6 else b""
     msg = DhcpMessage(op, "", xid, mac, payload[12:16], payload[16:20])
     pos, end = 240, len(payload)
+    msg.cut = partial  # until the end option (255, RFC 2132 3.2) shows the options are whole
     while pos < end:
         code = payload[pos]
         if code == 255:
+            msg.cut = False
             break
         if code == 0:
             pos += 1
             continue
-        if pos + 2 > end:
-            raise DhcpError("option header past the end")
-        n = payload[pos + 1]
+        n = payload[pos + 1] if pos + 1 < end else 0
         val = payload[pos + 2 : pos + 2 + n]
-        if len(val) < n:
-            raise DhcpError(f"option {code} length {n} past the end")
+        if pos + 2 > end or len(val) < n:
+            if partial:
+                msg.cut = True
+                break
+            raise DhcpError(f"option {code} runs past the end")
         pos += 2 + n
         if code == 53 and n >= 1:
             msg.msg_type = MSG_TYPES.get(val[0], str(val[0]))

@@ -3,6 +3,9 @@
 Used for unicast DNS, mDNS and LLMNR alike. Name decompression follows at most
 ``MAX_POINTERS`` pointers and only backwards, so a compression loop or a
 pointer past the end raises DnsError instead of spinning.
+
+A message cut by a capture's snap length (``parse_partial``) gives what it holds: its
+questions and records up to the last one whole before the cut, as tshark shows them.
 """
 
 from __future__ import annotations
@@ -41,6 +44,11 @@ class DnsError(ValueError):
     """The payload is not a well-formed DNS message."""
 
 
+class DnsCut(DnsError):
+    """The message ends before a field it announced: malformed when whole, truncated when a snap
+    length cut it."""
+
+
 @dataclass
 class Record:
     name: str
@@ -64,6 +72,7 @@ class DnsMessage:
     answers: list[Record] = field(default_factory=list)
     authority: list[Record] = field(default_factory=list)
     additional: list[Record] = field(default_factory=list)
+    cut: bool = False  # a snap length cut it: the sections end at the last whole entry
 
 
 def read_name(buf: bytes, pos: int) -> tuple[str, int]:
@@ -74,14 +83,14 @@ def read_name(buf: bytes, pos: int) -> tuple[str, int]:
     total = 0
     while True:
         if pos >= len(buf):
-            raise DnsError("name runs past the end")
+            raise DnsCut("name runs past the end")
         n = buf[pos]
         if n == 0:
             pos += 1
             break
         if n & 0xC0 == 0xC0:
             if pos + 1 >= len(buf):
-                raise DnsError("compression pointer cut short")
+                raise DnsCut("compression pointer cut short")
             target = ((n & 0x3F) << 8) | buf[pos + 1]
             if after < 0:
                 after = pos + 2
@@ -94,7 +103,7 @@ def read_name(buf: bytes, pos: int) -> tuple[str, int]:
             raise DnsError(f"unsupported label type {n:#x}")
         label = buf[pos + 1 : pos + 1 + n]
         if len(label) < n:
-            raise DnsError("label runs past the end")
+            raise DnsCut("label runs past the end")
         total += n + 1
         if total > 255:
             raise DnsError("name longer than 255 bytes")
@@ -133,12 +142,12 @@ def _records(buf: bytes, pos: int, count: int, out: list[Record]) -> int:
     for _ in range(count):
         name, pos = read_name(buf, pos)
         if pos + 10 > len(buf):
-            raise DnsError("record header past the end")
+            raise DnsCut("record header past the end")
         rtype, rclass, ttl, rdlen = struct.unpack_from("!HHIH", buf, pos)
         pos += 10
         end = pos + rdlen
         if end > len(buf):
-            raise DnsError("rdata past the end")
+            raise DnsCut("rdata past the end")
         out.append(Record(name, rtype, rclass, ttl, _rdata(buf, rtype, pos, end)))
         pos = end
     return pos
@@ -146,21 +155,36 @@ def _records(buf: bytes, pos: int, count: int, out: list[Record]) -> int:
 
 def parse(buf: bytes) -> DnsMessage:
     """Parse one DNS message (no TCP length prefix); raises DnsError when malformed."""
+    return _parse(buf, False)
+
+
+def parse_partial(buf: bytes) -> DnsMessage:
+    """A message cut by a snap length: its header, then every question and record whole before
+    the cut (``cut`` set when any was lost); raises DnsError when not even the header is there
+    or what is there is malformed."""
+    return _parse(buf, True)
+
+
+def _parse(buf: bytes, partial: bool) -> DnsMessage:
     if len(buf) < 12:
-        raise DnsError("shorter than a DNS header")
+        raise DnsCut("shorter than a DNS header")
     txid, flags, qd, an, ns, ar = struct.unpack_from("!HHHHHH", buf, 0)
     if qd + an + ns + ar > MAX_RECORDS:
         raise DnsError(f"absurd record count {qd + an + ns + ar}")
     msg = DnsMessage(txid, bool(flags & 0x8000), (flags >> 11) & 0xF, flags & 0xF)
     pos = 12
-    for _ in range(qd):
-        name, pos = read_name(buf, pos)
-        if pos + 4 > len(buf):
-            raise DnsError("question past the end")
-        qtype = struct.unpack_from("!H", buf, pos)[0]
-        msg.questions.append((name, qtype))
-        pos += 4
-    pos = _records(buf, pos, an, msg.answers)
-    pos = _records(buf, pos, ns, msg.authority)
-    _records(buf, pos, ar, msg.additional)
+    try:
+        for _ in range(qd):
+            name, after = read_name(buf, pos)
+            if after + 4 > len(buf):
+                raise DnsCut("question past the end")
+            msg.questions.append((name, struct.unpack_from("!H", buf, after)[0]))
+            pos = after + 4
+        pos = _records(buf, pos, an, msg.answers)
+        pos = _records(buf, pos, ns, msg.authority)
+        _records(buf, pos, ar, msg.additional)
+    except DnsCut:
+        if not partial:
+            raise
+        msg.cut = True
     return msg

@@ -3,7 +3,12 @@
 Initial keys derive from the client's destination connection id, which travels in
 clear, so anyone on the path can read the ClientHello: server name, ALPN and the
 JA4 (with transport ``q``). The ClientHello may span several Initial packets and
-CRYPTO frames; ``InitialCrypto`` gathers them per connection.
+CRYPTO frames; ``InitialCrypto`` gathers them per connection. Once the server's first
+Initial came, the client's next Initials carry the server's chosen connection id
+(RFC 9000 7.2) but are still protected with the keys of its first one (RFC 9001 5.2),
+so ``InitialCrypto`` keeps that first id and decrypts the later packets with it (as
+nDPI and Wireshark do). Google's Q050/T050/T051 protect their Initials the same way
+with salts of their own; their frames are gQUIC's (``parsers.protocols.gquic``).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from dataclasses import dataclass, field
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from parsers.protocols.gquic import GquicError, chlo, chlo_length
 from parsers.protocols.tls import ClientHello, TlsError, parse_client_hello
 
 V1, V2 = 0x00000001, 0x6B3343CF
@@ -36,6 +42,14 @@ DRAFT_SALTS = {
 }
 for _salt, _versions in DRAFT_SALTS.items():
     SALTS.update(dict.fromkeys(_versions, _salt))
+# Google QUIC with IETF-style protected Initials (Wireshark's packet-quic.c, nDPI's quic.c):
+# Q050 carries a gQUIC CHLO, T050/T051 a TLS ClientHello, both in gQUIC CRYPTO frames (0x08).
+GQUIC_SALTS = {
+    0x51303530: bytes.fromhex("504574efd066fe2f9d945cfcdbd3a7f0d3b56b45"),  # Q050
+    0x54303530: bytes.fromhex("7ff579e5acd072915580304c43a2367c60488310"),  # T050
+    0x54303531: bytes.fromhex("7a4edef4e7ccee5fa4506c19124fc8ccda6e033d"),  # T051
+}
+SALTS.update(GQUIC_SALTS)
 LABELS = {V1: ("quic key", "quic iv", "quic hp"), V2: ("quicv2 key", "quicv2 iv", "quicv2 hp")}
 INITIAL_TYPE = {V1: 0, V2: 1}  # long-header packet type bits of an Initial
 MAX_CRYPTO = 1 << 16
@@ -51,6 +65,7 @@ class InitialPacket:
     dcid: bytes
     scid: bytes
     frames: bytes  # decrypted payload
+    keyed_by: bytes = b""  # the first Initial's id whose keys decrypted it, when not its own
 
 
 def _expand_label(secret: bytes, label: str, length: int) -> bytes:
@@ -84,8 +99,12 @@ def _varint(data: bytes, pos: int) -> tuple[int, int]:
     return value, pos + size
 
 
-def client_initials(datagram: bytes) -> list[InitialPacket]:
-    """The decrypted client Initial packets coalesced in one UDP datagram."""
+def client_initials(datagram: bytes, original: bytes = b"") -> list[InitialPacket]:
+    """The decrypted client Initial packets coalesced in one UDP datagram.
+
+    ``original``: the destination connection id of the connection's first client Initial,
+    whose keys protect the later Initials that carry the server's id instead (RFC 9001 5.2);
+    after a Retry the keys come from the new id, so the packet's own id is tried next."""
     out: list[InitialPacket] = []
     pos = 0
     while pos + 7 <= len(datagram):
@@ -112,9 +131,25 @@ def client_initials(datagram: bytes) -> list[InitialPacket]:
         if end > len(datagram) or length < 20:
             raise QuicError("packet length runs past the datagram")
         if ptype == initial:
-            out.append(_decrypt(version, dcid, scid, datagram, pos, p, end))
+            out.append(_decrypt_with(version, original, dcid, scid, datagram, pos, p, end))
         pos = end
     return out
+
+
+def _decrypt_with(
+    version: int, original: bytes, dcid: bytes, scid: bytes, dg: bytes, start: int, pn_off: int, end: int
+) -> InitialPacket:
+    """Decrypt with the first Initial's keys when the packet's id is another, else its own."""
+    if original and original != dcid:
+        try:
+            packet = _decrypt(version, original, scid, dg, start, pn_off, end)
+        except QuicError:
+            pass
+        else:
+            packet.dcid = dcid
+            packet.keyed_by = original
+            return packet
+    return _decrypt(version, dcid, scid, dg, start, pn_off, end)
 
 
 def _decrypt(
@@ -136,8 +171,10 @@ def _decrypt(
     return InitialPacket(version, dcid, scid, plain)
 
 
-def crypto_frames(frames: bytes) -> list[tuple[int, bytes]]:
+def crypto_frames(frames: bytes, version: int = V1) -> list[tuple[int, bytes]]:
     """(offset, data) of the CRYPTO frames among PADDING, PING and ACK frames."""
+    if version in GQUIC_SALTS:
+        return _gquic_crypto_frames(frames)
     out = []
     pos = 0
     while pos < len(frames):
@@ -167,14 +204,43 @@ def crypto_frames(frames: bytes) -> list[tuple[int, bytes]]:
     return out
 
 
+def _gquic_crypto_frames(frames: bytes) -> list[tuple[int, bytes]]:
+    """Q050/T05x: gQUIC CRYPTO frames (0x08, offset and length as varints) after padding, PING and
+    gQUIC ACKs (0x40, 0x60: skipped by their fixed sizes as nDPI does); other frames end the read."""
+    out: list[tuple[int, bytes]] = []
+    pos, end = 0, len(frames)
+    while pos < end:
+        ftype = frames[pos]
+        if ftype in (0x00, 0x01):
+            pos += 1
+        elif ftype in (0x40, 0x60):
+            pos += 6 if ftype == 0x40 else 9
+        elif ftype == 0x08:
+            off, pos = _varint(frames, pos + 1)
+            n, pos = _varint(frames, pos)
+            if pos + n > end:
+                raise QuicError("CRYPTO frame runs past the packet")
+            out.append((off, frames[pos : pos + n]))
+            pos += n
+        else:
+            break
+    return out
+
+
 @dataclass
 class InitialCrypto:
-    """The CRYPTO stream of one connection's client Initials, until the ClientHello is whole."""
+    """The CRYPTO stream of one connection's client Initials, until the ClientHello is whole.
+
+    ``original`` is the destination id of the first client Initial: its keys decrypt the
+    later Initials that carry the server's id (hand it to ``client_initials``)."""
 
     data: dict[int, bytes] = field(default_factory=dict)
+    original: bytes = b""
 
     def add(self, packet: InitialPacket) -> ClientHello | None:
-        for off, chunk in crypto_frames(packet.frames):
+        if not self.original:
+            self.original = packet.keyed_by or packet.dcid
+        for off, chunk in crypto_frames(packet.frames, packet.version):
             if off < MAX_CRYPTO:
                 self.data[off] = chunk
         stream = b""
@@ -182,6 +248,13 @@ class InitialCrypto:
             if off > len(stream):
                 break
             stream += self.data[off][len(stream) - off :]
+        if stream[:4] == b"CHLO":  # Q050: a gQUIC client hello
+            try:
+                need = chlo_length(stream)
+                label = packet.version.to_bytes(4, "big").decode("ascii", "replace")
+                return chlo(stream, label) if need and len(stream) >= need else None
+            except GquicError as exc:
+                raise QuicError(f"CHLO: {exc}") from None
         if len(stream) < 4 or stream[0] != 1:
             return None
         need = 4 + int.from_bytes(stream[1:4], "big")

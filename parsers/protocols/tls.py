@@ -46,6 +46,7 @@ class ClientHello:
     groups: list[int] = field(default_factory=list)
     point_formats: list[int] = field(default_factory=list)
     signature_algorithms: list[int] = field(default_factory=list)
+    gquic: str = ""  # a Google QUIC CHLO's version (Q043...): only its server name is read, no TLS fields
 
     @property
     def version(self) -> int:
@@ -295,32 +296,60 @@ class Certificate:
     sha256: str
 
 
+# RFC 5246 6.2.3 (and 8446 5.2, stricter): a record's fragment is at most 2^14 + 2048 bytes.
+MAX_RECORD = (1 << 14) + 2048
+RECORD_TYPES = (20, 21, 22, 23, 24)  # ChangeCipherSpec, alert, handshake, application data, heartbeat
+
+
 @dataclass
 class RecordScan:
-    """The clear part of one direction: handshake messages, alerts, and whether encryption began."""
+    """The clear part of one direction: handshake messages, alerts, and whether encryption began.
+
+    A direction whose bytes stop inside a record is ``truncated`` (the capture or the flow
+    ended there: nothing wrong with the record); one that reaches a record header no TLS
+    stack writes (unknown type, version major other than 3, minor above TLS 1.3's, or a
+    length over ``MAX_RECORD``) is ``malformed`` there, and nothing after it is read."""
 
     handshake: list[tuple[int, bytes]] = field(default_factory=list)
     alerts: list[str] = field(default_factory=list)
     encrypted: bool = False  # ChangeCipherSpec or application data seen: the rest is unreadable
     complete: int = 0  # bytes of whole records
+    truncated: bool = False  # the bytes end inside a record (or its header)
+    malformed: str = ""  # why a record header after good records is not TLS
+
+
+def record_header_error(ctype: int, major: int, minor: int, length: int) -> str:
+    """Why a record header is impossible ('' when it is a TLS 1.0-1.3 or SSL 3 record)."""
+    if ctype not in RECORD_TYPES or major != 3:
+        return f"not a TLS record (type {ctype}, version major {major})"
+    if minor > 4:
+        return f"record version 3.{minor} is none of SSL 3.0 to TLS 1.3"
+    if length > MAX_RECORD:
+        return f"record of {length} bytes exceeds 2^14 + 2048"
+    return ""
 
 
 def scan_records(stream: bytes) -> RecordScan:
-    """Walk a direction's records; stop at the first encrypted record or the end of the bytes."""
+    """Walk a direction's records; stop at the first encrypted record, a malformed header or the
+    end of the bytes. Raises TlsError when the very first header is not TLS."""
     scan = RecordScan()
     hs = bytearray()
     pos = 0
-    while pos + 5 <= len(stream):
-        ctype, major, length = stream[pos], stream[pos + 1], struct.unpack_from("!H", stream, pos + 3)[0]
-        if major != 3 or ctype not in (20, 21, 22, 23, 24):
+    n = len(stream)
+    while pos + 5 <= n:
+        ctype, major, minor = stream[pos], stream[pos + 1], stream[pos + 2]
+        length = struct.unpack_from("!H", stream, pos + 3)[0]
+        error = record_header_error(ctype, major, minor, length)
+        if error:
             if pos == 0:
-                raise TlsError(f"not a TLS record (type {ctype}, version major {major})")
-            scan.encrypted = True  # garbage after good records: what follows is unreadable anyway
+                raise TlsError(error)
+            scan.malformed = error
             break
         if ctype in (20, 23):
             scan.encrypted = True
             break
-        if pos + 5 + length > len(stream):
+        if pos + 5 + length > n:
+            scan.truncated = True
             break
         body = stream[pos + 5 : pos + 5 + length]
         if ctype == 22 and len(hs) <= MAX_HANDSHAKE:
@@ -330,6 +359,8 @@ def scan_records(stream: bytes) -> RecordScan:
             scan.alerts.append(f"{level}:{ALERTS.get(body[1], str(body[1]))}")
         pos += 5 + length
         scan.complete = pos
+    else:
+        scan.truncated = pos < n  # a record header cut short
     i = 0
     while i + 4 <= len(hs):
         mlen = int.from_bytes(hs[i + 1 : i + 4], "big")

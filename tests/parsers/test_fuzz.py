@@ -34,7 +34,7 @@ from hypothesis.configuration import set_hypothesis_home_dir
 
 from parsers.detect import protobuf
 from parsers.detect.values import leaves
-from parsers.protocols import coap, dhcp, dhcpv6, dns, http, ntp, quic, rtp, rtsp, ssdp, tls
+from parsers.protocols import coap, dhcp, dhcpv6, dns, gquic, http, ntp, quic, rtp, rtsp, ssdp, tls
 from parsers.protocols.mqtt import MqttParser
 from parsers.protocols.websocket import WsParser
 from pcaps.synth import frames
@@ -162,6 +162,18 @@ def _qvar(n: int) -> bytes:
     return (0x4000 | n).to_bytes(2, "big")
 
 
+def _gquic() -> bytes:
+    """A Q043 client packet in clear (public header, 12-byte hash, STREAM frame on stream 1) whose
+    CHLO has an SNI and a VER tag, padded as clients pad it."""
+    values = b"example.com" + b"Q043"
+    chlo = b"CHLO" + struct.pack("<HH", 2, 0) + b"SNI\x00" + struct.pack("<I", 11) + b"VER\x00"
+    chlo += struct.pack("<I", len(values)) + values
+    pkt = (
+        b"\x0d" + bytes(8) + b"Q043" + b"\x01" + bytes(12) + b"\xa0\x01" + struct.pack("!H", len(chlo)) + chlo
+    )
+    return pkt + bytes(1200 - len(pkt))
+
+
 def _quic_frames(crypto: bytes) -> bytes:
     out = b"\x02\x00\x00\x00\x00" + b"\x01" + b"\x06\x00" + _qvar(len(crypto)) + crypto
     return out + bytes(1150 - len(out))  # PADDING
@@ -279,6 +291,9 @@ CRYPTO = _CH_RECORD[5:]  # the handshake message, as it travels in QUIC CRYPTO f
 
 TARGETS: dict[str, tuple[Callable[[bytes], Any], list[bytes]]] = {
     "dns.parse": (dns.parse, [_dns(), frames.dns_answer(7, "api.example.com", [bytes(4), bytes(range(4))])]),
+    "dns.parse_partial": (dns.parse_partial, [_dns()]),
+    "dhcp.parse_partial": (dhcp.parse_partial, [_dhcp()]),
+    "gquic.clear_hello": (gquic.clear_hello, [_gquic()]),
     "dhcp.parse": (dhcp.parse, [_dhcp()]),
     "ssdp.parse": (
         ssdp.parse,
@@ -328,6 +343,11 @@ def test_every_seed_is_valid() -> None:
     """Mutations start from messages the dissectors read without error, and read fully."""
     assert len(dns.parse(TARGETS["dns.parse"][1][0]).additional) == 5
     assert dhcp.parse(TARGETS["dhcp.parse"][1][0]).hostname == "cam-01"
+    assert dns.parse_partial(_dns()) == dns.parse(_dns()) and dhcp.parse_partial(_dhcp()) == dhcp.parse(
+        _dhcp()
+    )
+    hello = gquic.clear_hello(_gquic())
+    assert hello is not None and (hello.sni, hello.gquic) == ("example.com", "Q043")
     assert ssdp.parse(TARGETS["ssdp.parse"][1][0]) is not None
     assert [t for t, _b in tls.handshake_messages(_CH_RECORD)] == [1]
     scan = tls.scan_records(TARGETS["tls.scan_records"][1][0])

@@ -19,10 +19,10 @@ import socket
 import struct
 import subprocess
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import dpkt
 import pytest
@@ -30,31 +30,8 @@ import pytest
 from parsers.protocols import coap, dhcpv6, ntp, rtsp
 from tests.support.paths import shared_path
 from tests.support.tcpflows import _ip, streams
+from tests.support.tshark import needs_tshark, tshark_fields
 from tests.support.zeekconn import read_conn
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def needs_tshark(fn: F) -> F:
-    """Marked ``tshark``: fails in CI and is skipped elsewhere where Debian's tshark is missing (conftest)."""
-    return pytest.mark.tshark(fn)
-
-
-AGG = "\x1e"  # tshark's aggregator between repeated values: a byte no field here contains
-
-
-def tshark_fields(path: Path, dfilter: str, fields: list[str]) -> dict[int, dict[str, list[str]]]:
-    """frame number -> field -> every value, for the frames matching ``dfilter``."""
-    cmd = ["tshark", "-r", str(path), "-Y", dfilter, "-T", "fields", "-E", "occurrence=a"]
-    cmd += ["-E", f"aggregator={AGG}", "-e", "frame.number"]
-    for f in fields:
-        cmd += ["-e", f]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
-    rows = {}
-    for line in filter(None, out.split("\n")):  # not splitlines(): it also splits at the aggregator
-        cols = line.split("\t")
-        rows[int(cols[0])] = {f: (v.split(AGG) if v else []) for f, v in zip(fields, cols[1:], strict=True)}
-    return rows
 
 
 def numbered_ips(path: Path) -> Iterator[tuple[int, Any]]:

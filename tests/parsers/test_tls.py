@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import random
+import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 
 from parsers.events import TlsRecord
+from parsers.protocols import tls
 from parsers.protocols.tls import (
     JA4_VERSION,
     TlsError,
@@ -21,6 +23,7 @@ from parsers.tcpstream import HalfStream
 from pcaps.synth import frames
 from tests.support.paths import SHARED, shared_path
 from tests.support.sessionrun import run_sessions
+from tests.support.tshark import needs_tshark, tshark_fields
 
 FIELDS = ("tls.sni", "tls.ja3.string", "tls.ja3.hash", "tls.ja3s.string", "tls.ja3s.hash", "tls.ja4")
 
@@ -121,3 +124,73 @@ def test_version_names_one_spelling_and_ja4_keeps_its_code() -> None:
     ]
     assert version_name(0x7F1C) == "0x7f1c"  # a draft: unnamed, shown as its number
     assert JA4_VERSION[0x0304] == "13" and JA4_VERSION[0x0300] == "s3"
+
+
+# ---- a flow that ends inside a record: truncated; a record header no TLS stack writes: malformed --
+
+
+def tls_counts(path: Path) -> dict[str, int]:
+    stats = run_sessions(path).stats
+    return {k: v for k, v in stats.items() if k.endswith("_tls")}
+
+
+@needs_tshark
+def test_handshake_cut_by_the_capture_end_is_truncated(tmp_path: Path) -> None:
+    """443-curl.pcap cut after the server's first segment (editcap -r 1-6) ends inside the
+    Certificate record: tshark then shows the ClientHello and ServerHello only, and so does the
+    record, counted truncated; the whole capture is dissected with the certificate."""
+    whole = shared_path("nDPI", "pcap", "443-curl.pcap")
+    cut = tmp_path / "cut.pcap"
+    subprocess.run(["editcap", "-r", str(whole), str(cut), "1-6"], check=True, capture_output=True)
+    fields = ["tls.handshake.type", "tls.handshake.extensions_server_name"]
+    shown = tshark_fields(cut, "tls.handshake", fields).values()
+    types = {int(t) for row in shown for t in row["tls.handshake.type"]}
+    assert types == {1, 2}
+    meter = run_sessions(cut)
+    (rec,) = [r for r in meter.records if isinstance(r, TlsRecord)]
+    assert rec.client is not None and rec.server is not None and not rec.certs
+    assert [rec.client.sni] == [n for row in shown for n in row["tls.handshake.extensions_server_name"]]
+    assert tls_counts(cut) == {"truncated_tls": 1}
+    full = [r for r in run_sessions(whole).records if isinstance(r, TlsRecord)]
+    assert len(full) == 1 and full[0].certs
+    assert tls_counts(whole) == {"dissected_tls": 1}
+
+
+@needs_tshark
+def test_flow_ending_in_a_record_of_unknown_type_is_malformed() -> None:
+    """nDPI's tls_invalid_reads.pcap: the server's segment ends in a record whose header is not TLS
+    (tshark: "Ignored Unknown Record"); the flow counts as malformed, not as a dissected TLS flow,
+    and the hellos read before it are kept."""
+    pcap = shared_path("nDPI", "pcap", "tls_invalid_reads.pcap")
+    ignored = tshark_fields(pcap, "tls.ignored_unknown_record", ["tcp.srcport", "tcp.dstport"])
+    assert len(ignored) == 1
+    (ports,) = [
+        frozenset(int(p) for p in row["tcp.srcport"] + row["tcp.dstport"]) for row in ignored.values()
+    ]
+    meter = run_sessions(pcap)
+    assert tls_counts(pcap) == {"malformed_tls": 1}
+    (rec,) = [r for r in meter.records if isinstance(r, TlsRecord)]
+    assert frozenset((rec.flow.ap, rec.flow.bp)) == ports
+    assert rec.server is not None
+
+
+def test_record_headers_told_apart() -> None:
+    """Impossible headers (type, version, length over 2^14 + 2048) are malformed; bytes that stop
+    inside a record or its header are truncated; a good stream is neither."""
+    hello = frames.tls_client_hello("a.example.com", random.Random(5))
+    alert = b"\x15\x03\x03\x00\x02\x02\x28"
+    assert not tls.scan_records(hello + alert).truncated
+    assert not tls.scan_records(hello + alert).malformed
+    for cut in (len(hello) - 1, len(hello) + 3, len(hello) + 6):
+        scan = tls.scan_records((hello + alert)[:cut])
+        assert scan.truncated and not scan.malformed, cut
+    for bad in (
+        b"\x99\x03\x03\x00\x02",
+        b"\x16\x02\x00\x00\x02",
+        b"\x16\x03\x05\x00\x02",
+        b"\x17\x03\x03\x48\x01",
+    ):
+        scan = tls.scan_records(hello + bad + b"\x00\x00")
+        assert scan.malformed and not scan.truncated and [t for t, _b in scan.handshake] == [1], bad
+        with pytest.raises(TlsError):
+            tls.scan_records(bad + b"\x00\x00")

@@ -184,6 +184,8 @@ CREATE TABLE IF NOT EXISTS `tapaudit`.`dns` (
     `rcode` UInt8,
     `qname` String,
     `qtype` String,
+    `qnames` Array(String),
+    `qtypes` Array(String),
     `query_seen` UInt8,
     `answered` UInt8,
     `rtt_ns` UInt64,
@@ -191,6 +193,12 @@ CREATE TABLE IF NOT EXISTS `tapaudit`.`dns` (
     `answer_types` Array(String),
     `answer_data` Array(String),
     `answer_ttls` Array(UInt32),
+    `authority_names` Array(String),
+    `authority_types` Array(String),
+    `authority_data` Array(String),
+    `additional_names` Array(String),
+    `additional_types` Array(String),
+    `additional_data` Array(String),
     `batch` UInt32 DEFAULT 0
 )
 ENGINE = MergeTree()
