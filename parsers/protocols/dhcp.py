@@ -42,6 +42,7 @@ class DhcpMessage:
     requested_ip: bytes = b""
     server_id: bytes = b""
     fqdn: str = ""
+    subnet_mask: bytes = b""  # option 1, in a server's offer or ack: the LAN the address is in
 
 
 def _text(raw: bytes) -> str:
@@ -85,6 +86,8 @@ def parse(payload: bytes) -> DhcpMessage:
             msg.requested_ip = val
         elif code == 54 and n == 4:
             msg.server_id = val
+        elif code == 1 and n == 4:
+            msg.subnet_mask = val
         elif code == 81 and n > 3:
             msg.fqdn = _fqdn(val[3:])
     return msg
