@@ -15,7 +15,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from appliance.ingest.owner import owner
+from appliance.ingest.owner import Attribution, owner
 from appliance.lab.phases import UNMARKED, Phases
 from appliance.masking import mask_hit
 from appliance.store.schema import OBSERVATIONS
@@ -24,7 +24,6 @@ from parsers.detect.persona import PersonaMatcher
 from parsers.detect.scan import scan, scan_leaves
 from parsers.detect.values import Leaf
 from parsers.events import AppRecord, HttpRecord, Record
-from parsers.lan import LanPrefixes
 from parsers.protocols import rtp
 from parsers.protocols.http import HttpRequest
 
@@ -39,14 +38,14 @@ class Observer:
         self,
         capture_id: str,
         ingest_id: int,
-        lan: LanPrefixes,
+        who: Attribution,
         key: bytes,
         personas: Mapping[str, Mapping[str, Any]],
         raw: bool = False,
         phases: Phases | None = None,
     ) -> None:
         self.head = {"capture_id": capture_id, "ingest_id": ingest_id}  # every row's first columns
-        self.lan = lan
+        self.who = who  # names each record's device (owner)
         self.phases = phases
         self.key = key
         self.raw = raw
@@ -55,7 +54,7 @@ class Observer:
     def observe(self, rec: Record) -> list[tuple[Any, ...]]:
         """Observation rows for one record (none for records that carry nothing a device sent)."""
         if isinstance(rec, HttpRecord) and isinstance(rec.msg, HttpRequest) and rec.up:
-            o = owner(rec.flow, self.lan)
+            o = owner(rec.flow, self.who)
             fid, dev = o.flow_id, o.device
             persona = self.personas.get(dev)
             m = rec.msg
@@ -69,9 +68,9 @@ class Observer:
         if (
             isinstance(rec, AppRecord)
             and rec.protocol in ("mqtt", "coap", "rtsp", "websocket", "raw")
-            and rec.up == owner(rec.flow, self.lan).device_first  # sent by the device, whichever end began
+            and rec.up == owner(rec.flow, self.who).device_first  # sent by the device, whichever end began
         ):
-            o = owner(rec.flow, self.lan)
+            o = owner(rec.flow, self.who)
             fid, dev = o.flow_id, o.device
             persona = self.personas.get(dev)
             leaves = [
@@ -96,7 +95,7 @@ class Observer:
             return []
         f = rec.flow
         phase = self.phases.at(rec.ts, dev) if self.phases else UNMARKED
-        remote = owner(f, self.lan).remote_ip  # the non-device end, as flows.remote_ip has it
+        remote = owner(f, self.who).remote_ip  # the non-device end, as flows.remote_ip has it
         out = []
         for carrier, h in found:
             digest = hmac.new(self.key, f"{h.data_type}\x00{h.value}".encode(), hashlib.sha256).hexdigest()[

@@ -11,11 +11,10 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from appliance.ingest.owner import owner
+from appliance.ingest.owner import Attribution, owner
 from appliance.masking import mask, mask_path, mask_query
 from appliance.store.schema import APP_EVENTS, DNS, HTTP, TLS
 from parsers.events import AppRecord, DnsRecord, HttpRecord, Record, TlsRecord
-from parsers.lan import LanPrefixes
 from parsers.protocols.dns import TYPES
 from parsers.protocols.http import HttpRequest
 from parsers.protocols.tls import GREASE, version_name
@@ -39,9 +38,9 @@ def _version(v: int) -> str:
 
 
 class RecordRows:
-    def __init__(self, capture_id: str, ingest_id: int, lan: LanPrefixes, raw: bool = False) -> None:
+    def __init__(self, capture_id: str, ingest_id: int, who: Attribution, raw: bool = False) -> None:
         self.head = {"capture_id": capture_id, "ingest_id": ingest_id}  # every row's first columns, by name
-        self.lan = lan
+        self.who = who  # names each record's device (owner)
         self.raw = raw
         self.pending: dict[tuple[int, int], DnsRecord] = {}  # queries waiting for their response
         self.clock = 0
@@ -58,7 +57,7 @@ class RecordRows:
         """Rows for one record: none yet for a DNS query (it waits for its response)."""
         if isinstance(rec, DnsRecord):
             return self._dns(rec)
-        o = owner(rec.flow, self.lan)
+        o = owner(rec.flow, self.who)
         fid, dev = o.flow_id, o.device
         head = {**self.head, "flow_id": fid, "ts_ns": rec.ts, "device_mac": dev}
         return [(TABLE_OF[type(rec)], self.builders[type(rec)](rec, head))]
@@ -81,7 +80,7 @@ class RecordRows:
     def _dns_row(self, q: DnsRecord | None, a: DnsRecord | None) -> tuple[str, tuple[Any, ...]]:
         first = q if q is not None else a
         assert first is not None
-        o = owner(first.flow, self.lan)
+        o = owner(first.flow, self.who)
         fid, dev = o.flow_id, o.device
         m = (q or a).msg  # type: ignore[union-attr]
         qname, qtype = m.questions[0] if m.questions else ("", 0)
