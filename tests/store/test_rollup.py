@@ -91,4 +91,4 @@ def test_a_store_of_schema_8_is_resorted_and_rolled_up(store: Store) -> None:
     after = (queries.devices(store), queries.destinations(store), queries.flows(store, limit=10**6))
     assert after == before
     got = store.query("SELECT max(toUInt32(value)) AS v FROM {db}.meta WHERE key = 'schema_version'")
-    assert int(got[0]["v"]) == SCHEMA_VERSION == 10
+    assert int(got[0]["v"]) == SCHEMA_VERSION == 11
