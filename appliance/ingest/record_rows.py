@@ -44,10 +44,12 @@ class RecordRows:
         self.raw = raw
         self.pending: dict[tuple[int, int], DnsRecord] = {}  # queries waiting for their response
         self.clock = 0
-        self.builders: dict[type, Callable[[Any, dict[str, Any]], tuple[Any, ...]]] = {
-            TlsRecord: self._tls,
-            HttpRecord: self._http,
-            AppRecord: self._app,
+        # the class's functions, not bound methods: a bound method in an attribute would make a
+        # reference cycle, which the replay (its cyclic GC off) would never free, with the inventory
+        self.builders: dict[type, Callable[[RecordRows, Any, dict[str, Any]], tuple[Any, ...]]] = {
+            TlsRecord: RecordRows._tls,
+            HttpRecord: RecordRows._http,
+            AppRecord: RecordRows._app,
         }
 
     def m(self, value: str) -> str:
@@ -60,7 +62,7 @@ class RecordRows:
         o = owner(rec.flow, self.who)
         fid, dev = o.flow_id, o.device
         head = {**self.head, "flow_id": fid, "ts_ns": rec.ts, "device_mac": dev}
-        return [(TABLE_OF[type(rec)], self.builders[type(rec)](rec, head))]
+        return [(TABLE_OF[type(rec)], self.builders[type(rec)](self, rec, head))]
 
     def _dns(self, r: DnsRecord) -> list[tuple[str, tuple[Any, ...]]]:
         key = (id(r.flow), r.msg.txid)
