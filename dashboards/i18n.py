@@ -41,6 +41,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "devices": ("Devices", "设备数"),
     "status": ("Status", "状态"),
     "mac": ("MAC", "MAC 地址"),
+    "attributed_by": ("Found by", "识别依据"),
     "name": ("Name", "名称"),
     "category": ("Category", "类别"),
     "vendor": ("Vendor", "厂商"),

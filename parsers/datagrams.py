@@ -12,11 +12,22 @@ A parse or read raising ``ValueError`` (or a subclass), ``IndexError`` or
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from parsers.events import AddressSeen, AppRecord, DhcpSeen, DnsRecord, Event, NameSeen, Record, TlsRecord
+from parsers.events import (
+    AddressSeen,
+    AppRecord,
+    DhcpSeen,
+    DnsRecord,
+    Event,
+    LanSeen,
+    NameSeen,
+    Record,
+    TlsRecord,
+)
 from parsers.lan import ip_text
 from parsers.protocols import coap, dhcp, dhcpv6, dns, gquic, ntp, quic, ssdp
 from parsers.session_types import UdpSession
@@ -169,14 +180,49 @@ QUIC = Datagram(_as_is, _quic)  # stateful: the session keeps the Initial's decr
 
 
 def dhcp_events(ts: int, smac: bytes, src: bytes, msg: dhcp.DhcpMessage) -> list[Event]:
-    """The client's MAC with its DHCP fingerprint, and the address it was given or still uses."""
+    """The client's MAC with its DHCP fingerprint, and the address it was given or still uses; a
+    server's offer or ack also names the LAN (the address under its subnet mask, RFC 2132 option 1)
+    and shows the sender to be the LAN's server, not a device of it."""
     if not msg.client_mac:
         return []
     out: list[Event] = [DhcpSeen(ts, msg.client_mac, msg)]
+    if msg.op == 2 and msg.msg_type in ("offer", "ack"):
+        length = mask_length(msg.subnet_mask)
+        if msg.yiaddr != ZERO4 and length:
+            net = (int.from_bytes(msg.yiaddr, "big") >> (32 - length) << (32 - length)).to_bytes(4, "big")
+            out.append(LanSeen(ts, smac, net, length, "dhcp"))
+        else:
+            out.append(LanSeen(ts, smac, b"", 0, "dhcp"))
     if msg.msg_type == "ack" and msg.yiaddr != ZERO4:
         out.append(AddressSeen(ts, msg.client_mac, msg.yiaddr, "dhcp"))
-    elif msg.op == 1 and msg.ciaddr != ZERO4:
+    elif msg.op == 1 and msg.ciaddr != ZERO4 and msg.msg_type != "release":  # a release gives it up
         out.append(AddressSeen(ts, msg.client_mac, msg.ciaddr, "dhcp"))
+    return out
+
+
+def mask_length(mask: bytes) -> int:
+    """The prefix length of a contiguous IPv4 subnet mask (255.255.255.0 -> 24); 0 for none or a
+    mask with holes, which no LAN has."""
+    if len(mask) != 4:
+        return 0
+    bits = int.from_bytes(mask, "big")
+    length = bin(bits).count("1")
+    return length if length and bits == (0xFFFFFFFF << (32 - length)) & 0xFFFFFFFF else 0
+
+
+def dhcpv6_events(ts: int, smac: bytes, src: bytes, msg: dhcpv6.Dhcpv6Message) -> list[Event]:
+    """A server's reply assigning addresses (IA_NA, IA_TA): each address's /64 is the LAN (RFC 4291
+    2.5.1: unicast interface identifiers are 64 bits), and the address belongs to the client's MAC
+    when its DUID was made from one (DUID-LL/LLT)."""
+    if msg.msg_type not in (2, 7) or not msg.ia_addresses:  # ADVERTISE, REPLY
+        return []
+    mac = bytes.fromhex(msg.client_mac.replace(":", "")) if msg.client_mac else b""
+    out: list[Event] = []
+    for text in msg.ia_addresses:
+        addr = socket.inet_pton(socket.AF_INET6, text)
+        out.append(LanSeen(ts, smac, addr[:8] + bytes(8), 64, "dhcpv6"))
+        if mac and msg.msg_type == 7:
+            out.append(AddressSeen(ts, mac, addr, "dhcp"))
     return out
 
 

@@ -41,7 +41,21 @@ class NameSeen:
     name: str
 
 
-Event = AddressSeen | DhcpSeen | NameSeen
+@dataclass(slots=True)
+class LanSeen:
+    """A router or DHCP server told the link what the LAN is: an on-link prefix from a router
+    advertisement's prefix information option (RFC 4861 4.6.2), the address and mask a DHCPv4
+    server assigned (RFC 2132 option 1), an address a DHCPv6 server assigned (its /64, RFC 4291
+    2.5.1). ``prefix`` is empty when the message only shows that ``mac`` is a router or a server."""
+
+    ts: int
+    mac: bytes  # the router or server that sent it
+    prefix: bytes  # network address bytes (4 or 16), or b""
+    length: int
+    source: str  # ra, dhcp, dhcpv6
+
+
+Event = AddressSeen | DhcpSeen | NameSeen | LanSeen
 
 
 # ---- application records: stored in their own tables, each tied to the flow that carried it

@@ -29,7 +29,7 @@ from parsers.events import Event, Record
 from parsers.flow import LARGE_PAYLOAD, SYN, TCP, Flow
 from parsers.ipfrag import Reassembler
 from parsers.linklayer import ETH_ARP, ETH_IPV4, ETH_IPV6, LINK_DECODERS, SHIMS
-from parsers.neighbours import arp_event, ndp_event
+from parsers.neighbours import arp_event, ndp_event, ra_events
 from parsers.registry import INVENTORY_PORTS, Protocol
 from parsers.sessions import MALFORMED, UdpSession, new_session
 
@@ -226,7 +226,7 @@ class FlowMeter:
                 sport = data[l4]
                 dport = (ICMP_PAIR if proto == ICMP else ICMP6_PAIR).get(sport, data[l4 + 1])
                 pl = end - l4 - 8
-                if proto == ICMP6 and 135 <= sport <= 136:
+                if proto == ICMP6 and 134 <= sport <= 136:
                     self._ndp(ts, data, l4, end, smac, src)
             else:
                 sport = dport = 0
@@ -494,6 +494,9 @@ class FlowMeter:
             self.events.append(seen)
 
     def _ndp(self, ts: int, data: Frame, l4: int, end: int, smac: bytes, src: bytes) -> None:
+        if data[l4] == 134:  # a router advertisement: the router and the LAN's prefixes
+            self.events.extend(ra_events(ts, data, l4, end, smac))
+            return
         seen = ndp_event(ts, data, l4, end, smac, src)
         if seen is not None:
             self.events.append(seen)

@@ -1,17 +1,20 @@
-"""Which MAC owns which address, from neighbour discovery: ARP (IPv4) and NDP (IPv6).
+"""Which MAC owns which address, from neighbour discovery: ARP (IPv4) and NDP (IPv6); and which
+prefixes the LAN has, from router advertisements.
 
-The meter calls these on the few packets that are ARP or ICMPv6 neighbour messages; the
-events go to the device inventory, like the DHCP, mDNS and SSDP evidence.
+The meter calls these on the few packets that are ARP or ICMPv6 neighbour discovery messages;
+the events go to the device inventory, like the DHCP, mDNS and SSDP evidence.
 """
 
 from __future__ import annotations
 
 from parsers.capture import Frame
-from parsers.events import AddressSeen
+from parsers.events import AddressSeen, LanSeen
 
 ARP_ETH_IPV4 = b"\x00\x01\x08\x00\x06\x04"  # hardware Ethernet, protocol IPv4, lengths 6 and 4
 ZERO4 = bytes(4)
 ZERO16 = bytes(16)
+RA_HEADER = 16  # type, code, checksum, hop limit, flags, lifetime, reachable and retrans timers
+PIO_ON_LINK, PIO_AUTONOMOUS = 0x80, 0x40  # prefix information flags L and A (RFC 4861 4.6.2)
 
 
 def arp_event(ts: int, data: Frame, off: int) -> AddressSeen | None:
@@ -41,3 +44,26 @@ def ndp_event(ts: int, data: Frame, l4: int, end: int, smac: bytes, src: bytes) 
     if (data[l4] == 136 or src == ZERO16) and mac:
         return AddressSeen(ts, mac, target, "ndp")
     return None
+
+
+def ra_events(ts: int, data: Frame, l4: int, end: int, smac: bytes) -> list[LanSeen]:
+    """A router advertisement (RFC 4861 4.2): its sender is a router (its MAC from the frame, else
+    the source link-layer address option), and each prefix information option marked on-link or
+    for autoconfiguration (SLAAC, RFC 4862) is a prefix of the LAN."""
+    stop = min(end, len(data))
+    pos = l4 + RA_HEADER
+    prefixes: list[tuple[bytes, int]] = []
+    mac = smac
+    while pos + 8 <= stop:
+        otype, olen = data[pos], data[pos + 1] * 8
+        if olen == 0 or pos + olen > stop:
+            break
+        if otype == 1 and olen == 8 and not mac:
+            mac = bytes(data[pos + 2 : pos + 8])
+        elif otype == 3 and olen == 32 and data[pos + 3] & (PIO_ON_LINK | PIO_AUTONOMOUS):
+            length = min(data[pos + 2], 128)
+            prefixes.append((bytes(data[pos + 16 : pos + 32]), length))
+        pos += olen
+    if not prefixes:
+        return [LanSeen(ts, mac, b"", 0, "ra")]
+    return [LanSeen(ts, mac, p, n, "ra") for p, n in prefixes]

@@ -52,7 +52,7 @@ PROTOCOLS: tuple[Protocol, ...] = (
     Protocol("mdns", "udp", (5353,), datagram=dg.DNS, inventory=dg.mdns_events, security="none"),
     Protocol("llmnr", "udp", (5355,), datagram=dg.DNS, security="none"),
     Protocol("dhcp", "udp", (67, 68), datagram=dg.DHCP, inventory=dg.dhcp_events, security="none"),
-    Protocol("dhcpv6", "udp", (546, 547), datagram=dg.DHCPV6, security="none"),
+    Protocol("dhcpv6", "udp", (546, 547), datagram=dg.DHCPV6, inventory=dg.dhcpv6_events, security="none"),
     Protocol("ssdp", "udp", (1900,), datagram=dg.SSDP, inventory=dg.ssdp_events, security="none"),
     Protocol("ntp", "udp", (123,), datagram=dg.NTP, security="none"),
     Protocol("coap", "udp", (5683,), datagram=dg.COAP, security="none"),

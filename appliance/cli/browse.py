@@ -36,6 +36,7 @@ def device_table(devs: list[dict[str, Any]], tops: list[dict[str, Any]]) -> None
     t = Table(title="Devices", header_style="bold")
     for col in (
         "MAC",
+        "Found by",
         "Vendor",
         "Name",
         "Category",
@@ -57,6 +58,7 @@ def device_table(devs: list[dict[str, Any]], tops: list[dict[str, Any]]) -> None
         cat = d["category"] if d["role"] == "device" else f"{d['category']} (gateway)"
         t.add_row(
             d["mac"],
+            d["attributed_by"],
             d["vendor"] or "-",
             d["name"] or "-",
             cat,

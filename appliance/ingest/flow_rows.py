@@ -8,22 +8,22 @@ from collections.abc import Callable
 from typing import Any
 
 from appliance.ingest.enrich import NO_DESTINATION, Enricher
-from appliance.ingest.owner import owner
+from appliance.ingest.owner import Attribution, owner
 from appliance.store.schema import BURSTS, FLOWS
 from parsers.flow import Flow
-from parsers.lan import LanPrefixes, ip_text, mac_text
+from parsers.lan import ip_text, mac_text
 
 
 def flow_row(
     f: Flow,
     capture_id: str,
     ingest_id: int,
-    lan: LanPrefixes,
+    who: Attribution,
     enricher: Enricher | None,
     phase_at: Callable[[int, str], str],
 ) -> tuple[Any, ...]:
     """The ``flows`` row of a finished flow, built by column name (``FLOWS.row``)."""
-    o = owner(f, lan)
+    o = owner(f, who)
     device = o.device
     dest = enricher.columns(f, device, o.direction, o.remote_ip) if enricher is not None else NO_DESTINATION
     return FLOWS.row(
@@ -76,12 +76,12 @@ def flow_row(
 
 
 def burst_rows(
-    f: Flow, capture_id: str, ingest_id: int, lan: LanPrefixes, phase_at: Callable[[int, str], str]
+    f: Flow, capture_id: str, ingest_id: int, who: Attribution, phase_at: Callable[[int, str], str]
 ) -> list[tuple[Any, ...]]:
     """The flow's payload bursts as rows of ``bursts``, bytes counted from the device's side."""
     if not f.bursts:
         return []
-    o = owner(f, lan)
+    o = owner(f, who)
     device, fid, dev_first = o.device, o.flow_id, o.device_first
     row = BURSTS.row
     return [

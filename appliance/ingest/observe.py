@@ -15,7 +15,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from appliance.ingest.owner import owner
+from appliance.ingest.owner import Attribution, owner
 from appliance.lab.phases import UNMARKED, Phases
 from appliance.masking import mask_hit
 from appliance.store.schema import OBSERVATIONS
@@ -25,7 +25,6 @@ from parsers.detect.persona import PersonaMatcher
 from parsers.detect.scan import scan, scan_leaves
 from parsers.detect.values import Leaf
 from parsers.events import AppRecord, HttpRecord, Record
-from parsers.lan import LanPrefixes
 from parsers.protocols import rtp
 from parsers.protocols.http import HttpRequest
 
@@ -40,14 +39,14 @@ class Observer:
         self,
         capture_id: str,
         ingest_id: int,
-        lan: LanPrefixes,
+        who: Attribution,
         key: bytes,
         personas: Mapping[str, Mapping[str, Any]],
         raw: bool = False,
         phases: Phases | None = None,
     ) -> None:
         self.head = {"capture_id": capture_id, "ingest_id": ingest_id}  # every row's first columns
-        self.lan = lan
+        self.who = who  # names each record's device (owner)
         self.phases = phases
         self.key = key
         self.raw = raw
@@ -56,7 +55,7 @@ class Observer:
     def observe(self, rec: Record) -> list[tuple[Any, ...]]:
         """Observation rows for one record (none for records that carry nothing a device sent)."""
         if isinstance(rec, HttpRecord) and isinstance(rec.msg, HttpRequest) and rec.up:
-            o = owner(rec.flow, self.lan)
+            o = owner(rec.flow, self.who)
             fid, dev = o.flow_id, o.device
             persona = self.personas.get(dev)
             m = rec.msg
@@ -70,9 +69,9 @@ class Observer:
         if (
             isinstance(rec, AppRecord)
             and rec.protocol in ("mqtt", "coap", "rtsp", "websocket", "raw")
-            and rec.up == owner(rec.flow, self.lan).device_first  # sent by the device, whichever end began
+            and rec.up == owner(rec.flow, self.who).device_first  # sent by the device, whichever end began
         ):
-            o = owner(rec.flow, self.lan)
+            o = owner(rec.flow, self.who)
             fid, dev = o.flow_id, o.device
             persona = self.personas.get(dev)
             leaves = [
@@ -100,7 +99,7 @@ class Observer:
         by_host = system_of_host(host) if host else ""
         f = rec.flow
         phase = self.phases.at(rec.ts, dev) if self.phases else UNMARKED
-        remote = owner(f, self.lan).remote_ip  # the non-device end, as flows.remote_ip has it
+        remote = owner(f, self.who).remote_ip  # the non-device end, as flows.remote_ip has it
         out = []
         for carrier, h in found:
             system = str(h.detail.get("system", "")) if h.data_type == "location" else ""

@@ -21,6 +21,7 @@ from appliance.ingest.record_rows import RecordRows
 from appliance.lab.phases import Phases
 from parsers.capture import Packet
 from parsers.events import DnsRecord
+from parsers.flow import Flow
 from parsers.lan import DEFAULT_LAN, LanPrefixes
 from parsers.meter import FlowMeter
 from policies.catalog import Catalog, load_catalog
@@ -49,6 +50,19 @@ class PipelineOptions:
     phases: Phases | None = None  # the test phases file, if given
 
 
+def _learn(lan: LanPrefixes, f: Flow) -> None:
+    """A flow as LAN evidence: the initiator's and the responder's sources, and the next hop
+    between a private address and a global one, which is a router."""
+    lan.used(f.smac, f.a)
+    if f.rmac:
+        lan.used(f.rmac, f.b)
+    a_given, b_given = lan.given(f.a), lan.given(f.b)
+    if a_given and not b_given and not lan.is_link_scope(f.b):
+        lan.router(f.rmac or f.dmac, f.ipv)
+    elif b_given and not a_given:
+        lan.router(f.smac, f.ipv)
+
+
 class Pipeline:
     """Meter, inventory, enrichment and detectors of one run (capture ``cid``, run ``ingest``)."""
 
@@ -70,12 +84,12 @@ class Pipeline:
     ) -> None:
         self.cid, self.ingest, self.write, self.lan, self.phases = cid, ingest, write, lan, phases
         self.meter = FlowMeter(lan.is_local, idle_s, active_s)
-        self.inventory = Inventory(lan, bench, raw_evidence)
+        self.inventory = inv = Inventory(lan, bench, raw_evidence)
         self.catalog = catalog or load_catalog()
         self.enricher = Enricher(self.catalog, tuple(home), bench)
-        self.rows = RecordRows(cid, ingest, lan, raw_evidence, self.inventory.people)
+        self.rows = RecordRows(cid, ingest, inv, raw_evidence, inv.people)
         personas = {m: d.persona for m, d in bench.devices.items() if d.persona} if bench else {}
-        self.observer = Observer(cid, ingest, lan, hash_key, personas, raw_evidence, phases)
+        self.observer = Observer(cid, ingest, inv, hash_key, personas, raw_evidence, phases)
         self.pending: dict[str, list[Row]] = {"flows": [], **{t: [] for t in RECORD_TABLES}}
         self.written = dict.fromkeys(self.pending, 0)
         self.feed_many: Callable[[Iterable[Packet]], None] = self.meter.feed_many
@@ -92,7 +106,8 @@ class Pipeline:
     ) -> Pipeline:
         """The run's pipeline as a replay and a live session both build it (``phases``: a live
         session's own marks, which arrive while it runs, instead of the options' file)."""
-        return cls(cid, ingest, write, lan=LanPrefixes(opts.lan_prefixes), idle_s=opts.idle_s,
+        learn = list(opts.lan_prefixes) == list(DEFAULT_LAN)  # the user named no LAN: learn it too
+        return cls(cid, ingest, write, lan=LanPrefixes(opts.lan_prefixes, learn), idle_s=opts.idle_s,
                    active_s=opts.active_s, bench=opts.bench, home=opts.home, hash_key=hash_key,
                    raw_evidence=opts.raw_evidence, phases=phases or opts.phases or Phases(),
                    catalog=opts.catalog)  # fmt: skip
@@ -100,24 +115,30 @@ class Pipeline:
     def drain(self, final: bool = False, flush: bool = False) -> None:
         """Turn what the meter finished into rows; write full batches (every pending row when
         ``final`` or ``flush``)."""
-        inv, pending = self.inventory, self.pending
+        inv, pending, lan = self.inventory, self.pending, self.lan
         done, records, events = self.meter.take()
         if events:
             inv.add_events(events)
+        if lan.learn:  # what the flows' sources say of the LAN, before any of them is oriented
+            for f in done:
+                _learn(lan, f)
+            for rec in records:
+                if rec.flow.owner is None:
+                    _learn(lan, rec.flow)
         # records before the flows: a flow's name may come from a DNS answer in this batch
         for rec in records:
             for table, row in self.rows.rows(rec):
                 pending[table].append(row)
             pending["observations"] += self.observer.observe(rec)
             if isinstance(rec, DnsRecord) and rec.msg.is_response:
-                self.enricher.dns.add(owner(rec.flow, self.lan).device, rec.ts, rec.msg)
+                self.enricher.dns.add(owner(rec.flow, inv).device, rec.ts, rec.msg)
         for table, row in self.rows.flush_dns(final):
             pending[table].append(row)
         phase_at = self.phases.at
         for f in done:
             inv.add_flow(f)
-            pending["flows"].append(flow_row(f, self.cid, self.ingest, self.lan, self.enricher, phase_at))
-            pending["bursts"] += burst_rows(f, self.cid, self.ingest, self.lan, phase_at)
+            pending["flows"].append(flow_row(f, self.cid, self.ingest, inv, self.enricher, phase_at))
+            pending["bursts"] += burst_rows(f, self.cid, self.ingest, inv, phase_at)
         for table, batch in pending.items():  # flows first: the dict keeps that order
             if batch and (final or flush or len(batch) >= BATCH_ROWS):
                 self.write(table, batch)

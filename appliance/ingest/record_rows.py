@@ -11,12 +11,11 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from appliance.ingest.owner import owner
+from appliance.ingest.owner import Attribution, owner
 from appliance.masking import mask, mask_name, mask_path, mask_query
 from appliance.store.schema import APP_EVENTS, DNS, HTTP, TLS
 from parsers.events import AppRecord, DnsRecord, HttpRecord, TlsRecord
 from parsers.events import Record as AnyRecord
-from parsers.lan import LanPrefixes
 from parsers.protocols.dns import TYPES, Record
 from parsers.protocols.http import HttpRequest
 from parsers.protocols.tls import GREASE, version_name
@@ -54,20 +53,22 @@ class RecordRows:
         self,
         capture_id: str,
         ingest_id: int,
-        lan: LanPrefixes,
+        who: Attribution,
         raw: bool = False,
         people: tuple[str, ...] = (),
     ) -> None:
         self.head = {"capture_id": capture_id, "ingest_id": ingest_id}  # every row's first columns, by name
-        self.lan = lan
+        self.who = who  # names each record's device (owner)
         self.raw = raw
         self.people = people  # the bench personas' names, masked wherever they stand in mDNS/LLMNR names
         self.pending: dict[tuple[int, int], DnsRecord] = {}  # queries waiting for their response
         self.clock = 0
-        self.builders: dict[type, Callable[[Any, dict[str, Any]], tuple[Any, ...]]] = {
-            TlsRecord: self._tls,
-            HttpRecord: self._http,
-            AppRecord: self._app,
+        # the class's functions, not bound methods: a bound method in an attribute would make a
+        # reference cycle, which the replay (its cyclic GC off) would never free, with the inventory
+        self.builders: dict[type, Callable[[RecordRows, Any, dict[str, Any]], tuple[Any, ...]]] = {
+            TlsRecord: RecordRows._tls,
+            HttpRecord: RecordRows._http,
+            AppRecord: RecordRows._app,
         }
 
     def m(self, value: str) -> str:
@@ -77,10 +78,10 @@ class RecordRows:
         """Rows for one record: none yet for a DNS query (it waits for its response)."""
         if isinstance(rec, DnsRecord):
             return self._dns(rec)
-        o = owner(rec.flow, self.lan)
+        o = owner(rec.flow, self.who)
         fid, dev = o.flow_id, o.device
         head = {**self.head, "flow_id": fid, "ts_ns": rec.ts, "device_mac": dev}
-        return [(TABLE_OF[type(rec)], self.builders[type(rec)](rec, head))]
+        return [(TABLE_OF[type(rec)], self.builders[type(rec)](self, rec, head))]
 
     def _dns(self, r: DnsRecord) -> list[tuple[str, tuple[Any, ...]]]:
         key = (id(r.flow), r.msg.txid)
@@ -100,7 +101,7 @@ class RecordRows:
     def _dns_row(self, q: DnsRecord | None, a: DnsRecord | None) -> tuple[str, tuple[Any, ...]]:
         first = q if q is not None else a
         assert first is not None
-        o = owner(first.flow, self.lan)
+        o = owner(first.flow, self.who)
         fid, dev = o.flow_id, o.device
         m = (q or a).msg  # type: ignore[union-attr]
         questions = m.questions or (a.msg.questions if a is not None else [])

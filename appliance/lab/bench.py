@@ -2,9 +2,11 @@
 
 YAML, either ``{devices: {MAC: {...}}, lan_prefixes: [...]}`` or a bare
 ``{MAC: {...}}`` map. Each device may give name, category, vendor, model,
-firmware and a ``persona`` of the test person's known values (IMEI, serial,
-phone, email, name, home coordinates). Persona values are personal data: they
-are kept in memory for matching and never written to the store.
+firmware, the ``addresses`` it had on the LAN (one or a list: a capture without
+MACs, raw IP or a tunnel's, is then attributed to it, issue 15) and a ``persona``
+of the test person's known values (IMEI, serial, phone, email, name, home
+coordinates). Persona values are personal data: they are kept in memory for
+matching and never written to the store.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from appliance.lookups.oui import vendor as oui_vendor
 from policies.yamlfile import read_yaml
 
 CATEGORIES = ("watch", "child_watch", "speaker", "door_lock", "camera", "learning_tablet", "plug", "other")
-DEVICE_KEYS = {"name", "category", "vendor", "model", "firmware", "persona", "notes"}
+DEVICE_KEYS = {"name", "category", "vendor", "model", "firmware", "addresses", "persona", "notes"}
 PERSONA_KEYS = {"imei", "serial", "phone", "email", "name", "home", "mac", "imsi", "iccid", "android_id"}
 MAC_RE = re.compile(r"^[0-9a-f]{2}([:-]?)[0-9a-f]{2}(\1[0-9a-f]{2}){4}$")
 
@@ -36,6 +38,7 @@ class BenchDevice:
     vendor: str = ""
     model: str = ""
     firmware: str = ""
+    addresses: list[str] = field(default_factory=list)  # its IPv4/IPv6 addresses on the LAN, normalised
     persona: dict[str, Any] = field(default_factory=dict, repr=False)
 
 
@@ -97,6 +100,7 @@ def _device(path: str, mac: str, entry: Any) -> BenchDevice:
     cat = str(entry.get("category", "") or "")
     if cat and cat not in CATEGORIES:
         raise BenchError(f"bench file {path}: {mac}: category {cat!r} is not one of {', '.join(CATEGORIES)}")
+    addresses = _addresses(path, mac, entry.get("addresses"))
     persona = entry.get("persona") or {}
     if not isinstance(persona, dict):
         raise BenchError(f"bench file {path}: {mac}: persona must be a mapping")
@@ -119,5 +123,20 @@ def _device(path: str, mac: str, entry: Any) -> BenchDevice:
         vendor=str(entry.get("vendor", "") or ""),
         model=str(entry.get("model", "") or ""),
         firmware=str(entry.get("firmware", "") or ""),
+        addresses=addresses,
         persona=dict(persona),
     )
+
+
+def _addresses(path: str, mac: str, value: Any) -> list[str]:
+    """A device entry's ``addresses``: one address or a list, each a single IPv4 or IPv6 address."""
+    if value is None:
+        return []
+    items = value if isinstance(value, list) else [value]
+    out = []
+    for item in items:
+        try:
+            out.append(str(ipaddress.ip_address(str(item).strip())))
+        except ValueError:
+            raise BenchError(f"bench file {path}: {mac}: addresses: {item!r} is not an IP address") from None
+    return out

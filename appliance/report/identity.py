@@ -21,6 +21,7 @@ def device_row(d: dict[str, Any]) -> dict[str, Any]:
         "firmware",
         "on_bench",
         "role",
+        "attributed_by",
         "dhcp_hostname",
         "dhcp_vendor_class",
         "dhcp_prl",

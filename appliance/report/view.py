@@ -118,6 +118,18 @@ def rules_named(rules: list[str]) -> Runs:
     return [BR, Run(f"rules: {', '.join(rules)}", "muted")] if rules else []
 
 
+# How the device was found (devices.attributed_by), as the report explains it.
+FOUND_BY = {
+    "mac": "its MAC address, in its own frames",
+    "bench-address": "its address, which the bench file names for it (the capture has no MAC)",
+    "dhcp-lease": "its address, which a DHCP lease gave its MAC (the capture has no MAC for it)",
+    "ndp": "its address, which its MAC claimed in IPv6 neighbour discovery",
+    "arp": "its address, which its MAC claimed in ARP",
+    "local-address": "its LAN address alone: the capture names no MAC for it, and the key above is"
+    " made from the address",
+}
+
+
 def device_table(d: dict[str, Any]) -> Table:
     def aside(note: str) -> Runs:
         return [Run(" "), Run(note, "muted")]
@@ -125,6 +137,7 @@ def device_table(d: dict[str, Any]) -> Table:
     oui = aside(f"(OUI: {d['oui_vendor']})") if d["oui_vendor"] and d["oui_vendor"] != d["vendor"] else []
     rows = [
         [text("MAC address"), ident(d["mac"])],
+        [text("Found by"), text(FOUND_BY.get(str(d["attributed_by"]), str(d["attributed_by"])))],
         [text("Name"), text(d["name"] or "-")],
         [text("Vendor"), text(d["vendor"] or "-") + oui],
         [text("Category"), text(d["category"]) + ([] if d["on_bench"] else aside("(not on the bench file)"))],

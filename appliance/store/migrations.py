@@ -192,9 +192,15 @@ def _v14(store: Store) -> None:
     add_columns(store, "dns", *sections)
 
 
+def _v15(store: Store) -> None:
+    """Devices without MACs: how each device was found (``devices.attributed_by``). Rows written
+    before it are left empty, and the read API shows them as 'mac', the only way there was."""
+    add_columns(store, "devices", "attributed_by")
+
+
 STEPS: tuple[Step, ...] = tuple(
     Step(int(f.__name__[2:]), (f.__doc__ or "").split("\n")[0], f)
-    for f in (_v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11, _v12, _v13, _v14)
+    for f in (_v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11, _v12, _v13, _v14, _v15)
 )
 assert [s.number for s in STEPS] == list(range(OLDEST + 1, SCHEMA_VERSION + 1)), "one step per version"
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 from appliance.store.table import AGG, KEY, C, Column, Table, batched
 from appliance.store.table import BATCH as BATCH  # re-exported: the spool and the inserts tag rows with it
 
-SCHEMA_VERSION = 14  # 14: dns sections; 13: bursts spread; 12: coord_system; 11: registry_country; 10: batch
+SCHEMA_VERSION = 15  # 15: attributed_by; 14: dns sections; 13: bursts spread; 12: coord_system
 
 
 CAPTURES = Table(
@@ -65,11 +65,17 @@ CAPTURES = Table(
 
 DEVICES = Table(
     "devices",
-    "Local devices by MAC, per capture; the bench file's fields override what is inferred.",
+    "Local devices by MAC (by address where no MAC is known), per capture; the bench file's fields"
+    " override what is inferred.",
     (
         C("capture_id", "String", "capture the row was derived from"),
         C("ingest_id", "UInt64", "ingestion run (ns stamp); the newest committed run is current"),
-        C("mac", "String", "aa:bb:cc:dd:ee:ff"),
+        C(
+            "mac",
+            "String",
+            "aa:bb:cc:dd:ee:ff; for a device seen only by its address (attributed_by local-address),"
+            " a key made from it: 06:00 and the IPv4 address, or 16 and a hash of the IPv6 address",
+        ),
         C("oui_vendor", "String", "IEEE OUI registrant (netaddr's copy of the registry)"),
         C("name", "String", "bench name, else DHCP hostname, else mDNS name"),
         C("category", "String", "bench category, else 'unknown'"),
@@ -78,6 +84,12 @@ DEVICES = Table(
         C("firmware", "String", "bench firmware"),
         C("on_bench", "UInt8", "1 if listed in the bench file"),
         C("role", "String", "device, or gateway when it forwards remote traffic"),
+        C(
+            "attributed_by",
+            "String",
+            "how it was found: mac (its frames), bench-address, dhcp-lease, ndp, arp (who had the"
+            " address of frames without a MAC), local-address (the address alone)",
+        ),
         C("dhcp_hostname", "String", "DHCP option 12 (last seen)"),
         C("dhcp_vendor_class", "String", "DHCP option 60"),
         C("dhcp_prl", "String", "DHCP option 55 in request order, comma-separated"),

@@ -34,6 +34,7 @@ def render(url: str, caps: data.Caps) -> None:
         rows.append(
             {
                 "mac": d["mac"],
+                "attributed_by": d["attributed_by"],
                 "name": d["name"],
                 "category": d["category"],
                 "vendor": d["vendor"] or d["oui_vendor"],
@@ -44,9 +45,9 @@ def render(url: str, caps: data.Caps) -> None:
                 "flows": int(d["flows"]),
             }
         )
-    cols = {"mac": "mac", "name": "name", "category": "category", "vendor": "vendor",
-            "findings": "findings", "data_types": "data_types", "third_parties": "third_parties",
-            "countries": "countries", "flows": "n_flows"}  # fmt: skip
+    cols = {"mac": "mac", "attributed_by": "attributed_by", "name": "name", "category": "category",
+            "vendor": "vendor", "findings": "findings", "data_types": "data_types",
+            "third_parties": "third_parties", "countries": "countries", "flows": "n_flows"}  # fmt: skip
     st.dataframe(table(rows, cols), hide_index=True, key="overview_table")
     counts = Counter(str(f["severity"]) for f in findings)
     frame = pd.DataFrame({"severity": list(SEVERITIES), "count": [counts[s] for s in SEVERITIES]})

@@ -50,6 +50,7 @@ class DhcpMessage:
     server_id: bytes = b""
     fqdn: str = ""
     cut: bool = False  # a snap length cut it before its end option: the options end at the last whole one
+    subnet_mask: bytes = b""  # option 1, in a server's offer or ack: the LAN the address is in
 
 
 def _text(raw: bytes) -> str:
@@ -110,6 +111,8 @@ def _parse(payload: bytes, partial: bool) -> DhcpMessage:
             msg.requested_ip = val
         elif code == 54 and n == 4:
             msg.server_id = val
+        elif code == 1 and n == 4:
+            msg.subnet_mask = val
         elif code == 81 and n > 3:
             msg.fqdn = _fqdn(val[3:])
     return msg

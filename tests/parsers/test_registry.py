@@ -28,7 +28,7 @@ def test_each_protocol_once_per_transport_and_ports_unshared() -> None:
     for transport, table in (("tcp", TCP_PORTS), ("udp", UDP_PORTS)):
         ports = [port for p in PROTOCOLS if p.transport == transport for port in p.ports]
         assert len(ports) == len(set(ports)) == len(table), transport
-    assert {p.name for p in INVENTORY_PORTS.values()} == {"dhcp", "mdns", "ssdp"}
+    assert {p.name for p in INVENTORY_PORTS.values()} == {"dhcp", "dhcpv6", "mdns", "ssdp"}
     assert all(p.datagram is not None for p in INVENTORY_PORTS.values())
     assert {"http", "mqtt", "rtsp", "dns", "mdns", "dhcp", "ssdp"} <= READABLE and "tls" not in READABLE
 

@@ -11,6 +11,7 @@ from scapy.layers.inet import IP, TCP, UDP
 from scapy.layers.l2 import Ether
 from scapy.packet import Raw
 
+from appliance.ingest.inventory import Inventory
 from appliance.ingest.observe import Observer
 from parsers.detect.values import leaves
 from parsers.events import AppRecord, HttpRecord, TlsRecord
@@ -168,7 +169,7 @@ def raw(m: FlowMeter) -> list[tuple[str, bool, bytes]]:
 
 def observed(m: FlowMeter) -> set[tuple[str, str, str]]:
     """(carrier, data type, confidence) of the observation rows the records make."""
-    obs = Observer("cap", 1, LanPrefixes(DEFAULT_LAN), b"k" * 32, {})
+    obs = Observer("cap", 1, Inventory(LanPrefixes(DEFAULT_LAN)), b"k" * 32, {})
     return {(row[7], row[8], row[10]) for r in m.records for row in obs.observe(r)}
 
 

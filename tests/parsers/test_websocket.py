@@ -298,6 +298,7 @@ def test_refused_upgrade_stays_http() -> None:
 
 
 def test_observer_scans_websocket_messages(tmp_path) -> None:
+    from appliance.ingest.inventory import Inventory
     from appliance.ingest.observe import Observer
 
     c = Conn()
@@ -306,7 +307,7 @@ def test_observer_scans_websocket_messages(tmp_path) -> None:
     c.send(False, SWITCH + b"\r\n")
     c.send(True, frame(IMEI_JSON, key=KEY))
     c.close()
-    obs = Observer("cap", 1, LanPrefixes(DEFAULT_LAN), b"k" * 32, {})
+    obs = Observer("cap", 1, Inventory(LanPrefixes(DEFAULT_LAN)), b"k" * 32, {})
     found = [row for r in c.records() for row in obs.observe(r)]  # type: ignore[arg-type]
     kinds = {(row[7], row[8]) for row in found}  # carrier, data type
     assert ("websocket.text", "imei") in kinds and ("websocket.text", "location") in kinds

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from appliance.store.schema import TABLES
-from tests.support.paths import ROOT
+from tests.support.paths import ROOT, shared_path
 from tests.support.run import cli
 
 REAL = sorted((ROOT / "pcaps" / "real").glob("*.pcap"))
@@ -70,6 +70,19 @@ def test_replay_then_read_back_and_no_duplicates(tmp_path: Path) -> None:
     assert one and all(ARIA_MAC in (f["device_mac"], f["src_mac"], f["dst_mac"]) for f in one)
     table = cli("devices", db=db)
     assert table.returncode == 0 and ARIA_MAC in table.stdout
+
+
+def test_devices_without_macs_say_how_they_were_found(tmp_path: Path) -> None:
+    """A raw-IP capture (a phone's VPN app): its one device is listed under its address's key,
+    found by ``local-address``, in the table and in JSON."""
+    db = tmp_path / "db"
+    assert cli("replay", str(shared_path("nDPI", "pcap", "ocs.pcap")), db=db).returncode == 0
+    devs = json.loads(cli("devices", "--json", db=db).stdout)
+    assert [(d["mac"], d["attributed_by"], d["ipv4"]) for d in devs] == [
+        ("06:00:c0:a8:b4:02", "local-address", ["192.168.180.2"])
+    ]
+    table = cli("devices", db=db).stdout
+    assert "Found by" in table and "local-address" in table and "06:00:c0:a8:b4:02" in table
 
 
 def test_human_output_has_summary_table(tmp_path: Path) -> None:

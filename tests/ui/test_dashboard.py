@@ -94,6 +94,7 @@ def test_overview_page(lab_db: tuple[str, str]) -> None:
     at = _app("overview")
     frame = _frame(at, "Data types sent").set_index("MAC")
     assert dict(zip(frame.index, frame["Name"], strict=True)) == UNDER_TEST
+    assert set(frame["Found by"]) == {"mac"}  # the lab's frames carry every device's MAC
     for mac in UNDER_TEST:
         cat = TRUTH["devices"][mac]["category"]
         assert frame.loc[mac, "Category"] == cat

@@ -26,6 +26,7 @@ def devices(store: Store, capture_ids: list[str] | None = None) -> Rows:
             argMax(category, last_ns) AS category, argMax(vendor, last_ns) AS vendor,
             argMax(model, last_ns) AS model, argMax(firmware, last_ns) AS firmware,
             max(on_bench) AS on_bench, argMax(role, last_ns) AS role,
+            argMax(if(attributed_by = '', 'mac', attributed_by), last_ns) AS attributed_by,
             argMax(dhcp_hostname, last_ns) AS dhcp_hostname,
             argMax(dhcp_vendor_class, last_ns) AS dhcp_vendor_class,
             argMax(dhcp_prl, last_ns) AS dhcp_prl, argMax(dhcp_fingerprint, last_ns) AS dhcp_fingerprint,

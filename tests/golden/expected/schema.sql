@@ -57,6 +57,7 @@ CREATE TABLE IF NOT EXISTS `tapaudit`.`devices` (
     `firmware` String,
     `on_bench` UInt8,
     `role` String,
+    `attributed_by` String,
     `dhcp_hostname` String,
     `dhcp_vendor_class` String,
     `dhcp_prl` String,
