@@ -51,10 +51,23 @@ def _owner(name: str) -> str:
     return name[:1] + "*" * (len(name) - 1)
 
 
-def mask_name(name: str, people: tuple[str, ...] = ()) -> str:
-    """A host or service name with any person's name in it masked: an owner before a product word
-    (possessive, as phones and computers name themselves), and any of ``people`` (the bench
-    personas' names) wherever they stand, with spaces, dots, dashes or underscores between words."""
+# Android 2.2 to 7 named itself "android-" + Settings.Secure.ANDROID_ID in hex (AOSP
+# ConnectivityService, net.hostname) in DHCP and mDNS: an identifier of the device and its user
+_ANDROID_ID = re.compile(r"(?<![0-9A-Za-z])(android-)([0-9a-f]{8,16})(?![0-9A-Za-z])", re.IGNORECASE)
+
+
+def mask_name(name: str, people: tuple[str, ...] = (), ids: tuple[str, ...] = ()) -> str:
+    """A host or service name with any person's name or identifier in it masked: an owner before a
+    product word (possessive, as phones and computers name themselves), any of ``people`` (the
+    bench personas' names) wherever they stand, with spaces, dots, dashes or underscores between
+    words, the Android ID of ``android-<hex>``, and any of ``ids`` (the personas' identifiers: a
+    serial, an IMEI, a MAC with or without separators). A product's own name and a few hex digits
+    of a MAC (``ESP_3B33A1``) stay: they identify the device, not its user."""
+    name = _ANDROID_ID.sub(lambda x: x.group(1) + mask(x.group(2)), name)
+    for value in ids:
+        for form in {value, re.sub(r"[\s:.\-()]", "", value)}:
+            if len(form) >= 5:
+                name = re.sub(re.escape(form), lambda x: mask(x.group(0)), name, flags=re.IGNORECASE)
     m = _OWNED.match(name)
     if m:
         owner_end = m.end("owner")

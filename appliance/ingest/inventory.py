@@ -90,9 +90,13 @@ class Inventory:
     def __init__(self, lan: LanPrefixes, bench: Bench | None = None, raw: bool = False) -> None:
         self.lan = lan
         self.bench = bench or Bench()
-        self.raw = raw  # names stored as announced (--raw-evidence); else a person's name in them is masked
-        self.people = tuple(
-            sorted({str(d.persona["name"]) for d in self.bench.devices.values() if d.persona.get("name")})
+        self.raw = (
+            raw  # names stored as announced (--raw-evidence); else a person's name or id in them masked
+        )
+        personas = [d.persona for d in self.bench.devices.values()]
+        self.people = tuple(sorted({str(p["name"]) for p in personas if p.get("name")}))
+        self.ids = tuple(
+            sorted({str(v) for p in personas for k, v in p.items() if k not in ("name", "home") and v})
         )
         self.devs: dict[bytes, _Dev] = {}
         self.addrs: dict[tuple[bytes, bytes, str], _Addr] = {}
@@ -218,7 +222,7 @@ class Inventory:
         return rows
 
     def _name(self, name: str) -> str:
-        return name if self.raw else mask_name(name, self.people)
+        return name if self.raw else mask_name(name, self.people, self.ids)
 
     def device_rows(self, capture_id: str, ingest_id: int) -> list[tuple[Any, ...]]:
         by_mac: dict[bytes, tuple[set[str], set[str]]] = {}
@@ -258,7 +262,7 @@ class Inventory:
                     dhcp_fingerprint=fp,
                     dhcp_client_id=d.client_id.hex(),
                     mdns_names=mdns,
-                    ssdp_names=list(d.names["ssdp"]),
+                    ssdp_names=[self._name(x) for x in d.names["ssdp"]],
                     ipv4=sorted(v4),
                     ipv6=sorted(v6),
                     first_ns=d.first,

@@ -4,9 +4,14 @@ YAML, either ``{devices: {MAC: {...}}, lan_prefixes: [...]}`` or a bare
 ``{MAC: {...}}`` map. Each device may give name, category, vendor, model,
 firmware, the ``addresses`` it had on the LAN (one or a list: a capture without
 MACs, raw IP or a tunnel's, is then attributed to it, issue 15) and a ``persona``
-of the test person's known values (IMEI, serial, phone, email, name, home
-coordinates). Persona values are personal data: they are kept in memory for
-matching and never written to the store.
+of the test person's known values: any identifier the detectors know, a name and
+home coordinates (``PERSONA_KEYS``, from ``parsers.detect.persona``). Persona
+values are personal data: they are kept in memory for matching and never
+written to the store.
+
+A key the tool would not use is an error, not a silence (a misspelt ``imie:``
+would otherwise leave the IMEI unsought): the message names the file, the
+device and the key, and ``tapaudit`` exits 1 with that one line.
 """
 
 from __future__ import annotations
@@ -18,11 +23,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from appliance.lookups.oui import vendor as oui_vendor
+from parsers.detect.persona import ALIASES, FIELDS, MIN_LEN
 from policies.yamlfile import read_yaml
 
 CATEGORIES = ("watch", "child_watch", "speaker", "door_lock", "camera", "learning_tablet", "plug", "other")
+TOP_KEYS = {"devices", "lan_prefixes"}
 DEVICE_KEYS = {"name", "category", "vendor", "model", "firmware", "addresses", "persona", "notes"}
-PERSONA_KEYS = {"imei", "serial", "phone", "email", "name", "home", "mac", "imsi", "iccid", "android_id"}
+PERSONA_KEYS = {*FIELDS, *ALIASES, "home"}  # what the matcher looks for, and the home
+HOME_KEYS = {"lat", "lon", "radius_m"}
 MAC_RE = re.compile(r"^[0-9a-f]{2}([:-]?)[0-9a-f]{2}(\1[0-9a-f]{2}){4}$")
 
 
@@ -79,6 +87,11 @@ def load_bench(path: str) -> Bench:
         except ValueError:
             raise BenchError(f"bench file {path}: lan_prefixes: {p!r} is not a CIDR prefix") from None
     bench.lan_prefixes = [str(p) for p in prefixes]
+    if "devices" in doc and set(doc) - TOP_KEYS:
+        extra = ", ".join(sorted(map(str, set(doc) - TOP_KEYS)))
+        raise BenchError(
+            f"bench file {path}: unknown top-level key(s) {extra} (expected devices, lan_prefixes)"
+        )
     devices = doc.get("devices", {k: v for k, v in doc.items() if k != "lan_prefixes"})
     if not isinstance(devices, dict):
         raise BenchError(f"bench file {path}: devices must map MAC addresses to device entries")
@@ -104,18 +117,7 @@ def _device(path: str, mac: str, entry: Any) -> BenchDevice:
     persona = entry.get("persona") or {}
     if not isinstance(persona, dict):
         raise BenchError(f"bench file {path}: {mac}: persona must be a mapping")
-    bad = set(persona) - PERSONA_KEYS
-    if bad:
-        raise BenchError(
-            f"bench file {path}: {mac}: unknown persona field(s) {', '.join(sorted(map(str, bad)))}"
-        )
-    home = persona.get("home")
-    if home is not None and not (
-        isinstance(home, dict)
-        and isinstance(home.get("lat"), int | float)
-        and isinstance(home.get("lon"), int | float)
-    ):
-        raise BenchError(f"bench file {path}: {mac}: persona.home needs numeric lat and lon")
+    _persona(f"bench file {path}: {mac}: persona", persona)
     return BenchDevice(
         mac=mac,
         name=str(entry.get("name", "") or ""),
@@ -140,3 +142,38 @@ def _addresses(path: str, mac: str, value: Any) -> list[str]:
         except ValueError:
             raise BenchError(f"bench file {path}: {mac}: addresses: {item!r} is not an IP address") from None
     return out
+
+
+def _persona(where: str, persona: dict[Any, Any]) -> None:
+    """Every persona key one the matcher uses, every value one it can find (BenchError otherwise)."""
+    bad = set(persona) - PERSONA_KEYS
+    if bad:
+        raise BenchError(
+            f"{where}: unknown field(s) {', '.join(sorted(map(str, bad)))}"
+            f" (known: {', '.join(sorted(PERSONA_KEYS))})"
+        )
+    for key, value in persona.items():
+        if key == "home":
+            _home(f"{where}.home", value)
+        elif key == "mac" and isinstance(value, int) and not isinstance(value, bool):
+            raise BenchError(f"{where}.mac: quote the MAC address (YAML read it as the number {value})")
+        elif isinstance(value, bool) or not isinstance(value, str | int):
+            raise BenchError(f"{where}.{key}: expected text, got {type(value).__name__}")
+        elif len(str(value).strip()) < MIN_LEN:
+            raise BenchError(f"{where}.{key}: shorter than {MIN_LEN} characters, it would match by chance")
+
+
+def _home(where: str, home: Any) -> None:
+    if not isinstance(home, dict):
+        raise BenchError(f"{where}: expected a mapping with lat and lon")
+    bad = set(home) - HOME_KEYS
+    if bad:
+        raise BenchError(
+            f"{where}: unknown field(s) {', '.join(sorted(map(str, bad)))} (known: lat, lon, radius_m)"
+        )
+    for key, low, high in (("lat", -90, 90), ("lon", -180, 180), ("radius_m", 1, 100_000)):
+        value = home.get(key)
+        if value is None and key == "radius_m":
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+            raise BenchError(f"{where}.{key}: expected a number from {low} to {high}, got {value!r}")

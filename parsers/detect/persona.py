@@ -1,10 +1,14 @@
 """The test persona's own values (from the bench file), found in clear or hashed.
 
-Labs fill the bench file with the persona they set the device up with: phone,
-e-mail, name, home coordinates, IMEI, MAC, serial. Devices and SDKs often send
-these hashed (MD5/SHA-1/SHA-256, upper or lower case, with or without separators)
-to dodge a plain-text search; every such variant is precomputed once and looked
-for in each payload's text with one pass per payload.
+Labs fill the bench file with the persona they set the device up with: a value for any
+identifier the detectors know (``FIELDS``: IMEI, MEID, IMSI, ICCID, MAC, serial, Android ID,
+OAID, IDFA/GAID, phone, resident ID number, e-mail), the person's name and home coordinates.
+Devices and SDKs often send these hashed (MD5/SHA-1/SHA-256, upper or lower case, with or
+without separators) to dodge a plain-text search; every such variant is precomputed once and
+looked for in each payload's text with one pass per payload. A persona value is found as
+``persona:<field>``, the field named as the detectors name its type, so one value found by both
+counts once (``policies.checks.common.dedupe_persona``). Location hits near the home are marked
+with their distance class (``parsers.detect.home``).
 """
 
 from __future__ import annotations
@@ -15,9 +19,12 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from parsers.detect.hits import HIGH, Hit
+from parsers.detect.home import RADIUS_M, Home
+from parsers.detect.identifiers import KEYS
 from parsers.detect.values import Leaf
 
-FIELDS = ("phone", "email", "name", "imei", "mac", "serial", "android_id", "oaid", "id_number")
+FIELDS = (*KEYS, "name")  # every identifier type the detectors know (identifiers.KEYS), and a name
+ALIASES = {"id_number": "cn_id", "resident_id": "cn_id", "gaid": "idfa"}  # other names labs use
 MIN_LEN = 5  # shorter known values would match by chance
 
 
@@ -26,15 +33,16 @@ class PersonaMatcher:
 
     def __init__(self, persona: Mapping[str, Any]) -> None:
         self.variants: dict[str, tuple[str, str]] = {}
-        for key in FIELDS:
-            value = persona.get(key)
-            if value:
+        for name, value in persona.items():
+            key = ALIASES.get(name, name)
+            if key in FIELDS and value:
                 for form, text in _forms(key, str(value)):
                     self._add(key, form, text)
         home = persona.get("home")
-        self.home: tuple[float, float] | None = None
+        self.home: Home | None = None
         if isinstance(home, Mapping) and "lat" in home and "lon" in home:
-            self.home = (float(home["lat"]), float(home["lon"]))
+            radius = float(home.get("radius_m") or RADIUS_M)
+            self.home = Home(float(home["lat"]), float(home["lon"]), radius)
         keys = sorted(self.variants, key=len, reverse=True)
         self.pattern = re.compile("|".join(re.escape(k) for k in keys), re.IGNORECASE) if keys else None
 
@@ -46,6 +54,12 @@ class PersonaMatcher:
             for t in {text, text.lower(), text.upper()}:
                 digest = hashlib.new(algo, t.encode("utf-8")).hexdigest()
                 self.variants.setdefault(digest, (key, f"{algo}({form})"))
+
+    def mark_home(self, hits: Iterable[Hit]) -> None:
+        """Location hits within the home's radius get their distance class in ``detail``."""
+        if self.home is not None:
+            for h in hits:
+                self.home.mark(h)
 
     def find(self, leaves: Iterable[Leaf]) -> list[Hit]:
         if self.pattern is None:

@@ -26,11 +26,13 @@ def scan(payload: bytes, content_type: str = "", persona: PersonaMatcher | None 
 
 
 def scan_leaves(items: list[Leaf], persona: PersonaMatcher | None = None) -> list[Hit]:
-    """Hits among values already separated (HTTP headers, MQTT fields)."""
+    """Hits among values already separated (HTTP headers, MQTT fields); with a persona, its own
+    values too, and locations near its home marked so."""
     hits: list[Hit] = []
     for fn in DETECTORS.values():
         hits += fn(items)
     if persona is not None:
+        persona.mark_home(hits)
         hits += persona.find(items)
     return _dedupe(hits)
 

@@ -37,6 +37,7 @@ GAPS: dict[str, tuple[tuple[str, str], ...]] = {
     "precise_location_without_separate_consent": (("CN25-05", "high"),),
     "contacts_without_feature": (("CN25-10", "medium"),),
     "telemetry_with_pi": (("ETSI-6-4", "low"),),
+    "location_at_home": (("CN25-16", "medium"),),
 }
 
 # product key (lab.hosts) -> declaration (policies.declaration format) and its deliberate gaps
@@ -52,9 +53,11 @@ DECLARATIONS: dict[str, dict[str, Any]] = {
         "features": ["health", "workout"],
         "consent": {"phase": "boot"},
         "separate_consent": [*HEALTH, "location"],
-        "expect": ["sensitive_in_clear", "undeclared_third_party_encrypted"],
+        "expect": ["sensitive_in_clear", "undeclared_third_party_encrypted", "location_at_home"],
         "gaps": [
             "health readings and location sent in clear text (HTTP, MQTT on 1883)",
+            "a GPS track that starts at the tester's home (the bench persona's home): the first fixes "
+            "place the person there",
             "Umeng analytics contacted but no SDK declared (encrypted: no personal data seen)",
         ],
     },
@@ -82,9 +85,11 @@ DECLARATIONS: dict[str, dict[str, Any]] = {
             "interval_below_declared",
             "undeclared_third_party_with_pi",
             "undeclared_type",
+            "location_at_home",
         ],
         "gaps": [
             "IMEI, IMSI, ICCID, MEID, phone number and location sent at boot, before (guardian) consent",
+            "its locations are within 50 m of the child's home (the bench persona's home)",
             "location every 120 s (MQTT) and 100 s in feature_on against a declared 600 s",
             "location, IMEI and phone sent in clear text",
             "Wi-Fi scan lists, cell towers, IMSI, ICCID, MEID collected but not declared",
@@ -177,13 +182,14 @@ DECLARATIONS: dict[str, dict[str, Any]] = {
             "undeclared_third_party_encrypted",
             "undeclared_type",
             "telemetry_with_pi",
+            "location_at_home",
         ],
         "gaps": [
             "the child's ID-card number, contacts and phone sent at boot, before (guardian) consent",
             "Umeng analytics and Getui receive identifiers and hashed phone/e-mail: undeclared third "
             "parties, analytics on a child's device",
             "an installed-app list and a contact list collected (not necessary)",
-            "precise location (GCJ-02, BD-09) collected, not declared",
+            "precise location (GCJ-02, BD-09) collected, not declared: at the child's home",
             "personal data sent in clear text",
         ],
     },

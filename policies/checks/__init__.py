@@ -8,6 +8,7 @@ refer to by name. The checks live in modules by what they judge:
   (TR-09), declared and telemetry data types (TR-16);
 - ``measures``: frequency while idle and against the declared interval (TR-03), precise
   location (TR-04);
+- ``home``: locations within the bench radius of the tester's home (TR-04, whereabouts);
 - ``sensors``: background uploads (TR-05), audio without activation (TR-06), face data
   (TR-07) and other biometrics (TR-08) off the device, withdrawal (TR-15), sensors (TR-17);
 - ``sharing``: identifiers to third parties (TR-10), clear text (TR-11), abroad (TR-12);
@@ -23,7 +24,7 @@ the device with no consent record) speaks either way.
 
 from __future__ import annotations
 
-from policies.checks import collection, measures, recipients, sensors, sharing
+from policies.checks import collection, home, measures, recipients, sensors, sharing
 from policies.checks.common import Check, _finding
 
 __all__ = ["CHECKS", "Check", "_finding"]
@@ -34,6 +35,7 @@ CHECKS: dict[str, Check] = {
     "frequency": measures.frequency,  # TR-03
     "declared_interval": measures.declared_interval,  # TR-03
     "precise_location": measures.precise_location,  # TR-04
+    "home_location": home.home_location,  # TR-04 (whereabouts)
     "background_upload": sensors.background_upload,  # TR-05
     "audio_without_activation": sensors.audio_without_activation,  # TR-06
     "face_off_device": sensors.face_off_device,  # TR-07

@@ -6,6 +6,10 @@ every column of every table the schema declares (a table added later is scanned 
 CLI exports (``--json`` of devices, destinations, observations, findings, and each device's report
 in Markdown and JSON) are searched for every persona value in every encoding the detectors know:
 as written, URL-encoded, base64, hex, its digits alone, and its MD5, SHA-1 and SHA-256 digests.
+
+The same scan runs on a real capture (nDPI's ``alexa-app.pcapng``: an LG phone that names itself
+``android-<its Android ID>`` in DHCP) with a bench persona holding that Android ID: nothing by
+default, and the scan does see it once raw evidence is asked for (so the zero is not blindness).
 """
 
 from __future__ import annotations
@@ -16,9 +20,11 @@ import urllib.parse
 from pathlib import Path
 
 import pytest
+import yaml
 
 from appliance.store.backends import open_store
 from appliance.store.schema import TABLES
+from tests.support.paths import shared_path
 from tests.support.run import assessed_lab, cli, lab_options
 
 pytestmark = pytest.mark.xdist_group("at_rest")
@@ -71,9 +77,10 @@ def test_persona_values_are_known() -> None:
     assert any(v.startswith("email=") for v in table.values()) and len(table) > 50
 
 
-def test_no_persona_value_in_any_table(lab: Path) -> None:
-    table, found = needles(), {}
-    store = open_store(str(lab))
+def in_tables(db: Path, table: dict[str, str]) -> dict[str, int]:
+    """Where in the stored rows (table.column) each persona value occurs, and how often."""
+    found: dict[str, int] = {}
+    store = open_store(str(db))
     try:
         for t in TABLES:
             for row in store.query(f"SELECT * FROM {{db}}.`{t.name}`"):
@@ -81,24 +88,74 @@ def test_no_persona_value_in_any_table(lab: Path) -> None:
                     hits_in(str(value), f"{t.name}.{col}", found, table)
     finally:
         store.close()
-    assert found == {}
+    return found
 
 
-def test_no_persona_value_in_exports(lab: Path, tmp_path: Path) -> None:
-    table, found = needles(), {}
+def in_exports(db: Path, macs: list[str], out_dir: Path, table: dict[str, str]) -> dict[str, int]:
+    """Where in the CLI's JSON exports and each device's report each persona value occurs."""
+    found: dict[str, int] = {}
     for args in (("devices",), ("destinations",), ("observations", "--limit", "100000"), ("findings",)):
-        p = cli(*args, "--json", db=lab)
+        p = cli(*args, "--json", db=db)
         assert p.returncode == 0, p.stderr
         hits_in(p.stdout, f"{args[0]} --json", found, table)
-    for mac in lab_options().bench.devices:
+    for mac in macs:
         for fmt in ("md", "json"):
-            out = tmp_path / f"{mac.replace(':', '')}.{fmt}"
-            p = cli("report", "--device", mac, "--format", fmt, "-o", str(out), db=lab)
+            out = out_dir / f"{mac.replace(':', '')}.{fmt}"
+            p = cli("report", "--device", mac, "--format", fmt, "-o", str(out), db=db)
             if p.returncode != 0 and "not seen" in p.stderr:  # a bench device the capture lacks
                 continue
             assert p.returncode == 0, p.stderr
             hits_in(out.read_text(encoding="utf-8"), f"report {mac} {fmt}", found, table)
+    return found
+
+
+def test_no_persona_value_in_any_table(lab: Path) -> None:
+    assert in_tables(lab, needles()) == {}
+
+
+def test_no_persona_value_in_exports(lab: Path, tmp_path: Path) -> None:
+    assert in_exports(lab, list(lab_options().bench.devices), tmp_path, needles()) == {}
+
+
+# nDPI tests/cfgs/default/pcap/alexa-app.pcapng: the phone's DHCP requests name it with its Android ID
+# (tshark: dhcp.option.hostname == "android-1c1335ec95a27318" from 78:f8:82:d3:fb:c2)
+REAL_MAC, REAL_ANDROID_ID = "78:f8:82:d3:fb:c2", "1c1335ec95a27318"
+
+
+def replayed_real(tmp_path: Path, *flags: str) -> Path:
+    """The real capture replayed and assessed with a bench naming the phone's persona (written here)."""
+    bench = tmp_path / "bench.yaml"
+    bench.write_text(yaml.safe_dump({"devices": {REAL_MAC: {"persona": {"android_id": REAL_ANDROID_ID}}}}))
+    db = tmp_path / "db"
+    cap = shared_path("nDPI", "pcap", "alexa-app.pcapng")
+    p = cli("replay", str(cap), "--bench", str(bench), "-q", *flags, db=db)
+    assert p.returncode == 0, p.stderr
+    assert cli("assess", db=db).returncode == 0
+    return db
+
+
+@pytest.mark.tshark
+def test_real_capture_persona_at_rest(tmp_path: Path) -> None:
+    import subprocess
+
+    cap = shared_path("nDPI", "pcap", "alexa-app.pcapng")
+    seen = subprocess.run(
+        ["tshark", "-r", str(cap), "-Y", "dhcp.option.hostname", "-T", "fields", "-e", "eth.src",
+         "-e", "dhcp.option.hostname"], capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert f"{REAL_MAC}\tandroid-{REAL_ANDROID_ID}" in seen  # the value really is in the capture
+    table = {f: f"android_id={REAL_ANDROID_ID}" for f in encodings(REAL_ANDROID_ID)}
+    (tmp_path / "masked").mkdir()
+    (tmp_path / "raw").mkdir()
+    masked = replayed_real(tmp_path / "masked")
+    found = {**in_tables(masked, table), **in_exports(masked, [REAL_MAC], tmp_path / "masked", table)}
     assert found == {}
+    raw = replayed_real(tmp_path / "raw", "--raw-evidence")
+    found = {**in_tables(raw, table), **in_exports(raw, [REAL_MAC], tmp_path / "raw", table)}
+    n = sum(found.values())
+    print(f"\nalexa-app.pcapng, --raw-evidence: {n} hits in {len(found)} places: {sorted(found)}")
+    assert "devices.dhcp_hostname: " + f"android_id={REAL_ANDROID_ID}" in found
+    assert any(k.startswith("devices --json") for k in found)  # the scan sees it when it is there
 
 
 @pytest.mark.parametrize(
@@ -111,6 +168,9 @@ def test_no_persona_value_in_exports(lab: Path, tmp_path: Path) -> None:
         ("Li Xiaoming's Echo._device-info._tcp.local", "L**********'s Echo._device-info._tcp.local"),
         ("HUAWEI-WATCH-GT", "HUAWEI-WATCH-GT"),  # a product's own name stays: it identifies the device
         ("xiaomi-speaker-lx06", "xiaomi-speaker-lx06"),
+        ("android-1c1335ec95a27318", "android-1c1**********318"),  # an Android ID (AOSP net.hostname)
+        ("EZVIZ-C6N-SND439536B32", "EZVIZ-C6N-SND******B32"),  # the camera persona's serial
+        ("ESP_5A1121", "ESP_5A1121"),  # three bytes of a MAC: the device's, kept
     ],
 )
 def test_host_names_keep_the_device_and_mask_the_person(announced: str, stored: str) -> None:

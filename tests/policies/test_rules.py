@@ -328,6 +328,29 @@ def location_quiet(r: Rule) -> list[Case]:
     ]
 
 
+def home_fire(r: Rule) -> list[Case]:
+    near = '{"home_within_m": 50, "system": "WGS-84"}'  # what the observer notes at ingest
+    watch = Lab(cat(r, "watch")).obs("location", "idle", n=3, decimals=6, metres=0.111, detail=near)
+    watch.obs("location", "boot", decimals=6, metres=0.111, detail='{"home_within_m": 500}')
+    return [(watch.done(), None), (watch.facts, decl(separate_consent=("location",)))]
+
+
+def home_quiet(r: Rule) -> list[Case]:
+    far = Lab(cat(r, "watch")).obs(
+        "location", "idle", n=3, decimals=6, metres=0.111, detail='{"system": "WGS-84"}'
+    )
+    return [(far.done(), None), (Lab(cat(r, "watch")).obs("wifi_scan", "idle").done(), None)]
+
+
+def test_home_states_the_class_not_the_coordinates() -> None:
+    (f,) = _one("CN25-16", home_fire(BY_ID["CN25-16"])[0][0])
+    assert "within 500 m of the tester's home (the nearest within 50 m)" in f.statement, f.statement
+    assert "4 times" in f.statement and "500 米" in f.statement_zh and "50 米" in f.statement_zh
+    assert (f.figures["within_m"], f.figures["nearest_m"]) == (500, 50)
+    assert f.figures["by_class_m"] == {"50": 3, "500": 1}
+    assert not re.search(r"\d+\.\d{2,}", f.statement + f.statement_zh)  # no coordinate in the words
+
+
 def guardian_location_fire(r: Rule) -> list[Case]:
     lab = Lab(cat(r, "child_watch")).obs("location", "boot", decimals=6, metres=0.111)
     return [(lab.done(), decl(guardian_consent={"phase": "idle"}))]
@@ -594,6 +617,7 @@ CASES: dict[str, tuple[Builder, Builder]] = {
     "CN25-13": (third_fire, third_quiet),
     "CN25-14": (minors_fire, minors_quiet),
     "CN25-15": (withdraw_fire, withdraw_quiet),
+    "CN25-16": (home_fire, home_quiet),
     # gb-t-35273
     "GBT-01": (necessity_fire, necessity_quiet),
     "GBT-02": (frequency_fire, frequency_quiet),
