@@ -99,6 +99,8 @@ class Observer:
         by_host = system_of_host(host) if host else ""
         f = rec.flow
         phase = self.phases.at(rec.ts, dev) if self.phases else UNMARKED
+        persona = self.personas.get(dev)
+        home = persona.home if persona is not None else None
         remote = owner(f, self.who).remote_ip  # the non-device end, as flows.remote_ip has it
         out = []
         for carrier, h in found:
@@ -106,6 +108,8 @@ class Observer:
             if system == UNKNOWN and by_host:
                 system = h.detail["system"] = by_host
                 h.detail["system_from"] = "host"
+            if home is not None and system:
+                home.mark(h)  # in the system just settled: the distance class goes into detail
             digest = hmac.new(self.key, f"{h.data_type}\x00{h.value}".encode(), hashlib.sha256).hexdigest()[
                 :16
             ]

@@ -55,12 +55,6 @@ class PersonaMatcher:
                 digest = hashlib.new(algo, t.encode("utf-8")).hexdigest()
                 self.variants.setdefault(digest, (key, f"{algo}({form})"))
 
-    def mark_home(self, hits: Iterable[Hit]) -> None:
-        """Location hits within the home's radius get their distance class in ``detail``."""
-        if self.home is not None:
-            for h in hits:
-                self.home.mark(h)
-
     def find(self, leaves: Iterable[Leaf]) -> list[Hit]:
         if self.pattern is None:
             return []

@@ -27,12 +27,11 @@ def scan(payload: bytes, content_type: str = "", persona: PersonaMatcher | None 
 
 def scan_leaves(items: list[Leaf], persona: PersonaMatcher | None = None) -> list[Hit]:
     """Hits among values already separated (HTTP headers, MQTT fields); with a persona, its own
-    values too, and locations near its home marked so."""
+    values too (locations near its home are marked by the caller, once their system is known)."""
     hits: list[Hit] = []
     for fn in DETECTORS.values():
         hits += fn(items)
     if persona is not None:
-        persona.mark_home(hits)
         hits += persona.find(items)
     return _dedupe(hits)
 

@@ -11,8 +11,11 @@ import math
 
 import pytest
 
+from parsers.detect.coordsys import distance_m
+from parsers.detect.coordsys import gcj02_to_bd09 as gcj_to_bd
+from parsers.detect.coordsys import wgs84_to_gcj02 as wgs_to_gcj
 from parsers.detect.hits import Hit
-from parsers.detect.home import Home, distance_m, gcj_to_bd, wgs_to_gcj
+from parsers.detect.home import Home
 
 EVILTRANSFORM_GCJ = [
     (31.1774276, 121.5272106, 31.17530398364597, 121.531541859215),
@@ -29,12 +32,12 @@ def test_wgs_to_gcj_matches_published_points(lat: float, lon: float, glat: float
 
 def test_bd09_chain_and_outside_china() -> None:
     bd = gcj_to_bd(*wgs_to_gcj(29.196131605295484, 120.00877901149691))
-    assert distance_m(bd, (29.199786, 120.019809)) < 15
+    assert distance_m(*bd, 29.199786, 120.019809) < 15
     assert wgs_to_gcj(48.8584, 2.2945) == (48.8584, 2.2945)  # Paris: GCJ-02 applies in China only
 
 
 def test_distance_is_the_great_circle() -> None:
-    assert distance_m((0.0, 0.0), (1.0, 0.0)) == pytest.approx(math.pi * 6_371_008.8 / 180)
+    assert distance_m(0.0, 0.0, 1.0, 0.0) == pytest.approx(math.pi * 6_371_008.8 / 180)
 
 
 def location(value: str, metres: float, system: str) -> Hit:
