@@ -9,8 +9,10 @@ inventory the evidence in DHCP, mDNS and SSDP datagrams (``INVENTORY_PORTS``).
 Flow semantics (documented in README, compared with Zeek in the tests):
 - key: (protocol, address, port, address, port); ICMP uses type and the
   matching reply type (echo 8/0, ...) as ports so both directions join;
-- the initiator is the sender of the first packet seen, except that a TCP
-  flow whose first packet is a SYN-ACK is turned around;
+- the initiator is the sender of the first packet seen, unless that packet shows the
+  capture began with the answer (``parsers.initiator``: a SYN-ACK, an ICMP reply, a
+  service port answering an ephemeral one, or from outside the LAN to it when the
+  ports do not tell); the flow is then turned around;
 - a tunnel's packet (IP-in-IP, GRE, ERSPAN, VXLAN, GTP-U: ``parsers.tunnels``) is
   accounted as the packet it carries, and counted per tunnel kind;
 - a flow ends after ``idle`` without packets, after ``active`` since it began
@@ -29,6 +31,7 @@ from collections.abc import Callable, Iterable
 from parsers.capture import Frame, Packet
 from parsers.events import Event, Record
 from parsers.flow import SYN, TCP, Flow
+from parsers.initiator import sent_by_responder
 from parsers.ipfrag import Reassembler
 from parsers.linklayer import ETH_ARP, ETH_IPV4, ETH_IPV6, LINK_DECODERS, SHIMS
 from parsers.neighbours import arp_event, ndp_event
@@ -335,11 +338,11 @@ class FlowMeter:
         prev: Flow | None = None,
     ) -> tuple[Flow, int]:
         rkey = (proto, dst, dport, src, sport)
-        # A continuation keeps its initiator; a SYN-ACK first means we missed the SYN.
+        # A continuation keeps its initiator; a new flow's is decided from its first packet.
         flipped = (
             (prev.a != src or prev.ap != sport)
             if prev is not None
-            else (proto == TCP and flags & 0x12 == 0x12)
+            else sent_by_responder(proto, src, sport, dst, dport, flags, self.is_local)
         )
         if flipped:
             f = Flow(proto, dst, dport, src, sport, ts, dmac, smac, vlan)

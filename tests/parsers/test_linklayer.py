@@ -10,6 +10,7 @@ import pytest
 from scapy.layers.inet import IP, TCP, UDP
 from scapy.layers.inet6 import IPv6
 
+from parsers.lan import ip_text
 from tests.support.capwriter import pcap_bytes
 from tests.support.innerflows import meter_flows, tshark_inner_flows
 from tests.support.paths import shared_path
@@ -79,3 +80,11 @@ def test_real_serial_captures_as_tshark_reads_them(name: str) -> None:
     path = shared_path("nDPI", "pcap", name)
     ours, _stats, _m = meter_flows(path)
     assert ours == tshark_inner_flows(path) and ours
+
+
+def test_bgp_replies_seen_first_keep_the_client_as_initiator() -> None:
+    """BGP_redist holds only the router's segments from port 179: nDPI's result file too reads
+    them as a server's ("No client to server traffic"); the initiator is the ephemeral port's end."""
+    _ours, _stats, m = meter_flows(shared_path("nDPI", "pcap", "BGP_redist.pcap"))
+    got = sorted((ip_text(f.a), f.ap, ip_text(f.b), f.bp, f.pk_up, f.pk_dn) for f in m.done)
+    assert got == [("4.4.4.4", 63535, "2.2.2.2", 179, 0, 1), ("5.5.5.5", 49433, "2.2.2.2", 179, 0, 1)]
