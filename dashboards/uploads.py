@@ -42,7 +42,7 @@ def _safe_name(name: str) -> str:
 def save_upload(folder: str, name: str, content: bytes, capture: bool = False) -> str:
     """Write ``content`` to ``folder/<sha256 prefix>/<name>`` and return the path.
 
-    With ``capture`` the file must be a pcap or pcapng (gzip allowed): otherwise it is
+    With ``capture`` the file must be a pcap or pcapng (gzip, xz or bzip2 allowed): otherwise it is
     removed again and CaptureError says so in one line.
     """
     digest = hashlib.sha256(content).hexdigest()[:PREFIX]

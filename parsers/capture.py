@@ -1,4 +1,4 @@
-"""Streaming readers for classic pcap and pcapng, plain or gzip-compressed.
+"""Streaming readers for classic pcap and pcapng, plain or compressed (gzip, xz, bzip2).
 
 Records are read in fixed-size chunks, so memory does not grow with the file:
 a reader holds one chunk (default 4 MiB) plus at most one partial record.
@@ -6,6 +6,13 @@ Formats follow the libpcap file format (draft-ietf-opsawg-pcap) and pcapng
 (draft-ietf-opsawg-pcapng): both byte orders, micro- and nanosecond pcap,
 per-interface link type, ``if_tsresol`` and ``if_tsoffset`` in pcapng, EPB,
 SPB and the obsolete Packet Block, several sections per file.
+
+Classic pcap also comes in the old variants with longer record headers that Wireshark
+reads (wiretap/libpcap.c): Alexey Kuznetsov's "modified" pcap (magic a1b2cd34, 24- or
+28-byte records: SuSE 6.3's ss990915 and the later ss991029), and, behind the standard
+magic, Red Hat 6.1's ss990417 (24 bytes) and Nokia's (20 bytes). The standard magic does
+not say which, so the record header length is chosen as Wireshark chooses it: the first
+three records are read as each variant and scored (``parsers.pcap_variants``).
 
 A capture that ends inside a record is read up to its last whole record and
 flagged ``truncated``; a record whose header is absurd stops the file the same
@@ -20,15 +27,20 @@ one input names is ``parsers.capture_inputs``.
 
 from __future__ import annotations
 
+import bz2
 import contextlib
 import gzip
+import io
 import itertools
+import lzma
 import mmap
 import operator
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import BinaryIO, NamedTuple
+from typing import BinaryIO, NamedTuple, cast
+
+from parsers.pcap_variants import STANDARD, record_header_length
 
 CHUNK = 4 << 20
 RELEASE_BYTES = 32 << 20  # mapped pages given back this many bytes at a time
@@ -41,10 +53,23 @@ PCAP_MAGICS = {
     b"\x4d\x3c\xb2\xa1": ("<", 1),  # nanoseconds
     b"\xa1\xb2\x3c\x4d": (">", 1),
 }
+# Kuznetsov's modified pcap: microseconds, longer record headers
+PCAP_MODIFIED_MAGICS = {b"\x34\xcd\xb2\xa1": "<", b"\xa1\xb2\xcd\x34": ">"}
 PCAPNG_SHB = b"\x0a\x0d\x0d\x0a"
 SHB_TYPE = 0x0A0D0D0A
 _BOM = {b"\x4d\x3c\x2b\x1a": "<", b"\x1a\x2b\x3c\x4d": ">"}  # the SHB's byte-order magic
 GZIP_MAGIC = b"\x1f\x8b"
+# Compressed captures by their stream's first bytes (RFC 1952; the .xz format 1.0.4, 2.1.1.1;
+# bzip2's "BZh" and block size digit), read through the standard library's decompressors.
+CODECS = {GZIP_MAGIC: "gzip", b"\xfd7zXZ\x00": "xz", b"BZh": "bzip2"}
+_OPENERS: dict[str, Callable[[str], io.BufferedIOBase]] = {
+    "gzip": lambda path: gzip.GzipFile(path, "rb"),
+    "xz": lambda path: lzma.LZMAFile(path, "rb"),  # noqa: SIM115 (read_batches closes it)
+    "bzip2": lambda path: bz2.BZ2File(path, "rb"),
+}
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"  # RFC 8878: no decompressor in the standard library
+# A compressed stream cut short or corrupt: what was decompressed before it is kept.
+STREAM_ERRORS = (OSError, EOFError, lzma.LZMAError)
 
 # (timestamp ns, link type, original length, bytes captured)
 # A frame is bytes, or a read-only memoryview into the mapped file (no copy): index it, unpack
@@ -82,36 +107,50 @@ class ReadStats:
         self.last_ns = max(self.last_ns, last_ns)
 
 
+def _codec(head: bytes) -> str:
+    """The compression a file's first bytes name ("" for none)."""
+    return next((name for magic, name in CODECS.items() if head.startswith(magic)), "")
+
+
 def sniff_format(path: str) -> tuple[str, bool]:
     """Return (``pcap``|``pcapng``, compressed) or raise CaptureError."""
+    fmt, codec = _sniff(path)
+    return fmt, bool(codec)
+
+
+def _sniff(path: str) -> tuple[str, str]:
+    """(``pcap``|``pcapng``, compression codec or "") or CaptureError."""
     try:
         with open(path, "rb") as fh:
-            head = fh.read(4)
-            compressed = head[:2] == GZIP_MAGIC
-            if compressed:
+            head = fh.read(6)
+            codec = _codec(head)
+            if head[:4] == ZSTD_MAGIC:
+                raise CaptureError(f"{path}: zstd-compressed, which is not read: decompress it first")
+            if codec:
                 try:
-                    with gzip.open(path, "rb") as gz:
-                        head = gz.read(4)
-                except (OSError, EOFError) as exc:
-                    raise CaptureError(f"{path}: broken gzip stream ({exc})") from None
+                    with _OPENERS[codec](path) as stream:
+                        head = stream.read(4)
+                except STREAM_ERRORS as exc:
+                    raise CaptureError(f"{path}: broken {codec} stream ({exc})") from None
+            head = head[:4]
     except FileNotFoundError:
         raise CaptureError(f"{path}: no such file") from None
     except IsADirectoryError:
         raise CaptureError(f"{path}: is a directory") from None
     except PermissionError:
         raise CaptureError(f"{path}: permission denied") from None
-    if head in PCAP_MAGICS:
-        return "pcap", compressed
+    if head in PCAP_MAGICS or head in PCAP_MODIFIED_MAGICS:
+        return "pcap", codec
     if head == PCAPNG_SHB:
-        return "pcapng", compressed
+        return "pcapng", codec
     if len(head) < 4:
         raise CaptureError(f"{path}: empty or too short to be a capture")
     raise CaptureError(f"{path}: not a pcap or pcapng capture (magic {head.hex()})")
 
 
-def _open(path: str, compressed: bool) -> BinaryIO:
-    if compressed:
-        return gzip.open(path, "rb")  # type: ignore[return-value]
+def _open(path: str, codec: str) -> BinaryIO:
+    if codec:
+        return cast(BinaryIO, _OPENERS[codec](path))
     return open(path, "rb", buffering=0)
 
 
@@ -123,7 +162,8 @@ class _Chunks:
     def __init__(self, fh: BinaryIO, st: ReadStats) -> None:
         self.fh = fh
         self.st = st
-        # gzip's read() discards what it decompressed when the stream is cut; read1() keeps it.
+        # gzip's read() discards what it decompressed when the stream is cut; read1() keeps it
+        # (the xz and bzip2 readers have it too).
         self._read = getattr(fh, "read1", fh.read)
         self.buf = b""
         self.pos = 0
@@ -141,8 +181,8 @@ class _Chunks:
         while have < n:
             try:
                 data = self._read(max(CHUNK, n - have))
-            except (OSError, EOFError):
-                data = b""  # gzip stream cut short: what we have is all there is
+            except STREAM_ERRORS:
+                data = b""  # compressed stream cut short: what we have is all there is
             if not data:
                 self.eof = True
                 break
@@ -187,15 +227,16 @@ class _Mapped:
 
 
 def read_batches(path: str, stats: ReadStats | None = None) -> Iterator[list[Packet]]:
-    """Packets of one pcap or pcapng file (plain or .gz), in lists of a buffer's worth.
+    """Packets of one pcap or pcapng file (plain, .gz, .xz or .bz2), in lists of a buffer's worth.
 
     Lists rather than one packet at a time: the replay loop then iterates in C.
     """
     st = stats if stats is not None else ReadStats()
-    fmt, compressed = sniff_format(path)
+    fmt, codec = _sniff(path)
+    compressed = bool(codec)
     st.format, st.compressed = fmt, compressed
     try:
-        fh = _open(path, compressed)
+        fh = _open(path, codec)
     except OSError as exc:
         raise CaptureError(f"{path}: cannot open ({exc.strerror or exc})") from None
     with fh:
@@ -219,7 +260,7 @@ def read_batches(path: str, stats: ReadStats | None = None) -> Iterator[list[Pac
 
 
 def read_pcap(path: str, stats: ReadStats | None = None) -> Iterator[Packet]:
-    """Packets of one pcap or pcapng file (plain or .gz), one at a time."""
+    """Packets of one pcap or pcapng file (plain or compressed), one at a time."""
     return itertools.chain.from_iterable(read_batches(path, stats))
 
 
@@ -227,12 +268,16 @@ def _pcap_batches(ch: _Chunks | _Mapped, st: ReadStats) -> Iterator[list[Packet]
     if not ch.need(24):
         st.truncated, st.error = True, "file header cut short"
         return
-    order, mult = PCAP_MAGICS[ch.buf[0:4]]
+    magic = bytes(ch.buf[0:4])
+    modified = magic in PCAP_MODIFIED_MAGICS
+    order, mult = (PCAP_MODIFIED_MAGICS[magic], 1000) if modified else PCAP_MAGICS[magic]
     _vmaj, _vmin, _zone, _sig, snaplen, linktype = struct.unpack_from(order + "HHiIII", ch.buf, 4)
     # FCS bits live in the top of the link-type field (pcap spec, LinkType and FCS).
     linktype &= 0x0FFFFFFF
     st.link_types.add(linktype)
     ch.pos = 24
+    # nanosecond pcap has no variants; the microsecond magics may hide longer record headers
+    hlen = STANDARD if mult == 1 else record_header_length(ch, order, modified, snaplen)
     unpack = struct.Struct(order + "IIII").unpack_from
     limit = max(snaplen, 262144) if 0 < snaplen <= MAX_RECORD else MAX_RECORD
     npk = nbytes = 0
@@ -246,13 +291,13 @@ def _pcap_batches(ch: _Chunks | _Mapped, st: ReadStats) -> Iterator[list[Packet]
             view = memoryview(buf)
             append = batch.append
             # the whole records in this window of the buffer, without touching ch
-            while stop - pos >= 16:
+            while stop - pos >= hlen:
                 sec, frac, incl, orig = unpack(buf, pos)
-                end = pos + 16 + incl
+                end = pos + hlen + incl
                 if end > size or incl > limit:
                     break
                 nbytes += incl
-                append((sec * 1_000_000_000 + frac * mult, linktype, orig, view[pos + 16 : end]))
+                append((sec * 1_000_000_000 + frac * mult, linktype, orig, view[pos + hlen : end]))
                 pos = end
             ch.pos = pos
             if batch:
@@ -262,15 +307,15 @@ def _pcap_batches(ch: _Chunks | _Mapped, st: ReadStats) -> Iterator[list[Packet]
                 last = batch[-1][0]
                 yield batch
                 batch = []
-            if size - pos >= 16:
+            if size - pos >= hlen:
                 incl = unpack(buf, pos)[2]
                 if incl > limit:
                     st.truncated, st.error = True, f"record {npk + 1}: impossible length {incl}"
                     break
-                if not ch.need(16 + incl):
+                if not ch.need(hlen + incl):
                     st.truncated, st.error = True, f"record {npk + 1} cut short"
                     break
-            elif not ch.need(16):
+            elif not ch.need(hlen):
                 if len(ch.buf) - ch.pos:
                     st.truncated, st.error = True, "record header cut short"
                 break

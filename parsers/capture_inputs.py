@@ -7,7 +7,7 @@ import os
 
 from parsers.capture import CaptureError, read_pcap
 
-CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap", ".pcap.gz", ".pcapng.gz", ".cap.gz", ".gz")
+CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap", ".gz", ".xz", ".bz2")  # compressed: parsers.capture.CODECS
 
 
 def expand_inputs(path: str) -> list[str]:
@@ -24,7 +24,9 @@ def expand_inputs(path: str) -> list[str]:
             if n.lower().endswith(CAPTURE_SUFFIXES) and os.path.isfile(os.path.join(path, n))
         ]
         if not files:
-            raise CaptureError(f"{path}: directory holds no .pcap/.pcapng/.cap files")
+            raise CaptureError(
+                f"{path}: directory holds no .pcap/.pcapng/.cap files (plain, .gz, .xz or .bz2)"
+            )
     elif any(c in path for c in "*?["):
         files = sorted(f for f in glob.glob(path) if os.path.isfile(f))
         if not files:

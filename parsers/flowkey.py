@@ -32,8 +32,14 @@ from parsers.meter import (
     IPV6_HEADER,
     PORTS,
     TCP,
+    TUNNEL,
     UDP,
 )
+from parsers.registry import INVENTORY_PORTS
+from parsers.tunnels import IP_TUNNELS, MAX_DEPTH, UDP_TUNNEL_PORTS, inner
+
+# The meter's UDP port table: a tunnel port counts only where no inventory port came first.
+_UDP_PORTS = {**INVENTORY_PORTS, **dict.fromkeys(UDP_TUNNEL_PORTS, TUNNEL)}
 
 # (protocol, source address, source port, destination address, destination port), as sent:
 # the meter's flow-table key. ICMP and ICMPv6 carry (type, reply type or code) as ports.
@@ -65,8 +71,11 @@ def undirected(key: Key) -> Undirected:
     return (proto, x, y) if x <= y else (proto, y, x)
 
 
-def decode(lt: int, data: Frame) -> Keyed | Fragment | None:
-    """Key one frame of link type ``lt``; a Fragment to reassemble; None if the meter skips it."""
+def decode(lt: int, data: Frame, depth: int = 0) -> Keyed | Fragment | None:
+    """Key one frame of link type ``lt``; a Fragment to reassemble; None if the meter skips it.
+
+    A tunnel packet is keyed by the packet it carries, as the meter accounts it (``depth``
+    counts the tunnels already opened)."""
     size = len(data)
     # ---- link layer (the meter inlines plain Ethernet and hands the rest to LINK_DECODERS)
     if lt == 1 and size >= 34:
@@ -102,8 +111,8 @@ def decode(lt: int, data: Frame) -> Keyed | Fragment | None:
                 bytes(data[off + ihl : off + tot]),
                 vlan,
             )
-        key = transport_key(proto, src, dst, data, off + ihl)
-    elif et == ETH_IPV6:
+        return _transport(proto, src, dst, data, off + ihl, off + tot, vlan, depth)
+    if et == ETH_IPV6:
         if size < off + 40:
             return None
         ver, plen, proto, src, dst = IPV6_HEADER(data, off)
@@ -127,9 +136,26 @@ def decode(lt: int, data: Frame) -> Keyed | Fragment | None:
             return Fragment(
                 (6, src, dst, ident, data[l4]), fo & 0xFFF8, bool(fo & 1), bytes(data[l4 + 8 : end]), vlan
             )
-        key = transport_key(proto, src, dst, data, l4)
-    else:
-        return None  # ARP and everything that is not IP: no flow
+        return _transport(proto, src, dst, data, l4, end, vlan, depth)
+    return None  # ARP and everything that is not IP: no flow
+
+
+def _transport(
+    proto: int, src: bytes, dst: bytes, data: Frame, l4: int, end: int, vlan: int, depth: int
+) -> Keyed | Fragment | None:
+    """The key from the transport header at ``l4``, or from the packet a tunnel there carries."""
+    if depth < MAX_DEPTH and (proto in IP_TUNNELS or proto == UDP):
+        got = None
+        if proto != UDP:
+            got = inner(proto, 0, 0, data, l4, end)
+        elif len(data) >= l4 + 8:
+            sport, dport = PORTS(data, l4)
+            if (_UDP_PORTS.get(dport) or _UDP_PORTS.get(sport)) is TUNNEL:
+                got = inner(proto, sport, dport, data, l4 + 8, end)
+        if got is not None:
+            _kind, lt, start, stop = got
+            return decode(lt, data[start:stop], depth + 1)
+    key = transport_key(proto, src, dst, data, l4)
     return Keyed(key, vlan) if key is not None else None
 
 
@@ -188,5 +214,6 @@ class FrameKeys(Generic[R]):
             self._members = {k: v for k, v in self._members.items() if k in self.frags.pending}
         if whole is None:
             return None
-        key = transport_key(fkey[4], fkey[1], fkey[2], whole, 0)
-        return (key, got.vlan, members) if key is not None else None
+        keyed = _transport(fkey[4], fkey[1], fkey[2], whole, 0, len(whole), got.vlan, 0)
+        # a fragment inside a reassembled tunnel packet is not followed further (None)
+        return (keyed.key, keyed.vlan, members) if isinstance(keyed, Keyed) else None

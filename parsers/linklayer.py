@@ -14,10 +14,14 @@ ETH_IPV6 = 0x86DD
 ETH_ARP = 0x0806
 VLAN_TPIDS = frozenset((0x8100, 0x88A8, 0x9100))
 PPPOE_SESSION = 0x8864
+MPLS = frozenset((0x8847, 0x8848))  # unicast, multicast (RFC 3032)
+MAX_LABELS = 8  # a label stack deeper than this is not IP to us
 # Ethertypes with another header before the network layer: the meter's inline Ethernet
-# path hands these frames to ``ethernet`` (tags and PPPoE peeled there).
-SHIMS = VLAN_TPIDS | {PPPOE_SESSION}
-PPP_TO_ETHERTYPE = {0x0021: ETH_IPV4, 0x0057: ETH_IPV6}
+# path hands these frames to ``ethernet`` (tags, PPPoE and MPLS labels peeled there).
+SHIMS = VLAN_TPIDS | MPLS | {PPPOE_SESSION}
+# PPP protocol numbers (IANA PPP DLL protocol numbers): IPv4, IPv6, MPLS unicast
+PPP_TO_ETHERTYPE = {0x0021: ETH_IPV4, 0x0057: ETH_IPV6, 0x0281: 0x8847}
+CHDLC_ADDRESSES = (0x0F, 0x8F)  # Cisco HDLC unicast and multicast address bytes
 
 # (ethertype, offset of layer 3, source MAC, destination MAC, outer VLAN id)
 L2 = tuple[int, int, bytes, bytes, int]
@@ -41,7 +45,7 @@ LINKTYPE_NAMES = {
 
 
 def _after_ethertype(data: bytes | memoryview, et: int, off: int, src: bytes, dst: bytes) -> L2 | None:
-    """Peel VLAN tags (802.1Q, QinQ) and PPPoE sessions behind an ethertype."""
+    """Peel VLAN tags (802.1Q, QinQ), PPPoE sessions and MPLS labels behind an ethertype."""
     vlan = 0
     for _ in range(4):
         if et in VLAN_TPIDS:
@@ -56,9 +60,24 @@ def _after_ethertype(data: bytes | memoryview, et: int, off: int, src: bytes, ds
                 return None
             et = PPP_TO_ETHERTYPE.get((data[off + 6] << 8) | data[off + 7], 0)
             off += 8
+        elif et in MPLS:
+            et, off = _mpls(data, off)
         else:
             break
     return et, off, src, dst, vlan
+
+
+def _mpls(data: bytes | memoryview, off: int) -> tuple[int, int]:
+    """(ethertype, offset) past an MPLS label stack: the payload's IP version names it, as
+    RFC 3032 leaves the payload's protocol to the label; 0 when it is not IP."""
+    for _ in range(MAX_LABELS):
+        if len(data) < off + 4:
+            return 0, off
+        bottom = data[off + 2] & 1
+        off += 4
+        if bottom:
+            return _ip_version(data, off), off
+    return 0, off
 
 
 def ethernet(data: bytes | memoryview) -> L2 | None:
@@ -113,7 +132,12 @@ def linux_sll2(data: bytes | memoryview) -> L2 | None:
 
 
 def ppp(data: bytes | memoryview) -> L2 | None:
-    """LINKTYPE_PPP / PPP_HDLC: optional FF 03, then a 1- or 2-byte protocol."""
+    """LINKTYPE_PPP / PPP_HDLC: optional FF 03, then a 1- or 2-byte protocol.
+
+    A frame that begins with a Cisco HDLC address byte is Cisco HDLC on the same serial
+    line (BSD/OS and some routers write both under DLT_PPP; Wireshark reads it so too)."""
+    if data[:1] and data[0] in CHDLC_ADDRESSES:
+        return cisco_hdlc(data)
     off = 2 if data[:2] == b"\xff\x03" else 0
     if len(data) < off + 1:
         return None
@@ -123,14 +147,14 @@ def ppp(data: bytes | memoryview) -> L2 | None:
         if len(data) < off + 2:
             return None
         proto, off = (data[off] << 8) | data[off + 1], off + 2
-    return PPP_TO_ETHERTYPE.get(proto, 0), off, b"", b"", 0
+    return _after_ethertype(data, PPP_TO_ETHERTYPE.get(proto, 0), off, b"", b"")
 
 
 def cisco_hdlc(data: bytes | memoryview) -> L2 | None:
-    """LINKTYPE_C_HDLC: address, control, then an Ethernet type."""
+    """LINKTYPE_C_HDLC: address, control, then an Ethernet type (MPLS labels peeled)."""
     if len(data) < 4:
         return None
-    return (data[2] << 8) | data[3], 4, b"", b"", 0
+    return _after_ethertype(data, (data[2] << 8) | data[3], 4, b"", b"")
 
 
 def ipv4_only(data: bytes | memoryview) -> L2 | None:

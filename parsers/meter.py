@@ -9,8 +9,12 @@ inventory the evidence in DHCP, mDNS and SSDP datagrams (``INVENTORY_PORTS``).
 Flow semantics (documented in README, compared with Zeek in the tests):
 - key: (protocol, address, port, address, port); ICMP uses type and the
   matching reply type (echo 8/0, ...) as ports so both directions join;
-- the initiator is the sender of the first packet seen, except that a TCP
-  flow whose first packet is a SYN-ACK is turned around;
+- the initiator is the sender of the first packet seen, unless that packet shows the
+  capture began with the answer (``parsers.initiator``: a SYN-ACK, an ICMP reply, a
+  service port answering an ephemeral one, or from outside the LAN to it when the
+  ports do not tell); the flow is then turned around;
+- a tunnel's packet (IP-in-IP, GRE, ERSPAN, VXLAN, GTP-U: ``parsers.tunnels``) is
+  accounted as the packet it carries, and counted per tunnel kind;
 - a flow ends after ``idle`` without packets, after ``active`` since it began
   (the next packet continues in a new flow record), ``LINGER`` after a RST or
   after FINs both ways (later packets then start a new flow), or at the end;
@@ -27,11 +31,13 @@ from collections.abc import Callable, Iterable
 from parsers.capture import Frame, Packet
 from parsers.events import Event, Record
 from parsers.flow import LARGE_PAYLOAD, SYN, TCP, Flow
+from parsers.initiator import sent_by_responder
 from parsers.ipfrag import Reassembler
 from parsers.linklayer import ETH_ARP, ETH_IPV4, ETH_IPV6, LINK_DECODERS, SHIMS
 from parsers.neighbours import arp_event, ndp_event, ra_events
 from parsers.registry import INVENTORY_PORTS, Protocol
 from parsers.sessions import MALFORMED, UdpSession, new_session
+from parsers.tunnels import IP_TUNNELS, MAX_DEPTH, UDP_TUNNEL_PORTS, inner
 
 NS = 1_000_000_000
 LINGER_NS = 5 * NS
@@ -54,6 +60,10 @@ IPV4_HEADER = struct.Struct("!BxHxxHxB2x4s4s").unpack_from  # ver/ihl, length, f
 IPV6_HEADER = struct.Struct("!B3xHBx16s16s").unpack_from  # version, payload length, next, src, dst
 TCP_HEADER = struct.Struct("!HHI4xBB").unpack_from  # ports, sequence number, data offset, flags
 PORTS = struct.Struct("!HH").unpack_from
+# Marks the UDP tunnel ports in the meter's port table (the inventory's ports and these), so
+# that the one lookup every UDP packet already makes also finds the tunnels: no added test
+# on the common path.
+TUNNEL = Protocol("tunnel", "udp", tuple(sorted(UDP_TUNNEL_PORTS)))
 
 
 class FlowMeter:
@@ -77,6 +87,8 @@ class FlowMeter:
         self.idle = int(idle_s * NS)
         self.active = int(active_s * NS)
         self.inventory = INVENTORY_PORTS if inventory is None else inventory  # UDP port -> protocol
+        self._udp_ports = {**self.inventory, **dict.fromkeys(UDP_TUNNEL_PORTS, TUNNEL)}
+        self._depth = 0  # tunnels being read inside one another (``_tunnel``)
         self.table: dict[tuple[int, bytes, int, bytes, int], tuple[Flow, int]] = {}
         self.done: list[Flow] = []
         self.events: list[Event] = []
@@ -108,7 +120,7 @@ class FlowMeter:
         stats = self.stats
         records = self.records
         table_get = self.table.get
-        inventory = self.inventory
+        udp_ports = self._udp_ports
         idle, active = self.idle, self.active
         clock, next_sweep = self.clock, self._next_sweep
         for ts, lt, _wirelen, data in packets:
@@ -218,7 +230,11 @@ class FlowMeter:
                 sport, dport = PORTS(data, l4)
                 ps = l4 + 8
                 pl = seq = end - ps  # a UDP session reads seq as the length sent (a snap length may cut)
-                inv = inventory.get(dport) or inventory.get(sport)
+                inv = udp_ports.get(dport) or udp_ports.get(sport)
+                if inv is TUNNEL:
+                    if self._tunnel(ts, clock, proto, sport, dport, data, ps, end):
+                        continue
+                    inv = None
             elif proto in (ICMP, ICMP6):
                 if size < l4 + 2:
                     stats["icmp_truncated"] += 1
@@ -228,6 +244,8 @@ class FlowMeter:
                 pl = end - l4 - 8
                 if proto == ICMP6 and 134 <= sport <= 136:
                     self._ndp(ts, data, l4, end, smac, src)
+            elif proto in IP_TUNNELS and self._tunnel(ts, clock, proto, 0, 0, data, l4, end):
+                continue
             else:
                 sport = dport = 0
                 pl = end - l4
@@ -326,11 +344,11 @@ class FlowMeter:
         prev: Flow | None = None,
     ) -> tuple[Flow, int]:
         rkey = (proto, dst, dport, src, sport)
-        # A continuation keeps its initiator; a SYN-ACK first means we missed the SYN.
+        # A continuation keeps its initiator; a new flow's is decided from its first packet.
         flipped = (
             (prev.a != src or prev.ap != sport)
             if prev is not None
-            else (proto == TCP and flags & 0x12 == 0x12)
+            else sent_by_responder(proto, src, sport, dst, dport, flags, self.is_local)
         )
         if flipped:
             f = Flow(proto, dst, dport, src, sport, ts, dmac, smac, vlan)
@@ -482,6 +500,28 @@ class FlowMeter:
             return None
         self.stats["ipv6_reassembled"] += 1
         return nxt, whole
+
+    def _tunnel(
+        self, ts: int, clock: int, proto: int, sport: int, dport: int, data: Frame, at: int, end: int
+    ) -> bool:
+        """Account the packet a tunnel carries as its own (``parsers.tunnels``); False when the
+        payload is no tunnel packet this meter unwraps, or tunnels nest too deep: the caller then
+        accounts the outer packet."""
+        got = inner(proto, sport, dport, data, at, end)
+        if got is None:
+            return False
+        if self._depth >= MAX_DEPTH:
+            self.stats["tunnel_too_deep"] += 1
+            return False
+        kind, lt, start, stop = got
+        self.stats[f"tunnel_{kind}"] += 1
+        self.clock = clock  # the inner packet reads the clock this loop keeps in a local
+        self._depth += 1
+        try:
+            self.feed_many(((ts, lt, stop - start, data[start:stop]),))
+        finally:
+            self._depth -= 1
+        return True
 
     def _arp(self, ts: int, data: Frame, off: int) -> None:
         self.stats["arp"] += 1

@@ -68,7 +68,7 @@ def replay_cmd(
     paths: Annotated[
         list[str],
         typer.Argument(
-            help="Capture files (.pcap, .pcapng, .gz), directories or globs "
+            help="Capture files (.pcap, .pcapng; .gz, .xz or .bz2 of either), directories or globs "
             "of rotated files; each PATH is one capture."
         ),
     ],

@@ -77,7 +77,7 @@ def replay(store: Store, path: str, opts: ReplayOptions, progress: Progress | No
     ingest = new_ingest_id()
 
     if progress is not None:
-        compressed = any(f.endswith(".gz") for f in src.files)
+        compressed = any(f.endswith((".gz", ".xz", ".bz2")) for f in src.files)
         progress.start(path, None if compressed else src.size)
 
     def write(table: str, rows: list[tuple[object, ...]]) -> None:

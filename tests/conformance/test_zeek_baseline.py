@@ -18,10 +18,10 @@ from tests.support.paths import ROOT, shared_path
 from tests.support.zeekconn import read_conn, trace_of
 
 PROTO = {6: "tcp", 17: "udp", 1: "icmp", 58: "icmp"}
-# Zeek orients UDP by well-known server ports (67, 123, ...); tapaudit keeps the sender of the
-# first packet as the initiator (issue #2), so a capture that starts with the server's reply is
-# oriented the other way. Counts are then compared with the directions swapped.
-ORIENTATION = "orientation: Zeek flips to the well-known server port, tapaudit keeps the first sender"
+# Zeek orients UDP by well-known server ports (67, 123, ...); tapaudit turns a flow first seen at
+# its reply around by the ports too, then by the LAN side (parsers/initiator.py), so the two may still
+# differ where their port lists do. Counts are then compared with the directions swapped.
+ORIENTATION = "orientation: Zeek and tapaudit name different ends the initiator"
 # A '^' in Zeek's history means it flipped the connection after counting: the packets already
 # counted stay on the orig side, so only the totals are comparable.
 LATE_FLIP = "late flip: Zeek's history has '^' and keeps pre-flip packets as orig; totals compared"

@@ -107,6 +107,54 @@ def test_synack_first_is_turned_around() -> None:
     assert f.pk_dn == 3 and f.pk_up == 4 and f.synack
 
 
+def _initiator(first: Packet, *rest: Packet) -> tuple[str, int, str, int]:
+    m = run([(i * 0.01, p) for i, p in enumerate((first, *rest))])
+    (f,) = m.done
+    assert f.pk_up + f.pk_dn == 1 + len(rest)
+    return str(ipaddress.ip_address(f.a)), f.ap, str(ipaddress.ip_address(f.b)), f.bp
+
+
+OTHER_LOCAL = "192.168.1.20"
+
+
+@pytest.mark.parametrize(
+    ("first", "initiator"),
+    [
+        # a service port answering an ephemeral one: the reply came first
+        (IP(src=REMOTE, dst=LOCAL) / TCP(sport=443, dport=51000, flags="PA") / Raw(b"data"), (LOCAL, 51000)),
+        (IP(src=REMOTE, dst=LOCAL) / UDP(sport=53, dport=51001) / Raw(b"answer"), (LOCAL, 51001)),
+        (IP(src=REMOTE, dst=LOCAL) / TCP(sport=8883, dport=51002, flags="A"), (LOCAL, 51002)),
+        (IP(src=OTHER_LOCAL, dst=LOCAL) / UDP(sport=67, dport=68), (LOCAL, 68)),  # a DHCP server's reply
+        # the ephemeral end sent first: kept, wherever it is
+        (IP(src=REMOTE, dst=LOCAL) / TCP(sport=51003, dport=22, flags="PA") / Raw(b"x"), (REMOTE, 51003)),
+        # a SYN is the initiator's whatever its ports
+        (IP(src=REMOTE, dst=LOCAL) / TCP(sport=443, dport=51004, flags="S"), (REMOTE, 443)),
+        # ports that do not tell (both ephemeral, both services): the LAN end began it
+        (IP(src=REMOTE, dst=LOCAL) / UDP(sport=50000, dport=51005) / Raw(b"p2p"), (LOCAL, 51005)),
+        (IP(src=LOCAL, dst=REMOTE) / UDP(sport=51006, dport=50001) / Raw(b"p2p"), (LOCAL, 51006)),
+        (IP(src=REMOTE, dst=LOCAL) / UDP(sport=123, dport=123) / Raw(b"n" * 48), (LOCAL, 123)),
+        # a group address never began a flow, even from a service port
+        (IP(src=OTHER_LOCAL, dst="255.255.255.255") / UDP(sport=67, dport=68), (OTHER_LOCAL, 67)),
+        (IP(src=REMOTE, dst="224.0.0.251") / UDP(sport=5353, dport=5353), (REMOTE, 5353)),
+        # an ICMP echo reply came from the one asked
+        (IP(src=REMOTE, dst=LOCAL) / ICMP(type=0, id=7), (LOCAL, 8)),
+    ],
+)
+def test_a_flow_first_seen_at_its_reply_is_turned_around(first: Packet, initiator: tuple[str, int]) -> None:
+    up = first[IP].src == LOCAL
+    a, ap, _b, _bp = _initiator(eth(up) / first)
+    assert (a, ap) == initiator
+
+
+def test_a_turned_flow_counts_the_later_packets_on_the_right_side() -> None:
+    answer = eth(False) / IP(src=REMOTE, dst=LOCAL) / UDP(sport=53, dport=51001) / Raw(b"answer")
+    again = eth(True) / IP(src=LOCAL, dst=REMOTE) / UDP(sport=51001, dport=53) / Raw(b"query")
+    m = run([(0, answer), (0.5, again), (0.6, answer)])
+    (f,) = m.done
+    assert (f.pk_up, f.pk_dn, f.pl_up, f.pl_dn) == (1, 2, 5, 12)
+    assert f.smac.hex(":") == DEV
+
+
 def test_idle_timeout_splits_and_is_configurable() -> None:
     def udp(t: float) -> tuple[float, Packet]:
         return (t, eth() / IP(src=LOCAL, dst=REMOTE) / UDP(sport=5000, dport=123) / Raw(b"n" * 48))

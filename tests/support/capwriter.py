@@ -9,6 +9,7 @@ byte order.
 from __future__ import annotations
 
 import io
+import struct
 
 from parsers import capture_write as cw
 
@@ -43,3 +44,30 @@ def spb(data: bytes, order: str = "<") -> bytes:
 def custom_block(order: str = "<") -> bytes:
     """A block type no reader knows (0xBAD): readers must skip it."""
     return cw.block(0x00000BAD, b"tapaudit", order)
+
+
+# The old pcap variants Wireshark reads (wiretap/libpcap.c): magic and record header length.
+PCAP_MODIFIED_MAGIC = 0xA1B2CD34
+PCAP_VARIANTS = {
+    "rh6_1": (cw.PCAP_MAGIC_US, 24),  # ss990417, behind the standard magic
+    "nokia": (cw.PCAP_MAGIC_US, 20),
+    "modified": (PCAP_MODIFIED_MAGIC, 24),  # ss991029
+    "suse6_3": (PCAP_MODIFIED_MAGIC, 28),  # ss990915
+}
+NOKIA_STUFF = 0x9FBFB601  # of the form 0xXfbfYZ0W that wiretap expects
+
+
+def variant_pcap_bytes(packets: list[tuple[int, bytes]], variant: str, order: str = "<") -> bytes:
+    """A microsecond pcap in an old variant: each record header carries what its libpcap added
+    (interface index 2, protocol 0x0800, packet type 0 = to us, padding; Nokia's 4 bytes)."""
+    magic, hlen = PCAP_VARIANTS[variant]
+    out = [struct.pack(order + "IHHiIII", magic, 2, 4, 0, 0, cw.SNAPLEN, 1)]
+    for ts, frame in packets:
+        sec, usec = divmod(ts // 1000, 1_000_000)
+        out.append(struct.pack(order + "IIII", sec, usec, len(frame), len(frame)))
+        if hlen == 20:
+            out.append(struct.pack(order + "I", NOKIA_STUFF))
+        else:
+            out.append(struct.pack(order + "IHBB", 2, 0x0800, 0, 0) + b"\0" * (hlen - 24))
+        out.append(frame)
+    return b"".join(out)

@@ -14,7 +14,7 @@ from parsers.meter import FlowMeter
 
 LINE = re.compile(
     r"^\s+\d+\s+(TCP|UDP) (\[?[0-9a-fA-F:.]+\]?):(\d+) <?-> (\[?[0-9a-fA-F:.]+\]?):(\d+) "
-    r"\[proto: [^/]*/([^\]]+)\].*?\[Hostname/SNI: ([^\]]*)\]"
+    r"(?:\[VLAN: \d+\])?\[proto: [^/]*/([^\]]+)\].*?\[Hostname/SNI: ([^\]]*)\]"
 )
 Key = tuple[str, frozenset[tuple[str, int]]]
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import dpkt
 import pytest
+from scapy.contrib.gtp import GTP_U_Header, GTPEchoRequest
 from scapy.layers.inet import GRE, ICMP, IP, TCP, UDP, fragment
 from scapy.layers.inet6 import (
     ICMPv6EchoRequest,
@@ -22,7 +23,8 @@ from scapy.layers.inet6 import (
 )
 from scapy.layers.l2 import CookedLinux, Dot1AD, Dot1Q, Ether
 from scapy.layers.ppp import PPP, PPPoE
-from scapy.packet import Raw
+from scapy.layers.vxlan import VXLAN
+from scapy.packet import Packet, Raw
 
 from appliance.findings.evidence import EvidenceError, export
 from appliance.ingest.replay import ReplayOptions, replay
@@ -91,6 +93,12 @@ def _eth(p: Any, etype: int | None = None) -> bytes:
     return bytes(eth / p)
 
 
+def _nested(p: Packet, times: int) -> Packet:
+    for i in range(times):
+        p = IP(src=f"10.8.{i}.1", dst=f"10.8.{i}.2", proto=4) / p
+    return p
+
+
 def test_frame_keys_agree_with_the_meter_on_edge_frames() -> None:
     a, b, a6, b6 = "192.168.1.2", "8.8.8.8", "fd00::2", "2001:db8::8"
     big = IP(src=a, dst=b, id=77) / UDP(sport=5000, dport=6000) / Raw(b"x" * 3000)
@@ -125,6 +133,22 @@ def test_frame_keys_agree_with_the_meter_on_edge_frames() -> None:
         (113, bytes(sll / IP(src=a, dst=b) / TCP(sport=17, dport=18))),
         (0, b"\x02\0\0\0" + bytes(IP(src=a, dst=b) / UDP(sport=19, dport=20))),
         (127, b"\0" * 60),  # 802.11 radiotap: not read
+        # tunnels: keyed by the packet they carry, with its VLAN when it is an Ethernet frame
+        (1, _eth(IP(src=a, dst=b) / GRE(key_present=1, key=5) / IP(src=a, dst=b) / UDP(sport=21, dport=22))),
+        (1, _eth(IP(src=a, dst=b) / UDP(sport=40000, dport=4789) / VXLAN() / Ether() / IP() / UDP(dport=23))),
+        (
+            1,
+            _eth(
+                IP(src=a, dst=b) / UDP(sport=2152, dport=2152) / GTP_U_Header(gtp_type=255) / IPv6() / TCP()
+            ),
+        ),
+        (
+            1,
+            _eth(IP(src=a, dst=b) / UDP(sport=2152, dport=2152) / GTP_U_Header() / GTPEchoRequest()),
+        ),  # outer
+        (1, _eth(IPv6(src=a6, dst=b6, nh=4) / IP(src=a, dst=b) / UDP(sport=25, dport=26))),
+        (101, bytes(IP(src=a, dst=b) / GRE(proto=0x6558) / Ether() / Dot1Q(vlan=33) / IP() / UDP(sport=27))),
+        (1, _eth(_nested(IP(src=a, dst=b) / UDP(sport=29, dport=30), 5))),  # opened 3 deep, then a flow
     ]
     for frag in reversed(fragment(big, fragsize=1480)):  # out of order: the first piece completes it
         frames.append((1, _eth(frag)))
