@@ -170,38 +170,23 @@ def test_table_is_what_a_replay_stores(store: Store) -> None:
     )
 
 
-# ---- rows wrong on main that work under way fixes -------------------------------------------------
+# ---- rows that were wrong before issue 15 (labelled-before.md): now floors -------------------------
 
 NO_MAC = {"raw", "ipv4", "ipv6", "null", "loop", "ppp", "ppp-hdlc", "cisco-hdlc"}  # linktype_name
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="captures without MAC addresses charge no flow to any device "
-    "(attribution by address: issue 15 part 2)",
-)
 def test_raw_ip_captures_charge_flows_to_devices(table: labelled.Table) -> None:
     cs = [c for k in ("nDPI", "Suricata") for c in table.captures[k] if set(c.link_types) & NO_MAC]
     assert sum(c.flows for c in cs) > 20
     assert sum(c.with_device for c in cs) >= sum(c.flows for c in cs) / 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Linux cooked captures carry only the sender's address: flows "
-    "another host began are charged to no device (issue 15 part 2)",
-)
 def test_linux_cooked_captures_charge_flows_to_devices(table: labelled.Table) -> None:
     cs = [c for k in ("nDPI", "Suricata") for c in table.captures[k] if "linux-sll" in c.link_types]
     assert sum(c.flows for c in cs) > 20
     assert sum(c.with_device for c in cs) >= sum(c.flows for c in cs) / 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a LAN on public addresses (128.2.6.0/24, which DHCP assigns here) "
-    "is taken for transit: its flows are charged to no device (LAN detection, issue 15)",
-)
 @pytest.mark.parametrize("trace", ["dhcp/dhcp.pcap", "dhcp/dhcp_inform.pcap"])
 def test_dhcp_assigned_public_lan_flows_are_charged(trace: str) -> None:
     assert trace in {trace_of(d) for d in (SHARED / "zeek" / "Baseline").iterdir()}
@@ -217,27 +202,13 @@ TUNNELS = {
 }
 
 
-@pytest.mark.parametrize(
-    "pcap",
-    [
-        pytest.param(
-            p,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason=f"{what}: tapaudit keeps the outer packets "
-                "as the flow, nDPI the inner flow (tunnels, issue 15 part 2)",
-            ),
-        )
-        for p, what in TUNNELS.items()
-    ],
-)
+@pytest.mark.parametrize("pcap", list(TUNNELS))
 def test_tunnelled_flows_match_ndpi(table: labelled.Table, pcap: str) -> None:
     c = next(c for c in table.captures["nDPI"] if c.name == pcap)
     assert c.ref_flows > 0
     assert c.matched == c.ref_flows
 
 
-@pytest.mark.xfail(strict=True, reason="Google QUIC's CHLO (Q043, Q046: server name in clear) is not read")
 def test_gquic_server_names_agree_with_ndpi(table: labelled.Table) -> None:
     named = agreeing = 0
     for c in table.captures["nDPI"]:
@@ -248,7 +219,6 @@ def test_gquic_server_names_agree_with_ndpi(table: labelled.Table) -> None:
     assert agreeing == named
 
 
-@pytest.mark.xfail(strict=True, reason="the dns table keeps no authority section")
 def test_dns_authority_names_agree_with_suricata(table: labelled.Table) -> None:
     named = sum(c.ref_names["dns-authority"] for c in table.captures["Suricata"])
     agreeing = sum(c.agreeing["dns-authority"] for c in table.captures["Suricata"])
