@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import streamlit as st
 
 from appliance.measures import shapes
+from appliance.report import data as report_data
 from appliance.store import queries
 from appliance.store.backends import DEFAULT_DB, Store, open_store
 from dashboards import downloads
@@ -101,6 +102,13 @@ def findings(url: str, caps: Caps, device: str | None = None) -> Rows:
     """Current findings, their excerpts masked (by the read API, raw-evidence captures too)."""
     _opened.add(url)
     return _run(url, queries.findings, _caps(caps), device)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def requirements(url: str, caps: Caps, device: str) -> Rows:
+    """The device's verdict per requirement, as its report gives them (``policies.verdicts``)."""
+    _opened.add(url)
+    return _run(url, report_data.requirements_of, device, _caps(caps))
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)

@@ -1,8 +1,13 @@
-"""The dashboard's labels in English and Chinese; the sidebar's language switch picks one."""
+"""The dashboard's labels in English and Chinese; the sidebar's language switch picks one.
+
+Severities and verdicts are not labelled here: ``level`` takes them from ``policies.verdicts``,
+which the report and the CLI read too."""
 
 from __future__ import annotations
 
 import streamlit as st
+
+from policies import verdicts
 
 LANGS = ("en", "zh")
 LANG_NAMES = {"en": "English", "zh": "中文"}
@@ -123,6 +128,13 @@ LABELS: dict[str, tuple[str, str]] = {
     "no_observations": ("No personal-data observations.", "没有个人数据观测。"),
     "no_periodic": ("No encrypted periodic traffic.", "没有加密的周期性流量。"),
     "no_uploads": ("No upload bursts.", "没有上传突发。"),
+    "requirements_title": ("Verdict per requirement", "各项要求结论"),
+    "requirement": ("Requirement", "要求"),
+    "req_id": ("Req.", "要求编号"),
+    "verdict": ("Verdict", "结论"),
+    "worst_finding": ("Worst finding", "最严重发现"),
+    "n_findings": ("Findings", "发现数"),
+    "basis": ("Basis", "依据"),
     "no_findings": ("No findings (run `tapaudit assess`).", "没有发现（请运行 `tapaudit assess`）。"),
     # captures: upload and delete
     "upload_title": ("Add captures", "添加抓包"),
@@ -193,3 +205,8 @@ def t(key: str) -> str:
     if pair is None:
         return key
     return pair[1] if lang() == "zh" else pair[0]
+
+
+def level(value: str) -> str:
+    """A severity or a verdict in the chosen language (``policies.verdicts.LABELS``)."""
+    return verdicts.label(value, lang()) if value else "-"

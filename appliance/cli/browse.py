@@ -17,6 +17,7 @@ from appliance.cli.common import (
     JsonOpt,
     fmt_bytes,
     fmt_ts,
+    limit_note,
     mac_opt,
     open_db,
     out,
@@ -94,14 +95,16 @@ def flows_cmd(
     capture: Annotated[
         list[str] | None, typer.Option("--capture", help="Only these capture ids (repeatable).")
     ] = None,
-    limit: Annotated[int, typer.Option(help="Rows to show.", min=1)] = 50,
+    limit: Annotated[int, typer.Option(help="Rows to show (0 for all).", min=0)] = 50,
     offset: Annotated[int, typer.Option(help="Rows to skip.", min=0)] = 0,
     as_json: JsonOpt = False,
 ) -> None:
     """List stored flows, oldest first."""
     mac = mac_opt(device)
     with open_db(db) as store:
-        rows = queries.flows(store, capture, mac, limit, offset)
+        total = queries.flow_count(store, capture, mac)
+        rows = queries.flows(store, capture, mac, limit or total, offset)
+    limit_note(len(rows), total, offset)
     if as_json:
         print_json(rows)
         return
@@ -199,7 +202,7 @@ def observations_cmd(
     data_type: Annotated[
         str | None, typer.Option("--type", help="Only this data type (location, imei, persona, image...).")
     ] = None,
-    limit: Annotated[int, typer.Option(help="Rows to show.", min=1)] = 200,
+    limit: Annotated[int, typer.Option(help="Rows to show (0 for all).", min=0)] = 200,
     reveal: Annotated[
         bool,
         typer.Option(
@@ -216,6 +219,8 @@ def observations_cmd(
             rows = queries.observations(store, device=mac, data_type=data_type, limit=limit, reveal=reveal)
         except queries.RevealError as exc:
             raise Fail(f"--reveal: {exc}") from None
+        total = queries.observation_count(store, device=mac, data_type=data_type) if limit else len(rows)
+    limit_note(len(rows), total)
     rows = [
         {
             "ts_ns": int(r["ts_ns"]),
@@ -235,13 +240,15 @@ def observations_cmd(
             "country": r["country"],
             "flow_id": r["flow_id"],
             "capture_id": r["capture_id"],
+            "phase": r["phase"],
         }
         for r in rows
     ]
     if as_json:
         print_json(rows)
         return
-    cols = ("Time (UTC)", "Device", "Type", "Where", "Value", "Precision", "Conf.", "Destination", "Country")
+    cols = ("Time (UTC)", "Device", "Type", "Where", "Value", "Precision", "Conf.", "Destination", "Country",
+            "Phase")  # fmt: skip
     t = table("Observations", cols)
     for r in rows:
         precision = f"{r['decimals']} dp ({r['metres']:g} m)" if r["decimals"] >= 0 else "-"
@@ -255,6 +262,7 @@ def observations_cmd(
             r["confidence"],
             str(r["destination"]),
             str(r["country"] or "-"),
+            str(r["phase"] or "-"),
         )
     out.print(t)
 

@@ -16,6 +16,7 @@ from appliance.format import fmt_bytes, fmt_secs, fmt_ts  # noqa: F401  (re-expo
 from appliance.lab.bench import Bench, load_bench, normalize_mac
 from appliance.store.backends import Store, open_store
 from parsers.lan import DEFAULT_LAN, LanPrefixes
+from policies.verdicts import SEVERITIES, at_least
 
 # Piped output is read later (files, CI logs): do not squeeze tables into 80 columns.
 out = Console(highlight=False, width=None if sys.stdout.isatty() else 220)
@@ -34,8 +35,57 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout inst
 DeviceOpt = Annotated[str | None, typer.Option("--device", help="Only this device (MAC).")]
 
 
+EXIT_FINDINGS = 3  # `--fail-on`: a finding at or above the severity exists (README, "Exit codes")
+
+
 class Fail(Exception):
     """A user-facing error raised inside a command."""
+
+
+def note(msg: str) -> None:
+    """One line for a person on stderr, so stdout (a table or --json) stays what it was."""
+    sys.stderr.write(f"tapaudit: {msg}\n")
+
+
+def limit_note(shown: int, total: int, offset: int = 0) -> None:
+    """Say on stderr when ``--limit`` (or ``--offset``) left rows out: a cut list reads as all."""
+    if shown + offset < total or offset:
+        shown_rows = (
+            f"rows {offset + 1:,}-{offset + shown:,} of {total:,}"
+            if offset and shown
+            else (f"{shown:,} of {total:,} rows")
+        )
+        note(f"showing {shown_rows}; --limit 0 for all")
+
+
+def fail_on(severities: list[str], floor: str | None) -> None:
+    """``--fail-on SEVERITY``: exit with EXIT_FINDINGS (after the output) when a finding is at or
+    above ``floor`` (``policies.verdicts``), so a product team's CI can stop on it."""
+    if floor is None:
+        return
+    n = sum(at_least(s, floor) for s in severities)
+    if n:
+        note(f"{n:,} finding{'s' if n != 1 else ''} at or above {floor} (--fail-on {floor})")
+        raise typer.Exit(EXIT_FINDINGS)
+
+
+def _severity(value: str | None) -> str | None:
+    """``--fail-on`` names one of the severities (a usage error otherwise, exit 2)."""
+    if value is not None and value not in SEVERITIES:
+        raise typer.BadParameter(f"{value!r} is not one of {', '.join(SEVERITIES)}")
+    return value
+
+
+FailOnOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--fail-on",
+        callback=_severity,
+        help=f"Exit with code {EXIT_FINDINGS} when a finding is at or above this severity "
+        f"({', '.join(SEVERITIES)}): for a product's CI.",
+        show_default=False,
+    ),
+]
 
 
 @contextmanager

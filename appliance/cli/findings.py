@@ -12,7 +12,9 @@ from appliance.cli.common import (
     DbOpt,
     DeviceOpt,
     Fail,
+    FailOnOpt,
     JsonOpt,
+    fail_on,
     fmt_ts,
     mac_opt,
     open_db,
@@ -43,10 +45,12 @@ def assess_cmd(
     ] = None,
     declaration: DeclarationOpt = None,
     pack: PackOpt = None,
+    fail_on_severity: FailOnOpt = None,
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Judge stored captures against the rule packs and store the findings (replacing earlier ones)."""
+    """Judge stored captures against the rule packs and store the findings (replacing earlier ones).
+    With --fail-on, exit 3 when a finding is at or above that severity."""
     decls = load_declarations(declaration or [])
     with open_db(db) as store:
         ids = _captures(store, capture)
@@ -62,19 +66,22 @@ def assess_cmd(
     ]
     if as_json:
         print_json(doc)
-        return
-    for d in doc:
-        counts = ", ".join(f"{n} {s}" for s, n in d["findings"].items() if n) or "no findings"
-        out.print(f"{d['capture_id'][:12]}: {counts} (rules {d['rules_sha256'][:12]})")
+    else:
+        for d in doc:
+            counts = ", ".join(f"{n} {s}" for s, n in d["findings"].items() if n) or "no findings"
+            out.print(f"{d['capture_id'][:12]}: {counts} (rules {d['rules_sha256'][:12]})")
+    fail_on([f.severity for a in results for f in a.findings], fail_on_severity)
 
 
 def findings_cmd(
     device: DeviceOpt = None,
     severity: Annotated[str | None, typer.Option("--severity", help="Only this severity.")] = None,
+    fail_on_severity: FailOnOpt = None,
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """The current findings, most severe first: rule, statement with figures, evidence."""
+    """The current findings, most severe first: rule, statement with figures, evidence.
+    With --fail-on, exit 3 when one of those listed is at or above that severity."""
     if severity and severity not in ASCENDING:
         raise Fail(f"--severity must be one of {', '.join(ASCENDING)}")
     mac = mac_opt(device)
@@ -84,22 +91,22 @@ def findings_cmd(
         r["figures"] = json.loads(str(r["figures"]) or "{}")
     if as_json:
         print_json(rows)
-        return
-    if not rows:
+    elif not rows:
         out.print("No findings (run `tapaudit assess` after a replay).")
-        return
-    t = table("Findings", ("Severity", "Device", "Rule", "Requirement", "Statement", "First (UTC)", "Id"))
-    for r in rows:
-        t.add_row(
-            str(r["severity"]),
-            str(r["device_mac"]),
-            str(r["rule_id"]),
-            ", ".join(r["requirements"]),
-            str(r["statement"]),
-            fmt_ts(int(r["first_ns"])),
-            str(r["finding_id"]),
-        )
-    out.print(t)
+    else:
+        t = table("Findings", ("Severity", "Device", "Rule", "Requirement", "Statement", "First (UTC)", "Id"))
+        for r in rows:
+            t.add_row(
+                str(r["severity"]),
+                str(r["device_mac"]),
+                str(r["rule_id"]),
+                ", ".join(r["requirements"]),
+                str(r["statement"]),
+                fmt_ts(int(r["first_ns"])),
+                str(r["finding_id"]),
+            )
+        out.print(t)
+    fail_on([str(r["severity"]) for r in rows], fail_on_severity)
 
 
 def _captures(store: Store, wanted: list[str] | None) -> list[str]:

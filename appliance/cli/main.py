@@ -1,7 +1,8 @@
 """The ``tapaudit`` command line: the Typer app, its command groups, and errors turned into exit codes.
 
 Exit codes: 0 success, 1 bad input or storage failure (one line on stderr),
-2 usage error, 70 internal error, 130 interrupted. ``--json`` prints machine
+2 usage error, 3 a finding at or above ``--fail-on`` (``common.EXIT_FINDINGS``), 70 internal
+error, 130 interrupted. ``--json`` prints machine
 output on stdout; progress and tables go to stderr/stdout only for people.
 
 Each group module lists its commands in ``COMMANDS`` (name to function); this module adds them all

@@ -20,6 +20,7 @@ from appliance.report import charts, identity, judgement, traffic
 from appliance.report.charts import Chart
 from appliance.store import queries
 from appliance.store.backends import Store
+from policies.model import Pack
 
 SCHEMA = "tapaudit.report/1"
 
@@ -65,6 +66,50 @@ def resolve_capture(store: Store, wanted: str) -> str:
     return match[0]
 
 
+@dataclass
+class Judged:
+    """What the verdicts are drawn from, and the verdicts: shared by the report and the dashboard."""
+
+    phases: list[dict[str, Any]]
+    destinations: list[dict[str, Any]]
+    assessments: list[dict[str, Any]]
+    packs: dict[str, Pack]
+    packs_verified: bool
+    findings: list[dict[str, Any]]
+    unreadable: list[dict[str, Any]]
+    uploads: list[dict[str, Any]]
+    requirements: list[dict[str, Any]]
+
+
+def judge(store: Store, caps: list[str], dev: dict[str, Any]) -> Judged:
+    """A device's findings and its verdict per requirement, with what they were judged on."""
+    mac = str(dev["mac"])
+    phases = identity.phases(store, caps, mac)
+    destinations = [traffic.destination_row(r) for r in queries.destinations(store, caps, mac)]
+    assessments = queries.assessments(store, caps)
+    packs, packs_verified = judgement.packs_that_ran(assessments)
+    findings = [judgement.finding_row(r, packs) for r in queries.findings(store, caps, mac)]
+    unreadable = traffic.unreadable(store, caps, mac)
+    uploads = [traffic.upload_row(r) for r in shapes.uploads(store, caps, mac)]
+    # flows off the LAN whose content the appliance read (local DHCP, mDNS... do not count)
+    readable_flows = sum(d["flows"] for d in destinations) - sum(u["flows"] for u in unreadable)
+    requirements = judgement.requirements(
+        dev, findings, assessments, packs, phases, readable_flows, unreadable, uploads
+    )
+    return Judged(phases, destinations, assessments, packs, packs_verified, findings, unreadable, uploads,
+                  requirements)  # fmt: skip
+
+
+def requirements_of(store: Store, mac: str, capture_ids: list[str] | None = None) -> list[dict[str, Any]]:
+    """One device's verdict per requirement over the given captures (all it is in by default), as
+    its report gives them; [] when the device is in none of them."""
+    caps = queries.device_captures(store, mac, capture_ids)
+    if not caps:
+        return []
+    dev = next(d for d in queries.devices(store, caps) if d["mac"] == mac)
+    return judge(store, caps, dev).requirements
+
+
 def gather(store: Store, mac: str, capture: str | None = None, now: dt.datetime | None = None) -> ReportData:
     """The report of one device (a normalised MAC) over the captures it is in, or over one capture."""
     scope = [resolve_capture(store, capture)] if capture else None
@@ -75,22 +120,13 @@ def gather(store: Store, mac: str, capture: str | None = None, now: dt.datetime 
     dev = next(d for d in queries.devices(store, caps) if d["mac"] == mac)
     provenance_rows = queries.capture_provenance(store, caps)
     captures = [identity.capture_row(r) for r in provenance_rows]
-    phases = identity.phases(store, caps, mac)
-    destinations = [traffic.destination_row(r) for r in queries.destinations(store, caps, mac)]
+    j = judge(store, caps, dev)
+    phases, destinations, assessments, findings = j.phases, j.destinations, j.assessments, j.findings
+    unreadable, uploads, requirements = j.unreadable, j.uploads, j.requirements
     measures = [traffic.measure_row(r) for r in queries.measures(store, caps, mac)]
     series = queries.observation_series(store, caps, mac)
     examples = queries.observation_examples(store, caps, mac)
-    assessments = queries.assessments(store, caps)
-    packs, packs_verified = judgement.packs_that_ran(assessments)
-    findings = [judgement.finding_row(r, packs) for r in queries.findings(store, caps, mac)]
-    unreadable = traffic.unreadable(store, caps, mac)
-    uploads = [traffic.upload_row(r) for r in shapes.uploads(store, caps, mac)]
-    # flows off the LAN whose content the appliance read (local DHCP, mDNS... do not count)
-    readable_flows = sum(d["flows"] for d in destinations) - sum(u["flows"] for u in unreadable)
-    requirements = judgement.requirements(
-        dev, findings, assessments, packs, phases, readable_flows, unreadable
-    )
-    provenance = judgement.provenance(provenance_rows, assessments, packs, packs_verified)
+    provenance = judgement.provenance(provenance_rows, assessments, j.packs, j.packs_verified)
     data = ReportData(
         schema=SCHEMA,
         generated_at=(now or dt.datetime.now(dt.UTC)).strftime("%Y-%m-%dT%H:%M:%SZ"),

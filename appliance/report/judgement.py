@@ -12,7 +12,7 @@ from appliance import __version__
 from appliance.format import fmt_bytes, fmt_ts
 from policies.engine import PackError, load_pack, pack_names, rules_sha256
 from policies.model import Pack, Rule
-from policies.verdicts import NOT_ASSESSED, Measured, requirement_verdicts
+from policies.verdicts import NOT_ASSESSED, REVIEW, Measured, Upload, label, requirement_verdicts
 from policies.wording import plural
 
 
@@ -102,14 +102,17 @@ def requirements(
     phases: list[dict[str, Any]],
     readable_flows: int,
     unreadable: list[dict[str, Any]],
+    uploads: list[dict[str, Any]],
 ) -> list[dict[str, Any]]:
-    """The verdict per requirement (``policies.verdicts``) from what this report gathered."""
+    """The verdict per requirement (``policies.verdicts``) from what this report gathered: the
+    upload bursts on flows it could not read (``traffic.upload_row``) can put one under review."""
     measured = Measured(
         assessed=bool(assessments),
         declared=any(a["declaration_sha256"] for a in assessments),
         marked_phases=frozenset(p["phase"] for p in phases if p["start_ns"]),
         readable_flows=readable_flows,
         encrypted_flows=sum(u["flows"] for u in unreadable if u["encrypted"]),
+        uploads=tuple(Upload(str(u["phase"]), str(u["flow_id"]), str(u["kind"])) for u in uploads),
     )
     rules = [r for p in packs.values() for r in p.rules]
     return [
@@ -119,6 +122,8 @@ def requirements(
             "title_zh": v.requirement.title_zh,
             "verdict": v.verdict,
             "verdict_zh": v.verdict_zh,
+            "severity": v.severity,
+            "severity_zh": label(v.severity, "zh") if v.severity else "",
             "findings": v.findings,
             "rules": list(v.rules),
             "note": v.note,
@@ -252,11 +257,12 @@ def not_assessed(
             items.append(
                 {"topic": "malformed", "text": f"Capture {c['path']}: malformed messages skipped ({counts})."}
             )
-    skipped = [r for r in requirements if r["verdict"] == NOT_ASSESSED]
-    if skipped:
+    for verdict, topic in ((NOT_ASSESSED, "requirements"), (REVIEW, "review")):
         by_note: dict[str, list[str]] = defaultdict(list)
-        for r in skipped:
-            by_note[r["note"]].append(r["id"])
+        for r in requirements:
+            if r["verdict"] == verdict:
+                by_note[r["note"]].append(r["id"])
         for note, ids in by_note.items():
-            items.append({"topic": "requirements", "text": f"{', '.join(ids)}: {note}."})
+            lead = "" if verdict == NOT_ASSESSED else f" ({verdict})"
+            items.append({"topic": topic, "text": f"{', '.join(ids)}{lead}: {note}."})
     return items

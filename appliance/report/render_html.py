@@ -18,6 +18,17 @@ from appliance.report import charts, view
 from appliance.report.data import ReportData
 from appliance.report.document import Run
 from appliance.report.fonts import css_families
+from policies.verdicts import COLORS
+
+
+def _badges() -> dict[str, tuple[str, str]]:
+    """Each severity's and verdict's badge colours (``policies.verdicts.COLORS``), with a text
+    colour that stays readable on it (dark on pale backgrounds, by relative luminance)."""
+    out = {}
+    for name, bg in COLORS.items():
+        r, g, b = (int(bg[i : i + 2], 16) for i in (1, 3, 5))
+        out[name.replace(" ", "-")] = (bg, "#222" if 0.299 * r + 0.587 * g + 0.114 * b > 150 else "#fff")
+    return out
 
 
 def _inline(text: str) -> Markup:
@@ -75,7 +86,7 @@ def render_html(data: ReportData) -> str:
     css = (
         _env(False)
         .get_template("report.css.j2")
-        .render(head=safe_head, generated_at=data.generated_at, fonts=css_families())
+        .render(head=safe_head, generated_at=data.generated_at, fonts=css_families(), badges=_badges())
     )
     return (
         _env(True)

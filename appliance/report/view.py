@@ -31,7 +31,7 @@ from appliance.report.document import (
     text,
     ts,
 )
-from policies.verdicts import NOT_ASSESSED, PASS, SEVERITIES
+from policies.verdicts import SEVERITIES, VERDICTS, label
 from policies.wording import plural
 
 TITLE, TITLE_ZH = "Personal-data traffic test report", "个人信息流量测试报告"
@@ -84,21 +84,25 @@ def build(data: ReportData) -> ReportView:
 
 
 def summary(data: ReportData) -> list[Block]:
+    """The verdict per requirement on its own scale (fail, review, pass, not assessed), and beside
+    it the worst severity of its findings: a risk level never stands in for a verdict."""
     sev = [f["severity"] for f in data.findings]
     counts = ", ".join(f"{sev.count(s)} {s}" for s in SEVERITIES if s in sev)
     verdicts = [q["verdict"] for q in data.requirements]
     line = (
         plural(len(sev), "finding")
         + (f" ({counts})" if counts else "")
-        + f"; {verdicts.count(PASS)} requirements passed, "
-        f"{sum(v not in (PASS, NOT_ASSESSED) for v in verdicts)} with findings, "
-        f"{verdicts.count(NOT_ASSESSED)} not assessed."
+        + f"; {plural(len(verdicts), 'requirement')}: "
+        + ", ".join(f"{verdicts.count(v)} {v}" for v in VERDICTS)
+        + "."
     )
     rows = [
         [
             text(q["id"]),
             [Run(q["title"]), BR, Run(q["title_zh"], "muted")],
-            [Run(q["verdict"], "badge"), nl(" "), Run(q["verdict_zh"], "muted")],
+            [Run(q["verdict"], "badge"), nl(" "), Run(label(q["verdict"], "zh"), "muted")],
+            [Run(q["severity"], "badge"), nl(" "), Run(label(q["severity"], "zh"), "muted")]
+            if q["severity"] else text("-"),
             text(q["findings"]),
             [Run(q["note"], "prose"), *rules_named(q["rules"])],
         ]
@@ -108,6 +112,7 @@ def summary(data: ReportData) -> list[Block]:
         col("Req.", cls="nw"),
         col("Requirement"),
         col("Verdict"),
+        col("Worst finding"),
         col("Findings", right=True),
         col("Basis"),
     ]

@@ -1,5 +1,6 @@
-"""Device: one device's observations over time with the test phases shaded, reporting intervals,
-location precision, destinations, and its encrypted traffic's periodicity and upload bursts."""
+"""Device: its verdict per requirement (as its report gives them), its observations over time with
+the test phases shaded, reporting intervals, location precision, destinations, and its encrypted
+traffic's periodicity and upload bursts."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboards import data
-from dashboards.i18n import t
+from dashboards.i18n import lang, level, t
 from dashboards.pages_.common import pick_device, table, ts
 
 MAX_POINTS = 5000  # per data type on the timeline
@@ -23,6 +24,7 @@ def render(url: str, caps: data.Caps) -> None:
         return
     mac = str(dev["mac"])
     st.markdown(f"**{dev['name'] or mac}** · {dev['category'] or '-'} · {dev['vendor'] or dev['oui_vendor']}")
+    _requirements(data.requirements(url, caps, mac))
     series = data.observation_series(url, caps, mac)
     if series:
         _timeline(url, series, mac)
@@ -38,6 +40,26 @@ def render(url: str, caps: data.Caps) -> None:
     st.dataframe(table(dests, cols), hide_index=True, key="device_destinations")
     _periods(data.periods(url, caps, mac))
     _uploads(data.uploads(url, caps, mac))
+
+
+def _requirements(reqs: list[dict[str, Any]]) -> None:
+    """The verdict (fail, review, pass, not assessed) and, beside it, the worst finding's severity."""
+    st.subheader(t("requirements_title"))
+    zh = lang() == "zh"
+    rows = [
+        {
+            "id": q["id"],
+            "title": q["title_zh"] if zh else q["title"],
+            "verdict": level(q["verdict"]),
+            "severity": level(q["severity"]),
+            "findings": q["findings"],
+            "note": q["note"],
+        }
+        for q in reqs
+    ]
+    cols = {"id": "req_id", "title": "requirement", "verdict": "verdict", "severity": "worst_finding",
+            "findings": "n_findings", "note": "basis"}  # fmt: skip
+    st.dataframe(table(rows, cols), hide_index=True, key="device_requirements")
 
 
 def _timeline(url: str, series: list[dict[str, Any]], mac: str) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 import streamlit as st
 
 from dashboards import data, downloads
-from dashboards.i18n import lang, t
+from dashboards.i18n import lang, level, t
 from dashboards.pages_.common import device_label, table, ts
 from policies.verdicts import SEVERITIES
 
@@ -24,7 +24,7 @@ def render(url: str, caps: data.Caps) -> None:
     names = {d["mac"]: device_label(d) for d in data.devices(url, caps)}
     c1, c2, c3, c4 = st.columns(4)
     sev = c1.multiselect(t("severity"), [s for s in SEVERITIES if any(r["severity"] == s for r in rows)],
-                         key="f_sev")  # fmt: skip
+                         format_func=level, key="f_sev")  # fmt: skip
     rule = c2.multiselect(t("rule"), sorted({str(r["rule_id"]) for r in rows}), key="f_rule")
     dev = c3.multiselect(t("device"), sorted({str(r["device_mac"]) for r in rows}),
                          format_func=lambda m: names.get(m, m), key="f_dev")  # fmt: skip
@@ -43,11 +43,12 @@ def render(url: str, caps: data.Caps) -> None:
         r["device"] = names.get(str(r["device_mac"]), str(r["device_mac"]))
         r["text"] = r["statement_zh"] if zh and r["statement_zh"] else r["statement"]
         r["first"] = ts(int(r["first_ns"]))
-    cols = {"severity": "severity", "rule_id": "rule", "pack": "pack", "device": "device",
+        r["level"] = level(str(r["severity"]))
+    cols = {"level": "severity", "rule_id": "rule", "pack": "pack", "device": "device",
             "text": "statement", "first": "first_seen"}  # fmt: skip
     st.dataframe(table(shown, cols), hide_index=True, key="findings_table")
     for r in shown[:50]:
-        with st.expander(f"[{r['severity']}] {r['rule_id']} · {r['device']}"):
+        with st.expander(f"[{r['level']}] {r['rule_id']} · {r['device']}"):
             st.markdown(f"**{t('statement')}:** {r['text']}")
             st.markdown(f"**{t('figures')}:**")
             st.json(json.loads(str(r["figures"]) or "{}"))

@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboards import data
-from dashboards.i18n import t
+from dashboards.i18n import level, t
 from dashboards.pages_.common import table, under_test
 from policies.verdicts import COLORS, SEVERITIES
 
@@ -38,7 +38,7 @@ def render(url: str, caps: data.Caps) -> None:
                 "name": d["name"],
                 "category": d["category"],
                 "vendor": d["vendor"] or d["oui_vendor"],
-                "findings": ", ".join(f"{sev[s]} {s}" for s in SEVERITIES if sev[s]) or "-",
+                "findings": ", ".join(f"{sev[s]} {level(s)}" for s in SEVERITIES if sev[s]) or "-",
                 "data_types": ", ".join(r.get("data_types", [])) or "-",
                 "third_parties": ", ".join(r.get("third_parties", [])) or "-",
                 "countries": ", ".join(r.get("countries", [])) or "-",
@@ -50,16 +50,17 @@ def render(url: str, caps: data.Caps) -> None:
             "third_parties": "third_parties", "countries": "countries", "flows": "n_flows"}  # fmt: skip
     st.dataframe(table(rows, cols), hide_index=True, key="overview_table")
     counts = Counter(str(f["severity"]) for f in findings)
-    frame = pd.DataFrame({"severity": list(SEVERITIES), "count": [counts[s] for s in SEVERITIES]})
+    labels = [level(s) for s in SEVERITIES]
+    frame = pd.DataFrame({"severity": labels, "count": [counts[s] for s in SEVERITIES]})
     chart = (
         alt.Chart(frame, title=t("severity_title"))
         .mark_bar()
         .encode(
-            x=alt.X("severity:N", sort=list(SEVERITIES), title=t("severity")),
+            x=alt.X("severity:N", sort=labels, title=t("severity")),
             y=alt.Y("count:Q", title=f"{t('count')} (findings)"),
             color=alt.Color(
                 "severity:N",
-                scale=alt.Scale(domain=list(SEVERITIES), range=[COLORS[s] for s in SEVERITIES]),
+                scale=alt.Scale(domain=labels, range=[COLORS[s] for s in SEVERITIES]),
                 legend=None,
             ),
         )

@@ -30,12 +30,33 @@ def find_bytes(payload: bytes, path: str = "$", content_type: str = "") -> list[
         hits.append(_hit(kind, path, payload))
     m = BOUNDARY.search(content_type.encode("latin-1", "replace")) if content_type else None
     if m:
-        for i, part in enumerate(payload.split(b"--" + m.group(1))):
+        for i, part in enumerate(multipart_parts(payload, m.group(1)), 1):
             _head, sep, body = part.partition(b"\r\n\r\n")
             kind = media_type(body) if sep else ""
             if kind:
                 hits.append(_hit(kind, f"{path}.part[{i}]", body))
     return hits
+
+
+def multipart_parts(body: bytes, boundary: bytes) -> list[bytes]:
+    """The parts of a multipart body, headers and content, in order (numbered from 1 in paths).
+
+    RFC 2046 section 5.1.1: a delimiter is CRLF "--" boundary, so the line break before the next
+    boundary belongs to the delimiter, not to the part before it: a part's content is exactly
+    what was sent. The first delimiter may open the body without a CRLF; after a delimiter come
+    optional transport padding and a CRLF; the close delimiter ("--" boundary "--") ends the
+    parts, and the preamble before the first and the epilogue after the last are none. A part
+    cut short by the capture keeps what arrived.
+    """
+    pieces = (b"\r\n" + body).split(b"\r\n--" + boundary)
+    parts = []
+    for piece in pieces[1:]:
+        if piece.startswith(b"--"):  # the close delimiter
+            break
+        _padding, crlf, part = piece.partition(b"\r\n")
+        if crlf:
+            parts.append(part)
+    return parts
 
 
 def _hit(kind: str, path: str, data: bytes) -> Hit:

@@ -13,6 +13,7 @@ from policies.checks.common import (
     consent_ns,
     dest,
     is_precise,
+    messages,
     names,
     unique_obs,
 )
@@ -157,6 +158,7 @@ def _necessity_finding(
     loc_en, loc_zh, loc_figs = location_note(obs) if t == "location" else ("", "", {})
     dests = sorted({dest(o) for o in obs})
     ph = [str(o["phase"]) for o in sorted(obs, key=lambda o: int(o["ts_ns"]))]
+    n = messages(obs)
     cat_en, cat_zh = category_en(facts.category), category_zh(facts.category)
     if kind == "feature":
         why_en = f'it is needed only for a feature ("{entry_en}") the declaration does not list'
@@ -170,14 +172,14 @@ def _necessity_finding(
     return _finding(
         rule,
         facts,
-        f"{what_en}{loc_en} sent to {', '.join(dests)} {times_en(len(obs))} ({phases_en(ph)}),"
-        f" although {why_en}",
-        f"{phases_zh(ph)}阶段向 {'、'.join(dests)} 发送了 {len(obs)} 次{what_zh}{loc_zh}，但{why_zh}",
+        f"{what_en}{loc_en} sent to {', '.join(dests)} {times_en(n)} ({phases_en(ph)}), although {why_en}",
+        f"{phases_zh(ph)}阶段向 {'、'.join(dests)} 发送了 {n} 次{what_zh}{loc_zh}，但{why_zh}",
         {
             "subject": key,
             "data_type": t,
             "class": kind,
             "entry": entry_en,
+            "messages": n,
             "values": len(obs),
             "destinations": dests,
             "phases": sorted(set(ph)),
@@ -218,9 +220,15 @@ def contacts(rule: Rule, facts: Facts, decl: Declaration | None) -> list[Finding
                 rule,
                 facts,
                 f"a contact list ({', '.join(sorted({str(e) for e in entries if e}))}) uploaded to {where}"
-                f" {times_en(len(obs))} ({phases_en(ph)}) while {why_en}",
-                f"{phases_zh(ph)}阶段向 {where} 上传了 {len(obs)} 次通讯录，而{why_zh}",
-                {"subject": where, "destination": where, "uploads": len(obs), "phases": ph},
+                f" {times_en(messages(obs))} ({phases_en(ph)}) while {why_en}",
+                f"{phases_zh(ph)}阶段向 {where} 上传了 {messages(obs)} 次通讯录，而{why_zh}",
+                {
+                    "subject": where,
+                    "destination": where,
+                    "uploads": messages(obs),
+                    "values": len(obs),
+                    "phases": ph,
+                },
                 obs=obs,
             )
         )
@@ -242,17 +250,19 @@ def undeclared_types(rule: Rule, facts: Facts, decl: Declaration | None) -> list
         dests = sorted({dest(o) for o in obs})
         ph = chrono(obs)
         loc_en, loc_zh, figs = location_note(obs) if t == "location" else ("", "", {})
+        n = messages(obs)
         out.append(
             _finding(
                 rule,
                 facts,
-                f"{type_en(t)}{loc_en} sent to {', '.join(dests)} {times_en(len(obs))} ({phases_en(ph)}),"
+                f"{type_en(t)}{loc_en} sent to {', '.join(dests)} {times_en(n)} ({phases_en(ph)}),"
                 " but the declaration does not list it",
-                f"{phases_zh(ph)}阶段向 {'、'.join(dests)} 发送了 {len(obs)} 次{type_zh(t)}{loc_zh}，"
+                f"{phases_zh(ph)}阶段向 {'、'.join(dests)} 发送了 {n} 次{type_zh(t)}{loc_zh}，"
                 "但声明中未列出该类型",
                 {
                     "subject": t,
                     "data_type": t,
+                    "messages": n,
                     "values": len(obs),
                     "destinations": dests,
                     "phases": ph,

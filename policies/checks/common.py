@@ -136,6 +136,28 @@ def is_sensitive(o: Row, rule: Rule, category: str) -> bool:
     return matches(t, names(rule, "sensitive_types", SENSITIVE_TYPES))
 
 
+def messages(rows: Iterable[Row]) -> int:
+    """How many times something was sent: the messages the observations came in (one per flow and
+    time) and the upload bursts (one per flow and start). Four requests carrying twelve values are
+    sent four times; statements count these and give the values as a figure of their own."""
+    return len(
+        {(int(r.get("flow_id") or 0), int(r["ts_ns"] if "ts_ns" in r else r["first_ns"])) for r in rows}
+    )
+
+
+def by_destination_with_bare_flows(
+    obs: list[Row], flows: Iterable[Row]
+) -> dict[str, tuple[list[Row], list[Row], list[Row]]]:
+    """Observations and the flows that carried none of them (encrypted or undissected contact), by
+    destination: (observations and flows together, the observations, the flows)."""
+    carried = {int(o["flow_id"]) for o in obs}
+    bare = [f for f in flows if int(f["flow_id"]) not in carried]
+    return {
+        where: (rows, [r for r in rows if "ts_ns" in r], [r for r in rows if "ts_ns" not in r])
+        for where, rows in by(obs + bare, dest).items()
+    }
+
+
 def unique_obs(facts: Facts) -> list[Row]:
     """The observations without persona matches repeating a value already found in the same message
     (imei and persona:imei at one path): one value counts once. Hashed persona values stay."""

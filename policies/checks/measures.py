@@ -19,6 +19,7 @@ from policies.checks.common import (
     dedupe_persona,
     dest,
     is_precise,
+    messages,
     names,
     param,
     separately_consented,
@@ -231,17 +232,19 @@ def precise_location(rule: Rule, facts: Facts, decl: Declaration | None) -> list
             else:
                 why_en = "the declaration records no separate consent for it"
                 why_zh = "但声明中没有针对精确位置的单独同意"
+        n = messages(obs)
         out.append(
             _finding(
                 rule,
                 facts,
-                f"{label_en} location ({what_en}) sent to {where} {times_en(len(obs))} ({phases_en(ph)}),"
+                f"{label_en} location ({what_en}) sent to {where} {times_en(n)} ({phases_en(ph)}),"
                 f" but {why_en}",
-                f"{phases_zh(ph)}阶段向 {where} 发送了 {len(obs)} 次{label_zh}位置（{what_zh}），{why_zh}",
+                f"{phases_zh(ph)}阶段向 {where} 发送了 {n} 次{label_zh}位置（{what_zh}），{why_zh}",
                 {
                     "subject": where,
                     "destination": where,
                     "types": kinds,
+                    "messages": n,
                     "values": len(obs),
                     "phases": ph,
                     "candidate": is_cand,

@@ -11,10 +11,12 @@ from policies.checks.common import (
     _finding,
     abroad,
     by,
+    by_destination_with_bare_flows,
     chrono,
     consent_ns,
     dest,
     matches,
+    messages,
     names,
     param,
     unique_obs,
@@ -60,19 +62,13 @@ def undeclared_third_party(rule: Rule, facts: Facts, decl: Declaration | None) -
         )
 
     obs = [o for o in unique_obs(facts) if rule.looks_at(str(o["phase"])) and undeclared(o)]
-    carried = {int(o["flow_id"]) for o in obs}
     flows = [
         f
         for f in facts.flows
-        if rule.looks_at(str(f.get("phase", "")))
-        and undeclared(f)
-        and int(f["flow_id"]) not in carried
-        and int(f.get("bytes_out", 0) or 0) > 0
+        if rule.looks_at(str(f.get("phase", ""))) and undeclared(f) and int(f.get("bytes_out", 0) or 0) > 0
     ]
     out = []
-    for where, rows in by(obs + flows, dest).items():
-        o_rows = [r for r in rows if "ts_ns" in r]
-        f_rows = [r for r in rows if "ts_ns" not in r]
+    for where, (rows, o_rows, f_rows) in by_destination_with_bare_flows(obs, flows).items():
         kind = str(rows[0].get("service_kind") or "")
         org = org_of(rows)
         sev = rule.severity if o_rows else str(param(rule, "encrypted_severity", "low"))
@@ -165,14 +161,15 @@ def minors(rule: Rule, facts: Facts, decl: Declaration | None) -> list[Finding]:
                     rule,
                     facts,
                     f"{types_en(kinds)} from a child's device sent to {', '.join(dests)}"
-                    f" {times_en(len(obs) + len(ups))} ({phases_en(ph)}) before the guardian's consent",
+                    f" {times_en(messages(obs + ups))} ({phases_en(ph)}) before the guardian's consent",
                     f"在监护人同意之前，{phases_zh(ph)}阶段儿童设备向 {'、'.join(dests)} "
-                    f"发送了 {len(obs) + len(ups)} 次"
+                    f"发送了 {messages(obs + ups)} 次"
                     f"{types_zh(kinds)}",
                     {
                         "subject": "before guardian consent",
                         "types": kinds,
                         "destinations": dests,
+                        "messages": messages(obs),
                         "values": len(obs),
                         "uploads": len(ups),
                         "guardian_consent_ns": guardian,
@@ -212,13 +209,14 @@ def minors(rule: Rule, facts: Facts, decl: Declaration | None) -> list[Finding]:
                 _finding(
                     rule,
                     facts,
-                    f"{types_en(kinds)} from a child's device sent {times_en(len(rows))} to {where},"
+                    f"{types_en(kinds)} from a child's device sent {times_en(messages(rows))} to {where},"
                     f" {test_en}{extra}",
-                    f"儿童设备的{types_zh(kinds)}被发送到{test_zh} {where}{extra}，共 {len(rows)} 次",
+                    f"儿童设备的{types_zh(kinds)}被发送到{test_zh} {where}{extra}，共 {messages(rows)} 次",
                     {
                         "subject": f"{part}:{where}",
                         "destination": where,
                         "types": kinds,
+                        "messages": messages(o_rows),
                         "values": len(o_rows),
                         "uploads": len(u_rows),
                         "country": rows[0].get("country", ""),

@@ -18,6 +18,7 @@ from policies.checks.common import (
     chrono,
     dest,
     matches,
+    messages,
     names,
     param,
     separately_consented,
@@ -75,7 +76,7 @@ def _sensor_finding(
     severity: str = "",
 ) -> Finding:
     kinds, sent = _media(obs, ups)
-    n = len(obs) + len(ups)
+    n = messages(obs + ups)
     vol_en = f", {size(sent)} in encrypted uploads" if sent else ""
     vol_zh = f"，加密上传共 {size(sent)}" if sent else ""
     first = min(lates) if lates else 0.0
@@ -91,6 +92,7 @@ def _sensor_finding(
             "destination": where,
             "phase": phase,
             "types": kinds,
+            "messages": messages(obs),
             "values": len(obs),
             "uploads": len(ups),
             "upload_bytes": sent,
@@ -102,31 +104,56 @@ def _sensor_finding(
     )
 
 
+Hits = dict[
+    tuple[str, str], tuple[list[Row], list[Row], list[float]]
+]  # (phase, dest): obs, uploads, lateness
+
+
 def _late_after_phase(
     facts: Facts,
     rule: Rule,
     grace: float,
     wanted: Callable[[Row], bool],
     phases: set[str] | None = None,
-) -> dict[tuple[str, str], tuple[list[Row], list[Row], list[float]]]:
-    """Observations (that ``wanted`` keeps) and encrypted uploads (of the rule's ``upload_kinds``)
-    sent more than ``grace`` s after their phase began, by (phase, destination), with how late."""
-    hits: dict[tuple[str, str], tuple[list[Row], list[Row], list[float]]] = {}
-    for o in unique_obs(facts):
-        if (phases is None or str(o["phase"]) in phases) and wanted(o):
-            late = _late(facts, rule, int(o["ts_ns"]), str(o["phase"]), grace)
+    upload_kinds: tuple[str, ...] | None = None,
+) -> Hits:
+    """Observations (that ``wanted`` keeps) and encrypted uploads (of ``upload_kinds``, else the
+    rule's, audio and video by default) sent more than ``grace`` s after their phase began, by
+    (phase, destination), with how late."""
+    kinds = upload_kinds or names(rule, "upload_kinds", ("audio", "video"))
+    hits: Hits = {}
+    rows = [(o, int(o["ts_ns"]), False) for o in unique_obs(facts) if wanted(o)]
+    rows += [(u, int(u["first_ns"]), True) for u in upload_rows(facts, rule, kinds)]
+    for r, ts, uploaded in rows:
+        if phases is None or str(r["phase"]) in phases:
+            late = _late(facts, rule, ts, str(r["phase"]), grace)
             if late is not None:
-                g = hits.setdefault((str(o["phase"]), dest(o)), ([], [], []))
-                g[0].append(o)
-                g[2].append(late)
-    for u in upload_rows(facts, rule, names(rule, "upload_kinds", ("audio", "video"))):
-        if phases is None or str(u["phase"]) in phases:
-            late = _late(facts, rule, int(u["first_ns"]), str(u["phase"]), grace)
-            if late is not None:
-                g = hits.setdefault((str(u["phase"]), dest(u)), ([], [], []))
-                g[1].append(u)
+                g = hits.setdefault((str(r["phase"]), dest(r)), ([], [], []))
+                (g[1] if uploaded else g[0]).append(r)
                 g[2].append(late)
     return hits
+
+
+def _sensor_findings(
+    rule: Rule, facts: Facts, hits: Hits, why_en: str, why_zh: str, fail_phases: frozenset[str] = frozenset()
+) -> list[Finding]:
+    """One finding per (phase, destination) of ``hits``; in ``fail_phases`` at severity fail."""
+    return [
+        _sensor_finding(
+            rule,
+            facts,
+            f"{phase}:{where}",
+            where,
+            phase,
+            obs,
+            ups,
+            lates,
+            why_en,
+            why_zh,
+            severity="fail" if phase in fail_phases else "",
+        )
+        for (phase, where), (obs, ups, lates) in sorted(hits.items())
+    ]
 
 
 def background_upload(rule: Rule, facts: Facts, decl: Declaration | None) -> list[Finding]:
@@ -136,57 +163,28 @@ def background_upload(rule: Rule, facts: Facts, decl: Declaration | None) -> lis
     grace = float(param(rule, "grace_s", 60))
     types = names(rule, "types", (*MEDIA_TYPES, "health:*"))
     hits = _late_after_phase(facts, rule, grace, lambda o: matches(str(o["data_type"]), types))
-    return [
-        _sensor_finding(
-            rule,
-            facts,
-            f"{phase}:{where}",
-            where,
-            phase,
-            obs,
-            ups,
-            lates,
-            f"though sensor uploads must stop within {secs_en(grace)} of switching off"
-            " or going to the background",
-            f"而传感器数据上传应在关闭或转入后台后 {secs_zh(grace)}内停止",
-        )
-        for (phase, where), (obs, ups, lates) in sorted(hits.items())
-    ]
+    return _sensor_findings(
+        rule,
+        facts,
+        hits,
+        f"though sensor uploads must stop within {secs_en(grace)} of switching off"
+        " or going to the background",
+        f"而传感器数据上传应在关闭或转入后台后 {secs_zh(grace)}内停止",
+    )
 
 
 def audio_without_activation(rule: Rule, facts: Facts, decl: Declaration | None) -> list[Finding]:
     """TR-06: audio (observed or as encrypted voice-shaped uploads) in phases without a wake event
-    (idle, mute); ``fail_phases`` (mute) raise it to fail."""
-    fail_phases = set(names(rule, "fail_phases", ("mute",)))
-    hits: dict[tuple[str, str], tuple[list[Row], list[Row], list[float]]] = {}
-    for o in unique_obs(facts):
-        if base_type(str(o["data_type"])) == "audio" and rule.looks_at(str(o["phase"])):
-            g = hits.setdefault((str(o["phase"]), dest(o)), ([], [], []))
-            g[0].append(o)
-            g[2].append((int(o["ts_ns"]) - (span_start(facts, int(o["ts_ns"]), str(o["phase"])) or 0)) / 1e9)
-    for u in upload_rows(facts, rule, ("audio",)):
-        if rule.looks_at(str(u["phase"])):
-            g = hits.setdefault((str(u["phase"]), dest(u)), ([], [], []))
-            g[1].append(u)
-            g[2].append(
-                (int(u["first_ns"]) - (span_start(facts, int(u["first_ns"]), str(u["phase"])) or 0)) / 1e9
-            )
-    return [
-        _sensor_finding(
-            rule,
-            facts,
-            f"{phase}:{where}",
-            where,
-            phase,
-            obs,
-            ups,
-            lates,
-            "without a wake event",
-            "而当时没有唤醒事件",
-            severity="fail" if phase in fail_phases else "",
-        )
-        for (phase, where), (obs, ups, lates) in sorted(hits.items())
-    ]
+    (idle, mute), however soon after the phase began; ``fail_phases`` (mute) raise it to fail."""
+    fail_phases = frozenset(names(rule, "fail_phases", ("mute",)))
+    audio = _late_after_phase(
+        facts,
+        rule,
+        float("-inf"),
+        lambda o: base_type(str(o["data_type"])) == "audio",
+        upload_kinds=("audio",),
+    )
+    return _sensor_findings(rule, facts, audio, "without a wake event", "而当时没有唤醒事件", fail_phases)
 
 
 def face_off_device(rule: Rule, facts: Facts, decl: Declaration | None) -> list[Finding]:
@@ -226,7 +224,7 @@ def face_off_device(rule: Rule, facts: Facts, decl: Declaration | None) -> list[
         kinds, sent = _media(o_rows, u_rows)
         dims = sorted({int(d) for r in o_rows for d in [detail(r).get("dimensions")] if d})
         ph = chrono(rows)
-        n = len(rows)
+        n = messages(rows)
         shown = f" ({'/'.join(map(str, dims))} dimensions)" if dims else ""
         shown_zh = f"（{'/'.join(map(str, dims))} 维）" if dims else ""
         out.append(
@@ -243,6 +241,7 @@ def face_off_device(rule: Rule, facts: Facts, decl: Declaration | None) -> list[
                     "subject": where,
                     "destination": where,
                     "types": kinds,
+                    "messages": messages(o_rows),
                     "values": len(o_rows),
                     "uploads": len(u_rows),
                     "upload_bytes": sent,
@@ -297,19 +296,21 @@ def biometric(rule: Rule, facts: Facts, decl: Declaration | None) -> list[Findin
         what_zh = "、".join(_BIO_TEXT[lab][1] if lab in _BIO_TEXT else types_zh([lab]) for lab in labels)
         sent = sum(int(u.get("bytes_out", 0)) for u in u_rows)
         ph = chrono([r for r, _ in group])
+        n = messages(o_rows + u_rows)
         out.append(
             _finding(
                 rule,
                 facts,
-                f"biometric data ({what_en}) sent off the device to {where} {times_en(len(group))}"
+                f"biometric data ({what_en}) sent off the device to {where} {times_en(n)}"
                 f" ({phases_en(ph)}) without a separate-consent record"
                 + (f", {size(sent)} in encrypted uploads" if sent else ""),
-                f"{phases_zh(ph)}阶段在没有单独同意记录的情况下，向 {where} 发送了 {len(group)} 次"
+                f"{phases_zh(ph)}阶段在没有单独同意记录的情况下，向 {where} 发送了 {n} 次"
                 f"生物识别信息（{what_zh}）" + (f"，加密上传共 {size(sent)}" if sent else ""),
                 {
                     "subject": where,
                     "destination": where,
                     "types": labels,
+                    "messages": messages(o_rows),
                     "values": len(o_rows),
                     "uploads": len(u_rows),
                     "upload_bytes": sent,
@@ -372,16 +373,17 @@ def undocumented_sensor(rule: Rule, facts: Facts, decl: Declaration | None) -> l
             _finding(
                 rule,
                 facts,
-                f"{types_en([t])} sent to {', '.join(dests)} {times_en(len(rows))}"
+                f"{types_en([t])} sent to {', '.join(dests)} {times_en(messages(rows))}"
                 + (f" ({plural(len(u_rows), 'encrypted upload')}, {size(sent)})" if u_rows else "")
                 + ", but the declaration documents no such sensor data",
-                f"向 {'、'.join(dests)} 发送了 {len(rows)} 次{types_zh([t])}"
+                f"向 {'、'.join(dests)} 发送了 {messages(rows)} 次{types_zh([t])}"
                 + (f"（其中加密上传 {len(u_rows)} 次，共 {size(sent)}）" if u_rows else "")
                 + "，但声明中未说明此类传感器数据",
                 {
                     "subject": t,
                     "data_type": t,
                     "destinations": dests,
+                    "messages": messages(o_rows),
                     "values": len(o_rows),
                     "uploads": len(u_rows),
                     "upload_bytes": sent,

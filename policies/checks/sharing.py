@@ -13,12 +13,14 @@ from policies.checks.common import (
     _finding,
     abroad,
     by,
+    by_destination_with_bare_flows,
     consent_ns,
     dest,
     flow_index,
     is_precise,
     is_sensitive,
     matches,
+    messages,
     names,
     param,
     protocol,
@@ -70,10 +72,10 @@ def identifiers_to_third_party(rule: Rule, facts: Facts, decl: Declaration | Non
             _finding(
                 rule,
                 facts,
-                f"device identifiers ({what_en}) sent {times_en(len(obs))} to {where}, a third-party"
+                f"device identifiers ({what_en}) sent {times_en(messages(obs))} to {where}, a third-party"
                 f" {kind_en(kind)} of {org_of(obs)}",
                 f"向第三方{org_of_zh(obs)}的{kind_zh(kind)}（{where}）"
-                f"发送了 {len(obs)} 次设备标识（{what_zh}）",
+                f"发送了 {messages(obs)} 次设备标识（{what_zh}）",
                 {
                     "subject": where,
                     "destination": where,
@@ -81,6 +83,7 @@ def identifiers_to_third_party(rule: Rule, facts: Facts, decl: Declaration | Non
                     "service_kind": kind,
                     "party": "third",
                     "types": kinds,
+                    "messages": messages(obs),
                     "values": len(obs),
                 },
                 obs=obs,
@@ -92,12 +95,13 @@ def identifiers_to_third_party(rule: Rule, facts: Facts, decl: Declaration | Non
             _finding(
                 rule,
                 facts,
-                f"device identifiers ({what_en}) sent to {where} {times_en(len(obs))} before consent",
-                f"在用户同意之前向 {where} 发送了 {len(obs)} 次设备标识（{what_zh}）",
+                f"device identifiers ({what_en}) sent to {where} {times_en(messages(obs))} before consent",
+                f"在用户同意之前向 {where} 发送了 {messages(obs)} 次设备标识（{what_zh}）",
                 {
                     "subject": f"before consent:{where}",
                     "destination": where,
                     "types": kinds,
+                    "messages": messages(obs),
                     "values": len(obs),
                     "party": obs[0].get("party", ""),
                 },
@@ -169,18 +173,16 @@ def cleartext(rule: Rule, facts: Facts, decl: Declaration | None) -> list[Findin
             )
         )
     old_sev = str(param(rule, "old_tls_severity", "low"))
-    carried = {int(o["flow_id"]) for o in old}
     bare = [
         f
         for f in facts.flows
         if str(f.get("security") or "") in OLD_TLS
-        and int(f["flow_id"]) not in carried
         and f.get("direction", "outbound") != "local"
         and rule.looks_at(str(f.get("phase", "")))
     ]
-    for where, rows in by(old + (bare if old_sev and only != "sensitive" else []), dest).items():
-        o_rows = [r for r in rows if "ts_ns" in r]
-        f_rows = [r for r in rows if "ts_ns" not in r]
+    for where, (rows, o_rows, f_rows) in by_destination_with_bare_flows(
+        old, bare if old_sev and only != "sensitive" else []
+    ).items():
         versions = sorted({str(r.get("security")) for r in rows})
         what_en, what_zh, kinds = what_sent(o_rows) if o_rows else ("", "", [])
         sev = rule.severity if o_rows else old_sev
@@ -256,19 +258,20 @@ def cross_border(rule: Rule, facts: Facts, decl: Declaration | None) -> list[Fin
             )
         )
         sev = worst(rule.severity, str(param(rule, "sensitive_severity", "high"))) if high else rule.severity
+        n = messages(rows)
         out.append(
             _finding(
                 rule,
                 facts,
-                f"{what_en} sent abroad to {where} (located in {cc}) {times_en(len(rows))}"
+                f"{what_en} sent abroad to {where} (located in {cc}) {times_en(n)}"
                 + (" from a child's device" if child else ""),
-                f"向境外 {where}（位于 {cc}）发送了 {len(rows)} 次{what_zh}"
-                + ("（儿童设备）" if child else ""),
+                f"向境外 {where}（位于 {cc}）发送了 {n} 次{what_zh}" + ("（儿童设备）" if child else ""),
                 {
                     "subject": where,
                     "destination": where,
                     "country": cc,
                     "types": kinds + up_kinds,
+                    "messages": messages(o_rows),
                     "values": len(o_rows),
                     "uploads": len(u_rows),
                     "sensitive": high,

@@ -7,6 +7,7 @@ rule and severity that gap must raise. The test prints the confusion table.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from typing import Any
 
@@ -68,3 +69,33 @@ def test_findings_carry_figures_and_evidence(
         assert f["statement"] and f["statement_zh"] and f["rules_sha256"] and f["pack_version"]
         assert f["flows"] and f["first_ns"] <= f["last_ns"], f
         assert any(ch.isdigit() for ch in str(f["statement"])), f["statement"]  # the measured figures
+
+
+def test_statements_count_messages_not_values(judged: Judged) -> None:
+    """A request carrying several values is sent once: "N times" counts the messages (the truth's
+    distinct send times), and the values are a figure of their own."""
+    _expected, found = judged
+    truth = yaml.safe_load((LAB / "lab.truth.yaml").read_text())
+    watch = "80:41:4e:7c:22:31"  # imoo Kids Watch Z7: cell towers in lists, identifiers at boot
+
+    def sent(types: set[str], phases: set[str], dest: str | None = None) -> int:
+        return len({(o["ts"], o["destination"]) for o in truth["observations"]
+                    if o["device"] == watch and o["data_type"] in types and o["phase"] in phases
+                    and dest in (None, o["destination"])})  # fmt: skip
+
+    def finding(rule: str, subject: str) -> dict[str, Any]:
+        [f] = [f for f in found if f["device_mac"] == watch and f["rule_id"] == rule
+               and json.loads(str(f["figures"]))["subject"] == subject]  # fmt: skip
+        return f
+
+    towers = finding("ETSI-6-5", "cell_tower")
+    figs = json.loads(str(towers["figures"]))
+    n = sent({"cell_tower"}, {"idle", "background"})
+    assert figs["messages"] == n and figs["values"] > n  # several towers per request
+    assert f" {n} times (idle, background)" in str(towers["statement"])
+    assert f"发送了 {n} 次基站信息" in str(towers["statement_zh"])
+    early = finding("CN25-11", "before consent:api.watch.imoo.com")
+    ids = {"iccid", "imei", "imsi", "meid"}
+    n = sent(ids, {"boot"}, "api.watch.imoo.com")
+    assert json.loads(str(early["figures"]))["messages"] == n
+    assert f"sent to api.watch.imoo.com {n} times before consent" in str(early["statement"])

@@ -172,6 +172,37 @@ def test_media_and_face_templates() -> None:
     assert not [h for h in scan(json.dumps({"v": [0.5] * 64}).encode()) if h.data_type == "face_template"]
 
 
+def test_multipart_parts_are_sized_without_the_delimiters_line_break() -> None:
+    """RFC 2046 5.1.1: the CRLF before "--boundary" is the delimiter's. Each part's size is held
+    against Python's email parser, which knows nothing of tapaudit; the parts hold line breaks of
+    their own, the JPEG's last bytes are one."""
+    import email
+    from email.policy import HTTP
+
+    jpeg = b"\xff\xd8\xff\xe0\x00\x10JFIF" + bytes(range(256)) * 3 + b"\r\n"
+    png = b"\x89PNG\r\n\x1a\n" + bytes(1000)
+    ctype = "multipart/form-data; boundary=tapaudit-7f3a"
+    body = (
+        b'--tapaudit-7f3a\r\nContent-Disposition: form-data; name="face"\r\nContent-Type: image/jpeg\r\n\r\n'
+        + jpeg
+        + b'\r\n--tapaudit-7f3a\r\nContent-Disposition: form-data; name="snap"\r\n\r\n'
+        + png
+        + b"\r\n--tapaudit-7f3a--\r\n"
+    )
+    parsed = email.message_from_bytes(f"Content-Type: {ctype}\r\n\r\n".encode() + body, policy=HTTP)
+    sizes = [len(p.get_payload(decode=True)) for p in parsed.iter_parts()]
+    assert sizes == [len(jpeg), len(png)]  # the oracle agrees with the bytes put in
+    hits = [h for h in scan(body, content_type=ctype) if h.path.startswith("$.part")]
+    assert [(h.path, h.detail["format"], h.detail["bytes"]) for h in hits] == [
+        ("$.part[1]", "image/jpeg", sizes[0]),
+        ("$.part[2]", "image/png", sizes[1]),
+    ]
+    # a preamble, transport padding after a delimiter, and an epilogue are not parts
+    raw = b"preamble\r\n--b1 \t\r\nContent-Type: image/png\r\n\r\n" + png + b"\r\n--b1--\r\nepilogue"
+    [h] = [h for h in scan(raw, content_type="multipart/form-data; boundary=b1") if h.data_type == "image"]
+    assert (h.path, h.detail["bytes"]) == ("$.part[1]", len(png))
+
+
 def test_contacts_apps_and_health() -> None:
     vcards = "BEGIN:VCARD\nFN:Li Lei\nTEL:13800138000\nEND:VCARD\n" * 3
     assert one(vcards, "contacts").detail["entries"] == 3

@@ -18,8 +18,9 @@ def cli(*args: str, db: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
 
 
-def lab_options(raw: bool = False, phases: bool = True) -> Any:
-    """Replay options for the lab capture: its bench file (LAN, personas) and its phase marks."""
+def lab_options(raw: bool = False, phases: bool | Path = True) -> Any:
+    """Replay options for the lab capture: its bench file (LAN, personas) and its phase marks (the
+    lab's phases file, another one, or none)."""
     from appliance.ingest.replay import ReplayOptions
     from appliance.lab.bench import load_bench
     from appliance.lab.phases import load_phases
@@ -27,14 +28,14 @@ def lab_options(raw: bool = False, phases: bool = True) -> Any:
     bench = load_bench(str(LAB / "lab.bench.yaml"))
     opts = ReplayOptions(lan_prefixes=bench.lan_prefixes, bench=bench, raw_evidence=raw, force=True)
     if phases:
-        opts.phases = load_phases(str(LAB / "lab.phases.csv"))
+        opts.phases = load_phases(str(LAB / "lab.phases.csv" if phases is True else phases))
     return opts
 
 
-def assessed_lab(path: str) -> str:
-    """Replay the lab (``lab_options``) into the data folder ``path`` and assess it against its
-    declarations, as `make demo` does; the folder is closed again (chDB opens one at a time).
-    Returns the capture id."""
+def assessed_lab(path: str, phases: bool | Path = True) -> str:
+    """Replay the lab (``lab_options``, with the lab's phases file, another or none) into the data
+    folder ``path`` and assess it against its declarations, as `make demo` does; the folder is
+    closed again (chDB opens one at a time). Returns the capture id."""
     from appliance.findings.assess import assess
     from appliance.ingest.replay import replay
     from appliance.store.backends import open_store
@@ -43,7 +44,7 @@ def assessed_lab(path: str) -> str:
     store = open_store(path)
     try:
         store.ensure_schema()
-        cid = replay(store, str(LAB / "lab.pcapng"), lab_options()).capture_id
+        cid = replay(store, str(LAB / "lab.pcapng"), lab_options(phases=phases)).capture_id
         assess(store, cid, declarations=load_declarations([str(LAB / "declarations")]))
     finally:
         store.close()

@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+import bisect
+import csv
+import datetime as dt
 import json
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
 from appliance.store.schema import TABLES
-from tests.support.paths import ROOT, shared_path
-from tests.support.run import cli
+from tests.support.paths import LAB, ROOT, shared_path
+from tests.support.run import assessed_lab, cli
 
 REAL = sorted((ROOT / "pcaps" / "real").glob("*.pcap"))
 ARIA = ROOT / "pcaps" / "real" / "iot-sentinel-aria-setup-a-1.pcap"
 ARIA_MAC = "20:f8:5e:ca:91:52"
+TRUTH: dict[str, Any] = yaml.safe_load((LAB / "lab.truth.yaml").read_text())
+WATCH = "e0:06:30:5a:11:21"  # Huawei Watch GT (lab)
+CHILD_WATCH = "80:41:4e:7c:22:31"  # imoo Kids Watch Z7
 
 
 def one_line_error(p: subprocess.CompletedProcess[str], code: int = 1) -> str:
@@ -164,3 +172,81 @@ def test_schema_prints_ddl() -> None:
     assert p.returncode == 0
     assert p.stdout.count("CREATE TABLE IF NOT EXISTS") == len(TABLES)  # one statement per declared table
     assert all(f"`{t.name}`" in p.stdout for t in TABLES)
+
+
+@pytest.fixture(scope="module")
+def lab_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The lab replayed with its bench and phases and assessed against its declarations."""
+    path = tmp_path_factory.mktemp("cli-lab") / "db"
+    assessed_lab(str(path))
+    return path
+
+
+def test_fail_on_exits_3_when_a_finding_is_at_or_above_it(lab_db: Path) -> None:
+    """For a product's CI: exit 3 (not an error code) when a finding at or above the severity
+    exists, the output complete; the lab's Huawei watch sends sensitive data in clear (truth: fail)
+    and names an undeclared third party over TLS (truth: low)."""
+    truth = {f["severity"] for f in TRUTH["findings"] if f["device"] == WATCH}
+    assert {"fail", "low"} <= truth
+    p = cli("findings", "--device", WATCH, "--json", "--fail-on", "high", db=lab_db)
+    assert p.returncode == 3, p.stderr
+    rows = json.loads(p.stdout)  # stdout is the whole JSON, as without --fail-on
+    n = sum(r["severity"] in ("fail", "high") for r in rows)
+    assert n and p.stderr.strip().splitlines() == [
+        f"tapaudit: {n} findings at or above high (--fail-on high)"
+    ]
+    assert rows == json.loads(cli("findings", "--device", WATCH, "--json", db=lab_db).stdout)
+    # only the low findings listed: none at or above medium
+    p = cli("findings", "--device", WATCH, "--severity", "low", "--fail-on", "medium", db=lab_db)
+    assert p.returncode == 0 and p.stderr == "" and "low" in p.stdout
+    assert (
+        cli("findings", "--device", WATCH, "--severity", "low", "--fail-on", "low", db=lab_db).returncode == 3
+    )
+    assert cli("findings", "--fail-on", "urgent", db=lab_db).returncode == 2  # not a severity: usage
+
+
+def test_assess_fail_on(lab_db: Path) -> None:
+    # the COPPA pack raises high findings on the lab's children's devices, none of severity fail
+    coppa = {f["severity"] for f in TRUTH["findings"] if f["rule"].startswith("COPPA-")}
+    assert coppa == {"high"}
+    decl = str(LAB / "declarations")
+    p = cli("assess", "--pack", "coppa", "--declaration", decl, "--fail-on", "fail", "--json", db=lab_db)
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)[0]["findings"]["high"] > 0
+    p = cli("assess", "--pack", "coppa", "--declaration", decl, "--fail-on", "high", db=lab_db)
+    assert p.returncode == 3 and "at or above high (--fail-on high)" in p.stderr
+    assert "high" in p.stdout  # the summary line is printed before the exit
+    assert cli("assess", "--declaration", decl, db=lab_db).returncode == 0  # every pack again, no --fail-on
+
+
+def test_a_limit_that_cuts_says_so_on_stderr(lab_db: Path) -> None:
+    total = TRUTH["flows"]
+    p = cli("flows", "--limit", "5", "--json", db=lab_db)
+    assert p.returncode == 0 and len(json.loads(p.stdout)) == 5
+    assert p.stderr.strip().splitlines() == [f"tapaudit: showing 5 of {total:,} rows; --limit 0 for all"]
+    p = cli("flows", "--limit", "5", "--offset", "10", db=lab_db)
+    assert p.stderr.strip() == f"tapaudit: showing rows 11-15 of {total:,}; --limit 0 for all"
+    p = cli("flows", "--limit", "0", "--json", db=lab_db)
+    assert len(json.loads(p.stdout)) == total and p.stderr == ""
+    p = cli("observations", "--device", CHILD_WATCH, "--limit", "3", "--json", db=lab_db)
+    everything = json.loads(
+        cli("observations", "--device", CHILD_WATCH, "--limit", "0", "--json", db=lab_db).stdout
+    )
+    assert len(json.loads(p.stdout)) == 3 and len(everything) > 3
+    assert p.stderr.strip() == f"tapaudit: showing 3 of {len(everything):,} rows; --limit 0 for all"
+
+
+def test_observations_json_carries_the_phase(lab_db: Path) -> None:
+    """Each observation's phase is the one the lab's phases file gives its time (read here with csv)."""
+    with open(LAB / "lab.phases.csv", newline="") as fh:
+        marks = [(dt.datetime.fromisoformat(r["timestamp"].replace("Z", "+00:00")).timestamp(), r["phase"])
+                 for r in csv.DictReader(fh)]  # fmt: skip
+    starts = [t for t, _ in marks]
+    rows = json.loads(
+        cli("observations", "--device", CHILD_WATCH, "--limit", "0", "--json", db=lab_db).stdout
+    )
+    assert rows
+    for r in rows:
+        i = bisect.bisect_right(starts, r["ts_ns"] / 1e9) - 1
+        assert r["phase"] == (marks[i][1] if i >= 0 else "unmarked"), r
+    assert {r["phase"] for r in rows} == {p for _, p in marks}

@@ -22,6 +22,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from policies.verdicts import SEVERITIES
 from tests.support.paths import LAB, ROOT
 from tests.support.run import assessed_lab, cli
 
@@ -115,6 +116,8 @@ def test_overview_in_chinese(lab_db: tuple[str, str]) -> None:
     assert {m.label for m in at.metric} == {"受测设备数", "发现数", "所选流数"}
     frame = _frame(at, "发送的数据类型")
     assert "名称" in frame.columns and set(frame["名称"]) == set(UNDER_TEST.values())
+    # severities in the chosen language, from policies.verdicts like the report's
+    assert "不合格" in str(frame.set_index("MAC 地址").loc[WATCH, "发现"])
 
 
 def test_device_page(lab_db: tuple[str, str]) -> None:
@@ -122,6 +125,19 @@ def test_device_page(lab_db: tuple[str, str]) -> None:
     at.selectbox(key="device_pick").set_value(WATCH).run(timeout=TIMEOUT)
     assert not at.exception
     assert at.markdown[0].value.startswith(f"**{UNDER_TEST[WATCH]}** · watch")
+    # the verdict per requirement, on its own scale, with the worst severity of the truth's findings beside
+    reqs = _frame(at, "Worst finding").set_index("Req.")
+    assert set(reqs["Verdict"]) <= {"fail", "review", "pass", "not assessed"}
+    for req, rules in (
+        ("TR-11", {"GBT-04", "ETSI-5.8-2", "EN18031-SCM"}),
+        ("TR-13", {"CN25-13", "ETSI-6-1"}),
+    ):
+        sevs = {f["severity"] for f in TRUTH["findings"] if f["device"] == WATCH and f["rule"] in rules}
+        assert reqs.loc[req, "Verdict"] == "fail" and reqs.loc[req, "Worst finding"] == min(
+            sevs, key=SEVERITIES.index
+        )
+    assert reqs.loc["TR-15", "Verdict"] == "not assessed"  # the lab marks no withdrawal or deletion
+    assert reqs.loc["TR-15", "Worst finding"] == "-"
     dests = _frame(at, "Cross-border")
     truth_dests = {o["destination"] for o in TRUTH["observations"] if o["device"] == WATCH}
     assert truth_dests <= set(dests["Destination"])

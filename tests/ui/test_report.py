@@ -31,7 +31,7 @@ from appliance.report.render_md import code, esc, render_md
 from appliance.store.backends import Store, open_store
 from policies.engine import load_pack, pack_names
 from policies.requirements import REQUIREMENTS
-from policies.verdicts import VERDICTS
+from policies.verdicts import BREACH, VERDICTS, at_least, worst
 from tests.support.paths import ROOT
 from tests.support.run import assessed_lab, cli, lab_options
 
@@ -137,10 +137,11 @@ def test_requirement_verdicts(watch: ReportData, lab: tuple[Store, str]) -> None
         for q in report.requirements:
             assert q["verdict"] in VERDICTS and q["note"]
             mine = [f for f in report.findings if q["id"] in f["requirements"]]
-            if mine:  # the worst severity among its findings
-                assert q["verdict"] == min((f["severity"] for f in mine), key=VERDICTS.index)
+            if mine:  # it fails, and the worst severity among its findings stands beside
+                assert q["severity"] == worst(f["severity"] for f in mine) and q["findings"] == len(mine)
+                assert q["verdict"] == ("fail" if at_least(q["severity"], BREACH) else "review")
             else:
-                assert q["verdict"] in ("pass", "not assessed")
+                assert q["verdict"] in ("pass", "review", "not assessed") and q["severity"] == ""
             if not any(q["id"] in r.requirements for p in packs for r in p.rules):
                 assert q["verdict"] == "not assessed"
         for f in report.findings:  # statement, evidence and clause
@@ -152,7 +153,8 @@ def test_requirement_verdicts(watch: ReportData, lab: tuple[Store, str]) -> None
     if any(r.check == "sensitive_before_consent" for p in packs for r in p.rules):
         early = [f for f in child.findings if f["rule_id"] and "TR-01" in f["requirements"]]
         assert early and early[0]["flow_ids"] and early[0]["excerpts"]
-        assert next(q for q in child.requirements if q["id"] == "TR-01")["verdict"] == early[0]["severity"]
+        tr01 = next(q for q in child.requirements if q["id"] == "TR-01")
+        assert (tr01["verdict"], tr01["severity"]) == ("fail", early[0]["severity"])
 
 
 def test_charts_have_titles_axes_and_legends(watch: ReportData) -> None:

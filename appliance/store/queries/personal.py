@@ -19,31 +19,50 @@ def observations(
     limit: int = 100,
     reveal: bool = False,
 ) -> Rows:
-    """Personal-data observations, newest last, with their flow's domain, organisation and country,
-    keyed by the schema's column names so readers need no renaming; excerpts masked unless
-    ``reveal`` (refused for captures stored masked: ``display.shown``)."""
-    where, params = scope(capture_ids, device)
-    if data_type:
-        where += " AND (data_type = %(t)s OR startsWith(data_type, %(tp)s))"
-        params.update(t=data_type, tp=data_type + ":")
-    params["limit"] = limit
+    """Personal-data observations, newest last, with their flow's domain, organisation and country
+    and the test phase they fell in, keyed by the schema's column names so readers need no
+    renaming; ``limit`` 0 for all; excerpts masked unless ``reveal`` (refused for captures stored
+    masked: ``display.shown``)."""
+    where, params = _observation_scope(capture_ids, device, data_type)
     fwhere = joined("observations", where, capture_ids)
     rows = store.query(
         f"""SELECT o.ts_ns AS ts_ns, o.device_mac AS device_mac, o.data_type AS data_type,
             o.carrier AS carrier, o.path AS path, o.confidence AS confidence, o.decimals AS decimals,
             o.metres AS metres, o.coord_system AS coord_system, o.value_hash AS value_hash,
             o.excerpt AS excerpt, o.detail AS detail, o.remote_ip AS remote_ip,
-            o.capture_id AS capture_id, flow_id, f.dom AS domain,
+            o.capture_id AS capture_id, o.phase AS phase, flow_id, f.dom AS domain,
             f.org AS organisation, f.cc AS country
         FROM (SELECT * FROM {{db}}.observations WHERE {where}) AS o
         ANY LEFT JOIN (SELECT flow_id, domain AS dom, organisation AS org, country AS cc
                        FROM {{db}}.flows WHERE {fwhere}) AS f USING flow_id
-        ORDER BY ts_ns LIMIT %(limit)s""",
-        params,
+        ORDER BY ts_ns{" LIMIT %(limit)s" if limit > 0 else ""}""",
+        {**params, "limit": limit},
     )
     for r in rows:  # the join key cannot be re-aliased as a string in SQL (ClickHouse 18.16)
         r["flow_id"] = str(r["flow_id"])
     return shown(store, rows, reveal, "capture_id", _mask_excerpt)
+
+
+def observation_count(
+    store: Store,
+    capture_ids: list[str] | None = None,
+    device: str | None = None,
+    data_type: str | None = None,
+) -> int:
+    """How many observations ``observations`` would return without a limit."""
+    where, params = _observation_scope(capture_ids, device, data_type)
+    rows = store.query(f"SELECT count() AS n FROM {{db}}.observations WHERE {where}", params)
+    return int(rows[0]["n"]) if rows else 0
+
+
+def _observation_scope(
+    capture_ids: list[str] | None, device: str | None, data_type: str | None
+) -> tuple[str, dict[str, Any]]:
+    where, params = scope(capture_ids, device)
+    if data_type:
+        where += " AND (data_type = %(t)s OR startsWith(data_type, %(tp)s))"
+        params.update(t=data_type, tp=data_type + ":")
+    return where, params
 
 
 def _mask_excerpt(r: dict[str, Any]) -> None:
