@@ -9,7 +9,7 @@ This check states that class and how often, never the coordinates.
 
 from __future__ import annotations
 
-from policies.checks.common import _finding, chrono, dest, unique_obs
+from policies.checks.common import _finding, chrono, dest, messages, unique_obs
 from policies.declaration import Declaration
 from policies.model import Facts, Finding, Rule
 from policies.wording import detail, metres_en, metres_zh, phases_en, phases_zh, times_en
@@ -32,18 +32,20 @@ def home_location(rule: Rule, facts: Facts, decl: Declaration | None) -> list[Fi
     nearest, outer = classes[0], classes[-1]
     dests = sorted({dest(o) for o in near})
     ph = chrono(near)
+    n = messages(near)  # reports sent, not values: a report with two fixes is one time
     closest_en = f" (the nearest within {metres_en(nearest)})" if nearest < outer else ""
     closest_zh = f"（最近的在 {metres_zh(nearest)} 以内）" if nearest < outer else ""
     en = (
         f"location within {metres_en(outer)} of the tester's home{closest_en} sent to {', '.join(dests)}"
-        f" {times_en(len(near))} ({phases_en(ph)}): these reports say where the person lives"
+        f" {times_en(n)} ({phases_en(ph)}): these reports say where the person lives"
     )
     zh = (
-        f"{phases_zh(ph)}阶段向 {'、'.join(dests)} 发送了 {len(near)} 次距测试者住址"
+        f"{phases_zh(ph)}阶段向 {'、'.join(dests)} 发送了 {n} 次距测试者住址"
         f" {metres_zh(outer)} 以内的位置{closest_zh}，据此可知其住处"
     )
     figures = {
         "subject": "home",
+        "messages": n,
         "values": len(near),
         "within_m": outer,
         "nearest_m": nearest,
