@@ -79,6 +79,14 @@ def mask_name(name: str, people: tuple[str, ...] = (), ids: tuple[str, ...] = ()
     return name
 
 
+def mask_dns_name(name: str, people: tuple[str, ...] = (), ids: tuple[str, ...] = ()) -> str:
+    """An mDNS/LLMNR name masked as ``mask_name`` masks a host name, label by label as well: an
+    owner's name stands inside a DNS name as often as at its head (``_kerberos.Lucas-iMac.local``,
+    ``Luca’s iMac._airplay._tcp.local``)."""
+    name = mask_name(name, people, ids)
+    return ".".join(mask_name(label, people, ids) for label in name.split("."))
+
+
 NOT_PERSONAL = frozenset(("image", "audio", "video", "face_template", "wifi_scan", "contacts", "app_list"))
 
 

@@ -25,7 +25,7 @@ from typing import Any
 
 from appliance.lab.bench import Bench
 from appliance.lookups.oui import vendor as oui_vendor
-from appliance.masking import mask_name
+from appliance.masking import mask_dns_name, mask_name
 from appliance.store.schema import DEVICE_ADDRESSES, DEVICES
 from parsers.events import AddressSeen, DhcpSeen, Event, LanSeen, NameSeen
 from parsers.flow import Flow
@@ -221,8 +221,11 @@ class Inventory:
             )
         return rows
 
-    def _name(self, name: str) -> str:
-        return name if self.raw else mask_name(name, self.people, self.ids)
+    def _name(self, name: str, dns: bool = False) -> str:
+        """A name the device gave itself, masked unless raw (an mDNS name label by label)."""
+        if self.raw:
+            return name
+        return (mask_dns_name if dns else mask_name)(name, self.people, self.ids)
 
     def device_rows(self, capture_id: str, ingest_id: int) -> list[tuple[Any, ...]]:
         by_mac: dict[bytes, tuple[set[str], set[str]]] = {}
@@ -237,7 +240,7 @@ class Inventory:
             b = self.bench.devices.get(m)
             keyed = is_address_key(mac)  # a key made from its address, not a MAC: no vendor
             oui = "" if keyed else oui_vendor(m)
-            mdns = [self._name(x) for x in d.names["mdns"]]
+            mdns = [self._name(x, dns=True) for x in d.names["mdns"]]
             hostname = self._name(d.hostname)
             prl = ",".join(map(str, d.prl))
             fp = hashlib.sha1(f"{d.vendor_class};{prl}".encode()).hexdigest()[:16] if prl else ""

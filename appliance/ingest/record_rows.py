@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from appliance.ingest.owner import Attribution, owner
-from appliance.masking import mask, mask_name, mask_path, mask_query
+from appliance.masking import mask, mask_dns_name, mask_path, mask_query
 from appliance.store.schema import APP_EVENTS, DNS, HTTP, TLS
 from parsers.events import AppRecord, DnsRecord, HttpRecord, TlsRecord
 from parsers.events import Record as AnyRecord
@@ -119,14 +119,14 @@ class RecordRows:
             txid=m.txid,
             opcode=m.opcode,
             rcode=a.msg.rcode if a is not None else 0,
-            qname=qname,
+            qname=self._dns_name(qname, local),
             qtype=TYPES.get(qtype, str(qtype)) if qname or qtype else "",
             query_seen=1 if q is not None else 0,
             answered=1 if a is not None else 0,
             rtt_ns=max(a.ts - q.ts, 0) if a is not None and q is not None else 0,
-            answer_names=[x.name for x in ans],
+            answer_names=[self._dns_name(x.name, local) for x in ans],
             answer_types=[x.type_name for x in ans],
-            answer_data=[x.data for x in ans],
+            answer_data=[self._rdata(x, local) for x in ans],
             answer_ttls=[max(0, min(x.ttl, 0xFFFFFFFF)) for x in ans],
             qnames=[self._dns_name(n, local) for n, _t in questions],
             qtypes=[TYPES.get(t, str(t)) for _n, t in questions],
@@ -135,11 +135,12 @@ class RecordRows:
         )
 
     def _dns_name(self, name: str, local: bool) -> str:
-        """A name of the new DNS columns: an mDNS/LLMNR name with a person's name in it masked."""
-        return name if self.raw or not local else mask_name(name, self.people)
+        """A name in the dns table: an mDNS/LLMNR name with a person's name in it (``John's iMac``,
+        a bench persona's) masked as the devices table masks it, unless --raw-evidence."""
+        return name if self.raw or not local else mask_dns_name(name, self.people)
 
     def _section(self, prefix: str, recs: list[Record], local: bool) -> dict[str, list[str]]:
-        """The ``<prefix>_names/_types/_data`` columns of an authority or additional section: names
+        """The ``<prefix>_names/_types/_data`` columns of a section (answer, authority, additional): names
         masked as ``_dns_name`` does (owners, PTR/CNAME/SRV targets), TXT values (mDNS devices put
         ids, serials and MACs there: ``deviceid=...``) masked unless raw."""
         return {

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
+from appliance.ingest.inventory import Inventory
 from appliance.ingest.record_rows import RecordRows
 from appliance.store.schema import DNS
 from parsers.events import DnsRecord
@@ -28,7 +29,7 @@ NAMES = DNS.names
 
 
 def dns_rows(pcap: Path, raw: bool) -> list[dict[str, Any]]:
-    rr = RecordRows("c", 1, LanPrefixes(DEFAULT_LAN), raw=raw)
+    rr = RecordRows("c", 1, Inventory(LanPrefixes(DEFAULT_LAN)), raw=raw)
     out = []
     for rec in run_sessions(pcap).records:
         if isinstance(rec, DnsRecord):
@@ -55,12 +56,15 @@ def test_every_mdns_question_is_stored(parts: tuple[str, ...]) -> None:
 
 
 def test_mdns_sections_mask_a_persons_name() -> None:
-    """iphone.pcap's Mac announces "Luca’s iMac": stored masked unless raw evidence was asked for."""
+    """iphone.pcap's Mac announces "Luca’s iMac": stored masked in every name and data column of
+    every section (question, answer, authority, additional) unless raw evidence was asked for."""
     pcap = shared_path("nDPI", "pcap", "iphone.pcap")
 
     def values(raw: bool) -> list[str]:
-        cols = ("qnames", "additional_names", "additional_data", "authority_names", "authority_data")
-        return [v for r in dns_rows(pcap, raw) for c in cols for v in r[c]]
+        cols = ("qnames", "answer_names", "answer_data", "additional_names", "additional_data")
+        cols += ("authority_names", "authority_data")
+        rows = dns_rows(pcap, raw)
+        return [r["qname"] for r in rows] + [v for r in rows for c in cols for v in r[c]]
 
     assert any("Luca" in v for v in values(raw=True))
     masked = values(raw=False)

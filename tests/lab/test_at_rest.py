@@ -180,3 +180,20 @@ def test_host_names_keep_the_device_and_mask_the_person(announced: str, stored: 
     bench = lab_options().bench
     assert Inventory(LanPrefixes(bench.lan_prefixes), bench)._name(announced) == stored
     assert Inventory(LanPrefixes(bench.lan_prefixes), bench, raw=True)._name(announced) == announced
+
+
+@pytest.mark.parametrize(
+    ("announced", "stored"),
+    [
+        ("_kerberos.Lucas-iMac.local", "_kerberos.L***s-iMac.local"),  # nDPI iphone.pcap's answer
+        ("Luca’s iMac._airplay._tcp.local", "L***’s iMac._airplay._tcp.local"),
+        ("Philips-hue.local", "Philips-hue.local"),
+        ("_spotify-connect._tcp.local", "_spotify-connect._tcp.local"),
+    ],
+)
+def test_mdns_names_are_masked_label_by_label(announced: str, stored: str) -> None:
+    """An owner's name stands inside an mDNS name as often as at its head: the dns and devices
+    tables mask it wherever it stands."""
+    from appliance.masking import mask_dns_name
+
+    assert mask_dns_name(announced) == stored
