@@ -95,6 +95,7 @@ class Inventory:
         )
         personas = [d.persona for d in self.bench.devices.values()]
         self.people = tuple(sorted({str(p["name"]) for p in personas if p.get("name")}))
+        self.announcers: set[bytes] = set()  # MACs that served leases or advertised routes (a router's work)
         self.ids = tuple(
             sorted({str(v) for p in personas for k, v in p.items() if k not in ("name", "home") and v})
         )
@@ -164,6 +165,7 @@ class Inventory:
             if isinstance(ev, AddressSeen):
                 self._addr(ev.mac, ev.ip, ev.source, ev.ts, ev.ts)
             elif isinstance(ev, LanSeen):
+                self.announcers.add(ev.mac)
                 self.lan.router(ev.mac, 4 if ev.source == "dhcp" else 6)
                 self.lan.announce(ev.prefix, ev.length)
             elif isinstance(ev, DhcpSeen):
@@ -221,6 +223,16 @@ class Inventory:
             )
         return rows
 
+    def _gateway(self, mac: bytes, forwarded: set[bytes], v4: set[str]) -> bool:
+        """A router: it relayed several remote sources onto the LAN; or relayed any and served
+        leases or advertised routes; or relayed a public IPv4 source while holding a LAN IPv4 address
+        itself (a host has one IPv4 address: only a router sends another's; the IPv6 threshold is for
+        hosts with global addresses of their own). A small access point relays a plug's two servers
+        (SSI_Measurements_2022)."""
+        if len(forwarded) >= GATEWAY_MIN_SOURCES or (forwarded and mac in self.announcers):
+            return True
+        return bool(v4) and any(len(ip) == 4 for ip in forwarded)
+
     def _name(self, name: str, dns: bool = False) -> str:
         """A name the device gave itself, masked unless raw (an mDNS name label by label)."""
         if self.raw:
@@ -257,7 +269,7 @@ class Inventory:
                     model=b.model if b else "",
                     firmware=b.firmware if b else "",
                     on_bench=1 if b else 0,
-                    role="gateway" if len(d.forwarded) >= GATEWAY_MIN_SOURCES else "device",
+                    role="gateway" if self._gateway(mac, d.forwarded, v4) else "device",
                     attributed_by=next((r for r in RULES if r in d.rules), "mac"),
                     dhcp_hostname=hostname,
                     dhcp_vendor_class=d.vendor_class,

@@ -42,6 +42,9 @@ class Owner(NamedTuple):  # a tuple: made once per flow on the replay's path, ch
     remote_port: int
 
 
+UNSPECIFIED = (bytes(4), bytes(16))
+
+
 def flow_id(f: Flow) -> int:
     """64-bit id from protocol, both endpoints, first timestamp and VLAN."""
     h = hashlib.blake2b(digest_size=8)
@@ -54,6 +57,8 @@ def orient(f: Flow, who: Attribution) -> tuple[bytes, str, bool]:
     """(device key, direction, device is the initiator) for a flow."""
     lan = who.lan
     a_local, b_local = lan.is_local(f.a), lan.is_local(f.b)
+    if f.a in UNSPECIFIED and usable_mac(f.smac):
+        a_local = True  # 0.0.0.0 or ::, "this host" before it has an address (RFC 1122 3.2.1.3, RFC 4862 5.4)
     if lan.is_link_scope(f.b):
         if usable_mac(f.smac):
             return f.smac, "multicast", True

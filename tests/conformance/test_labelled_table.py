@@ -93,21 +93,7 @@ def test_every_iot_sentinel_mac_found_in_every_capture(folder: str) -> None:
 
 # Flows of a labelled device charged to another device (or none) that are not local flows another
 # device began: wrong on main.
-NOT_CHARGED = {
-    "IoT-Sentinel: HueBridge": "ICMP the bridge sends from 0.0.0.0 (RFC 1122 3.2.1.3: this host, before "
-    "DHCP) is oriented inbound and charged to the phone: 0.0.0.0 does not count as the LAN",
-}
-
-
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=NOT_CHARGED[n]))
-        if n in NOT_CHARGED
-        else n
-        for n in LABELS
-    ],
-)
+@pytest.mark.parametrize("name", list(LABELS))
 def test_flows_of_a_labelled_device_are_charged_to_it(name: str) -> None:
     """Every flow of the device is charged to it, unless it is a local flow another device began."""
     fig = labelled.device_figures(LABELS[name])
@@ -139,11 +125,6 @@ def test_ssi_plug_found_by_its_mac_and_address() -> None:
         assert label.ip in devs[label.mac]["ipv4"], pcap.name
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the inventory calls a MAC the gateway once it relayed 3 remote "
-    "sources (GATEWAY_MIN_SOURCES); the plug's access point relays 2, and serves DHCP",
-)
 def test_ssi_access_point_is_the_gateway() -> None:
     fig = labelled.device_figures(LABELS["SSI 2022: Smart Power Plug"])
     assert fig.gateway_found
