@@ -91,7 +91,7 @@ class Upload:
 
     phase: str
     flow_id: str
-    kind: str  # audio, image, video or bulk (``appliance.measures.upload_kinds``)
+    kind: str  # audio, video or unknown, with its leaning (``appliance.measures.upload_kinds``)
 
 
 @dataclass(frozen=True)

@@ -112,7 +112,7 @@ def requirements(
         marked_phases=frozenset(p["phase"] for p in phases if p["start_ns"]),
         readable_flows=readable_flows,
         encrypted_flows=sum(u["flows"] for u in unreadable if u["encrypted"]),
-        uploads=tuple(Upload(str(u["phase"]), str(u["flow_id"]), str(u["kind"])) for u in uploads),
+        uploads=tuple(Upload(str(u["phase"]), str(u["flow_id"]), _kind(u)) for u in uploads),
     )
     rules = [r for p in packs.values() for r in p.rules]
     return [
@@ -266,3 +266,9 @@ def not_assessed(
             lead = "" if verdict == NOT_ASSESSED else f" ({verdict})"
             items.append({"topic": topic, "text": f"{', '.join(ids)}{lead}: {note}."})
     return items
+
+
+def _kind(upload: dict[str, Any]) -> str:
+    """An upload's class as a note names it: "unknown, like image" when only its leaning is known."""
+    kind, leaning = str(upload["kind"]), str(upload.get("leaning") or "")
+    return f"{kind}, like {leaning}" if kind == "unknown" and leaning and leaning != kind else kind

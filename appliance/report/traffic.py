@@ -169,6 +169,7 @@ def upload_row(r: dict[str, Any]) -> dict[str, Any]:
         "seconds": float(r["seconds"]),
         "bytes_up": int(r["bytes_out"]),
         "kind": r["kind"],
+        "leaning": r.get("leaning", ""),
         "confidence": r["confidence"],
         "score": float(r["score"]),
         "reason": r["reason"],

@@ -88,6 +88,8 @@ def test_an_unexplained_encrypted_upload_in_a_covered_phase_needs_review(
     verdicts = _verdicts(tmp, phases, CAMERA)
     tr05 = verdicts["TR-05"]
     assert tr05["verdict"] == REVIEW and tr05["findings"] == 0, tr05
-    assert tr05["note"].startswith("1 encrypted upload (image) in background that no finding explains")
+    assert tr05["note"].startswith(
+        "1 encrypted upload (unknown, like image) in background that no finding explains"
+    )
     # the same capture with the lab's own phases: the snapshot falls in feature_on, TR-05 passes
     assert _verdicts(tmp_path_factory.mktemp("camera"), True, CAMERA)["TR-05"]["verdict"] == PASS

@@ -160,18 +160,23 @@ def test_handshake_cut_by_the_capture_end_is_truncated(tmp_path: Path) -> None:
 def test_flow_ending_in_a_record_of_unknown_type_is_malformed() -> None:
     """nDPI's tls_invalid_reads.pcap: the server's segment ends in a record whose header is not TLS
     (tshark: "Ignored Unknown Record"); the flow counts as malformed, not as a dissected TLS flow,
-    and the hellos read before it are kept."""
+    and the hellos read before it are kept. The capture's other flow, in GTP-U, carries a
+    ClientHello tshark calls a Malformed Packet: malformed too."""
     pcap = shared_path("nDPI", "pcap", "tls_invalid_reads.pcap")
     ignored = tshark_fields(pcap, "tls.ignored_unknown_record", ["tcp.srcport", "tcp.dstport"])
+    malformed = tshark_fields(pcap, "tls && _ws.malformed", ["tcp.srcport", "tcp.dstport"])
     assert len(ignored) == 1
-    (ports,) = [
-        frozenset(int(p) for p in row["tcp.srcport"] + row["tcp.dstport"]) for row in ignored.values()
-    ]
+
+    def flows(rows: dict[int, dict[str, list[str]]]) -> set[frozenset[int]]:
+        return {frozenset(int(p) for p in row["tcp.srcport"] + row["tcp.dstport"]) for row in rows.values()}
+
+    (ports,) = flows(ignored)
+    bad = flows(ignored) | flows(malformed)
+    assert len(bad) == 2
     meter = run_sessions(pcap)
-    assert tls_counts(pcap) == {"malformed_tls": 1}
-    (rec,) = [r for r in meter.records if isinstance(r, TlsRecord)]
+    assert tls_counts(pcap) == {"malformed_tls": len(bad)}
+    (rec,) = [r for r in meter.records if isinstance(r, TlsRecord) and r.server is not None]
     assert frozenset((rec.flow.ap, rec.flow.bp)) == ports
-    assert rec.server is not None
 
 
 def test_record_headers_told_apart() -> None:
