@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import urllib.parse
 from pathlib import Path
 
 import pytest
 import yaml
 
+from appliance.findings.evidence import export
 from appliance.store.backends import open_store
 from appliance.store.schema import TABLES
 from tests.support.paths import shared_path
@@ -92,14 +94,26 @@ def in_tables(db: Path, table: dict[str, str]) -> dict[str, int]:
 
 
 def in_exports(db: Path, macs: list[str], out_dir: Path, table: dict[str, str]) -> dict[str, int]:
-    """Where in the CLI's JSON exports and each device's report each persona value occurs."""
+    """Where in the CLI's JSON exports (flows: what the dashboard's CSV download holds), each
+    device's report (Markdown, JSON, HTML) and the evidence metadata of every finding each persona
+    value occurs. The evidence capture itself is the device's packets, raw by definition."""
     found: dict[str, int] = {}
-    for args in (("devices",), ("destinations",), ("observations", "--limit", "100000"), ("findings",)):
+    commands = (("devices",), ("destinations",), ("flows", "--limit", "0"), ("observations", "--limit", "0"))
+    for args in (*commands, ("findings",), ("uploads",), ("periods",)):
         p = cli(*args, "--json", db=db)
         assert p.returncode == 0, p.stderr
         hits_in(p.stdout, f"{args[0]} --json", found, table)
+    findings = json.loads(cli("findings", "--json", db=db).stdout)
+    store = open_store(str(db))  # what `tapaudit evidence --json` prints, in one process
+    try:
+        for f in findings:
+            fid = str(f["finding_id"])
+            res = export(store, fid, str(out_dir / f"{fid}.pcap"))
+            hits_in(json.dumps(res.as_dict(), ensure_ascii=False), "evidence --json", found, table)
+    finally:
+        store.close()
     for mac in macs:
-        for fmt in ("md", "json"):
+        for fmt in ("md", "json", "html"):
             out = out_dir / f"{mac.replace(':', '')}.{fmt}"
             p = cli("report", "--device", mac, "--format", fmt, "-o", str(out), db=db)
             if p.returncode != 0 and "not seen" in p.stderr:  # a bench device the capture lacks
