@@ -24,7 +24,7 @@ from typing import Any
 
 import yaml
 
-from appliance.masking import mask_name
+from appliance.masking import mask_dns_name, mask_name
 from tests.support.ndpinames import ndpi_flows, printable
 from tests.support.paths import SHARED
 from tests.support.replayed import Replayed, replayed
@@ -87,10 +87,11 @@ def _dhcp_names(r: Replayed) -> set[str]:
 
 
 def _check(c: CaptureFigures, kind: str, want: str, got: set[str]) -> None:
-    """Count a reference name, and whether the replay has it; a DHCP host name as the devices
-    table keeps it by default (a person's name in it masked by ``mask_name``)."""
+    """Count a reference name, and whether the replay has it; a DHCP host name or an mDNS/LLMNR
+    name as the tables keep it by default (a person's name in it masked by ``mask_name``)."""
     c.ref_names[kind] += 1
-    if printable(want) in got or (kind in ("dhcp", "DHCP") and printable(mask_name(want)) in got):
+    masked = {printable(mask_name(want)), printable(mask_dns_name(want))}
+    if printable(want) in got or (kind.lower() in ("dhcp", "mdns", "llmnr") and masked & got):
         c.agreeing[kind] += 1
     else:
         c.missed.append((kind, want))
