@@ -65,7 +65,8 @@ def periods(
 PERIODIC_SCORE = 0.5  # below this a grid explains too few beats to call the traffic periodic
 
 
-_BURST_FIELDS = (
+# the stored burst columns, in ``upload_kinds.Burst``'s field order
+BURST_FIELDS = (
     "start_ns",
     "end_ns",
     "bytes_out",
@@ -102,7 +103,7 @@ def uploads(
     )
     out = []
     for r in rows:
-        u = classify_burst(Burst(*(int(r[k]) for k in _BURST_FIELDS)))
+        u = classify_burst(Burst(*(int(r[k]) for k in BURST_FIELDS)))
         if u is not None:
             r["flow_id"] = str(r["flow_id"])  # as text: a UInt64 id outgrows JSON numbers
             for k in ("sq_out", "large_out", "proto"):

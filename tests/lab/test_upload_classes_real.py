@@ -27,6 +27,7 @@ import pytest
 
 from appliance.ingest.replay import ReplayOptions, replay
 from appliance.measures import shapes
+from appliance.measures.shapes import BURST_FIELDS
 from appliance.measures.upload_kinds import Burst, Upload, classify_burst
 from appliance.store.backends import open_store
 from tests.support.paths import shared_path
@@ -129,18 +130,7 @@ def _classify(clip: Clip, tmp: Path) -> tuple[dict[str, Any], Upload | None]:
     ]
     assert len(hits) > clip.nth, (clip, hits)
     b = hits[clip.nth]
-    fields = (
-        "start_ns",
-        "end_ns",
-        "bytes_out",
-        "bytes_in",
-        "pkts_out",
-        "pkts_in",
-        "sq_out",
-        "large_out",
-        "proto",
-    )
-    return b, classify_burst(Burst(*(int(b[k]) for k in fields)))
+    return b, classify_burst(Burst(*(int(b[k]) for k in BURST_FIELDS)))
 
 
 def verdict(clip: Clip, u: Upload | None) -> str:
