@@ -5,6 +5,8 @@
 # WeasyPrint's libraries: pango (in Debian's base image) and harfbuzz-subset (embeds only the glyphs used).
 # chromium: the browser tests/ui/test_browser.py drives the dashboard with (Playwright cannot download its own).
 # dnsmasq-base: DHCP and DNS in the "cloud" namespace of tests/support/netlab.py (the live-capture lab network).
+# mosquitto: the MQTT-over-TLS broker of tests/support/tlslab.py (its captures come from dumpcap, which
+# wireshark-common installs with tshark; curl and openssl are in Debian's base image).
 # `ensure-debs.sh demo` installs only what `make demo` needs: the CJK font and WeasyPrint's libraries.
 set -euo pipefail
 missing=()
@@ -17,6 +19,8 @@ command -v tshark >/dev/null 2>&1 || missing+=(tshark)
 [ -x /usr/sbin/clickhouse-server ] || command -v clickhouse-server >/dev/null 2>&1 || missing+=(clickhouse-server)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 [ -x /usr/sbin/dnsmasq ] || missing+=(dnsmasq-base)
+[ -x /usr/sbin/mosquitto ] || missing+=(mosquitto)
+command -v curl >/dev/null 2>&1 || missing+=(curl)
 fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 echo "installing Debian packages: ${missing[*]}" >&2
