@@ -43,6 +43,15 @@ def ch_server() -> Iterator[object]:
         yield srv
 
 
+@pytest.fixture(scope="session")
+def tls_lab(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, object]]:
+    """Every scenario of tests/support/tlslab.py built once per session: (folder, truth by name)."""
+    from tests.support.tlslab import build
+
+    out = tmp_path_factory.mktemp("tlslab")
+    return out, dict(build(out))
+
+
 # What a marked test needs, and how to tell it is there. Missing, the test fails in CI (where
 # `make test` installs and runs everything: a skip there would hide an untested mode) and is
 # skipped elsewhere, with the reason.

@@ -143,3 +143,24 @@ def replayed(path: Path) -> Replayed:
     devices, _addresses = pipe.device_rows()
     out.devices = [dict(zip(DEVICES.names, r, strict=True)) for r in devices]
     return out
+
+
+def table_rows(path: Path) -> dict[str, list[dict[str, Any]]]:
+    """Every row the replay's pipeline would write for ``path``, by table, each as {column: value}
+    (masking on, as ``tapaudit replay`` stores them). Capture errors raise ``CaptureError``."""
+    from appliance.store.schema import TABLES
+
+    names = {t.name: t.names for t in TABLES}
+    out: dict[str, list[dict[str, Any]]] = {}
+
+    def write(table: str, rows: list[tuple[Any, ...]]) -> None:
+        out.setdefault(table, []).extend(dict(zip(names[table], r, strict=True)) for r in rows)
+
+    src = PcapSource(str(path))
+    pipe = Pipeline.from_options(src.capture_id, 1, write, ReplayOptions(), HASH_KEY)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for batch in src.batches():
+            pipe.feed_many(batch)
+        pipe.finish()
+    return out
