@@ -12,6 +12,7 @@ length). ``keylog=None`` passes an empty key log file setting, so only secrets i
 from __future__ import annotations
 
 import json
+import struct
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ TLS13 = 0x0304  # supported_versions value of TLS 1.3 (RFC 8446 section 4.2.1)
 TLS_VERSIONS = {0x0303: "TLSv1.2", TLS13: "TLSv1.3"}  # RFC 5246, RFC 8446; OpenSSL's names
 KEY_UPDATE = 24  # HandshakeType key_update (RFC 8446 section 4)
 PADDED = 0x08  # HTTP/2 DATA and HEADERS flag (RFC 9113 section 6.1)
+SHB, DSB_BLOCK = 0x0A0D0D0A, 0x0000000A  # pcapng block types (draft-ietf-opsawg-pcapng 4.1, 4.7)
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,7 @@ class TlsSession:
     tcp_stream: int
     client: tuple[str, int]  # (address, port) that sent the ClientHello
     sni: str  # server_name of the ClientHello, "" without one
+    client_random: bytes  # the ClientHello random: what a key log line is keyed by
     version: str  # "TLSv1.2" / "TLSv1.3"
     cipher_id: int  # IANA TLS cipher suite number from the ServerHello
 
@@ -111,6 +114,7 @@ def tls_view(capture: Path, keylog: Path | None) -> TlsView:
     view = TlsView()
     clients: dict[int, tuple[str, int]] = {}
     snis: dict[int, str] = {}
+    randoms: dict[int, bytes] = {}
     streams: dict[tuple[int, int], H2Stream] = {}
     for layers in tshark_json(capture, keylog):
         if "tcp" not in layers:
@@ -122,6 +126,7 @@ def tls_view(capture: Path, keylog: Path | None) -> TlsView:
             if kind == 1:
                 clients[tcp_stream] = src
                 snis[tcp_stream] = _first(hs, "tls.handshake.extensions_server_name") or ""
+                randoms[tcp_stream] = bytes.fromhex(hs["tls.handshake.random"].replace(":", ""))
             elif kind == 2:
                 ver = _first(hs, "tls.handshake.extensions.supported_version") or hs.get(
                     "tls.handshake.version"
@@ -131,6 +136,7 @@ def tls_view(capture: Path, keylog: Path | None) -> TlsView:
                         tcp_stream,
                         clients.get(tcp_stream, ("", 0)),
                         snis.get(tcp_stream, ""),
+                        randoms.get(tcp_stream, b""),
                         TLS_VERSIONS.get(_int(ver), str(ver)),
                         _int(hs["tls.handshake.ciphersuite"]),
                     )
@@ -200,3 +206,22 @@ def _h2_frame(
             s.path = value
         elif name == ":status":
             s.status = int(value)
+
+
+def secrets_blocks(capture: Path) -> list[tuple[int, bytes]]:
+    """(secrets type, secrets data) of every Decryption Secrets Block in a pcapng file, read with
+    the block layout of draft-ietf-opsawg-pcapng (4.1, 4.7) and nothing of tapaudit's reader."""
+    data = capture.read_bytes()
+    out: list[tuple[int, bytes]] = []
+    pos, endian = 0, "<"
+    while pos + 12 <= len(data):
+        if struct.unpack_from("<I", data, pos)[0] == SHB:  # each section names its byte order
+            endian = "<" if data[pos + 8 : pos + 12] == b"\x4d\x3c\x2b\x1a" else ">"
+        kind, length = struct.unpack_from(endian + "II", data, pos)
+        if length < 12 or pos + length > len(data):
+            raise ValueError(f"{capture}: bad pcapng block at {pos}")
+        if kind == DSB_BLOCK:
+            stype, slen = struct.unpack_from(endian + "II", data, pos + 8)
+            out.append((stype, data[pos + 16 : pos + 16 + slen]))
+        pos += length
+    return out
