@@ -90,6 +90,8 @@ def test_oracle_without_keys_sees_handshakes_only(tls_lab: Lab, name: str) -> No
     bare = tls_view(d / "capture.pcapng", None)
     assert bare.sessions == with_keys.sessions
     assert _sent(bare) == {"http1": [], "http2": [], "mqtt": [], "ws": [], "key_updates": 0}
+    other = NAMES[(NAMES.index(name) + 1) % len(NAMES)]  # another session's keys open nothing here
+    assert tls_view(d / "capture.pcapng", d.parent / other / "keys.log") == bare
 
 
 @pytest.mark.parametrize("name", NAMES)
