@@ -23,6 +23,7 @@ its path and SHA-256 (``KeySource``).
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 
 # Labels and the field of ``Secrets`` each fills (draft-ietf-tls-keylogfile section 3).
@@ -35,6 +36,9 @@ LABELS = {
     "SERVER_TRAFFIC_SECRET_0": "server_traffic_0",
     "EXPORTER_SECRET": "exporter",
 }
+# Secrets after a KeyUpdate, as OpenSSL 3 logs them (``CLIENT_TRAFFIC_SECRET_N``; others number them):
+# valid lines, but not needed, as each follows from the one before (RFC 8446 7.2).
+UPDATED = re.compile(r"^(CLIENT|SERVER)_TRAFFIC_SECRET_(N|[1-9][0-9]*)$")
 RANDOM_LEN = 32
 MASTER_LEN = 48  # a TLS 1.2 master secret (RFC 5246 8.1)
 TLS13_SECRET_LENS = (32, 48)  # Hash.length of SHA-256 and SHA-384, the TLS 1.3 suites' hashes
@@ -140,6 +144,8 @@ class KeyLog:
 
     def _take(self, line: str, source: str) -> bool:
         parts = line.split()
+        if len(parts) == 3 and UPDATED.match(parts[0]):
+            return True
         if len(parts) != 3 or parts[0] not in LABELS:
             return False
         label, rnd_hex, secret_hex = parts

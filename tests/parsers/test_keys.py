@@ -26,6 +26,7 @@ def test_tls13_lines_cut_and_wrong_lines_are_counted_not_fatal() -> None:
             f"SERVER_HANDSHAKE_TRAFFIC_SECRET {rnd} {'22' * 32}",
             f"CLIENT_TRAFFIC_SECRET_0 {rnd} {'33' * 32}",
             f"SERVER_TRAFFIC_SECRET_0 {rnd} {'44' * 32}",
+            f"CLIENT_TRAFFIC_SECRET_N {rnd} {'77' * 32}",  # after a KeyUpdate (OpenSSL 3): valid, unneeded
             f"CLIENT_RANDOM {'cd' * 31} {'55' * 48}",  # random too short
             f"CLIENT_RANDOM {'cd' * 32} {'55' * 47}",  # master secret too short
             f"NOT_A_LABEL {rnd} {'66' * 32}",
@@ -33,7 +34,7 @@ def test_tls13_lines_cut_and_wrong_lines_are_counted_not_fatal() -> None:
         ]
     )
     keys = KeyLog()
-    assert keys.add_text(text) == (4, 4)
+    assert keys.add_text(text) == (5, 4)
     s = keys.lookup(bytes.fromhex(rnd))
     assert s is not None and s.tls13 and s.server_traffic_0 == bytes.fromhex("44" * 32)
 
