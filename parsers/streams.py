@@ -284,7 +284,7 @@ class HttpReader(MessageReader):
                 elif ws is not None:
                     ws.offer = None
                 self.h2c = self.h2c or "h2c" in m.header("upgrade").lower()
-            elif m.status == 101 and "h2c" in m.header("upgrade").lower():  # read before its request may be
+            elif m.status == 101 and "h2c" in m.header("upgrade").lower():  # its request may be read later
                 self.h2 = self.h2 or h2stream.H2Connection.upgraded()
                 self.h2.switched(False)
             elif m.status == 101 and "websocket" in m.header("upgrade").lower():

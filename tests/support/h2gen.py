@@ -79,10 +79,12 @@ class Capture:
         return packets
 
 
-def generate(upgrade: bool = False) -> Capture:
+def generate(upgrade: bool = False, hello: bytes = b"hello over h2c") -> Capture:
     """A device talking HTTP/2 to its cloud: requests with and without bodies, padding, a
     header block split over CONTINUATION frames, priority, a gzip response, a header table
-    resize by SETTINGS, a reset stream and a GOAWAY at the end."""
+    resize by SETTINGS, a reset stream and a GOAWAY at the end. ``upgrade``: the connection
+    begins as HTTP/1.1 and upgrades to h2c, the server answering the upgrade request with
+    ``hello`` on stream 1."""
     cc = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
     sc = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
     cap = Capture()
@@ -114,8 +116,9 @@ def generate(upgrade: bool = False) -> Capture:
         sc.initiate_upgrade_connection(settings)
         pump()
         sc.send_headers(1, [(":status", "200"), ("content-type", "text/plain")])
-        sc.send_data(1, b"hello over h2c", end_stream=True)
-        cap.exchanges.append(Exchange(1, "GET", host, "/v1/hello", b"", 200, b"hello over h2c", 14))
+        for i in range(0, len(hello), 16384):  # the peer's initial SETTINGS_MAX_FRAME_SIZE
+            sc.send_data(1, hello[i : i + 16384], end_stream=i + 16384 >= len(hello))
+        cap.exchanges.append(Exchange(1, "GET", host, "/v1/hello", b"", 200, hello, len(hello)))
     else:
         cc.initiate_connection()
         sc.initiate_connection()
