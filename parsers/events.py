@@ -87,7 +87,8 @@ class TlsRecord:
 
 @dataclass(slots=True)
 class HttpRecord:
-    """One HTTP/1.x request (``up``) or response, in the order sent on its connection."""
+    """One HTTP/1.x or HTTP/2 request (``up``) or response; ``index``: its order on the connection
+    (HTTP/1), its stream id (HTTP/2)."""
 
     flow: Any
     ts: int

@@ -43,6 +43,7 @@ PROTOCOLS: tuple[Protocol, ...] = (
     # TCP, in the order the first bytes are tried (RTSP before HTTP: their requests look alike)
     Protocol("tls", "tcp", (853,), st.sniff_tls, st.TlsReader),
     Protocol("rtsp", "tcp", (554,), st.sniff_rtsp, st.RtspReader, security="none"),
+    Protocol("http2", "tcp", (), st.sniff_h2c, st.Http2Reader, security="none"),  # h2c, prior knowledge
     Protocol("http", "tcp", (), st.sniff_http, st.HttpReader, security="none"),
     Protocol("mqtt", "tcp", (1883,), st.sniff_mqtt, st.MqttReader, security="none"),
     Protocol("ssh", "tcp", (), st.sniff_ssh, None, security="ssh"),

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from parsers import h2stream
 from parsers.events import AppRecord, DnsRecord, HttpRecord, Record, TlsRecord
 from parsers.protocols import dns, http, mqtt, rtsp, tls, websocket
 from parsers.session_types import TcpSession
@@ -55,6 +56,11 @@ def sniff_http(first: bytes, up: bool) -> bool:
     if up:
         return first.split(b" ", 1)[0] in REQUEST_WORDS
     return first.startswith(b"HTTP/1.")
+
+
+def sniff_h2c(first: bytes, up: bool) -> bool:
+    """HTTP/2 by prior knowledge: the client's connection preface (RFC 9113 3.4)."""
+    return up and h2stream.sniff_preface(first)
 
 
 def sniff_mqtt(first: bytes, up: bool) -> bool:
@@ -229,9 +235,10 @@ class MessageReader(StreamReader):
 
 
 class HttpReader(MessageReader):
-    """HTTP/1 requests and responses; after a WebSocket upgrade, that direction's frames."""
+    """HTTP/1 requests and responses; after a WebSocket upgrade, that direction's frames; after
+    an ``Upgrade: h2c`` answered by 101 (RFC 9113 3.2), HTTP/2 frames both ways."""
 
-    __slots__ = ("index", "methods", "ws")
+    __slots__ = ("h2", "h2c", "index", "methods", "ws")
     name = "http"
 
     def __init__(self) -> None:
@@ -239,6 +246,8 @@ class HttpReader(MessageReader):
         self.methods: list[str] = []  # request methods in order: a HEAD's response has no body
         self.index = [0, 0]  # messages read per direction
         self.ws: WebSocketReader | None = None  # once an upgrade was asked for
+        self.h2c = False  # the client asked for an h2c upgrade
+        self.h2: h2stream.H2Connection | None = None  # once it was asked and the client sent the preface
 
     def parse(
         self,
@@ -253,6 +262,9 @@ class HttpReader(MessageReader):
         ws = self.ws
         if ws is not None and ws.framing(up, data[:2]):
             return ws.parse(s, out, flow, up, half, data, 0, final)
+        h2 = self._h2(up, data, 0)
+        if h2 is not None:
+            return h2stream.h2_records(h2, s, out, flow, up, half, data, 0, final)
         if up:
             msgs: list[Any] = http.parse_requests(data)
         else:
@@ -271,6 +283,10 @@ class HttpReader(MessageReader):
                     ws.offer = m.header("sec-websocket-extensions")
                 elif ws is not None:
                     ws.offer = None
+                self.h2c = self.h2c or "h2c" in m.header("upgrade").lower()
+            elif m.status == 101 and "h2c" in m.header("upgrade").lower():  # its request may be read later
+                self.h2 = self.h2 or h2stream.H2Connection.upgraded()
+                self.h2.switched(False)
             elif m.status == 101 and "websocket" in m.header("upgrade").lower():
                 ws = self.ws = ws or WebSocketReader()
                 ws.accepted(m.header("sec-websocket-extensions"))
@@ -280,12 +296,47 @@ class HttpReader(MessageReader):
         used = msgs[-1].end if msgs else 0
         if used and ws is not None and ws.framing(up, data[used : used + 2]):
             return ws.parse(s, out, flow, up, half, data, used, final)  # switched: the rest are frames
+        h2 = self._h2(up, data, used) if used else None
+        if h2 is not None:
+            return h2stream.h2_records(h2, s, out, flow, up, half, data, used, final)  # switched to HTTP/2
         if used and used < len(data) and not _may_start_http(data[used : used + 5], up):
             # after a whole message comes something no request or response starts with: the
             # connection left HTTP (an upgrade, a tunnel) or is not HTTP; nothing more to frame
             s.stats["http_not_continued"] += 1
             raise StopStream
         return used
+
+    def _h2(self, up: bool, data: bytes, at: int) -> h2stream.H2Connection | None:
+        """The HTTP/2 connection if a direction carries its frames from ``at`` on: the client's once
+        it asked for h2c and sends the preface, the server's after its 101."""
+        h2 = self.h2
+        if up and self.h2c and (h2 is None or not h2.on[1]) and h2stream.sniff_preface(data[at : at + 24]):
+            h2 = self.h2 = h2 or h2stream.H2Connection.upgraded()
+            h2.switched(True)
+        return h2 if h2 is not None and h2.on[up] else None
+
+
+class Http2Reader(MessageReader):
+    """HTTP/2 by prior knowledge (h2c) or over decrypted TLS: frames both ways from the start."""
+
+    __slots__ = ("conn",)
+    name = "http2"
+
+    def __init__(self, client_preface: bool = True) -> None:
+        super().__init__()
+        self.conn = h2stream.H2Connection(client_preface)
+
+    def parse(
+        self,
+        s: TcpSession,
+        out: list[Record],
+        flow: Any,
+        up: bool,
+        half: HalfStream,
+        data: bytes,
+        final: bool,
+    ) -> int:
+        return h2stream.h2_records(self.conn, s, out, flow, up, half, data, 0, final)
 
 
 class WebSocketReader:

@@ -174,7 +174,7 @@ def _body(msg: HttpMessage, data: bytes, pos: int, limit: int, until_close: bool
     else:
         raw = b""
     msg.body_len = len(raw)
-    msg.body, cut = _decode(raw, msg.header("content-encoding").lower(), limit)
+    msg.body, cut = decode_body(raw, msg.header("content-encoding").lower(), limit)
     msg.truncated = msg.truncated or cut
     return pos
 
@@ -197,8 +197,9 @@ def _dechunk(data: bytes, pos: int) -> tuple[bytes, int]:
         pos += size + 2
 
 
-def _decode(raw: bytes, encoding: str, limit: int) -> tuple[bytes, bool]:
-    """Content-decode gzip/deflate up to ``limit`` bytes (a zip bomb stops there)."""
+def decode_body(raw: bytes, encoding: str, limit: int) -> tuple[bytes, bool]:
+    """Content-decode gzip/deflate up to ``limit`` bytes (a zip bomb stops there); whether it was cut.
+    HTTP/2 bodies (``parsers.protocols.http2``) are decoded the same way."""
     if encoding in ("gzip", "x-gzip", "deflate"):
         for wbits in (31,) if "gzip" in encoding else (15, -15):
             try:

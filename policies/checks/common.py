@@ -231,6 +231,7 @@ def protocol(flow: Row | None, o: Row) -> str:
     app = str((flow or {}).get("app") or "") or str(o.get("carrier", "")).split(".", 1)[0]
     return {
         "http": "HTTP",
+        "http2": "HTTP/2",
         "mqtt": "MQTT",
         "coap": "CoAP",
         "rtsp": "RTSP",
