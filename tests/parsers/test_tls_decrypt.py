@@ -22,7 +22,7 @@ from parsers.decrypt.keys import KeyLog
 from parsers.decrypt.record import BadRecord, RecordCipher
 from parsers.decrypt.suites import SUITES
 from parsers.decrypt.tlsflow import KEY_WAIT_LIMIT
-from parsers.events import HttpRecord, Record, TlsRecord
+from parsers.events import AppRecord, HttpRecord, Record, TlsRecord
 from parsers.sessions import TcpSession
 from tests.support.paths import shared_path
 from tests.support.sessionrun import run_sessions
@@ -30,6 +30,7 @@ from tests.support.tshark import needs_tshark, tshark_fields
 
 LOOP = Path(__file__).resolve().parents[2] / "pcaps" / "tlsloop"
 LOOP_CASES = sorted(p.stem for p in LOOP.glob("*.pcap"))
+HTTP_CASES = [n for n in LOOP_CASES if "mqtt" not in n]
 
 
 def keylog(*paths: Path) -> KeyLog:
@@ -75,7 +76,7 @@ def test_firefox_capture_without_its_key_is_counted_and_read_as_before() -> None
 
 
 @needs_tshark
-@pytest.mark.parametrize("name", LOOP_CASES)
+@pytest.mark.parametrize("name", HTTP_CASES)
 def test_openssl_capture_equals_tshark(name: str) -> None:
     pcap, keys = LOOP / f"{name}.pcap", LOOP / f"{name}.keylog"
     opts = ("-o", f"tls.keylog_file:{keys}")
@@ -93,6 +94,30 @@ def test_openssl_capture_equals_tshark(name: str) -> None:
         "CN=device.test"
     ]  # TLS 1.3: read from the encrypted Certificate
     assert meter.stats["tls_decrypted"] == 1
+
+
+@needs_tshark
+def test_mqtt_over_tls_equals_tshark() -> None:
+    """MQTT on 8883 inside TLS 1.3: the CONNECT's client id and the PUBLISH's topic and payload."""
+    pcap, keys = LOOP / "tls13-mqtt-8883.pcap", LOOP / "tls13-mqtt-8883.keylog"
+    fields = ["mqtt.msgtype", "mqtt.clientid", "mqtt.topic", "mqtt.msg"]
+    rows = tshark_fields(pcap, "mqtt", fields, ("-o", f"tls.keylog_file:{keys}")).values()
+    want = []
+    for r in rows:
+        for kind in r["mqtt.msgtype"]:
+            if kind == "1":
+                want.append(("connect", r["mqtt.clientid"][0], b""))
+            elif kind == "3":
+                want.append(("publish", r["mqtt.topic"][0], bytes.fromhex(r["mqtt.msg"][0])))
+    assert [w[0] for w in want] == ["connect", "publish"]
+    meter = run_sessions(pcap, keylog(keys))
+    got = [
+        (r.kind, r.name, r.payload)
+        for r in meter.records
+        if isinstance(r, AppRecord) and r.protocol == "mqtt"
+    ]
+    assert got == want
+    assert {r.plain_source for r in meter.records if isinstance(r, AppRecord)} == {"tls-keylog"}
 
 
 def test_openssl_cases_cover_the_suites() -> None:
