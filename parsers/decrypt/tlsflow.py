@@ -124,6 +124,8 @@ class TlsFlow:
                 self._pump(s, out, flow, up)
         if self.failed or self.stopped == [True, True]:
             return False
+        if self.rec is not None and self.secrets is None and self.keys.lookup(self.client_random) is None:
+            self._release_rec(out)  # no secrets yet: the handshake record goes out as without keys
         if self.secrets is None and self._waiting(s):
             for h in (s.up, s.dn):
                 if h is not None and len(h.data) > KEY_WAIT_LIMIT:

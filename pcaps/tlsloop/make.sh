@@ -23,10 +23,17 @@ one() {  # name, extra client args, extra server args, key update before the req
     openssl s_server -quiet $([ "${5:-}" = mqtt ] || echo -www) -accept "$port" -cert "$work/c.pem" -key "$work/k.pem" $3 >/dev/null 2>&1 &
     spid=$!
     sleep 1
+    sess=""
+    [ "${5:-}" != resume ] || sess="-sess_out $work/sess"
     (if [ "$4" = 1 ]; then printf 'K\n'; sleep 0.3; fi
         if [ "${5:-}" = mqtt ]; then printf "$mqtt"; else printf "$req" "$name" "$name"; fi; sleep 1) |
         openssl s_client $([ "$4" = 1 ] || echo -quiet) -connect "127.0.0.1:$port" -servername device.test \
-            -keylogfile "$name.keylog" $2 >/dev/null 2>&1 || true
+            -keylogfile "$name.keylog" $2 $sess >/dev/null 2>&1 || true
+    if [ "${5:-}" = resume ]; then  # a second connection resuming the first's session: a new random
+        (printf "$req" "$name-resumed" "$name"; sleep 1) |
+            openssl s_client -quiet -connect "127.0.0.1:$port" -servername device.test \
+                -keylogfile "$name.keylog" $2 -sess_in "$work/sess" >/dev/null 2>&1 || true
+    fi
     sleep 0.5
     kill "$spid" "$dpid"
     wait "$dpid" 2>/dev/null || true
@@ -42,5 +49,7 @@ one tls13-ccm "-ciphersuites TLS_AES_128_CCM_SHA256" "-ciphersuites TLS_AES_128_
 one tls13-ccm8 "-ciphersuites TLS_AES_128_CCM_8_SHA256" "-ciphersuites TLS_AES_128_CCM_8_SHA256" 0
 one tls13-chacha-keyupdate "-ciphersuites TLS_CHACHA20_POLY1305_SHA256" "" 1
 one tls13-aes256-hrr "-ciphersuites TLS_AES_256_GCM_SHA384 -groups X25519:P-256" "-groups P-256" 0
+one tls12-resume "-tls1_2 -cipher ECDHE-RSA-AES128-GCM-SHA256" "" 0 resume
+one tls13-resume "-ciphersuites TLS_AES_128_GCM_SHA256" "" 0 resume
 one tls13-mqtt-8883 "-ciphersuites TLS_AES_128_GCM_SHA256" "" 0 mqtt
 rm -rf "$work"
