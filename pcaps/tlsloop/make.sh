@@ -45,6 +45,7 @@ one tls12-chacha "-tls1_2 -cipher ECDHE-RSA-CHACHA20-POLY1305" "" 0
 one tls12-gcm384 "-tls1_2 -cipher ECDHE-RSA-AES256-GCM-SHA384" "" 0
 one tls12-ccm8 "-tls1_2 -cipher AES128-CCM8" "-cipher AES128-CCM8" 0
 one tls11-cbc "-tls1_1 -cipher AES128-SHA@SECLEVEL=0" "-cipher AES128-SHA@SECLEVEL=0" 0
+one tls10-cbc "-tls1 -cipher ECDHE-RSA-AES256-SHA@SECLEVEL=0" "-cipher ECDHE-RSA-AES256-SHA@SECLEVEL=0" 0
 one tls13-ccm "-ciphersuites TLS_AES_128_CCM_SHA256" "-ciphersuites TLS_AES_128_CCM_SHA256" 0
 one tls13-ccm8 "-ciphersuites TLS_AES_128_CCM_8_SHA256" "-ciphersuites TLS_AES_128_CCM_8_SHA256" 0
 one tls13-chacha-keyupdate "-ciphersuites TLS_CHACHA20_POLY1305_SHA256" "" 1

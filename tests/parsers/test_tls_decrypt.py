@@ -2,7 +2,7 @@
 
 Oracles: tshark's decrypted requests for two Firefox captures (shared/pcaps/tls-decryption, from
 Zeek's test suite); tshark -o tls.keylog_file on captures OpenSSL's s_client and s_server made over
-loopback (pcaps/tlsloop/make.sh: TLS 1.1 and 1.2 CBC with and without encrypt-then-MAC, GCM,
+loopback (pcaps/tlsloop/make.sh: TLS 1.0, 1.1 and 1.2 CBC with and without encrypt-then-MAC, GCM,
 CCM_8, ChaCha20, a resumed session; TLS 1.3 CCM, CCM_8, ChaCha20 with a KeyUpdate each way,
 AES-256-GCM after a HelloRetryRequest, a PSK resumption, MQTT on 8883); the RFC 8448 section 3
 trace's secrets, keys and records.
@@ -130,6 +130,7 @@ def test_openssl_cases_cover_the_suites() -> None:
         tls = next(r for r in meter.records if isinstance(r, TlsRecord))
         assert tls.server is not None
         got[name] = (tls.server.version, SUITES[tls.server.cipher].cipher, 22 in tls.server.extensions)
+    assert got["tls10-cbc"] == (0x0301, "cbc", True)  # IV chained from the previous record
     assert got["tls11-cbc"] == (0x0302, "cbc", True)
     assert got["tls12-cbc-etm"] == (0x0303, "cbc", True)
     assert got["tls12-cbc-sha1-mte"] == (0x0303, "cbc", False)
