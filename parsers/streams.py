@@ -132,16 +132,14 @@ class TlsReader(StreamReader):
         return True
 
     def _decrypt(self, s: TcpSession, out: list[Record], flow: Any, n: int) -> bool:
-        """Read on with the key log: the records from the stream's start, the hellos included. A
-        TLS 1.3 handshake record waits for its encrypted certificates (or the first data)."""
+        """Read on with the key log, from the stream's start (a TLS 1.3 handshake record waits
+        for its encrypted certificates)."""
         assert s.keys is not None and s.up is not None and s.dn is not None
         rec = out[n]
         hold = rec if isinstance(rec, TlsRecord) and _tls13(rec.server) else None
-        if hold is not None:
-            del out[n]
+        del out[n : n + (hold is not None)]
         self.dec = TlsFlow(s.keys, s.ports, hold)
-        for h in (s.up, s.dn):
-            h.limit = max(h.limit, KEY_WAIT_LIMIT + 2 * tls.MAX_RECORD)
+        s.up.limit = s.dn.limit = KEY_WAIT_LIMIT + 2 * tls.MAX_RECORD
         return self.dec.step(s, out, flow)
 
     def finish(self, s: TcpSession, out: list[Record], flow: Any) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import struct
+import subprocess
 from collections import Counter
 from pathlib import Path
 
@@ -335,3 +336,40 @@ def test_rfc8448_records_open() -> None:
     assert c.open(rec[0], rec[1:3], rec[5:]) == (23, FIFTY)
     with pytest.raises(BadRecord):  # the same record again: sequence 2, does not authenticate
         c.open(rec[0], rec[1:3], rec[5:])
+
+
+# ---- keys from the capture itself: a pcapng Decryption Secrets Block ---------------------------
+
+
+def dsb_keys(pcapng: Path) -> KeyLog:
+    """The TLS key log lines of a pcapng's Decryption Secrets Blocks (block type 0x0000000A,
+    draft-ietf-opsawg-pcapng 4.7), read here until the capture reader hands them over itself."""
+    data, pos, keys = pcapng.read_bytes(), 0, KeyLog()
+    order = "<" if data[8:12] == b"\x4d\x3c\x2b\x1a" else ">"
+    while pos + 12 <= len(data):
+        btype, blen = struct.unpack_from(order + "II", data, pos)
+        if btype == 0x0A:
+            stype, slen = struct.unpack_from(order + "II", data, pos + 8)
+            keys.add_dsb(stype, data[pos + 16 : pos + 16 + slen], str(pcapng))
+        pos += blen
+    return keys
+
+
+@needs_tshark
+def test_secrets_injected_into_the_capture_decrypt_and_say_so(tmp_path: Path) -> None:
+    """editcap --inject-secrets: the same capture's keys from its DSB; records say tls-dsb."""
+    out = tmp_path / "with-keys.pcapng"
+    name = "tls13-chacha-keyupdate"
+    cmd = [
+        "editcap",
+        "--inject-secrets",
+        f"tls,{LOOP / f'{name}.keylog'}",
+        str(LOOP / f"{name}.pcap"),
+        str(out),
+    ]
+    subprocess.run(cmd, check=True, capture_output=True)
+    keys = dsb_keys(out)
+    assert [s.kind for s in keys.sources] == ["tls-dsb"] and len(keys) == 1
+    meter = run_sessions(out, keys)
+    assert len(requests(meter.records)) == 1
+    assert {r.plain_source for r in meter.records if isinstance(r, HttpRecord)} == {"tls-dsb"}
