@@ -11,6 +11,7 @@ trace's secrets, keys and records.
 from __future__ import annotations
 
 import csv
+import random
 import struct
 import subprocess
 from collections import Counter
@@ -373,3 +374,31 @@ def test_secrets_injected_into_the_capture_decrypt_and_say_so(tmp_path: Path) ->
     meter = run_sessions(out, keys)
     assert len(requests(meter.records)) == 1
     assert {r.plain_source for r in meter.records if isinstance(r, HttpRecord)} == {"tls-dsb"}
+
+
+def test_corrupt_and_cut_segments_are_counted_never_raised() -> None:
+    """Bytes flipped and segments cut short (as a snap length cuts them) in ciphertext and
+    handshake alike: every run ends, each TLS flow counted under one of the decryption stats."""
+    rng = random.Random(16)
+    seen: Counter[str] = Counter()
+    for name in LOOP_CASES:
+        segs, keys = segments(LOOP / f"{name}.pcap"), keylog(LOOP / f"{name}.keylog")
+        for _ in range(5):
+            bad = []
+            for ts, up, seq, p, syn in segs:
+                if p and rng.random() < 0.3:
+                    b = bytearray(p)
+                    for _ in range(rng.randint(1, 4)):
+                        b[rng.randrange(len(b))] = rng.randrange(256)
+                    p = bytes(b[: rng.randrange(len(b))] if rng.random() < 0.3 else b)
+                bad.append((ts, up, seq, p, syn))
+            _out, stats = feed(bad, keys, cut=rng.choice([0, 3, 50]))
+            seen.update(k for k in stats if k.startswith("tls_"))
+    assert set(seen) <= {
+        "tls_decrypted",
+        "tls_record_failed",
+        "tls_no_key",
+        "tls_bad_key",
+        "tls_unsupported_suite",
+    }
+    assert seen["tls_decrypted"] and seen["tls_record_failed"] and seen["tls_bad_key"]
