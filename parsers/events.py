@@ -70,6 +70,7 @@ class DnsRecord:
     protocol: str  # dns, mdns, llmnr
     transport: str  # udp, tcp
     msg: DnsMessage
+    plain_source: str = "clear"  # where the bytes were read: clear, tls-keylog, tls-dsb (issue 16)
 
 
 @dataclass(slots=True)
@@ -95,6 +96,7 @@ class HttpRecord:
     up: bool
     index: int
     msg: HttpRequest | HttpResponse
+    plain_source: str = "clear"  # clear, or decrypted with keys from tls-keylog or tls-dsb (issue 16)
 
 
 @dataclass(slots=True)
@@ -115,6 +117,7 @@ class AppRecord:
     name: str = ""
     detail: dict[str, Any] = field(default_factory=dict)
     payload: bytes = b""
+    plain_source: str = "clear"  # clear, or decrypted with keys from tls-keylog or tls-dsb (issue 16)
 
 
 Record = DnsRecord | TlsRecord | HttpRecord | AppRecord

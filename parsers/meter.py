@@ -29,6 +29,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 
 from parsers.capture import Frame, Packet
+from parsers.decrypt.keys import KeyLog
 from parsers.events import Event, Record
 from parsers.flow import LARGE_PAYLOAD, SYN, TCP, Flow
 from parsers.initiator import sent_by_responder
@@ -78,11 +79,13 @@ class FlowMeter:
         inventory: dict[int, Protocol] | None = None,
         max_flows: int = MAX_FLOWS,
         sessions: bool = True,
+        keys: KeyLog | None = None,
     ) -> None:
         if idle_s <= 0 or active_s <= 0:
             raise ValueError("timeouts must be positive")
         self.max_flows = max_flows
         self.sessions = sessions  # application dissection (TLS, HTTP, DNS...) per flow
+        self.keys = keys  # TLS session secrets (key logs, DSBs): TLS flows are decrypted and read on
         self.is_local = is_local
         self.idle = int(idle_s * NS)
         self.active = int(active_s * NS)
@@ -368,7 +371,7 @@ class FlowMeter:
         if prev is not None:  # a continuation reads on where its predecessor was
             f.app, f.l7, prev.app = prev.app, prev.l7, None
         elif self.sessions:
-            f.app = f.l7 = new_session(proto, sport, dport, self.stats)
+            f.app = f.l7 = new_session(proto, sport, dport, self.stats, self.keys)
         if len(self.table) > 2 * self.max_flows:
             self.stats["flow_table_full_sweeps"] += 1
             self._sweep(self.clock, force=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Protocol
 
+from parsers.decrypt.keys import KeyLog
 from parsers.protocols import quic
 from parsers.tcpstream import HalfStream
 
@@ -24,6 +25,8 @@ class TcpSession(Protocol):
     stats: Counter[str]
     up: HalfStream | None
     dn: HalfStream | None
+    ports: tuple[int, int]
+    keys: KeyLog | None
 
 
 class UdpSession(Protocol):

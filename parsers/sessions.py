@@ -25,6 +25,7 @@ from contextlib import suppress
 from typing import Any
 
 from parsers.datagrams import UDP_MAX_PACKETS
+from parsers.decrypt.keys import KeyLog
 from parsers.events import AppRecord, Event, Record
 from parsers.protocols import quic, rtp
 from parsers.registry import READABLE, TCP_PORTS, TCP_SNIFFED, UDP_PORTS, UDP_SNIFFED, Protocol
@@ -69,11 +70,14 @@ def classify_tcp(first: bytes, up: bool, ports: tuple[int, int]) -> Protocol | N
 class TcpSession(Session):
     """One TCP connection: both directions reassembled and handed to the protocol's reader."""
 
-    __slots__ = ("dn", "raw", "reader", "stats", "tried", "up")
+    __slots__ = ("dn", "keys", "raw", "reader", "stats", "tried", "up")
 
-    def __init__(self, stats: Counter[str], ports: tuple[int, int] = (0, 0)) -> None:
+    def __init__(
+        self, stats: Counter[str], ports: tuple[int, int] = (0, 0), keys: KeyLog | None = None
+    ) -> None:
         super().__init__("", ports)
         self.stats = stats
+        self.keys = keys  # session secrets: a TLS flow's records are opened and read on
         self.up: HalfStream | None = None
         self.dn: HalfStream | None = None
         self.reader: StreamReader | None = None  # chosen once the protocol is known
@@ -265,10 +269,13 @@ class UdpSession(Session):
         return self.raw != 3 and self.packets < UDP_MAX_PACKETS
 
 
-def new_session(proto: int, sport: int, dport: int, stats: Counter[str]) -> TcpSession | UdpSession | None:
-    """The session a new flow starts with (None for protocols without payload dissection)."""
+def new_session(
+    proto: int, sport: int, dport: int, stats: Counter[str], keys: KeyLog | None = None
+) -> TcpSession | UdpSession | None:
+    """The session a new flow starts with (None for protocols without payload dissection);
+    ``keys``: the capture's TLS session secrets, for TCP flows to decrypt (issue 16)."""
     if proto == 6:
-        return TcpSession(stats, (sport, dport))
+        return TcpSession(stats, (sport, dport), keys)
     if proto == 17:
         return UdpSession(UDP_PORTS.get(dport) or UDP_PORTS.get(sport), stats, (sport, dport))
     return None

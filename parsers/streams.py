@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from parsers import h2stream
+from parsers.decrypt.tlsflow import KEY_WAIT_LIMIT, TlsFlow
 from parsers.events import AppRecord, DnsRecord, HttpRecord, Record, TlsRecord
 from parsers.protocols import dns, http, mqtt, rtsp, tls, websocket
 from parsers.session_types import TcpSession
@@ -93,17 +94,21 @@ class StreamReader:
 
 
 class TlsReader(StreamReader):
-    """Both directions up to the first encrypted record; the handshake dissected once."""
+    """Both directions up to the first encrypted record; the handshake dissected once. With a
+    key log (``s.keys``), the flow's records are then opened and read on (``TlsFlow``)."""
 
-    __slots__ = ("done", "pos")
+    __slots__ = ("dec", "done", "pos")
     name = "tls"
 
     def __init__(self) -> None:
         self.pos = [0, 0]  # next record header per direction; -1 once past the clear handshake
         self.done = False  # the record went out
+        self.dec: TlsFlow | None = None  # decrypting, once the handshake was dissected with a key log
 
     def step(self, s: TcpSession, out: list[Record], flow: Any, up: int, half: HalfStream) -> bool:
         """Walk new record headers only; dissect once both directions left the clear handshake."""
+        if self.dec is not None:
+            return self.dec.step(s, out, flow)
         assert s.up is not None and s.dn is not None
         done = True
         for i, h in enumerate((s.up, s.dn)):
@@ -124,13 +129,29 @@ class TlsReader(StreamReader):
             self.pos[i] = pos
             done = done and pos < 0
         if done:
+            n = len(out)
             self._emit(s, out, flow)
+            if s.keys is not None and len(out) > n:
+                return self._decrypt(s, out, flow, n)
             s.up = s.dn = None
             return False
         return True
 
+    def _decrypt(self, s: TcpSession, out: list[Record], flow: Any, n: int) -> bool:
+        """Read on with the key log, from the stream's start (a TLS 1.3 handshake record waits
+        for its encrypted certificates)."""
+        assert s.keys is not None and s.up is not None and s.dn is not None
+        rec = out[n]
+        hold = rec if isinstance(rec, TlsRecord) and _tls13(rec.server) else None
+        del out[n : n + (hold is not None)]
+        self.dec = TlsFlow(s.keys, s.ports, hold)
+        s.up.limit = s.dn.limit = KEY_WAIT_LIMIT + 2 * tls.MAX_RECORD
+        return self.dec.step(s, out, flow)
+
     def finish(self, s: TcpSession, out: list[Record], flow: Any) -> None:
-        if not self.done:
+        if self.dec is not None:
+            self.dec.finish(s, out, flow)
+        elif not self.done:
             self._emit(s, out, flow)
 
     def _emit(self, s: TcpSession, out: list[Record], flow: Any) -> None:

@@ -6,13 +6,15 @@ import warnings
 from pathlib import Path
 
 from parsers.capture import read_batches
+from parsers.decrypt.keys import KeyLog
 from parsers.lan import DEFAULT_LAN, LanPrefixes
 from parsers.meter import Flow, FlowMeter
 
 
-def run_sessions(path: Path) -> FlowMeter:
-    """The meter after a whole capture: ``done`` holds every flow, ``records`` every record."""
-    meter = FlowMeter(LanPrefixes(DEFAULT_LAN).is_local)
+def run_sessions(path: Path, keys: KeyLog | None = None) -> FlowMeter:
+    """The meter after a whole capture: ``done`` holds every flow, ``records`` every record
+    (``keys``: TLS session secrets, for the TLS flows to be decrypted)."""
+    meter = FlowMeter(LanPrefixes(DEFAULT_LAN).is_local, keys=keys)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # cryptography warns about odd certificate serials
         for batch in read_batches(str(path)):
