@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from parsers import datagrams as dg
 from parsers import streams as st
+from parsers.tls_reader import TlsReader
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +42,7 @@ class Protocol:
 
 PROTOCOLS: tuple[Protocol, ...] = (
     # TCP, in the order the first bytes are tried (RTSP before HTTP: their requests look alike)
-    Protocol("tls", "tcp", (853,), st.sniff_tls, st.TlsReader),
+    Protocol("tls", "tcp", (853,), st.sniff_tls, TlsReader),
     Protocol("rtsp", "tcp", (554,), st.sniff_rtsp, st.RtspReader, security="none"),
     Protocol("http2", "tcp", (), st.sniff_h2c, st.Http2Reader, security="none"),  # h2c, prior knowledge
     Protocol("http", "tcp", (), st.sniff_http, st.HttpReader, security="none"),

@@ -6,8 +6,9 @@ and, once the flow's protocol is known (by its first bytes, else its port: the
 holds only its own protocol's state, so a new protocol is a new class here and one line
 in the registry, not another slot on every session.
 
-Two kinds: ``TlsReader`` walks record headers until both directions left the clear
-handshake, then dissects it once; ``MessageReader`` subclasses (HTTP with its WebSocket
+Two kinds: ``parsers.tls_reader.TlsReader`` walks record headers until both directions left
+the clear handshake, then dissects it once (and with a key log reads on inside);
+``MessageReader`` subclasses (HTTP with its WebSocket
 upgrade, MQTT, RTSP, DNS over TCP) parse whole messages out of what is held, consume
 them and keep the rest, so a connection open for hours is read with bounded memory.
 """
@@ -17,9 +18,8 @@ from __future__ import annotations
 from typing import Any
 
 from parsers import h2stream
-from parsers.decrypt.tlsflow import KEY_WAIT_LIMIT, TlsFlow
-from parsers.events import AppRecord, DnsRecord, HttpRecord, Record, TlsRecord
-from parsers.protocols import dns, http, mqtt, rtsp, tls, websocket
+from parsers.events import AppRecord, DnsRecord, HttpRecord, Record
+from parsers.protocols import dns, http, mqtt, rtsp, websocket
 from parsers.session_types import TcpSession
 from parsers.tcpstream import HalfStream
 
@@ -91,107 +91,6 @@ class StreamReader:
 
     def finish(self, s: TcpSession, out: list[Record], flow: Any) -> None:
         """The flow ended: dissect what is still held."""
-
-
-class TlsReader(StreamReader):
-    """Both directions up to the first encrypted record; the handshake dissected once. With a
-    key log (``s.keys``), the flow's records are then opened and read on (``TlsFlow``)."""
-
-    __slots__ = ("dec", "done", "pos")
-    name = "tls"
-
-    def __init__(self) -> None:
-        self.pos = [0, 0]  # next record header per direction; -1 once past the clear handshake
-        self.done = False  # the record went out
-        self.dec: TlsFlow | None = None  # decrypting, once the handshake was dissected with a key log
-
-    def step(self, s: TcpSession, out: list[Record], flow: Any, up: int, half: HalfStream) -> bool:
-        """Walk new record headers only; dissect once both directions left the clear handshake."""
-        if self.dec is not None:
-            return self.dec.step(s, out, flow)
-        assert s.up is not None and s.dn is not None
-        done = True
-        for i, h in enumerate((s.up, s.dn)):
-            if self.pos[i] < 0:
-                continue
-            data = h.data
-            if h.start == 0 and 0 < len(data) <= 8 and not tls_record_start(data):
-                data.clear()  # keep-alive garbage ahead of the handshake (see TcpSession.feed)
-                h.base = -1
-            pos = self.pos[i]
-            while pos + 5 <= len(data):
-                if data[pos] not in (21, 22):  # CCS, application data or not TLS: the clear part is over
-                    pos = -1
-                    break
-                pos += 5 + ((data[pos + 3] << 8) | data[pos + 4])
-            if pos >= 0 and h.full:
-                pos = -1
-            self.pos[i] = pos
-            done = done and pos < 0
-        if done:
-            n = len(out)
-            self._emit(s, out, flow)
-            if s.keys is not None and len(out) > n:
-                return self._decrypt(s, out, flow, n)
-            s.up = s.dn = None
-            return False
-        return True
-
-    def _decrypt(self, s: TcpSession, out: list[Record], flow: Any, n: int) -> bool:
-        """Read on with the key log, from the stream's start (a TLS 1.3 handshake record waits
-        for its encrypted certificates)."""
-        assert s.keys is not None and s.up is not None and s.dn is not None
-        rec = out[n]
-        hold = rec if isinstance(rec, TlsRecord) and _tls13(rec.server) else None
-        del out[n : n + (hold is not None)]
-        self.dec = TlsFlow(s.keys, s.ports, hold)
-        s.up.limit = s.dn.limit = KEY_WAIT_LIMIT + 2 * tls.MAX_RECORD
-        return self.dec.step(s, out, flow)
-
-    def finish(self, s: TcpSession, out: list[Record], flow: Any) -> None:
-        if self.dec is not None:
-            self.dec.finish(s, out, flow)
-        elif not self.done:
-            self._emit(s, out, flow)
-
-    def _emit(self, s: TcpSession, out: list[Record], flow: Any) -> None:
-        """Dissect both directions' clear part once. The flow counts as ``malformed_tls`` when a
-        direction's records or hellos are not TLS (its hellos read before that are kept), else as
-        ``truncated_tls`` when a direction stops inside a record for want of bytes (the capture
-        or the flow ended there; a direction that filled its window is neither), else as
-        ``dissected_tls``."""
-        assert s.up is not None and s.dn is not None
-        self.done = True
-        rec = TlsRecord(flow, s.up.ts_at(0) or s.dn.ts_at(0), "tcp")
-        malformed = truncated = False
-        for half in (s.up, s.dn):
-            try:
-                scan = tls.scan_records(bytes(half.data))
-                malformed = malformed or bool(scan.malformed)
-                truncated = truncated or (scan.truncated and not half.full)
-                rec.alerts += scan.alerts
-                for mtype, body in scan.handshake:
-                    if mtype == 1 and rec.client is None and half is s.up:
-                        rec.client = tls.parse_client_hello(body)
-                    elif mtype == 2 and rec.server is None and half is s.dn:
-                        rec.server = tls.parse_server_hello(body)
-                    elif mtype == 11 and half is s.dn and not rec.certs and not _tls13(rec.server):
-                        rec.certs = tls.parse_certificates(body)  # sent in clear up to TLS 1.2
-            except tls.TlsError:
-                malformed = True
-        read = rec.client is not None or rec.server is not None or bool(rec.alerts)
-        if malformed or truncated or read:
-            s.stats["malformed_tls" if malformed else "truncated_tls" if truncated else "dissected_tls"] += 1
-        if not read:
-            s.security = "tls"
-            return
-        if rec.client is not None:
-            s.sni = rec.client.sni
-        version = rec.server.version if rec.server is not None else 0
-        s.security = tls.version_name(version) if version in tls.VERSIONS else "tls"
-        if s.sni and version == 0 and rec.client is not None and rec.client.version >= 0x0304:
-            s.security = "tls"  # offered 1.3 but the answer was not seen
-        out.append(rec)
 
 
 class StopStream(Exception):
@@ -547,10 +446,6 @@ def _interleaved(data: bytes, st: rtsp.RtspStream) -> tuple[int, int, bytes] | N
             return pos, channel, data[pos + 4 : pos + 4 + size]
         pos += 4 + size  # RTCP
     return None
-
-
-def _tls13(server: tls.ServerHello | None) -> bool:
-    return server is not None and server.version >= 0x0304
 
 
 def _uri_host(uri: str) -> str:
