@@ -17,7 +17,9 @@ from appliance.store.backends import open_store
 from tests.support.paths import ROOT
 
 LAB = ROOT / "pcaps" / "lab"
-FILES = ("lab.pcapng", "lab.truth.yaml", "lab.flows.csv", "lab.bench.yaml", "lab.phases.csv")
+FILES = ("lab.pcapng", "lab.truth.yaml", "lab.flows.csv", "lab.bench.yaml", "lab.phases.csv",
+         "lab-tls.pcapng", "lab-tls.keys.log", "lab-tls.truth.yaml", "lab-tls.bench.yaml",
+         "lab-tls.phases.csv")  # fmt: skip
 
 
 def generate(out: Path, *args: str) -> subprocess.CompletedProcess[str]:
