@@ -1,13 +1,15 @@
-"""The lab's personal data inside TLS 1.3: the smartwatch and the children's watch send exactly what
-they send in the clear lab, but only over TLS 1.3, with the key log beside the capture (issue 16).
+"""The lab's personal data inside TLS 1.3: the smartwatch, the children's watch and the speaker send
+exactly what they send in the clear lab, but only over TLS 1.3, with the key log beside the capture
+(issue 16).
 
-The payloads are ``pcaps.synth.personal``'s own builders (``watch``, ``child_watch``) driven
-through a ``Sender`` whose transports are TLS 1.3 connections (``pcaps.synth.tls13``): the
+The payloads are ``pcaps.synth.personal``'s own builders (``watch``, ``child_watch``, ``speaker``)
+driven through a ``Sender`` whose transports are TLS 1.3 connections (``pcaps.synth.tls13``): the
 smartwatch's HTTP over HTTP/2 (ALPN h2, AES-128-GCM), its MQTT over TLS on 8883 (ALPN mqtt,
-AES-256-GCM), the children's watch's HTTP/1.1 over TLS (ChaCha20-Poly1305). With ``tls=False``
-the very same plaintext streams go in clear (HTTP/2 with prior knowledge, RFC 9113 3.3, HTTP/1.1,
-MQTT on 1883) at the very same times: that twin is what detection inside TLS is held to. The
-secrets come from an RNG of their own, so both builds draw the same payloads and TCP numbers.
+AES-256-GCM), the children's watch's HTTP/1.1 over TLS (ChaCha20-Poly1305), the speaker's HTTP
+over HTTP/2 (AES-256-GCM). With ``tls=False`` the very same plaintext streams go in clear (HTTP/2
+with prior knowledge, RFC 9113 3.3, HTTP/1.1, MQTT on 1883) at the very same times: that twin is
+what detection inside TLS is held to. The secrets come from an RNG of their own, so both builds
+draw the same payloads and TCP numbers.
 
 HTTP/2 frames and HPACK blocks are written by the ``h2`` library's client and server state
 machines talking in memory, as ``tests.support.h2gen`` does: the framing is a real stack's,
@@ -30,8 +32,12 @@ from pcaps.synth.hosts import T0, Host
 from pcaps.synth.network import CLOUD, Lab
 from pcaps.synth.tls13 import AES_128_GCM, AES_256_GCM, CHACHA20, Tls13
 
-DEVICES = ("watch", "child_watch")
-HTTP_OVER = {"watch": ("h2", AES_128_GCM), "child_watch": ("http/1.1", CHACHA20)}
+DEVICES = ("watch", "child_watch", "speaker")
+HTTP_OVER = {
+    "watch": ("h2", AES_128_GCM),
+    "child_watch": ("http/1.1", CHACHA20),
+    "speaker": ("h2", AES_256_GCM),
+}
 MQTT_SUITE = AES_256_GCM
 HTTPS, MQTTS = 443, 8883  # IANA
 SUITE_NAMES = {AES_128_GCM: "TLS_AES_128_GCM_SHA256", AES_256_GCM: "TLS_AES_256_GCM_SHA384",
@@ -186,6 +192,7 @@ def build(seed: int, tls: bool = True) -> tuple[Lab, TlsSender]:
     s = TlsSender(lab, seen, tls, random.Random(f"lab-tls secrets {seed}"))
     personal.watch(s)
     personal.child_watch(s)
+    personal.speaker(s)
     lab.seen = sorted(seen, key=lambda x: (x.t, x.device, x.data_type, x.carrier))
     return lab, s
 

@@ -44,6 +44,8 @@ class _Writer:
 
     def __init__(self, suite_id: int, secret: bytes) -> None:
         suite = SUITES[suite_id]
+        if suite.cipher not in ("gcm", "chacha") or not suite.tls13:
+            raise ValueError(f"the lab writes AES-GCM and ChaCha20 TLS 1.3 suites, not {suite.name}")
         key, self.iv = schedule.traffic_keys(suite, secret)
         self.aead = ChaCha20Poly1305(key) if suite.cipher == "chacha" else AESGCM(key)
         self.seq = 0

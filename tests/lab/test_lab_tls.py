@@ -1,12 +1,13 @@
 """The lab's personal data inside TLS 1.3 (issue 16): with the key log it is found as the same data
 sent in clear is; without it, not at all.
 
-``pcaps/lab/lab-tls.pcapng`` (``pcaps/synth/lab_tls.py``) holds the smartwatch's and the children's
-watch's personal data over TLS 1.3 only: HTTP/2, HTTP/1.1 and MQTT inside, three suites, and
-``lab-tls.keys.log`` beside it. Its clear twin (``lab_tls.build(tls=False)``) sends the very same
-plaintext at the very same times without TLS. Both go through the replay's ``Pipeline`` (its meter
-given the key log, as ``replay --keylog`` will) and are scored against their own ground truth:
-precision and recall per data type, reporting intervals and location decimals must be equal.
+``pcaps/lab/lab-tls.pcapng`` (``pcaps/synth/lab_tls.py``) holds the smartwatch's, the children's
+watch's and the speaker's personal data over TLS 1.3 only: HTTP/2, HTTP/1.1 and MQTT inside,
+three suites, and ``lab-tls.keys.log`` beside it. Its clear twin (``lab_tls.build(tls=False)``)
+sends the very same plaintext at the very same times without TLS. Both go through the replay's
+``Pipeline`` (its meter given the key log, as ``replay --keylog`` will) and are scored against
+their own ground truth: precision and recall per data type, reporting intervals and location
+decimals must be equal.
 tshark with the key log is the independent check of what the capture holds.
 """
 
@@ -157,13 +158,14 @@ def test_capture_holds_personal_data_only_inside_tls(runs: dict[str, Any]) -> No
         "TLS_AES_256_GCM_SHA384 mqtt": 1,
         "TLS_AES_128_GCM_SHA256 h2": 4,
         "TLS_CHACHA20_POLY1305_SHA256 http/1.1": 19,
+        "TLS_AES_256_GCM_SHA384 h2": 10,
     }
     assert {r["transport"] for r in truth["requests"]} == {"h2", "http/1.1", "mqtt"}
     kinds = {e["data_type"] for e in truth["observations"]}
     assert kinds >= {"location", "imei", "persona:imei", "phone", "imsi", "iccid", "meid", "wifi_scan",
                      "cell_tower", "health:heart_rate", "health:spo2", "health:steps", "health:sleep",
-                     "health:blood_pressure", "health:temperature"}  # fmt: skip
-    assert {e["decimals"] for e in truth["observations"] if e["data_type"] == "location"} == {5, 6}
+                     "health:blood_pressure", "health:temperature", "audio"}  # fmt: skip
+    assert {e["decimals"] for e in truth["observations"] if e["data_type"] == "location"} == {2, 5, 6}
     stats = runs["tls"].stats
     assert stats["tls_decrypted"] == sum(truth["tls_sessions"].values())
     assert not stats["tls_bad_key"] and not stats["tls_no_key"] and not stats["tls_record_failed"]
