@@ -132,6 +132,7 @@ class Observer:
                     excerpt=h.value if self.raw else mask_hit(h.data_type, h.value),
                     detail=json.dumps(h.detail, sort_keys=True, default=str),
                     phase=phase,
+                    plaintext=getattr(rec, "plain_source", "clear"),
                 )
             )
         return out

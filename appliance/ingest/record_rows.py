@@ -208,6 +208,7 @@ class RecordRows:
             body_bytes=len(msg.body),
             status=0 if req else getattr(msg, "status", 0),
             truncated=1 if msg.truncated else 0,
+            plaintext=r.plain_source,
         )
 
     def _field(self, key: str, value: Any) -> Any:
@@ -249,4 +250,5 @@ class RecordRows:
             name=name,
             detail=json.dumps(detail, sort_keys=True, default=str, ensure_ascii=False),
             payload_bytes=len(r.payload),
+            plaintext=r.plain_source,
         )

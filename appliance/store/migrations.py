@@ -198,9 +198,16 @@ def _v15(store: Store) -> None:
     add_columns(store, "devices", "attributed_by")
 
 
+def _v16(store: Store) -> None:
+    """Decrypted content: where each message's content was read (``plaintext``: clear, tls-keylog,
+    tls-dsb) in http, app_events and observations; rows stored before (all read in clear) have ''."""
+    for table in ("http", "app_events", "observations"):
+        add_columns(store, table, "plaintext")
+
+
 STEPS: tuple[Step, ...] = tuple(
     Step(int(f.__name__[2:]), (f.__doc__ or "").split("\n")[0], f)
-    for f in (_v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11, _v12, _v13, _v14, _v15)
+    for f in (_v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11, _v12, _v13, _v14, _v15, _v16)
 )
 assert [s.number for s in STEPS] == list(range(OLDEST + 1, SCHEMA_VERSION + 1)), "one step per version"
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 from appliance.store.table import AGG, KEY, C, Column, Table, batched
 from appliance.store.table import BATCH as BATCH  # re-exported: the spool and the inserts tag rows with it
 
-SCHEMA_VERSION = 15  # 15: attributed_by; 14: dns sections; 13: bursts spread; 12: coord_system
+SCHEMA_VERSION = 16  # 16: plaintext; 15: attributed_by; 14: dns sections; 13: bursts spread
 
 
 CAPTURES = Table(
@@ -284,13 +284,18 @@ TLS = Table(
     order_by="capture_id, ingest_id, device_mac, ts_ns",
 )
 
+# where a message's content was read (issue 16): in clear, or decrypted with a key log or with the
+# capture's own Decryption Secrets Blocks (parsers.decrypt.keys.KEYLOG / DSB)
+PLAINTEXT_DOC = "where the content was read: clear, tls-keylog or tls-dsb (decrypted); '' before schema 16"
+
 HTTP = Table(
     "http",
-    "HTTP/1.x requests and responses, one row per message; values masked unless raw evidence is on.",
+    "HTTP/1.x and HTTP/2 requests and responses, one row per message; values masked unless raw evidence"
+    " is on.",
     (
         *_event_head("message"),
         C("is_response", "UInt8", "1 for a response"),
-        C("idx", "UInt32", "n-th request (or response) on the connection: pairs them"),
+        C("idx", "UInt32", "n-th request (or response) on the connection, HTTP/2: the stream id; pairs them"),
         C("method", "String", "request method"),
         C("host", "String", "Host header"),
         C("path", "String", "request path"),
@@ -301,6 +306,7 @@ HTTP = Table(
         C("body_bytes", "UInt64", "body bytes after content decoding (up to the limit)"),
         C("status", "UInt16", "response status"),
         C("truncated", "UInt8", "1 if the body was cut by the capture or the size limit"),
+        C("plaintext", "String", PLAINTEXT_DOC),
     ),
     order_by="capture_id, ingest_id, device_mac, ts_ns",
 )
@@ -317,6 +323,7 @@ APP_EVENTS = Table(
         C("name", "String", "what it is about: topic, URI, hostname, search target (masked)"),
         C("detail", "String", "the protocol's other fields as JSON (masked)"),
         C("payload_bytes", "UInt64", "application payload bytes carried"),
+        C("plaintext", "String", PLAINTEXT_DOC),
     ),
     order_by="capture_id, ingest_id, device_mac, ts_ns",
 )
@@ -344,6 +351,7 @@ OBSERVATIONS = Table(
         C("excerpt", "String", "the value masked (as sent when raw evidence is on)"),
         C("detail", "String", "JSON: coordinate system, accuracy, hash form, media format and size..."),
         C("phase", "String", "test phase the message was sent in"),
+        C("plaintext", "String", PLAINTEXT_DOC),
     ),
     order_by="capture_id, ingest_id, device_mac, data_type, ts_ns",
 )

@@ -203,6 +203,10 @@ def test_observations_carry_the_same_values_and_decimals(runs: dict[str, Any]) -
         )
 
     assert seen(runs["tls"].obs) == seen(runs["clear"].obs)
+    # each row says where its content was read (issue 16): decrypted with the key log, or in clear
+    assert {o["plaintext"] for o in runs["tls"].obs} == {"tls-keylog"}
+    assert {o["plaintext"] for o in runs["clear"].obs} == {"clear"}
+    assert {h["plaintext"] for h in runs["tls"].http} == {"tls-keylog"}
     truth = runs["truth"]["observations"]
     pairs = match(truth, runs["tls"].obs)
     wrong = [

@@ -254,6 +254,7 @@ CREATE TABLE IF NOT EXISTS `tapaudit`.`http` (
     `body_bytes` UInt64,
     `status` UInt16,
     `truncated` UInt8,
+    `plaintext` String,
     `batch` UInt32 DEFAULT 0
 )
 ENGINE = MergeTree()
@@ -271,6 +272,7 @@ CREATE TABLE IF NOT EXISTS `tapaudit`.`app_events` (
     `name` String,
     `detail` String,
     `payload_bytes` UInt64,
+    `plaintext` String,
     `batch` UInt32 DEFAULT 0
 )
 ENGINE = MergeTree()
@@ -295,6 +297,7 @@ CREATE TABLE IF NOT EXISTS `tapaudit`.`observations` (
     `excerpt` String,
     `detail` String,
     `phase` String,
+    `plaintext` String,
     `batch` UInt32 DEFAULT 0
 )
 ENGINE = MergeTree()
