@@ -74,6 +74,8 @@ class KeyFollower:
             at = self.offsets.get(path, 0)
             try:
                 with open(path, "rb") as fh:
+                    if os.fstat(fh.fileno()).st_size < at:  # truncated or replaced: read it again
+                        at = 0
                     fh.seek(at)
                     new = fh.read()
             except OSError:
