@@ -72,6 +72,8 @@ def evidence_cmd(
     if res.key_lines:
         where = res.keylog_path or "its decryption secrets block"
         out.print(f"{res.key_lines} TLS key line(s) for these flows in {where}")
+    if res.tls_without_key:
+        out.print(f"[yellow]{res.tls_without_key} TLS handshake(s) of these flows have no key[/]")
     t = table(
         "Flows",
         (

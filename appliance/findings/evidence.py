@@ -81,6 +81,7 @@ class ExportResult:
     flows: list[FlowEvidence] = field(default_factory=list)
     key_lines: int = 0  # TLS key log lines handed over (beside the file, or in its DSB)
     keylog_path: str = ""  # the key log written beside the file ('' when none, or in a DSB)
+    tls_without_key: int = 0  # the finding's TLS handshakes (client randoms) with no key line
 
     @property
     def complete(self) -> bool:
@@ -141,9 +142,10 @@ def export(
         for r in rows
     ]
     lines: list[str] = []
+    without_key = 0
     if keylog_out or dsb:  # before anything is written: a refusal leaves no half-handed evidence
         try:
-            lines = finding_key_lines(store, fid, cid, ids)
+            lines, without_key = finding_key_lines(store, fid, cid, ids)
         except KeysError as exc:
             raise EvidenceError(str(exc)) from None
     frames, link_types = _collect(files, flows)
@@ -173,6 +175,7 @@ def export(
         created_ns=created,
         flows=flows,
         key_lines=len(lines),
+        tls_without_key=without_key,
         keylog_path=os.path.abspath(keylog_out) if keylog_out else "",
     )
     store.insert(

@@ -24,8 +24,9 @@ class KeysError(Exception):
     """The finding's keys cannot be handed over; one line meant for the user."""
 
 
-def finding_key_lines(store: Store, fid: str, cid: str, flow_ids: list[int]) -> list[str]:
-    """The key log lines of the finding's TLS flows; KeysError when there are none to give."""
+def finding_key_lines(store: Store, fid: str, cid: str, flow_ids: list[int]) -> tuple[list[str], int]:
+    """The key log lines of the finding's TLS flows, and how many of its TLS handshakes (client
+    randoms) have no line; KeysError when there is no line at all to give."""
     randoms = queries.client_randoms(store, cid, flow_ids)
     if not randoms:
         raise KeysError(f"finding {fid}: none of its flows has a TLS handshake with a known client random")
@@ -50,7 +51,8 @@ def finding_key_lines(store: Store, fid: str, cid: str, flow_ids: list[int]) -> 
         raise KeysError(
             f"finding {fid}: no key for its {len(randoms)} TLS flow(s) in the keys it was replayed with"
         )
-    return lines
+    have = {line.split()[1] for line in lines}
+    return lines, sum(1 for r in randoms if r not in have)
 
 
 def _add_file(keys: KeyLog, path: str, want: str) -> None:

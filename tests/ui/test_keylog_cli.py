@@ -122,10 +122,13 @@ def test_a_pcapng_brings_its_own_keys(tmp_path: Path) -> None:
     assert (ks["kind"], ks["path"], ks["sha256"], ks["lines"]) == ("tls-dsb", str(ng), sha, 1)
 
 
-def _finding(db: Path, fid: str) -> None:
-    """A finding naming every TLS flow of the capture (the rule does not matter to evidence)."""
+def _finding(db: Path, fid: str, client_random: str = "") -> None:
+    """A finding naming every TLS flow of the capture, or the one of this ClientHello random
+    (the rule does not matter to evidence)."""
     cap = _query(db, "SELECT capture_id, ingest_id FROM {db}.captures ORDER BY ingest_id DESC LIMIT 1")[0]
-    flows = [int(r["flow_id"]) for r in _query(db, "SELECT DISTINCT flow_id FROM {db}.tls")]
+    where = "WHERE client_random = %(r)s" if client_random else ""
+    flows = [int(r["flow_id"]) for r in _query(db, f"SELECT DISTINCT flow_id FROM {{db}}.tls {where}",
+                                                 {"r": client_random})]  # fmt: skip
     assert flows
     empty = ("device_mac", "rules_sha256", "declaration_sha256", "statement", "statement_zh")
     fields: dict[str, Any] = dict.fromkeys(empty, "")
@@ -187,3 +190,31 @@ def test_raw_evidence_keeps_the_lines_for_when_the_key_file_is_gone(tmp_path: Pa
     p = cli("evidence", fid, "-o", str(ng), "--dsb", db=db)
     assert p.returncode == 0, p.stderr
     assert _requests(ng) == _oracle()
+
+
+@pytest.mark.tshark
+def test_evidence_keys_are_exactly_the_findings_flows(tmp_path: Path) -> None:
+    """Two captures merged, replayed with both key logs: a finding on one flow gets its line only;
+    replayed with one key log, a finding on both flows says one handshake has no key."""
+    stream_pcap, stream_keys = _copy(tmp_path)
+    other_pcap, other_keys = _copy(tmp_path, "tls12-decryption")
+    merged = tmp_path / "merged.pcap"
+    subprocess.run(
+        ["mergecap", "-F", "pcap", "-w", str(merged), str(stream_pcap), str(other_pcap)], check=True
+    )
+    db = tmp_path / "db"
+    p = cli("replay", str(merged), "--keylog", str(stream_keys), "--keylog", str(other_keys), "-q", db=db)
+    assert p.returncode == 0, p.stderr
+    fid, want = "d6" * 8, stream_keys.read_text().split()
+    _finding(db, fid, client_random=want[1])
+    out, keys = tmp_path / "one.pcap", tmp_path / "one.keys"
+    doc = json.loads(cli("evidence", fid, "-o", str(out), "--keylog-out", str(keys), "--json", db=db).stdout)
+    assert (doc["key_lines"], doc["tls_without_key"]) == (1, 0)
+    assert keys.read_text().split() == want  # not the other capture's line
+    assert _requests(out, ("-o", f"tls.keylog_file:{keys}")) == _oracle()
+
+    db2 = tmp_path / "db2"
+    assert cli("replay", str(merged), "--keylog", str(stream_keys), "-q", db=db2).returncode == 0
+    _finding(db2, fid)
+    doc = json.loads(cli("evidence", fid, "-o", str(out), "--keylog-out", str(keys), "--json", db=db2).stdout)
+    assert (doc["key_lines"], doc["tls_without_key"]) == (1, 1)
