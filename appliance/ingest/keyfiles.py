@@ -132,9 +132,12 @@ def lines_for(keys: KeyLog, randoms: Iterable[bytes] | None = None) -> list[str]
     return out
 
 
-def key_line_rows(cid: str, ingest: int, keys: KeyLog) -> list[tuple[object, ...]]:
-    """``capture_key_lines`` rows (only with --raw-evidence: they hold the secrets)."""
+def key_line_rows(
+    cid: str, ingest: int, keys: KeyLog, randoms: Iterable[bytes] | None = None
+) -> list[tuple[object, ...]]:
+    """``capture_key_lines`` rows (only with --raw-evidence: they hold the secrets): the lines of
+    ``randoms`` (the capture's own handshakes, so keys for other captures are not kept), or all."""
     return [
         CAPTURE_KEY_LINES.row(capture_id=cid, ingest_id=ingest, client_random=line.split()[1], line=line)
-        for line in lines_for(keys)
+        for line in lines_for(keys, randoms)
     ]

@@ -153,7 +153,12 @@ def replay(store: Store, path: str, opts: ReplayOptions, progress: Progress | No
                          for k in keys.sources]  # fmt: skip
         store.insert("capture_keys", key_rows(cid, ingest, keys.sources))
         if opts.raw_evidence:  # the lab asked to keep the secrets (evidence after the file is gone)
-            store.insert("capture_key_lines", key_line_rows(cid, ingest, keys))
+            seen = store.query(
+                "SELECT DISTINCT client_random FROM {db}.tls WHERE ingest_id = %(i)s AND client_random != ''",
+                {"i": ingest},
+            )  # only the keys of this capture's own handshakes
+            randoms = [bytes.fromhex(str(r["client_random"])) for r in seen]
+            store.insert("capture_key_lines", key_line_rows(cid, ingest, keys, randoms))
     store.rollup_flows("ingest_id = %(i)s", {"i": ingest})
     store.insert(
         "captures",

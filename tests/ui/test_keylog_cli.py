@@ -179,8 +179,12 @@ def test_evidence_hands_over_exactly_the_findings_keys(tmp_path: Path) -> None:
 @pytest.mark.tshark
 def test_raw_evidence_keeps_the_lines_for_when_the_key_file_is_gone(tmp_path: Path) -> None:
     pcap, keylog = _copy(tmp_path)
+    _other_pcap, other = _copy(tmp_path, "tls12-decryption")  # keys for another capture: not kept
     db = tmp_path / "db"
-    assert cli("replay", str(pcap), "--keylog", str(keylog), "--raw-evidence", "-q", db=db).returncode == 0
+    p = cli(
+        "replay", str(pcap), "--keylog", str(keylog), "--keylog", str(other), "--raw-evidence", "-q", db=db
+    )
+    assert p.returncode == 0, p.stderr
     kept = _query(db, "SELECT line FROM {db}.capture_key_lines")
     assert [r["line"].split() for r in kept] == [keylog.read_text().split()]
     keylog.unlink()
