@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from appliance.store.backends import open_store
-from appliance.store.schema import FINDINGS
+from appliance.store.schema import FINDINGS, TABLES
 from tests.support.paths import shared_path
 from tests.support.run import cli
 from tests.support.tshark import tshark_fields
@@ -222,3 +222,30 @@ def test_evidence_keys_are_exactly_the_findings_flows(tmp_path: Path) -> None:
     _finding(db2, fid)
     doc = json.loads(cli("evidence", fid, "-o", str(out), "--keylog-out", str(keys), "--json", db=db2).stdout)
     assert (doc["key_lines"], doc["tls_without_key"]) == (1, 1)
+
+
+def _secret_columns(db: Path, secret: str) -> set[str]:
+    """Every table.column of every declared table whose value holds the secret (hex, either case)."""
+    found = set()
+    store = open_store(str(db))
+    try:
+        for t in TABLES:
+            for row in store.query(f"SELECT * FROM {{db}}.`{t.name}`"):
+                for col, value in row.items():
+                    if secret in str(value).lower():
+                        found.add(f"{t.name}.{col}")
+    finally:
+        store.close()
+    return found
+
+
+def test_no_secret_at_rest_or_in_output_unless_raw_evidence(tmp_path: Path) -> None:
+    pcap, keylog = _copy(tmp_path)
+    secret = keylog.read_text().split()[2].lower()
+    db = tmp_path / "db"
+    p = cli("replay", str(pcap), "--keylog", str(keylog), "--json", db=db)
+    assert p.returncode == 0 and secret not in (p.stdout + p.stderr).lower()
+    assert _secret_columns(db, secret) == set()
+    raw = tmp_path / "raw"
+    assert cli("replay", str(pcap), "--keylog", str(keylog), "--raw-evidence", "-q", db=raw).returncode == 0
+    assert _secret_columns(raw, secret) == {"capture_key_lines.line"}  # the scan sees it when kept
