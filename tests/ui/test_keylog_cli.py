@@ -65,6 +65,11 @@ def _requests(path: Path, options: tuple[str, ...] = ()) -> list[tuple[str, str]
     return [(r["http.host"][0], r["http.request.uri"][0]) for _n, r in sorted(rows.items())]
 
 
+def _counted(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Key file rows with their line counts as ints (a server returns UInt64 as text in JSON)."""
+    return [{k: (int(v) if k.endswith("lines") else v) for k, v in r.items()} for r in rows]
+
+
 @pytest.mark.tshark
 def test_replay_keylog_records_the_file_and_the_client_randoms(tmp_path: Path) -> None:
     pcap, keylog = _copy(tmp_path)
@@ -77,12 +82,14 @@ def test_replay_keylog_records_the_file_and_the_client_randoms(tmp_path: Path) -
     assert cap["key_files"] == [want]
     assert set(cap["tls"]) == {"decrypted", "no_key", "failed"}  # the decryption core fills the counts
     rows = _query(db, "SELECT path, sha256, kind, lines, bad_lines FROM {db}.capture_keys")
-    assert [{k: (int(v) if k.endswith("lines") else v) for k, v in r.items()} for r in rows] == [want]
+    assert _counted(rows) == [want]
     assert _query(db, "SELECT count() AS n FROM {db}.capture_key_lines") == [{"n": 0}]  # secrets not kept
     stored = {r["client_random"] for r in _query(db, "SELECT client_random FROM {db}.tls")}
     hellos = tshark_fields(pcap, "tls.handshake.type == 1", ["tls.handshake.random"])
     assert stored == {r["tls.handshake.random"][0].replace(":", "") for r in hellos.values()}
     assert keylog.read_text().split()[1] in stored
+    [listed] = json.loads(cli("captures", "--json", db=db).stdout)
+    assert _counted(listed["key_files"]) == [want]
     human = cli("replay", str(pcap), "--keylog", str(keylog), "--force", db=db)
     assert "TLS flows:" in human.stderr and "key files 1" in human.stderr
 

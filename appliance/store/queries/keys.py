@@ -8,12 +8,13 @@ from appliance.store.backends import Store
 from appliance.store.queries.scope import Rows, scope
 
 
-def capture_keys(store: Store, capture_id: str) -> Rows:
-    """The key files of one capture's current run: path, sha256, kind, lines, bad lines."""
-    where, params = scope([capture_id])
+def capture_keys(store: Store, capture_id: str | None = None) -> Rows:
+    """The key files of one capture's current run (or of every stored capture's): capture, path,
+    sha256, kind, lines, bad lines."""
+    where, params = scope([capture_id] if capture_id else None)
     return store.query(
-        f"""SELECT path, sha256, kind, lines, bad_lines FROM {{db}}.capture_keys WHERE {where}
-        ORDER BY kind, path""",
+        f"""SELECT capture_id, path, sha256, kind, lines, bad_lines FROM {{db}}.capture_keys WHERE {where}
+        ORDER BY capture_id, kind, path""",
         params,
     )
 
