@@ -142,6 +142,15 @@ LABELS: dict[str, tuple[str, str]] = {
     "upload_bench": ("Bench file (optional)", "测试台文件（可选）"),
     "upload_phases": ("Phases file (optional)", "阶段文件（可选）"),
     "upload_decls": ("Declaration files (optional)", "声明文件（可选）"),
+    "upload_keylogs": ("TLS key logs (optional, SSLKEYLOGFILE)", "TLS 密钥日志（可选，SSLKEYLOGFILE）"),
+    "upload_keylogs_help": (
+        "Session keys to decrypt the captures' TLS. Kept readable by the appliance only, never shown.",
+        "用于解密抓包中 TLS 的会话密钥。仅设备可读，从不显示。",
+    ),
+    "tls_counts": (
+        "TLS flows {decrypted} decrypted, {no_key} without key, {failed} failed",
+        "TLS 流：已解密 {decrypted}，无密钥 {no_key}，失败 {failed}",
+    ),
     "ingest": ("Ingest and assess", "导入并评估"),
     "no_capture_chosen": ("Choose at least one capture file.", "请至少选择一个抓包文件。"),
     "ingested": ("Ingested", "已导入"),

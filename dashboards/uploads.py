@@ -5,8 +5,10 @@ No Streamlit here: the dashboard's Captures page calls these with the store it o
 
 - ``save_upload`` keeps an uploaded file under ``<uploads>/<sha256 prefix>/<name>``,
   refusing a capture that is not pcap or pcapng (``parsers.capture.sniff_format``);
-- ``ingest`` replays captures (with an optional bench and phases file), then assesses
-  each with the optional declarations, as ``tapaudit replay`` then ``tapaudit assess`` do;
+- ``ingest`` replays captures (with an optional bench and phases file, and TLS key logs), then
+  assesses each with the optional declarations, as ``tapaudit replay`` then ``tapaudit assess`` do;
+  key logs are kept readable by the owner only (``save_upload(secret=True)``), where evidence
+  reads them again; their content is never shown (issue 16);
 - ``delete_capture`` removes every row of a capture from every table but ``meta``.
 """
 
@@ -18,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from appliance.findings.assess import assess
+from appliance.ingest.keyfiles import load_keys
 from appliance.ingest.replay import Progress, ReplayOptions, ReplayResult, replay
 from appliance.lab.bench import load_bench
 from appliance.lab.phases import load_phases
@@ -39,17 +42,21 @@ def _safe_name(name: str) -> str:
     return base if base not in ("", ".", "..") else "upload"
 
 
-def save_upload(folder: str, name: str, content: bytes, capture: bool = False) -> str:
+def save_upload(folder: str, name: str, content: bytes, capture: bool = False, secret: bool = False) -> str:
     """Write ``content`` to ``folder/<sha256 prefix>/<name>`` and return the path.
 
     With ``capture`` the file must be a pcap or pcapng (gzip, xz or bzip2 allowed): otherwise it is
-    removed again and CaptureError says so in one line.
+    removed again and CaptureError says so in one line. With ``secret`` (a key log) the file is
+    readable by its owner only.
     """
     digest = hashlib.sha256(content).hexdigest()[:PREFIX]
     where = os.path.join(folder, digest)
     os.makedirs(where, exist_ok=True)
     path = os.path.join(where, _safe_name(name))
-    with open(path, "wb") as fh:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600 if secret else 0o644)
+    if secret:
+        os.fchmod(fd, 0o600)  # an earlier upload of the same bytes may have left it wider
+    with os.fdopen(fd, "wb") as fh:
         fh.write(content)
     if capture:
         try:
@@ -78,13 +85,15 @@ def ingest(
     phases: str | None = None,
     declarations: Sequence[str] = (),
     progress: Progress | None = None,
+    keylogs: Sequence[str] = (),
 ) -> Ingested:
     """Replay each capture (a capture already stored is skipped), then assess it.
 
-    The bench, phases and declaration files are read before anything is written: a bad
-    one raises its module's error (BenchError, PhasesError, DeclarationError).
+    The bench, phases, declaration and key log files are read before anything is written: a
+    bad one raises its module's error (BenchError, PhasesError, DeclarationError, KeyFileError).
     """
-    opts = ReplayOptions()
+    opts = ReplayOptions(keylogs=list(keylogs))
+    load_keys(opts.keylogs)
     if bench:
         opts.bench = load_bench(bench)
         if opts.bench.lan_prefixes:

@@ -5,7 +5,9 @@ a reader holds one chunk (default 4 MiB) plus at most one partial record.
 Formats follow the libpcap file format (draft-ietf-opsawg-pcap) and pcapng
 (draft-ietf-opsawg-pcapng): both byte orders, micro- and nanosecond pcap,
 per-interface link type, ``if_tsresol`` and ``if_tsoffset`` in pcapng, EPB,
-SPB and the obsolete Packet Block, several sections per file.
+SPB and the obsolete Packet Block, several sections per file. A pcapng's Decryption
+Secrets Blocks (TLS session keys, issue 16) are kept in ``ReadStats.secrets`` for the
+caller, which drains them between batches.
 
 Classic pcap also comes in the old variants with longer record headers that Wireshark
 reads (wiretap/libpcap.c): Alexey Kuznetsov's "modified" pcap (magic a1b2cd34, 24- or
@@ -57,6 +59,7 @@ PCAP_MAGICS = {
 PCAP_MODIFIED_MAGICS = {b"\x34\xcd\xb2\xa1": "<", b"\xa1\xb2\xcd\x34": ">"}
 PCAPNG_SHB = b"\x0a\x0d\x0d\x0a"
 SHB_TYPE = 0x0A0D0D0A
+DSB_TYPE = 0x0000000A  # Decryption Secrets Block (draft-ietf-opsawg-pcapng 4.7)
 _BOM = {b"\x4d\x3c\x2b\x1a": "<", b"\x1a\x2b\x3c\x4d": ">"}  # the SHB's byte-order magic
 GZIP_MAGIC = b"\x1f\x8b"
 # Compressed captures by their stream's first bytes (RFC 1952; the .xz format 1.0.4, 2.1.1.1;
@@ -78,6 +81,10 @@ Frame = bytes | memoryview
 Packet = tuple[int, int, int, Frame]
 
 
+# A pcapng Decryption Secrets Block's (secrets type, secrets), as ``ReadStats.secrets`` holds it
+SecretsBlock = tuple[int, bytes]
+
+
 class CaptureError(Exception):
     """The input is not a capture this reader understands (one-line reason)."""
 
@@ -97,6 +104,10 @@ class ReadStats:
     last_ns: int = 0
     skipped_blocks: int = 0
     read_bytes: int = 0  # file (or decompressed) bytes read so far, for progress
+    # pcapng Decryption Secrets Blocks read so far, (secrets type, data), for the caller to drain
+    # (``PcapSource`` hands them to its ``KeyLog``); a cut or malformed DSB is counted and skipped
+    secrets: list[SecretsBlock] = field(default_factory=list)
+    bad_dsb: int = 0
 
     def account(self, packets: int, nbytes: int, first_ns: int, last_ns: int) -> None:
         """Add what one file yielded (several files share one ReadStats)."""
@@ -393,6 +404,19 @@ class _Section:
         # or there is an offset: those take the general arithmetic in ``block``
         self.fast: list[tuple[int, int] | None] = []
 
+    def dsb(self, buf: bytes | bytearray | mmap.mmap, at: int, size: int) -> None:
+        """A Decryption Secrets Block (draft-ietf-opsawg-pcapng 4.7): secrets type u32, secrets
+        length u32, the secrets padded to 4 bytes, options. Kept whole in ``ReadStats.secrets``;
+        a length that overruns the block is counted in ``bad_dsb`` and the block skipped."""
+        if size < 8:
+            self.st.bad_dsb += 1
+            return
+        stype, slen = struct.unpack_from(self.order + "II", buf, at)
+        if slen > size - 8:
+            self.st.bad_dsb += 1
+            return
+        self.st.secrets.append((stype, bytes(buf[at + 8 : at + 8 + slen])))
+
     def block(self, ch: _Chunks | _Mapped, batch: list[Packet], last: int) -> int:
         """Read the block at ``ch.pos``, appending its packet if it has one; its length, or -1 to stop.
 
@@ -417,6 +441,8 @@ class _Section:
             return -1
         if not ch.need(blen):
             st.truncated, st.error = True, f"block {btype:#x} cut short"
+            if btype == DSB_TYPE:
+                st.bad_dsb += 1
             return -1
         buf, pos = ch.buf, ch.pos
         ch.pos = pos + blen
@@ -444,6 +470,9 @@ class _Section:
             data = memoryview(buf)[at + 4 : at + 4 + min(orig, size - 4)]
             ts = max(last, max(map(_TS, batch))) if batch else last
             lt = ifaces[0].linktype
+        elif btype == DSB_TYPE:
+            self.dsb(buf, at, size)
+            return blen
         elif btype == 1:  # Interface Description Block
             if size < 8:
                 st.truncated, st.error = True, "interface block too short"

@@ -5,7 +5,7 @@ write through this module, so a capture tapaudit writes is always one that
 ``parsers.capture`` reads (and Wireshark opens). Formats: libpcap (draft-ietf-opsawg-pcap:
 micro- or nanosecond magic, either byte order, any link type and snaplen) and pcapng
 (draft-ietf-opsawg-pcapng: SHB, IDB with ``if_name``/``if_tsresol``, EPB with optional
-comment and flags, SPB, or any block type).
+comment and flags, SPB, DSB (TLS session keys, issue 16), or any block type).
 
 Two layers. The block encoders (``shb_block``, ``idb_block``, ``epb_block``, ``spb_block``,
 ``block``, ``pcap_header``) return bytes with every field given, raw timestamps included,
@@ -32,6 +32,8 @@ SHB_TYPE = 0x0A0D0D0A
 IDB_TYPE = 1
 SPB_TYPE = 3
 EPB_TYPE = 6
+DSB_TYPE = 0x0000000A  # Decryption Secrets Block (draft-ietf-opsawg-pcapng 4.7)
+DSB_TLS = 0x544C534B  # "TLSK": secrets that are NSS key log lines
 BYTE_ORDER_MAGIC = 0x1A2B3C4D
 SNAPLEN = 262144  # tcpdump's default; the header's promise, not a limit the writer enforces
 BUFFER = 1 << 20  # pending bytes that make a writer hand its blocks to the file
@@ -114,6 +116,12 @@ def epb_block(
 def spb_block(data: bytes, orig: int | None = None, order: str = "<") -> bytes:
     """Simple Packet Block: interface 0, no timestamp, original length then data."""
     return block(SPB_TYPE, _U32[order](len(data) if orig is None else orig) + data, order)
+
+
+def dsb_block(secrets: bytes, secrets_type: int = DSB_TLS, order: str = "<") -> bytes:
+    """Decryption Secrets Block: secrets type, secrets length, the secrets padded to 32 bits (the
+    block editcap --inject-secrets writes; readers must meet it before the packets it decrypts)."""
+    return block(DSB_TYPE, _HEAD[order](secrets_type, len(secrets)) + secrets, order)
 
 
 def pcap_header(linktype: int = 1, nano: bool = False, order: str = "<", snaplen: int = SNAPLEN) -> bytes:
@@ -315,6 +323,10 @@ class PcapngWriter(_Buffered):
         """One SPB (interface 0, no timestamp: readers give it the previous packet's)."""
         self.count += 1
         self._add(spb_block(data, orig, self.order))
+
+    def write_secrets(self, secrets: bytes, secrets_type: int = DSB_TLS) -> None:
+        """One DSB (TLS key log lines by default); write it before the packets it decrypts."""
+        self._add(dsb_block(secrets, secrets_type, self.order))
 
     def write_block(self, btype: int, body: bytes) -> None:
         """Any other block, e.g. a custom one readers must skip."""

@@ -268,14 +268,31 @@ def observations_cmd(
 
 
 def captures_cmd(db: DbOpt = None, as_json: JsonOpt = False) -> None:
-    """List stored captures with their sha256, time span and counts."""
+    """List stored captures with their sha256, time span and counts, and the TLS key files each was
+    replayed with (path and sha256, never a secret)."""
     with open_db(db) as store:
         rows = queries.captures(store)
+        keys: dict[str, list[dict[str, object]]] = {}
+        for k in queries.capture_keys(store):
+            keys.setdefault(str(k.pop("capture_id")), []).append(k)
+    for r in rows:
+        r["key_files"] = keys.get(str(r["capture_id"]), [])
     if as_json:
         print_json(rows)
         return
     t = Table(title="Captures", header_style="bold")
-    for col in ("sha256", "Path", "Packets", "Flows", "Devices", "First (UTC)", "Last (UTC)", "Truncated"):
+    cols = (
+        "sha256",
+        "Path",
+        "Packets",
+        "Flows",
+        "Devices",
+        "First (UTC)",
+        "Last (UTC)",
+        "Truncated",
+        "Key files",
+    )
+    for col in cols:
         t.add_column(col)
     for r in rows:
         t.add_row(
@@ -287,6 +304,7 @@ def captures_cmd(db: DbOpt = None, as_json: JsonOpt = False) -> None:
             fmt_ts(int(r["first_ns"])),
             fmt_ts(int(r["last_ns"])),
             "yes" if r["truncated"] else "no",
+            str(len(r["key_files"])),
         )
     out.print(t)
 

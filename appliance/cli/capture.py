@@ -22,6 +22,7 @@ from appliance.cli.common import (
     pipeline_settings,
     print_json,
 )
+from appliance.ingest.keyfiles import load_keys
 from appliance.ingest.pipeline import PipelineOptions
 from appliance.live.control import ControlError, default_path, request
 from appliance.live.session import LiveOptions, Session, SessionStats, install_signal_handlers
@@ -75,13 +76,23 @@ def capture_cmd(
     raw_evidence: Annotated[
         bool, typer.Option("--raw-evidence", help="Store personal values unmasked.")
     ] = False,
+    keylog: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--keylog",
+            help="TLS key log (NSS SSLKEYLOGFILE format) to follow as it grows, read at each flush "
+            "(repeatable; a folder: every file in it when the capture starts). It must exist at the start.",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No status lines.")] = False,
 ) -> None:
     """Capture live from an interface: ring files on disk, flows and observations to the store every few seconds."""  # noqa: E501
     bench_obj, prefixes, codes = pipeline_settings(bench, lan, home)
     pipeline = PipelineOptions(idle_s=idle_timeout, active_s=active_timeout, lan_prefixes=prefixes,
-                               bench=bench_obj, home=codes, raw_evidence=raw_evidence)  # fmt: skip
+                               bench=bench_obj, home=codes, raw_evidence=raw_evidence,
+                               keylogs=list(keylog or []))  # fmt: skip
+    load_keys(pipeline.keylogs)  # every key log readable now (one line naming it otherwise); then followed
     opts = LiveOptions(iface=iface, bpf=bpf, ring_dir=ring, ring_size_mb=ring_size, ring_files=ring_files,
                        spool_dir=spool, control=control or default_path(), flush_s=flush, buffer_mb=buffer_mb,
                        duration_s=duration, pipeline=pipeline)  # fmt: skip

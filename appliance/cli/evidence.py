@@ -40,13 +40,25 @@ def evidence_cmd(
             help="File to write: pcap, or pcapng when the capture mixes link types or the name ends .pcapng.",
         ),
     ],
+    keylog_out: Annotated[
+        str | None,
+        typer.Option(
+            "--keylog-out",
+            help="Also write the TLS key log lines that decrypt exactly these flows to this file "
+            "(Wireshark: tls.keylog_file). Secret: handle as the lab's keys.",
+        ),
+    ] = None,
+    dsb: Annotated[
+        bool,
+        typer.Option("--dsb", help="Write a pcapng holding those key lines in a Decryption Secrets Block."),
+    ] = False,
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Write exactly the packets behind a finding (its flows, both directions) to a capture file."""
     with open_db(db) as store:
         try:
-            res = export(store, finding_id, output)
+            res = export(store, finding_id, output, keylog_out, dsb)
         except EvidenceError as exc:
             raise Fail(str(exc)) from None
     if as_json:
@@ -57,6 +69,11 @@ def evidence_cmd(
         f"{res.finding_id} ({res.rule_id}, {res.device_mac})"
     )
     out.print(f"sha256 {res.sha256}")
+    if res.key_lines:
+        where = res.keylog_path or "its decryption secrets block"
+        out.print(f"{res.key_lines} TLS key line(s) for these flows in {where}")
+    if res.tls_without_key:
+        out.print(f"[yellow]{res.tls_without_key} TLS handshake(s) of these flows have no key[/]")
     t = table(
         "Flows",
         (

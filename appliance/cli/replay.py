@@ -22,6 +22,7 @@ from rich.progress import (
 
 from appliance.cli.browse import device_table
 from appliance.cli.common import DbOpt, JsonOpt, err, open_db, pipeline_settings, print_json
+from appliance.ingest.keyfiles import load_keys
 from appliance.ingest.replay import ReplayOptions, ReplayResult, replay
 from appliance.lab.phases import load_phases
 from appliance.store import queries
@@ -110,13 +111,23 @@ def replay_cmd(
         bool,
         typer.Option("--raw-evidence", help="Store personal values unmasked (query strings, client ids...)."),
     ] = False,
+    keylog: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--keylog",
+            help="TLS key log (NSS SSLKEYLOGFILE format) to decrypt with (repeatable; a folder: every "
+            "file in it). A pcapng's own Decryption Secrets Blocks are read without it.",
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no tables.")] = False,
 ) -> None:
     """Replay captures into ClickHouse: flows, devices and their addresses."""
     bench_obj, prefixes, codes = pipeline_settings(bench, lan, home)
     phases_obj = load_phases(phases) if phases else None
     opts = ReplayOptions(idle_s=idle_timeout, active_s=active_timeout, lan_prefixes=prefixes, bench=bench_obj,
-                         home=codes, raw_evidence=raw_evidence, phases=phases_obj, force=force)  # fmt: skip
+                         home=codes, raw_evidence=raw_evidence, phases=phases_obj, force=force,
+                         keylogs=list(keylog or []))  # fmt: skip
+    load_keys(opts.keylogs)  # an unreadable key log fails now, before any capture is stored
     for path in paths:  # a typo in the last PATH should fail now, not after an hour of replay
         for f in expand_inputs(path):
             sniff_format(f)
@@ -158,6 +169,13 @@ def _say_result(r: ReplayResult) -> None:
         f"[bold]{name}[/]: {r.packets:,} packets, {r.flows:,} flows, {r.devices} devices "
         f"in {r.seconds:.1f} s ({rate:,.0f} pkt/s); link types {', '.join(r.link_types) or '-'}"
     )
+    if r.key_files or any(r.tls.values()):
+        t = r.tls
+        err.print(
+            f"  TLS flows: {t.get('decrypted', 0):,} decrypted, {t.get('no_key', 0):,} no key, "
+            f"{t.get('failed', 0):,} failed; key files {len(r.key_files)}"
+            + (f", {r.bad_dsb} malformed secrets blocks skipped" if r.bad_dsb else "")
+        )
     if r.truncated:
         err.print(f"  [yellow]truncated[/]: {r.read_error}; ingested up to the last whole packet")
     if r.skipped_packets:

@@ -12,7 +12,8 @@ record holds (and its evidence shows) every packet the meter counted in it.
 
 Frames are written in time order with their original timestamps (nanosecond pcap, or
 pcapng with one interface per link type when the capture mixes link types), lengths
-and bytes. Each export is recorded in ``evidence_exports``.
+and bytes. Each export is recorded in ``evidence_exports``. With keys asked for, the TLS key
+lines of exactly these flows go beside the file or into its DSB (``evidence_keys``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, BinaryIO
 
+from appliance.findings.evidence_keys import KeysError, finding_key_lines, write_keylog
 from appliance.ingest.sources import sha256_file
 from appliance.store import queries
 from appliance.store.backends import Store
@@ -77,6 +79,9 @@ class ExportResult:
     last_ns: int
     created_ns: int
     flows: list[FlowEvidence] = field(default_factory=list)
+    key_lines: int = 0  # TLS key log lines handed over (beside the file, or in its DSB)
+    keylog_path: str = ""  # the key log written beside the file ('' when none, or in a DSB)
+    tls_without_key: int = 0  # the finding's TLS handshakes (client randoms) with no key line
 
     @property
     def complete(self) -> bool:
@@ -92,12 +97,16 @@ class ExportResult:
         return doc
 
 
-def export(store: Store, finding_id: str, path: str) -> ExportResult:
+def export(
+    store: Store, finding_id: str, path: str, keylog_out: str | None = None, dsb: bool = False
+) -> ExportResult:
     """Write the packets of a finding's flows to ``path`` and record the export.
 
-    ``finding_id`` is a current finding's id or a unique prefix of it. Raises
-    EvidenceError (unknown finding, capture files missing or changed, nothing to export)
-    and CaptureError (a file that cannot be read).
+    ``finding_id`` is a current finding's id or a unique prefix of it. ``keylog_out``: also write
+    the TLS key log lines of exactly those flows there; ``dsb``: put them in a Decryption Secrets
+    Block of a pcapng instead (``appliance.findings.evidence_keys``). Raises EvidenceError
+    (unknown finding, capture or key files missing or changed, no keys, nothing to export) and
+    CaptureError (a file that cannot be read).
     """
     fnd = _finding(store, finding_id)
     fid, cid = str(fnd["finding_id"]), str(fnd["capture_id"])
@@ -132,11 +141,24 @@ def export(store: Store, finding_id: str, path: str) -> ExportResult:
         )
         for r in rows
     ]
+    lines: list[str] = []
+    without_key = 0
+    if keylog_out or dsb:  # before anything is written: a refusal leaves no half-handed evidence
+        try:
+            lines, without_key = finding_key_lines(store, fid, cid, ids)
+        except KeysError as exc:
+            raise EvidenceError(str(exc)) from None
     frames, link_types = _collect(files, flows)
     if not frames:
         raise EvidenceError(f"finding {fid}: none of its flows' packets are in the capture's files")
-    fmt = "pcapng" if len(link_types) > 1 or path.lower().endswith(".pcapng") else "pcap"
-    digest, nbytes = _write(path, fmt, frames)
+    fmt = "pcapng" if dsb or len(link_types) > 1 or path.lower().endswith(".pcapng") else "pcap"
+    secrets = "".join(line + "\n" for line in lines).encode("ascii") if dsb else b""
+    digest, nbytes = _write(path, fmt, frames, secrets)
+    if keylog_out:
+        try:
+            write_keylog(keylog_out, lines)
+        except KeysError as exc:
+            raise EvidenceError(str(exc)) from None
     created = time.time_ns()
     res = ExportResult(
         finding_id=fid,
@@ -152,6 +174,9 @@ def export(store: Store, finding_id: str, path: str) -> ExportResult:
         last_ns=frames[-1][0] if frames else 0,
         created_ns=created,
         flows=flows,
+        key_lines=len(lines),
+        tls_without_key=without_key,
+        keylog_path=os.path.abspath(keylog_out) if keylog_out else "",
     )
     store.insert(
         "evidence_exports",
@@ -239,7 +264,7 @@ def _collect(files: list[str], flows: list[FlowEvidence]) -> tuple[list[Frame], 
     return out, stats.link_types
 
 
-def _write(path: str, fmt: str, frames: list[Frame]) -> tuple[str, int]:
+def _write(path: str, fmt: str, frames: list[Frame], secrets: bytes = b"") -> tuple[str, int]:
     """Write the file (atomically: a temporary beside it, then renamed); its sha256 and bytes."""
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
@@ -250,7 +275,10 @@ def _write(path: str, fmt: str, frames: list[Frame]) -> tuple[str, int]:
         raise EvidenceError(f"{path}: cannot write ({exc.strerror or exc})") from None
     try:
         with os.fdopen(fd, "wb") as fh:
-            (_write_pcapng if fmt == "pcapng" else _write_pcap)(fh, frames)
+            if fmt == "pcapng":
+                _write_pcapng(fh, frames, secrets)
+            else:
+                _write_pcap(fh, frames)
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except OSError as exc:
@@ -272,10 +300,13 @@ def _write_pcap(fh: BinaryIO, frames: list[Frame]) -> None:
             out.write(ts, data, orig)
 
 
-def _write_pcapng(fh: BinaryIO, frames: list[Frame]) -> None:
-    """pcapng: a section, one interface per link type (nanosecond if_tsresol), an EPB per frame."""
+def _write_pcapng(fh: BinaryIO, frames: list[Frame], secrets: bytes = b"") -> None:
+    """pcapng: a section, the TLS key lines in a DSB when given (before any packet, as readers
+    need them), one interface per link type (nanosecond if_tsresol), an EPB per frame."""
     snaplen = _snaplen(frames)
     with PcapngWriter(fh) as out:
+        if secrets:
+            out.write_secrets(secrets)
         ifaces: dict[int, int] = {}
         for lt in [fr[2] for fr in frames] or [1]:
             if lt not in ifaces:

@@ -20,6 +20,7 @@ from appliance.ingest.owner import owner
 from appliance.ingest.record_rows import RecordRows
 from appliance.lab.phases import Phases
 from parsers.capture import Packet
+from parsers.decrypt.keys import KeyLog
 from parsers.events import DnsRecord
 from parsers.flow import Flow
 from parsers.lan import DEFAULT_LAN, LanPrefixes
@@ -48,6 +49,7 @@ class PipelineOptions:
     raw_evidence: bool = False  # store personal values unmasked (the user asked for it)
     catalog: Catalog | None = None  # default: policies/catalog
     phases: Phases | None = None  # the test phases file, if given
+    keylogs: list[str] = field(default_factory=list)  # TLS key log files or folders (--keylog)
 
 
 def _learn(lan: LanPrefixes, f: Flow) -> None:
@@ -81,9 +83,13 @@ class Pipeline:
         raw_evidence: bool,
         phases: Phases,
         catalog: Catalog | None = None,
+        keys: KeyLog | None = None,
     ) -> None:
         self.cid, self.ingest, self.write, self.lan, self.phases = cid, ingest, write, lan, phases
-        self.meter = FlowMeter(lan.is_local, idle_s, active_s)
+        # The run's TLS secrets (key logs and the capture's DSBs; one object that grows while the
+        # source reads): the meter decrypts with them, the one place they go in.
+        self.keys = keys
+        self.meter = FlowMeter(lan.is_local, idle_s, active_s, keys=keys)
         self.inventory = inv = Inventory(lan, bench, raw_evidence)
         self.catalog = catalog or load_catalog()
         self.enricher = Enricher(self.catalog, tuple(home), bench)
@@ -103,14 +109,16 @@ class Pipeline:
         opts: PipelineOptions,
         hash_key: bytes,
         phases: Phases | None = None,
+        keys: KeyLog | None = None,
     ) -> Pipeline:
         """The run's pipeline as a replay and a live session both build it (``phases``: a live
-        session's own marks, which arrive while it runs, instead of the options' file)."""
+        session's own marks, which arrive while it runs, instead of the options' file; ``keys``: the
+        run's key log, built by the caller from ``opts.keylogs`` and the source's DSBs)."""
         learn = list(opts.lan_prefixes) == list(DEFAULT_LAN)  # the user named no LAN: learn it too
         return cls(cid, ingest, write, lan=LanPrefixes(opts.lan_prefixes, learn), idle_s=opts.idle_s,
                    active_s=opts.active_s, bench=opts.bench, home=opts.home, hash_key=hash_key,
                    raw_evidence=opts.raw_evidence, phases=phases or opts.phases or Phases(),
-                   catalog=opts.catalog)  # fmt: skip
+                   catalog=opts.catalog, keys=keys)  # fmt: skip
 
     def drain(self, final: bool = False, flush: bool = False) -> None:
         """Turn what the meter finished into rows; write full batches (every pending row when

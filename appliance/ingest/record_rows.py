@@ -187,6 +187,7 @@ class RecordRows:
             cert_not_after=leaf.not_after if leaf else "",
             cert_sha256=leaf.sha256 if leaf else "",
             alerts=r.alerts,
+            client_random=c.random.hex() if c else "",
         )
 
     def _http(self, r: HttpRecord, head: dict[str, Any]) -> tuple[Any, ...]:

@@ -16,12 +16,14 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from appliance import __version__
+from appliance.ingest.keyfiles import key_line_rows, key_rows, load_keys
 from appliance.ingest.pipeline import RECORD_TABLES, Pipeline, PipelineOptions
 from appliance.ingest.sources import PcapSource
 from appliance.lookups.geoip import GEOIP_DB, geoip_version
 from appliance.lookups.psl import snapshot as psl_snapshot
 from appliance.store.backends import Store
 from appliance.store.schema import CAPTURES, PHASES
+from parsers.decrypt.keys import KeyLog
 from parsers.lan import LanPrefixes
 from parsers.linklayer import linktype_name
 from policies.catalog import Catalog
@@ -54,6 +56,12 @@ class ReplayResult:
     bench_missing: list[str] = field(default_factory=list)
     first_ns: int = 0
     last_ns: int = 0
+    tls: dict[str, int] = field(default_factory=dict)  # TLS flows decrypted, with no key, failed
+    key_files: list[dict[str, object]] = field(default_factory=list)  # path, sha256, kind, lines
+    bad_dsb: int = 0  # Decryption Secrets Blocks cut or malformed (skipped)
+
+
+TLS_COUNTERS = {"decrypted": "tls_decrypted", "no_key": "tls_no_key", "failed": "tls_bad_key"}
 
 
 class Progress(Protocol):
@@ -67,7 +75,11 @@ class Progress(Protocol):
 def replay(store: Store, path: str, opts: ReplayOptions, progress: Progress | None = None) -> ReplayResult:
     """Ingest one capture (file, directory or glob) into the store."""
     t0 = time.perf_counter()
+    keys = load_keys(opts.keylogs) if opts.keylogs else None  # an unreadable key log: nothing stored
     src = PcapSource(path)
+    if keys is None and "pcapng" in src.formats_sniffed():
+        keys = KeyLog()  # the capture may bring its own keys (DSBs)
+    src.keys = keys
     cid = src.capture_id
     res = ReplayResult(path=path, capture_id=cid, status="ingested", files=src.files)
     superseding = store.capture_status(cid) == "complete"
@@ -83,7 +95,7 @@ def replay(store: Store, path: str, opts: ReplayOptions, progress: Progress | No
     def write(table: str, rows: list[tuple[object, ...]]) -> None:
         store.insert(table, rows)
 
-    pipe = Pipeline.from_options(cid, ingest, write, opts, store.hash_key())
+    pipe = Pipeline.from_options(cid, ingest, write, opts, store.hash_key(), keys=keys)
     lan, catalog = pipe.lan, pipe.catalog
     meter = pipe.meter
     feed_many = pipe.feed_many
@@ -134,6 +146,19 @@ def replay(store: Store, path: str, opts: ReplayOptions, progress: Progress | No
     res.records = dict(counts)
     res.bench_missing = inv.bench_missing()
     res.first_ns, res.last_ns = st.first_ns, st.last_ns
+    res.tls = {name: meter.stats.get(counter, 0) for name, counter in TLS_COUNTERS.items()}
+    res.bad_dsb = st.bad_dsb
+    if keys is not None:
+        res.key_files = [dict(path=k.path, sha256=k.sha256, kind=k.kind, lines=k.lines, bad_lines=k.bad_lines)
+                         for k in keys.sources]  # fmt: skip
+        store.insert("capture_keys", key_rows(cid, ingest, keys.sources))
+        if opts.raw_evidence:  # the lab asked to keep the secrets (evidence after the file is gone)
+            seen = store.query(
+                "SELECT DISTINCT client_random FROM {db}.tls WHERE ingest_id = %(i)s AND client_random != ''",
+                {"i": ingest},
+            )  # only the keys of this capture's own handshakes
+            randoms = [bytes.fromhex(str(r["client_random"])) for r in seen]
+            store.insert("capture_key_lines", key_line_rows(cid, ingest, keys, randoms))
     store.rollup_flows("ingest_id = %(i)s", {"i": ingest})
     store.insert(
         "captures",

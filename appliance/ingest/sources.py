@@ -18,6 +18,7 @@ from typing import Protocol, runtime_checkable
 
 from parsers.capture import CaptureError, Packet, ReadStats, read_batches, sniff_format
 from parsers.capture_inputs import expand_inputs
+from parsers.decrypt.keys import KeyLog
 
 
 def sha256_file(path: str) -> str:
@@ -58,6 +59,9 @@ class PcapSource:
     hashes: list[str] = field(default_factory=list)
     stats: ReadStats = field(default_factory=ReadStats)
     formats: set[str] = field(default_factory=set)
+    # TLS secrets for this capture: the key log files given with it, and the capture's own pcapng
+    # Decryption Secrets Blocks, taken as the reader meets them (before the packets they precede)
+    keys: KeyLog | None = None
 
     def __post_init__(self) -> None:
         self.files = expand_inputs(self.path)
@@ -72,15 +76,33 @@ class PcapSource:
             return self.hashes[0]
         return hashlib.sha256("\n".join(self.hashes).encode()).hexdigest()
 
+    def formats_sniffed(self) -> set[str]:
+        """The files' formats as their headers say (before reading: ``formats`` fills while reading)."""
+        return {sniff_format(f)[0] for f in self.files}
+
     @property
     def size(self) -> int:
         return sum(os.path.getsize(f) for f in self.files)
 
     def batches(self) -> Iterator[list[Packet]]:
         """Packets of all files in order, in the reader's batches (the hot path)."""
+        st = self.stats
         for f in self.files:
-            yield from read_batches(f, self.stats)
-            self.formats.add(self.stats.format)
+            for batch in read_batches(f, st):
+                if st.secrets:
+                    self._take_secrets(f)
+                yield batch
+            if st.secrets:  # a DSB after the last packet still belongs to the capture
+                self._take_secrets(f)
+            self.formats.add(st.format)
+
+    def _take_secrets(self, path: str) -> None:
+        """Hand the reader's DSBs to the key log (one is made for a capture that brought its own)."""
+        if self.keys is None:
+            self.keys = KeyLog()
+        for stype, data in self.stats.secrets:
+            self.keys.add_dsb(stype, data, path)
+        self.stats.secrets.clear()
 
     def close(self) -> None:
         """Nothing to release: each file is opened and closed inside ``batches``."""

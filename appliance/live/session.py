@@ -8,6 +8,12 @@ and fsyncs the ring file. A crash loses at most the packets since the last flush
 files stay readable. SIGINT/SIGTERM end the session: every flow ends, the last batch and a
 ``complete`` captures row are written, the ring file is closed.
 
+With ``--keylog`` the session follows the key logs as they grow (``KeyFollower``): the whole lines
+written since the last flush are taken before each flush drains the pipeline, so a flow whose
+keys arrive after its handshake is still read while its data is held (issue 16). The key files
+(path, sha256 of what was read) are recorded with the final batch, their lines only with
+``--raw-evidence``.
+
 Test-phase marks arrive on the control socket (appliance.live.control) and take effect at once:
 flows and observations after a mark carry its phase, exactly as a replay's phases file does.
 """
@@ -15,6 +21,7 @@ flows and observations after a mark carry its phase, exactly as a replay's phase
 from __future__ import annotations
 
 import hashlib
+import os
 import signal
 import threading
 import time
@@ -22,6 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from appliance.ingest.keyfiles import KeyFollower, expand_keylogs, key_line_rows, key_rows
 from appliance.ingest.pipeline import Pipeline, PipelineOptions
 from appliance.ingest.replay import captures_row, new_ingest_id
 from appliance.lab.bench import normalize_mac
@@ -32,6 +40,7 @@ from appliance.live.source import LiveSource
 from appliance.store.backends import Store
 from appliance.store.schema import PHASES
 from appliance.store.spool import Writer
+from parsers.decrypt.keys import KeyLog
 from parsers.linklayer import linktype_name
 
 DEVICES_EVERY_S = 60.0  # the inventory's rows are rewritten this often (readers take the newest)
@@ -94,6 +103,7 @@ class Session:
         self._open_marks: dict[str, Mark] = {}  # scope ('' or a MAC) -> its running mark
         self._phase_rows: list[tuple[object, ...]] = []
         self._flushed_ns = 0
+        self._keys: KeyFollower | None = None
 
     # -- control requests -------------------------------------------------------------------
 
@@ -145,8 +155,15 @@ class Session:
         def write(table: str, rows: list[tuple[object, ...]]) -> None:
             writer.write(table, rows, batch[0])
 
+        keys = None
+        if opts.pipeline.keylogs:  # followed as they grow; what is there now is read before any packet
+            keys = KeyLog(growing=True)
+            self._keys = KeyFollower(
+                keys, [os.path.abspath(p) for p in expand_keylogs(opts.pipeline.keylogs)]
+            )
+            self._keys.poll()
         pipe = Pipeline.from_options(st.capture_id, st.ingest_id, write, opts.pipeline, self.store.hash_key(),
-                                     phases=self.phases)  # fmt: skip
+                                     phases=self.phases, keys=keys)  # fmt: skip
         control = Control(opts.control) if opts.control else None
         link_types = {linktype_name(src.linktype)}
         next_flush = time.monotonic() + opts.flush_s
@@ -178,6 +195,8 @@ class Session:
                 control.serve(self._handle)
                 control.close()
             try:
+                if self._keys is not None:
+                    self._keys.poll()  # the last keys, before every open flow ends
                 pipe.finish()
                 ring.close()
                 st.status = "complete"
@@ -192,10 +211,18 @@ class Session:
         st, opts, n = self.stats, self.opts, batch[0]
         began = time.monotonic()
         now_ns = time.time_ns()
+        if self._keys is not None:
+            self._keys.poll()  # keys written since the last flush, before the drain reads the flows
         if not final:
             ring.flush()
             pipe.expire(now_ns)
             pipe.drain(flush=True)
+        if final and self._keys is not None:  # the key files as read to the end, once per session
+            writer.write("capture_keys", key_rows(st.capture_id, st.ingest_id, self._keys.sources()), n)
+            if opts.pipeline.raw_evidence:
+                writer.write(
+                    "capture_key_lines", key_line_rows(st.capture_id, st.ingest_id, self._keys.keys), n
+                )
         if pipe.written["flows"] > st.flows:  # a batch without new flows has nothing to roll up
             writer.rollup(n)
         if final:  # every running phase ends with the session

@@ -161,7 +161,7 @@ def _v10(store: Store) -> None:
     what a replay wrote), and a phase mark its device (``phases.device_mac``)."""
     add_columns(store, "phases", "device_mac")
     for t in TABLES:
-        if t.name != "meta":
+        if t.name != "meta" and columns_of(store, t.name):  # tables of later steps come with it
             add_columns(store, t.name, "batch")
 
 
@@ -205,9 +205,17 @@ def _v16(store: Store) -> None:
         add_columns(store, table, "plaintext")
 
 
+def _v17(store: Store) -> None:
+    """TLS keys: the key files each capture was replayed with (``capture_keys``), their lines when
+    kept with --raw-evidence (``capture_key_lines``), and each TLS flow's ClientHello random
+    (``tls.client_random``, '' in rows stored before)."""
+    create_tables(store, "capture_keys", "capture_key_lines")
+    add_columns(store, "tls", "client_random")
+
+
 STEPS: tuple[Step, ...] = tuple(
     Step(int(f.__name__[2:]), (f.__doc__ or "").split("\n")[0], f)
-    for f in (_v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11, _v12, _v13, _v14, _v15, _v16)
+    for f in (_v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11, _v12, _v13, _v14, _v15, _v16, _v17)
 )
 assert [s.number for s in STEPS] == list(range(OLDEST + 1, SCHEMA_VERSION + 1)), "one step per version"
 

@@ -20,7 +20,9 @@ from __future__ import annotations
 from appliance.store.table import AGG, KEY, C, Column, Table, batched
 from appliance.store.table import BATCH as BATCH  # re-exported: the spool and the inserts tag rows with it
 
-SCHEMA_VERSION = 16  # 16: plaintext; 15: attributed_by; 14: dns sections; 13: bursts spread
+# 17: capture_keys, capture_key_lines, tls.client_random (TLS keys, issue 16); 16: plaintext;
+# 15: attributed_by; 14: dns sections; 13: bursts spread; 12: coord_system
+SCHEMA_VERSION = 17
 
 
 CAPTURES = Table(
@@ -280,6 +282,11 @@ TLS = Table(
         C("cert_not_after", "String", "leaf validity end, ISO 8601 UTC"),
         C("cert_sha256", "String", "leaf certificate fingerprint"),
         C("alerts", "Array(String)", "alerts sent in clear, level:description"),
+        C(
+            "client_random",
+            "String",
+            "ClientHello random, hex (public: it is in the packets); names the flow's line in a key log",
+        ),
     ),
     order_by="capture_id, ingest_id, device_mac, ts_ns",
 )
@@ -495,6 +502,35 @@ EVIDENCE_EXPORTS = Table(
     order_by="capture_id, finding_id, created_ns",
 )
 
+CAPTURE_KEYS = Table(
+    "capture_keys",
+    "The TLS key files a capture was replayed with (issue 16): never the secrets, only what names"
+    " and checks a file (path, sha256), so evidence can re-read it and refuse one that changed.",
+    (
+        C("capture_id", "String", "capture"),
+        C("ingest_id", "UInt64", "ingestion run (ns stamp); the newest committed run is current"),
+        C("path", "String", "the key log file (absolute path), or the capture file holding the DSB"),
+        C("sha256", "String", "sha256 of the key log file, or of the DSB's secrets"),
+        C("kind", "String", "tls-keylog (an NSS key log file), tls-dsb (a pcapng Decryption Secrets Block)"),
+        C("lines", "UInt64", "secret lines taken"),
+        C("bad_lines", "UInt64", "lines that were not a secret line (counted and skipped)"),
+    ),
+    order_by="capture_id, ingest_id, path",
+)
+
+CAPTURE_KEY_LINES = Table(
+    "capture_key_lines",
+    "The key log lines themselves, written only with --raw-evidence (secret: the lab asked to keep"
+    " them), so evidence can hand over a finding's keys after the key file is gone.",
+    (
+        C("capture_id", "String", "capture"),
+        C("ingest_id", "UInt64", "ingestion run (ns stamp); the newest committed run is current"),
+        C("client_random", "String", "ClientHello random, hex"),
+        C("line", "String", "one NSS key log line (label, client random, secret)"),
+    ),
+    order_by="capture_id, ingest_id, client_random",
+)
+
 META = Table(
     "meta",
     "Schema version and other store-wide facts.",
@@ -504,9 +540,9 @@ META = Table(
 )
 
 (CAPTURES, DEVICES, DEVICE_ADDRESSES, FLOWS, FLOW_ROLLUP, DNS, TLS, HTTP, APP_EVENTS, OBSERVATIONS, BURSTS,
- FINDINGS, PHASES, EVIDENCE_EXPORTS) = (batched(t) for t in (
+ FINDINGS, PHASES, EVIDENCE_EXPORTS, CAPTURE_KEYS, CAPTURE_KEY_LINES) = (batched(t) for t in (
     CAPTURES, DEVICES, DEVICE_ADDRESSES, FLOWS, FLOW_ROLLUP, DNS, TLS, HTTP, APP_EVENTS, OBSERVATIONS, BURSTS,
-    FINDINGS, PHASES, EVIDENCE_EXPORTS))  # fmt: skip
+    FINDINGS, PHASES, EVIDENCE_EXPORTS, CAPTURE_KEYS, CAPTURE_KEY_LINES))  # fmt: skip
 
 TABLES: tuple[Table, ...] = (
     META,
@@ -524,6 +560,8 @@ TABLES: tuple[Table, ...] = (
     FINDINGS,
     PHASES,
     EVIDENCE_EXPORTS,
+    CAPTURE_KEYS,
+    CAPTURE_KEY_LINES,
 )
 BY_NAME = {t.name: t for t in TABLES}
 

@@ -62,6 +62,8 @@ def _upload(url: str) -> None:
     phases = c2.file_uploader(t("upload_phases"), type=["csv", "yaml", "yml"], key="up_phases")
     decls = c3.file_uploader(t("upload_decls"), type=["yaml", "yml"], accept_multiple_files=True,
                              key="up_decls")  # fmt: skip
+    keylogs = st.file_uploader(t("upload_keylogs"), accept_multiple_files=True, key="up_keys",
+                               help=t("upload_keylogs_help"))  # fmt: skip
     if not st.button(t("ingest"), key="up_go"):
         return
     if not caps:
@@ -73,7 +75,8 @@ def _upload(url: str) -> None:
         bench_path = manage.save_upload(folder, bench.name, bench.getvalue()) if bench else None
         phases_path = manage.save_upload(folder, phases.name, phases.getvalue()) if phases else None
         decl_paths = [manage.save_upload(folder, d.name, d.getvalue()) for d in decls or []]
-        done = data._run(url, manage.ingest, paths, bench_path, phases_path, decl_paths, _Bar())
+        key_paths = [manage.save_upload(folder, k.name, k.getvalue(), secret=True) for k in keylogs or []]
+        done = data._run(url, manage.ingest, paths, bench_path, phases_path, decl_paths, _Bar(), key_paths)
     except FAILURES as exc:
         st.error(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
         return
@@ -82,7 +85,12 @@ def _upload(url: str) -> None:
     for r in done.results:
         what = t("ingested") if r.status == "ingested" else t("already_stored")
         n = done.findings.get(r.capture_id, 0)
-        st.success(f"{what}: {os.path.basename(r.path)} ({r.capture_id[:12]}), {n} {t('findings_n')}")
+        tls = ""
+        if r.key_files or any(r.tls.values()):  # counts only: key material is never shown
+            tls = "; " + t("tls_counts").format(
+                **{k: r.tls.get(k, 0) for k in ("decrypted", "no_key", "failed")}
+            )
+        st.success(f"{what}: {os.path.basename(r.path)} ({r.capture_id[:12]}), {n} {t('findings_n')}{tls}")
 
 
 def _delete(url: str) -> None:

@@ -93,6 +93,10 @@ class KeyLog:
     sources: list[KeySource] = field(default_factory=list)
     lines: int = 0
     bad_lines: int = 0
+    # True while its files are followed as they grow (a live capture): a flow whose keys are not
+    # there yet holds its records for them; a key log read whole (replay, the capture's DSBs placed
+    # before its packets) has every key it will have, so such a flow is "no key" at once
+    growing: bool = False
 
     def __repr__(self) -> str:
         return f"KeyLog({len(self.by_random)} sessions, {self.lines} lines, {self.bad_lines} bad)"

@@ -10,10 +10,11 @@ after that direction's Finished, the next generation after a KeyUpdate (RFC 8446
 HelloRetryRequest (RFC 8446 4.1.3: a ServerHello whose random is SHA-256("HelloRetryRequest"))
 is skipped; the second ClientHello keeps the first's random, which the key log names.
 
-Until the secrets are known (a live key log may name them late) a direction's records are held,
-at most ``KEY_WAIT_LIMIT`` bytes each; past that, or at the flow's end, the flow counts as
-``tls_no_key``. A first protected record that does not open counts ``tls_bad_key`` and the flow is
-left as without keys; later failures count ``tls_record_failed`` and end that direction's reading.
+While a followed key log (``KeyLog.growing``, a live capture) may still name a flow's secrets, its
+records are held, at most ``KEY_WAIT_LIMIT`` bytes per direction; past that, or at the flow's end,
+the flow counts as ``tls_no_key``. A key log read whole (replay) gives ``tls_no_key`` at once.
+A first protected record that does not open counts ``tls_bad_key`` and the flow is left as
+without keys; later failures count ``tls_record_failed`` and end that direction's reading.
 """
 
 from __future__ import annotations
@@ -127,6 +128,9 @@ class TlsFlow:
         if self.rec is not None and self.secrets is None and self.keys.lookup(self.client_random) is None:
             self._release_rec(out)  # no secrets yet: the handshake record goes out as without keys
         if self.secrets is None and self._waiting(s):
+            if not self.keys.growing and self.client_random and self.keys.lookup(self.client_random) is None:
+                self._fail(s, "tls_no_key")  # a key log read whole (replay): its keys are all there now
+                return False
             for h in (s.up, s.dn):
                 if h is not None and len(h.data) > KEY_WAIT_LIMIT:
                     self._fail(s, "tls_no_key")  # held enough: the keys are not coming in time

@@ -47,6 +47,7 @@ class ClientHello:
     point_formats: list[int] = field(default_factory=list)
     signature_algorithms: list[int] = field(default_factory=list)
     gquic: str = ""  # a Google QUIC CHLO's version (Q043...): only its server name is read, no TLS fields
+    random: bytes = b""  # the 32-byte ClientHello random (RFC 8446 4.1.2): names the flow in a key log
 
     @property
     def version(self) -> int:
@@ -206,7 +207,7 @@ def parse_client_hello(body: bytes) -> ClientHello:
     c0, c1 = _vec(body, pos, 2, n)
     ciphers = _u16s(body[c0:c1])
     _s, pos = _vec(body, c1, 1, n)  # compression methods
-    ch = ClientHello(version, ciphers, [])
+    ch = ClientHello(version, ciphers, [], random=bytes(body[2:34]))
     if n - pos < 2:
         return ch
     pos, end = _vec(body, pos, 2, n)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import hashlib
 import json
 import os
 import signal
@@ -74,11 +75,13 @@ def _wait_posts(lab: Any, n: int, timeout: float = 60.0) -> list[dict[str, Any]]
     raise AssertionError(f"fewer than {n} POSTs reached the cloud")
 
 
-def _capture(lab: Any, tmp: Path, db: str, flush: float = 1.0) -> tuple[subprocess.Popen[Any], str]:
+def _capture(
+    lab: Any, tmp: Path, db: str, flush: float = 1.0, extra: tuple[str, ...] = ()
+) -> tuple[subprocess.Popen[Any], str]:
     control = str(tmp / "control.sock")
     argv = [TAPAUDIT, "capture", "-i", lab.tap_iface, "--db", db, "--ring", str(tmp / "ring"),
             "--ring-size", "1", "--spool", str(tmp / "spool"), "--control", control, "--flush", str(flush),
-            "--json"]  # fmt: skip
+            "--json", *extra]  # fmt: skip
     proc = lab.popen(lab.ns_tap, argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     _wait_for_session(control, proc)
     return proc, control
@@ -288,3 +291,40 @@ def test_a_crash_loses_at_most_the_last_flush(tmp_path: Path) -> None:
         assert any(o["data_type"] == "location" for o in queries.observations(store, limit=1000))
     finally:
         store.close()
+
+
+def test_capture_follows_the_devices_growing_key_log(tmp_path: Path) -> None:
+    """The device's TLS stack writes its session keys while the capture runs (issue 16): the
+    session follows the file, and the store records it (path, sha256 of the whole file, its lines)
+    and every HTTPS handshake's ClientHello random, each one a random the key log names; the
+    secrets themselves are not stored."""
+    db = str(tmp_path / "db")
+    keylog = tmp_path / "device.keylog"
+    keylog.touch()  # the lab names the file before the device writes to it
+    with netlab.lab_network("lk") as lab:
+        proc, _control = _capture(lab, tmp_path, db, extra=("--keylog", str(keylog)))
+        truth_path = tmp_path / "device.json"
+        dev = lab.popen(lab.ns_dev, lab.device_argv(truth_path, 6.0, 2.0, keylog=str(keylog)),
+                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+        _out, errs = dev.communicate(timeout=120)
+        assert dev.returncode == 0, errs
+        time.sleep(1.5)
+        st = _stop(proc)
+    truth = json.loads(truth_path.read_text())
+    assert st["status"] == "complete" and all(h["ok"] for h in truth["https"]) and truth["https"]
+    data = keylog.read_bytes()
+    lines = [ln for ln in data.decode().splitlines() if ln.strip() and not ln.startswith("#")]
+    logged = {ln.split()[1] for ln in lines}
+    assert len(logged) == len(truth["https"])  # one handshake per HTTPS request
+    store = open_store(db)
+    try:
+        rows = store.query("SELECT path, sha256, kind, lines, bad_lines FROM {db}.capture_keys")
+        randoms = {r["client_random"] for r in store.query(
+            "SELECT client_random FROM {db}.tls WHERE sni = %(s)s", {"s": netlab.HTTPS_HOST})}  # fmt: skip
+        kept = store.query("SELECT count() AS n FROM {db}.capture_key_lines")
+    finally:
+        store.close()
+    assert [(r["path"], r["sha256"], r["kind"], int(r["lines"]), int(r["bad_lines"])) for r in rows] == [
+        (str(keylog), hashlib.sha256(data).hexdigest(), "tls-keylog", len(lines), 0)
+    ]
+    assert randoms == logged and int(kept[0]["n"]) == 0

@@ -204,7 +204,7 @@ def test_records_split_and_joined_read_alike(name: str) -> None:
 def test_keys_arriving_after_the_handshake_still_decrypt() -> None:
     """Live: the key log grows after the flow's handshake; the held records then open."""
     segs = segments(LOOP / "tls13-ccm.pcap")
-    keys = KeyLog()
+    keys = KeyLog(growing=True)  # followed as it grows (capture --keylog)
     stats: Counter[str] = Counter()
     s, out = TcpSession(stats, (50000, 443), keys), []
     half = len(segs) // 2
@@ -229,11 +229,22 @@ def test_ciphertext_held_for_late_keys_is_bounded() -> None:
     for i in range(8):  # 8 more 16 KiB records from the client
         extra.append((ts, 1, (nxt + i * len(record)) % (1 << 32), record, 0))
     stats: Counter[str] = Counter()
-    s, out = TcpSession(stats, (50000, 443), KeyLog()), []
+    s, out = TcpSession(stats, (50000, 443), KeyLog(growing=True)), []
     results = [s.feed(out, None, u, t, q, p, y) for t, u, q, p, y in segs + extra]
     assert results[-1] is False and stats["tls_no_key"] == 1
     assert s.up is not None and len(s.up.data) == 0
     assert KEY_WAIT_LIMIT == 1 << 16
+
+
+def test_a_key_log_read_whole_holds_nothing_for_a_flow_it_lacks() -> None:
+    """Replay: every key the log will have is there before the packets, so a flow it lacks is
+    no_key at its first protected record and nothing is held for it."""
+    segs = segments(LOOP / "tls12-gcm384.pcap")
+    stats: Counter[str] = Counter()
+    s, out = TcpSession(stats, (50000, 443), KeyLog()), []
+    results = [s.feed(out, None, u, t, q, p, y) for t, u, q, p, y in segs]
+    assert False in results and stats["tls_no_key"] == 1
+    assert all(h is None or not h.data for h in (s.up, s.dn))
 
 
 @pytest.mark.parametrize("name", ["tls12-chacha", "tls13-aes256-hrr"])

@@ -185,7 +185,9 @@ class Lab:
         ).stdout.split()
         return Counters(int(out[0]), int(out[1]), int(out[2]))
 
-    def device_argv(self, out: Path, duration: float, period: float) -> list[str]:
+    def device_argv(self, out: Path, duration: float, period: float, keylog: str = "") -> list[str]:
+        """The device's command line; ``keylog``: its TLS stack writes its session keys there (NSS
+        key log format, Python's ``SSLContext.keylog_filename``), as an instrumented build does."""
         return [
             sys.executable,
             str(HERE),
@@ -200,6 +202,7 @@ class Lab:
             str(period),
             "--dns",
             self.cloud_ip,
+            *(["--keylog", keylog] if keylog else []),
         ]
 
     def run_device(self, out: Path, duration: float = 10.0, period: float = 2.0) -> dict[str, Any]:
@@ -535,7 +538,9 @@ def _resolve(name: str, server: str) -> list[str]:
     return [str(rr.rdata) for rr in (resp.an or []) if rr.type == 1]
 
 
-def device_main(iface: str, out: Path, duration: float, period: float, dns_server: str) -> None:
+def device_main(
+    iface: str, out: Path, duration: float, period: float, dns_server: str, keylog: str = ""
+) -> None:
     """Ground truth written to ``out``::
 
     {"iface", "mac", "started", "ended",
@@ -569,6 +574,8 @@ def device_main(iface: str, out: Path, duration: float, period: float, dns_serve
     tls = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     tls.check_hostname = False
     tls.verify_mode = ssl.CERT_NONE
+    if keylog:
+        tls.keylog_filename = keylog
     t0 = time.monotonic()
     i = 0
     while True:
@@ -623,12 +630,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     d.add_argument("--duration", type=float, default=10.0)
     d.add_argument("--period", type=float, default=2.0)
     d.add_argument("--dns", default=CLOUD_IP)
+    d.add_argument("--keylog", default="", help="write the TLS session keys here (NSS key log)")
     s = sub.add_parser("servers", help="the cloud's HTTP :80 and HTTPS :443 (run inside ns cloud)")
     s.add_argument("workdir", type=Path)
     s.add_argument("--ip", default=CLOUD_IP)
     a = ap.parse_args(argv)
     if a.cmd == "device":
-        device_main(a.iface, a.out, a.duration, a.period, a.dns)
+        device_main(a.iface, a.out, a.duration, a.period, a.dns, a.keylog)
     else:
         servers_main(a.workdir, a.ip)
 

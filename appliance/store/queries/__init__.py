@@ -9,6 +9,7 @@ This package re-exports the read functions, so ``queries.devices(store)`` reads 
 
 from appliance.store.queries.display import RevealError, raw_evidence_captures
 from appliance.store.queries.findings import assessments, evidence_exports, finding, findings
+from appliance.store.queries.keys import capture_keys, client_randoms, raw_key_lines
 from appliance.store.queries.personal import (
     RUN_BREAK,
     data_types,
@@ -52,8 +53,10 @@ __all__ = [
     "Rows",
     "assessments",
     "capture_files",
+    "capture_keys",
     "capture_provenance",
     "captures",
+    "client_randoms",
     "data_types",
     "destinations",
     "device_captures",
@@ -76,6 +79,7 @@ __all__ = [
     "phase_activity",
     "phase_spans",
     "raw_evidence_captures",
+    "raw_key_lines",
     "top_remotes",
     "unreadable_flows",
 ]

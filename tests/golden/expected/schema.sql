@@ -231,6 +231,7 @@ CREATE TABLE IF NOT EXISTS `tapaudit`.`tls` (
     `cert_not_after` String,
     `cert_sha256` String,
     `alerts` Array(String),
+    `client_random` String,
     `batch` UInt32 DEFAULT 0
 )
 ENGINE = MergeTree()
@@ -376,4 +377,27 @@ CREATE TABLE IF NOT EXISTS `tapaudit`.`evidence_exports` (
 )
 ENGINE = MergeTree()
 ORDER BY (capture_id, finding_id, created_ns);
+
+CREATE TABLE IF NOT EXISTS `tapaudit`.`capture_keys` (
+    `capture_id` String,
+    `ingest_id` UInt64,
+    `path` String,
+    `sha256` String,
+    `kind` String,
+    `lines` UInt64,
+    `bad_lines` UInt64,
+    `batch` UInt32 DEFAULT 0
+)
+ENGINE = MergeTree()
+ORDER BY (capture_id, ingest_id, path);
+
+CREATE TABLE IF NOT EXISTS `tapaudit`.`capture_key_lines` (
+    `capture_id` String,
+    `ingest_id` UInt64,
+    `client_random` String,
+    `line` String,
+    `batch` UInt32 DEFAULT 0
+)
+ENGINE = MergeTree()
+ORDER BY (capture_id, ingest_id, client_random);
 
