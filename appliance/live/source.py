@@ -7,7 +7,7 @@ readers yield, or ``[]`` after about ``timeout_ms`` with nothing to read.
 Notes on the libpcap binding (pcapy-ng 2.x):
 
 * The handle is put in non-blocking mode and we wait on its file descriptor
-  with ``select`` ourselves: on Linux (TPACKET_V3) a blocking read with a
+  with ``poll`` ourselves: on Linux (TPACKET_V3) a blocking read with a
   timeout never returns while no packet arrives at all.
 * pcapy-ng does not expose ``pcap_set_immediate_mode``; the kernel hands a
   buffer block over when it fills or when ``timeout_ms`` expires, so a packet
@@ -131,6 +131,8 @@ class LiveSource:
                     raise LiveCaptureError(f"bad BPF filter {bpf!r}: {_one_line(exc)}") from None
             pc.setnonblock(1)
             self._fd: int = pc.getfd()
+            self._poll = select.poll()
+            self._poll.register(self._fd, select.POLLIN)
             # Counters start here: the kernel counted whatever arrived between activate and
             # setfilter (libpcap filters those out in user space but keeps them in ps_recv).
             recv0, drop0, ifdrop0 = pc.stats()
@@ -170,7 +172,7 @@ class LiveSource:
             raise LiveCaptureError(f"{self.iface}: capture is closed")
         out = self._read_now(max_packets)
         if not out:
-            select.select((self._fd,), (), (), self._timeout_s)
+            self._poll.poll(self._timeout_s * 1000)  # poll, not select: no FD_SETSIZE (1024) limit
             out = self._read_now(max_packets)
         return out
 
