@@ -12,6 +12,7 @@ coverage counts flow records, as every other flow figure of the report does.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,10 +26,11 @@ from appliance.ingest.replay import ReplayOptions, replay
 from appliance.lab.bench import load_bench
 from appliance.lab.phases import load_phases
 from appliance.report.data import ReportData, gather
+from appliance.report.render_html import render_html
 from appliance.report.render_md import render_md
 from appliance.store import queries
 from appliance.store.backends import open_store
-from parsers.decrypt.keys import KeyLog
+from parsers.decrypt.keys import DSB_TLS, KeyLog
 from policies.declaration import load_declarations
 from tests.support.paths import LAB
 
@@ -36,14 +38,18 @@ CAP, KEYS, TRUTH = LAB / "lab-tls.pcapng", LAB / "lab-tls.keys.log", LAB / "lab-
 pytestmark = pytest.mark.xdist_group("lab-tls-coverage")  # one worker: the replays are shared
 
 
-def _replay(path: Path, keys: bool, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    """Replay and assess the TLS lab into ``path``; each device's report data and the flows."""
+def _replay(path: Path, keys: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """Replay and assess the TLS lab into ``path`` with no keys (''), the key log ('keylog') or its
+    lines as a capture's Decryption Secrets Block ('dsb'); each device's report data and the flows."""
     made = replay_module.Pipeline.from_options
 
     def with_keys(*args: Any, **kw: Any) -> Any:
         pipe = made(*args, **kw)
         log = KeyLog()
-        log.add_file(str(KEYS))
+        if keys == "dsb":
+            assert log.add_dsb(DSB_TLS, KEYS.read_bytes(), str(CAP))
+        else:
+            log.add_file(str(KEYS))
         pipe.meter.keys = log  # what `replay --keylog` does (not on main yet)
         return pipe
 
@@ -73,8 +79,9 @@ def _replay(path: Path, keys: bool, monkeypatch: pytest.MonkeyPatch) -> dict[str
 def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, dict[str, Any]]]:
     mp = pytest.MonkeyPatch()
     yield {
-        "keys": _replay(tmp_path_factory.mktemp("keys") / "db", True, mp),
-        "nokeys": _replay(tmp_path_factory.mktemp("nokeys") / "db", False, mp),
+        "keys": _replay(tmp_path_factory.mktemp("keys") / "db", "keylog", mp),
+        "nokeys": _replay(tmp_path_factory.mktemp("nokeys") / "db", "", mp),
+        "dsb": _replay(tmp_path_factory.mktemp("dsb") / "db", "dsb", mp),
     }
 
 
@@ -109,6 +116,9 @@ def test_with_keys_every_tls_flow_is_decrypted_and_nothing_stays_unread(runs: di
         md, _charts = render_md(r)
         assert "Decrypted with session keys" in md and "TLS key log (SSLKEYLOGFILE)" in md
         assert "Flows that could not be read" not in md
+        html = render_html(r)
+        assert "Decrypted with session keys" in html and "Flows that could not be read" not in html
+        assert json.loads(r.to_json())["coverage"] == c
 
 
 def test_without_keys_every_tls_flow_is_unread_and_listed(runs: dict[str, Any]) -> None:
@@ -143,3 +153,17 @@ def test_the_same_bytes_are_counted_with_and_without_keys(runs: dict[str, Any]) 
         k, n = with_keys[mac], without[mac]
         assert (k["encrypted_flows"], k["encrypted_bytes"]) == (n["encrypted_flows"], n["encrypted_bytes"])
         assert (k["decrypted_flows"], k["decrypted_bytes"]) == (n["encrypted_flows"], n["encrypted_bytes"])
+
+
+def test_keys_from_a_decryption_secrets_block_are_named_as_such(runs: dict[str, Any]) -> None:
+    """The same key lines handed over as a pcapng DSB: the same flows decrypted, the source named."""
+    dsb, keylog = runs["dsb"], runs["keys"]
+    assert all(f["decrypted"] == "tls-dsb" for f in dsb["flows"])
+    for mac, r in dsb["reports"].items():
+        c, k = r.coverage, keylog["reports"][mac].coverage
+        assert c["key_sources"] == ["tls-dsb"], mac
+        assert {n: v for n, v in c.items() if n != "key_sources"} == {
+            n: v for n, v in k.items() if n != "key_sources"
+        }, mac
+        md, _charts = render_md(r)
+        assert "pcapng Decryption Secrets Block" in md
