@@ -179,6 +179,17 @@ def coverage(store: Store, caps: list[str], mac: str) -> dict[str, Any]:
         "unread_flows": enc_f - dec_f,
         "unread_bytes": enc_b - dec_b,
         "key_sources": [str(k) for k in r.get("key_sources", [])],
+        # the key files the captures were replayed with (path and sha256, never a secret)
+        "key_files": [
+            {
+                "path": str(k["path"]),
+                "sha256": str(k["sha256"]),
+                "kind": str(k["kind"]),
+                "lines": int(k["lines"]),
+            }
+            for cap in caps
+            for k in queries.capture_keys(store, cap)
+        ],
     }
 
 

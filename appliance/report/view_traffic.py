@@ -186,6 +186,10 @@ def coverage(data: ReportData) -> list[Block]:
     blocks: list[Block] = [Heading("Encrypted traffic read", "加密流量解读情况"), Table(columns, rows)]
     if c["key_sources"]:
         named = ", ".join(KEY_SOURCES.get(k, k) for k in c["key_sources"])
+        files = "; ".join(
+            f"{f['path']} (sha256 {f['sha256'][:16]}, {f['lines']} lines)" for f in c["key_files"]
+        )
+        named += f" ({files})" if files else ""
         blocks.append(
             Paragraph(
                 [Run(f"Keys from: {named}. Decrypted flows are read and judged as clear ones are; only "

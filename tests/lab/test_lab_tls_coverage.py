@@ -2,16 +2,18 @@
 which read with session keys and still unread; "What could not be assessed" and the verdicts
 count only the unread ones.
 
-``pcaps/lab/lab-tls.pcapng`` is replayed into a store and assessed twice: with its key log (the
-replay's meter given it, as ``replay --keylog`` will) and without. The oracle is the generator's
-truth file: the TLS sessions it wrote (``tls_sessions``, 34), every one with its keys in the log.
-They are 35 flow records: the watch's MQTT-over-TLS connection outlives the active timeout and goes
-on as a continuation record (``segment`` 1), read with the keys of the session it continues. The
-coverage counts flow records, as every other flow figure of the report does.
+``pcaps/lab/lab-tls.pcapng`` is replayed into a store and assessed three times: with its key log
+(``replay --keylog``), with the same lines as a Decryption Secrets Block, and without. The oracle
+is the generator's truth file: the TLS sessions it wrote (``tls_sessions``, 34), every one with
+its keys in the log. They are 35 flow records: the watch's MQTT-over-TLS connection outlives the
+active timeout and goes on as a continuation record (``segment`` 1), read with the keys of the
+session it continues. The coverage counts flow records, as every other flow figure of the report
+does.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -50,13 +52,14 @@ def _replay(path: Path, keys: str, monkeypatch: pytest.MonkeyPatch) -> dict[str,
             assert log.add_dsb(DSB_TLS, KEYS.read_bytes(), str(CAP))
         else:
             log.add_file(str(KEYS))
-        pipe.meter.keys = log  # what `replay --keylog` does (not on main yet)
+        pipe.meter.keys = log
         return pipe
 
-    if keys:
+    if keys == "dsb":  # as if the capture carried its key lines in a secrets block
         monkeypatch.setattr(replay_module.Pipeline, "from_options", with_keys)
     bench = load_bench(str(LAB / "lab-tls.bench.yaml"))
     opts = ReplayOptions(lan_prefixes=bench.lan_prefixes, bench=bench, force=True)
+    opts.keylogs = [str(KEYS)] if keys == "keylog" else []  # replay --keylog
     opts.phases = load_phases(str(LAB / "lab-tls.phases.csv"))
     store = open_store(str(path))
     try:
@@ -107,6 +110,8 @@ def test_with_keys_every_tls_flow_is_decrypted_and_nothing_stays_unread(runs: di
         assert c["unread_flows"] == 0 and c["unread_bytes"] == 0, mac
         assert c["decrypted_bytes"] == c["encrypted_bytes"] > 0, mac
         assert c["key_sources"] == ["tls-keylog"], mac
+        [kf] = c["key_files"]  # the key file the replay recorded, named with its hash
+        assert kf["path"] == str(KEYS) and kf["sha256"] == hashlib.sha256(KEYS.read_bytes()).hexdigest()
         # decrypted flows are assessed as clear ones: none is listed as unread, no note counts one
         assert not [u for u in r.unreadable if u["encrypted"]], mac
         assert not r.uploads, mac
@@ -115,6 +120,7 @@ def test_with_keys_every_tls_flow_is_decrypted_and_nothing_stays_unread(runs: di
         assert not [q for q in r.requirements if "no readable traffic" in q["note"]], mac
         md, _charts = render_md(r)
         assert "Decrypted with session keys" in md and "TLS key log (SSLKEYLOGFILE)" in md
+        assert f"sha256 {kf['sha256'][:16]}" in md
         assert "Flows that could not be read" not in md
         html = render_html(r)
         assert "Decrypted with session keys" in html and "Flows that could not be read" not in html
@@ -162,8 +168,8 @@ def test_keys_from_a_decryption_secrets_block_are_named_as_such(runs: dict[str, 
     for mac, r in dsb["reports"].items():
         c, k = r.coverage, keylog["reports"][mac].coverage
         assert c["key_sources"] == ["tls-dsb"], mac
-        assert {n: v for n, v in c.items() if n != "key_sources"} == {
-            n: v for n, v in k.items() if n != "key_sources"
+        assert {n: v for n, v in c.items() if n not in ("key_sources", "key_files")} == {
+            n: v for n, v in k.items() if n not in ("key_sources", "key_files")
         }, mac
         md, _charts = render_md(r)
         assert "pcapng Decryption Secrets Block" in md
