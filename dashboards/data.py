@@ -144,6 +144,12 @@ def periods(url: str, caps: Caps, device: str) -> Rows:
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
+def tls_coverage(url: str, caps: Caps, device: str) -> Rows:
+    _opened.add(url)
+    return _run(url, queries.tls_coverage, _caps(caps), device)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
 def uploads(url: str, caps: Caps, device: str) -> Rows:
     _opened.add(url)
     return _run(url, shapes.uploads, _caps(caps), device)

@@ -55,6 +55,12 @@ class Session:
     def readable(self) -> bool:
         return self.app in READABLE
 
+    @property
+    def plaintext(self) -> str:
+        """Where the flow's encrypted content was read from ('tls-keylog', 'tls-dsb'), '' when it
+        was not decrypted (clear, or no key): the flows row's ``decrypted`` (issue 16)."""
+        return ""
+
 
 def classify_tcp(first: bytes, up: bool, ports: tuple[int, int]) -> Protocol | None:
     """The protocol of a TCP flow from the first bytes of either direction, else its ports."""
@@ -83,6 +89,14 @@ class TcpSession(Session):
         self.reader: StreamReader | None = None  # chosen once the protocol is known
         self.tried = 0  # directions whose first bytes were of no known protocol
         self.raw = [0, 0]  # segments read of an unreadable direction; -1 once its raw record is out
+
+    @property
+    def plaintext(self) -> str:
+        """The key source of a TLS flow whose records opened with its secrets, else ''."""
+        dec = getattr(self.reader, "dec", None)  # parsers.tls_reader.TlsReader's decryption state
+        if dec is None or not dec.ok or dec.secrets is None:
+            return ""
+        return str(dec.secrets.source)
 
     def feed(
         self, out: list[Record], flow: Any, up: int, ts: int, seq: int, payload: bytes, syn: int

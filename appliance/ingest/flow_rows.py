@@ -72,6 +72,7 @@ def flow_row(
         security=dest.security,
         readable=dest.readable,
         phase=phase_at(f.first, device),
+        decrypted=f.l7.plaintext if f.l7 is not None else "",
     )
 
 

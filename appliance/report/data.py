@@ -46,6 +46,7 @@ class ReportData:
     unreadable: list[dict[str, Any]]
     uploads: list[dict[str, Any]]
     not_assessed: list[dict[str, Any]]
+    coverage: dict[str, Any] = field(default_factory=dict)  # encrypted flows decrypted / unread
     charts: list[Chart] = field(default_factory=list)
 
     def to_json(self) -> str:
@@ -145,6 +146,7 @@ def gather(store: Store, mac: str, capture: str | None = None, now: dt.datetime 
         not_assessed=judgement.not_assessed(
             captures, assessments, requirements, unreadable, uploads, provenance
         ),
+        coverage=traffic.coverage(store, caps, mac),
     )
     gaps: dict[str, list[float]] = defaultdict(list)
     times: dict[str, list[int]] = defaultdict(list)

@@ -1,5 +1,6 @@
 """What a device sent, as a report shows it: destinations, measures per recipient and phase, the
-personal data types found, the flows that could not be read and the encrypted upload bursts.
+personal data types found, how much of the encrypted traffic was decrypted, the flows that could not
+be read and the encrypted upload bursts.
 
 Values are the stored excerpts as the read API gives them (masked: ``queries.display``).
 """
@@ -157,6 +158,39 @@ def unreadable(store: Store, caps: list[str], mac: str) -> list[dict[str, Any]]:
             }
         )
     return out
+
+
+# where the keys that decrypted a flow came from (parsers.decrypt.keys: Secrets.source)
+KEY_SOURCES = {"tls-keylog": "TLS key log (SSLKEYLOGFILE)", "tls-dsb": "pcapng Decryption Secrets Block"}
+
+
+def coverage(store: Store, caps: list[str], mac: str) -> dict[str, Any]:
+    """The device's encrypted flows off the LAN and their bytes: decrypted with session keys, and
+    still unread (issue 16: the report says how much of what it judged it could see)."""
+    rows = queries.tls_coverage(store, caps, mac)
+    r: dict[str, Any] = rows[0] if rows else {}
+    enc_f, enc_b = int(r.get("encrypted_flows", 0)), int(r.get("encrypted_bytes", 0))
+    dec_f, dec_b = int(r.get("decrypted_flows", 0)), int(r.get("decrypted_bytes", 0))
+    return {
+        "encrypted_flows": enc_f,
+        "encrypted_bytes": enc_b,
+        "decrypted_flows": dec_f,
+        "decrypted_bytes": dec_b,
+        "unread_flows": enc_f - dec_f,
+        "unread_bytes": enc_b - dec_b,
+        "key_sources": [str(k) for k in r.get("key_sources", [])],
+        # the key files the captures were replayed with (path and sha256, never a secret)
+        "key_files": [
+            {
+                "path": str(k["path"]),
+                "sha256": str(k["sha256"]),
+                "kind": str(k["kind"]),
+                "lines": int(k["lines"]),
+            }
+            for cap in caps
+            for k in queries.capture_keys(store, cap)
+        ],
+    }
 
 
 def upload_row(r: dict[str, Any]) -> dict[str, Any]:

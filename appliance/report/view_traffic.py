@@ -23,6 +23,7 @@ from appliance.report.document import (
     text,
     ts,
 )
+from appliance.report.traffic import KEY_SOURCES
 
 ABROAD = [Run(" "), Run("abroad", "strong")]
 
@@ -135,6 +136,7 @@ def not_assessed(data: ReportData) -> list[Block]:
         if data.not_assessed
         else Paragraph(text("Everything the packs look at could be measured."))
     ]
+    blocks += coverage(data)
     if data.unreadable:
         blocks += [Heading("Flows that could not be read", "无法解读的流量"), unreadable_table(data)]
         blocks.append(
@@ -163,6 +165,38 @@ def not_assessed(data: ReportData) -> list[Block]:
             for u in data.uploads
         ]
         blocks += [Heading("Encrypted upload bursts", "加密上传"), Table(columns, rows)]
+    return blocks
+
+
+def coverage(data: ReportData) -> list[Block]:
+    """How much of the device's encrypted traffic was read with session keys (issue 16); nothing
+    when it sent none."""
+    c = data.coverage
+    if not c or not c["encrypted_flows"]:
+        return []
+    columns = [col("Encrypted traffic off the LAN"), col("Flows", right=True), col("Bytes", right=True),
+               col("Share of bytes", right=True)]  # fmt: skip
+    total = c["encrypted_bytes"] or 1
+    rows = [
+        [text(what), text(c[f"{key}_flows"]), text(fmt_bytes(c[f"{key}_bytes"])),
+         text(f"{c[f'{key}_bytes'] / total:.0%}")]
+        for what, key in (("Encrypted", "encrypted"), ("Decrypted with session keys", "decrypted"),
+                          ("Still unread (no keys)", "unread"))
+    ]  # fmt: skip
+    blocks: list[Block] = [Heading("Encrypted traffic read", "加密流量解读情况"), Table(columns, rows)]
+    if c["key_sources"]:
+        named = ", ".join(KEY_SOURCES.get(k, k) for k in c["key_sources"])
+        files = "; ".join(
+            f"{f['path']} (sha256 {f['sha256'][:16]}, {f['lines']} lines)" for f in c["key_files"]
+        )
+        named += f" ({files})" if files else ""
+        blocks.append(
+            Paragraph(
+                [Run(f"Keys from: {named}. Decrypted flows are read and judged as clear ones are; only "
+                     "the unread ones are listed below.", "prose")],
+                muted=True,
+            )
+        )  # fmt: skip
     return blocks
 
 

@@ -213,9 +213,17 @@ def _v17(store: Store) -> None:
     add_columns(store, "tls", "client_random")
 
 
+def _v18(store: Store) -> None:
+    """Decrypted flows: which flows were read with session keys (``decrypted``: tls-keylog, tls-dsb),
+    in flows and the flow rollup, so coverage and what stays unread are told per device. Flows
+    stored before have '' (none was decrypted before issue 16 reached the flows table)."""
+    add_columns(store, "flows", "decrypted")
+    add_columns(store, "flow_rollup", "decrypted")
+
+
 STEPS: tuple[Step, ...] = tuple(
     Step(int(f.__name__[2:]), (f.__doc__ or "").split("\n")[0], f)
-    for f in (_v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11, _v12, _v13, _v14, _v15, _v16, _v17)
+    for f in (_v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11, _v12, _v13, _v14, _v15, _v16, _v17, _v18)
 )
 assert [s.number for s in STEPS] == list(range(OLDEST + 1, SCHEMA_VERSION + 1)), "one step per version"
 

@@ -20,9 +20,10 @@ from __future__ import annotations
 from appliance.store.table import AGG, KEY, C, Column, Table, batched
 from appliance.store.table import BATCH as BATCH  # re-exported: the spool and the inserts tag rows with it
 
+# 18: flows.decrypted (decrypted flows, issue 16);
 # 17: capture_keys, capture_key_lines, tls.client_random (TLS keys, issue 16); 16: plaintext;
 # 15: attributed_by; 14: dns sections; 13: bursts spread; 12: coord_system
-SCHEMA_VERSION = 17
+SCHEMA_VERSION = 18
 
 
 CAPTURES = Table(
@@ -194,8 +195,14 @@ FLOWS = Table(
             "none, ssl3, tls1.0-tls1.3 (spelled as tls.server_version), tls (version unseen or unnamed),"
             " quic, dtls, ssh, '' if unknown",
         ),
-        C("readable", "UInt8", "1 if the appliance could read the application data"),
+        C("readable", "UInt8", "1 if the appliance could read the application data (in clear or decrypted)"),
         C("phase", "String", "test phase the flow began in ('unmarked' before the first mark)"),
+        C(
+            "decrypted",
+            "String",
+            "where the encrypted content was read from: tls-keylog or tls-dsb; '' if not decrypted"
+            " (clear, no key, bad key, or stored before schema 17)",
+        ),
     ),
     # by device: a device's flows lie together, so joins from its observations or bursts read them
     # and skip the rest (schema 9; older stores are re-sorted on upgrade)
@@ -393,6 +400,7 @@ FLOW_ROLLUP = Table(
         KEY("security", "String", "flows.security"),
         KEY("readable", "UInt8", "flows.readable"),
         KEY("phase", "String", "flows.phase"),
+        KEY("decrypted", "String", "flows.decrypted"),
         AGG("flows", "UInt64", "flow records", "count()"),
         AGG(
             "bytes_sent",

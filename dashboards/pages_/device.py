@@ -1,6 +1,6 @@
 """Device: its verdict per requirement (as its report gives them), its observations over time with
 the test phases shaded, reporting intervals, location precision, destinations, and its encrypted
-traffic's periodicity and upload bursts."""
+traffic's share read with session keys, its periodicity and upload bursts."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from appliance.report.traffic import KEY_SOURCES
 from dashboards import data
 from dashboards.i18n import lang, level, t
 from dashboards.pages_.common import pick_device, table, ts
@@ -38,6 +39,7 @@ def render(url: str, caps: data.Caps) -> None:
             "countries": "country", "cross_border": "cross_border", "securities": "security",
             "flows": "n_flows", "bytes_sent": "bytes_sent", "bytes_received": "received"}  # fmt: skip
     st.dataframe(table(dests, cols), hide_index=True, key="device_destinations")
+    _coverage(data.tls_coverage(url, caps, mac))
     _periods(data.periods(url, caps, mac))
     _uploads(data.uploads(url, caps, mac))
 
@@ -138,6 +140,25 @@ def _precision(measures: list[dict[str, Any]]) -> None:
         )
     )
     st.altair_chart(chart, width="stretch")
+
+
+def _coverage(rows: list[dict[str, Any]]) -> None:
+    """Encrypted flows and bytes, of which decrypted and still unread (as the report's section 8)."""
+    c = rows[0] if rows else None
+    if c is None or not int(c["encrypted_flows"]):
+        return
+    st.subheader(t("coverage_title"))
+    enc_f, enc_b = int(c["encrypted_flows"]), int(c["encrypted_bytes"])
+    dec_f, dec_b = int(c["decrypted_flows"]), int(c["decrypted_bytes"])
+    shown = [
+        {"what": t("coverage_encrypted"), "flows": enc_f, "bytes": enc_b},
+        {"what": t("coverage_decrypted"), "flows": dec_f, "bytes": dec_b},
+        {"what": t("coverage_unread"), "flows": enc_f - dec_f, "bytes": enc_b - dec_b},
+    ]
+    cols = {"what": "coverage_what", "flows": "n_flows", "bytes": "coverage_bytes"}
+    st.dataframe(table(shown, cols), hide_index=True, key="device_coverage")
+    if list(c["key_sources"]):
+        st.caption(f"{t('key_sources')}: {', '.join(KEY_SOURCES.get(k, k) for k in c['key_sources'])}")
 
 
 def _periods(periods: list[dict[str, Any]]) -> None:

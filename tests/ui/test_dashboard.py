@@ -158,6 +158,12 @@ def test_device_page(lab_db: tuple[str, str]) -> None:
     assert set(zip(uploads["Destination"], uploads["Upload kind"], strict=True)) == truth_up
     sure = dict(zip(uploads["Upload kind"], uploads["Confidence"], strict=False))
     assert sure["video"].startswith("medium 0.") and sure["unknown"].startswith("low 0.")
+    # replayed without keys: all its encrypted traffic is unread (its uploads alone are over 60 kB)
+    cov = _frame(at, "Encrypted traffic off the LAN").set_index("Encrypted traffic off the LAN")
+    enc, unread = cov.loc["Encrypted"], cov.loc["Still unread (no keys)"]
+    assert cov.loc["Decrypted with session keys", "Flows"] == 0
+    assert (unread["Flows"], unread["Bytes (both ways)"]) == (enc["Flows"], enc["Bytes (both ways)"])
+    assert enc["Flows"] >= len(set(uploads["Destination"])) and enc["Bytes (both ways)"] > 60_000
 
 
 def test_destinations_page(lab_db: tuple[str, str]) -> None:

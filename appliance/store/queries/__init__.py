@@ -38,6 +38,7 @@ from appliance.store.queries.traffic import (
     flows,
     flows_by_id,
     phase_spans,
+    tls_coverage,
     top_remotes,
     unreadable_flows,
 )
@@ -80,6 +81,7 @@ __all__ = [
     "phase_spans",
     "raw_evidence_captures",
     "raw_key_lines",
+    "tls_coverage",
     "top_remotes",
     "unreadable_flows",
 ]

@@ -244,6 +244,28 @@ def unreadable_flows(store: Store, capture_ids: list[str] | None = None, device:
     return _per_destination(store, where + " AND readable = 0", params)
 
 
+# an encrypted flow: one whose handshake named a protection (tls*, quic, dtls, ssh), or that was decrypted
+_ENCRYPTED = "(security NOT IN ('', 'none', 'unknown') OR decrypted != '')"
+
+
+def tls_coverage(store: Store, capture_ids: list[str] | None = None, device: str | None = None) -> Rows:
+    """Per device: its encrypted flows off the LAN and their bytes (both ways), of which read with
+    session keys (``flows.decrypted``, issue 16), and the key sources that read them. What is
+    encrypted and not decrypted is what stays unread."""
+    where, params = scope(capture_ids, device)
+    return store.query(
+        f"""SELECT device_mac AS mac,
+            sumIf(flows, {_ENCRYPTED}) AS encrypted_flows,
+            sumIf(bytes_sent + bytes_received, {_ENCRYPTED}) AS encrypted_bytes,
+            sumIf(flows, decrypted != '') AS decrypted_flows,
+            sumIf(bytes_sent + bytes_received, decrypted != '') AS decrypted_bytes,
+            arraySort(groupUniqArrayIf(decrypted, decrypted != '')) AS key_sources
+        FROM {{db}}.flow_rollup WHERE {where} AND direction IN ('outbound', 'inbound')
+        GROUP BY mac ORDER BY mac""",
+        params,
+    )
+
+
 def device_overview(store: Store, capture_ids: list[str] | None = None) -> Rows:
     """Per device: the personal-data types it sent, the third parties and countries it reached."""
     where, params = scope(capture_ids)

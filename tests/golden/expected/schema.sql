@@ -136,6 +136,7 @@ CREATE TABLE IF NOT EXISTS `tapaudit`.`flows` (
     `security` String,
     `readable` UInt8,
     `phase` String,
+    `decrypted` String,
     `batch` UInt32 DEFAULT 0
 )
 ENGINE = MergeTree()
@@ -162,6 +163,7 @@ CREATE TABLE IF NOT EXISTS `tapaudit`.`flow_rollup` (
     `security` String,
     `readable` UInt8,
     `phase` String,
+    `decrypted` String,
     `flows` UInt64,
     `bytes_sent` UInt64,
     `bytes_received` UInt64,
