@@ -15,6 +15,7 @@ Root only (network namespaces), tshark 4.0 for the oracle.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -297,3 +298,18 @@ def test_replay_reads_what_tshark_decrypts(
         found.setdefault((o["flow_id"], o["ts_ns"]), set()).add(o["data_type"])
     for c in carriers:
         assert {"imei", "location"} <= found.get((c["flow_id"], c["ts_ns"]), set()), c
+
+
+def test_replay_json_summary_counts_sessions(tls_lab: Lab, tmp_path: Path) -> None:
+    """``tapaudit replay --json`` as a lab runs it, every scenario's capture at once: with each one's
+    ``--keylog`` every capture says tls {decrypted: 1, no_key: 0, failed: 0}; without, {0, 1, 0}."""
+    from tests.support.run import cli
+
+    out, _ = tls_lab
+    caps = [str(out / n / "capture.pcapng") for n in NAMES]
+    keys = [a for n in NAMES for a in ("--keylog", str(out / n / "keys.log"))]
+    for args, want in (([], (0, 1, 0)), (keys, (1, 0, 0))):
+        r = cli("replay", *caps, *args, "--force", "--json", db=tmp_path / "db")
+        assert r.returncode == 0, r.stderr[-500:]
+        got = {c["path"]: c["tls"] for c in json.loads(r.stdout)["captures"]}
+        assert got == {c: dict(zip(("decrypted", "no_key", "failed"), want, strict=True)) for c in caps}
