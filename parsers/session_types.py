@@ -22,7 +22,6 @@ class TcpSession(Protocol):
     sni: str
     host: str
     security: str
-    decrypted: bool  # its TLS records opened with the lab's keys (issue 16): the content was read
     stats: Counter[str]
     up: HalfStream | None
     dn: HalfStream | None

@@ -42,7 +42,7 @@ MALFORMED = (ValueError, IndexError, UnicodeError)  # what a dissector raises on
 class Session:
     """What the enrichment reads of every session."""
 
-    __slots__ = ("app", "decrypted", "host", "ports", "security", "sni")
+    __slots__ = ("app", "host", "ports", "security", "sni")
 
     def __init__(self, app: str = "", ports: tuple[int, int] = (0, 0)) -> None:
         self.app = app
@@ -50,12 +50,11 @@ class Session:
         self.sni = ""  # TLS or QUIC server name
         self.host = ""  # HTTP Host (or RTSP/CoAP URI host)
         self.security = ""  # none, tls1.x, quic, dtls, ssh; empty while unknown
-        self.decrypted = False  # TLS records opened with the lab's keys (issue 16): read inside
 
     @property
     def readable(self) -> bool:
         """Whether the application data was read: a clear protocol's, or TLS decrypted with keys."""
-        return self.decrypted or self.app in READABLE
+        return self.app in READABLE or bool(self.plaintext)
 
     @property
     def plaintext(self) -> str:

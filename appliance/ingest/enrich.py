@@ -116,7 +116,7 @@ class Enricher:
         app = s.app if s is not None else ""
         security = s.security if s is not None else ""
         # a TLS flow opened with session keys was read as a clear one is (issue 16)
-        readable = 1 if s is not None and (s.readable or s.plaintext) else 0
+        readable = 1 if s is not None and s.readable else 0  # decrypted TLS too (Session.readable)
         domain, source = "", ""
         if s is not None and s.sni and not _is_ip(s.sni):
             domain, source = s.sni.lower().rstrip("."), ("quic" if app == "quic" else "sni")

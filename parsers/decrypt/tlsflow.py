@@ -81,14 +81,6 @@ class PlainSession:
     def security(self, v: str) -> None:
         pass  # the flow's security stays its TLS version
 
-    @property
-    def decrypted(self) -> bool:
-        return self.outer.decrypted
-
-    @decrypted.setter
-    def decrypted(self, v: bool) -> None:
-        self.outer.decrypted = v
-
 
 class TlsFlow:
     """The decryption state of one flow (both directions); index 1 is the client's direction."""
@@ -231,7 +223,6 @@ class TlsFlow:
         self.opened[up] = True
         if not self.ok:
             self.ok = True
-            s.decrypted = True  # the flow's content is read: not among the flows a report could not read
             s.stats["tls_decrypted"] += 1
         if itype == 23:
             self._plain(s, out, flow, up, ts, plain)
