@@ -39,7 +39,7 @@ from pcaps.synth import bench_tls  # noqa: E402 - after the path fix, so the scr
 
 _spec = importlib.util.spec_from_file_location("replay_bench", ROOT / "bench" / "replay.py")
 assert _spec is not None and _spec.loader is not None
-_replay_bench = importlib.util.module_from_spec(_spec)
+_replay_bench = sys.modules["replay_bench"] = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_replay_bench)
 measure = _replay_bench.measure  # the replay bench's child runner: pinned, wait4's CPU time and peak RSS
 
@@ -77,7 +77,7 @@ def _summary(cap: dict) -> str:
     dissected = ", ".join(f"{k} {st.get('dissected_' + k, 0):,}" for k in ("http", "http2", "mqtt"))
     return (
         f"TLS decrypted {tls.get('decrypted', 0):,}, no key {tls.get('no_key', 0):,}, "
-        f"failed {tls.get('failed', 0):,}; packets dissected: {dissected}; "
+        f"failed {tls.get('failed', 0):,}; dissected {dissected}; "
         f"{cap['records'].get('observations', 0):,} observations"
     )
 
