@@ -146,7 +146,7 @@ def test_replay_stores_the_handshakes_tshark_reads(tls_lab: Lab, name: str) -> N
 # --- tapaudit's replay of the decrypted sessions against tshark's --------------------------------
 
 ROW_TABLES = ("flows", "tls", "http", "app_events", "observations")
-RUN_COLUMNS = ("capture_id", "ingest_id", "plaintext")  # what differs between two replays' rows
+RUN_COLUMNS = ("capture_id", "ingest_id", "plaintext", "decrypted")  # what differs between two replays' rows
 WS_KINDS = {1: "text", 2: "binary", 8: "close"}  # RFC 6455 section 5.2 opcodes, tapaudit's names
 
 
@@ -208,11 +208,14 @@ def test_replay_with_key_log_or_secrets_block_decrypts_every_session(
     replays: dict[str, dict[str, Replay]], name: str
 ) -> None:
     """``replay --keylog keys.log`` and the DSB capture alone: every session decrypted, none without a
-    key or failed, and the very same rows; only ``plaintext`` says which key source read them."""
+    key or failed, and the very same rows; only ``plaintext`` (and the flows' ``decrypted``) says
+    which key source read them."""
     kl, dsb = replays[name]["keylog"], replays[name]["dsb"]
     assert kl.tls == dsb.tls == {"decrypted": 1, "no_key": 0, "failed": 0}
     assert _without_run(kl.rows) == _without_run(dsb.rows)
     for run, source in ((kl, "tls-keylog"), (dsb, "tls-dsb")):
+        tls_flows = {r["flow_id"] for r in run.rows["tls"]}
+        assert {f["decrypted"] for f in run.rows["flows"] if f["flow_id"] in tls_flows} == {source}
         for t in ("http", "app_events", "observations"):
             assert {r["plaintext"] for r in run.rows[t]} <= {source}, t
         assert run.rows["http"] or run.rows["app_events"]
