@@ -42,6 +42,7 @@ assert _spec is not None and _spec.loader is not None
 _replay_bench = sys.modules["replay_bench"] = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_replay_bench)
 measure = _replay_bench.measure  # the replay bench's child runner: pinned, wait4's CPU time and peak RSS
+# (and its writer of a marked section of RESULTS.md, _replay_bench.write_section)
 
 RESULTS = ROOT / "bench" / "RESULTS.md"
 BEGIN, END = "<!-- decrypt-bench:begin -->", "<!-- decrypt-bench:end -->"
@@ -163,12 +164,7 @@ def main() -> int:
     )
     print(report)
     if args.write:
-        text = RESULTS.read_text()
-        if BEGIN not in text:
-            text += f"\n## Decryption: `bench/decrypt.py`\n\n{BEGIN}\n{END}\n"
-        head, _, rest = text.partition(BEGIN)
-        _, _, tail = rest.partition(END)
-        RESULTS.write_text(f"{head}{BEGIN}\n{report}{END}{tail}")
+        _replay_bench.write_section(BEGIN, END, report, "## Decryption: `bench/decrypt.py`")
     return 0
 
 

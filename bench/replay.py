@@ -185,6 +185,17 @@ def generated(out_dir: Path, packets: int) -> Path:
     return capture
 
 
+def write_section(begin: str, end: str, report: str, heading: str = "") -> None:
+    """Replace the text between a bench's two markers in RESULTS.md (added at the end, under
+    ``heading``, when the markers are not there yet)."""
+    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmarks\n"
+    if begin not in text:
+        text += f"\n{heading}\n\n{begin}\n{end}\n" if heading else f"\n{begin}\n{end}\n"
+    head, _, rest = text.partition(begin)
+    _, _, tail = rest.partition(end)
+    RESULTS.write_text(f"{head}{begin}\n{report}{end}{tail}")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--packets", type=int, default=1_000_000, help="packets in the generated capture")
@@ -248,10 +259,7 @@ def main() -> int:
     )
     print(report)
     if args.write:
-        text = RESULTS.read_text() if RESULTS.exists() else f"# Benchmarks\n\n{BEGIN}\n{END}\n"
-        head, _, rest = text.partition(BEGIN)
-        _, _, tail = rest.partition(END)
-        RESULTS.write_text(f"{head}{BEGIN}\n{report}{END}{tail}")
+        write_section(BEGIN, END, report)
     return 0
 
 
