@@ -25,9 +25,10 @@ from contextlib import suppress
 from typing import Any
 
 from parsers.datagrams import UDP_MAX_PACKETS
+from parsers.decrypt.dtlsflow import COAPS_PORT, DtlsFlow
 from parsers.decrypt.keys import KeyLog
 from parsers.events import AppRecord, Event, Record
-from parsers.protocols import quic, rtp
+from parsers.protocols import quic, rtp, tls
 from parsers.registry import READABLE, TCP_PORTS, TCP_SNIFFED, UDP_PORTS, UDP_SNIFFED, Protocol
 from parsers.streams import StreamReader
 from parsers.tcpstream import HalfStream
@@ -36,6 +37,7 @@ TLS_LIMIT = 1 << 15  # bytes per direction kept for a handshake (certificate cha
 READ_LIMIT = 1 << 20  # bytes per direction held unparsed for readable protocols (one message at most)
 RAW_LIMIT = 1 << 12  # bytes per direction of a flow no dissector reads, kept for the content detectors
 RAW_SEGMENTS = 16  # ... read from at most this many of the direction's segments
+COAP_PORT = 5683  # RFC 7252 12.6: the clear protocol CoAP over DTLS carries
 MALFORMED = (ValueError, IndexError, UnicodeError)  # what a dissector raises on bytes it cannot read
 
 
@@ -195,9 +197,12 @@ class TcpSession(Session):
 class UdpSession(Session):
     """One UDP flow: every datagram of chatty name protocols, the first few of the rest."""
 
-    __slots__ = ("crypto", "packets", "proto", "raw", "stats")
+    __slots__ = ("crypto", "dtls", "inner", "keys", "packets", "proto", "raw", "stats")
 
-    def __init__(self, proto: Protocol | None, stats: Counter[str], ports: tuple[int, int] = (0, 0)) -> None:
+    def __init__(
+        self, proto: Protocol | None, stats: Counter[str], ports: tuple[int, int] = (0, 0),
+        keys: KeyLog | None = None,
+    ) -> None:  # fmt: skip
         super().__init__(proto.name if proto is not None else "", ports)
         self.proto = proto  # None until sniffed (QUIC, DTLS) or for good (raw)
         self.stats = stats
@@ -205,6 +210,14 @@ class UdpSession(Session):
         self.raw = 0  # directions whose first datagram went out as a raw record (1 down, 2 up)
         self.crypto: quic.InitialCrypto | None = None  # QUIC: the Initial's decryption, once begun
         self.security = proto.security if proto is not None else ""
+        self.keys = keys  # session secrets: a DTLS flow's records are opened and read on
+        self.dtls: DtlsFlow | None = None  # a DTLS flow's reading, once its first datagram came
+        self.inner: Protocol | None = None  # the protocol of a DTLS flow's plaintext, once chosen
+
+    @property
+    def plaintext(self) -> str:
+        """The key source of a DTLS flow whose records opened with its secrets, else ''."""
+        return self.dtls.source if self.dtls is not None else ""
 
     def feed(
         self, out: list[Record], flow: Any, up: int, ts: int, seq: int, payload: bytes, syn: int
@@ -218,8 +231,8 @@ class UdpSession(Session):
             proto = self._sniff(payload, up == 1) if self.packets == 1 else None
             if proto is None:
                 return self._raw(out, flow, up == 1, ts, payload)
-        if proto.datagram is None:  # known (DTLS, CoAP over DTLS) but encrypted
-            return False
+        if proto.datagram is None:  # DTLS: CoAP over DTLS by its port, or found by its first datagram
+            return self._dtls(out, flow, up == 1, ts, payload)
         return self._read(proto, out, flow, up == 1, ts, payload, seq > len(payload))
 
     def feed_seen(
@@ -261,8 +274,41 @@ class UdpSession(Session):
         self.stats[f"{'truncated' if cut else 'dissected'}_{proto.name}"] += 1
         return more
 
+    def _dtls(self, out: list[Record], flow: Any, up: bool, ts: int, payload: bytes) -> bool:
+        """A DTLS datagram: its hellos read, its records opened when the key log has the flow's
+        secrets, each decrypted datagram read as a clear one of its protocol (``DtlsFlow``)."""
+        dec = self.dtls
+        if dec is None:
+            dec = self.dtls = DtlsFlow(self.keys, self.ports)
+        more = dec.datagram(self.stats, out, flow, up, ts, payload)
+        if not self.sni and dec.client is not None:
+            self.sni = dec.client.sni
+        if dec.server is not None and dec.server.version in tls.VERSIONS:
+            self.security = tls.version_name(dec.server.version)  # dtls1.2, as TLS flows name theirs
+        self._read_plain(out, flow)
+        return more
+
+    def _read_plain(self, out: list[Record], flow: Any) -> None:
+        dec = self.dtls
+        if dec is None or not dec.plain:
+            return
+        if self.inner is None:
+            self.inner = dtls_inner(self.ports, dec.plain[0][2])
+            if self.inner is None:
+                self.stats["tls_plain_unclassified"] += 1
+        n = len(out)
+        if self.inner is not None:
+            for up, ts, plain in dec.plain:
+                self._read(self.inner, out, flow, up, ts, plain)
+        dec.plain.clear()
+        for r in out[n:]:
+            if hasattr(r, "plain_source"):
+                r.plain_source = dec.source
+
     def finish(self, out: list[Record], flow: Any) -> None:
         self.crypto = None
+        if self.dtls is not None:
+            self.dtls.finish(self.stats, out, flow)
 
     def _sniff(self, payload: bytes, up: bool) -> Protocol | None:
         """The protocol of a flow its ports did not name, from its first datagram (QUIC, DTLS)."""
@@ -284,13 +330,28 @@ class UdpSession(Session):
         return self.raw != 3 and self.packets < UDP_MAX_PACKETS
 
 
+def dtls_inner(ports: tuple[int, int], first: bytes) -> Protocol | None:
+    """The protocol of a DTLS flow's plaintext: CoAP on its DTLS port (RFC 7252 12.8), or when its
+    first decrypted datagram parses as a CoAP message (a flow found by sniffing DTLS)."""
+    proto = UDP_PORTS.get(COAP_PORT)
+    if proto is None or proto.datagram is None:
+        return None
+    if COAPS_PORT in ports:
+        return proto
+    try:
+        proto.datagram.parse(first)
+    except MALFORMED:
+        return None
+    return proto
+
+
 def new_session(
     proto: int, sport: int, dport: int, stats: Counter[str], keys: KeyLog | None = None
 ) -> TcpSession | UdpSession | None:
     """The session a new flow starts with (None for protocols without payload dissection);
-    ``keys``: the capture's TLS session secrets, for TCP flows to decrypt (issue 16)."""
+    ``keys``: the capture's TLS session secrets, for TLS and DTLS flows to decrypt (issue 16)."""
     if proto == 6:
         return TcpSession(stats, (sport, dport), keys)
     if proto == 17:
-        return UdpSession(UDP_PORTS.get(dport) or UDP_PORTS.get(sport), stats, (sport, dport))
+        return UdpSession(UDP_PORTS.get(dport) or UDP_PORTS.get(sport), stats, (sport, dport), keys)
     return None

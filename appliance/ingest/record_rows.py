@@ -43,6 +43,9 @@ def _mask_txt(text: str) -> str:
     return " ".join(out)
 
 
+JA4_TRANSPORT = {"quic": "q", "dtls": "d"}  # JA4's first character (FoxIO's spec); TLS over TCP "t"
+
+
 def _version(v: int) -> str:
     """A hello's version in the flows' spelling (``tls1.3``); empty when the hello carried none."""
     return version_name(v) if v else ""
@@ -175,7 +178,7 @@ class RecordRows:
             ciphers=c.ciphers if c else [],
             extensions=c.extensions if c else [],
             ja3=c.ja3 if c and tls_hello else "",
-            ja4=c.ja4("q" if r.transport == "quic" else "t") if c and tls_hello else "",
+            ja4=c.ja4(JA4_TRANSPORT.get(r.transport, "t")) if c and tls_hello else "",
             server_version=_version(s.version) if s else "",
             cipher=s.cipher if s else 0,
             ja3s=s.ja3s if s else "",

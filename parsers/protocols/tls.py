@@ -19,10 +19,29 @@ from cryptography.utils import CryptographyDeprecationWarning
 
 GREASE = frozenset(0x0A0A + 0x1010 * i for i in range(16))
 # JA4's two-character version code (FoxIO's spec), used only in the JA4 string
-JA4_VERSION = {0x0304: "13", 0x0303: "12", 0x0302: "11", 0x0301: "10", 0x0300: "s3", 0x0002: "s2"}
+JA4_VERSION = {
+    0xFEFC: "d3",
+    0xFEFD: "d2",
+    0xFEFF: "d1",
+    0x0304: "13",
+    0x0303: "12",
+    0x0302: "11",
+    0x0301: "10",
+    0x0300: "s3",
+    0x0002: "s2",
+}
 # The one spelling of a version that reaches the database (flows.security, tls.*_version(s)):
 # the policies compare flows.security with these names, so every column uses them.
-VERSIONS = {0x0304: "tls1.3", 0x0303: "tls1.2", 0x0302: "tls1.1", 0x0301: "tls1.0", 0x0300: "ssl3"}
+VERSIONS = {
+    0xFEFC: "dtls1.3",
+    0xFEFD: "dtls1.2",
+    0xFEFF: "dtls1.0",
+    0x0304: "tls1.3",
+    0x0303: "tls1.2",
+    0x0302: "tls1.1",
+    0x0301: "tls1.0",
+    0x0300: "ssl3",
+}
 MAX_HANDSHAKE = 1 << 16  # a ClientHello beyond 64 kB is not one we will read
 
 

@@ -22,7 +22,7 @@ T = TypeVar("T")
 
 
 CLEAR = frozenset(("", "none"))  # flow security of a value the detectors could read: sent in clear
-OLD_TLS = frozenset(("ssl3", "tls1.0", "tls1.1"))
+OLD_TLS = frozenset(("ssl3", "tls1.0", "tls1.1", "dtls1.0"))  # RFC 8996 deprecates them all
 LOCATION_TYPES = ("location", "wifi_scan", "cell_tower")
 ID_TYPES = ("imei", "meid", "imsi", "iccid", "mac", "serial", "android_id", "oaid", "idfa")
 MEDIA_TYPES = ("audio", "video", "image", "face_template")

@@ -256,3 +256,38 @@ def test_no_secret_at_rest_or_in_output_unless_raw_evidence(tmp_path: Path) -> N
     raw = tmp_path / "raw"
     assert cli("replay", str(pcap), "--keylog", str(keylog), "--raw-evidence", "-q", db=raw).returncode == 0
     assert _secret_columns(raw, secret) == {"capture_key_lines.line"}  # the scan sees it when kept
+
+
+def test_coap_over_dtls_with_its_key_log_is_observed_like_clear_coap(tmp_path: Path) -> None:
+    """CoAP over DTLS (pcaps/dtlsloop, OpenSSL's DTLS 1.2): with the key log, the location and
+    IMEI in the POST become observations marked tls-keylog, the flow decrypted; without it, the
+    flow's tls row (server name, JA4 of transport d) and nothing inside."""
+    loop = Path(__file__).resolve().parents[2] / "pcaps" / "dtlsloop"
+    pcap, keylog = loop / "dtls12-gcm.pcap", loop / "dtls12-gcm.keylog"
+    db = tmp_path / "db"
+    p = cli("replay", str(pcap), "--keylog", str(keylog), "--json", db=db)
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)["captures"][0]["tls"]["decrypted"] == 1
+    obs = _query(db, "SELECT data_type, plaintext FROM {db}.observations ORDER BY data_type")
+    assert {(r["data_type"], r["plaintext"]) for r in obs} == {
+        ("imei", "tls-keylog"),
+        ("location", "tls-keylog"),
+    }
+    events = _query(db, "SELECT protocol, kind, name, plaintext FROM {db}.app_events ORDER BY ts_ns")
+    assert [(r["protocol"], r["kind"], r["name"], r["plaintext"]) for r in events] == [
+        ("coap", "POST", "/loc/report", "tls-keylog"),
+        ("coap", "Changed", "/", "tls-keylog"),
+        ("coap", "GET", "/cfg", "tls-keylog"),
+    ]
+    [flow] = _query(db, "SELECT app, security, decrypted, readable FROM {db}.flows")
+    assert (flow["app"], flow["security"], flow["decrypted"], int(flow["readable"])) == (
+        "coaps", "dtls1.2", "tls-keylog", 1,
+    )  # fmt: skip
+    [tls] = _query(db, "SELECT transport, sni, ja4, client_random FROM {db}.tls")
+    assert (tls["transport"], tls["sni"]) == ("dtls", "coap.device.test") and tls["ja4"].startswith("dd2d")
+    assert tls["client_random"] == keylog.read_text().split("CLIENT_RANDOM ")[1].split()[0]
+    clear = tmp_path / "clear"
+    assert cli("replay", str(pcap), db=clear).returncode == 0
+    assert _query(clear, "SELECT count() AS n FROM {db}.observations") == [{"n": 0}]
+    assert _query(clear, "SELECT decrypted, readable FROM {db}.flows") == [{"decrypted": "", "readable": 0}]
+    assert [r["sni"] for r in _query(clear, "SELECT sni FROM {db}.tls")] == ["coap.device.test"]
