@@ -28,7 +28,7 @@ from parsers.events import AppRecord, Record, TlsRecord
 from parsers.protocols import coap
 from parsers.registry import UDP_PORTS
 from parsers.sessions import UdpSession
-from tests.support.sessionrun import run_sessions
+from tests.support.sessionrun import run_sessions, wrong_keys
 from tests.support.tshark import needs_tshark, tshark_fields
 
 LOOP = Path(__file__).resolve().parents[2] / "pcaps" / "dtlsloop"
@@ -173,15 +173,7 @@ def test_a_key_log_without_the_flow_counts_no_key() -> None:
 
 @pytest.mark.parametrize("name", ["dtls12-gcm", "dtls12-cbc-mte"])
 def test_wrong_key_is_bad_key_and_nothing_is_read(name: str) -> None:
-    lines = []
-    for line in (LOOP / f"{name}.keylog").read_text().splitlines():
-        parts = line.split()
-        if len(parts) == 3:
-            parts[2] = ("0" if parts[2][0] != "0" else "1") + parts[2][1:]
-        lines.append(" ".join(parts))
-    keys = KeyLog()
-    keys.add_text("\n".join(lines))
-    meter = run_sessions(LOOP / f"{name}.pcap", keys)
+    meter = run_sessions(LOOP / f"{name}.pcap", wrong_keys(LOOP / f"{name}.keylog"))
     assert meter.stats["tls_bad_key"] == 1 and not meter.stats["tls_decrypted"]
     assert not coap_rows(meter.records)
 

@@ -28,7 +28,7 @@ from parsers.decrypt.tlsflow import KEY_WAIT_LIMIT
 from parsers.events import AppRecord, HttpRecord, Record, TlsRecord
 from parsers.sessions import TcpSession
 from tests.support.paths import shared_path
-from tests.support.sessionrun import run_sessions
+from tests.support.sessionrun import run_sessions, wrong_keys
 from tests.support.tshark import needs_tshark, tshark_fields
 
 LOOP = Path(__file__).resolve().parents[2] / "pcaps" / "tlsloop"
@@ -249,16 +249,7 @@ def test_a_key_log_read_whole_holds_nothing_for_a_flow_it_lacks() -> None:
 
 @pytest.mark.parametrize("name", ["tls12-chacha", "tls13-aes256-hrr"])
 def test_wrong_key_is_bad_key_and_the_flow_stays_as_without_keys(name: str) -> None:
-    text = (LOOP / f"{name}.keylog").read_text()
-    lines = []
-    for line in text.splitlines():
-        parts = line.split()
-        if len(parts) == 3 and parts[0] != "RSA":
-            parts[2] = ("0" if parts[2][0] != "0" else "1") + parts[2][1:]
-        lines.append(" ".join(parts))
-    keys = KeyLog()
-    keys.add_text("\n".join(lines))
-    meter = run_sessions(LOOP / f"{name}.pcap", keys)
+    meter = run_sessions(LOOP / f"{name}.pcap", wrong_keys(LOOP / f"{name}.keylog"))
     assert meter.stats["tls_bad_key"] == 1 and not meter.stats["tls_decrypted"]
     assert not requests(meter.records)
     assert len([r for r in meter.records if isinstance(r, TlsRecord)]) == 1

@@ -23,6 +23,19 @@ def run_sessions(path: Path, keys: KeyLog | None = None) -> FlowMeter:
     return meter
 
 
+def wrong_keys(path: Path) -> KeyLog:
+    """A key log's every secret with its first hex digit changed: right client randoms, wrong keys."""
+    lines = []
+    for line in path.read_text().splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[0] != "RSA":
+            parts[2] = ("0" if parts[2][0] != "0" else "1") + parts[2][1:]
+        lines.append(" ".join(parts))
+    keys = KeyLog()
+    keys.add_text("\n".join(lines))
+    return keys
+
+
 def endpoints(f: Flow) -> tuple[str, int, str, int]:
     from parsers.lan import ip_text
 
