@@ -36,6 +36,11 @@ LABELS: dict[str, tuple[str, str]] = {
     "no_data": ("Nothing stored yet: replay a capture first.", "尚无数据：请先回放抓包。"),
     "password": ("Password", "密码"),
     "wrong_password": ("Wrong password.", "密码错误。"),
+    "throttled": ("Too many wrong passwords: try again in {s} s.", "密码错误次数过多：请 {s} 秒后再试。"),
+    "password_unusable": (
+        "The settings file's password is too short (at least {n} characters): set a longer one.",
+        "设置文件中的密码太短（至少 {n} 个字符）：请设置更长的密码。",
+    ),
     # columns
     "sha256": ("SHA-256", "SHA-256"),
     "path": ("File", "文件"),
