@@ -11,6 +11,7 @@ import hmac
 import math
 import os
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -101,7 +102,13 @@ def main() -> None:
     st.title(t("app_title"))
     if not _authorised():
         st.stop()
-    url = data.db_url()
+    try:
+        _page(data.db_url())
+    except data.StoreBusy as busy:  # another session's ingest or delete holds the store
+        st.warning(t("store_busy").format(what=busy.what, s=round(time.time() - busy.since)))  # names in lit
+
+
+def _page(url: str) -> None:
     stored = data.captures(url)
     if not stored:  # nothing to show yet, but a capture can be uploaded
         st.info(t("no_data"))

@@ -76,7 +76,9 @@ def _upload(url: str) -> None:
         phases_path = manage.save_upload(folder, phases.name, phases.getvalue()) if phases else None
         decl_paths = [manage.save_upload(folder, d.name, d.getvalue()) for d in decls or []]
         key_paths = [manage.save_upload(folder, k.name, k.getvalue(), secret=True) for k in keylogs or []]
-        done = data._run(url, manage.ingest, paths, bench_path, phases_path, decl_paths, _Bar(), key_paths)
+        what = t("busy_ingest").format(names=", ".join(lit(os.path.basename(p)) for p in paths))
+        done = data.exclusive(url, what, manage.ingest, paths, bench_path, phases_path, decl_paths, _Bar(),
+                              key_paths)  # fmt: skip
     except FAILURES as exc:
         st.error(lit(str(exc).splitlines()[0] if str(exc) else type(exc).__name__))
         return
@@ -109,7 +111,7 @@ def _delete(url: str) -> None:
         st.warning(t("delete_unconfirmed"))
         return
     try:
-        data._run(url, manage.delete_capture, cid)
+        data.exclusive(url, t("busy_delete").format(name=lit(names[cid])), manage.delete_capture, cid)
     except StoreError as exc:
         st.error(lit(exc))
         return

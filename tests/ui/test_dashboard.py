@@ -717,3 +717,66 @@ def test_mark_a_phase_in_the_running_session(
         stop.set()
         thread.join(2)
         control.close()
+
+
+def _big_uploads(folder: Path, n: int, packets: int) -> list[str]:
+    """``n`` different synthetic captures of ``packets`` packets each, gzip-compressed (as uploads
+    often are), the uncompressed files removed again."""
+    import gzip
+    import shutil
+
+    from pcaps.synth.benchcap import write_bench_capture
+
+    out = []
+    for seed in range(n):
+        raw = folder / write_bench_capture(folder, packets, seed=17 + seed)["capture"]
+        big = folder / f"big-upload-{seed}.pcap.gz"
+        with raw.open("rb") as src, gzip.open(big, "wb", compresslevel=1) as dst:
+            shutil.copyfileobj(src, dst)
+        raw.unlink()
+        out.append(str(big))
+    return out
+
+
+def test_a_long_ingest_does_not_block_other_sessions(lab_db: tuple[str, str], tmp_path: Path) -> None:
+    """While one session ingests a large upload (three 200,000-packet captures, gzip), another
+    session's page answers at once that the store is busy, instead of waiting for the ingest (97 s in
+    issue 17); once the ingest is done, the page shows again. Runs last: it adds captures, then
+    deletes them."""
+    import threading
+    import time
+
+    from dashboards import data
+    from dashboards import uploads as manage
+
+    uploads = _big_uploads(tmp_path, 3, 200_000)
+    done: list[Any] = []
+
+    def ingest() -> None:
+        done.append(data.exclusive(lab_db[0], "another session is ingesting `big`", manage.ingest, uploads))
+
+    job = threading.Thread(target=ingest, daemon=True)
+    began = time.monotonic()
+    job.start()
+    while not data._BUSY and job.is_alive():
+        time.sleep(0.01)
+    data.refresh()  # nothing cached: the page must ask the store
+    t0 = time.monotonic()
+    at = _app("findings")
+    took = time.monotonic() - t0
+    still = job.is_alive()
+    job.join(600)
+    ingest_s = time.monotonic() - began
+    print(f"page during ingest: {took:.2f} s; ingest: {ingest_s:.1f} s")
+    assert still, f"the ingest ({ingest_s:.1f} s) ended before the page ({took:.2f} s) was shown"
+    assert took < 3.0, took
+    assert len(at.warning) == 1 and _shown(at.warning[0].value).startswith(
+        "The store is busy: another session is ingesting big, started "
+    ), [w.value for w in at.warning]
+    assert done and [r.status for r in done[0].results] == ["ingested"] * 3
+    data.refresh()
+    at = _app("findings")  # free again: the page shows
+    assert not at.warning and at.metric
+    for r in done[0].results:
+        assert data._run(lab_db[0], manage.delete_capture, r.capture_id)
+    data.refresh()
