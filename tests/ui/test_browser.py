@@ -113,21 +113,29 @@ def _serve(db: Path) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def page(chromium: Path, dashboard: str) -> Iterator[Any]:
+def browser(chromium: Path) -> Iterator[Any]:
+    """One Chromium for the module (Playwright's sync API runs one instance per thread)."""
     from playwright.sync_api import expect, sync_playwright
 
     expect.set_options(timeout=WAIT_MS)
-
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(chromium), args=["--no-sandbox"])
+        b = pw.chromium.launch(executable_path=str(chromium), args=["--no-sandbox"])
         try:
-            pg = browser.new_page(viewport={"width": 1600, "height": 1000})
-            pg.set_default_timeout(WAIT_MS)
-            pg.goto(dashboard)
-            yield pg
+            yield b
         finally:
-            browser.close()
+            b.close()
+
+
+@pytest.fixture(scope="module")
+def page(browser: Any, dashboard: str) -> Iterator[Any]:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    pg = browser.new_page(viewport={"width": 1600, "height": 1000})
+    try:
+        pg.set_default_timeout(WAIT_MS)
+        pg.goto(dashboard)
+        yield pg
+    finally:
+        pg.close()
 
 
 def _go(pg: Any, name: str) -> None:
@@ -280,26 +288,20 @@ def hostile(chromium: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[st
 
 
 @pytest.fixture(scope="module")
-def hostile_page(hostile: dict[str, Any], chromium: Path) -> Iterator[tuple[Any, str, list[str]]]:
-    """A browser on the hostile store's dashboard, and every URL it asked for."""
-    from playwright.sync_api import expect, sync_playwright
-
-    expect.set_options(timeout=WAIT_MS)
+def hostile_page(hostile: dict[str, Any], browser: Any) -> Iterator[tuple[Any, str, list[str]]]:
+    """A browser page on the hostile store's dashboard, and every URL it asked for."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     requests: list[str] = []
     gen = _serve(hostile["db"])
     base = next(gen)
+    pg = browser.new_page(viewport={"width": 1600, "height": 1000})
     try:
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=str(chromium), args=["--no-sandbox"])
-            try:
-                pg = browser.new_page(viewport={"width": 1600, "height": 1000})
-                pg.on("request", lambda r: requests.append(r.url))
-                pg.set_default_timeout(WAIT_MS)
-                pg.goto(base)
-                yield pg, base, requests
-            finally:
-                browser.close()
+        pg.on("request", lambda r: requests.append(r.url))
+        pg.set_default_timeout(WAIT_MS)
+        pg.goto(base)
+        yield pg, base, requests
     finally:
+        pg.close()
         gen.close()
 
 
