@@ -8,8 +8,10 @@ command) it asks for the password of the settings file (see appliance/dashboard_
 from __future__ import annotations
 
 import hmac
+import math
 import os
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,7 +21,13 @@ if str(ROOT) not in sys.path:  # `streamlit run dashboards/app.py` puts only das
 
 import streamlit as st  # noqa: E402
 
-from appliance.dashboard_access import password  # noqa: E402
+from appliance.dashboard_access import (  # noqa: E402
+    MIN_PASSWORD,
+    THROTTLE,
+    SettingsError,
+    password,
+    password_problem,
+)
 from dashboards import data  # noqa: E402
 from dashboards.i18n import LANG_NAMES, LANGS, t  # noqa: E402
 from dashboards.pages_ import (  # noqa: E402
@@ -31,6 +39,7 @@ from dashboards.pages_ import (  # noqa: E402
     flows,
     overview,
 )
+from dashboards.pages_.common import lit  # noqa: E402
 
 PAGES: dict[str, Callable[[str, data.Caps], None]] = {
     "overview": overview.render,
@@ -43,16 +52,47 @@ PAGES: dict[str, Callable[[str, data.Caps], None]] = {
 }
 
 
+def _client() -> str:
+    """The address the browser connects from (the throttle's key); one key for all when unknown."""
+    try:
+        ip = st.context.ip_address
+    except AttributeError:  # no request context
+        return "?"
+    return ip if isinstance(ip, str) and ip else "?"  # AppTest gives a stand-in object
+
+
 def _authorised() -> bool:
+    """The password of the settings file, when served beyond loopback. Each password typed is checked
+    once (a rerun does not count it again); failures are throttled per client and over all clients
+    (``appliance.dashboard_access.THROTTLE``): a try before its time is refused unchecked."""
     if os.environ.get("TAPAUDIT_DASHBOARD_AUTH") != "1" or st.session_state.get("authorised"):
         return True
-    secret = password()
+    try:
+        secret = password()
+    except SettingsError as exc:
+        st.error(lit(exc))
+        return False
+    if password_problem(secret):  # the command refuses this before serving; a changed file is caught here
+        st.error(t("password_unusable").format(n=MIN_PASSWORD))
+        return False
     given = st.text_input(t("password"), type="password", key="password_input")
-    if secret and given and hmac.compare_digest(given.encode(), secret.encode()):
+    if not given:
+        return False
+    if given == st.session_state.get("password_checked"):  # found wrong already: not counted again
+        st.error(t("wrong_password"))
+        return False
+    client = _client()
+    wait = THROTTLE.wait(client)
+    if wait > 0:  # not checked (nor counted): the right password too must wait its turn
+        st.error(t("throttled").format(s=math.ceil(wait)))
+        return False
+    if hmac.compare_digest(given.encode(), secret.encode()):
+        THROTTLE.succeeded(client)
         st.session_state["authorised"] = True
         return True
-    if given:
-        st.error(t("wrong_password"))
+    THROTTLE.failed(client)
+    st.session_state["password_checked"] = given
+    st.error(t("wrong_password"))
     return False
 
 
@@ -62,7 +102,13 @@ def main() -> None:
     st.title(t("app_title"))
     if not _authorised():
         st.stop()
-    url = data.db_url()
+    try:
+        _page(data.db_url())
+    except data.StoreBusy as busy:  # another session's ingest or delete holds the store
+        st.warning(t("store_busy").format(what=busy.what, s=round(time.time() - busy.since)))  # names in lit
+
+
+def _page(url: str) -> None:
     stored = data.captures(url)
     if not stored:  # nothing to show yet, but a capture can be uploaded
         st.info(t("no_data"))

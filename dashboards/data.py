@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -27,6 +28,18 @@ T = TypeVar("T")
 TTL = 300  # seconds: a replay or assessment run meanwhile shows up within five minutes
 
 _LOCK = threading.Lock()
+_BUSY: dict[str, Any] = {}  # the exclusive job holding the store (an ingest, a delete): what, since
+POLL_S = 0.2  # a reader looks this often whether the store is free, or held by a long job
+
+
+class StoreBusy(Exception):
+    """The store is held by an ingest or a delete of another session: said at once (issue 17: one
+    upload held the store's lock for 110 s and blocked another session's page for 97 s)."""
+
+    def __init__(self, what: str, since: float) -> None:
+        super().__init__(what)
+        self.what = what
+        self.since = since
 
 
 def db_url() -> str:
@@ -42,8 +55,28 @@ def _store(url: str) -> Store:
 
 
 def _run(url: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    with _LOCK:
+    """``fn(store, ...)`` under the store's lock. Queries wait for each other, but not for a long
+    job (``exclusive``): while one holds the store, StoreBusy is raised within ``POLL_S``."""
+    while not _LOCK.acquire(timeout=POLL_S):
+        job = dict(_BUSY)
+        if job:
+            raise StoreBusy(str(job["what"]), float(job["since"]))
+    try:
         return fn(_store(url), *args, **kwargs)
+    finally:
+        _LOCK.release()
+
+
+def exclusive(url: str, what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """A long job on the store (an ingest, a delete): ``fn(store, ...)`` under the lock, the other
+    sessions told at once that the store is busy with ``what`` instead of waiting for it. chDB opens
+    a data folder in one process only, so the job cannot run beside the readers."""
+    with _LOCK:
+        _BUSY.update(what=what, since=time.time())
+        try:
+            return fn(_store(url), *args, **kwargs)
+        finally:
+            _BUSY.clear()
 
 
 def close() -> None:

@@ -35,7 +35,18 @@ LABELS: dict[str, tuple[str, str]] = {
     "capture_filter": ("Captures shown (none = all)", "显示的抓包（不选 = 全部）"),
     "no_data": ("Nothing stored yet: replay a capture first.", "尚无数据：请先回放抓包。"),
     "password": ("Password", "密码"),
+    "store_busy": (
+        "The store is busy: {what}, started {s} s ago. This page shows once it is done (reload then).",
+        "数据库正忙：{what}，已开始 {s} 秒。完成后本页即可显示（届时请刷新）。",
+    ),
+    "busy_ingest": ("another session is ingesting {names}", "另一会话正在导入 {names}"),
+    "busy_delete": ("another session is deleting {name}", "另一会话正在删除 {name}"),
     "wrong_password": ("Wrong password.", "密码错误。"),
+    "throttled": ("Too many wrong passwords: try again in {s} s.", "密码错误次数过多：请 {s} 秒后再试。"),
+    "password_unusable": (
+        "The settings file's password is too short (at least {n} characters): set a longer one.",
+        "设置文件中的密码太短（至少 {n} 个字符）：请设置更长的密码。",
+    ),
     # columns
     "sha256": ("SHA-256", "SHA-256"),
     "path": ("File", "文件"),

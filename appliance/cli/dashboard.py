@@ -1,7 +1,9 @@
 """`tapaudit dashboard`: the Streamlit dashboard (dashboards/app.py) on the stored captures.
 
 Binds to 127.0.0.1 unless told otherwise; any address other than loopback needs a password in
-the dashboard's settings file (dashboards/settings.toml, else ~/.config/tapaudit/dashboard.toml):
+the dashboard's settings file (dashboards/settings.toml, else ~/.config/tapaudit/dashboard.toml),
+at least ``MIN_PASSWORD`` (12) characters long; a settings file that is not TOML stops the command
+in one line (exit 1):
 
     password = "a long passphrase"
 """
@@ -17,7 +19,15 @@ from typing import Annotated
 import typer
 
 from appliance.cli.common import DbOpt, Fail
-from appliance.dashboard_access import is_loopback, password, settings_paths
+from appliance.dashboard_access import (
+    MIN_PASSWORD,
+    SettingsError,
+    is_loopback,
+    password,
+    password_problem,
+    settings_file,
+    settings_paths,
+)
 from appliance.store.backends import DEFAULT_DB
 
 APP = Path(__file__).resolve().parents[2] / "dashboards" / "app.py"
@@ -30,10 +40,16 @@ def dashboard_command(db: str | None, host: str, port: int) -> tuple[list[str], 
     env = dict(os.environ)
     env["TAPAUDIT_DB"] = db or os.environ.get("TAPAUDIT_DB") or DEFAULT_DB
     env.pop("TAPAUDIT_DASHBOARD_AUTH", None)
+    try:
+        secret = password()  # a bad settings file stops the command on any address
+    except SettingsError as exc:
+        raise Fail(str(exc)) from None
     if not is_loopback(host):
-        if not password():
-            where = " or ".join(str(p) for p in settings_paths())
-            raise Fail(f"--host {host} is not loopback: set a password in {where} first")
+        problem = password_problem(secret)
+        if problem:
+            where = settings_file() or " or ".join(str(p) for p in settings_paths())
+            raise Fail(f"--host {host} is not loopback: {problem}; set a password of at least "
+                       f"{MIN_PASSWORD} characters in {where} first")  # fmt: skip
         env["TAPAUDIT_DASHBOARD_AUTH"] = "1"
     cmd = [sys.executable, "-m", "streamlit", "run", str(APP), "--server.address", host,
            "--server.port", str(port), "--server.headless", "true",

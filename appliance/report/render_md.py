@@ -16,12 +16,20 @@ from appliance.report import charts, view
 from appliance.report.data import ReportData
 from appliance.report.document import Run
 
-_SPECIAL = re.compile(r"([\\`*_|<>\[\]#])")
+# CommonMark lets any ASCII punctuation be escaped (spec 0.31, section 2.4): these start emphasis,
+# code, links and images, raw HTML and entities, headings, strikethrough and tables.
+_SPECIAL = re.compile(r"([\\`*_|<>\[\]#!~&$])")
+# GFM's autolink extension (spec section 6.9) links bare ``www.``, ``http://`` and e-mail text even
+# without brackets: an escaped ``.``, ``:`` or ``@`` breaks the pattern and still shows the character.
+_AUTOLINK = re.compile(r"(?i)(?<=\bwww)(\.)|(?<=\bhttps)(:)|(?<=\bhttp)(:)|(?<=\bftp)(:)|(@)")
 
 
 def esc(value: Any) -> str:
-    """Plain text for a Markdown table cell or paragraph."""
-    return _SPECIAL.sub(r"\\\1", str(value)).replace("\r", " ").replace("\n", "<br>")
+    """Plain text for a Markdown table cell or paragraph: traffic text (hosts, paths, names) is data,
+    never markup, so nothing in it can make a link, an image or HTML (issue 17)."""
+    text = _SPECIAL.sub(r"\\\1", str(value))
+    text = _AUTOLINK.sub(lambda m: "\\" + m.group(0), text)
+    return text.replace("\r", " ").replace("\n", "<br>")
 
 
 def inline(text: str) -> str:
@@ -32,10 +40,13 @@ def inline(text: str) -> str:
 
 def code(value: Any) -> str:
     """Literal text (ids, masked excerpts, field paths) in a code span; '-' when empty."""
-    text = str(value).replace("\n", " ").replace("|", "\\|")
+    text = str(value).replace("\r", " ").replace("\n", " ").replace("|", "\\|")
     if not text:
         return "-"
-    return f"`` {text} ``" if "`" in text else f"`{text}`"
+    if "`" not in text:
+        return f"`{text}`"
+    fence = "`" * (max(len(run) for run in re.findall(r"`+", text)) + 1)  # longer than any run inside
+    return f"{fence} {text} {fence}"
 
 
 def md_run(r: Run) -> str:

@@ -19,7 +19,7 @@ from dashboards import data
 from dashboards import uploads as manage
 from dashboards.i18n import t
 from dashboards.pages_ import live
-from dashboards.pages_.common import table, ts
+from dashboards.pages_.common import lit, table, ts
 from parsers.capture import CaptureError
 from policies.declaration import DeclarationError
 
@@ -76,9 +76,11 @@ def _upload(url: str) -> None:
         phases_path = manage.save_upload(folder, phases.name, phases.getvalue()) if phases else None
         decl_paths = [manage.save_upload(folder, d.name, d.getvalue()) for d in decls or []]
         key_paths = [manage.save_upload(folder, k.name, k.getvalue(), secret=True) for k in keylogs or []]
-        done = data._run(url, manage.ingest, paths, bench_path, phases_path, decl_paths, _Bar(), key_paths)
+        what = t("busy_ingest").format(names=", ".join(lit(os.path.basename(p)) for p in paths))
+        done = data.exclusive(url, what, manage.ingest, paths, bench_path, phases_path, decl_paths, _Bar(),
+                              key_paths)  # fmt: skip
     except FAILURES as exc:
-        st.error(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        st.error(lit(str(exc).splitlines()[0] if str(exc) else type(exc).__name__))
         return
     finally:
         data.refresh()
@@ -90,7 +92,8 @@ def _upload(url: str) -> None:
             tls = "; " + t("tls_counts").format(
                 **{k: r.tls.get(k, 0) for k in ("decrypted", "no_key", "failed")}
             )
-        st.success(f"{what}: {os.path.basename(r.path)} ({r.capture_id[:12]}), {n} {t('findings_n')}{tls}")
+        name = lit(os.path.basename(r.path))  # a file name is the uploader's text
+        st.success(f"{what}: {name} ({r.capture_id[:12]}), {n} {t('findings_n')}{tls}")
 
 
 def _delete(url: str) -> None:
@@ -108,13 +111,13 @@ def _delete(url: str) -> None:
         st.warning(t("delete_unconfirmed"))
         return
     try:
-        data._run(url, manage.delete_capture, cid)
+        data.exclusive(url, t("busy_delete").format(name=lit(names[cid])), manage.delete_capture, cid)
     except StoreError as exc:
-        st.error(str(exc))
+        st.error(lit(exc))
         return
     finally:
         data.refresh()
-    st.success(f"{t('deleted')}: {cid[:12]} {names[cid]}")
+    st.success(f"{t('deleted')}: {cid[:12]} {lit(names[cid])}")
 
 
 def render(url: str, caps: data.Caps) -> None:

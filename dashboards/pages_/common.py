@@ -1,7 +1,9 @@
-"""What the pages share: time formatting, the device picker, the data frame helpers."""
+"""What the pages share: time formatting, traffic text made literal, the device picker, the data
+frame helpers."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pandas as pd
@@ -17,11 +19,32 @@ def ts(ns: int) -> str:
     return fmt_ts(int(ns)) if ns else "-"
 
 
+_TICKS = re.compile("`+")
+
+
+def lit(value: Any) -> str:
+    """Text for st.markdown and every label Streamlit reads as Markdown (expanders, alerts, captions,
+    metrics) as a code span: a host, path, device name or file name from traffic or an upload shows
+    exactly as typed and never makes a link, an image, HTML, emphasis, a LaTeX formula or a
+    Streamlit ``:icon:`` directive (issue 17). Backslash escapes are not enough: Streamlit's
+    Markdown (remark-gfm) turns bare ``http://`` and ``www.`` text into links after escapes are
+    resolved, but never inside code (CommonMark 0.31, section 6.1). The fence is longer than any
+    run of backticks inside, and spaces pad a value that starts or ends with one. One line."""
+    text = " ".join(str(value).splitlines())
+    if not text:
+        return ""
+    fence = "`" * (max((len(m) for m in _TICKS.findall(text)), default=0) + 1)
+    pad = " " if text[0] in "` " or text[-1] in "` " else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
 def to_dt(ns: Any) -> pd.Series:
     return pd.to_datetime(pd.Series(ns, dtype="int64"), unit="ns", utc=True)
 
 
 def device_label(d: dict[str, Any]) -> str:
+    """A device as pickers show it (plain text: Streamlit does not read options as Markdown); through
+    ``lit`` wherever it goes into Markdown."""
     return f"{d['name'] or d['oui_vendor'] or '?'} ({d['mac']})"
 
 

@@ -14,7 +14,7 @@ from appliance.report.diff import DiffError, compare
 from appliance.store.backends import StoreError
 from dashboards import data
 from dashboards.i18n import t
-from dashboards.pages_.common import device_label, table, ts
+from dashboards.pages_.common import device_label, lit, table, ts
 
 
 def _countries(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -52,13 +52,13 @@ def render(url: str, caps: data.Caps) -> None:
     try:
         doc = data._run(url, compare, a, b, mac or None)
     except (DiffError, StoreError) as exc:
-        st.error(str(exc))
+        st.error(lit(exc))
         return
     left, right = st.columns(2)
     for col, side, label in ((left, "a", "capture_a"), (right, "b", "capture_b")):
         cap = doc[side]
         col.markdown(
-            f"**{t(label)}:** {os.path.basename(str(cap['path']))} · {ts(cap['first_ns'])} · "
+            f"**{t(label)}:** {lit(os.path.basename(str(cap['path'])))} · {ts(cap['first_ns'])} · "
             f"{int(cap['packets']):,} {t('packets').lower()}"
         )
     st.metric(t("changes"), doc["changes"])

@@ -13,7 +13,7 @@ import streamlit as st
 from appliance.report.traffic import KEY_SOURCES
 from dashboards import data
 from dashboards.i18n import lang, level, t
-from dashboards.pages_.common import pick_device, table, ts
+from dashboards.pages_.common import lit, pick_device, table, ts
 
 MAX_POINTS = 5000  # per data type on the timeline
 
@@ -24,7 +24,8 @@ def render(url: str, caps: data.Caps) -> None:
     if dev is None:
         return
     mac = str(dev["mac"])
-    st.markdown(f"**{dev['name'] or mac}** · {dev['category'] or '-'} · {dev['vendor'] or dev['oui_vendor']}")
+    name, vendor = lit(dev["name"] or mac), lit(dev["vendor"] or dev["oui_vendor"])  # a DHCP host name, say
+    st.markdown(f"**{name}** · {lit(dev['category'] or '-')} · {vendor}")
     _requirements(data.requirements(url, caps, mac))
     series = data.observation_series(url, caps, mac)
     if series:

@@ -11,7 +11,7 @@ import streamlit as st
 
 from dashboards import data, downloads
 from dashboards.i18n import lang, level, t
-from dashboards.pages_.common import device_label, table, ts
+from dashboards.pages_.common import device_label, lit, table, ts
 from policies.verdicts import SEVERITIES
 
 
@@ -48,8 +48,8 @@ def render(url: str, caps: data.Caps) -> None:
             "text": "statement", "first": "first_seen"}  # fmt: skip
     st.dataframe(table(shown, cols), hide_index=True, key="findings_table")
     for r in shown[:50]:
-        with st.expander(f"[{r['level']}] {r['rule_id']} · {r['device']}"):
-            st.markdown(f"**{t('statement')}:** {r['text']}")
+        with st.expander(f"[{r['level']}] {r['rule_id']} · {lit(r['device'])}"):  # a name from DHCP, say
+            st.markdown(f"**{t('statement')}:** {lit(r['text'])}")  # statements quote hosts and paths
             st.markdown(f"**{t('figures')}:**")
             st.json(json.loads(str(r["figures"]) or "{}"))
             if r["excerpts"]:
@@ -81,11 +81,11 @@ def _downloads(url: str, r: dict[str, Any]) -> None:
                 st.session_state[key] = str(exc)
         got = st.session_state.get(key)
         if isinstance(got, str):
-            col.warning(got)
+            col.warning(lit(got))
         elif isinstance(got, downloads.Download):
             col.download_button(t(f"download_{kind}"), got.data, file_name=got.file_name, mime=got.mime,
                                 key=f"{key}_dl", on_click="ignore")  # fmt: skip
             if kind == "pcap":
-                col.caption(f"{got.file_name} · {got.packets:,} {t('packets').lower()}")
+                col.caption(f"{lit(got.file_name)} · {got.packets:,} {t('packets').lower()}")
             else:
-                col.caption(f"{got.file_name} · {t('masked_report')}")
+                col.caption(f"{lit(got.file_name)} · {t('masked_report')}")

@@ -10,6 +10,7 @@ import streamlit as st
 
 from appliance.live.control import ControlError, default_path, request
 from dashboards.i18n import t
+from dashboards.pages_.common import lit
 from policies.wording import PHASE_TEXT
 
 PHASES = tuple(PHASE_TEXT)  # the phase names the rules know; the form takes a lab's own too
@@ -42,7 +43,7 @@ def render_panel() -> None:
             try:
                 reply = request(path, body)
             except ControlError as exc:
-                st.warning(str(exc))
+                st.warning(lit(exc))
             else:
                 when = time.strftime("%H:%M:%S", time.gmtime(int(reply["ts_ns"]) / 1e9))
-                st.success(f"{t('marked')} {reply['phase']} {when} UTC")
+                st.success(f"{t('marked')} {lit(reply['phase'])} {when} UTC")

@@ -58,3 +58,90 @@ def test_catalogue_names_in_both_languages() -> None:
     oid = next(o for o in cat.names if cat.names_zh[o] != cat.names[o])
     assert org_en(oid) == cat.names[oid] and org_zh(oid) == cat.names_zh[oid]
     assert org_en("no-such-org") == "no-such-org" and org_zh("") == "未知机构"
+
+
+def alias_bomb(levels: int = 9, width: int = 9) -> str:
+    """A "billion laughs" bench file: nine nested anchors of nine aliases each under a device's
+    notes (9**9 = 387 million strings once expanded), then used as its addresses; ~560 bytes, the
+    size of the one that took 86 s and 7.8 GB (issue 17)."""
+    lines = ["devices:", "  aa:bb:cc:dd:ee:01:", "    notes:",
+             "      x0: &a0 [" + ",".join(['"lol"'] * width) + "]"]  # fmt: skip
+    for i in range(1, levels):
+        lines.append(f"      x{i}: &a{i} [" + ",".join([f"*a{i - 1}"] * width) + "]")
+    lines.append(f"    addresses: *a{levels - 1}")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize(
+    ("name", "load", "error"),
+    [
+        ("bench.yaml", load_bench, BenchError),
+        ("phases.yaml", load_phases, PhasesError),
+        ("decl.yaml", load_declaration, DeclarationError),
+        ("pack.yaml", load_pack, PackError),
+        ("necessity.yaml", load_necessity, NecessityError),
+    ],
+)
+def test_an_alias_bomb_is_refused_at_once(tmp_path: Path, name: str, load: object, error: type) -> None:
+    import time
+
+    path = tmp_path / name
+    path.write_text(alias_bomb())
+    assert len(path.read_bytes()) < 600
+    began = time.perf_counter()
+    with pytest.raises(error) as exc:
+        load(str(path))  # type: ignore[operator]
+    took = time.perf_counter() - began
+    msg = str(exc.value)
+    assert "\n" not in msg and len(msg) < 300, msg[:300]
+    assert name in msg and "aliases expand to more than 200,000 values" in msg, msg
+    assert took < 0.5, took
+
+
+def test_the_catalogue_refuses_an_alias_bomb(tmp_path: Path) -> None:
+    (tmp_path / "organisations.yaml").write_text(alias_bomb())
+    with pytest.raises(CatalogError, match=r"organisations.yaml: refused: its aliases expand"):
+        load_catalog(tmp_path)
+
+
+def test_an_alias_bomb_costs_no_memory(tmp_path: Path) -> None:
+    """In a process of its own, the bench loader's peak memory before and after the bomb: the
+    expansion is counted on the shared nodes, never built."""
+    import subprocess
+    import sys
+
+    from tests.support.paths import ROOT
+
+    path = tmp_path / "bench.yaml"
+    path.write_text(alias_bomb())
+    code = (
+        "import resource, sys, time\n"
+        "from appliance.lab.bench import BenchError, load_bench\n"
+        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "t = time.perf_counter()\n"
+        "try:\n    load_bench(sys.argv[1])\nexcept BenchError:\n    pass\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before, time.perf_counter() - t)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(path)], cwd=ROOT, capture_output=True,
+                         text=True, timeout=60, check=True)  # fmt: skip
+    grown_kb, took = out.stdout.split()
+    assert int(grown_kb) < 10_000 and float(took) < 0.5, out.stdout
+
+
+def test_a_recursive_alias_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "pack.yaml"
+    path.write_text("rules: &r\n  - *r\n")
+    with pytest.raises(PackError, match=r"pack.yaml: refused: a recursive alias"):
+        load_pack(str(path))
+
+
+def test_shared_anchors_within_the_limit_still_load(tmp_path: Path) -> None:
+    """A bench file that shares one persona between two devices (what anchors are for) loads."""
+    path = tmp_path / "bench.yaml"
+    path.write_text(
+        "devices:\n"
+        "  aa:bb:cc:dd:ee:01: {name: one, category: watch, persona: &p {imei: '356938035643809'}}\n"
+        "  aa:bb:cc:dd:ee:02: {name: two, category: watch, persona: *p}\n"
+    )
+    bench = load_bench(str(path))
+    assert [d.persona for d in bench.devices.values()] == [{"imei": "356938035643809"}] * 2

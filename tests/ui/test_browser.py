@@ -85,7 +85,11 @@ def lab_findings(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[d
 
 @pytest.fixture(scope="module")
 def dashboard(chromium: Path, lab_findings: tuple[Path, list[dict[str, Any]]]) -> Iterator[str]:
-    db = lab_findings[0]
+    yield from _serve(lab_findings[0])
+
+
+def _serve(db: Path) -> Iterator[str]:
+    """`tapaudit dashboard` on the data folder ``db``, in a process group of its own; its base URL."""
     port = _free_port()
     log = db.parent / "dashboard.log"
     with log.open("wb") as out:
@@ -109,21 +113,29 @@ def dashboard(chromium: Path, lab_findings: tuple[Path, list[dict[str, Any]]]) -
 
 
 @pytest.fixture(scope="module")
-def page(chromium: Path, dashboard: str) -> Iterator[Any]:
+def browser(chromium: Path) -> Iterator[Any]:
+    """One Chromium for the module (Playwright's sync API runs one instance per thread)."""
     from playwright.sync_api import expect, sync_playwright
 
     expect.set_options(timeout=WAIT_MS)
-
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(chromium), args=["--no-sandbox"])
+        b = pw.chromium.launch(executable_path=str(chromium), args=["--no-sandbox"])
         try:
-            pg = browser.new_page(viewport={"width": 1600, "height": 1000})
-            pg.set_default_timeout(WAIT_MS)
-            pg.goto(dashboard)
-            yield pg
+            yield b
         finally:
-            browser.close()
+            b.close()
+
+
+@pytest.fixture(scope="module")
+def page(browser: Any, dashboard: str) -> Iterator[Any]:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    pg = browser.new_page(viewport={"width": 1600, "height": 1000})
+    try:
+        pg.set_default_timeout(WAIT_MS)
+        pg.goto(dashboard)
+        yield pg
+    finally:
+        pg.close()
 
 
 def _go(pg: Any, name: str) -> None:
@@ -230,3 +242,155 @@ def test_upload_a_capture(page: Any) -> None:
     expect(_grid(page, "SHA-256")).to_contain_text(pcap.name)
     expect(_grid(page, "SHA-256")).to_contain_text(TRUTH["capture"])
     _shot(page, "captures-after-upload")
+
+
+# -- traffic text is data, never markup (issue 17) ----------------------------------------------
+# pcaps.synth.hostile writes a child watch whose HTTP Host header, paths and user agent, DHCP host
+# name and DNS name carry Markdown links and images, HTML and javascript: URLs, all aimed at
+# evil.test. Every page of the dashboard and every report format must show them as text: no link
+# or image to evil.test, no javascript: link, no script, and the browser asks only the app itself.
+
+EVIL_SELECTOR = (
+    "a[href*='evil.test'], img[src*='evil.test'], a[href^='javascript:' i], script[src*='evil.test'],"
+    " iframe, object, embed"
+)
+# file names are the uploader's text: Markdown emphasis and strikethrough (no glob characters: replay
+# takes patterns)
+HOSTILE_NAMES = ("hostile-__b__-a.pcapng", "hostile-~~s~~-$x$-b.pcapng")
+
+
+@pytest.fixture(scope="module")
+def hostile(chromium: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Two hostile captures (three and two posts) replayed and assessed; the device's HTML and
+    Markdown reports written by `tapaudit report`; the truth of what was sent."""
+    from pcaps.synth import hostile as gen
+
+    root = tmp_path_factory.mktemp("hostile")
+    db = root / "db"
+    truth = gen.write(root / HOSTILE_NAMES[0])
+    gen.write(root / HOSTILE_NAMES[1], posts=2)
+    for name in HOSTILE_NAMES:
+        p = cli("replay", str(root / name), "--quiet", db=db)
+        assert p.returncode == 0, p.stderr
+    p = cli("assess", db=db)
+    assert p.returncode == 0, p.stderr
+    p = cli("findings", "--json", db=db)
+    assert p.returncode == 0, p.stderr
+    findings = json.loads(p.stdout)
+    assert findings and all(truth["host_header"] in f["statement"] for f in findings)  # it got through
+    reports = {}
+    for fmt in ("html", "md"):
+        out = root / f"report.{fmt}"
+        p = cli("report", "--device", truth["mac"], "--format", fmt, "--output", str(out), db=db)
+        assert p.returncode == 0, p.stderr
+        reports[fmt] = out
+    return {"db": db, "truth": truth, "findings": findings, "reports": reports}
+
+
+@pytest.fixture(scope="module")
+def hostile_page(hostile: dict[str, Any], browser: Any) -> Iterator[tuple[Any, str, list[str]]]:
+    """A browser page on the hostile store's dashboard, and every URL it asked for."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    requests: list[str] = []
+    gen = _serve(hostile["db"])
+    base = next(gen)
+    pg = browser.new_page(viewport={"width": 1600, "height": 1000})
+    try:
+        pg.on("request", lambda r: requests.append(r.url))
+        pg.set_default_timeout(WAIT_MS)
+        pg.goto(base)
+        yield pg, base, requests
+    finally:
+        pg.close()
+        gen.close()
+
+
+# an offending element, and the Streamlit elements around it (data-testid), for the failure message
+WHERE_JS = """e => { const up = []; for (let p = e; p; p = p.parentElement) {
+  if (p.dataset && p.dataset.testid) up.push(p.dataset.testid); }
+  return e.outerHTML.slice(0, 80) + ' in ' + up.join(' < '); }"""
+
+
+def _no_markup(pg: Any, where: str) -> None:
+    found = pg.locator(EVIL_SELECTOR)
+    bad = [str(found.nth(i).evaluate(WHERE_JS)) for i in range(found.count())]
+    assert not bad, f"{where}: " + "; ".join(bad)
+    html = pg.content()
+    assert "<script>fetch(" not in html, where  # the payload's script, never as an element
+    assert 'href="//evil.test' not in html and 'src="//evil.test' not in html, where
+
+
+def _outside(requests: list[str], base: str) -> list[str]:
+    """Requests to anything but the app (data: and blob: URLs are the page's own)."""
+    from urllib.parse import urlsplit
+
+    app = urlsplit(base).netloc
+    return [
+        u
+        for u in requests
+        if urlsplit(u).scheme not in ("data", "blob", "about") and urlsplit(u).netloc != app
+    ]
+
+
+def test_traffic_text_shows_as_text_on_every_page(hostile: dict[str, Any], hostile_page: Any) -> None:
+    from playwright.sync_api import expect
+
+    pg, base, requests = hostile_page
+    truth = hostile["truth"]
+    main = pg.get_by_test_id("stMain")
+    _go(pg, "Overview")
+    _no_markup(pg, "overview")
+    _go(pg, "Captures")
+    expect(_grid(pg, "SHA-256")).to_contain_text(HOSTILE_NAMES[0])
+    _no_markup(pg, "captures")
+    _go(pg, "Device")
+    # the device's name is its DHCP host name, shown as typed (bold stars and brackets included)
+    expect(main.get_by_test_id("stMarkdownContainer").filter(has_text=truth["dhcp_name"])).to_have_count(1)
+    _no_markup(pg, "device")
+    _go(pg, "Destinations")
+    _no_markup(pg, "destinations")
+    _go(pg, "Findings")
+    expanders = pg.get_by_test_id("stExpander")
+    expect(expanders).to_have_count(len(hostile["findings"]))
+    for i in range(expanders.count()):
+        exp = expanders.nth(i)
+        exp.locator("summary").click()
+        details = exp.get_by_test_id("stExpanderDetails")
+        said = f"location with 6 decimals (0.111 m) sent in clear text over HTTP to {truth['host_header']}"
+        expect(details).to_contain_text(f"Statement: {said}")
+    labels = expanders.locator("summary").all_text_contents()
+    assert all(truth["dhcp_name"] in label for label in labels), labels  # expander labels are Markdown too
+    _no_markup(pg, "findings")
+    _shot(pg, "hostile-findings")
+    _go(pg, "Flows")
+    _no_markup(pg, "flows")
+    _go(pg, "Compare")
+    for name in HOSTILE_NAMES:
+        expect(main.get_by_test_id("stMarkdownContainer").filter(has_text=name)).to_have_count(1)
+    _no_markup(pg, "compare")
+    pg.wait_for_timeout(1500)  # let any image the pages would load be asked for
+    assert not _outside(requests, base), _outside(requests, base)
+
+
+def test_reports_show_traffic_text_as_text(hostile: dict[str, Any], hostile_page: Any) -> None:
+    """The HTML report opened as is; the Markdown report rendered as GitHub renders it (cmark-gfm with
+    its tables and autolinks, raw HTML let through so none may be in it)."""
+    import cmarkgfm
+    from cmarkgfm.cmark import Options
+
+    pg, base, requests = hostile_page
+    truth = hostile["truth"]
+    md = hostile["reports"]["md"].read_text()
+    rendered = {
+        "html": hostile["reports"]["html"].read_text(),
+        "md": cmarkgfm.github_flavored_markdown_to_html(md, options=Options.CMARK_OPT_UNSAFE),
+    }
+    for fmt, html in rendered.items():
+        before = len(requests)
+        pg.set_content(html, wait_until="load")
+        _no_markup(pg, f"{fmt} report")
+        text = str(pg.locator("body").text_content())
+        assert truth["host_header"] in text, fmt  # in the findings' statements, exactly as sent
+        assert truth["dhcp_name"] in text, fmt  # the device's name
+        pg.wait_for_timeout(500)
+        assert not _outside(requests[before:], base), (fmt, _outside(requests[before:], base))

@@ -50,7 +50,7 @@ def test_upload_takes_a_key_log_records_it_and_never_shows_it(tmp_path: Path) ->
     doc = json.loads(p.stdout.strip().splitlines()[-1])
     assert not doc["error"], doc["error"]
     [ok] = doc["success"]
-    assert ok.startswith("Ingested: heise.pcap") and "TLS flows" in ok
+    assert ok.startswith("Ingested: `heise.pcap`") and "TLS flows" in ok  # file names in code spans
     secret = keylog.read_text().split()[2]
     assert not any(secret in s or secret.upper() in s for s in doc["shown"])
     data = keylog.read_bytes()
