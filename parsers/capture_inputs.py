@@ -27,6 +27,8 @@ def expand_inputs(path: str) -> list[str]:
             raise CaptureError(
                 f"{path}: directory holds no .pcap/.pcapng/.cap files (plain, .gz, .xz or .bz2)"
             )
+    elif os.path.lexists(path):  # a name that exists is that file, brackets or stars in it or not
+        return [path]
     elif any(c in path for c in "*?["):
         files = sorted(f for f in glob.glob(path) if os.path.isfile(f))
         if not files:
