@@ -1,7 +1,10 @@
 """Streaming readers for classic pcap and pcapng, plain or compressed (gzip, xz, bzip2).
 
 Records are read in fixed-size chunks, so memory does not grow with the file:
-a reader holds one chunk (default 4 MiB) plus at most one partial record.
+a reader holds one chunk (default 4 MiB) plus at most one partial record. The file is
+opened once, refused unless it is a regular file, hashed as it is read and, compressed,
+bounded in output (``parsers.capture_file``); what a hostile file can make the reader
+hold is bounded too (``MAX_RECORD``, ``MAX_INTERFACES``, ``MAX_SECRETS``; issue 17).
 Formats follow the libpcap file format (draft-ietf-opsawg-pcap) and pcapng
 (draft-ietf-opsawg-pcapng): both byte orders, micro- and nanosecond pcap,
 per-interface link type, ``if_tsresol`` and ``if_tsoffset`` in pcapng, EPB,
@@ -18,10 +21,13 @@ three records are read as each variant and scored (``parsers.pcap_variants``).
 
 A capture that ends inside a record is read up to its last whole record and
 flagged ``truncated``; a record whose header is absurd stops the file the same
-way (pcap has no resync marker), and the reason is kept in ``error``.
+way (pcap has no resync marker), and the reason is kept in ``error``; so does a
+compressed stream found corrupt or cut. A pcapng timestamp out of range (``TS_MAX``)
+keeps its packet with the latest good time, counted in ``bad_timestamp``.
 
 Both formats are read the same way, in batches of about ``BATCH_BYTES`` of records
-whose frames are memoryviews of the mapped file (no copy), with precompiled
+(one record of up to ``MAX_RECORD`` past it at most) whose frames are memoryviews of
+the chunk read (no copy), with precompiled
 unpackers; pcapng reads cost about 1.2x pcap reads of the same packets
 (``bench/readers.py``). Files are written by ``parsers.capture_write``; which files
 one input names is ``parsers.capture_inputs``.
@@ -29,21 +35,29 @@ one input names is ``parsers.capture_inputs``.
 
 from __future__ import annotations
 
-import bz2
-import gzip
 import io
 import itertools
-import lzma
 import operator
 import struct
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import IO, NamedTuple, cast
+from typing import IO, cast
 
-from parsers.capture_file import CaptureError, HashedFile, LimitError, Limits
+from parsers.capture_file import (
+    OPENERS,
+    STREAM_ERRORS,
+    ZSTD_MAGIC,
+    CaptureError,
+    HashedFile,
+    LimitError,
+    Limits,
+    codec_of,
+)
 from parsers.pcap_variants import STANDARD, record_header_length
+from parsers.pcapng_iface import Iface, parse_idb, tsresol_units
 
 __all__ = ["CaptureError", "LimitError", "Limits", "Packet", "ReadStats", "read_batches", "read_pcap"]
+__all__ += ["tsresol_units"]  # re-exported: the writer converts with the same fraction
 
 CHUNK = 4 << 20
 BATCH_BYTES = 1 << 20  # bounds a batch (and its per-packet objects) to ~1 MB of records
@@ -61,20 +75,6 @@ PCAPNG_SHB = b"\x0a\x0d\x0d\x0a"
 SHB_TYPE = 0x0A0D0D0A
 DSB_TYPE = 0x0000000A  # Decryption Secrets Block (draft-ietf-opsawg-pcapng 4.7)
 _BOM = {b"\x4d\x3c\x2b\x1a": "<", b"\x1a\x2b\x3c\x4d": ">"}  # the SHB's byte-order magic
-GZIP_MAGIC = b"\x1f\x8b"
-# Compressed captures by their stream's first bytes (RFC 1952; the .xz format 1.0.4, 2.1.1.1;
-# bzip2's "BZh" and block size digit), read through the standard library's decompressors.
-CODECS = {GZIP_MAGIC: "gzip", b"\xfd7zXZ\x00": "xz", b"BZh": "bzip2"}
-# Each reads the one ``HashedFile`` the reader opened (never the path again).
-_OPENERS: dict[str, Callable[[IO[bytes]], io.BufferedIOBase]] = {
-    "gzip": lambda raw: gzip.GzipFile(fileobj=raw, mode="rb"),
-    "xz": lambda raw: lzma.LZMAFile(raw, "rb"),  # noqa: SIM115 (read_batches closes it)
-    "bzip2": lambda raw: bz2.BZ2File(raw, "rb"),
-}
-ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"  # RFC 8878: no decompressor in the standard library
-# A compressed stream cut short or corrupt (gzip's CRC or length, xz's integrity check, a cut
-# trailer): what was decompressed before it is kept and the capture is marked truncated.
-STREAM_ERRORS = (OSError, EOFError, lzma.LZMAError)
 # Timestamps a packet may carry: UInt64 ns would hold 2^64-1, but the read side (pandas and
 # numpy datetime64[ns] in the dashboard, signed arithmetic on spans) stops at 2^63-1
 # (2262-04-11); below 0 is before 1970 (a negative if_tsoffset). Out of range: the packet is kept
@@ -84,7 +84,7 @@ MAX_INTERFACES = 1 << 16  # per section; each costs a few hundred bytes (an IDB 
 MAX_SECRETS = 64 << 20  # DSB bytes per file: a key log line is ~200 bytes, so ~300,000 TLS sessions
 
 # (timestamp ns, link type, original length, bytes captured)
-# A frame is bytes, or a read-only memoryview into the mapped file (no copy): index it, unpack
+# A frame is bytes, or a read-only memoryview into the chunk read (no copy): index it, unpack
 # from it, and take bytes() of any part that must outlive the batch.
 Frame = bytes | memoryview
 Packet = tuple[int, int, int, Frame]
@@ -137,11 +137,6 @@ class ReadStats:
         self.last_ns = max(self.last_ns, last_ns)
 
 
-def _codec(head: bytes) -> str:
-    """The compression a file's first bytes name ("" for none)."""
-    return next((name for magic, name in CODECS.items() if head.startswith(magic)), "")
-
-
 def sniff_format(path: str) -> tuple[str, bool]:
     """Return (``pcap``|``pcapng``, compressed) or raise CaptureError."""
     fmt, codec = _sniff(path)
@@ -161,13 +156,13 @@ def _sniff_open(raw: HashedFile) -> tuple[str, str, HashedFile | io.BufferedIOBa
     """The format and codec of an opened file, and the stream its records are read from."""
     path = raw.path
     head = raw.peek(6)
-    codec = _codec(head)
+    codec = codec_of(head)
     if head[:4] == ZSTD_MAGIC:
         raise CaptureError(f"{path}: zstd-compressed, which is not read: decompress it first")
     stream: HashedFile | io.BufferedIOBase = raw
     if codec:
         try:
-            stream = _OPENERS[codec](cast(IO[bytes], raw))
+            stream = OPENERS[codec](cast(IO[bytes], raw))
             head = stream.peek(4)[:4]  # type: ignore[attr-defined]
         except STREAM_ERRORS as exc:
             raise CaptureError(f"{path}: broken {codec} stream ({exc})") from None
@@ -333,52 +328,6 @@ def _pcap_batches(ch: _Chunks, st: ReadStats) -> Iterator[list[Packet]]:
         st.account(npk, nbytes, first, last)
 
 
-class _Iface(NamedTuple):
-    linktype: int
-    mult_num: int  # ts units -> ns: ns = raw * mult_num // mult_den + offset
-    mult_den: int
-    offset_ns: int
-
-
-def tsresol_units(value: int) -> tuple[int, int]:
-    """One unit of an if_tsresol value as (num, den) nanoseconds: ns = units * num // den (pcapng 4.2).
-
-    The writer converts the other way (units = ns * den // num) with the same fraction."""
-    if value & 0x80:
-        exp = value & 0x7F
-        return (10**9, 2**exp) if exp else (10**9, 1)
-    exp = value
-    if exp <= 9:
-        return 10 ** (9 - exp), 1
-    return 1, 10 ** (exp - 9)
-
-
-def _parse_idb(body: bytes, order: str, st: ReadStats) -> _Iface:
-    """An IDB's link type and time base; options that run past the block are counted in
-    ``bad_options`` and they and the ones after them ignored (the defaults stand)."""
-    linktype, _res, _snap = struct.unpack_from(order + "HHI", body, 0)
-    num, den, offset = 1000, 1, 0  # default resolution: microseconds
-    pos = 8
-    while pos < len(body):
-        if pos + 4 > len(body):
-            st.bad_options += 1
-            break
-        code, length = struct.unpack_from(order + "HH", body, pos)
-        pos += 4
-        if code == 0:
-            break
-        if pos + length > len(body):
-            st.bad_options += 1
-            break
-        val = body[pos : pos + length]
-        if code == 9 and length >= 1:
-            num, den = tsresol_units(val[0])
-        elif code == 14 and length == 8:
-            offset = struct.unpack(order + "q", val)[0] * 1_000_000_000
-        pos += (length + 3) & ~3
-    return _Iface(linktype, num, den, offset)
-
-
 _TS = operator.itemgetter(0)
 # Unpackers per byte order: block head; an EPB up to its data (type, length, interface,
 # timestamp high, low, captured, original); EPB and obsolete Packet Block bodies; a u32.
@@ -422,7 +371,7 @@ class _Section:
         """A new section: its byte order; interfaces are per section."""
         self.order = order
         self.head, self.whole_epb, self.epb, self.pb, self.u32 = _NG_STRUCTS[order]
-        self.ifaces: list[_Iface] = []
+        self.ifaces: list[Iface] = []
         # per interface (link type, ns per unit), or None when a unit is not a whole number of ns
         # or there is an offset: those take the general arithmetic in ``block``
         self.fast: list[tuple[int, int] | None] = []
@@ -507,7 +456,8 @@ class _Section:
             if len(ifaces) >= MAX_INTERFACES:  # its packets are skipped as of an unknown interface
                 st.skipped_blocks += 1
                 return blen
-            iface = _parse_idb(bytes(buf[at : at + size]), self.order, st)
+            iface, cut = parse_idb(bytes(buf[at : at + size]), self.order)
+            st.bad_options += cut
             ifaces.append(iface)
             self.fast.append(
                 (iface.linktype, iface.mult_num) if iface.mult_den == 1 and not iface.offset_ns else None

@@ -24,18 +24,44 @@ symbol pair).
 
 from __future__ import annotations
 
+import bz2
 import contextlib
 import fcntl
+import gzip
 import hashlib
+import io
+import lzma
 import math
 import os
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import IO
 
 READ = 1 << 20  # bytes per read when the caller does not say (hashing the rest of a file)
 DEFAULT_MAX_DECOMPRESSED = 8 << 30
 DEFAULT_MAX_RATIO = 200
 RATIO_FLOOR = 64 << 20  # the ratio is judged once this much has been decompressed
+
+GZIP_MAGIC = b"\x1f\x8b"
+# Compressed captures by their stream's first bytes (RFC 1952; the .xz format 1.0.4, 2.1.1.1;
+# bzip2's "BZh" and block size digit), read through the standard library's decompressors.
+CODECS = {GZIP_MAGIC: "gzip", b"\xfd7zXZ\x00": "xz", b"BZh": "bzip2"}
+# Each reads the one ``HashedFile`` the reader opened (never the path again).
+OPENERS: dict[str, Callable[[IO[bytes]], io.BufferedIOBase]] = {
+    "gzip": lambda raw: gzip.GzipFile(fileobj=raw, mode="rb"),
+    "xz": lambda raw: lzma.LZMAFile(raw, "rb"),  # noqa: SIM115 (read_batches closes it)
+    "bzip2": lambda raw: bz2.BZ2File(raw, "rb"),
+}
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"  # RFC 8878: no decompressor in the standard library
+# A compressed stream cut short or corrupt (gzip's CRC or length, xz's integrity check, a cut
+# trailer): what was decompressed before it is kept and the capture is marked truncated.
+STREAM_ERRORS = (OSError, EOFError, lzma.LZMAError)
+
+
+def codec_of(head: bytes) -> str:
+    """The compression a file's first bytes name ("" for none)."""
+    return next((name for magic, name in CODECS.items() if head.startswith(magic)), "")
 
 
 class CaptureError(Exception):

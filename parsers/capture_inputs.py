@@ -7,7 +7,8 @@ import os
 
 from parsers.capture import CaptureError, read_pcap
 
-CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap", ".gz", ".xz", ".bz2")  # compressed: parsers.capture.CODECS
+# compressed ones: parsers.capture_file.CODECS
+CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap", ".gz", ".xz", ".bz2")
 
 
 def expand_inputs(path: str) -> list[str]:
