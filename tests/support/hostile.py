@@ -10,11 +10,14 @@ can be checked frame by frame without the reader's own help.
 from __future__ import annotations
 
 import gzip
+import json
 import random
 import socket
 import struct
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from parsers import capture_write as cw
 
@@ -31,6 +34,37 @@ def frame(i: int, payload: bytes = b"") -> bytes:
         socket.inet_aton("192.168.1.10"), socket.inet_aton("8.8.8.8"),
     )  # fmt: skip
     return bytes.fromhex("ffffffffffff0200000000010800") + ip + udp
+
+
+def write_flow(path: Path, packets: int, payload: bytes, t0: int) -> None:
+    """A nanosecond pcap of ``packets`` datagrams of one flow, 1 ms apart from ``t0``, packet i
+    carrying ``payload`` and its number."""
+    with path.open("wb") as fh, cw.PcapWriter(fh, 1, nano=True) as out:
+        for i in range(packets):
+            out.write(t0 + i * 1_000_000, frame(i, payload + b"%05d" % i))
+
+
+def finding_on_all_flows(store: Any, cid: str, fid: str) -> None:
+    """A finding ``fid`` on every flow of the capture (the columns evidence reads)."""
+    sql = "SELECT max(ingest_id) AS i FROM {db}.captures WHERE capture_id = %(c)s"
+    ingest = int(store.query(sql, {"c": cid})[0]["i"])
+    sql = "SELECT flow_id FROM {db}.flows WHERE capture_id = %(c)s"
+    ids = [int(r["flow_id"]) for r in store.query(sql, {"c": cid})]
+    head = (
+        cid,
+        ingest,
+        time.time_ns(),
+        fid,
+        "02:00:00:00:00:01",
+        "TEST-HOSTILE",
+        "test",
+        "1",
+        "",
+        "",
+        "high",
+        [],
+    )
+    store.insert("findings", [(*head, "the packets", "", json.dumps({"subject": "x"}), ids, 0, 0, [], 0)])
 
 
 def ip_id(data: bytes | memoryview) -> int:

@@ -10,10 +10,8 @@ store the packets of the bytes its sha256 names.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,7 +21,6 @@ from appliance.findings.evidence import EvidenceError, export
 from appliance.ingest.replay import ReplayOptions, replay
 from appliance.ingest.sources import CaptureChanged
 from parsers.capture import read_pcap
-from parsers.capture_write import PcapWriter
 from tests.support import hostile
 
 PACKETS = 20_000
@@ -33,9 +30,7 @@ TRIES = 30
 
 def _write(path: Path, packets: int, payload: bytes) -> None:
     """``packets`` datagrams of one flow, each carrying ``payload`` (same length in both copies)."""
-    with path.open("wb") as fh, PcapWriter(fh, 1, nano=True) as out:
-        for i in range(packets):
-            out.write(T0 + i * 1_000_000, hostile.frame(i, payload + b"%05d" % i))
+    hostile.write_flow(path, packets, payload, T0)
 
 
 @contextmanager
@@ -63,34 +58,6 @@ def _swapping(path: Path, original: Path, altered: Path) -> Iterator[list[int]]:
         t.join()
 
 
-def _finding(store: Any, cid: str, fid: str) -> None:
-    """A finding on every flow of the capture (the columns ``findings`` has, as evidence reads them)."""
-    ingest = int(
-        store.query("SELECT max(ingest_id) AS i FROM {db}.captures WHERE capture_id = %(c)s", {"c": cid})[0][
-            "i"
-        ]
-    )
-    ids = [
-        int(r["flow_id"])
-        for r in store.query("SELECT flow_id FROM {db}.flows WHERE capture_id = %(c)s", {"c": cid})
-    ]
-    head = (
-        cid,
-        ingest,
-        time.time_ns(),
-        fid,
-        "02:00:00:00:00:01",
-        "TEST-RACE",
-        "test",
-        "1",
-        "",
-        "",
-        "high",
-        [],
-    )
-    store.insert("findings", [(*head, "the packets", "", json.dumps({"subject": "x"}), ids, 0, 0, [], 0)])
-
-
 def test_evidence_never_exports_swapped_bytes_as_verified(tmp_path: Path, store: Any) -> None:
     original, altered = tmp_path / "original.pcap", tmp_path / "altered.pcap"
     _write(original, PACKETS, b"original ")
@@ -101,7 +68,7 @@ def test_evidence_never_exports_swapped_bytes_as_verified(tmp_path: Path, store:
     cid = replay(store, str(path), ReplayOptions()).capture_id
     assert cid == hashlib.sha256(original.read_bytes()).hexdigest()
     fid = "5a4e0000c0ffee00"
-    _finding(store, cid, fid)
+    hostile.finding_on_all_flows(store, cid, fid)
     exported = refused = 0
     with _swapping(path, original, altered) as swaps:
         for i in range(TRIES):

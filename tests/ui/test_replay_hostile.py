@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from appliance.cli.common import one_line, safe
+from appliance.ingest.replay import ReplayOptions, replay
 from appliance.store.backends import open_store
 from tests.support import hostile
 from tests.support.paths import ROOT
@@ -118,3 +119,21 @@ def test_a_broken_gzip_is_reported_as_truncated(tmp_path: Path) -> None:
     assert run.returncode == 0, run.stderr
     assert "truncated" in run.stderr and "CRC check failed" in run.stderr
     assert "20 packets" in run.stderr
+
+
+def test_an_evidence_file_name_is_echoed_escaped(tmp_path: Path) -> None:
+    cap = tmp_path / "c.pcap"
+    hostile.write_flow(cap, 5, b"x", 1_772_442_000 * 10**9)
+    db = tmp_path / "db"
+    store = open_store(str(db))
+    try:
+        store.ensure_schema()
+        cid = replay(store, str(cap), ReplayOptions()).capture_id
+        hostile.finding_on_all_flows(store, cid, "e5c0000000000001")
+    finally:
+        store.close()
+    out = tmp_path / "ev\x1b[31m[bold]red.pcap"
+    run = cli("evidence", "e5c0000000000001", "-o", str(out), db=db)
+    assert run.returncode == 0, run.stderr
+    assert "\x1b" not in run.stdout and "ev\\x1b[31m[bold]red.pcap" in run.stdout
+    assert out.exists()
