@@ -1,7 +1,10 @@
 """Streaming readers for classic pcap and pcapng, plain or compressed (gzip, xz, bzip2).
 
 Records are read in fixed-size chunks, so memory does not grow with the file:
-a reader holds one chunk (default 4 MiB) plus at most one partial record.
+a reader holds one chunk (default 4 MiB) plus at most one partial record. The file is
+opened once, refused unless it is a regular file, hashed as it is read and, compressed,
+bounded in output (``parsers.capture_file``); what a hostile file can make the reader
+hold is bounded too (``MAX_RECORD``, ``MAX_INTERFACES``, ``MAX_SECRETS``; issue 17).
 Formats follow the libpcap file format (draft-ietf-opsawg-pcap) and pcapng
 (draft-ietf-opsawg-pcapng): both byte orders, micro- and nanosecond pcap,
 per-interface link type, ``if_tsresol`` and ``if_tsoffset`` in pcapng, EPB,
@@ -18,10 +21,13 @@ three records are read as each variant and scored (``parsers.pcap_variants``).
 
 A capture that ends inside a record is read up to its last whole record and
 flagged ``truncated``; a record whose header is absurd stops the file the same
-way (pcap has no resync marker), and the reason is kept in ``error``.
+way (pcap has no resync marker), and the reason is kept in ``error``; so does a
+compressed stream found corrupt or cut. A pcapng timestamp out of range (``TS_MAX``)
+keeps its packet with the latest good time, counted in ``bad_timestamp``.
 
 Both formats are read the same way, in batches of about ``BATCH_BYTES`` of records
-whose frames are memoryviews of the mapped file (no copy), with precompiled
+(one record of up to ``MAX_RECORD`` past it at most) whose frames are memoryviews of
+the chunk read (no copy), with precompiled
 unpackers; pcapng reads cost about 1.2x pcap reads of the same packets
 (``bench/readers.py``). Files are written by ``parsers.capture_write``; which files
 one input names is ``parsers.capture_inputs``.
@@ -29,23 +35,31 @@ one input names is ``parsers.capture_inputs``.
 
 from __future__ import annotations
 
-import bz2
-import contextlib
-import gzip
 import io
 import itertools
-import lzma
-import mmap
 import operator
 import struct
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import BinaryIO, NamedTuple, cast
+from typing import IO, cast
 
+from parsers.capture_file import (
+    OPENERS,
+    STREAM_ERRORS,
+    ZSTD_MAGIC,
+    CaptureError,
+    HashedFile,
+    LimitError,
+    Limits,
+    codec_of,
+)
 from parsers.pcap_variants import STANDARD, record_header_length
+from parsers.pcapng_iface import Iface, parse_idb, tsresol_units
+
+__all__ = ["CaptureError", "LimitError", "Limits", "Packet", "ReadStats", "read_batches", "read_pcap"]
+__all__ += ["tsresol_units"]  # re-exported: the writer converts with the same fraction
 
 CHUNK = 4 << 20
-RELEASE_BYTES = 32 << 20  # mapped pages given back this many bytes at a time
 BATCH_BYTES = 1 << 20  # bounds a batch (and its per-packet objects) to ~1 MB of records
 MAX_RECORD = 1 << 24  # 16 MiB: larger records only come from corrupt headers
 
@@ -61,21 +75,16 @@ PCAPNG_SHB = b"\x0a\x0d\x0d\x0a"
 SHB_TYPE = 0x0A0D0D0A
 DSB_TYPE = 0x0000000A  # Decryption Secrets Block (draft-ietf-opsawg-pcapng 4.7)
 _BOM = {b"\x4d\x3c\x2b\x1a": "<", b"\x1a\x2b\x3c\x4d": ">"}  # the SHB's byte-order magic
-GZIP_MAGIC = b"\x1f\x8b"
-# Compressed captures by their stream's first bytes (RFC 1952; the .xz format 1.0.4, 2.1.1.1;
-# bzip2's "BZh" and block size digit), read through the standard library's decompressors.
-CODECS = {GZIP_MAGIC: "gzip", b"\xfd7zXZ\x00": "xz", b"BZh": "bzip2"}
-_OPENERS: dict[str, Callable[[str], io.BufferedIOBase]] = {
-    "gzip": lambda path: gzip.GzipFile(path, "rb"),
-    "xz": lambda path: lzma.LZMAFile(path, "rb"),  # noqa: SIM115 (read_batches closes it)
-    "bzip2": lambda path: bz2.BZ2File(path, "rb"),
-}
-ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"  # RFC 8878: no decompressor in the standard library
-# A compressed stream cut short or corrupt: what was decompressed before it is kept.
-STREAM_ERRORS = (OSError, EOFError, lzma.LZMAError)
+# Timestamps a packet may carry: UInt64 ns would hold 2^64-1, but the read side (pandas and
+# numpy datetime64[ns] in the dashboard, signed arithmetic on spans) stops at 2^63-1
+# (2262-04-11); below 0 is before 1970 (a negative if_tsoffset). Out of range: the packet is kept
+# with the latest good timestamp before it (as a Simple Packet Block takes one) and counted.
+TS_MAX = (1 << 63) - 1
+MAX_INTERFACES = 1 << 16  # per section; each costs a few hundred bytes (an IDB bomb: 20 bytes each)
+MAX_SECRETS = 64 << 20  # DSB bytes per file: a key log line is ~200 bytes, so ~300,000 TLS sessions
 
 # (timestamp ns, link type, original length, bytes captured)
-# A frame is bytes, or a read-only memoryview into the mapped file (no copy): index it, unpack
+# A frame is bytes, or a read-only memoryview into the chunk read (no copy): index it, unpack
 # from it, and take bytes() of any part that must outlive the batch.
 Frame = bytes | memoryview
 Packet = tuple[int, int, int, Frame]
@@ -83,10 +92,6 @@ Packet = tuple[int, int, int, Frame]
 
 # A pcapng Decryption Secrets Block's (secrets type, secrets), as ``ReadStats.secrets`` holds it
 SecretsBlock = tuple[int, bytes]
-
-
-class CaptureError(Exception):
-    """The input is not a capture this reader understands (one-line reason)."""
 
 
 @dataclass
@@ -108,6 +113,20 @@ class ReadStats:
     # (``PcapSource`` hands them to its ``KeyLog``); a cut or malformed DSB is counted and skipped
     secrets: list[SecretsBlock] = field(default_factory=list)
     bad_dsb: int = 0
+    secrets_bytes: int = 0  # DSB bytes kept from the current file (bounded by MAX_SECRETS)
+    bad_timestamp: int = 0  # packets whose timestamp was out of range (kept with the latest good one)
+    bad_options: int = 0  # interface blocks whose options ran past the block (the rest skipped)
+    bad_stream: int = 0  # compressed files whose stream was corrupt or cut (read up to there)
+    sha256: str = ""  # the last file read to its end: sha256 of exactly the bytes read
+
+    def decode_counts(self) -> dict[str, int]:
+        """The reader's counters of damage met, for a capture's decode stats (the non-zero ones)."""
+        counts = {
+            "bad_timestamp": self.bad_timestamp,
+            "bad_interface_options": self.bad_options,
+            "bad_compressed_stream": self.bad_stream,
+        }
+        return {k: v for k, v in counts.items() if v}
 
     def account(self, packets: int, nbytes: int, first_ns: int, last_ns: int) -> None:
         """Add what one file yielded (several files share one ReadStats)."""
@@ -118,11 +137,6 @@ class ReadStats:
         self.last_ns = max(self.last_ns, last_ns)
 
 
-def _codec(head: bytes) -> str:
-    """The compression a file's first bytes name ("" for none)."""
-    return next((name for magic, name in CODECS.items() if head.startswith(magic)), "")
-
-
 def sniff_format(path: str) -> tuple[str, bool]:
     """Return (``pcap``|``pcapng``, compressed) or raise CaptureError."""
     fmt, codec = _sniff(path)
@@ -131,54 +145,62 @@ def sniff_format(path: str) -> tuple[str, bool]:
 
 def _sniff(path: str) -> tuple[str, str]:
     """(``pcap``|``pcapng``, compression codec or "") or CaptureError."""
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(6)
-            codec = _codec(head)
-            if head[:4] == ZSTD_MAGIC:
-                raise CaptureError(f"{path}: zstd-compressed, which is not read: decompress it first")
-            if codec:
-                try:
-                    with _OPENERS[codec](path) as stream:
-                        head = stream.read(4)
-                except STREAM_ERRORS as exc:
-                    raise CaptureError(f"{path}: broken {codec} stream ({exc})") from None
-            head = head[:4]
-    except FileNotFoundError:
-        raise CaptureError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise CaptureError(f"{path}: is a directory") from None
-    except PermissionError:
-        raise CaptureError(f"{path}: permission denied") from None
+    with HashedFile(path) as raw:
+        fmt, codec, stream = _sniff_open(raw)
+        if stream is not raw:
+            stream.close()
+    return fmt, codec
+
+
+def _sniff_open(raw: HashedFile) -> tuple[str, str, HashedFile | io.BufferedIOBase]:
+    """The format and codec of an opened file, and the stream its records are read from."""
+    path = raw.path
+    head = raw.peek(6)
+    codec = codec_of(head)
+    if head[:4] == ZSTD_MAGIC:
+        raise CaptureError(f"{path}: zstd-compressed, which is not read: decompress it first")
+    stream: HashedFile | io.BufferedIOBase = raw
+    if codec:
+        try:
+            stream = OPENERS[codec](cast(IO[bytes], raw))
+            head = stream.peek(4)[:4]  # type: ignore[attr-defined]
+        except STREAM_ERRORS as exc:
+            raise CaptureError(f"{path}: broken {codec} stream ({exc})") from None
+    head = head[:4]
     if head in PCAP_MAGICS or head in PCAP_MODIFIED_MAGICS:
-        return "pcap", codec
+        return "pcap", codec, stream
     if head == PCAPNG_SHB:
-        return "pcapng", codec
+        return "pcapng", codec, stream
     if len(head) < 4:
         raise CaptureError(f"{path}: empty or too short to be a capture")
     raise CaptureError(f"{path}: not a pcap or pcapng capture (magic {head.hex()})")
 
 
-def _open(path: str, codec: str) -> BinaryIO:
-    if codec:
-        return cast(BinaryIO, _OPENERS[codec](path))
-    return open(path, "rb", buffering=0)
-
-
 class _Chunks:
-    """A refillable byte window over a stream: ``need(n)`` guarantees n bytes or EOF."""
+    """A refillable byte window over a stream: ``need(n)`` guarantees n bytes or EOF.
 
-    __slots__ = ("_read", "buf", "eof", "fh", "pos", "st")
+    The window is bytes read from the one open file (or its decompressor): the records parsed
+    are the bytes hashed. A compressed stream that breaks is remembered in ``broken`` and read
+    as its end; its output is checked against ``limits`` as it grows.
+    """
 
-    def __init__(self, fh: BinaryIO, st: ReadStats) -> None:
+    __slots__ = ("_read", "broken", "buf", "eof", "fh", "limits", "out", "pos", "raw", "st")
+
+    def __init__(
+        self, fh: HashedFile | io.BufferedIOBase, st: ReadStats, raw: HashedFile, limits: Limits | None
+    ) -> None:
         self.fh = fh
         self.st = st
+        self.raw = raw
+        self.limits = limits if fh is not raw else None  # only decompressed output is bounded
         # gzip's read() discards what it decompressed when the stream is cut; read1() keeps it
         # (the xz and bzip2 readers have it too).
         self._read = getattr(fh, "read1", fh.read)
         self.buf = b""
         self.pos = 0
         self.eof = False
+        self.out = 0  # bytes out of the stream so far
+        self.broken = ""
 
     def need(self, n: int) -> bool:
         """Make ``buf[pos:pos+n]`` available; False if the stream ends first."""
@@ -192,82 +214,54 @@ class _Chunks:
         while have < n:
             try:
                 data = self._read(max(CHUNK, n - have))
-            except STREAM_ERRORS:
-                data = b""  # compressed stream cut short: what we have is all there is
+            except LimitError:
+                raise
+            except CaptureError as exc:  # the file itself could not be read
+                data, self.broken = b"", str(exc).removeprefix(f"{self.raw.path}: ")
+            except STREAM_ERRORS as exc:  # compressed stream corrupt or cut short: read up to it
+                data, self.broken = b"", f"compressed stream corrupt or cut short ({exc})"
             if not data:
                 self.eof = True
                 break
             parts.append(data)
             have += len(data)
+            self.out += len(data)
             self.st.read_bytes += len(data)
+            if self.limits is not None:
+                self.limits.check(self.raw.path, self.out, self.raw.consumed)
         self.buf = b"".join(parts)
         self.pos = 0
         return have >= n
 
-    def release(self) -> None:
-        """Nothing to give back: the window is replaced as it advances."""
 
-
-class _Mapped:
-    """The whole uncompressed file as one window (mmap): no copies but the packets themselves.
-
-    Pages already read are dropped from the process (``MADV_DONTNEED``), so the
-    resident size stays bounded whatever the file size.
-    """
-
-    __slots__ = ("buf", "eof", "pos", "released", "st")
-
-    def __init__(self, mm: mmap.mmap, st: ReadStats) -> None:
-        self.buf = mm
-        self.pos = 0
-        self.eof = True
-        self.released = 0
-        self.st = st
-        if hasattr(mmap, "MADV_SEQUENTIAL"):
-            mm.madvise(mmap.MADV_SEQUENTIAL)
-
-    def need(self, n: int) -> bool:
-        return len(self.buf) - self.pos >= n
-
-    def release(self) -> None:
-        upto = self.pos - self.pos % mmap.PAGESIZE
-        self.st.read_bytes = self.pos
-        if upto - self.released >= RELEASE_BYTES and hasattr(mmap, "MADV_DONTNEED"):
-            self.buf.madvise(mmap.MADV_DONTNEED, self.released, upto - self.released)
-            self.released = upto
-
-
-def read_batches(path: str, stats: ReadStats | None = None) -> Iterator[list[Packet]]:
+def read_batches(
+    path: str, stats: ReadStats | None = None, limits: Limits | None = None
+) -> Iterator[list[Packet]]:
     """Packets of one pcap or pcapng file (plain, .gz, .xz or .bz2), in lists of a buffer's worth.
 
-    Lists rather than one packet at a time: the replay loop then iterates in C.
+    Lists rather than one packet at a time: the replay loop then iterates in C. The file is
+    opened once; when the batches are read to the end, ``stats.sha256`` is the sha256 of the
+    file's bytes as they were read (the same bytes the packets came from). ``limits`` bound a
+    compressed file's output (default ``Limits()``); over them, LimitError.
     """
     st = stats if stats is not None else ReadStats()
-    fmt, codec = _sniff(path)
-    compressed = bool(codec)
-    st.format, st.compressed = fmt, compressed
-    try:
-        fh = _open(path, codec)
-    except OSError as exc:
-        raise CaptureError(f"{path}: cannot open ({exc.strerror or exc})") from None
-    with fh:
-        ch: _Chunks | _Mapped = _Chunks(fh, st)
-        mm = None
-        if not compressed:
-            try:
-                mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
-                ch = _Mapped(mm, st)
-            except (OSError, ValueError):  # a pipe or special file: read it as a stream
-                mm = None
+    st.sha256 = ""
+    st.secrets_bytes = 0
+    with HashedFile(path) as raw:
+        fmt, codec, stream = _sniff_open(raw)
+        st.format, st.compressed = fmt, bool(codec)
+        ch = _Chunks(stream, st, raw, limits if limits is not None else Limits())
         try:
             batches = _pcap_batches(ch, st) if fmt == "pcap" else _pcapng_batches(ch, st)
-            for batch in batches:
-                yield batch
-                ch.release()
+            yield from batches
+            if ch.broken:
+                st.truncated = True
+                st.error = ch.broken + (f"; {st.error}" if st.error else "")
+                st.bad_stream += codec != ""
+            st.sha256 = raw.finish()
         finally:
-            if mm is not None:
-                with contextlib.suppress(BufferError):  # frames still held: the GC unmaps it later
-                    mm.close()
+            if stream is not raw:
+                stream.close()
 
 
 def read_pcap(path: str, stats: ReadStats | None = None) -> Iterator[Packet]:
@@ -275,7 +269,7 @@ def read_pcap(path: str, stats: ReadStats | None = None) -> Iterator[Packet]:
     return itertools.chain.from_iterable(read_batches(path, stats))
 
 
-def _pcap_batches(ch: _Chunks | _Mapped, st: ReadStats) -> Iterator[list[Packet]]:
+def _pcap_batches(ch: _Chunks, st: ReadStats) -> Iterator[list[Packet]]:
     if not ch.need(24):
         st.truncated, st.error = True, "file header cut short"
         return
@@ -334,44 +328,6 @@ def _pcap_batches(ch: _Chunks | _Mapped, st: ReadStats) -> Iterator[list[Packet]
         st.account(npk, nbytes, first, last)
 
 
-class _Iface(NamedTuple):
-    linktype: int
-    mult_num: int  # ts units -> ns: ns = raw * mult_num // mult_den + offset
-    mult_den: int
-    offset_ns: int
-
-
-def tsresol_units(value: int) -> tuple[int, int]:
-    """One unit of an if_tsresol value as (num, den) nanoseconds: ns = units * num // den (pcapng 4.2).
-
-    The writer converts the other way (units = ns * den // num) with the same fraction."""
-    if value & 0x80:
-        exp = value & 0x7F
-        return (10**9, 2**exp) if exp else (10**9, 1)
-    exp = value
-    if exp <= 9:
-        return 10 ** (9 - exp), 1
-    return 1, 10 ** (exp - 9)
-
-
-def _parse_idb(body: bytes, order: str) -> _Iface:
-    linktype, _res, _snap = struct.unpack_from(order + "HHI", body, 0)
-    num, den, offset = 1000, 1, 0  # default resolution: microseconds
-    pos = 8
-    while pos + 4 <= len(body):
-        code, length = struct.unpack_from(order + "HH", body, pos)
-        pos += 4
-        if code == 0:
-            break
-        val = body[pos : pos + length]
-        if code == 9 and length >= 1:
-            num, den = tsresol_units(val[0])
-        elif code == 14 and length == 8:
-            offset = struct.unpack(order + "q", val)[0] * 1_000_000_000
-        pos += (length + 3) & ~3
-    return _Iface(linktype, num, den, offset)
-
-
 _TS = operator.itemgetter(0)
 # Unpackers per byte order: block head; an EPB up to its data (type, length, interface,
 # timestamp high, low, captured, original); EPB and obsolete Packet Block bodies; a u32.
@@ -388,23 +344,39 @@ class _Section:
     common case itself (an EPB of a known interface, whole in the buffer).
     """
 
-    __slots__ = ("epb", "fast", "head", "ifaces", "nbytes", "order", "pb", "st", "u32", "whole_epb")
+    __slots__ = (
+        "epb", "fast", "head", "ifaces", "nbytes", "order", "pb", "scan_max", "scan_n", "st", "u32",
+        "whole_epb",
+    )  # fmt: skip
 
     def __init__(self, st: ReadStats) -> None:
         self.st = st
         self.nbytes = 0  # captured bytes of the packets this class appended
+        self.new_batch()
         self.start("<")
+
+    def new_batch(self) -> None:
+        """The batch was handed out: ``latest`` starts scanning the next one from its start."""
+        self.scan_n = self.scan_max = 0
+
+    def latest(self, batch: list[Packet], last: int) -> int:
+        """The latest timestamp so far (``last``: before the batch), scanning only the packets
+        appended since the previous call: a run of Simple Packet Blocks costs linear time."""
+        if len(batch) > self.scan_n:
+            self.scan_max = max(self.scan_max, max(map(_TS, batch[self.scan_n :])))
+            self.scan_n = len(batch)
+        return max(last, self.scan_max)
 
     def start(self, order: str) -> None:
         """A new section: its byte order; interfaces are per section."""
         self.order = order
         self.head, self.whole_epb, self.epb, self.pb, self.u32 = _NG_STRUCTS[order]
-        self.ifaces: list[_Iface] = []
+        self.ifaces: list[Iface] = []
         # per interface (link type, ns per unit), or None when a unit is not a whole number of ns
         # or there is an offset: those take the general arithmetic in ``block``
         self.fast: list[tuple[int, int] | None] = []
 
-    def dsb(self, buf: bytes | bytearray | mmap.mmap, at: int, size: int) -> None:
+    def dsb(self, buf: bytes, at: int, size: int) -> None:
         """A Decryption Secrets Block (draft-ietf-opsawg-pcapng 4.7): secrets type u32, secrets
         length u32, the secrets padded to 4 bytes, options. Kept whole in ``ReadStats.secrets``;
         a length that overruns the block is counted in ``bad_dsb`` and the block skipped."""
@@ -412,12 +384,13 @@ class _Section:
             self.st.bad_dsb += 1
             return
         stype, slen = struct.unpack_from(self.order + "II", buf, at)
-        if slen > size - 8:
+        if slen > size - 8 or self.st.secrets_bytes + slen > MAX_SECRETS:
             self.st.bad_dsb += 1
             return
+        self.st.secrets_bytes += slen
         self.st.secrets.append((stype, bytes(buf[at + 8 : at + 8 + slen])))
 
-    def block(self, ch: _Chunks | _Mapped, batch: list[Packet], last: int) -> int:
+    def block(self, ch: _Chunks, batch: list[Packet], last: int) -> int:
         """Read the block at ``ch.pos``, appending its packet if it has one; its length, or -1 to stop.
 
         ``last`` is the latest timestamp of the packets before the batch (a Simple Packet Block
@@ -461,6 +434,9 @@ class _Section:
                 return blen
             lt, num, den, off = ifaces[ifid]
             ts = ((hi << 32) | lo) * num // den + off
+            if ts < 0 or ts > TS_MAX:
+                st.bad_timestamp += 1
+                ts = self.latest(batch, last)
             data = memoryview(buf)[at + 20 : at + 20 + incl]
         elif btype == 3:  # Simple Packet Block: interface 0, no timestamp
             if not ifaces or size < 4:
@@ -468,7 +444,7 @@ class _Section:
                 return blen
             (orig,) = self.u32(buf, at)
             data = memoryview(buf)[at + 4 : at + 4 + min(orig, size - 4)]
-            ts = max(last, max(map(_TS, batch))) if batch else last
+            ts = self.latest(batch, last)
             lt = ifaces[0].linktype
         elif btype == DSB_TYPE:
             self.dsb(buf, at, size)
@@ -477,7 +453,11 @@ class _Section:
             if size < 8:
                 st.truncated, st.error = True, "interface block too short"
                 return -1
-            iface = _parse_idb(bytes(buf[at : at + size]), self.order)
+            if len(ifaces) >= MAX_INTERFACES:  # its packets are skipped as of an unknown interface
+                st.skipped_blocks += 1
+                return blen
+            iface, cut = parse_idb(bytes(buf[at : at + size]), self.order)
+            st.bad_options += cut
             ifaces.append(iface)
             self.fast.append(
                 (iface.linktype, iface.mult_num) if iface.mult_den == 1 and not iface.offset_ns else None
@@ -500,7 +480,7 @@ def _span(batch: list[Packet], first: int, last: int) -> tuple[int, int]:
     return first, max(last, max(map(_TS, batch)))
 
 
-def _pcapng_batches(ch: _Chunks | _Mapped, st: ReadStats) -> Iterator[list[Packet]]:
+def _pcapng_batches(ch: _Chunks, st: ReadStats) -> Iterator[list[Packet]]:
     """Packets of a pcapng stream in batches of about BATCH_BYTES of blocks.
 
     Like ``_pcap_batches``: the frames are memoryviews of the buffer (no copy), EPBs are
@@ -529,9 +509,12 @@ def _pcapng_batches(ch: _Chunks | _Mapped, st: ReadStats) -> Iterator[list[Packe
                     lt, num = fast[ifid]  # None raises TypeError, as meant
                 except (IndexError, TypeError):  # an unknown interface, or one ``block`` converts
                     break
+                ts = ((hi << 32) | lo) * num
+                if ts > TS_MAX:  # out of range: ``block`` counts it
+                    break
                 nbytes += incl
                 at = pos + 28
-                append((((hi << 32) | lo) * num, lt, orig, view[at : at + incl]))
+                append((ts, lt, orig, view[at : at + incl]))
                 pos = end
             ch.pos = pos
             taken += pos - start
@@ -541,6 +524,7 @@ def _pcapng_batches(ch: _Chunks | _Mapped, st: ReadStats) -> Iterator[list[Packe
                     first, last = _span(batch, first, last)
                     yield batch
                     batch = []
+                    sec.new_batch()
                 taken = 0
                 continue
             used = sec.block(ch, batch, last)

@@ -7,7 +7,8 @@ import os
 
 from parsers.capture import CaptureError, read_pcap
 
-CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap", ".gz", ".xz", ".bz2")  # compressed: parsers.capture.CODECS
+# compressed ones: parsers.capture_file.CODECS
+CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap", ".gz", ".xz", ".bz2")
 
 
 def expand_inputs(path: str) -> list[str]:
@@ -27,6 +28,8 @@ def expand_inputs(path: str) -> list[str]:
             raise CaptureError(
                 f"{path}: directory holds no .pcap/.pcapng/.cap files (plain, .gz, .xz or .bz2)"
             )
+    elif os.path.lexists(path):  # a name that exists is that file, brackets or stars in it or not
+        return [path]
     elif any(c in path for c in "*?["):
         files = sorted(f for f in glob.glob(path) if os.path.isfile(f))
         if not files:

@@ -12,7 +12,6 @@ ordinary captures never reach the others.
 
 from __future__ import annotations
 
-import mmap
 import struct
 from typing import Protocol
 
@@ -21,7 +20,7 @@ class Window(Protocol):
     """The reader's byte window (``parsers.capture``): ``need(n)`` makes ``buf[pos:pos+n]`` available."""
 
     @property
-    def buf(self) -> bytes | mmap.mmap: ...
+    def buf(self) -> bytes: ...
 
     @property
     def pos(self) -> int: ...

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated
@@ -42,9 +43,27 @@ class Fail(Exception):
     """A user-facing error raised inside a command."""
 
 
+def safe(text: str) -> str:
+    """``text`` as a terminal shows it harmlessly: control and format characters escaped as
+    Python writes them (``\\x1b``, ``\\x9b``, ``\\u202e``), so a file name or any user string with
+    escape sequences (colours, cursor moves, window titles, OSC 8 links) or bidi overrides cannot
+    drive the terminal or hide text; printable text, non-ASCII letters included, is unchanged."""
+    if text.isprintable():
+        return text
+    return "".join(
+        ch if ch.isprintable() or unicodedata.category(ch) == "Zs" else repr(ch)[1:-1] for ch in text
+    )
+
+
+def one_line(msg: str) -> str:
+    """An error or a note as one safe line: whitespace runs (newlines included) folded to a space,
+    then every other control character escaped (``safe``)."""
+    return safe(" ".join(msg.split()))
+
+
 def note(msg: str) -> None:
     """One line for a person on stderr, so stdout (a table or --json) stays what it was."""
-    sys.stderr.write(f"tapaudit: {msg}\n")
+    sys.stderr.write(f"tapaudit: {one_line(msg)}\n")
 
 
 def limit_note(shown: int, total: int, offset: int = 0) -> None:

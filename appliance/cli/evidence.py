@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from appliance.cli.common import (
     DbOpt,
@@ -19,6 +20,7 @@ from appliance.cli.common import (
     open_db,
     out,
     print_json,
+    safe,
     table,
 )
 from appliance.cli.findings import _captures
@@ -64,14 +66,15 @@ def evidence_cmd(
     if as_json:
         print_json(res.as_dict())
         return
+    shown = escape(safe(output))  # a file name is neither markup nor terminal control
     out.print(
-        f"wrote {output} ({res.format}, {res.packets:,} packets, {fmt_bytes(res.bytes)}) for finding "
+        f"wrote {shown} ({res.format}, {res.packets:,} packets, {fmt_bytes(res.bytes)}) for finding "
         f"{res.finding_id} ({res.rule_id}, {res.device_mac})"
     )
     out.print(f"sha256 {res.sha256}")
     if res.key_lines:
         where = res.keylog_path or "its decryption secrets block"
-        out.print(f"{res.key_lines} TLS key line(s) for these flows in {where}")
+        out.print(f"{res.key_lines} TLS key line(s) for these flows in {escape(safe(where))}")
     if res.tls_without_key:
         out.print(f"[yellow]{res.tls_without_key} TLS handshake(s) of these flows have no key[/]")
     t = table(

@@ -28,7 +28,7 @@ from appliance.cli import findings as cli_findings
 from appliance.cli import measures as cli_measures
 from appliance.cli import replay as cli_replay
 from appliance.cli import report as cli_report
-from appliance.cli.common import Fail
+from appliance.cli.common import Fail, one_line
 from appliance.lab.bench import BenchError
 from appliance.lab.phases import PhasesError
 from appliance.store.backends import StoreError
@@ -112,8 +112,9 @@ def _root(
 
 
 def _one_line(msg: str) -> None:
-    """Errors are one line on stderr (whitespace folded) so scripts and logs can quote them."""
-    sys.stderr.write(f"tapaudit: {' '.join(msg.split())}\n")
+    """Errors are one line on stderr (whitespace folded, control characters escaped: a file name
+    never drives the terminal) so scripts and logs can quote them."""
+    sys.stderr.write(f"tapaudit: {one_line(msg)}\n")
 
 
 def main(argv: list[str] | None = None) -> int:

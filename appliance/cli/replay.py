@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     Progress,
@@ -21,12 +22,13 @@ from rich.progress import (
 )
 
 from appliance.cli.browse import device_table
-from appliance.cli.common import DbOpt, JsonOpt, err, open_db, pipeline_settings, print_json
+from appliance.cli.common import DbOpt, Fail, JsonOpt, err, open_db, pipeline_settings, print_json, safe
 from appliance.ingest.keyfiles import load_keys
 from appliance.ingest.replay import ReplayOptions, ReplayResult, replay
 from appliance.lab.phases import load_phases
 from appliance.store import queries
 from parsers.capture import sniff_format
+from parsers.capture_file import DEFAULT_MAX_DECOMPRESSED, DEFAULT_MAX_RATIO, Limits, fmt_size, parse_size
 from parsers.capture_inputs import expand_inputs
 
 
@@ -120,13 +122,35 @@ def replay_cmd(
         ),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no tables.")] = False,
+    max_decompressed: Annotated[
+        str,
+        typer.Option(
+            "--max-decompressed",
+            metavar="SIZE",
+            help="Largest output of one compressed capture file (e.g. 8GiB, 500MB; 0: no limit); "
+            "a file beyond it is refused and nothing of it stored.",
+        ),
+    ] = fmt_size(DEFAULT_MAX_DECOMPRESSED).replace(" ", ""),
+    max_ratio: Annotated[
+        int,
+        typer.Option(
+            "--max-ratio",
+            min=0,
+            help="Largest decompressed-to-compressed ratio of a capture file, judged after 64 MiB "
+            "of output (0: no limit); real captures stay far below the default.",
+        ),
+    ] = DEFAULT_MAX_RATIO,
 ) -> None:
     """Replay captures into ClickHouse: flows, devices and their addresses."""
+    try:
+        limits = Limits(max_decompressed=parse_size(max_decompressed), max_ratio=max_ratio)
+    except ValueError as exc:
+        raise Fail(f"--max-decompressed: {exc}") from None
     bench_obj, prefixes, codes = pipeline_settings(bench, lan, home)
     phases_obj = load_phases(phases) if phases else None
     opts = ReplayOptions(idle_s=idle_timeout, active_s=active_timeout, lan_prefixes=prefixes, bench=bench_obj,
                          home=codes, raw_evidence=raw_evidence, phases=phases_obj, force=force,
-                         keylogs=list(keylog or []))  # fmt: skip
+                         keylogs=list(keylog or []), limits=limits)  # fmt: skip
     load_keys(opts.keylogs)  # an unreadable key log fails now, before any capture is stored
     for path in paths:  # a typo in the last PATH should fail now, not after an hour of replay
         for f in expand_inputs(path):
@@ -158,7 +182,7 @@ def replay_cmd(
 
 def _say_result(r: ReplayResult) -> None:
     """One line per capture on stderr, then what was truncated, undecodable or missing from the bench."""
-    name = r.path
+    name = escape(safe(r.path))  # a file name is neither markup nor terminal control
     if r.status == "skipped":
         err.print(
             f"[yellow]{name}[/]: already stored (capture {r.capture_id[:12]}); use --force to re-ingest"
@@ -177,7 +201,9 @@ def _say_result(r: ReplayResult) -> None:
             + (f", {r.bad_dsb} malformed secrets blocks skipped" if r.bad_dsb else "")
         )
     if r.truncated:
-        err.print(f"  [yellow]truncated[/]: {r.read_error}; ingested up to the last whole packet")
+        err.print(
+            f"  [yellow]truncated[/]: {escape(safe(r.read_error))}; ingested up to the last whole packet"
+        )
     if r.skipped_packets:
         err.print(f"  skipped {r.skipped_packets:,} packets that could not be decoded")
     bad = {k: v for k, v in r.stats.items() if k.startswith("malformed_")}

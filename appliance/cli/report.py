@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
-from appliance.cli.common import DbOpt, Fail, err, mac_opt, open_db, print_json
+from appliance.cli.common import DbOpt, Fail, err, mac_opt, open_db, print_json, safe
 from appliance.format import fmt_bytes
 from appliance.report import FORMATS
 from appliance.report.data import ReportData, ReportError, gather
@@ -81,7 +82,7 @@ def report_cmd(
     elif written:
         size = sum(p.stat().st_size for p in written)
         extra = f" and {len(written) - 1} chart files" if len(written) > 1 else ""
-        err.print(f"wrote {written[0]}{extra} ({fmt_bytes(size)})", highlight=False)
+        err.print(f"wrote {escape(safe(str(written[0])))}{extra} ({fmt_bytes(size)})", highlight=False)
 
 
 def _check_writable(path: Path) -> None:

@@ -3,7 +3,9 @@
 A finding names its flows (``findings.flow_ids``); each flow record has its 5-tuple and
 its own time span (one 5-tuple can have several records: after an active timeout, after
 a close, on port reuse). The capture's files are read again as the ``captures`` row
-records them (missing or changed files are refused), every frame is keyed with the
+records them (missing or changed files are refused: each file is hashed as it is read, from
+the one descriptor the frames come from, so the bytes exported are the bytes verified even if
+the file is swapped meanwhile, issue 17), every frame is keyed with the
 replay's own decoders (``parsers.flowkey``), and a frame belongs to a record when its key
 is the record's, either direction, and the meter accounted it within the record's span.
 A fragmented datagram is accounted when its last piece arrives: all its fragments are
@@ -27,11 +29,11 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, BinaryIO
 
 from appliance.findings.evidence_keys import KeysError, finding_key_lines, write_keylog
-from appliance.ingest.sources import sha256_file
+from appliance.ingest.sources import CaptureChanged, sha256_file, verify_read
 from appliance.store import queries
 from appliance.store.backends import Store
 from appliance.store.schema import EVIDENCE_EXPORTS
-from parsers.capture import ReadStats, read_batches
+from parsers.capture import Limits, ReadStats, read_batches
 from parsers.capture_write import SNAPLEN, PcapngWriter, PcapWriter
 from parsers.flowkey import FrameKeys, Undirected, undirected
 from parsers.ipfrag import TIMEOUT_NS
@@ -122,7 +124,8 @@ def export(
     if missing:
         raise EvidenceError(f"finding {fid}: flow {min(missing)} is not stored with capture {cid[:16]}")
     files = [str(f) for f in cap["files"]]
-    _check_files(files, [str(h) for h in cap["file_sha256"]], fid)
+    hashes = [str(h) for h in cap["file_sha256"]]
+    _check_files(files, fid)
     if os.path.realpath(path) in {os.path.realpath(f) for f in files}:
         raise EvidenceError(f"{path}: is a file of the capture itself; write the evidence elsewhere")
     flows = [
@@ -148,7 +151,13 @@ def export(
             lines, without_key = finding_key_lines(store, fid, cid, ids)
         except KeysError as exc:
             raise EvidenceError(str(exc)) from None
-    frames, link_types = _collect(files, flows)
+    try:
+        frames, link_types = _collect(files, hashes, flows)
+    except CaptureChanged as exc:
+        raise EvidenceError(
+            f"{exc.path}: capture file changed since it was replayed (sha256 {exc.got[:16]}, "
+            f"stored {exc.want[:16]}); nothing exported"
+        ) from None
     if not frames:
         raise EvidenceError(f"finding {fid}: none of its flows' packets are in the capture's files")
     fmt = "pcapng" if dsb or len(link_types) > 1 or path.lower().endswith(".pcapng") else "pcap"
@@ -210,27 +219,25 @@ def _finding(store: Store, finding_id: str) -> dict[str, Any]:
     return rows[0]
 
 
-def _check_files(files: list[str], hashes: list[str], fid: str) -> None:
-    """Every file of the capture is where the replay read it, with the same bytes."""
-    for f, want in zip(files, hashes, strict=True):
+def _check_files(files: list[str], fid: str) -> None:
+    """Every file of the capture is where the replay read it (its bytes are checked as it is read)."""
+    for f in files:
         if not os.path.isfile(f):
             where = (
                 "" if os.path.isabs(f) else " (the path is as replay was given it, relative to where it ran)"
             )
             raise EvidenceError(f"{f}: capture file of finding {fid} is missing{where}")
-        got = sha256_file(f)
-        if got != want:
-            raise EvidenceError(
-                f"{f}: capture file changed since it was replayed (sha256 {got[:16]}, stored {want[:16]})"
-            )
 
 
+# The files were replayed (within the limits replay was given); a swapped bomb is caught by its sha256.
+NO_LIMITS = Limits(max_decompressed=0, max_ratio=0)
 # (timestamp ns, order read, link type, original length, bytes)
 Frame = tuple[int, int, int, int, bytes]
 
 
-def _collect(files: list[str], flows: list[FlowEvidence]) -> tuple[list[Frame], set[int]]:
-    """The frames of the flows' packets in time order, and the capture's link types."""
+def _collect(files: list[str], hashes: list[str], flows: list[FlowEvidence]) -> tuple[list[Frame], set[int]]:
+    """The frames of the flows' packets in time order, and the capture's link types; CaptureChanged
+    when a file's bytes as read are not the ones replayed (``hashes``)."""
     index: dict[Undirected, list[tuple[int, int, FlowEvidence]]] = {}
     for f in flows:
         a, b = ipaddress.ip_address(f.src_ip).packed, ipaddress.ip_address(f.dst_ip).packed
@@ -244,8 +251,8 @@ def _collect(files: list[str], flows: list[FlowEvidence]) -> tuple[list[Frame], 
     out: list[Frame] = []
     stats = ReadStats()
     n = 0
-    for path in files:
-        for batch in read_batches(path, stats):
+    for path, want in zip(files, hashes, strict=True):
+        for batch in read_batches(path, stats, NO_LIMITS):
             for ts, lt, orig, data in batch:
                 n += 1
                 if ts < lo or ts > hi:
@@ -260,6 +267,7 @@ def _collect(files: list[str], flows: list[FlowEvidence]) -> tuple[list[Frame], 
                         f.frames += len(members)
                         out.extend(members)
                         break
+        verify_read(path, want, stats.sha256)
     out.sort()
     return out, stats.link_types
 

@@ -1,7 +1,9 @@
 """The replay pipeline: source -> flow meter -> inventory -> ClickHouse, for one capture.
 
 Rows are written in batches while packets stream through, stamped with this
-run's ``ingest_id``; the ``captures`` row, written last, commits the run. A
+run's ``ingest_id``; the ``captures`` row, written last, commits the run. A file whose bytes as
+read are not those its sha256 named, or that decompresses beyond the limits, stops the run before
+its commit, and the rows it wrote are deleted (``appliance.ingest.sources``). A
 second replay of the same bytes is a no-op unless forced; a forced or retried
 run supersedes the earlier one without deleting anything (see ``appliance.store.schema``).
 """
@@ -23,6 +25,7 @@ from appliance.lookups.geoip import GEOIP_DB, geoip_version
 from appliance.lookups.psl import snapshot as psl_snapshot
 from appliance.store.backends import Store
 from appliance.store.schema import CAPTURES, PHASES
+from parsers.capture import CaptureError, Limits
 from parsers.decrypt.keys import KeyLog
 from parsers.lan import LanPrefixes
 from parsers.linklayer import linktype_name
@@ -34,6 +37,7 @@ DRAIN_EVERY = 1 << 15  # packets between drains of finished flows and events
 @dataclass
 class ReplayOptions(PipelineOptions):
     force: bool = False  # ingest again a capture already stored (the new run supersedes the old)
+    limits: Limits = field(default_factory=Limits)  # a compressed file's output (--max-decompressed)
 
 
 @dataclass
@@ -76,7 +80,7 @@ def replay(store: Store, path: str, opts: ReplayOptions, progress: Progress | No
     """Ingest one capture (file, directory or glob) into the store."""
     t0 = time.perf_counter()
     keys = load_keys(opts.keylogs) if opts.keylogs else None  # an unreadable key log: nothing stored
-    src = PcapSource(path)
+    src = PcapSource(path, limits=opts.limits)
     if keys is None and "pcapng" in src.formats_sniffed():
         keys = KeyLog()  # the capture may bring its own keys (DSBs)
     src.keys = keys
@@ -96,11 +100,6 @@ def replay(store: Store, path: str, opts: ReplayOptions, progress: Progress | No
         store.insert(table, rows)
 
     pipe = Pipeline.from_options(cid, ingest, write, opts, store.hash_key(), keys=keys)
-    lan, catalog = pipe.lan, pipe.catalog
-    meter = pipe.meter
-    feed_many = pipe.feed_many
-    n = since = 0
-    st = src.stats
     # The loop allocates millions of short-lived, acyclic objects while holding a large
     # flow table: CPython's cyclic GC would rescan that table again and again (a third
     # of the replay's time). Reference counting frees everything here (a test checks that
@@ -108,21 +107,51 @@ def replay(store: Store, path: str, opts: ReplayOptions, progress: Progress | No
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        for batch in src.batches():  # the reader's batches go straight to the meter's loop
-            feed_many(batch)
-            n += len(batch)
-            since += len(batch)
-            if since >= DRAIN_EVERY:
-                since = 0
-                pipe.drain()
-                if progress is not None:
-                    progress.update(st.read_bytes, n)
-        pipe.finish()
+        _feed(src, pipe, progress)
+    except CaptureError:
+        # changed while read, or over the decompression limits: nothing of this run may stay. A run
+        # superseding a stored one leaves its rows uncommitted (invisible) rather than risk the old.
+        if not superseding:
+            store.drop_runs(cid, keep=0)
+        raise
     finally:
         if gc_was_enabled:
             gc.enable()
     if progress is not None:
-        progress.update(st.read_bytes, n)
+        progress.update(src.stats.read_bytes, src.stats.packets)
+    return _commit(store, src, pipe, opts, res, ingest, superseding, t0)
+
+
+def _feed(src: PcapSource, pipe: Pipeline, progress: Progress | None) -> None:
+    """The capture's packets through the pipeline, draining every DRAIN_EVERY packets."""
+    feed_many = pipe.feed_many
+    st = src.stats
+    n = since = 0
+    for batch in src.batches():  # the reader's batches go straight to the meter's loop
+        feed_many(batch)
+        n += len(batch)
+        since += len(batch)
+        if since >= DRAIN_EVERY:
+            since = 0
+            pipe.drain()
+            if progress is not None:
+                progress.update(st.read_bytes, n)
+    pipe.finish()
+
+
+def _commit(
+    store: Store,
+    src: PcapSource,
+    pipe: Pipeline,
+    opts: ReplayOptions,
+    res: ReplayResult,
+    ingest: int,
+    superseding: bool,
+    t0: float,
+) -> ReplayResult:
+    """Everything after the packets: phases, devices, keys, the flows rollup, then the commit."""
+    cid, st, keys = res.capture_id, src.stats, src.keys
+    lan, catalog, meter = pipe.lan, pipe.catalog, pipe.meter
 
     if opts.phases:
         spans = opts.phases.spans(st.last_ns)
@@ -142,7 +171,7 @@ def replay(store: Store, path: str, opts: ReplayOptions, progress: Progress | No
     res.packets, res.bytes, res.flows, res.devices = st.packets, st.bytes, nflows, len(devices)
     res.truncated, res.read_error, res.skipped_packets = st.truncated, st.error, skipped
     res.link_types = sorted(linktype_name(lt) for lt in st.link_types)
-    res.stats = dict(sorted(meter.stats.items()))
+    res.stats = dict(sorted({**meter.stats, **st.decode_counts()}.items()))
     res.records = dict(counts)
     res.bench_missing = inv.bench_missing()
     res.first_ns, res.last_ns = st.first_ns, st.last_ns
@@ -169,7 +198,7 @@ def replay(store: Store, path: str, opts: ReplayOptions, progress: Progress | No
                 opts,
                 lan,
                 catalog,
-                path=path,
+                path=res.path,
                 files=src.files,
                 hashes=src.hashes,
                 fmt="+".join(sorted(src.formats)),

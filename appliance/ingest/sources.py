@@ -6,6 +6,12 @@ files (a file, or the rotated files of a directory or glob) and keeps the ``Read
 replay stores with the capture; ``appliance.live.source.LiveSource`` reads an interface, a batch
 per read and ``[]`` while the wire is quiet, so its session can flush between packets. Other
 sources (Zeek logs, decrypted streams) implement the same three members.
+
+A capture is named by its files' sha256 before it is read (a capture already stored is not read
+again), and each file is hashed again as the reader reads it, from the one descriptor the packets
+come from: a file whose bytes differ from the name's (swapped or rewritten in between) stops the
+replay with ``CaptureChanged`` before anything is committed (issue 17, "read once, verify what was
+read").
 """
 
 from __future__ import annotations
@@ -16,20 +22,33 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
-from parsers.capture import CaptureError, Packet, ReadStats, read_batches, sniff_format
+from parsers.capture import CaptureError, Limits, Packet, ReadStats, read_batches, sniff_format
+from parsers.capture_file import HashedFile
 from parsers.capture_inputs import expand_inputs
 from parsers.decrypt.keys import KeyLog
 
 
 def sha256_file(path: str) -> str:
-    h = hashlib.sha256()
-    try:
-        with open(path, "rb") as fh:
-            while chunk := fh.read(1 << 20):
-                h.update(chunk)
-    except OSError as exc:
-        raise CaptureError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    return h.hexdigest()
+    """A regular file's sha256 (special files refused: a FIFO would never end)."""
+    with HashedFile(path) as fh:
+        return fh.finish()
+
+
+class CaptureChanged(CaptureError):
+    """A file's bytes as read differ from the sha256 it was named by: it changed meanwhile."""
+
+    def __init__(self, path: str, got: str, want: str) -> None:
+        self.path, self.got, self.want = path, got, want
+        super().__init__(
+            f"{path}: changed while it was read (sha256 {got[:16] or 'unknown'}, "
+            f"expected {want[:16]}); nothing of it was kept"
+        )
+
+
+def verify_read(path: str, want: str, got: str) -> None:
+    """Raise CaptureChanged unless the bytes read (``got``) are the ones named (``want``)."""
+    if got != want:
+        raise CaptureChanged(path, got, want)
 
 
 @runtime_checkable
@@ -62,6 +81,7 @@ class PcapSource:
     # TLS secrets for this capture: the key log files given with it, and the capture's own pcapng
     # Decryption Secrets Blocks, taken as the reader meets them (before the packets they precede)
     keys: KeyLog | None = None
+    limits: Limits = field(default_factory=Limits)  # bounds on a compressed file's output
 
     def __post_init__(self) -> None:
         self.files = expand_inputs(self.path)
@@ -87,13 +107,14 @@ class PcapSource:
     def batches(self) -> Iterator[list[Packet]]:
         """Packets of all files in order, in the reader's batches (the hot path)."""
         st = self.stats
-        for f in self.files:
-            for batch in read_batches(f, st):
+        for f, want in zip(self.files, self.hashes, strict=True):
+            for batch in read_batches(f, st, self.limits):
                 if st.secrets:
                     self._take_secrets(f)
                 yield batch
             if st.secrets:  # a DSB after the last packet still belongs to the capture
                 self._take_secrets(f)
+            verify_read(f, want, st.sha256)
             self.formats.add(st.format)
 
     def _take_secrets(self, path: str) -> None:
