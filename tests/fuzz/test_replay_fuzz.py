@@ -36,7 +36,7 @@ from tests.support.paths import ARTIFACTS, SHARED, shared_path
 
 pytestmark = pytest.mark.xdist_group("replay-fuzz")  # one run of the pool, shared by the module
 
-REPS = int(os.environ.get("TAPAUDIT_FUZZ_REPS", "5"))
+REPS = int(os.environ.get("TAPAUDIT_FUZZ_REPS", "4"))
 WORKERS = 2
 TIMEOUT = 20.0  # seconds for one case: each takes well under 1 s (the 1.1 GiB jumbo ones about 3 s)
 RSS_LIMIT_KB = 1 << 20  # 1 GiB

@@ -267,6 +267,90 @@ def payload(data: bytes, lay: Layout, rng: random.Random) -> bytes:
     return bytes(buf)
 
 
+LINK_HEADER = {0: 4, 1: 14, 12: 0, 101: 0, 113: 16, 228: 0, 229: 0, 276: 20}  # bytes before the IP header
+
+
+def _linktypes(lay: Layout, data: bytes) -> list[int]:
+    """The link type of each packet unit, in order (pcapng: its interface's, by position)."""
+    if lay.fmt == "pcap":
+        lt = struct.unpack_from(lay.order + "I", data, 20)[0]
+        return [lt for _u in _packets(lay)]
+    ifaces: list[int] = []
+    out = []
+    for u in lay.units:
+        if u.btype == 0x0A0D0D0A:
+            ifaces = []
+        elif u.btype == 1:
+            ifaces.append(struct.unpack_from(lay.order + "H", data, u.off + 8)[0])
+        elif u.btype in (2, 3, 6):
+            ifid = 0 if u.btype == 3 else struct.unpack_from(lay.order + "I", data, u.off + 8)[0]
+            out.append(ifaces[ifid] if ifid < len(ifaces) else -1)
+    return out
+
+
+def _l4_payload(frame: bytes, linktype: int) -> int:
+    """Where the TCP or UDP payload of a frame starts (-1: not found), for IPv4 and IPv6 without
+    extension headers, behind Ethernet (one VLAN tag), BSD loopback, Linux cooked or raw IP."""
+    at = LINK_HEADER.get(linktype, -1)
+    if at < 0 or len(frame) < at + 20:
+        return -1
+    if linktype == 1 and frame[12:14] == b"\x81\x00":
+        at += 4
+    version = frame[at] >> 4
+    if version == 4:
+        proto, l4 = frame[at + 9], at + (frame[at] & 15) * 4
+    elif version == 6 and len(frame) >= at + 40:
+        proto, l4 = frame[at + 6], at + 40
+    else:
+        return -1
+    if proto == 6 and len(frame) >= l4 + 20:
+        return l4 + (frame[l4 + 12] >> 4) * 4
+    if proto == 17:
+        return l4 + 8
+    return -1
+
+
+def l4(data: bytes, lay: Layout, rng: random.Random) -> bytes:
+    """Bytes changed inside TCP and UDP payloads only, headers intact, so the flow and its session
+    stay the same and the protocol reader gets the damage: the first bytes (a TLS or DTLS record
+    header, an MQTT fixed header, a DNS header) set to boundaries, bits flipped in ciphertext and
+    bodies, or the payload's end zeroed."""
+    buf = bytearray(data)
+    found = []
+    for u, lt in zip(_packets(lay), _linktypes(lay, data), strict=True):
+        start, n = _data_span(lay, u, data)
+        at = _l4_payload(data[start : start + n], lt)
+        if 0 <= at < n:
+            found.append((start + at, n - at))
+    for start, n in rng.sample(found, min(len(found), rng.randint(1, 4))):
+        how = rng.choice(("head", "head", "flip", "zero"))
+        if how == "head":
+            i = rng.randrange(min(n, 16))
+            _put(
+                buf, start + i, rng.choice((1, 2)), rng.choice((0, 1, 0x7F, 0x80, 0xFF, 0xFFFF, 0x4000)), ">"
+            )
+        elif how == "flip":
+            for _ in range(rng.randint(1, 4)):
+                buf[start + rng.randrange(n)] ^= 1 << rng.randrange(8)
+        else:
+            cut = rng.randrange(n)
+            buf[start + cut : start + n] = bytes(n - cut)
+    return bytes(buf)
+
+
+def reorder(data: bytes, lay: Layout, rng: random.Random) -> bytes:
+    """Packets out of order (time going back, TCP segments and handshakes swapped), or, in pcapng,
+    any two blocks swapped (a packet before the interface it names)."""
+    units = list(lay.units)
+    movable = [i for i, u in enumerate(units) if u.btype != 0x0A0D0D0A]
+    for _ in range(rng.randint(1, 4)):
+        if len(movable) < 2:
+            break
+        i, j = rng.sample(movable, 2)
+        units[i], units[j] = units[j], units[i]
+    return data[: lay.head] + b"".join(data[u.off : u.off + u.size] for u in units)
+
+
 def foreign(data: bytes, lay: Layout, rng: random.Random) -> bytes:
     """pcapng: a block inserted between two others: a DSB with damaged or empty secrets, a
     Simple Packet Block, an unknown block type, an EPB naming no interface, a new section in
@@ -306,6 +390,8 @@ MUTATORS: dict[str, Callable[[bytes, Layout, random.Random], bytes]] = {
     "options": options,
     "linktype": linktype,
     "payload": payload,
+    "l4": l4,
+    "reorder": reorder,
     "foreign": foreign,
 }
 
@@ -330,8 +416,9 @@ def gzip_corrupt(data: bytes, rng: random.Random) -> bytes:
         data = mutate(data, rng.choice(sorted(MUTATORS)), rng)
     z = bytearray(gzip.compress(data, compresslevel=rng.choice((1, 6, 9)), mtime=0))
     how = rng.choice(("deflate", "crc", "isize", "trailer", "cut", "garbage", "member"))
-    if how == "deflate":
-        z[rng.randrange(10, len(z) - 8)] ^= 1 << rng.randrange(8)
+    if how == "deflate":  # 1 byte often only fails the CRC; 16 mostly make an invalid stream
+        for _ in range(rng.choice((1, 4, 16))):
+            z[rng.randrange(10, len(z) - 8)] = rng.randrange(256)
     elif how == "crc":
         z[-8] ^= 0xFF
     elif how == "isize":

@@ -220,11 +220,14 @@ BAD = ("internal", "hang", "memory", "crash")  # what the fuzzer fails on; the r
 
 
 def _where(detail: str) -> str:
-    """The innermost frame of a traceback (file:line function), or "" for a one-line detail."""
+    """The innermost frame of tapaudit's own code in a traceback (file:line function), or ""."""
     frames = re.findall(r'File "([^"]+)", line (\d+), in (\S+)', detail)
-    if not frames:
+    ours = [
+        f for f in frames if f[0].startswith(str(PROJECT)) and "/tests/" not in f[0] and "/.venv/" not in f[0]
+    ]
+    if not ours:
         return ""
-    path, line, fn = frames[-1]
+    path, line, fn = ours[-1]
     return f"{os.path.relpath(path, PROJECT)}:{line} {fn}"
 
 
@@ -253,6 +256,9 @@ def summarize(
         "outcomes": dict(Counter(r["status"] for r in results)),
         "max_rss_mib": round(results[top]["rss_kb"] / 1024, 1),
         "max_rss_case": f"{cases[top].seed}/{cases[top].kind}/{cases[top].rep}",
+        "max_rss_mib_of_passing": round(
+            max(r["rss_kb"] for r in results if r["status"] not in BAD) / 1024, 1
+        ),
         "slowest_s": round(max(r["seconds"] for r in results), 2),
         "by_kind": {k: dict(v) for k, v in sorted(by_kind.items())},
         "by_seed": {k: dict(v) for k, v in sorted(by_seed.items())},
@@ -266,7 +272,8 @@ def render(s: dict[str, Any]) -> str:
     lines = [
         f"replay fuzz: {s['cases']} cases ({s['mutated']} mutated) on {s['workers']} workers "
         f"in {s['seconds']} s; "
-        f"peak RSS {s['max_rss_mib']} MiB ({s['max_rss_case']}); slowest case {s['slowest_s']} s",
+        f"peak RSS {s['max_rss_mib']} MiB ({s['max_rss_case']}), {s['max_rss_mib_of_passing']} MiB of "
+        f"the cases that passed; slowest case {s['slowest_s']} s",
         f"{'':16}" + "".join(f"{c:>11}" for c in cols),
     ]
     for title in ("by_kind", "by_seed"):
