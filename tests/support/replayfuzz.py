@@ -10,7 +10,7 @@ and three TLS/DTLS captures replayed with their key logs so that the decryptors 
 records too.
 
 A worker replays each case with ``appliance.ingest.replay.replay``, the function ``tapaudit
-replay`` calls, with the CLI's default settings, into an embedded store of its own (one per
+replay`` calls, with the CLI's default settings and ``--force``, into an embedded store of its own (one per
 worker, as one ``tapaudit replay`` run would use: opening a store costs more than a case).
 The outcome is the CLI's: ``ok`` or ``truncated`` (exit 0, the capture committed), ``user_error``
 (an error the CLI turns into one line and exit 1) or ``internal`` (anything else: exit 70).
@@ -193,14 +193,16 @@ def run_case(case: Case) -> dict[str, Any]:
     out: dict[str, Any] = {"bytes": len(data)}
     try:
         _bench, prefixes, codes = pipeline_settings(None, None, None)
-        opts = ReplayOptions(lan_prefixes=prefixes, home=codes, keylogs=keylogs)
+        # --force: a case whose capture bytes repeat an earlier case's (a damaged key log with an
+        # intact capture) is read again, not skipped as already stored
+        opts = ReplayOptions(lan_prefixes=prefixes, home=codes, keylogs=keylogs, force=True)
         res = replay(store, capture, opts)
     except (Fail, *USER_ERRORS) as exc:
         out.update(status="user_error", detail=f"{type(exc).__name__}: {exc}")
     except Exception:
         out.update(status="internal", detail=traceback.format_exc())
     else:
-        out.update(packets=res.packets, decrypted=res.tls.get("decrypted", 0))
+        out.update(packets=res.packets, decrypted=res.tls.get("decrypted", 0), replay=res.status)
         if store.capture_status(res.capture_id) != "complete":
             out.update(
                 status="internal", detail=f"replay returned but capture {res.capture_id} is not committed"
