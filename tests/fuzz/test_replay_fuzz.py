@@ -52,9 +52,10 @@ def fuzz_run(
         if seed.shared:
             shared_path(seed.shared)  # missing shared captures: a failure in CI, a skip elsewhere
         paths[seed.name] = rf.seed_path(seed, SHARED)
-    cases = rf.make_cases(paths, REPS, str(tmp_path_factory.mktemp("replay-fuzz")))
+    workdir = str(tmp_path_factory.mktemp("replay-fuzz"))
+    cases = rf.make_cases(paths, REPS, workdir)
     t0 = time.perf_counter()
-    results = run_cases(cases, "tests.support.replayfuzz:run_case", WORKERS, TIMEOUT, RSS_LIMIT_KB)
+    results = run_cases(cases, "tests.support.replayfuzz:run_case", WORKERS, TIMEOUT, RSS_LIMIT_KB, workdir)
     summary = rf.summarize(cases, results, time.perf_counter() - t0, WORKERS)
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "replay-fuzz.json").write_text(json.dumps(summary, indent=1) + "\n")

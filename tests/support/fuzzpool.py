@@ -29,6 +29,7 @@ from typing import Any
 import psutil
 
 POLL = 0.05  # seconds between looks at the running cases' time and memory
+STARTUP = 300.0  # seconds a new worker may take to import and set up (a loaded machine is slow)
 
 
 def _reset_peak() -> bool:
@@ -49,10 +50,16 @@ def _peak_kb(reset: bool) -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
-def _serve(conn: Connection, target: str) -> None:
-    """The worker: run ``module:function`` on each case received, send back its result and peak."""
-    module, name = target.split(":")
-    fn: Callable[[Any], dict[str, Any]] = getattr(importlib.import_module(module), name)
+def _serve(conn: Connection, target: str, setup: Any) -> None:
+    """The worker: import ``module:function`` and run the module's ``prepare(setup)`` if it has one
+    (then say it is ready: start-up is not a case's time), then run the function on each case
+    received and send back its result and peak."""
+    name, fn_name = target.split(":")
+    module = importlib.import_module(name)
+    fn: Callable[[Any], dict[str, Any]] = getattr(module, fn_name)
+    if hasattr(module, "prepare"):
+        module.prepare(setup)
+    conn.send("ready")
     while True:
         case = conn.recv()
         if case is None:
@@ -78,12 +85,26 @@ class _Worker:
     peak_kb: int = 0  # the largest RSS seen polling during the current case
 
 
-def _spawn(ctx: Any, target: str) -> _Worker:
+def _spawn(ctx: Any, target: str, setup: Any) -> _Worker:
     parent, child = ctx.Pipe()
-    proc = ctx.Process(target=_serve, args=(child, target), daemon=True)
+    proc = ctx.Process(target=_serve, args=(child, target, setup), daemon=True)
     proc.start()
     child.close()
     return _Worker(proc, parent, psutil.Process(proc.pid))
+
+
+def _ready(w: _Worker) -> _Worker:
+    """Wait for a new worker's start-up (imports, the target's own set-up)."""
+    try:
+        ok = w.conn.poll(STARTUP) and w.conn.recv() == "ready"
+    except (EOFError, OSError):
+        ok = False
+    if not ok:
+        _kill(w)
+        raise RuntimeError(
+            f"a fuzz worker did not start within {STARTUP:.0f} s (exit code {w.proc.exitcode})"
+        )
+    return w
 
 
 def _kill(w: _Worker) -> None:
@@ -93,14 +114,20 @@ def _kill(w: _Worker) -> None:
 
 
 def run_cases(
-    cases: Sequence[Any], target: str, workers: int = 2, timeout: float = 20.0, rss_limit_kb: int = 1 << 20
+    cases: Sequence[Any],
+    target: str,
+    workers: int = 2,
+    timeout: float = 20.0,
+    rss_limit_kb: int = 1 << 20,
+    setup: Any = None,
 ) -> list[dict[str, Any]]:
     """Each case's result dict (``status``, ``detail``, ``seconds``, ``rss_kb``, what the target
-    adds), in case order. ``hang``, ``memory`` and ``crash`` are decided here."""
+    adds), in case order. ``hang``, ``memory`` and ``crash`` are decided here. ``setup`` goes to
+    the target module's ``prepare`` in each worker."""
     ctx = mp.get_context("spawn")
     todo = deque(range(len(cases)))
     results: list[dict[str, Any] | None] = [None] * len(cases)
-    pool = [_spawn(ctx, target) for _ in range(workers)]
+    pool = [_ready(w) for w in [_spawn(ctx, target, setup) for _ in range(workers)]]
     try:
         while todo or any(w.index >= 0 for w in pool):
             for w in pool:
@@ -137,7 +164,7 @@ def run_cases(
                     _kill(w)
                     verdict.update(seconds=time.monotonic() - w.started, rss_kb=w.peak_kb)
                     results[w.index] = verdict
-                    pool[i] = _spawn(ctx, target)
+                    pool[i] = _ready(_spawn(ctx, target, setup))
     finally:
         for w in pool:
             if w.index >= 0:  # still running: the run was interrupted

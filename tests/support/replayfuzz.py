@@ -164,6 +164,13 @@ def build(case: Case) -> tuple[bytes, str, bytes | None]:
 _STATE: dict[str, Any] = {}
 
 
+def prepare(workdir: str) -> None:
+    """At the worker's start: the imports and the store (not counted in the first case's time)."""
+    import appliance.cli.main  # noqa: F401  (the CLI's error classes, and all it imports)
+
+    _store(workdir)
+
+
 def _store(workdir: str) -> Any:
     if "store" not in _STATE:
         from appliance.store.backends import open_store
