@@ -34,6 +34,7 @@ import lzma
 import math
 import os
 import stat
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO
@@ -54,9 +55,10 @@ OPENERS: dict[str, Callable[[IO[bytes]], io.BufferedIOBase]] = {
     "bzip2": lambda raw: bz2.BZ2File(raw, "rb"),
 }
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"  # RFC 8878: no decompressor in the standard library
-# A compressed stream cut short or corrupt (gzip's CRC or length, xz's integrity check, a cut
-# trailer): what was decompressed before it is kept and the capture is marked truncated.
-STREAM_ERRORS = (OSError, EOFError, lzma.LZMAError)
+# A compressed stream cut short or corrupt (gzip's CRC or length, deflate data zlib rejects, xz's
+# integrity check, a cut trailer): what was decompressed before it is kept and the capture is
+# marked truncated.
+STREAM_ERRORS = (OSError, EOFError, lzma.LZMAError, zlib.error)
 
 
 def codec_of(head: bytes) -> str:

@@ -13,6 +13,7 @@ import struct
 import subprocess
 import sys
 import time
+import zlib
 from pathlib import Path
 
 import pytest
@@ -203,6 +204,50 @@ def test_gzip_cut_midway_keeps_a_prefix(tmp_path: Path) -> None:
     got, st = _read(p)
     assert 0 < len(got) < 2000 and [n for _ts, n in got] == list(range(len(got)))
     assert st.truncated and st.bad_stream == 1
+
+
+def test_deflate_data_zlib_rejects_is_truncation(tmp_path: Path) -> None:
+    """Bytes of the deflate stream itself damaged midway (zlib: "invalid distance too far back"
+    and the like, which are not OSErrors): the packets before the damage kept, the capture
+    marked truncated, never an internal error."""
+    clean = hostile.gzip_bytes(_pcapng_packets(4000))
+    gz = b""
+    for at in range(len(clean) // 2, len(clean) - 64, 7):  # the first damage zlib itself rejects
+        gz = clean[:at] + bytes(range(200, 232)) + clean[at + 32 :]
+        try:
+            zlib.decompress(gz[10:], -15)
+        except zlib.error:
+            break
+    else:
+        pytest.fail("no damaged position found")
+    p = tmp_path / "deflate.pcapng.gz"
+    p.write_bytes(gz)
+    got, st = _read(p)
+    assert 0 < len(got) < 4000 and [n for _ts, n in got] == list(range(len(got)))
+    # truncated where the garbage inflated before zlib's error breaks a block, or at the error
+    assert st.truncated and st.error
+
+
+def test_deflate_data_rejected_at_its_start_is_one_line(tmp_path: Path) -> None:
+    """Damage zlib rejects before any output (as the fuzzer's gzip cases found): a CaptureError
+    naming a broken gzip stream, not zlib's own exception (an internal error, exit 70)."""
+    clean = hostile.gzip_bytes(_pcapng_packets(4000))
+    gz = b""
+    for at in range(10, 200):
+        gz = clean[:at] + bytes(range(200, 232)) + clean[at + 32 :]
+        d, out = zlib.decompressobj(-15), b""
+        try:
+            out = d.decompress(gz[10:], 64)
+            d.decompress(d.unconsumed_tail)
+        except zlib.error:
+            if not out:
+                break
+    else:
+        pytest.fail("no damaged position found")
+    p = tmp_path / "head.pcapng.gz"
+    p.write_bytes(gz)
+    with pytest.raises(CaptureError, match="broken gzip stream"):
+        _read(p)
 
 
 def test_xz_integrity_error_is_truncation(tmp_path: Path) -> None:
