@@ -8,9 +8,9 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from appliance.cli.common import (
+    DataTable,
     DbOpt,
     DeviceOpt,
     Fail,
@@ -34,7 +34,7 @@ def device_table(devs: list[dict[str, Any]], tops: list[dict[str, Any]]) -> None
     by_mac: dict[str, list[dict[str, Any]]] = {}
     for top in tops:
         by_mac.setdefault(top["mac"], []).append(top)
-    t = Table(title="Devices", header_style="bold")
+    t = DataTable(title="Devices", header_style="bold")
     for col in (
         "MAC",
         "Found by",
@@ -108,7 +108,7 @@ def flows_cmd(
     if as_json:
         print_json(rows)
         return
-    t = Table(title=f"Flows{' of ' + mac if mac else ''}", header_style="bold")
+    t = DataTable(title=f"Flows{' of ' + mac if mac else ''}", header_style="bold")
     for col in ("Start (UTC)", "Proto", "Initiator", "Responder", "Pkts ↑/↓", "Bytes ↑/↓", "State", "End"):
         t.add_column(col)
     names = {6: "tcp", 17: "udp", 1: "icmp", 58: "icmp6"}
@@ -280,7 +280,7 @@ def captures_cmd(db: DbOpt = None, as_json: JsonOpt = False) -> None:
     if as_json:
         print_json(rows)
         return
-    t = Table(title="Captures", header_style="bold")
+    t = DataTable(title="Captures", header_style="bold")
     cols = (
         "sha256",
         "Path",

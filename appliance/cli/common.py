@@ -7,11 +7,12 @@ import sys
 import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
+from rich.console import Console, RenderableType
 from rich.table import Table
+from rich.text import Text
 
 from appliance.format import fmt_bytes, fmt_secs, fmt_ts  # noqa: F401  (re-exported for the commands)
 from appliance.lab.bench import Bench, load_bench, normalize_mac
@@ -135,9 +136,19 @@ def pipeline_settings(
     return bench_obj, prefixes, codes
 
 
+class DataTable(Table):
+    """A table whose cells are data: a text cell shows as it is, never read as console markup
+    (``[link=...]``, ``[bold]``: what a device's host name or path may carry, issue 17) and with its
+    control characters escaped (``safe``). A cell that means to be styled is a ``Text``."""
+
+    def add_row(self, *renderables: RenderableType | None, **kw: Any) -> None:
+        cells = [Text(safe(c)) if isinstance(c, str) else c for c in renderables]
+        super().add_row(*cells, **kw)
+
+
 def table(title: str, columns: tuple[str, ...]) -> Table:
     """A table for a person: bold header, long values folded rather than cut."""
-    table = Table(title=title, header_style="bold")
+    table = DataTable(title=title, header_style="bold")
     for col in columns:
         table.add_column(col, overflow="fold")
     return table

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Annotated
 
 import typer
+from rich.text import Text
 
 from appliance.cli.common import (
     DbOpt,
@@ -133,7 +134,7 @@ def periods_cmd(
             r["phase"] or "all",
             str(r["flows"]),
             str(r["bursts"]),
-            fmt_secs(r["period_s"]) if periodic else "[dim]none[/dim]",
+            fmt_secs(r["period_s"]) if periodic else Text("none", style="dim"),
             f"{r['jitter_s']:.2f} s" if periodic else "-",
             f"{r['score']:.2f}",
             f"{r['missing']}/{r['extra']}" if periodic else "-",
