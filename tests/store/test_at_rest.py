@@ -10,6 +10,7 @@ what it looks for when it is there, so none of these tests can pass by looking i
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import textwrap
@@ -128,18 +129,19 @@ def test_a_deleted_capture_leaves_none_of_its_bytes_in_the_data_folder(db: Path)
     assert set(before) == {*_values_of_lab(cid), kept}, sorted(before)  # the oracle finds them
     kept_rows = _rows_of(db, kept)
 
-    store = open_store(str(db))
-    try:
-        t0 = time.perf_counter()
-        removed = store.drop_capture(cid)
-        took = time.perf_counter() - t0
-        left = _rows_of_store(store, cid)
-    finally:
-        store.close()
+    for bad, said in (("zz", "is not a capture's sha256"), ("0" * 12, "no stored capture 000000000000")):
+        p = cli("delete", bad, db=db)
+        assert p.returncode == 1 and p.stderr.count("\n") == 1 and said in p.stderr, p.stderr
+    t0 = time.perf_counter()
+    p = cli("delete", cid[:12], "--json", db=db)
+    took = time.perf_counter() - t0
+    assert p.returncode == 0, p.stderr
+    removed = json.loads(p.stdout)["rows"]
+    left = _rows_of(db, cid)
     after = files_with(db, [*_values_of_lab(cid), kept])
     print(
-        f"delete: {removed:,} rows of the lab removed in {took:.2f} s; files with its values "
-        f"before {sum(len(v) for k, v in before.items() if k != kept)}, after "
+        f"delete: {removed:,} rows of the lab removed by `tapaudit delete` in {took:.2f} s; files with "
+        f"its values before {sum(len(v) for k, v in before.items() if k != kept)}, after "
         f"{sum(len(v) for k, v in after.items() if k != kept)}"
     )
     assert removed > 0 and left == 0
