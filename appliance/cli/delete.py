@@ -13,8 +13,10 @@ from typing import Annotated
 import typer
 
 from appliance.cli.common import DbOpt, Fail, JsonOpt, open_db, out, print_json
+from appliance.store.spool import discard
 
 _HEX = re.compile(r"[0-9a-f]{8,64}")
+RUNS = "SELECT DISTINCT ingest_id FROM {db}.captures WHERE capture_id = %(c)s"
 
 
 def delete_cmd(
@@ -26,9 +28,14 @@ def delete_cmd(
         ),
     ],
     db: DbOpt = None,
+    spool: Annotated[
+        str,
+        typer.Option("--spool", help="The live capture's spool folder: its batches there go too."),
+    ] = "./spool",
     as_json: JsonOpt = False,
 ) -> None:
-    """Delete a stored capture: every row of it, all its runs, rewritten out of the store's files."""
+    """Delete a stored capture: every row of it, all its runs, rewritten out of the store's files,
+    and its batches still waiting in the spool folder."""
     prefix = capture.strip().lower()
     if not _HEX.fullmatch(prefix):
         raise Fail(f"{capture!r} is not a capture's sha256 or its first 8 hex digits or more")
@@ -39,11 +46,17 @@ def delete_cmd(
             raise Fail(f"no stored capture {prefix} (tapaudit captures lists them)")
         if len(ids) > 1:
             raise Fail(f"{prefix} names {len(ids)} captures; give more of the sha256")
+        runs = [int(r["ingest_id"]) for r in store.query(RUNS, {"c": ids[0]})]
         rows = store.drop_capture(ids[0])
+    try:
+        files = discard(spool, ids[0], runs)
+    except OSError as exc:
+        raise Fail(f"--spool {spool}: {exc.strerror}") from None
     if as_json:
-        print_json({"capture_id": ids[0], "rows": rows})
+        print_json({"capture_id": ids[0], "rows": rows, "spool_files": files})
     else:
-        out.print(f"Deleted capture {ids[0][:16]}: {rows:,} rows removed from the store's files.")
+        spooled = f" and {files:,} spooled batch files" if files else ""
+        out.print(f"Deleted capture {ids[0][:16]}: {rows:,} rows removed from the store's files{spooled}.")
 
 
 COMMANDS: dict[str, Callable[..., None]] = {"delete": delete_cmd}
