@@ -68,19 +68,18 @@ def key_for(store: Store, purpose: str, folder: str | None = None, create: bool 
     key id; a store without one yet takes this key's id (when ``create``). ``folder``: the store's
     data folder, which must not hold the key file."""
     want = stored_id(store)
-    key = _load(create and want is None, folder)
+    if want is None and not create:
+        return b""  # a store that never took a capture: nothing hashed, nothing to reveal
+    key = _load(want is None, folder)
     if key is None:
         raise KeyRefused(
-            f"cannot {purpose}: store {store.url} needs masking key id {want or '(none yet)'}, "
+            f"cannot {purpose}: store {store.url} needs masking key id {want}, "
             f"and there is no key at {masking_key.source()} (set ${masking_key.ENV_FILE})"
         )
     have = masking_key.key_id(key)
-    if want is None:
-        if not create:
-            raise KeyRefused(f"cannot {purpose}: store {store.url} has no masking key id yet")
+    if want is None:  # the store's first capture: its hashes are this key's from now on
         store.insert("meta", [META.row(key=KEY_ID, value=have)])
-        return key
-    if have != want:
+    elif have != want:
         raise KeyRefused(
             f"cannot {purpose}: store {store.url} needs masking key id {want}, "
             f"the key at {masking_key.source()} has id {have} (set ${masking_key.ENV_FILE})"

@@ -118,15 +118,13 @@ def collect_orphans(store: Store, grace_ns: int = 0) -> Orphans:
         return Orphans()
     before = time.time_ns() - grace_ns
     committed = "SELECT DISTINCT ingest_id FROM {db}.captures"
-    runs: set[int] = set()
-    for t in TABLES:
-        if t.name in ("meta", "captures") or t.name not in have:
-            continue
-        rows = store.query(
-            f"SELECT DISTINCT ingest_id FROM {{db}}.`{t.name}` WHERE ingest_id NOT IN ({committed})"
-            + (f" AND ingest_id < {before}" if grace_ns else "")
-        )
-        runs.update(int(r["ingest_id"]) for r in rows)
+    since = f" AND ingest_id < {before}" if grace_ns else ""
+    parts = [
+        f"SELECT DISTINCT ingest_id FROM {{db}}.`{t.name}` WHERE ingest_id NOT IN ({committed}){since}"
+        for t in TABLES
+        if t.name not in ("meta", "captures") and t.name in have
+    ]
+    runs = {int(r["ingest_id"]) for r in store.query(" UNION ALL ".join(parts))} if parts else set()
     if not runs:
         return Orphans()
     ids = ", ".join(str(i) for i in sorted(runs))

@@ -22,7 +22,7 @@ import pytest
 
 from appliance.ingest.replay import replay
 from appliance.store.backends import Store, open_store
-from appliance.store.schema import META, TABLES
+from appliance.store.schema import META, PHASES, TABLES
 from tests.support.atrest import files_with, imei_space, keys_in, phone_space, recover
 from tests.support.paths import LAB, ROOT
 from tests.support.run import cli, lab_options
@@ -293,6 +293,17 @@ def test_a_deleted_capture_leaves_none_of_its_bytes_on_the_server(ch_server: obj
         assert _rows_of_store(store, cid) == 0 and _rows_of_store(store, kept) == kept_rows
         after = files_with(folder, [*_values_of_lab(cid), kept])
         assert set(after) == {kept}, after
+
+        # dead runs on a server: only those started over the grace period ago (another process may
+        # be replaying into it right now); a fresh uncommitted run is left to finish
+        fresh = time.time_ns()
+        for run in (1, fresh):
+            store.insert("phases", [PHASES.row(capture_id="x", ingest_id=run, phase="boot", start_ns=0,
+                                               end_ns=1, note="", device_mac="")])  # fmt: skip
+        assert store.ensure_schema() == [] and (store.collected.runs, store.collected.rows) == (1, 1)
+        assert store.query("SELECT ingest_id FROM {db}.phases WHERE capture_id = 'x'") == [
+            {"ingest_id": fresh}
+        ]
     finally:
         store.execute("DROP DATABASE IF EXISTS {db}")
         store.close()

@@ -60,6 +60,8 @@ def test_a_store_without_its_key_refuses_to_add_and_to_reveal_but_reads_masked(
 ) -> None:
     db = tmp_path / "db"
     monkeypatch.setenv("TAPAUDIT_MASKING_KEY_FILE", str(tmp_path / "a.key"))
+    assert cli("observations", "--reveal", db=db).returncode == 0  # nothing hashed yet, no key needed
+    assert not (tmp_path / "a.key").exists()
     assert cli("replay", "-q", "--raw-evidence", SMALL, db=db).returncode == 0
     want = masking_key.key_id(bytes.fromhex((tmp_path / "a.key").read_text()))
     assert cli("observations", "--reveal", db=db).returncode == 0  # with its key: allowed
