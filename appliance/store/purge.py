@@ -109,9 +109,12 @@ class Orphans:
 
 
 def collect_orphans(store: Store, grace_ns: int = 0) -> Orphans:
-    """Delete, for real, the rows of every run with no ``captures`` row (it never committed, and no
-    reader can see its rows: ``queries.scope``), of runs started over ``grace_ns`` ago. A live session
-    writes its ``captures`` row with its first flush, so its rows count as committed from then on."""
+    """Delete, for real, the rows of every replay with no ``captures`` row (it never committed, and no
+    reader can see its rows: ``queries.scope``), of runs started over ``grace_ns`` ago.
+
+    A live session's rows (``batch`` 1 and up) are left: the session writes its ``captures`` row with
+    each flush, and a flush whose ``captures`` unit waits in the spool folder (the store was away)
+    is committed by the next drain (``appliance.store.spool``), which must find its other rows."""
     drop_leftovers(store)
     have = _tables(store)
     if "captures" not in have:
@@ -119,8 +122,9 @@ def collect_orphans(store: Store, grace_ns: int = 0) -> Orphans:
     before = time.time_ns() - grace_ns
     committed = "SELECT DISTINCT ingest_id FROM {db}.captures"
     since = f" AND ingest_id < {before}" if grace_ns else ""
+    dead = f"batch = 0 AND ingest_id NOT IN ({committed}){since}"  # a replay's rows, uncommitted
     parts = [
-        f"SELECT DISTINCT ingest_id FROM {{db}}.`{t.name}` WHERE ingest_id NOT IN ({committed}){since}"
+        f"SELECT DISTINCT ingest_id FROM {{db}}.`{t.name}` WHERE {dead}"
         for t in TABLES
         if t.name not in ("meta", "captures") and t.name in have
     ]

@@ -295,15 +295,15 @@ def test_a_deleted_capture_leaves_none_of_its_bytes_on_the_server(ch_server: obj
         assert set(after) == {kept}, after
 
         # dead runs on a server: only those started over the grace period ago (another process may
-        # be replaying into it right now); a fresh uncommitted run is left to finish
+        # be replaying into it right now); a fresh uncommitted run is left to finish, and so is a live
+        # session's (batch 1 and up: its commit may wait in a spool folder)
         fresh = time.time_ns()
-        for run in (1, fresh):
+        for run, batch in ((1, None), (fresh, None), (2, 1)):
             store.insert("phases", [PHASES.row(capture_id="x", ingest_id=run, phase="boot", start_ns=0,
-                                               end_ns=1, note="", device_mac="")])  # fmt: skip
+                                               end_ns=1, note="", device_mac="")], batch=batch)  # fmt: skip
         assert store.ensure_schema() == [] and (store.collected.runs, store.collected.rows) == (1, 1)
-        assert store.query("SELECT ingest_id FROM {db}.phases WHERE capture_id = 'x'") == [
-            {"ingest_id": fresh}
-        ]
+        left = store.query("SELECT ingest_id FROM {db}.phases WHERE capture_id = 'x' ORDER BY ingest_id")
+        assert left == [{"ingest_id": 2}, {"ingest_id": fresh}]
     finally:
         store.execute("DROP DATABASE IF EXISTS {db}")
         store.close()
