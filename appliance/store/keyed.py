@@ -50,6 +50,7 @@ def stored_id(store: Store) -> str | None:
 
 
 def _load(create: bool, folder: str | None) -> bytes | None:
+    """``masking_key.load``, its errors as the store's, refusing a key file inside ``folder``."""
     if folder and not os.environ.get(masking_key.ENV_KEY):
         path, data = os.path.realpath(masking_key.key_path()), os.path.realpath(folder)
         if os.path.commonpath([path, data]) == data:
@@ -98,13 +99,11 @@ def move_out(store: Store, folder: str | None = None) -> bool:
     except ValueError:
         raise KeyRefused(f"store {store.url} holds a malformed masking key in meta") from None
     have = _load(False, folder)
-    if have is None:
-        if os.environ.get(masking_key.ENV_KEY):
-            raise KeyRefused(
-                f"store {store.url} holds its own masking key; unset ${masking_key.ENV_KEY} once to move it "
-                f"out to a key file"
-            )
-        masking_key.write(masking_key.key_path(), legacy)
+    if have is None:  # no key yet (the environment gives none): the store's becomes the key file
+        try:
+            masking_key.write(masking_key.key_path(), legacy)
+        except masking_key.MaskingKeyError as exc:
+            raise KeyRefused(str(exc)) from None
     elif have != legacy:
         raise KeyRefused(
             f"store {store.url} holds its own masking key (id {masking_key.key_id(legacy)}), and "
