@@ -211,8 +211,14 @@ class Store:
         self.execute(ROLLUP_FLOWS.replace("{where}", where), params)
 
     def drop_runs(self, capture_id: str, keep: int) -> None:
-        """Delete a capture's rows from runs other than ``keep`` (after ``keep`` committed)."""
-        self._drop_rows(render("capture_id = %(c)s AND ingest_id != %(k)s", {"c": capture_id, "k": keep}))
+        """Delete a capture's rows from runs other than ``keep`` (after ``keep`` committed). The
+        same capture's rows, so hiding them is enough (ClickHouse's deletes), unless an older run
+        kept values as sent (``--raw-evidence``): those are rewritten out of the files (``purge``)."""
+        where = render("capture_id = %(c)s AND ingest_id != %(k)s", {"c": capture_id, "k": keep})
+        if self.query(f"SELECT 1 AS x FROM {{db}}.captures WHERE {where} AND raw_evidence = 1 LIMIT 1"):
+            purge.purge(self, where)
+        else:
+            self._drop_rows(where)
 
     def drop_capture(self, capture_id: str) -> int:
         """Delete every row of a capture, all its runs, from the store's files (``purge``): the

@@ -149,6 +149,19 @@ def test_a_deleted_capture_leaves_none_of_its_bytes_in_the_data_folder(db: Path)
     assert _rows_of(db, kept) == kept_rows
 
 
+def test_a_masked_replay_over_a_raw_one_leaves_no_value_as_sent(db: Path) -> None:
+    """--force supersedes a run; when the older run kept values as sent, they leave the files too."""
+    cid, _hashes = _replayed(db, raw=True)
+    assert set(files_with(db, _values_of_lab(cid))) == set(_values_of_lab(cid))
+    _replayed(db, raw=False)  # lab_options replays with --force
+    assert set(files_with(db, _values_of_lab(cid))) == {cid}  # the capture stays, its values masked
+    store = open_store(str(db))
+    try:
+        assert store.query("SELECT count() AS n FROM {db}.captures")[0]["n"] == 1
+    finally:
+        store.close()
+
+
 def _rows_of_store(store: Store, cid: str) -> int:
     """The capture's rows in every table but meta (all its runs)."""
     count = "SELECT count() AS n FROM {db}.%s WHERE capture_id = %%(c)s"
