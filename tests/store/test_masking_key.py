@@ -73,6 +73,9 @@ def test_a_store_without_its_key_refuses_to_add_and_to_reveal_but_reads_masked(
     assert not (tmp_path / "missing.key").exists()
     line = _one_line_error(cli("observations", "--reveal", db=db))
     assert f"needs masking key id {want}" in line and "cannot reveal values" in line
+    ring = tmp_path / "ring"  # a live capture is refused before the interface opens: no ring file
+    p = cli("capture", "-i", "lo", "--ring", str(ring), "--spool", str(tmp_path / "spool"), db=db)
+    assert f"needs masking key id {want}" in _one_line_error(p) and list(ring.iterdir()) == []
     p = cli("observations", "--json", db=db)
     assert p.returncode == 0 and p.stdout.strip().startswith("["), p.stderr
     assert cli("captures", db=db).returncode == 0
