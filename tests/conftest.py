@@ -21,6 +21,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+@pytest.fixture(scope="session", autouse=True)
+def masking_key_file(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Tests never read or make the real ~/.config/tapaudit/masking.key: every test process (and
+    the tapaudit commands it runs, which inherit the environment) uses a key file of its own."""
+    path = tmp_path_factory.mktemp("masking-key") / "masking.key"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("TAPAUDIT_MASKING_KEY_FILE", str(path))
+        mp.delenv("TAPAUDIT_MASKING_KEY", raising=False)
+        yield path
+
+
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[object]:
     from appliance.store.backends import open_store

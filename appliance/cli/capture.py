@@ -117,6 +117,7 @@ def capture_cmd(
 
     os.makedirs(ring, exist_ok=True)
     with open_db(db) as store:
+        store.hash_key()  # no masking key, or another store's: refused before the interface opens
         session = Session(store, opts, report)
         install_signal_handlers(session)
         try:

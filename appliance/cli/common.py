@@ -113,6 +113,8 @@ def open_db(db: str | None) -> Iterator[Store]:
     store = open_store(db)
     try:
         store.ensure_schema()
+        if store.collected.runs:  # rows of runs killed before they committed, deleted at this open
+            note(store.collected.line())
         yield store
     finally:
         store.close()

@@ -23,6 +23,7 @@ from appliance import __version__
 from appliance.cli import browse as cli_browse
 from appliance.cli import capture as cli_capture
 from appliance.cli import dashboard as cli_dashboard
+from appliance.cli import delete as cli_delete
 from appliance.cli import evidence as cli_evidence
 from appliance.cli import findings as cli_findings
 from appliance.cli import measures as cli_measures
@@ -54,6 +55,7 @@ GROUPS = (
     cli_report,
     cli_dashboard,
     cli_capture,
+    cli_delete,
 )
 # `tapaudit --help` lists the commands in this order (the order of a lab session: ingest, look,
 # measure, then judge and report); a command not named here is listed after these.
@@ -67,6 +69,7 @@ HELP_ORDER = (
     "periods",
     "uploads",
     "captures",
+    "delete",
     "schema",
     "assess",
     "findings",

@@ -2,9 +2,10 @@
 
 A device sends data in HTTP requests (query, headers, body), MQTT (CONNECT's client id
 and user name, PUBLISH payloads), CoAP and RTSP messages. Each hit becomes a row of
-``observations`` with the value's type, where it was, its precision, a keyed hash
-(HMAC with the store's secret, so equal values can be counted without being stored)
-and a masked excerpt; the value itself only with raw evidence on.
+``observations`` with the value's type, where it was, its precision, a keyed hash (HMAC
+under the masking key, kept outside the data folder: ``appliance.masking_key``; equal values
+can be counted without being stored) and a masked excerpt; the value itself only with raw
+evidence on.
 """
 
 from __future__ import annotations

@@ -10,21 +10,21 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import fcntl
 import json
 import logging
 import os
 import re
-import secrets
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
+from appliance.store import keyed, purge
 from appliance.store.errors import StoreError
 from appliance.store.schema import (
     BATCH,
     BY_NAME,
     FLOW_ROLLUP,
-    META,
     TABLES,
     Column,
 )
@@ -143,6 +143,8 @@ class Store:
 
     url: str
     database: str = DATABASE
+    # what the last ensure_schema collected of runs killed before they committed (purge.collect_orphans)
+    collected: purge.Orphans = purge.Orphans()
 
     def _run(self, sql: str) -> None:
         raise NotImplementedError
@@ -163,20 +165,28 @@ class Store:
         migration steps applied (``appliance.store.migrations``; [] when the schema was current)."""
         from appliance.store.migrations import migrate  # migrations build on this module
 
-        return migrate(self)
+        applied = migrate(self)
+        keyed.move_out(self, self.folder())
+        self.collected = purge.collect_orphans(self, 0 if self.folder() else purge.SERVER_GRACE_NS)
+        return applied
 
     def hash_key(self) -> bytes:
-        """The store's secret for keyed hashes of personal values (made once, kept in ``meta``).
+        """The masking key for hashing a new capture's personal values (``appliance.masking_key``,
+        kept outside the data folder), checked against the key id the store recorded: equal values
+        hash equal across the captures of one store, so a lab can count and correlate them, while
+        whoever holds the data folder alone cannot test guesses. ``KeyRefused`` when the key is
+        missing or another store's (``appliance.store.keyed``)."""
+        return keyed.key_for(self, "add captures", self.folder())
 
-        Equal values hash equal across captures of one store, so a lab can count and
-        correlate them, while the hash cannot be reversed by hashing guesses elsewhere.
-        """
-        rows = self.query("SELECT value FROM {db}.meta WHERE key = 'hash_key' ORDER BY value LIMIT 1")
-        if rows:
-            return bytes.fromhex(str(rows[0]["value"]))
-        self.insert("meta", [META.row(key="hash_key", value=secrets.token_hex(32))])
-        rows = self.query("SELECT value FROM {db}.meta WHERE key = 'hash_key' ORDER BY value LIMIT 1")
-        return bytes.fromhex(str(rows[0]["value"]))
+    def require_key(self, purpose: str) -> None:
+        """Refuse ``purpose`` (``KeyRefused``, one line naming the key id needed) unless this
+        process holds the store's masking key: revealing values as sent takes the key, reading
+        masked values does not."""
+        keyed.key_for(self, purpose, self.folder(), create=False)
+
+    def folder(self) -> str | None:
+        """The data folder on this machine (an embedded store), None for a server."""
+        return None
 
     def insert(self, table: str, rows: Sequence[Row], batch: int | None = None) -> None:
         """Insert full rows (tuples in the schema's column order) in one block; with ``batch``, the
@@ -201,12 +211,19 @@ class Store:
         self.execute(ROLLUP_FLOWS.replace("{where}", where), params)
 
     def drop_runs(self, capture_id: str, keep: int) -> None:
-        """Delete a capture's rows from runs other than ``keep`` (after ``keep`` committed)."""
-        self._drop_rows(render("capture_id = %(c)s AND ingest_id != %(k)s", {"c": capture_id, "k": keep}))
+        """Delete a capture's rows from runs other than ``keep`` (after ``keep`` committed). The
+        same capture's rows, so hiding them is enough (ClickHouse's deletes), unless an older run
+        kept values as sent (``--raw-evidence``): those are rewritten out of the files (``purge``)."""
+        where = render("capture_id = %(c)s AND ingest_id != %(k)s", {"c": capture_id, "k": keep})
+        if self.query(f"SELECT 1 AS x FROM {{db}}.captures WHERE {where} AND raw_evidence = 1 LIMIT 1"):
+            purge.purge(self, where)
+        else:
+            self._drop_rows(where)
 
-    def drop_capture(self, capture_id: str) -> None:
-        """Delete every row of a capture, all its runs."""
-        self._drop_rows(render("capture_id = %(c)s", {"c": capture_id}))
+    def drop_capture(self, capture_id: str) -> int:
+        """Delete every row of a capture, all its runs, from the store's files (``purge``): the
+        ``captures`` rows first, so the capture leaves the read API at once; the rows removed."""
+        return purge.purge(self, render("capture_id = %(c)s", {"c": capture_id}))
 
     def _drop_rows(self, where: str) -> None:
         """Delete matching rows from every table but ``meta``; the ``captures`` rows first: readers
@@ -239,6 +256,7 @@ class ChdbStore(Store):
             os.makedirs(path, exist_ok=True)
         except OSError as exc:
             raise StoreError(f"cannot create data folder {path}: {exc.strerror}") from None
+        _refuse_if_held(path)
         try:
             self._sess = session.Session(path)
             self._sess.query("SET output_format_json_quote_64bit_integers = 0")
@@ -246,6 +264,10 @@ class ChdbStore(Store):
             self._sess.query("SET session_timezone = 'UTC'")
         except Exception as exc:
             raise StoreError(f"cannot open embedded ClickHouse in {path}: {_first_line(exc)}") from None
+        _OPEN.add(os.path.realpath(path))
+
+    def folder(self) -> str | None:
+        return self.url
 
     def _call(self, sql: str, fmt: str = "CSV") -> Any:
         try:
@@ -277,6 +299,7 @@ class ChdbStore(Store):
     def close(self) -> None:
         with contextlib.suppress(Exception):  # closing twice is harmless
             self._sess.close()
+        _OPEN.discard(os.path.realpath(self.url))
 
 
 class ServerStore(Store):
@@ -352,6 +375,34 @@ def _plain(row: Sequence[Any]) -> list[Any]:
         else:
             out.append(v)
     return out
+
+
+def _refuse_if_held(path: str) -> None:
+    """One line when another process has the data folder open. Embedded ClickHouse locks the folder's
+    ``status`` file (flock) for as long as it runs, and fails to open a held folder with two lines of
+    its own about a "server instance"; taking the lock for an instant tells first. This process's own
+    engine holds it too: a path it has open is left for chDB to answer."""
+    status = os.path.join(path, "status")
+    if os.path.realpath(path) in _OPEN or not os.path.exists(status):
+        return
+    try:
+        fd = os.open(status, os.O_RDONLY)
+    except OSError:
+        return  # gone meanwhile (the other process ended), or unreadable: chDB will say
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise StoreError(
+            f"another tapaudit process is using the data folder {os.path.abspath(path)}; "
+            "wait for it to end or stop it"
+        ) from None
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+_OPEN: set[str] = set()  # data folders this process's embedded engine has open
 
 
 def _first_line(exc: BaseException) -> str:

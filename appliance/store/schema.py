@@ -361,7 +361,7 @@ OBSERVATIONS = Table(
             "location: WGS-84, GCJ-02, BD-09 or unknown, as stated or by the map API (''"
             " for other types); parsers.detect.coordsys.to_wgs84 converts for distances",
         ),
-        C("value_hash", "String", "HMAC-SHA256 of the value with the store's key, 16 hex digits"),
+        C("value_hash", "String", "HMAC-SHA256 of the value, masking key (not stored), 16 hex digits"),
         C("excerpt", "String", "the value masked (as sent when raw evidence is on)"),
         C("detail", "String", "JSON: coordinate system, accuracy, hash form, media format and size..."),
         C("phase", "String", "test phase the message was sent in"),

@@ -174,6 +174,38 @@ def read_unit(path: str) -> Unit:
     return Unit(head["kind"], head["table"], int(head["ingest_id"]), int(head["batch"]), rows)
 
 
+def discard(spool_dir: str, capture_id: str, ingest_ids: Sequence[int] = ()) -> int:
+    """Delete the spooled units of a capture being deleted (its runs ``ingest_ids``, and any run
+    whose spooled rows name ``capture_id``), so a later drain does not bring its rows back; the
+    files removed. Nothing when the folder does not exist."""
+    try:
+        names = sorted(n for n in os.listdir(spool_dir) if _NAME.match(n))
+    except FileNotFoundError:
+        return 0
+    runs = set(ingest_ids)
+    for name in names:
+        m = _NAME.match(name)
+        assert m is not None
+        if int(m.group(1)) in runs or m.group(4) == ROLLUP:
+            continue
+        try:
+            unit = read_unit(os.path.join(spool_dir, name))
+        except (OSError, ValueError, EOFError):
+            continue  # a torn file is the drain's to report
+        col = BY_NAME[unit.table].names.index("capture_id") if unit.table in BY_NAME else -1
+        if col >= 0 and any(r[col] == capture_id for r in unit.rows):
+            runs.add(unit.ingest_id)
+    gone = 0
+    for name in names:
+        m = _NAME.match(name)
+        if m is not None and int(m.group(1)) in runs:
+            os.unlink(os.path.join(spool_dir, name))
+            gone += 1
+    if gone:
+        _fsync_dir(spool_dir)
+    return gone
+
+
 def _fsync_dir(folder: str) -> None:
     fd = os.open(folder, os.O_RDONLY)
     try:

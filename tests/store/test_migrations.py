@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from appliance.masking_key import key_id
 from appliance.store import migrations
 from appliance.store.backends import Store, open_store
 from appliance.store.schema import SCHEMA_VERSION
@@ -62,12 +63,15 @@ def _shape(store: Store) -> dict[str, Any]:
 
 
 def _rows(store: Store, tables: list[str]) -> dict[str, Any]:
-    """Rows per table; of meta (a version row per step), the store's hash key."""
+    """Rows per table; of meta (a version row per step), the keys it holds but the versions."""
     rows: dict[str, Any] = {
         t: int(store.query(f"SELECT count() AS n FROM {{db}}.{t}")[0]["n"]) for t in tables
     }
-    rows["meta"] = store.query("SELECT value FROM {db}.meta WHERE key = 'hash_key'")
+    rows["meta"] = store.query("SELECT key, value FROM {db}.meta WHERE key != 'schema_version' ORDER BY key")
     return rows
+
+
+OLD_KEY = "ab" * 32  # the hash key every states/vN.sql kept in its meta table
 
 
 def _flows(store: Store) -> list[tuple[Any, ...]]:
@@ -78,8 +82,12 @@ def _flows(store: Store) -> list[tuple[Any, ...]]:
 
 
 @pytest.fixture(params=["chdb", "server"])
-def stores(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Store, Store]]:
-    """(a store to load an old state into, a fresh store), both empty, on one backend."""
+def stores(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[Store, Store]]:
+    """(a store to load an old state into, a fresh store), both empty, on one backend; no masking
+    key file yet (the old store's key moves out to it)."""
+    monkeypatch.setenv("TAPAUDIT_MASKING_KEY_FILE", str(tmp_path / "config" / "masking.key"))
     if request.param == "chdb":  # one embedded engine per process: the fresh store is a second database
         old = open_store(str(tmp_path / "db"))
         fresh = copy.copy(old)
@@ -108,16 +116,23 @@ def test_every_version_has_one_documented_step() -> None:
 
 
 @pytest.mark.parametrize("version", VERSIONS)
-def test_an_old_store_migrates_to_a_fresh_stores_schema(stores: tuple[Store, Store], version: int) -> None:
+def test_an_old_store_migrates_to_a_fresh_stores_schema(
+    stores: tuple[Store, Store], version: int, tmp_path: Path
+) -> None:
     old, fresh = stores
     assert fresh.ensure_schema() == []  # a new store: every table as declared, no step
     _load(old, version)
     tables = sorted(_shape(old))
     before, flows = _rows(old, tables), _flows(old)
-    assert before["flows"] == 3 and before["meta"] and all(n for n in before.values())
+    assert before["flows"] == 3 and before["meta"] == [{"key": "hash_key", "value": OLD_KEY}]
+    assert all(n for n in before.values())
 
     assert old.ensure_schema() == list(range(version + 1, SCHEMA_VERSION + 1))
     assert _shape(old) == _shape(fresh)
+    # the key moved out to its own file (0600), the store keeps only its id
+    key_file = tmp_path / "config" / "masking.key"
+    assert key_file.read_text().strip() == OLD_KEY and key_file.stat().st_mode & 0o777 == 0o600
+    before["meta"] = [{"key": "masking_key_id", "value": key_id(bytes.fromhex(OLD_KEY))}]
     assert _rows(old, tables) == before
     assert _flows(old) == flows
     got = old.query("SELECT max(toUInt32(value)) AS v FROM {db}.meta WHERE key = 'schema_version'")

@@ -426,3 +426,31 @@ def test_server_killed_and_restarted(tmp_path: Path) -> None:
     finally:
         srv.stop()
         shutil.rmtree(str(tmp_path / "ch"), ignore_errors=True)
+
+
+def test_deleting_a_capture_discards_its_spooled_batches(tmp_path: Path) -> None:
+    """A capture deleted while batches of its live session wait in the spool: they go too (found by
+    the run ids the store knows, or by the capture id their rows carry), so no later drain brings
+    its rows back; another session's batches stay."""
+    from appliance.store.spool import discard
+
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    other = "d" * 64
+    col = BY_NAME["flows"].names.index("capture_id")
+    for ingest, cid in ((INGEST, "c" * 64), (INGEST + 1, other), (INGEST + 2, "c" * 64)):
+        for seq, table in enumerate((*TABLES, "rollup")):
+            rows = [] if table == "rollup" else rows_for(table, 1, ingest=ingest)
+            rows = [(*r[:col], cid, *r[col + 1 :]) for r in rows]
+            kind = "rollup" if table == "rollup" else "insert"
+            write_unit(
+                str(spool / f"{ingest:020d}-{seq:09d}-{1:010d}-{table}.jsonl.gz"),
+                Unit(kind, table, ingest, 1, rows),
+            )
+    assert discard(str(spool), "c" * 64, [INGEST]) == 8  # its known run, and a run found by its rows
+    left = sorted(os.listdir(spool))
+    assert len(left) == 4 and all(n.startswith(f"{INGEST + 1:020d}-") for n in left)
+    assert {read_unit(str(spool / n)).rows[0][col] for n in left if not n.endswith("rollup.jsonl.gz")} == {
+        other
+    }
+    assert discard(str(tmp_path / "none"), other) == 0

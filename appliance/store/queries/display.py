@@ -5,7 +5,8 @@ replayed with ``--raw-evidence``. Readers get values masked either way: the rows
 captures are masked here, on the way out (``appliance.masking`` is idempotent, so what was
 stored masked reads the same). ``reveal=True`` returns values as stored, and is refused (a
 ``RevealError``) when any row comes from a capture that was stored masked: revealing those
-would show masks that look like values.
+would show masks that look like values. Revealing takes the store's masking key as well
+(``Store.require_key``): the data folder alone shows masked values, and no more (issue 17).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ def shown(
     any capture is raw), or, with ``reveal``, the rows as stored if every capture kept raw values."""
     raw = raw_evidence_captures(store)
     if reveal:
+        store.require_key("reveal values")
         masked = sorted({str(r[capture])[:16] for r in rows if r[capture] not in raw}) if capture else []
         if masked:
             raise RevealError(
