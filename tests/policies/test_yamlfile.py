@@ -13,10 +13,8 @@ from policies.declaration import DeclarationError, load_declaration
 from policies.engine import PackError, load_pack
 from policies.necessity import NecessityError, load_necessity
 
-BROKEN = "a: 1\nb: [2\nc: 3\n"  # the flow sequence is never closed: libyaml names line 3
-
-
-@pytest.mark.parametrize(
+# every YAML input the user gives, with the error each loader raises
+EVERY_LOADER = pytest.mark.parametrize(
     ("name", "load", "error"),
     [
         ("bench.yaml", load_bench, BenchError),
@@ -26,6 +24,10 @@ BROKEN = "a: 1\nb: [2\nc: 3\n"  # the flow sequence is never closed: libyaml nam
         ("necessity.yaml", load_necessity, NecessityError),
     ],
 )
+BROKEN = "a: 1\nb: [2\nc: 3\n"  # the flow sequence is never closed: libyaml names line 3
+
+
+@EVERY_LOADER
 def test_not_yaml_is_one_line_with_file_and_line(
     tmp_path: Path, name: str, load: object, error: type
 ) -> None:
@@ -72,16 +74,7 @@ def alias_bomb(levels: int = 9, width: int = 9) -> str:
     return "\n".join(lines) + "\n"
 
 
-@pytest.mark.parametrize(
-    ("name", "load", "error"),
-    [
-        ("bench.yaml", load_bench, BenchError),
-        ("phases.yaml", load_phases, PhasesError),
-        ("decl.yaml", load_declaration, DeclarationError),
-        ("pack.yaml", load_pack, PackError),
-        ("necessity.yaml", load_necessity, NecessityError),
-    ],
-)
+@EVERY_LOADER
 def test_an_alias_bomb_is_refused_at_once(tmp_path: Path, name: str, load: object, error: type) -> None:
     import time
 

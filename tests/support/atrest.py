@@ -4,11 +4,11 @@ ClickHouse compresses column files (``data.bin``, ``*.bin``, marks, ``primary.ci
 of blocks: a 16-byte CityHash128 checksum, then a 9-byte header (one byte method, the block's
 compressed size including the header, its uncompressed size, both 32-bit little-endian), then the
 payload (ClickHouse ``src/Compression/CompressionInfo.h``, ``CompressedReadBufferBase.cpp``).
-Method 0x82 is LZ4, decoded here from the LZ4 block format specification
-(github.com/lz4/lz4 ``doc/lz4_Block_format.md``); 0x90 is ZSTD (marks, primary index: the
-``zstandard`` package, RFC 8878 frames); 0x02 is none. A file that parses as blocks to
-its last byte is read decompressed as well as raw; an unknown method fails loudly (``Unreadable``)
-rather than hide bytes from the search, so a search over ``readable`` misses nothing.
+Method 0x82 is LZ4 (LZ4 block format, the ``lz4`` package's ``lz4.block``); 0x90 is ZSTD
+(marks, primary index: the ``zstandard`` package, RFC 8878 frames); 0x02 is none. A file that
+parses as blocks to its last byte is read decompressed as well as raw; an unknown method fails
+loudly (``Unreadable``) rather than hide bytes from the search, so a search over ``readable``
+misses nothing.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import struct
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+import lz4.block
 import zstandard
 
 NONE, LZ4, ZSTD = 0x02, 0x82, 0x90
@@ -29,49 +30,6 @@ HEADER = 9
 
 class Unreadable(Exception):
     """A compressed block this oracle cannot open (a codec other than LZ4 or none)."""
-
-
-def lz4_block(src: bytes, size: int) -> bytes:
-    """Decode one LZ4 block (sequences of token, literals, 2-byte offset, match) to ``size`` bytes."""
-    out = bytearray()
-    i, n = 0, len(src)
-    while i < n:
-        token = src[i]
-        i += 1
-        lit = token >> 4
-        if lit == 15:
-            while True:
-                b = src[i]
-                i += 1
-                lit += b
-                if b != 255:
-                    break
-        out += src[i : i + lit]
-        i += lit
-        if i >= n:  # the last sequence has literals only
-            break
-        off = src[i] | (src[i + 1] << 8)
-        i += 2
-        mlen = token & 15
-        if mlen == 15:
-            while True:
-                b = src[i]
-                i += 1
-                mlen += b
-                if b != 255:
-                    break
-        mlen += 4
-        start = len(out) - off
-        if off <= 0 or start < 0:
-            raise ValueError("LZ4 offset out of range")
-        if off >= mlen:
-            out += out[start : start + mlen]
-        else:  # overlapping copy: the match repeats what it is writing
-            for k in range(mlen):
-                out.append(out[start + k])
-    if len(out) != size:
-        raise ValueError(f"LZ4 block gave {len(out)} bytes, header said {size}")
-    return bytes(out)
 
 
 def decompressed(data: bytes) -> bytes | None:
@@ -98,8 +56,8 @@ def decompressed(data: bytes) -> bytes | None:
             out.append(payload)
         elif method == LZ4:
             try:
-                out.append(lz4_block(payload, usize))
-            except (ValueError, IndexError):
+                out.append(lz4.block.decompress(payload, uncompressed_size=usize))
+            except lz4.block.LZ4BlockError:
                 return None
         else:
             return None
