@@ -221,9 +221,15 @@ def _v18(store: Store) -> None:
     add_columns(store, "flow_rollup", "decrypted")
 
 
+def _v19(store: Store) -> None:
+    """Confirmations: each finding's evidence packets as tshark dissects them and what the finding
+    states checked against them (issue 22); findings assessed before have none until checked."""
+    create_tables(store, "confirmations")
+
+
 STEPS: tuple[Step, ...] = tuple(
     Step(int(f.__name__[2:]), (f.__doc__ or "").split("\n")[0], f)
-    for f in (_v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11, _v12, _v13, _v14, _v15, _v16, _v17, _v18)
+    for f in (_v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11, _v12, _v13, _v14, _v15, _v16, _v17, _v18, _v19)
 )
 assert [s.number for s in STEPS] == list(range(OLDEST + 1, SCHEMA_VERSION + 1)), "one step per version"
 

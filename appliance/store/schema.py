@@ -20,10 +20,11 @@ from __future__ import annotations
 from appliance.store.table import AGG, KEY, C, Column, Table, batched
 from appliance.store.table import BATCH as BATCH  # re-exported: the spool and the inserts tag rows with it
 
+# 19: confirmations (Wireshark's second opinion on findings, issue 22);
 # 18: flows.decrypted (decrypted flows, issue 16);
 # 17: capture_keys, capture_key_lines, tls.client_random (TLS keys, issue 16); 16: plaintext;
 # 15: attributed_by; 14: dns sections; 13: bursts spread; 12: coord_system
-SCHEMA_VERSION = 18
+SCHEMA_VERSION = 19
 
 
 CAPTURES = Table(
@@ -510,6 +511,38 @@ EVIDENCE_EXPORTS = Table(
     order_by="capture_id, finding_id, created_ns",
 )
 
+CONFIRMATIONS = Table(
+    "confirmations",
+    "Wireshark's second opinion on a finding (issue 22): its evidence packets dissected by tshark and"
+    " what the finding states checked against them. Every value is masked at write (as excerpts are);"
+    " a personal value is compared by its keyed hash, never stored.",
+    (
+        C("capture_id", "String", "capture of the finding"),
+        C("ingest_id", "UInt64", "the ingestion run the finding's facts came from (findings.ingest_id)"),
+        C("assess_id", "UInt64", "the assessment whose finding was checked (findings.assess_id)"),
+        C("finding_id", "String", "the finding (findings.finding_id)"),
+        C("confirm_id", "UInt64", "check run (ns stamp); the newest of a finding is current"),
+        C("outcome", "String", "confirmed, not confirmed or not checkable"),
+        C("reason", "String", "what differs (not confirmed) or why it cannot be checked; '' if confirmed"),
+        C("checks", "String", "JSON list, one per claim: claim, field, expected, seen (masked), ok, frame"),
+        C(
+            "packets",
+            "String",
+            "JSON list of the evidence packets as tshark lists them (frame, time, "
+            "source, destination, protocol, length, info), masked",
+        ),
+        C(
+            "tree",
+            "String",
+            "JSON list per packet of the dissection fields that matter (name, shown value, children), masked",
+        ),
+        C("tshark_version", "String", "the tshark that dissected them"),
+        C("keyed", "UInt8", "1 when TLS key lines were handed to tshark with the packets"),
+        C("checked_ns", "UInt64", "when, ns since the epoch"),
+    ),
+    order_by="capture_id, finding_id, confirm_id",
+)
+
 CAPTURE_KEYS = Table(
     "capture_keys",
     "The TLS key files a capture was replayed with (issue 16): never the secrets, only what names"
@@ -548,9 +581,9 @@ META = Table(
 )
 
 (CAPTURES, DEVICES, DEVICE_ADDRESSES, FLOWS, FLOW_ROLLUP, DNS, TLS, HTTP, APP_EVENTS, OBSERVATIONS, BURSTS,
- FINDINGS, PHASES, EVIDENCE_EXPORTS, CAPTURE_KEYS, CAPTURE_KEY_LINES) = (batched(t) for t in (
+ FINDINGS, PHASES, EVIDENCE_EXPORTS, CONFIRMATIONS, CAPTURE_KEYS, CAPTURE_KEY_LINES) = (batched(t) for t in (
     CAPTURES, DEVICES, DEVICE_ADDRESSES, FLOWS, FLOW_ROLLUP, DNS, TLS, HTTP, APP_EVENTS, OBSERVATIONS, BURSTS,
-    FINDINGS, PHASES, EVIDENCE_EXPORTS, CAPTURE_KEYS, CAPTURE_KEY_LINES))  # fmt: skip
+    FINDINGS, PHASES, EVIDENCE_EXPORTS, CONFIRMATIONS, CAPTURE_KEYS, CAPTURE_KEY_LINES))  # fmt: skip
 
 TABLES: tuple[Table, ...] = (
     META,
@@ -568,6 +601,7 @@ TABLES: tuple[Table, ...] = (
     FINDINGS,
     PHASES,
     EVIDENCE_EXPORTS,
+    CONFIRMATIONS,
     CAPTURE_KEYS,
     CAPTURE_KEY_LINES,
 )

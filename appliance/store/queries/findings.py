@@ -87,3 +87,27 @@ def evidence_exports(store: Store, finding_id: str | None = None) -> Rows:
         FROM {{db}}.evidence_exports WHERE {where} ORDER BY created_ns DESC""",
         params,
     )
+
+
+CONFIRM_FIELDS = (
+    "capture_id, ingest_id, assess_id, finding_id, confirm_id, outcome, reason, checks, packets, tree, "
+    "tshark_version, keyed, checked_ns"
+)
+
+
+def confirmations(store: Store, capture_ids: list[str] | None = None, finding_id: str | None = None) -> Rows:
+    """The newest Wireshark check of each current finding (issue 22), or of one finding: outcome,
+    reason, and the JSON columns ``checks``, ``packets``, ``tree`` (masked when written). A finding
+    never checked has no row; one checked under an older assessment is not current."""
+    where, params = scope(capture_ids, None)
+    where += f" AND assess_id IN ({CURRENT_FINDINGS})"
+    if finding_id:
+        where += " AND finding_id = %(f)s"
+        params["f"] = finding_id
+    return store.query(
+        f"""SELECT {CONFIRM_FIELDS} FROM {{db}}.confirmations
+        WHERE {where} AND (finding_id, confirm_id) IN (
+            SELECT finding_id, max(confirm_id) FROM {{db}}.confirmations WHERE {where} GROUP BY finding_id)
+        ORDER BY capture_id, finding_id""",
+        params,
+    )

@@ -380,6 +380,25 @@ CREATE TABLE IF NOT EXISTS `tapaudit`.`evidence_exports` (
 ENGINE = MergeTree()
 ORDER BY (capture_id, finding_id, created_ns);
 
+CREATE TABLE IF NOT EXISTS `tapaudit`.`confirmations` (
+    `capture_id` String,
+    `ingest_id` UInt64,
+    `assess_id` UInt64,
+    `finding_id` String,
+    `confirm_id` UInt64,
+    `outcome` String,
+    `reason` String,
+    `checks` String,
+    `packets` String,
+    `tree` String,
+    `tshark_version` String,
+    `keyed` UInt8,
+    `checked_ns` UInt64,
+    `batch` UInt32 DEFAULT 0
+)
+ENGINE = MergeTree()
+ORDER BY (capture_id, finding_id, confirm_id);
+
 CREATE TABLE IF NOT EXISTS `tapaudit`.`capture_keys` (
     `capture_id` String,
     `ingest_id` UInt64,
