@@ -16,10 +16,11 @@ from typing import Any
 
 from appliance import __version__
 from appliance.measures import shapes
-from appliance.report import charts, identity, judgement, traffic
+from appliance.report import charts, confirm, identity, judgement, traffic
 from appliance.report.charts import Chart
 from appliance.store import queries
 from appliance.store.backends import Store
+from appliance.store.queries.findings import confirmations
 from policies.model import Pack
 
 SCHEMA = "tapaudit.report/1"
@@ -47,6 +48,7 @@ class ReportData:
     uploads: list[dict[str, Any]]
     not_assessed: list[dict[str, Any]]
     coverage: dict[str, Any] = field(default_factory=dict)  # encrypted flows decrypted / unread
+    confirmations: dict[str, int] = field(default_factory=dict)  # findings per Wireshark outcome
     charts: list[Chart] = field(default_factory=list)
 
     def to_json(self) -> str:
@@ -90,6 +92,7 @@ def judge(store: Store, caps: list[str], dev: dict[str, Any]) -> Judged:
     assessments = queries.assessments(store, caps)
     packs, packs_verified = judgement.packs_that_ran(assessments)
     findings = [judgement.finding_row(r, packs) for r in queries.findings(store, caps, mac)]
+    confirm.attach(findings, confirmations(store, caps))  # Wireshark's check of each (issue 22)
     unreadable = traffic.unreadable(store, caps, mac)
     uploads = [traffic.upload_row(r) for r in shapes.uploads(store, caps, mac)]
     # flows off the LAN whose content the appliance read (local DHCP, mDNS... do not count)
@@ -145,7 +148,9 @@ def gather(store: Store, mac: str, capture: str | None = None, now: dt.datetime 
         uploads=uploads,
         not_assessed=judgement.not_assessed(
             captures, assessments, requirements, unreadable, uploads, provenance
-        ),
+        )
+        + confirm.not_confirmed(findings),
+        confirmations=confirm.counts(findings),
         coverage=traffic.coverage(store, caps, mac),
     )
     gaps: dict[str, list[float]] = defaultdict(list)

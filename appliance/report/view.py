@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from appliance.format import fmt_bytes
-from appliance.report import view_traffic
+from appliance.report import confirm, view_traffic
 from appliance.report.data import ReportData
 from appliance.report.document import (
     BR,
@@ -61,6 +61,8 @@ def build(data: ReportData) -> ReportView:
         Section("not-assessed", 8, "What could not be assessed", "无法评估的内容",
                 view_traffic.not_assessed(data)),
         Section("method", 9, "Method", "方法说明", [Paragraph(text(METHOD))]),
+        Section("appendix", 10, "Appendix: the evidence packets as Wireshark reads them",
+                "附录：Wireshark 解读的证据数据包", confirm.appendix(data.findings)),
     ]  # fmt: skip
     return ReportView(
         title=TITLE,
@@ -116,7 +118,8 @@ def summary(data: ReportData) -> list[Block]:
         col("Findings", right=True),
         col("Basis"),
     ]
-    return [Paragraph(text(line)), Table(columns, rows)]
+    checked = [Paragraph([Run(confirm.count_line(data.findings), "prose")])] if data.findings else []
+    return [Paragraph(text(line)), *checked, Table(columns, rows)]
 
 
 def rules_named(rules: list[str]) -> Runs:
@@ -333,6 +336,7 @@ def finding_card(i: int, f: dict[str, Any], multi: bool) -> FindingCard:
          text(f"{f['observations']} observations, from {ts(f['first_ns'])} to {ts(f['last_ns'])} UTC")],
         [text(f"Flows ({n})"), ident(flows)],
         [text("Masked excerpts"), excerpts or text("-")],
+        [text("Wireshark's check"), confirm.outcome_runs(f["confirmation"])],
         [text("Finding id"), ident(f["finding_id"]) + (of_capture(f["capture_id"]) if multi else [])],
     ]  # fmt: skip
     cites = f"; cites {'; '.join(f['clauses'])}" if f["clauses"] else ""

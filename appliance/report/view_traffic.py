@@ -132,7 +132,12 @@ def destinations(data: ReportData) -> list[Block]:
 
 def not_assessed(data: ReportData) -> list[Block]:
     blocks: list[Block] = [
-        Bullets([[Run(i["text"], "prose")] for i in data.not_assessed])
+        Bullets(
+            [
+                [Run(i["text"], "prose"), *([Run(i["data"], "code")] if i.get("data") else [])]
+                for i in data.not_assessed
+            ]
+        )  # data: traffic text (a Wireshark difference), literal
         if data.not_assessed
         else Paragraph(text("Everything the packs look at could be measured."))
     ]
