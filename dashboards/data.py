@@ -20,6 +20,7 @@ from appliance.measures import shapes
 from appliance.report import data as report_data
 from appliance.store import queries
 from appliance.store.backends import DEFAULT_DB, Store, open_store
+from appliance.store.queries.findings import confirmations as confirmation_rows
 from dashboards import downloads
 
 Rows = list[dict[str, Any]]
@@ -135,6 +136,14 @@ def findings(url: str, caps: Caps, device: str | None = None) -> Rows:
     """Current findings, their excerpts masked (by the read API, raw-evidence captures too)."""
     _opened.add(url)
     return _run(url, queries.findings, _caps(caps), device)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def confirmations(url: str, caps: Caps) -> dict[str, dict[str, Any]]:
+    """Wireshark's newest check of each current finding (issue 22), by finding id; masked when
+    written. A finding without one was never checked."""
+    _opened.add(url)
+    return {str(r["finding_id"]): r for r in _run(url, confirmation_rows, _caps(caps))}
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)

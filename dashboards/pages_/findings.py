@@ -1,5 +1,6 @@
 """Findings: filter by severity, rule, device and pack; statement, figures, masked evidence excerpts;
-per finding, its evidence capture and its device's report to download (built on demand)."""
+per finding, Wireshark's check of it (``confirm``), its evidence capture and its device's report to
+download (built on demand)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import streamlit as st
 
 from dashboards import data, downloads
 from dashboards.i18n import lang, level, t
+from dashboards.pages_ import confirm
 from dashboards.pages_.common import device_label, lit, table, ts
 from policies.verdicts import SEVERITIES
 
@@ -47,6 +49,8 @@ def render(url: str, caps: data.Caps) -> None:
     cols = {"level": "severity", "rule_id": "rule", "pack": "pack", "device": "device",
             "text": "statement", "first": "first_seen"}  # fmt: skip
     st.dataframe(table(shown, cols), hide_index=True, key="findings_table")
+    checked = data.confirmations(url, caps)
+    confirm.counts(shown, checked)
     for r in shown[:50]:
         with st.expander(f"[{r['level']}] {r['rule_id']} · {lit(r['device'])}"):  # a name from DHCP, say
             st.markdown(f"**{t('statement')}:** {lit(r['text'])}")  # statements quote hosts and paths
@@ -55,6 +59,8 @@ def render(url: str, caps: data.Caps) -> None:
             if r["excerpts"]:
                 st.markdown(f"**{t('excerpts')}:**")
                 st.code("\n".join(str(e) for e in r["excerpts"]), language=None)
+            st.markdown(f"**{t('wc_title')}:**")
+            confirm.render(r, checked.get(str(r["finding_id"])))
             _downloads(url, r)
 
 
