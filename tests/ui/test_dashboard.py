@@ -10,6 +10,7 @@ and the module's teardown closes it again.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -23,6 +24,8 @@ import pandas as pd
 import pytest
 import yaml
 
+from appliance.store.queries import findings as queries_findings
+from appliance.store.queries.findings import confirmations as confirmation_rows
 from policies.verdicts import SEVERITIES
 from tests.support.paths import LAB, ROOT
 from tests.support.run import assessed_lab, cli
@@ -780,3 +783,93 @@ def test_a_long_ingest_does_not_block_other_sessions(lab_db: tuple[str, str], tm
     for r in done[0].results:
         assert data._run(lab_db[0], manage.delete_capture, r.capture_id)
     data.refresh()
+
+
+HOSTILE = "http path: Wireshark reads [a link](http://evil.example/) <b>bold</b>, the finding says **x**"
+
+
+def _cells(at: Any, column: str) -> list[str]:
+    return (
+        [str(v) for v in _frame(at, column)[column]]
+        if any(column in d.value.columns for d in at.dataframe)
+        else []
+    )
+
+
+@pytest.mark.tshark
+def test_findings_show_wiresharks_check(lab_db: tuple[str, str], tmp_path: Path) -> None:
+    """Issue 22: each finding card shows Wireshark's check (badge, reason, tshark's version), the page
+    counts each outcome, and on demand the evidence packets as tshark lists them, the claims compared
+    and the dissection tree, every value masked and shown as text."""
+    from appliance.masking import mask
+    from appliance.store.schema import CONFIRMATIONS
+    from dashboards import data
+    from tests.support.confirmrows import tshark_version, write_confirmations
+
+    path, cid = lab_db
+    written = data._run(path, write_confirmations, cid, tmp_path, CHILD_WATCH)
+    by = {o: fid for fid, o in written.outcome.items()}
+    fnds = {str(f["finding_id"]): f for f in data._run(path, queries_findings, [cid], CHILD_WATCH)}
+    # traffic text in a reason stays text: a finding of the child watch not otherwise checked
+    spare = next(fid for fid in fnds if fid not in written.outcome)
+    f = fnds[spare]
+    ingest = int(data._run(path, confirmation_rows, [cid])[0]["ingest_id"])  # the capture's current
+    row = CONFIRMATIONS.row(capture_id=cid, ingest_id=ingest, assess_id=int(f["assess_id"]), finding_id=spare,
+                            confirm_id=1, outcome="not confirmed", reason=HOSTILE, checks="[]", packets="[]",
+                            tree="[]", tshark_version=tshark_version(), keyed=0, checked_ns=1)  # fmt: skip
+    data._run(path, lambda s: s.insert("confirmations", [row]))
+    data.refresh()
+    at = _app("findings")
+    at.multiselect(key="f_dev").set_value([CHILD_WATCH]).run(timeout=TIMEOUT)
+    assert not at.exception, [e.value for e in at.exception]
+    n = len(_frame(at, "Statement"))
+    metrics = {m.label: m.value for m in at.metric}
+    assert (
+        metrics["Wireshark's check: confirmed"] == "1" and metrics["Wireshark's check: not checkable"] == "1"
+    )
+    assert metrics["Wireshark's check: not confirmed"] == "2"  # the disagreement is counted, not hidden
+    assert metrics["Wireshark's check: not checked"] == str(n - 4)
+    badges = [m.value for m in at.markdown if "-badge[" in m.value]
+    assert badges.count(":green-badge[confirmed]") == 1 and badges.count(":red-badge[not confirmed]") == 2
+    assert (
+        badges.count(":orange-badge[not checkable]") == 1
+        and badges.count(":gray-badge[not checked]") == n - 4
+    )
+    captions = [c.value for c in at.caption]
+    version = tshark_version()
+    assert version.startswith("4.") and sum(f"tshark `{version}`" in c for c in captions) == 4
+    reason = written.reason[by["not confirmed"]]
+    assert reason.startswith("http host: Wireshark reads ") and any(
+        _shown(c).startswith(reason) for c in captions
+    )
+    hostile = [c for c in captions if "evil.example" in c]
+    assert len(hostile) == 1 and hostile[0].startswith("`") and _shown(hostile[0]).startswith(HOSTILE)
+    # nothing built before it is asked for; no toggle where there is nothing to show
+    assert not _cells(at, "Info") and all("http.host" not in j.value for j in at.json)
+    keys = {tg.key for tg in at.toggle}
+    assert keys == {f"wc_{cid[:16]}_{by['confirmed']}", f"wc_{cid[:16]}_{by['not confirmed']}"}
+    bench = yaml.safe_load((LAB / "lab.bench.yaml").read_text())
+    persona = {k: str(v) for k, v in bench["devices"][CHILD_WATCH]["persona"].items() if len(str(v)) >= 6}
+    for outcome in ("not confirmed", "confirmed"):
+        fid = by[outcome]
+        at.toggle(key=f"wc_{cid[:16]}_{fid}").set_value(True).run(timeout=TIMEOUT)
+        assert not at.exception, [e.value for e in at.exception]
+        frame = _frame(at, "Info")
+        # the packet list is tshark's for the finding's evidence export, masked
+        assert list(frame["Frame"]) == [p["frame"] for p in written.packets[fid]] and len(frame) > 0
+        assert list(frame["Source"]) == [p["src"] for p in written.packets[fid]]
+        assert set(frame["Protocol"]) >= {"TCP"} and any(p.startswith("HTTP") for p in frame["Protocol"])
+        checks = _frame(at, "Wireshark reads")
+        assert set(checks["Wireshark field"]) >= {"http.host"}
+        host = checks[checks["Wireshark field"] == "http.host"]
+        assert bool(host["Agrees"].iloc[0]) is (outcome == "confirmed")
+        trees = [json.loads(j.value) for j in at.json if "http.host" in j.value]
+        assert trees and all(set(t) == {f"Frame {next(iter(t))[6:]}"} for t in trees)
+        http = next(iter(trees[0].values()))["http: Hypertext Transfer Protocol"]
+        assert http["http.host"] == host["Wireshark reads"].iloc[0]
+        at.toggle(key=f"wc_{cid[:16]}_{fid}").set_value(False).run(timeout=TIMEOUT)
+    # the child watch's IMEI goes in a query of the not-confirmed finding's request: masked there
+    at.toggle(key=f"wc_{cid[:16]}_{by['not confirmed']}").set_value(True).run(timeout=TIMEOUT)
+    shown = "\n".join([*_cells(at, "Info"), *(j.value for j in at.json), *captions])
+    assert mask(persona["imei"]) in shown
+    assert not [k for k, v in persona.items() if v in shown]
