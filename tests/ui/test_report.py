@@ -318,3 +318,84 @@ def test_report_cli(tmp_path: Path) -> None:
         p = cli("report", *args, db=db)
         assert p.returncode == 1, (args, p.stderr)
         assert p.stderr.startswith("tapaudit: error:") and needle in p.stderr and p.stderr.count("\n") == 1
+
+
+@pytest.mark.tshark
+def test_wiresharks_check_in_every_format(tmp_path: Path) -> None:
+    """Issue 22: the report carries Wireshark's check of each finding (confirmations written as the
+    engine writes them, from tshark's own reading of each finding's evidence export): the count in the
+    summary, the disagreement in "What could not be assessed" with its difference, and an appendix of
+    tshark's summary lines of the evidence packets; every value masked, in md, HTML, JSON and PDF."""
+    from markupsafe import escape
+
+    from appliance.masking import mask
+    from appliance.report.pdf import render_pdf
+    from tests.support.confirmrows import tshark_version, write_confirmations
+
+    path = str(tmp_path / "db")
+    cid = assessed_lab(path)
+    store = open_store(path)
+    try:
+        written = write_confirmations(store, cid, tmp_path, CHILD_WATCH)
+        data = gather(store, CHILD_WATCH)
+    finally:
+        store.close()
+    by = {o: fid for fid, o in written.outcome.items()}
+    num = {str(f["finding_id"]): i for i, f in enumerate(data.findings, 1)}
+    n, version = len(data.findings), tshark_version()
+    assert set(by) == {"confirmed", "not confirmed", "not checkable"} and set(by.values()) <= set(num)
+    assert data.confirmations == {
+        "confirmed": 1,
+        "not confirmed": 1,
+        "not checkable": 1,
+        "not checked": n - 3,
+    }
+    md, _ = render_md(data)
+    html = render_html(data)
+    doc = json.loads(data.to_json())
+    count = f"1 confirmed, 1 not confirmed, 1 not checkable, {n - 3} not checked"
+    assert f"Wireshark's check of the findings (appendix): {count}" in md.split("## 2. ")[0]
+    assert str(escape(f"Wireshark's check of the findings (appendix): {count}")) in html
+    # the disagreement: in "What could not be assessed", with its difference as literal text
+    bad = by["not confirmed"]
+    reason = written.reason[bad]
+    rule = next(f["rule_id"] for f in data.findings if f["finding_id"] == bad)
+    said = f"Finding {num[bad]} ({rule}, id {bad[:16]}) is not confirmed by Wireshark (tshark {version})"
+    unassessed = md.split("## 8. What could not be assessed")[1].split("## 9. ")[0]
+    assert said in esc_free(unassessed) and code(reason) in unassessed
+    item = next(i for i in doc["not_assessed"] if i["topic"] == "not-confirmed")
+    assert item["data"] == reason and said in item["text"]
+    # the appendix: each checked finding, its outcome, tshark's packet list line by line
+    appendix = md.split("## 10. Appendix: the evidence packets as Wireshark reads them")[1]
+    for fid, outcome in written.outcome.items():
+        part = appendix.split(f"### Finding {num[fid]}: ")[1].split("### ")[0]
+        assert f"Wireshark's check: **{outcome}**" in part and f"(tshark {version})" in part
+        for p in written.packets[fid]:
+            line = [str(p[k]) for k in ("frame", "time", "src", "dst", "protocol", "length")]
+            assert "| " + " | ".join(esc(x) for x in line) + f" | {code(p['info'])} |" in part, p
+    assert written.packets[by["confirmed"]] and not written.packets[by["not checkable"]]
+    unchecked = [str(i) for fid, i in num.items() if fid not in written.outcome]
+    assert f"Not checked: findings {', '.join(unchecked)}." in appendix
+    got = {f["finding_id"]: f["confirmation"] for f in doc["findings"]}
+    assert got[bad]["outcome"] == "not confirmed" and got[bad]["packets"] == written.packets[bad]
+    assert not any(k["ok"] for k in got[bad]["checks"] if k["claim"] == "http host")
+    # masked: the child watch's IMEI went in a query of that finding's evidence
+    _need_pdf()
+    pdf = tmp_path / "r.pdf"
+    pdf.write_bytes(render_pdf(data))
+    pdf_text = " ".join(
+        subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True).stdout.split()
+    )
+    assert "Appendix: the evidence packets as Wireshark reads them" in pdf_text and said in pdf_text
+    import yaml
+
+    persona = yaml.safe_load((LAB / "lab.bench.yaml").read_text())["devices"][CHILD_WATCH]["persona"]
+    raw = [str(v) for v in persona.values() if len(str(v)) >= 6] + ["13800138000"]
+    for text in (md, html, data.to_json(), pdf_text):
+        assert not [v for v in raw if v in text]
+    assert f"imei={mask(str(persona['imei']))}" in appendix
+
+
+def esc_free(md: str) -> str:
+    """Markdown text as it reads: backslash escapes dropped."""
+    return re.sub(r"\\(.)", r"\1", md)
