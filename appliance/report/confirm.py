@@ -120,7 +120,9 @@ def appendix(findings: list[dict[str, Any]]) -> list[Block]:
         )
     ]  # fmt: skip
     unchecked = [str(i) for i, f in enumerate(findings, 1) if f["confirmation"]["outcome"] == NOT_CHECKED]
-    if unchecked:
+    if len(unchecked) == len(findings):
+        blocks.append(Paragraph(text(f"None of the {len(findings)} findings has been checked yet.")))
+    elif unchecked:
         blocks.append(Paragraph(text(f"Not checked: findings {', '.join(unchecked)}.")))
     for i, f in enumerate(findings, 1):
         c = f["confirmation"]
