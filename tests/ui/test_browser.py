@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -26,6 +27,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.support.confirmrows import Written, write_confirmations
 from tests.support.paths import LAB, ROOT
 from tests.support.run import cli
 
@@ -84,7 +86,26 @@ def lab_findings(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[d
 
 
 @pytest.fixture(scope="module")
-def dashboard(chromium: Path, lab_findings: tuple[Path, list[dict[str, Any]]]) -> Iterator[str]:
+def checked(lab_findings: tuple[Path, list[dict[str, Any]]]) -> Written | None:
+    """Wireshark's check of three of the child watch's findings, written before the dashboard opens
+    the folder as the engine writes them (tests.support.confirmrows); None without tshark."""
+    if shutil.which("tshark") is None:
+        return None
+    from appliance.store import queries
+    from appliance.store.backends import open_store
+
+    store = open_store(str(lab_findings[0]))
+    try:
+        cid = str(queries.captures(store)[0]["capture_id"])
+        return write_confirmations(store, cid, lab_findings[0].parent, CHILD_WATCH)
+    finally:
+        store.close()
+
+
+@pytest.fixture(scope="module")
+def dashboard(
+    chromium: Path, lab_findings: tuple[Path, list[dict[str, Any]]], checked: Written | None
+) -> Iterator[str]:
     yield from _serve(lab_findings[0])
 
 
@@ -226,6 +247,50 @@ def test_findings_of_the_child_watch(page: Any, lab_findings: tuple[Path, list[d
     expect(details).to_contain_text("Statement:")
     assert coppa and any(s in str(details.text_content()) for s in coppa), coppa
     _shot(page, "findings-child-watch")
+
+
+@pytest.mark.tshark
+def test_wiresharks_check_on_a_finding_card(page: Any, dashboard: str, checked: Written | None) -> None:
+    """Issue 22: the not-confirmed finding's card shows its badge and difference, and on demand
+    tshark's packet list and the dissection tree, the persona's IMEI masked."""
+    from playwright.sync_api import expect
+
+    from appliance.masking import mask
+
+    assert checked is not None
+    fid = next(f for f, o in checked.outcome.items() if o == "not confirmed")
+    page.goto(dashboard)  # a new session: no filter left from another test
+    _go(page, "Findings")
+    name = f"{UNDER_TEST[CHILD_WATCH]} ({CHILD_WATCH})"
+    page.get_by_test_id("stMain").get_by_role("combobox", name="Device").click()
+    page.get_by_role("option", name=name).click()
+    page.keyboard.press("Escape")
+    for outcome, n in (("confirmed", 1), ("not confirmed", 1), ("not checkable", 1)):
+        metric = page.get_by_test_id("stMetric").filter(has_text=f"Wireshark's check: {outcome}")
+        expect(metric.get_by_test_id("stMetricValue")).to_have_text(str(n))
+    exp = page.get_by_test_id("stExpander").filter(has_text=checked.reason[fid]).first
+    exp.locator("summary").click()
+    details = exp.get_by_test_id("stExpanderDetails")
+    expect(details).to_contain_text("not confirmed")
+    expect(details).to_contain_text(checked.reason[fid] + " · tshark ")
+    assert details.get_by_test_id("stDataFrame").filter(has_text="Wireshark reads").count() == 0  # on demand
+    details.get_by_text("Show the evidence packets as Wireshark reads them").click()
+    grid = details.get_by_test_id("stDataFrame").locator("table[role=grid]").filter(has_text="Info").first
+    packets = checked.packets[fid]
+    for p in packets[:5]:  # the grid holds the rows it shows
+        expect(grid).to_contain_text(p["info"])
+    tree = details.get_by_test_id("stJson").last  # the first is the finding's figures
+    expect(tree).to_contain_text("http: Hypertext Transfer Protocol")
+    expect(tree).not_to_contain_text("http.host")  # protocols start folded, as in Wireshark
+    tree.get_by_role("img").nth(2).click()  # the fold icon of the third node: root, frame, http
+    expect(tree).to_contain_text("http.host")
+    expect(tree).to_contain_text("apilocate.amap.com")  # what Wireshark reads, as the reason says
+    imei = str(
+        yaml.safe_load((LAB / "lab.bench.yaml").read_text())["devices"][CHILD_WATCH]["persona"]["imei"]
+    )
+    shown = str(details.text_content())
+    assert mask(imei) in shown and imei not in shown
+    _shot(page, "findings-wireshark-check")
 
 
 def test_upload_a_capture(page: Any) -> None:
