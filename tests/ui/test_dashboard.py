@@ -873,3 +873,7 @@ def test_findings_show_wiresharks_check(lab_db: tuple[str, str], tmp_path: Path)
     shown = "\n".join([*_cells(at, "Info"), *(j.value for j in at.json), *captions])
     assert mask(persona["imei"]) in shown
     assert not [k for k, v in persona.items() if v in shown]
+    # in Chinese: the same counts under translated labels
+    zh = _app("findings", "zh")
+    metrics = {m.label: m.value for m in zh.metric}
+    assert metrics["Wireshark 核查: 未确认"] == "2" and metrics["Wireshark 核查: 已确认"] == "1"
