@@ -23,7 +23,7 @@ import re
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing import get_context
@@ -41,6 +41,7 @@ from appliance.store.schema import CONFIRMATIONS
 from parsers.detect.scan import scan
 
 CONFIRMED, NOT_CONFIRMED, NOT_CHECKABLE = "confirmed", "not confirmed", "not checkable"
+OUTCOMES = (CONFIRMED, NOT_CONFIRMED, NOT_CHECKABLE)
 # Fields whose value is a payload (bytes as colon hex, or text) the detectors read again.
 PAYLOADS = (
     "http.file_data",
@@ -307,26 +308,34 @@ def confirm_all(
     processes: int = 0,
     step: Callable[[str, Outcome], None] | None = None,
 ) -> list[tuple[str, Outcome]]:
-    """Check each finding (current ids) in ``processes`` worker processes (0: the machine's
-    cores) and store one ``confirmations`` row each; ``step`` is told of each as it ends."""
+    """Check each finding (current ids or unique prefixes) in ``processes`` worker processes (0:
+    the machine's cores; 1: in this process) and store one ``confirmations`` row each; ``step`` is
+    told of each as it ends. Raises TsharkError without tshark, EvidenceError for an unknown id."""
     tshark = version()
-    key = store.hash_key() if finding_ids else b""
+    fnds = [evidence.find(store, fid) for fid in finding_ids]
+    key = store.hash_key() if fnds else b""
     folder = tempfile.mkdtemp(prefix="tapaudit-confirm-")
     confirm_id = time.time_ns()
     try:
-        jobs = []
-        for fid in finding_ids:
-            jobs.append(prepare(store, evidence.find(store, fid), folder, key, tshark))
-        n = processes or os.cpu_count() or 1
+        jobs = [prepare(store, fnd, folder, key, tshark) for fnd in fnds]
+        n = min(processes or os.cpu_count() or 1, max(len(jobs), 1))
         done: list[tuple[str, Outcome]] = []
-        with ProcessPoolExecutor(
-            max_workers=min(n, max(len(jobs), 1)), mp_context=get_context("spawn")
-        ) as pool:
-            for job, res in zip(jobs, pool.map(check, jobs), strict=True):
+        if n == 1:
+            results: Iterator[Outcome] = map(check, jobs)
+            for job, res in zip(jobs, results, strict=True):
                 done.append((job.finding_id, res))
                 if step:
                     step(job.finding_id, res)
-        store.insert("confirmations", [row(j, r, confirm_id) for j, (_f, r) in zip(jobs, done, strict=True)])
+        else:
+            with ProcessPoolExecutor(max_workers=n, mp_context=get_context("spawn")) as pool:
+                for job, res in zip(jobs, pool.map(check, jobs), strict=True):
+                    done.append((job.finding_id, res))
+                    if step:
+                        step(job.finding_id, res)
+        if jobs:
+            store.insert(
+                "confirmations", [row(j, r, confirm_id) for j, (_f, r) in zip(jobs, done, strict=True)]
+            )
         return done
     finally:
         shutil.rmtree(folder, ignore_errors=True)
