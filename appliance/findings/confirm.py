@@ -51,6 +51,11 @@ PAYLOADS = (
     "http.request.uri.query",
     "json.object",
 )
+# Fields that carry content (bodies, members, parameters, payloads), searched first for a value.
+CONTENT = (
+    "json.", "urlencoded-form.", "http.file_data", "http.request.uri", "http.request.line", "mqtt.msg",
+    "mqtt.topic", "mqtt.clientid", "coap.payload", "coap.opt.uri", "data.", "mime_multipart.", "media.",
+)  # fmt: skip
 # Layers that never carry a claim's value (headers below the application).
 LOWER = frozenset(("frame", "eth", "sll", "vlan", "ip", "ipv6", "tcp", "udp", "_ws.expert"))
 HEX = re.compile(r"^[0-9a-f]{2}(?::[0-9a-f]{2}){3,}$")
@@ -160,9 +165,10 @@ def _check_claim(c: Claim, frames: list[Frame], key: bytes) -> tuple[dict[str, A
             if name in c.fields:
                 seen.append((f.number, name, value))
     want = _norm(c.claim, c.expected)
-    for frame, name, value in seen:
-        if _norm(c.claim, value) == want:
-            return _res(c, name, _show(c.claim, value), True, frame), ""
+    for preferred in c.fields:  # the most precise field first (the URI's path before the whole URI)
+        for frame, name, value in seen:
+            if name == preferred and _norm(c.claim, value) == want:
+                return _res(c, name, _show(c.claim, value), True, frame), ""
     shown = sorted({_show(c.claim, v) for _f, _n, v in seen})
     return _res(c, c.fields[0], ", ".join(shown[:3]), False, 0), ""
 
@@ -202,14 +208,16 @@ def _res(c: Claim, fieldname: str, seen: str, ok: bool, frame: int) -> dict[str,
 def _check_value(c: Claim, frames: list[Frame], key: bytes) -> tuple[dict[str, Any], str]:
     """A personal value: its keyed hash among tshark's values, or among the detectors' hits in the
     payloads tshark reassembled (the value is compared by hash, never kept)."""
-    for f in frames:
-        for name, value, above in f.fields:
-            if above and above[0] in LOWER:
-                continue
-            for cand, dt in _candidates(name, value, c.data_type):
-                digest = hmac.new(key, f"{dt}\x00{cand}".encode(), hashlib.sha256).hexdigest()[:16]
-                if dt == c.data_type and digest == c.value_hash:
-                    return _res(c, name, f"{c.data_type} {mask_hit(c.data_type, cand)}", True, f.number), cand
+    for carried in (True, False):  # where content is carried first: a short value may equal a header's
+        for f in frames:
+            for name, value, above in f.fields:
+                if (above and above[0] in LOWER) or name.startswith(CONTENT) != carried:
+                    continue
+                for cand, dt in _candidates(name, value, c.data_type):
+                    digest = hmac.new(key, f"{dt}\x00{cand}".encode(), hashlib.sha256).hexdigest()[:16]
+                    if dt == c.data_type and digest == c.value_hash:
+                        shown = f"{c.data_type} {mask_hit(c.data_type, cand)}"
+                        return _res(c, name, shown, True, f.number), cand
     return _res(c, c.fields[0], "", False, 0), ""
 
 
