@@ -54,8 +54,11 @@ PAYLOADS = (
 # Fields that carry content (bodies, members, parameters, payloads), searched first for a value.
 CONTENT = (
     "json.", "urlencoded-form.", "http.file_data", "http.request.uri", "http.request.line", "mqtt.msg",
+    "http2.headers.path", "http2.data.data", "http2.body",
     "mqtt.topic", "mqtt.clientid", "coap.payload", "coap.opt.uri", "data.", "mime_multipart.", "media.",
 )  # fmt: skip
+# Fields holding a request's whole URI (HTTP/1 request line, HTTP/2 :path).
+URIS = frozenset(("http.request.uri", "http2.headers.path", "http.request.full_uri"))
 # Layers that never carry a claim's value (headers below the application).
 LOWER = frozenset(("frame", "eth", "sll", "vlan", "ip", "ipv6", "tcp", "udp", "_ws.expert"))
 HEX = re.compile(r"^[0-9a-f]{2}(?::[0-9a-f]{2}){3,}$")
@@ -136,14 +139,12 @@ def check(job: Job) -> Outcome:
             found[raw] = mask_hit(c.data_type, raw)
     packets = [_packet(f, found) for f in frames]
     tree = _tree(checks)
-    if not checks:
-        why = (
-            "TLS without keys: what the finding states is inside encryption"
-            if skipped
-            else "no claim Wireshark can check in these packets"
-        )
-        return Outcome(NOT_CHECKABLE, why, checks, packets, tree)
+    if not checks and not skipped:
+        return Outcome(NOT_CHECKABLE, "no claim Wireshark can check in these packets", checks, packets, tree)
     bad = [c for c in checks if not c["ok"]]
+    if not bad and skipped:  # what was read from decrypted TLS cannot be seen without its keys
+        why = f"TLS without keys: {skipped} of {skipped + len(checks)} things it states are inside encryption"
+        return Outcome(NOT_CHECKABLE, why, checks, packets, tree)
     if not bad:
         return Outcome(CONFIRMED, "", checks, packets, tree)
     said = "; ".join(
@@ -229,6 +230,10 @@ def _candidates(name: str, value: str, data_type: str) -> list[tuple[str, str]]:
         out.append((value.split(":", 1)[1], data_type))
     if "=" in value and name.endswith(("query", "parameter", "form.value", "file_data")):
         out += [(v, data_type) for _k, v in parse_qsl(value, keep_blank_values=True)]
+    if name in URIS and "?" in value:  # the query as the observer reads it (carrier http.query)
+        query = value.split("?", 1)[1]
+        out += [(v, data_type) for _k, v in parse_qsl(query, keep_blank_values=True)]
+        out += [(h.value, h.data_type) for h in scan(query.encode("latin-1", "replace"))]
     if name.endswith(PAYLOADS) or name in PAYLOADS:
         data = bytes.fromhex(value.replace(":", "")) if HEX.match(value) else value.encode("utf-8", "replace")
         out += [(h.value, h.data_type) for h in scan(data)]

@@ -116,9 +116,11 @@ def _addr(p: Any, side: str) -> str:
 
 
 def _flatten(p: Any) -> Iterator[tuple[str, str, tuple[str, ...]]]:
-    """(field name, shown value, the names above it) for every field of every layer."""
-    for layer in p.layers:
-        yield from _walk(layer._all_fields, (layer.layer_name,))
+    """(field name, shown value, the names above it) for every field of every layer (pyshark keeps
+    the second and later instances of a protocol in a frame in ``duplicate_layers``)."""
+    for layer in p.layers:  # a protocol met twice in a frame (HTTP/2 frames) is one layer and its duplicates
+        for one in (layer, *getattr(layer, "duplicate_layers", ())):
+            yield from _walk(one._all_fields, (layer.layer_name,))
 
 
 def _walk(node: Any, above: tuple[str, ...]) -> Iterator[tuple[str, str, tuple[str, ...]]]:

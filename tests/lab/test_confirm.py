@@ -11,6 +11,7 @@ observation whose value was never sent) comes out "not confirmed", naming what d
 from __future__ import annotations
 
 import json
+import shutil
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from appliance.store.backends import Store, open_store
 from appliance.store.queries import findings
 from appliance.store.queries.findings import confirmations
 from appliance.store.schema import HTTP, OBSERVATIONS
+from tests.support.paths import LAB
 from tests.support.run import assessed_lab, cli
 
 pytestmark = [pytest.mark.tshark, pytest.mark.xdist_group("confirm")]
@@ -129,6 +131,44 @@ def test_dissect_prints_the_packets_masked(lab: Path) -> None:
 def test_unknown_finding_is_one_line(lab: Path) -> None:
     p = cli("evidence", "ffffffffffff", "--dissect", db=lab)
     assert p.returncode == 1 and p.stderr.count("\n") == 1 and "no current finding" in p.stderr
+
+
+def _tls_lab(tmp: Path, keys: Path) -> Path:
+    db = tmp / "db"
+    p = cli(
+        "replay", str(LAB / "lab-tls.pcapng"), "--bench", str(LAB / "lab-tls.bench.yaml"),
+        "--phases", str(LAB / "lab-tls.phases.csv"), "--keylog", str(keys), "-q", db=db,
+    )  # fmt: skip
+    assert p.returncode == 0, p.stderr
+    p = cli("assess", "--declaration", str(LAB / "declarations"), db=db)
+    assert p.returncode == 0, p.stderr
+    return db
+
+
+def test_tls_findings_are_confirmed_with_their_keys_and_not_checkable_without(tmp_path: Path) -> None:
+    """The lab inside TLS (issue 16): with the key lines of its flows tshark decrypts them and
+    confirms every finding (HTTP/2 host, path and the location in its query); once the key file
+    is gone, what was read inside encryption cannot be checked, and the check says so."""
+    keys = tmp_path / "keys.log"
+    shutil.copy(LAB / "lab-tls.keys.log", keys)
+    db = _tls_lab(tmp_path, keys)
+    store = open_store(str(db))
+    try:
+        ids = [str(f["finding_id"]) for f in findings(store)]
+        keyed = dict(confirm_all(store, ids, processes=1))
+        rows = {str(c["finding_id"]): c for c in confirmations(store)}
+        keys.unlink()
+        bare = dict(confirm_all(store, ids, processes=1))
+    finally:
+        store.close()
+    assert len(ids) > 10 and {r.outcome for r in keyed.values()} == {CONFIRMED}
+    assert all(int(r["keyed"]) == 1 for r in rows.values())
+    fields = {c["field"] for r in keyed.values() for c in r.checks}
+    assert {"http2.headers.authority", "http2.headers.path", "tls.handshake.extensions_server_name"} <= fields
+    assert any(c["claim"] == "personal value" and c["ok"] for r in keyed.values() for c in r.checks)
+    inside = [f for f, r in keyed.items() if any(c["field"].startswith("http2.") for c in r.checks)]
+    assert inside and all(bare[f].outcome == NOT_CHECKABLE for f in inside)
+    assert all(bare[f].reason.startswith("TLS without keys: ") for f in inside)
 
 
 def test_info_column_masking() -> None:
