@@ -49,6 +49,7 @@ class Flow:
         "pk_up",
         "pl_dn",
         "pl_up",
+        "prev",
         "proto",
         "rmac",
         "rst",
@@ -72,6 +73,10 @@ class Flow:
         self.fin_up = self.fin_dn = self.rst = self.synack = False
         self.end = ""
         self.seq = 0  # continuation number after an active timeout
+        # The record this one continues after an active timeout: its session reads on, and a
+        # message it reads late (held until its protocol was known) belongs to the record whose span
+        # holds the message's time (``covering``).
+        self.prev: Flow | None = None
         # The one slot for the flow's consumer: which end is the device, decided once by it
         # (appliance.ingest.owner); the parser neither sets nor reads it.
         self.owner: object | None = None
@@ -112,3 +117,14 @@ class Flow:
     @property
     def handshake(self) -> bool:
         return bool(self.fl_up & SYN) and self.synack
+
+
+def covering(f: Flow, ts: int) -> Flow:
+    """The record of ``f``'s connection whose span holds ``ts``: ``f`` or one it continues.
+
+    A TCP session reads on across the records an active timeout cuts; a reader that held its
+    bytes (an MQTT stream whose protocol is known only at its end) hands its messages out with
+    the last record, and each must be named by its own (their evidence is that record's packets)."""
+    while ts < f.first and f.prev is not None:
+        f = f.prev
+    return f

@@ -370,6 +370,7 @@ class FlowMeter:
             self._tcp_close(f, flags, ts, not flipped)
         if prev is not None:  # a continuation reads on where its predecessor was
             f.app, f.l7, prev.app = prev.app, prev.l7, None
+            f.prev = prev
         elif self.sessions:
             f.app = f.l7 = new_session(proto, sport, dport, self.stats, self.keys)
         if len(self.table) > 2 * self.max_flows:

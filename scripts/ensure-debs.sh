@@ -7,15 +7,16 @@
 # dnsmasq-base: DHCP and DNS in the "cloud" namespace of tests/support/netlab.py (the live-capture lab network).
 # mosquitto: the MQTT-over-TLS broker of tests/support/tlslab.py (its captures come from dumpcap, which
 # wireshark-common installs with tshark; curl and openssl are in Debian's base image).
-# `ensure-debs.sh demo` installs only what `make demo` needs: the CJK font and WeasyPrint's libraries.
+# `ensure-debs.sh demo` installs only what `make demo` needs: the CJK font, WeasyPrint's libraries and
+# tshark (Wireshark's check of the findings: `tapaudit assess --confirm`, `evidence --dissect`).
 set -euo pipefail
 missing=()
 [ -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || missing+=(fonts-wqy-microhei)
 command -v pdftoppm >/dev/null 2>&1 && command -v pdfinfo >/dev/null 2>&1 || missing+=(poppler-utils)
 compgen -G '/usr/lib/*/libpangoft2-1.0.so.0' >/dev/null || missing+=(libpango-1.0-0 libpangoft2-1.0-0)
 compgen -G '/usr/lib/*/libharfbuzz-subset.so.0' >/dev/null || missing+=(libharfbuzz-subset0)
-if [ "${1:-}" != demo ]; then
 command -v tshark >/dev/null 2>&1 || missing+=(tshark)
+if [ "${1:-}" != demo ]; then
 [ -x /usr/sbin/clickhouse-server ] || command -v clickhouse-server >/dev/null 2>&1 || missing+=(clickhouse-server)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 [ -x /usr/sbin/dnsmasq ] || missing+=(dnsmasq-base)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
+from rich.tree import Tree
 
 from appliance.cli.common import (
     DbOpt,
@@ -24,8 +26,11 @@ from appliance.cli.common import (
     table,
 )
 from appliance.cli.findings import _captures
-from appliance.findings.evidence import EvidenceError, export
+from appliance.findings.confirm import confirm_all
+from appliance.findings.evidence import EvidenceError, ExportResult, export, find
+from appliance.findings.tshark_read import TsharkError
 from appliance.report.diff import DiffError, compare
+from appliance.store.queries.findings import confirmations
 
 PROTOS = {1: "icmp", 6: "tcp", 17: "udp", 58: "icmp6"}
 
@@ -35,13 +40,13 @@ def evidence_cmd(
         str, typer.Argument(help="Finding id (or a unique prefix), see `tapaudit findings`.")
     ],
     output: Annotated[
-        str,
+        str | None,
         typer.Option(
             "-o",
             "--output",
             help="File to write: pcap, or pcapng when the capture mixes link types or the name ends .pcapng.",
         ),
-    ],
+    ] = None,
     keylog_out: Annotated[
         str | None,
         typer.Option(
@@ -54,18 +59,48 @@ def evidence_cmd(
         bool,
         typer.Option("--dsb", help="Write a pcapng holding those key lines in a Decryption Secrets Block."),
     ] = False,
+    dissect: Annotated[
+        bool,
+        typer.Option(
+            "--dissect",
+            help="Have Wireshark (tshark) dissect the packets: the packet list, the fields that matter "
+            "(masked) and whether they show what the finding states; the check is stored.",
+        ),
+    ] = False,
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Write exactly the packets behind a finding (its flows, both directions) to a capture file."""
+    """Write exactly the packets behind a finding (its flows, both directions) to a capture file;
+    with --dissect, show them as Wireshark dissects them and check the finding against them."""
+    if not output and not dissect:
+        raise Fail("give -o FILE to write the packets, or --dissect to see them as Wireshark reads them")
     with open_db(db) as store:
         try:
-            res = export(store, finding_id, output, keylog_out, dsb)
-        except EvidenceError as exc:
+            res = export(store, finding_id, output, keylog_out, dsb) if output else None
+            if dissect:
+                confirm_all(store, [finding_id], processes=1)
+                fid = str(find(store, finding_id)["finding_id"])
+                doc = confirmations(store, finding_id=fid)[0]
+        except (EvidenceError, TsharkError) as exc:
             raise Fail(str(exc)) from None
+    if dissect:
+        for k in ("checks", "packets", "tree"):
+            doc[k] = json.loads(str(doc[k]) or "[]")
+        if as_json:
+            print_json({"export": res.as_dict() if res else None, "wireshark": doc})
+            return
+        if res:
+            _print_export(res, output or "")
+        print_dissection(doc)
+        return
+    assert res is not None and output
     if as_json:
         print_json(res.as_dict())
         return
+    _print_export(res, output)
+
+
+def _print_export(res: ExportResult, output: str) -> None:
     shown = escape(safe(output))  # a file name is neither markup nor terminal control
     out.print(
         f"wrote {shown} ({res.format}, {res.packets:,} packets, {fmt_bytes(res.bytes)}) for finding "
@@ -109,6 +144,42 @@ def evidence_cmd(
     if not res.complete:
         short = sum(not f.complete for f in res.flows)
         out.print(f"[bold]warning:[/bold] {short} flow(s) short of their recorded packet count")
+
+
+def print_dissection(doc: dict[str, Any]) -> None:
+    """The packet list, the fields that matter and the checks, as a stored confirmation has them."""
+    cols = ("No.", "Time (UTC)", "Source", "Destination", "Protocol", "Length", "Info")
+    t = table("Packets (tshark)", cols)
+    for p in doc["packets"]:
+        t.add_row(
+            str(p["frame"]), p["time"], safe(p["src"]), safe(p["dst"]), safe(p["protocol"]),
+            str(p["length"]), safe(p["info"]),
+        )  # fmt: skip
+    out.print(t)
+    for entry in doc["tree"]:
+        tree = Tree(f"Frame {entry['frame']}")
+        for node in entry["fields"]:
+            _branch(tree, node)
+        out.print(tree)
+    t = table("Checks", ("Claim", "Wireshark field", "Finding says", "Wireshark reads", "Frame", "OK"))
+    for c in doc["checks"]:
+        t.add_row(
+            c["claim"], c["field"], safe(c["expected"]), safe(c["seen"]) or "-",
+            str(c["frame"] or "-"), "yes" if c["ok"] else "NO",
+        )  # fmt: skip
+    out.print(t)
+    reason = f": {escape(safe(doc['reason']))}" if doc["reason"] else ""
+    keyed = ", with the flows' TLS keys" if doc["keyed"] else ""
+    out.print(f"Wireshark (tshark {doc['tshark_version']}{keyed}): [bold]{doc['outcome']}[/bold]{reason}")
+
+
+def _branch(parent: Tree, node: dict[str, Any]) -> None:
+    label = escape(safe(str(node["name"])))
+    if node["show"]:
+        label += f" = {escape(safe(str(node['show'])))}"
+    here = parent.add(label)
+    for child in node["children"]:
+        _branch(here, child)
 
 
 def _end(ip: str, port: int) -> str:

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from appliance.cli.common import (
     DbOpt,
@@ -14,6 +15,7 @@ from appliance.cli.common import (
     Fail,
     FailOnOpt,
     JsonOpt,
+    err,
     fail_on,
     fmt_ts,
     mac_opt,
@@ -23,8 +25,12 @@ from appliance.cli.common import (
     table,
 )
 from appliance.findings.assess import assess
+from appliance.findings.confirm import OUTCOMES, Outcome, confirm_all
+from appliance.findings.evidence import EvidenceError
+from appliance.findings.tshark_read import TsharkError
 from appliance.store import queries
 from appliance.store.backends import Store
+from appliance.store.queries.findings import confirmations
 from policies.declaration import load_declarations
 from policies.engine import pack_names
 from policies.verdicts import ASCENDING
@@ -46,15 +52,26 @@ def assess_cmd(
     declaration: DeclarationOpt = None,
     pack: PackOpt = None,
     fail_on_severity: FailOnOpt = None,
+    confirm: Annotated[
+        bool,
+        typer.Option(
+            "--confirm",
+            help="Then have Wireshark (tshark) dissect each finding's evidence packets and check what it "
+            "states; one process per finding, as many at once as the machine has cores. Slow.",
+        ),
+    ] = False,
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Judge stored captures against the rule packs and store the findings (replacing earlier ones).
     With --fail-on, exit 3 when a finding is at or above that severity."""
     decls = load_declarations(declaration or [])
+    confirmed: dict[str, str] = {}
     with open_db(db) as store:
         ids = _captures(store, capture)
         results = [assess(store, cid, pack, decls) for cid in ids]
+        if confirm:
+            confirmed = confirm_findings(store, [f["finding_id"] for f in queries.findings(store, ids)])
     doc: list[dict[str, Any]] = [
         {
             "capture_id": a.capture_id,
@@ -64,12 +81,18 @@ def assess_cmd(
         }
         for a in results
     ]
+    if confirm:
+        for d in doc:
+            d["confirmations"] = {o: sum(v == o for v in confirmed.values()) for o in OUTCOMES}
     if as_json:
         print_json(doc)
     else:
         for d in doc:
             counts = ", ".join(f"{n} {s}" for s, n in d["findings"].items() if n) or "no findings"
             out.print(f"{d['capture_id'][:12]}: {counts} (rules {d['rules_sha256'][:12]})")
+        if confirm:
+            n = {o: sum(v == o for v in confirmed.values()) for o in OUTCOMES}
+            out.print("Wireshark: " + ", ".join(f"{k} {o}" for o, k in n.items()))
     fail_on([f.severity for a in results for f in a.findings], fail_on_severity)
 
 
@@ -87,14 +110,22 @@ def findings_cmd(
     mac = mac_opt(device)
     with open_db(db) as store:
         rows = queries.findings(store, device=mac, severity=severity)
+        checked = {str(c["finding_id"]): c for c in confirmations(store)}
     for r in rows:
         r["figures"] = json.loads(str(r["figures"]) or "{}")
+        c = checked.get(str(r["finding_id"]))
+        r["wireshark"] = (
+            {"outcome": c["outcome"], "reason": c["reason"], "tshark_version": c["tshark_version"]}
+            if c
+            else None
+        )
     if as_json:
         print_json(rows)
     elif not rows:
         out.print("No findings (run `tapaudit assess` after a replay).")
     else:
-        t = table("Findings", ("Severity", "Device", "Rule", "Requirement", "Statement", "First (UTC)", "Id"))
+        heads = ("Severity", "Device", "Rule", "Requirement", "Statement", "First (UTC)", "Wireshark", "Id")
+        t = table("Findings", heads)
         for r in rows:
             t.add_row(
                 str(r["severity"]),
@@ -103,10 +134,39 @@ def findings_cmd(
                 ", ".join(r["requirements"]),
                 str(r["statement"]),
                 fmt_ts(int(r["first_ns"])),
+                _badge(r["wireshark"]),
                 str(r["finding_id"]),
             )
         out.print(t)
     fail_on([str(r["severity"]) for r in rows], fail_on_severity)
+
+
+def _badge(c: dict[str, Any] | None) -> str:
+    """The Wireshark check in a cell: its outcome, and what differs or why it could not be checked."""
+    if not c:
+        return "-"
+    return str(c["outcome"]) + (f": {c['reason']}" if c["reason"] else "")
+
+
+def confirm_findings(store: Store, finding_ids: list[str]) -> dict[str, str]:
+    """Wireshark's check of each finding, with a progress bar on stderr; finding id -> outcome."""
+    outcomes: dict[str, str] = {}
+    bar = Progress(
+        TextColumn("Wireshark check"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+        console=err, transient=True,
+    )  # fmt: skip
+    with bar:
+        task = bar.add_task("", total=len(finding_ids))
+
+        def step(fid: str, res: Outcome) -> None:
+            outcomes[fid] = res.outcome
+            bar.advance(task)
+
+        try:
+            confirm_all(store, finding_ids, step=step)
+        except (TsharkError, EvidenceError) as exc:
+            raise Fail(str(exc)) from None
+    return outcomes
 
 
 def _captures(store: Store, wanted: list[str] | None) -> list[str]:

@@ -112,54 +112,17 @@ def export(
     """
     fnd = _finding(store, finding_id)
     fid, cid = str(fnd["finding_id"]), str(fnd["capture_id"])
-    ids = [int(i) for i in fnd["flow_ids"]]
-    if not ids:
-        raise EvidenceError(f"finding {fid} names no flows: there are no packets to export")
-    caps = queries.capture_files(store, cid)
-    if not caps:
-        raise EvidenceError(f"finding {fid}: its capture {cid[:16]} is no longer stored")
-    cap = caps[0]
-    rows = queries.flows_by_id(store, cid, ids)
-    missing = set(ids) - {int(r["flow_id"]) for r in rows}
-    if missing:
-        raise EvidenceError(f"finding {fid}: flow {min(missing)} is not stored with capture {cid[:16]}")
-    files = [str(f) for f in cap["files"]]
-    hashes = [str(h) for h in cap["file_sha256"]]
-    _check_files(files, fid)
-    if os.path.realpath(path) in {os.path.realpath(f) for f in files}:
+    if os.path.realpath(path) in {os.path.realpath(f) for f in _capture(store, fnd)[0]["files"]}:
         raise EvidenceError(f"{path}: is a file of the capture itself; write the evidence elsewhere")
-    flows = [
-        FlowEvidence(
-            int(r["flow_id"]),
-            int(r["proto"]),
-            str(r["src_ip"]),
-            int(r["src_port"]),
-            str(r["dst_ip"]),
-            int(r["dst_port"]),
-            int(r["vlan"]),
-            int(r["first_ns"]),
-            int(r["last_ns"]),
-            str(r["destination"]),
-            int(r["pkts_up"]) + int(r["pkts_down"]),
-        )
-        for r in rows
-    ]
     lines: list[str] = []
     without_key = 0
     if keylog_out or dsb:  # before anything is written: a refusal leaves no half-handed evidence
         try:
-            lines, without_key = finding_key_lines(store, fid, cid, ids)
+            lines, without_key = finding_key_lines(store, fid, cid, [int(i) for i in fnd["flow_ids"]])
         except KeysError as exc:
             raise EvidenceError(str(exc)) from None
-    try:
-        frames, link_types = _collect(files, hashes, flows)
-    except CaptureChanged as exc:
-        raise EvidenceError(
-            f"{exc.path}: capture file changed since it was replayed (sha256 {exc.got[:16]}, "
-            f"stored {exc.want[:16]}); nothing exported"
-        ) from None
-    if not frames:
-        raise EvidenceError(f"finding {fid}: none of its flows' packets are in the capture's files")
+    sel = select(store, fnd)
+    cap, ids, flows, frames, link_types = sel.capture, sel.flow_ids, sel.flows, sel.frames, sel.link_types
     fmt = "pcapng" if dsb or len(link_types) > 1 or path.lower().endswith(".pcapng") else "pcap"
     secrets = "".join(line + "\n" for line in lines).encode("ascii") if dsb else b""
     digest, nbytes = _write(path, fmt, frames, secrets)
@@ -205,6 +168,82 @@ def export(
         ],
     )
     return res
+
+
+@dataclass
+class Selection:
+    """A finding's evidence packets as the export writes them (``select``)."""
+
+    capture: dict[str, Any]
+    flow_ids: list[int]
+    flows: list[FlowEvidence]
+    frames: list[Frame]
+    link_types: set[int]
+
+    @property
+    def format(self) -> str:
+        return "pcapng" if len(self.link_types) > 1 else "pcap"
+
+
+def find(store: Store, finding_id: str) -> dict[str, Any]:
+    """The current finding ``finding_id`` names (an id or a unique prefix); EvidenceError otherwise."""
+    return _finding(store, finding_id)
+
+
+def _capture(store: Store, fnd: dict[str, Any]) -> tuple[dict[str, Any], list[int]]:
+    fid, cid = str(fnd["finding_id"]), str(fnd["capture_id"])
+    ids = [int(i) for i in fnd["flow_ids"]]
+    if not ids:
+        raise EvidenceError(f"finding {fid} names no flows: there are no packets to export")
+    caps = queries.capture_files(store, cid)
+    if not caps:
+        raise EvidenceError(f"finding {fid}: its capture {cid[:16]} is no longer stored")
+    return caps[0], ids
+
+
+def select(store: Store, fnd: dict[str, Any]) -> Selection:
+    """The packets of a finding's flows read again from its capture's files (checked by sha256):
+    what ``export`` writes and what the Wireshark check dissects. EvidenceError when there are none."""
+    fid, cid = str(fnd["finding_id"]), str(fnd["capture_id"])
+    cap, ids = _capture(store, fnd)
+    rows = queries.flows_by_id(store, cid, ids)
+    missing = set(ids) - {int(r["flow_id"]) for r in rows}
+    if missing:
+        raise EvidenceError(f"finding {fid}: flow {min(missing)} is not stored with capture {cid[:16]}")
+    files = [str(f) for f in cap["files"]]
+    hashes = [str(h) for h in cap["file_sha256"]]
+    _check_files(files, fid)
+    flows = [
+        FlowEvidence(
+            int(r["flow_id"]),
+            int(r["proto"]),
+            str(r["src_ip"]),
+            int(r["src_port"]),
+            str(r["dst_ip"]),
+            int(r["dst_port"]),
+            int(r["vlan"]),
+            int(r["first_ns"]),
+            int(r["last_ns"]),
+            str(r["destination"]),
+            int(r["pkts_up"]) + int(r["pkts_down"]),
+        )
+        for r in rows
+    ]
+    try:
+        frames, link_types = _collect(files, hashes, flows)
+    except CaptureChanged as exc:
+        raise EvidenceError(
+            f"{exc.path}: capture file changed since it was replayed (sha256 {exc.got[:16]}, "
+            f"stored {exc.want[:16]}); nothing exported"
+        ) from None
+    if not frames:
+        raise EvidenceError(f"finding {fid}: none of its flows' packets are in the capture's files")
+    return Selection(cap, ids, flows, frames, link_types)
+
+
+def write(path: str, fmt: str, frames: list[Frame], secrets: bytes = b"") -> tuple[str, int]:
+    """Write frames as ``export`` does (atomically); their sha256 and bytes."""
+    return _write(path, fmt, frames, secrets)
 
 
 def _finding(store: Store, finding_id: str) -> dict[str, Any]:

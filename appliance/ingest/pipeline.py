@@ -22,7 +22,7 @@ from appliance.lab.phases import Phases
 from parsers.capture import Packet
 from parsers.decrypt.keys import KeyLog
 from parsers.events import DnsRecord
-from parsers.flow import Flow
+from parsers.flow import Flow, covering
 from parsers.lan import DEFAULT_LAN, LanPrefixes
 from parsers.meter import FlowMeter
 from policies.catalog import Catalog, load_catalog
@@ -125,6 +125,9 @@ class Pipeline:
         ``final`` or ``flush``)."""
         inv, pending, lan = self.inventory, self.pending, self.lan
         done, records, events = self.meter.take()
+        for rec in records:
+            if rec.ts < rec.flow.first:  # read late, after an active timeout: named by its own record
+                rec.flow = covering(rec.flow, rec.ts)
         if events:
             inv.add_events(events)
         if lan.learn:  # what the flows' sources say of the LAN, before any of them is oriented

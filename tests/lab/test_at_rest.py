@@ -17,14 +17,17 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import shutil
 import urllib.parse
 from pathlib import Path
 
 import pytest
 import yaml
 
+from appliance.findings.confirm import confirm_all
 from appliance.findings.evidence import export
 from appliance.store.backends import open_store
+from appliance.store.queries import findings as current_findings
 from appliance.store.schema import TABLES
 from tests.support.paths import shared_path
 from tests.support.run import assessed_lab, cli, lab_options
@@ -67,8 +70,16 @@ def hits_in(text: str, where: str, found: dict[str, int], table: dict[str, str])
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The assessed lab, every finding checked by Wireshark too (issue 22: the scan covers the
+    ``confirmations`` table, and ``in_exports`` what ``evidence --dissect`` prints)."""
     db = tmp_path_factory.mktemp("at-rest") / "db"
     assessed_lab(str(db))
+    if shutil.which("tshark"):
+        store = open_store(str(db))
+        try:
+            confirm_all(store, [str(f["finding_id"]) for f in current_findings(store)])
+        finally:
+            store.close()
     return db
 
 
@@ -112,6 +123,13 @@ def in_exports(db: Path, macs: list[str], out_dir: Path, table: dict[str, str]) 
             hits_in(json.dumps(res.as_dict(), ensure_ascii=False), "evidence --json", found, table)
     finally:
         store.close()
+    if shutil.which("tshark"):  # one finding per protocol, as Wireshark dissects it (text and JSON)
+        for proto in ("HTTP", "MQTT", "CoAP"):
+            f = next((f for f in findings if f" over {proto} to " in str(f["statement"])), None)
+            for flags in (("--dissect",), ("--dissect", "--json")) if f else ():
+                p = cli("evidence", str(f["finding_id"]), *flags, db=db)
+                assert p.returncode == 0, p.stderr
+                hits_in(p.stdout, f"evidence {' '.join(flags)} {proto}", found, table)
     for mac in macs:
         for fmt in ("md", "json", "html"):
             out = out_dir / f"{mac.replace(':', '')}.{fmt}"

@@ -21,6 +21,7 @@ from scapy.layers.ppp import PPP, PPPoE
 from scapy.packet import Packet, Raw
 
 from parsers.events import AddressSeen, DhcpSeen
+from parsers.flow import covering
 from parsers.lan import DEFAULT_LAN, LanPrefixes
 from parsers.meter import FlowMeter
 from parsers.protocols.dhcp import DhcpMessage
@@ -179,6 +180,28 @@ def test_active_timeout_continues_in_new_records_with_same_initiator() -> None:
     assert all(f.ap == 41000 and f.bp == 1883 for f in m.done)
     assert sum(f.pk_up + f.pk_dn for f in m.done) == len(pkts)
     assert len(run(pkts, active_s=600).done) == 7
+
+
+def test_a_message_read_late_is_named_by_the_record_whose_span_holds_it() -> None:
+    """An MQTT stream caught without its CONNECT (keepalives first) is read at its end; a PUBLISH
+    sent in the first 30-minute record must still be that record's (``covering``), not the last's."""
+    body = b"\x00\x03t/a" + b'{"v":1}'
+    publish = b"\x30" + bytes([len(body)]) + body
+    pkts: list[tuple[float, Packet]] = []
+    up_seq, dn_seq = 1000, 5000
+    for i in range(0, 4000, 60):
+        sent = publish if i == 300 else b"\xc0\x00"
+        up = IP(src=LOCAL, dst=REMOTE) / TCP(sport=41000, dport=1883, flags="PA", seq=up_seq, ack=dn_seq)
+        dn = IP(src=REMOTE, dst=LOCAL) / TCP(sport=1883, dport=41000, flags="PA", seq=dn_seq, ack=up_seq)
+        pkts += [(i, eth(True) / up / Raw(sent)), (i + 0.05, eth(False) / dn / Raw(b"\xd0\x00"))]
+        up_seq, dn_seq = up_seq + len(sent), dn_seq + 2
+    m = run(pkts)
+    pub = [r for r in m.records if getattr(r, "kind", "") == "publish"]
+    assert [r.ts for r in pub] == [300 * NS]
+    assert pub[0].flow is m.done[-1]  # handed out with the last record (read at the end) ...
+    own = covering(pub[0].flow, pub[0].ts)
+    assert own is m.done[0] and own.first <= pub[0].ts <= own.last  # ... named by the first
+    assert covering(m.done[-1], m.done[-1].first) is m.done[-1]
 
 
 def test_ipv4_fragments_reassembled_into_one_packet() -> None:

@@ -302,10 +302,10 @@ def _expected(flows: list[dict[str, Any]]) -> list[tuple[int, int]]:
     def text(addr: bytes) -> str:
         return socket.inet_ntop(socket.AF_INET6 if len(addr) == 16 else socket.AF_INET, addr)
 
-    ends = {
-        (f["proto"], frozenset({(f["src_ip"], f["src_port"]), (f["dst_ip"], f["dst_port"])})): f
-        for f in flows
-    }
+    ends: dict[tuple[int, frozenset[tuple[str, int]]], list[dict[str, Any]]] = {}
+    for f in flows:  # one connection may be several records (cut by the active timeout)
+        key = (f["proto"], frozenset({(f["src_ip"], f["src_port"]), (f["dst_ip"], f["dst_port"])}))
+        ends.setdefault(key, []).append(f)
     out: list[tuple[int, int]] = []
     pieces: dict[tuple[str, str, int], list[tuple[int, int]]] = {}
     ports: dict[tuple[str, str, int], tuple[int, int]] = {}
@@ -326,8 +326,8 @@ def _expected(flows: list[dict[str, Any]]) -> list[tuple[int, int]]:
                 if ip.mf:
                     continue
                 sp, dp = ports.get((src, dst, ip.id), (-1, -1))
-                f = ends.get((ip.p, frozenset({(src, sp), (dst, dp)})))
-                if f and f["first_ns"] <= ns <= f["last_ns"]:
+                recs = ends.get((ip.p, frozenset({(src, sp), (dst, dp)})), [])
+                if any(f["first_ns"] <= ns <= f["last_ns"] for f in recs):
                     out += pieces.pop((src, dst, ip.id))
                 continue
             proto = ip.p if isinstance(ip, dpkt.ip.IP) else ip.nxt
@@ -343,8 +343,8 @@ def _expected(flows: list[dict[str, Any]]) -> list[tuple[int, int]]:
                 sp, dp = l4.type, pairs.get(l4.type, l4.code)
             else:
                 continue
-            f = ends.get((proto, frozenset({(src, sp), (dst, dp)})))
-            if f and f["first_ns"] <= ns <= f["last_ns"]:
+            recs = ends.get((proto, frozenset({(src, sp), (dst, dp)})), [])
+            if any(f["first_ns"] <= ns <= f["last_ns"] for f in recs):
                 out.append((ns, len(buf)))
     return sorted(out)
 
