@@ -9,24 +9,15 @@ finding Wireshark does not confirm stays in the report, counted and listed with 
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from appliance.report.document import Block, Heading, Paragraph, Run, Runs, Table, col, text
+from appliance.store.queries.findings import json_list
 
 CONFIRMED, NOT_CONFIRMED, NOT_CHECKABLE = "confirmed", "not confirmed", "not checkable"  # the contract's
 NOT_CHECKED = "not checked"  # no row: Wireshark was not asked
 OUTCOMES = (CONFIRMED, NOT_CONFIRMED, NOT_CHECKABLE, NOT_CHECKED)
 OUTCOMES_ZH = {CONFIRMED: "已确认", NOT_CONFIRMED: "未确认", NOT_CHECKABLE: "无法核查", NOT_CHECKED: "未核查"}
-
-
-def _json_list(value: Any) -> list[Any]:
-    """A JSON column as a list; [] when empty or not a list (a row of an older or broken writer)."""
-    try:
-        got = json.loads(str(value or "[]"))
-    except ValueError:
-        return []
-    return got if isinstance(got, list) else []
 
 
 def confirmation(row: dict[str, Any] | None) -> dict[str, Any]:
@@ -40,9 +31,9 @@ def confirmation(row: dict[str, Any] | None) -> dict[str, Any]:
         "tshark_version": str(row["tshark_version"]),
         "keyed": bool(int(row["keyed"])),
         "checked_ns": int(row["checked_ns"]),
-        "checks": _json_list(row["checks"]),
-        "packets": _json_list(row["packets"]),
-        "tree": _json_list(row["tree"]),
+        "checks": json_list(row["checks"]),
+        "packets": json_list(row["packets"]),
+        "tree": json_list(row["tree"]),
     }
 
 

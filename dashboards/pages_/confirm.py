@@ -9,11 +9,11 @@ which show text as text, and into Markdown only through ``lit`` (issue 17).
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import streamlit as st
 
+from appliance.store.queries.findings import json_list
 from dashboards.i18n import t
 from dashboards.pages_.common import lit, table
 
@@ -28,15 +28,6 @@ PACKET_COLUMNS = {"frame": "wc_frame", "time": "wc_time", "src": "wc_src", "dst"
                   "protocol": "wc_protocol", "length": "wc_length", "info": "wc_info"}  # fmt: skip
 CHECK_COLUMNS = {"claim": "wc_claim", "field": "wc_field", "expected": "wc_expected", "seen": "wc_seen",
                  "ok": "wc_ok", "frame": "wc_frame"}  # fmt: skip
-
-
-def _list(value: Any) -> list[Any]:
-    """A JSON column as a list; [] when empty or broken (shown as nothing, never a traceback)."""
-    try:
-        got = json.loads(str(value or "[]"))
-    except ValueError:
-        return []
-    return got if isinstance(got, list) else []
 
 
 def tree_view(nodes: list[Any]) -> dict[str, Any]:
@@ -78,7 +69,9 @@ def render(r: dict[str, Any], row: dict[str, Any] | None) -> None:
         keyed = f" · {t('wc_keyed')}" if int(row["keyed"]) else ""
         aside.append(f"tshark {lit(row['tshark_version'])}{keyed}")
     c2.caption(" · ".join(aside))
-    packets, checks, tree = (_list(row[k]) for k in ("packets", "checks", "tree")) if row else ([], [], [])
+    packets, checks, tree = (
+        (json_list(row[k]) for k in ("packets", "checks", "tree")) if row else ([], [], [])
+    )
     if not (packets or checks or tree):
         return
     key = f"wc_{str(r['capture_id'])[:16]}_{r['finding_id']}"

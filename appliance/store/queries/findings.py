@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from appliance.masking import mask
@@ -87,6 +88,16 @@ def evidence_exports(store: Store, finding_id: str | None = None) -> Rows:
         FROM {{db}}.evidence_exports WHERE {where} ORDER BY created_ns DESC""",
         params,
     )
+
+
+def json_list(value: Any) -> list[Any]:
+    """A confirmations JSON column (``checks``, ``packets``, ``tree``) as a list; [] when empty or
+    not a list (a row of an older or broken writer is shown as nothing, never a traceback)."""
+    try:
+        got = json.loads(str(value or "[]"))
+    except ValueError:
+        return []
+    return got if isinstance(got, list) else []
 
 
 CONFIRM_FIELDS = (
