@@ -9,9 +9,12 @@ given, go to tshark's ``tls.keylog_file`` preference as Wireshark takes them (is
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import subprocess
+import warnings
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -78,11 +81,32 @@ def read(path: str, keylog: str | None = None) -> list[Frame]:
 
 
 def _each(path: str, prefs: dict[str, str], **kw: Any) -> Iterator[Any]:
-    cap = pyshark.FileCapture(path, override_prefs=prefs, keep_packets=False, **kw)
+    with _asyncio_kept():
+        cap = pyshark.FileCapture(path, override_prefs=prefs, keep_packets=False, **kw)
+        try:
+            yield from cap
+        finally:
+            cap.close()
+
+
+@contextmanager
+def _asyncio_kept() -> Iterator[None]:
+    """Put back the process's asyncio child watcher once pyshark is done. pyshark (0.6,
+    ``Capture._setup_eventloop``) installs a SafeChildWatcher bound to its own event loop, which it
+    closes: every later asyncio subprocess in the process (a Playwright driver, a dashboard
+    helper) then fails with "get_child_watcher() is not activated"."""
+    if os.name != "posix":
+        yield
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # child watchers: deprecated in 3.12
+        before = asyncio.get_child_watcher()
     try:
-        yield from cap
+        yield
     finally:
-        cap.close()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            asyncio.set_child_watcher(before)
 
 
 def _columns(path: str, keylog: str | None) -> Iterator[tuple[int, str, str]]:
