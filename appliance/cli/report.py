@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -14,7 +15,11 @@ from rich.markup import escape
 from appliance.cli.common import DbOpt, Fail, err, mac_opt, open_db, print_json, safe
 from appliance.format import fmt_bytes
 from appliance.report import FORMATS
-from appliance.report.data import ReportData, ReportError, gather
+
+if TYPE_CHECKING:
+    from appliance.report.data import ReportData
+
+LANGS = ("en", "zh", "both")
 
 
 def report_cmd(
@@ -42,12 +47,35 @@ def report_cmd(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print a JSON summary on stdout: files written, verdicts.")
     ] = False,
+    lang: Annotated[
+        str, typer.Option("--lang", help="Headings and labels in English, Chinese or both: en, zh, both.")
+    ] = "both",
+    lab_file: Annotated[
+        str | None,
+        typer.Option(
+            "--lab",
+            help="The laboratory's settings file (TOML: laboratory, customer, report number scheme, "
+            "items, signatories; appliance/report/lab.example.toml). Default: env TAPAUDIT_LAB, "
+            "else ~/.config/tapaudit/lab.toml if it exists.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
-    """A device's lab report as test evidence: identity, scenario, captures, tools and rules, verdict per
-    requirement, findings with their evidence and clauses, charts, and what could not be assessed."""
-    fmt = fmt.lower()
+    """A device's lab report as test evidence: report number, laboratory, customer and item; identity,
+    scenario, captures, tools and rules, decision rule and overall conformity, verdict per requirement,
+    findings with their evidence and clauses, charts, what could not be assessed, and the signatures."""
+    from appliance.report.data import ReportError, gather
+    from appliance.report.lab import LabSettingsError, load
+
+    fmt, lang = fmt.lower(), lang.lower()
     if fmt not in FORMATS:
         raise Fail(f"--format must be one of {', '.join(FORMATS)}")
+    if lang not in LANGS:
+        raise Fail(f"--lang must be one of {', '.join(LANGS)}")
+    try:
+        lab = load(lab_file)
+    except LabSettingsError as exc:
+        raise Fail(str(exc)) from None
     mac = mac_opt(device)
     assert mac is not None
     to_stdout = output == "-"
@@ -58,15 +86,22 @@ def report_cmd(
     path = None if to_stdout else Path(output or f"report-{mac.replace(':', '')}.{fmt}")
     if path is not None:
         _check_writable(path)
+    start = time.monotonic()
+
+    def progress(step: str) -> None:
+        if fmt == "pdf" and not as_json:
+            err.print(f"[{time.monotonic() - start:4.1f} s] {step}", highlight=False)
+
     try:
         if fmt == "pdf":
             from appliance.report.pdf import check_pdf_support
 
             check_pdf_support()  # before any work: no CJK font or no pango is one line now
+        progress("reading the device's traffic, findings and verdicts from the store")
         with open_db(db) as store:
-            data = gather(store, mac, capture)
-        written = _write(data, fmt, path)
-    except ReportError as exc:
+            data = gather(store, mac, capture, lab=lab)
+        written = _write(data, fmt, path, lang, progress)
+    except (ReportError, LabSettingsError) as exc:
         raise Fail(str(exc)) from None
     if as_json:
         print_json(
@@ -75,6 +110,8 @@ def report_cmd(
                 "format": fmt,
                 "files": [str(p) for p in written],
                 "captures": [c["capture_id"] for c in data.captures],
+                "report_number": data.issue["report_number"],
+                "conformity": data.issue["conformity"]["result"],
                 "findings": len(data.findings),
                 "verdicts": {q["id"]: q["verdict"] for q in data.requirements},
             }
@@ -95,18 +132,21 @@ def _check_writable(path: Path) -> None:
         raise Fail(f"-o {path}: not writable")
 
 
-def _write(data: ReportData, fmt: str, path: Path | None) -> list[Path]:
-    """Render and write the report (and a Markdown report's charts); the files written."""
+def _write(
+    data: ReportData, fmt: str, path: Path | None, lang: str, progress: Callable[[str], None]
+) -> list[Path]:
+    """Render and write the report (and a Markdown report's charts); the files written. A PDF's
+    steps are told to ``progress`` as they start (stderr, with the seconds since the command began)."""
     if fmt == "json":
         text = data.to_json() + "\n"
     elif fmt == "html":
         from appliance.report.render_html import render_html
 
-        text = render_html(data)
+        text = render_html(data, lang)
     elif fmt == "md":
         from appliance.report.render_md import render_md
 
-        text, charts = render_md(data, path.name.removesuffix(".md") if path else None)
+        text, charts = render_md(data, path.name.removesuffix(".md") if path else None, lang)
         if path is not None:
             for name, png in charts.items():
                 (path.parent / name).write_bytes(png)
@@ -116,7 +156,7 @@ def _write(data: ReportData, fmt: str, path: Path | None) -> list[Path]:
         from appliance.report.pdf import render_pdf
 
         assert path is not None
-        path.write_bytes(render_pdf(data))
+        path.write_bytes(render_pdf(data, lang, progress))
         return [path]
     if path is None:
         sys.stdout.write(text)

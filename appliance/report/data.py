@@ -16,8 +16,9 @@ from typing import Any
 
 from appliance import __version__
 from appliance.measures import shapes
-from appliance.report import charts, confirm, identity, judgement, traffic
+from appliance.report import charts, confirm, identity, issue, judgement, traffic
 from appliance.report.charts import Chart
+from appliance.report.lab import LabSettings
 from appliance.store import queries
 from appliance.store.backends import Store
 from appliance.store.queries.findings import confirmations
@@ -50,6 +51,7 @@ class ReportData:
     coverage: dict[str, Any] = field(default_factory=dict)  # encrypted flows decrypted / unread
     confirmations: dict[str, int] = field(default_factory=dict)  # findings per Wireshark outcome
     charts: list[Chart] = field(default_factory=list)
+    issue: dict[str, Any] = field(default_factory=dict)  # number, lab, customer, item, signatories
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2, ensure_ascii=False, default=str)
@@ -114,8 +116,15 @@ def requirements_of(store: Store, mac: str, capture_ids: list[str] | None = None
     return judge(store, caps, dev).requirements
 
 
-def gather(store: Store, mac: str, capture: str | None = None, now: dt.datetime | None = None) -> ReportData:
-    """The report of one device (a normalised MAC) over the captures it is in, or over one capture."""
+def gather(
+    store: Store,
+    mac: str,
+    capture: str | None = None,
+    now: dt.datetime | None = None,
+    lab: LabSettings | None = None,
+) -> ReportData:
+    """The report of one device (a normalised MAC) over the captures it is in, or over one capture,
+    issued by the laboratory of ``lab`` (its settings file, ``appliance.report.lab``)."""
     scope = [resolve_capture(store, capture)] if capture else None
     caps = queries.device_captures(store, mac, scope)
     if not caps:
@@ -131,9 +140,11 @@ def gather(store: Store, mac: str, capture: str | None = None, now: dt.datetime 
     series = queries.observation_series(store, caps, mac)
     examples = queries.observation_examples(store, caps, mac)
     provenance = judgement.provenance(provenance_rows, assessments, j.packs, j.packs_verified)
+    name_flows(store, findings)
+    generated = now or dt.datetime.now(dt.UTC)
     data = ReportData(
         schema=SCHEMA,
-        generated_at=(now or dt.datetime.now(dt.UTC)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        generated_at=generated.strftime("%Y-%m-%dT%H:%M:%SZ"),
         tool_version=__version__,
         device=identity.device_row(dev),
         captures=captures,
@@ -153,6 +164,9 @@ def gather(store: Store, mac: str, capture: str | None = None, now: dt.datetime 
         confirmations=confirm.counts(findings),
         coverage=traffic.coverage(store, caps, mac),
     )
+    data.issue = issue.issue_block(
+        lab or LabSettings(), data.device, captures, provenance["assessments"], requirements, generated
+    )
     gaps: dict[str, list[float]] = defaultdict(list)
     times: dict[str, list[int]] = defaultdict(list)
     for s in series:
@@ -164,3 +178,25 @@ def gather(store: Store, mac: str, capture: str | None = None, now: dt.datetime 
         charts.timeline_chart(dict(times), [p for p in phases if p["start_ns"]]),
     ]
     return data
+
+
+def name_flows(store: Store, findings: list[dict[str, Any]]) -> None:
+    """Each finding's flows as a reader names them (``flows``: first packet's time, device,
+    destination and port, protocol) beside their ids, which only the store knows."""
+    wanted: dict[str, set[int]] = defaultdict(set)
+    for f in findings:
+        wanted[str(f["capture_id"])].update(int(i) for i in f["flow_ids"])
+    known: dict[tuple[str, int], dict[str, Any]] = {}
+    for cap, ids in wanted.items():
+        for r in queries.flows_by_id(store, cap, sorted(ids)):
+            known[(cap, int(r["flow_id"]))] = {
+                "flow_id": int(r["flow_id"]),
+                "first_ns": int(r["first_ns"]),
+                "device": str(r["device_mac"]),
+                "destination": str(r["destination"]),
+                "port": int(r["dst_port"]),
+                "proto": int(r["proto"]),
+            }
+    for f in findings:
+        cap = str(f["capture_id"])
+        f["flows"] = [known[(cap, int(i))] for i in f["flow_ids"] if (cap, int(i)) in known]

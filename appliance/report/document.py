@@ -138,6 +138,8 @@ class ReportView:
     footer: Runs
     generated_at: str
     tool_version: str
+    front: list[Block] = field(default_factory=list)  # the identification table, before section 1
+    lang: str = "both"  # headings and labels: en, zh or both (``--lang``)
 
 
 def figure_text(v: Any) -> str:

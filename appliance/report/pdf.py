@@ -7,6 +7,7 @@ error. Nothing is fetched: the HTML is self-contained and only data: URLs are al
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from appliance.report.data import ReportData, ReportError
@@ -25,8 +26,14 @@ def check_pdf_support() -> None:
         raise ReportError(f"--format pdf: WeasyPrint cannot be loaded ({first})") from None
 
 
-def render_pdf(data: ReportData) -> bytes:
+def render_pdf(data: ReportData, lang: str = "both", progress: Callable[[str], None] | None = None) -> bytes:
+    """The PDF; ``progress`` is told each step as it starts (the CLI shows them on stderr).
+
+    The charts go in as PNG: WeasyPrint spends most of its time on matplotlib's SVG glyph paths
+    (``render_html.chart_src``)."""
+    say = progress or (lambda _step: None)
     check_pdf_support()
+    say("loading WeasyPrint")
     import weasyprint
 
     kwargs: dict[str, Any] = {}
@@ -36,7 +43,11 @@ def render_pdf(data: ReportData) -> bytes:
         kwargs["url_fetcher"] = URLFetcher(allowed_protocols=("data",))
     except (ImportError, TypeError):  # older WeasyPrint: the HTML has no external URL anyway
         pass
-    doc = weasyprint.HTML(string=render_html(data), **kwargs)
+    say("drawing the charts and the HTML")
+    html = render_html(data, lang, chart_format="png")
+    say("laying out the pages")
+    doc = weasyprint.HTML(string=html, **kwargs).render()
+    say(f"writing {len(doc.pages)} pages")
     pdf = doc.write_pdf()
     if not isinstance(pdf, bytes):
         raise ReportError("WeasyPrint returned no PDF")

@@ -92,8 +92,11 @@ def _template() -> jinja2.Template:
     return env.get_template("report.md.j2")
 
 
-def render_md(data: ReportData, chart_stem: str | None = None) -> tuple[str, dict[str, bytes]]:
-    """The Markdown text, and the chart PNGs to write beside it (file name -> bytes)."""
+def render_md(
+    data: ReportData, chart_stem: str | None = None, lang: str = "both"
+) -> tuple[str, dict[str, bytes]]:
+    """The Markdown text (headings and labels in ``lang``: en, zh, both), and the chart PNGs to
+    write beside it (file name -> bytes)."""
     names = chart_file_names(chart_stem, data) if chart_stem else {}
     files = {names[c.id]: charts.render(c, "png", dpi=150) for c in data.charts if c.id in names}
-    return _template().render(v=view.build(data), files=names), files
+    return _template().render(v=view.build(data, lang), files=names), files

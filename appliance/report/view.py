@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from appliance.format import fmt_bytes
-from appliance.report import confirm, view_traffic
+from appliance.report import confirm, view_issue, view_traffic
 from appliance.report.data import ReportData
 from appliance.report.document import (
     BR,
@@ -45,8 +45,8 @@ METHOD = (
 )
 
 
-def build(data: ReportData) -> ReportView:
-    """The report's document, from its gathered data."""
+def build(data: ReportData, lang: str = "both") -> ReportView:
+    """The report's document, from its gathered data; headings and labels in ``lang`` (en, zh, both)."""
     d = data.device
     multi = len(data.captures) > 1
     sections = [
@@ -55,7 +55,7 @@ def build(data: ReportData) -> ReportView:
         Section("scenario", 3, "Test scenario and phases", "测试场景与阶段", phases(data, multi)),
         Section("evidence", 4, "Captures, tools and rules", "采集文件、工具与规则",
                 evidence(data, multi)),
-        Section("findings", 5, "Findings", "检测发现", findings(data, multi)),
+        Section("findings", 5, "Findings", "检测发现", findings(data, multi, lang)),
         Section("data", 6, "Personal data observed", "观察到的个人信息", view_traffic.personal_data(data)),
         Section("destinations", 7, "Destinations", "数据去向", view_traffic.destinations(data)),
         Section("not-assessed", 8, "What could not be assessed", "无法评估的内容",
@@ -63,6 +63,8 @@ def build(data: ReportData) -> ReportView:
         Section("method", 9, "Method", "方法说明", [Paragraph(text(METHOD))]),
         Section("appendix", 10, "Appendix: the evidence packets as Wireshark reads them",
                 "附录：Wireshark 解读的证据数据包", confirm.appendix(data.findings)),
+        Section("approval", 11, "Approval and signatures", "批准与签字",
+                view_issue.approval(data.issue, lang)),
     ]  # fmt: skip
     return ReportView(
         title=TITLE,
@@ -82,6 +84,8 @@ def build(data: ReportData) -> ReportView:
         ],
         generated_at=data.generated_at,
         tool_version=data.tool_version,
+        front=view_issue.front(data.issue, lang),
+        lang=lang,
     )
 
 
@@ -292,7 +296,7 @@ def capture_files(data: ReportData) -> Table:
     return Table(columns, rows)
 
 
-def findings(data: ReportData, multi: bool) -> list[Block]:
+def findings(data: ReportData, multi: bool, lang: str = "both") -> list[Block]:
     if not data.findings:
         done = data.provenance["assessments"]
         return [
@@ -316,7 +320,7 @@ def findings(data: ReportData, multi: bool) -> list[Block]:
     ]  # fmt: skip
     return [
         Table(columns, rows, cls="dense"),
-        *(finding_card(i, f, multi) for i, f in enumerate(data.findings, 1)),
+        *(finding_card(i, f, multi, lang) for i, f in enumerate(data.findings, 1)),
     ]
 
 
@@ -324,17 +328,32 @@ def of_capture(capture_id: str) -> Runs:
     return [Run(" (capture "), *ident(capture_id[:12]), Run(")")]
 
 
-def finding_card(i: int, f: dict[str, Any], multi: bool) -> FindingCard:
+def figure(name: str, value: Any) -> tuple[str, str]:
+    """A finding's figure as the reader takes it: a time in nanoseconds (``*_ns``) as a UTC time."""
+    if name.endswith("_ns") and isinstance(value, int) and value > 0:
+        return name.removesuffix("_ns") + " (UTC)", ts(value)
+    return name, figure_text(value)
+
+
+def statements(f: dict[str, Any], lang: str) -> list[str]:
+    """A finding's statement in the report's language (English where it has no Chinese one)."""
+    zh = [f["statement_zh"]] if f["statement_zh"] else []
+    return zh or [f["statement"]] if lang == "zh" else [f["statement"]] + ([] if lang == "en" else zh)
+
+
+def finding_card(i: int, f: dict[str, Any], multi: bool, lang: str = "both") -> FindingCard:
     """A finding in full: its statement, figures, evidence and the clause its rule implements."""
     n = len(f["flow_ids"])
-    flows = ", ".join(str(x) for x in f["flow_ids"][:40]) + (f" … (+{n - 40})" if n > 40 else "")
+    named = f.get("flows") or []
+    ids = ", ".join(str(x) for x in f["flow_ids"][:40]) + (f" … (+{n - 40})" if n > 40 else "")
+    flows = view_issue.flow_runs(named) if named else ident(ids)
     excerpts: Runs = []
     for e in f["excerpts"]:
         excerpts += [Run(" · "), Run(e, "id")] if excerpts else [Run(e, "id")]
     rows = [
         [text("Evidence"),
          text(f"{f['observations']} observations, from {ts(f['first_ns'])} to {ts(f['last_ns'])} UTC")],
-        [text(f"Flows ({n})"), ident(flows)],
+        [text(f"Flows ({n})"), flows],
         [text("Masked excerpts"), excerpts or text("-")],
         [text("Wireshark's check"), confirm.outcome_runs(f["confirmation"])],
         [text("Finding id"), ident(f["finding_id"]) + (of_capture(f["capture_id"]) if multi else [])],
@@ -353,8 +372,8 @@ def finding_card(i: int, f: dict[str, Any], multi: bool) -> FindingCard:
         rule_id=f["rule_id"],
         title=f["title"],
         title_zh=f["title_zh"],
-        statements=[f["statement"]] + ([f["statement_zh"]] if f["statement_zh"] else []),
-        figures=[(k, figure_text(v)) for k, v in sorted(f["figures"].items()) if k != "subject"],
+        statements=statements(f, lang),
+        figures=[figure(k, v) for k, v in sorted(f["figures"].items()) if k != "subject"],
         table=Table([col("Figure"), col("Value")], rows, cls="kv dense"),
         clause=clause,
     )
