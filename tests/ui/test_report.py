@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -399,3 +400,155 @@ def test_wiresharks_check_in_every_format(tmp_path: Path) -> None:
 def esc_free(md: str) -> str:
     """Markdown text as it reads: backslash escapes dropped."""
     return re.sub(r"\\(.)", r"\1", md)
+
+
+LAB_SETTINGS = ROOT / "appliance" / "report" / "lab.example.toml"
+
+
+def _pdf_text(pdf: Path) -> str:
+    """The PDF's text as pdftotext reads it back, whitespace runs made one space."""
+    out = subprocess.run([_need("pdftotext"), str(pdf), "-"], capture_output=True, text=True, check=True)
+    return " ".join(out.stdout.split())
+
+
+def test_child_watch_pdf_a_lab_can_issue(lab_db: tuple[str, str], tmp_path: Path) -> None:
+    """Issue 18, point 5: the demo child watch's PDF carries everything an accredited lab's report
+    does; each element is checked against a source of its own (the settings file, the bench file,
+    the capture's and the packs' bytes, the requirements), and the first and the signature pages
+    are drawn to PNG for a person to look at."""
+    import tomllib
+
+    import yaml
+
+    _need_pdf()
+    settings = tomllib.loads(LAB_SETTINGS.read_text(encoding="utf-8"))
+    bench = yaml.safe_load((LAB / "lab.bench.yaml").read_text(encoding="utf-8"))["devices"][CHILD_WATCH]
+    pdf = tmp_path / "child-watch.pdf"
+    p = cli("report", "--device", CHILD_WATCH, "--format", "pdf", "-o", str(pdf), "--lab", str(LAB_SETTINGS),
+            db=Path(lab_db[0]))  # fmt: skip
+    assert p.returncode == 0, p.stderr
+    steps = [line for line in p.stderr.splitlines() if re.match(r"\[\s*[\d.]+ s\] ", line)]
+    assert len(steps) >= 4 and any("laying out the pages" in s for s in steps), p.stderr
+    txt = _pdf_text(pdf)
+    flat = re.sub(r"\s", "", txt)
+    info = subprocess.run([_need("pdfinfo"), str(pdf)], capture_output=True, text=True, check=True).stdout
+    pages = int(re.search(r"Pages:\s+(\d+)", info).group(1))  # type: ignore[union-attr]
+    assert f"Page 1 of {pages}" in txt and f"Page {pages} of {pages}" in txt
+    # report number (the example's scheme TA-{date}-{device}), laboratory and customer
+    assert re.search(r"Report number .{0,12}TA-20\d{6}-80414e7c2231", txt)
+    for part in ("laboratory", "customer"):
+        for key in ("name", "address"):
+            assert settings[part][key] in txt, (part, key)
+    assert settings["laboratory"]["accreditation"] in txt
+    # the item tested, as the bench file names it, its serial and IMEI masked only
+    for key in ("name", "model", "firmware"):
+        assert str(bench[key]) in txt, key
+    serial, imei = settings["items"][0]["serial"], settings["items"][0]["imei"]
+    assert serial not in flat and imei not in flat and bench["persona"]["imei"] not in flat
+    assert re.search(rf"serial {serial[:3]}\*+{serial[-3:]}", txt) and re.search(
+        rf"IMEI {imei[:3]}\*+{imei[-3:]}", txt
+    )
+    # test dates: the capture's span starts on the day of the lab's first phase mark
+    first_mark = (LAB / "lab.phases.csv").read_text().splitlines()[1].split(",")[0]
+    assert re.search(rf"Test dates .{{0,10}}captured {first_mark[:10]} \d\d:\d\d", txt)
+    # set-up and method: capture point, phases, the capture's and every pack's sha256, tool version
+    assert settings["setup"]["capture_point"] in txt
+    assert all(ph in txt for ph in PHASES) and "Method" in txt
+    assert hashlib.sha256((LAB / "lab.pcapng").read_bytes()).hexdigest() in flat
+    for name in pack_names():
+        pack_file = ROOT / "policies" / "packs" / f"{name}.yaml"
+        assert hashlib.sha256(pack_file.read_bytes()).hexdigest() in flat, name
+    assert f"tapaudit (this report) {__version__}" in txt
+    # the decision rule, and the overall statement the verdicts give under it
+    assert "Decision rule" in txt and "ILAC-G8" in txt
+    doc = json.loads(cli("report", "--device", CHILD_WATCH, "--format", "json", "-o", "-",
+                         db=Path(lab_db[0])).stdout)  # fmt: skip
+    failed = [q["id"] for q in doc["requirements"] if q["verdict"] == "fail"]
+    assert failed, "the lab's child watch breaks requirements (lab.truth.yaml)"
+    assert f"The item does NOT conform: {len(failed)} requirements failed ({', '.join(failed)})" in txt
+    # results per requirement on one scale
+    layout = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True).stdout
+    rows = {
+        m.group(1): m.group(2)
+        for m in re.finditer(rf"^\s*(TR-\d\d)\s.*?\b({'|'.join(VERDICTS)})\b", layout, re.M)
+    }
+    assert set(rows) == {q.id for q in REQUIREMENTS}
+    assert rows == {q["id"]: q["verdict"] for q in doc["requirements"]}
+    # findings with their evidence: every finding id, its flows by time, device and destination
+    assert doc["findings"] and all(f["finding_id"] in flat for f in doc["findings"])
+    dests = {f["destination"] for x in doc["findings"] for f in x["flows"]}
+    named = re.findall(rf"20\d\d-\d\d-\d\d \d\d:\d\d:\d\d {CHILD_WATCH} → (\S+):\d+/(?:TCP|UDP)", txt)
+    assert named and set(named) <= dests
+    assert not re.search(r"(?<![\d.])\d{19}(?![\d.])", txt), "a 19-digit id or nanosecond time is left"
+    # the signature and approval block: each signatory's role and name, on the last page
+    last = subprocess.run([_need("pdftotext"), "-f", str(pages), "-l", str(pages), str(pdf), "-"],
+                          capture_output=True, text=True, check=True).stdout  # fmt: skip
+    assert "Approval and signatures" in last and "Signature" in last
+    for s in settings["signatories"]:
+        assert re.search(rf"{s['role']}\s+{s['name']}", " ".join(last.split())), s
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    for page, stem in ((1, "issued-child-watch-first"), (pages, "issued-child-watch-signatures")):
+        out = ARTIFACTS / stem
+        at = ["-f", str(page), "-l", str(page)]
+        subprocess.run(
+            [_need("pdftoppm"), "-r", "80", "-png", "-singlefile", *at, str(pdf), str(out)], check=True
+        )
+        assert out.with_suffix(".png").stat().st_size > 10_000
+
+
+@pytest.mark.parametrize(("lang", "shown", "hidden"), [
+    ("en", "Personal-data traffic test report", "个人信息流量测试报告"),
+    ("zh", "个人信息流量测试报告", "Personal-data traffic test report"),
+])  # fmt: skip
+def test_report_language(lab_db: tuple[str, str], lang: str, shown: str, hidden: str) -> None:
+    """--lang en|zh: headings and labels in one language (both is the default, as before)."""
+    p = cli(
+        "report", "--device", CHILD_WATCH, "--format", "md", "-o", "-", "--lang", lang, db=Path(lab_db[0])
+    )
+    assert p.returncode == 0, p.stderr
+    heads = [line for line in p.stdout.splitlines() if line.startswith("#")]
+    assert heads[0] == f"# {shown}" and not any(hidden in h for h in heads)
+    assert ("## 1. 各项要求结论" if lang == "zh" else "## 1. Summary verdict per requirement") in heads
+    bad = cli("report", "--device", CHILD_WATCH, "--lang", "fr", db=Path(lab_db[0]))
+    assert bad.returncode != 0 and bad.stderr.strip().count("\n") == 0 and "--lang" in bad.stderr
+
+
+@pytest.mark.parametrize(("content", "says"), [
+    ("laboratory = [", "not TOML"),
+    ("[customer]\nname = 'x'\n", "laboratory.name is required"),
+    ("[laboratory]\nname = 3\n", "laboratory.name must be text"),
+    ("signatories = 'me'\n[laboratory]\nname = 'L'\n", "[[signatories]] must be an array of tables"),
+    ("[laboratory]\nname = 'L'\n[[signatories]]\nrole = 'Approved by'\n", "needs a role and a name"),
+    ("[laboratory]\nname = 'L'\n[report]\nnumber = '{serial}'\n", "unknown field"),
+    (b"\xff\xfe", "not TOML"),
+])  # fmt: skip
+def test_malformed_lab_settings_are_one_line(
+    lab_db: tuple[str, str], tmp_path: Path, content: str | bytes, says: str
+) -> None:
+    f = tmp_path / "lab.toml"
+    f.write_bytes(content if isinstance(content, bytes) else content.encode())
+    p = cli(
+        "report", "--device", CHILD_WATCH, "--format", "json", "-o", "-", "--lab", str(f), db=Path(lab_db[0])
+    )
+    assert p.returncode == 1 and says in p.stderr and str(f) in p.stderr, p.stderr
+    assert p.stderr.strip().count("\n") == 0 and "Traceback" not in p.stderr and not p.stdout
+
+
+def test_lab_settings_found_by_env_and_absent(lab_db: tuple[str, str], tmp_path: Path) -> None:
+    """TAPAUDIT_LAB names the file when --lab does not; with none, the report says so instead."""
+    env = {**os.environ, "TAPAUDIT_LAB": str(LAB_SETTINGS), "HOME": str(tmp_path)}
+    cmd = [sys.executable, "-m", "appliance.cli", "report", "--device", CHILD_WATCH, "--format", "json",
+           "-o", "-", "--db", lab_db[0]]  # fmt: skip
+    with_env = json.loads(subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True).stdout)
+    assert with_env["issue"]["laboratory"]["accreditation"] == "CNAS L0000 (example)"
+    assert [s["role"] for s in with_env["issue"]["signatories"]] == [
+        "Tested by",
+        "Reviewed by",
+        "Approved by",
+    ]
+    del env["TAPAUDIT_LAB"]
+    bare = json.loads(subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True).stdout)
+    assert bare["issue"]["laboratory"]["name"] == "" and bare["issue"]["signatories"] == []
+    assert bare["issue"]["item"]["imei_masked"] == "" and bare["issue"]["report_number"].endswith(
+        "80414e7c2231"
+    )
