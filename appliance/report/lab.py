@@ -57,8 +57,9 @@ DECISION_RULE = (
     "Simple acceptance without a guard band (ILAC-G8:09/2019, 4.2.1): a requirement is 'fail' when "
     "at least one finding names it, 'review' when traffic it covers could not be read or only "
     "information findings name it, 'pass' when its rules ran on the evidence they need and raised "
-    "nothing, and 'not assessed' otherwise. The item conforms when no requirement is 'fail' or "
-    "'review' and none that applies is 'not assessed'."
+    "nothing, and 'not assessed' otherwise. The item does not conform when a requirement is "
+    "'fail'; conformity is not determined while one is 'review'; otherwise it conforms to the "
+    "requirements assessed, those not assessed being named."
 )
 
 

@@ -24,9 +24,14 @@ _CANON = (
     (re.compile(r"(\"ingest_id\": )\d+"), r"\1<ns>"),  # the run's stamp (capture times are the capture's)
     # when the report or the assessment was made (the capture's own times are kept)
     (
-        re.compile(rf"(generated |Assessment |\"(?:ingested_at|generated|assessed_at)\": \"){_TIME}"),
+        re.compile(
+            rf"(generated |Assessment |assessed |\"(?:ingested_at|generated|assessed_at)\": \"){_TIME}"
+        ),
         r"\1<time>",
     ),
+    # the report's date of issue, and its number when the scheme has the date ({date}: YYYYMMDD)
+    (re.compile(r"(Date of issue[^|\n]*\| )\d{4}-\d{2}-\d{2}"), r"\1<date>"),
+    (re.compile(r"\bTA-\d{8}-"), "TA-<date>-"),
     (re.compile(r"(\"(?:tool_version|geoip_version|catalog_version|psl_version)\": )\"[^\"]*\""), r'\1"<v>"'),
     (re.compile(r"(tapaudit )\d+\.\d+\.\d+\b"), r"\1<v>"),
 )
