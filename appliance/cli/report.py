@@ -94,6 +94,7 @@ def report_cmd(
 
     try:
         if fmt == "pdf":
+            progress("loading WeasyPrint and the CJK font")
             from appliance.report.pdf import check_pdf_support
 
             check_pdf_support()  # before any work: no CJK font or no pango is one line now

@@ -33,7 +33,6 @@ def render_pdf(data: ReportData, lang: str = "both", progress: Callable[[str], N
     (``render_html.chart_src``)."""
     say = progress or (lambda _step: None)
     check_pdf_support()
-    say("loading WeasyPrint")
     import weasyprint
 
     kwargs: dict[str, Any] = {}
