@@ -57,7 +57,8 @@ def test_every_finding_with_packets_is_confirmed_by_wireshark(lab: Path) -> None
     assert len(fnds) > 100 and len(with_packets) == len(fnds)  # the lab's findings all name flows
     assert set(checked) == {str(f["finding_id"]) for f in fnds}  # one current check each
     counts = Counter(str(c["outcome"]) for c in checked.values())
-    assert counts == {CONFIRMED: len(with_packets)}, counts
+    odd = {f: (c["outcome"], c["reason"]) for f, c in checked.items() if c["outcome"] != CONFIRMED}
+    assert counts == {CONFIRMED: len(with_packets)}, (counts, odd)
     for c in checked.values():
         if c["outcome"] == NOT_CONFIRMED:
             assert str(c["reason"]).startswith(EXPLAINED), c["reason"]
