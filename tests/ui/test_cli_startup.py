@@ -208,3 +208,43 @@ def test_tables_fit_80_columns(lab_db: Path, command: str) -> None:
     assert "left out to fit" not in wide.stdout
     if max(len(line) for line in wide.stdout.splitlines()) > 80:  # something had to give
         assert "left out to fit 80 columns" in " ".join(p.stdout.split())
+
+
+class _Recorder:
+    """A progress that keeps what the replay told it (the CLI's bar draws the same calls)."""
+
+    def __init__(self) -> None:
+        self.total: int | None = None
+        self.updates: list[tuple[int, int]] = []
+
+    def start(self, label: str, total_bytes: int | None) -> None:
+        self.total = total_bytes
+
+    def update(self, done_bytes: int, packets: int) -> None:
+        self.updates.append((done_bytes, packets))
+
+
+def test_replay_progress_moves_while_it_reads(tmp_path: Path) -> None:
+    """The lab (4.3 MB, 8,150 packets: fewer than a drain's worth) is read in batches of about
+    1 MB (``parsers.capture.BATCH_BYTES``): the bar is told after each, with bytes and packets
+    growing, before the file's end; it used to hear only at the end."""
+    from appliance.ingest.replay import replay
+    from appliance.store.backends import open_store
+    from parsers.capture import BATCH_BYTES
+    from tests.support.run import lab_options
+
+    capture = LAB / "lab.pcapng"
+    size = capture.stat().st_size
+    rec = _Recorder()
+    store = open_store(str(tmp_path / "db"))
+    try:
+        store.ensure_schema()
+        res = replay(store, str(capture), lab_options(), rec)
+    finally:
+        store.close()
+    assert rec.total == size
+    reading = [u for u in rec.updates if u[0] < size]
+    assert len(reading) >= size // BATCH_BYTES - 1 >= 3
+    assert reading == sorted(reading) and len({u[0] for u in reading}) == len(reading)
+    assert all(0 < packets < res.packets for _, packets in reading)
+    assert rec.updates[-1] == (size, res.packets)
