@@ -81,9 +81,10 @@ COMMANDS: dict[str, Entry] = {
     ),
     "report": Entry(
         "report",
-        "A device's lab report as test evidence: identity, scenario, captures, "
-        "tools and rules, verdict per requirement, findings with their evidence and "
-        "clauses, charts, and what could not be assessed.",
+        "A device's lab report as test evidence: report number, laboratory, customer and item; "
+        "identity, scenario, captures, tools and rules, decision rule and overall conformity, verdict "
+        "per requirement, findings with their evidence and clauses, charts, what could not be "
+        "assessed, and the signatures.",
     ),
     "dashboard": Entry(
         "dashboard", "Serve the dashboard (Streamlit) on the stored captures; Ctrl-C stops it."
