@@ -109,6 +109,9 @@ class ReadStats:
     last_ns: int = 0
     skipped_blocks: int = 0
     read_bytes: int = 0  # file (or decompressed) bytes read so far, for progress
+    # of those, bytes read ahead (up to CHUNK) but not yet handed out in a batch, set at each batch:
+    # progress is read_bytes - unparsed, which moves batch by batch, not chunk by chunk (issue 18)
+    unparsed: int = 0
     # pcapng Decryption Secrets Blocks read so far, (secrets type, data), for the caller to drain
     # (``PcapSource`` hands them to its ``KeyLog``); a cut or malformed DSB is counted and skipped
     secrets: list[SecretsBlock] = field(default_factory=list)
@@ -310,6 +313,7 @@ def _pcap_batches(ch: _Chunks, st: ReadStats) -> Iterator[list[Packet]]:
                 if not first:
                     first = batch[0][0]
                 last = batch[-1][0]
+                st.unparsed = size - pos
                 yield batch
                 batch = []
             if size - pos >= hlen:
@@ -522,6 +526,7 @@ def _pcapng_batches(ch: _Chunks, st: ReadStats) -> Iterator[list[Packet]]:
                 if batch:
                     npk += len(batch)
                     first, last = _span(batch, first, last)
+                    st.unparsed = size - pos
                     yield batch
                     batch = []
                     sec.new_batch()
@@ -534,6 +539,7 @@ def _pcapng_batches(ch: _Chunks, st: ReadStats) -> Iterator[list[Packet]]:
         if batch:
             npk += len(batch)
             first, last = _span(batch, first, last)
+            st.unparsed = len(ch.buf) - ch.pos
             yield batch
     finally:
         st.account(npk, nbytes + sec.nbytes, first, last)

@@ -17,10 +17,10 @@ from typing import Any
 from policies.checks import CHECKS
 from policies.declaration import Declaration
 from policies.model import ALL, Facts, Finding, Pack, Rule
+from policies.pack_files import PACKS_DIR, pack_names
 from policies.verdicts import ASCENDING, SEVERITIES
 from policies.yamlfile import parse_yaml
 
-PACKS_DIR = Path(__file__).with_name("packs")
 RULE_KEYS = frozenset(
     ("id", "title", "title_zh", "requirements", "clauses", "categories", "phases", "check", "params",
      "severity", "explain", "explain_zh")
@@ -29,10 +29,6 @@ RULE_KEYS = frozenset(
 
 class PackError(Exception):
     """A pack that cannot be used: one line for the user."""
-
-
-def pack_names() -> list[str]:
-    return sorted(p.stem for p in PACKS_DIR.glob("*.yaml"))
 
 
 def load_pack(name_or_path: str) -> Pack:

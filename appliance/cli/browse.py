@@ -10,7 +10,6 @@ from typing import Annotated, Any
 import typer
 
 from appliance.cli.common import (
-    DataTable,
     DbOpt,
     DeviceOpt,
     Fail,
@@ -24,6 +23,7 @@ from appliance.cli.common import (
     print_json,
     table,
 )
+from appliance.cli.tables import DataTable
 from appliance.store import queries
 from appliance.store.backends import DATABASE
 from appliance.store.schema import ddl_statements

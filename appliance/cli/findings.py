@@ -4,36 +4,31 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from appliance.cli.common import (
+    EXIT_FINDINGS,
     DbOpt,
     DeviceOpt,
     Fail,
-    FailOnOpt,
     JsonOpt,
     err,
-    fail_on,
     fmt_ts,
     mac_opt,
+    note,
     open_db,
     out,
     print_json,
     table,
 )
-from appliance.findings.assess import assess
-from appliance.findings.confirm import OUTCOMES, Outcome, confirm_all
-from appliance.findings.evidence import EvidenceError
-from appliance.findings.tshark_read import TsharkError
-from appliance.store import queries
-from appliance.store.backends import Store
-from appliance.store.queries.findings import confirmations
-from policies.declaration import load_declarations
-from policies.engine import pack_names
-from policies.verdicts import ASCENDING
+from policies.pack_files import pack_names
+from policies.verdicts import ASCENDING, SEVERITIES, at_least
+
+if TYPE_CHECKING:  # imported where used: the store, the engine's run and Wireshark's check (issue 18)
+    from appliance.findings.confirm import Outcome
+    from appliance.store.backends import Store
 
 DeclarationOpt = Annotated[
     list[str] | None,
@@ -42,6 +37,36 @@ DeclarationOpt = Annotated[
 PackOpt = Annotated[
     list[str] | None,
     typer.Option("--pack", help=f"Rule pack to run (repeatable; default all: {', '.join(pack_names())})."),
+]
+
+
+def fail_on(severities: list[str], floor: str | None) -> None:
+    """``--fail-on SEVERITY``: exit with EXIT_FINDINGS (after the output) when a finding is at or
+    above ``floor`` (``policies.verdicts``), so a product team's CI can stop on it."""
+    if floor is None:
+        return
+    n = sum(at_least(s, floor) for s in severities)
+    if n:
+        note(f"{n:,} finding{'s' if n != 1 else ''} at or above {floor} (--fail-on {floor})")
+        raise typer.Exit(EXIT_FINDINGS)
+
+
+def _severity(value: str | None) -> str | None:
+    """``--fail-on`` names one of the severities (a usage error otherwise, exit 2)."""
+    if value is not None and value not in SEVERITIES:
+        raise typer.BadParameter(f"{value!r} is not one of {', '.join(SEVERITIES)}")
+    return value
+
+
+FailOnOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--fail-on",
+        callback=_severity,
+        help=f"Exit with code {EXIT_FINDINGS} when a finding is at or above this severity "
+        f"({', '.join(SEVERITIES)}): for a product's CI.",
+        show_default=False,
+    ),
 ]
 
 
@@ -65,6 +90,11 @@ def assess_cmd(
 ) -> None:
     """Judge stored captures against the rule packs and store the findings (replacing earlier ones).
     With --fail-on, exit 3 when a finding is at or above that severity."""
+    from appliance.findings.assess import assess
+    from appliance.findings.confirm import OUTCOMES
+    from appliance.store import queries
+    from policies.declaration import load_declarations
+
     decls = load_declarations(declaration or [])
     confirmed: dict[str, str] = {}
     with open_db(db) as store:
@@ -105,6 +135,9 @@ def findings_cmd(
 ) -> None:
     """The current findings, most severe first: rule, statement with figures, evidence.
     With --fail-on, exit 3 when one of those listed is at or above that severity."""
+    from appliance.store import queries
+    from appliance.store.queries.findings import confirmations
+
     if severity and severity not in ASCENDING:
         raise Fail(f"--severity must be one of {', '.join(ASCENDING)}")
     mac = mac_opt(device)
@@ -150,6 +183,12 @@ def _badge(c: dict[str, Any] | None) -> str:
 
 def confirm_findings(store: Store, finding_ids: list[str]) -> dict[str, str]:
     """Wireshark's check of each finding, with a progress bar on stderr; finding id -> outcome."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from appliance.findings.confirm import confirm_all
+    from appliance.findings.evidence import EvidenceError
+    from appliance.findings.tshark_read import TsharkError
+
     outcomes: dict[str, str] = {}
     bar = Progress(
         TextColumn("Wireshark check"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
@@ -170,6 +209,8 @@ def confirm_findings(store: Store, finding_ids: list[str]) -> dict[str, str]:
 
 
 def _captures(store: Store, wanted: list[str] | None) -> list[str]:
+    from appliance.store import queries
+
     have = [str(c["capture_id"]) for c in queries.captures(store)]
     if not wanted:
         if not have:

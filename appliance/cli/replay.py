@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Callable
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -21,15 +21,15 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
-from appliance.cli.browse import device_table
 from appliance.cli.common import DbOpt, Fail, JsonOpt, err, open_db, pipeline_settings, print_json, safe
 from appliance.ingest.keyfiles import load_keys
-from appliance.ingest.replay import ReplayOptions, ReplayResult, replay
 from appliance.lab.phases import load_phases
-from appliance.store import queries
 from parsers.capture import sniff_format
 from parsers.capture_file import DEFAULT_MAX_DECOMPRESSED, DEFAULT_MAX_RATIO, Limits, fmt_size, parse_size
 from parsers.capture_inputs import expand_inputs
+
+if TYPE_CHECKING:  # the pipeline and the store are imported once the inputs are checked (issue 18)
+    from appliance.ingest.replay import ReplayResult
 
 
 class _Bar:
@@ -148,13 +148,17 @@ def replay_cmd(
         raise Fail(f"--max-decompressed: {exc}") from None
     bench_obj, prefixes, codes = pipeline_settings(bench, lan, home)
     phases_obj = load_phases(phases) if phases else None
-    opts = ReplayOptions(idle_s=idle_timeout, active_s=active_timeout, lan_prefixes=prefixes, bench=bench_obj,
-                         home=codes, raw_evidence=raw_evidence, phases=phases_obj, force=force,
-                         keylogs=list(keylog or []), limits=limits)  # fmt: skip
-    load_keys(opts.keylogs)  # an unreadable key log fails now, before any capture is stored
+    load_keys(list(keylog or []))  # an unreadable key log fails now, before any capture is stored
     for path in paths:  # a typo in the last PATH should fail now, not after an hour of replay
         for f in expand_inputs(path):
             sniff_format(f)
+    from appliance.cli.browse import device_table
+    from appliance.ingest.replay import ReplayOptions, replay
+    from appliance.store import queries
+
+    opts = ReplayOptions(idle_s=idle_timeout, active_s=active_timeout, lan_prefixes=prefixes, bench=bench_obj,
+                         home=codes, raw_evidence=raw_evidence, phases=phases_obj, force=force,
+                         keylogs=list(keylog or []), limits=limits)  # fmt: skip
     show_bar = not quiet and not as_json and err.is_terminal
     results: list[ReplayResult] = []
     with open_db(db) as store:

@@ -123,7 +123,9 @@ def replay(store: Store, path: str, opts: ReplayOptions, progress: Progress | No
 
 
 def _feed(src: PcapSource, pipe: Pipeline, progress: Progress | None) -> None:
-    """The capture's packets through the pipeline, draining every DRAIN_EVERY packets."""
+    """The capture's packets through the pipeline, draining every DRAIN_EVERY packets. The
+    progress is told after every batch (at most ``parsers.capture.BATCH_BYTES``, 1 MB, of the
+    file), so the bar moves while the file is read, not only at each drain (issue 18)."""
     feed_many = pipe.feed_many
     st = src.stats
     n = since = 0
@@ -134,8 +136,8 @@ def _feed(src: PcapSource, pipe: Pipeline, progress: Progress | None) -> None:
         if since >= DRAIN_EVERY:
             since = 0
             pipe.drain()
-            if progress is not None:
-                progress.update(st.read_bytes, n)
+        if progress is not None:
+            progress.update(st.read_bytes - st.unparsed, n)
     pipe.finish()
 
 

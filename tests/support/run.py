@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,11 +12,14 @@ from tests.support.paths import LAB, ROOT
 
 
 def cli(*args: str, db: Path | None = None) -> subprocess.CompletedProcess[str]:
-    """Run ``tapaudit`` as a user does, in a process of its own."""
+    """Run ``tapaudit`` as a user does, in a process of its own. Its environment is the test's
+    ``os.environ``: pytest's readline exports COLUMNS=80 and LINES to child processes behind
+    ``os.environ``'s back, which would narrow the tables (they follow COLUMNS) as no user asked."""
     cmd = [sys.executable, "-m", "appliance.cli", *args]
     if db is not None:
         cmd += ["--db", str(db)]
-    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
+    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
+                          env=dict(os.environ))  # fmt: skip
 
 
 def lab_options(raw: bool = False, phases: bool | Path = True) -> Any:
