@@ -124,7 +124,7 @@ def check(job: Job) -> Outcome:
     if job.reason:
         return Outcome(NOT_CHECKABLE, job.reason)
     try:
-        frames = read(job.pcap, job.keylog or None)
+        frames = _read(job)
     except TsharkError as exc:
         return Outcome(NOT_CHECKABLE, str(exc))
     checks, found = [], {}
@@ -153,6 +153,19 @@ def check(job: Job) -> Outcome:
     )
     more = f" (and {len(bad) - 3} more)" if len(bad) > 3 else ""
     return Outcome(NOT_CONFIRMED, said + more, checks, packets, tree)
+
+
+def _read(job: Job, attempts: int = 2) -> list[Frame]:
+    """tshark's reading of the evidence, tried again once when it fails: the file is ours and was just
+    written, so a failure is the machine's (a worker starved of memory or processes on a loaded
+    lab box), not the packets'; a second failure is reported as the finding's reason."""
+    for attempt in range(attempts):
+        try:
+            return read(job.pcap, job.keylog or None)
+        except TsharkError:
+            if attempt == attempts - 1:
+                raise
+    return []
 
 
 def _check_claim(c: Claim, frames: list[Frame], key: bytes) -> tuple[dict[str, Any], str]:
