@@ -51,11 +51,15 @@ def evidence_pcap(store: Store, finding_id: str) -> Download:
 
 def report_html(store: Store, mac: str, capture_id: str | None = None) -> Download:
     """A device's lab report (of one capture, or of every capture it is in) as one HTML file.
-    Values are masked (the report masks even a capture stored with raw evidence)."""
+    Values are masked (the report masks even a capture stored with raw evidence). The lab settings
+    file is read as ``tapaudit report`` reads it without ``--lab`` (env TAPAUDIT_LAB, else
+    ~/.config/tapaudit/lab.toml; ``appliance.report.lab``): its laboratory, customer, report
+    number, signatories and time zone; a malformed one is the download's one-line error."""
+    from appliance.report.lab import LabSettingsError, load
     from appliance.report.render_html import render_html
 
     try:
-        html = render_html(gather(store, mac, capture_id))
-    except ReportError as exc:
+        html = render_html(gather(store, mac, capture_id, lab=load(None)))
+    except (ReportError, LabSettingsError) as exc:
         raise DownloadError(_one_line(exc)) from None
     return Download(f"report-{mac.replace(':', '')}.html", html.encode("utf-8"), "text/html")

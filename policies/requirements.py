@@ -26,6 +26,8 @@ class Requirement:
     phases: tuple[str, ...] = ()  # the test phases it is judged in: one must be marked; () any or none
     timeline: str = ""  # what its rules place on the marked phases (the consent...), '' when none
     uploads: bool = False  # encrypted uploads in ``phases`` could breach it: unexplained ones need review
+    declaration_zh: str = ""  # ``declaration`` and ``timeline`` in Chinese, for the report's --lang zh
+    timeline_zh: str = ""
 
     @property
     def uploads_in(self) -> tuple[str, ...]:
@@ -36,7 +38,8 @@ class Requirement:
 REQUIREMENTS: tuple[Requirement, ...] = (
     Requirement("TR-01", "No personal data before the rules are shown and consent is given",
                 "未展示规则并取得同意前不收集个人信息", declaration="the consent time",
-                timeline="the declared consent, given as a phase"),
+                timeline="the declared consent, given as a phase", declaration_zh="同意时间",
+                timeline_zh="声明的同意时刻，以阶段标记给出"),
     Requirement("TR-02", "Only the personal data necessary for the function in use",
                 "仅收集所用功能必需的个人信息", content=True),
     Requirement("TR-03", "Lowest necessary collection frequency", "以最低必要频率收集", content=True,
@@ -61,12 +64,13 @@ REQUIREMENTS: tuple[Requirement, ...] = (
     Requirement("TR-13", "Third-party recipients are disclosed", "第三方接收方已披露"),
     Requirement("TR-14", "Under-14 data: guardian consent, no default sensor access",
                 "未满十四周岁未成年人信息：监护人同意，默认不开放传感器",
-                timeline="the guardian's consent, given as a phase"),
+                timeline="the guardian's consent, given as a phase",
+                timeline_zh="监护人同意的时刻，以阶段标记给出"),
     Requirement("TR-15", "Withdrawal, switch-off and deletion take effect", "撤回同意、关闭和删除生效",
                 phases=("withdraw", "consent_withdrawn", "delete", "account_deleted"), uploads=True),
     Requirement("TR-16", "Telemetry minimised and disclosed", "遥测数据最小化并已披露", content=True,
-                declaration="the declared telemetry fields"),
+                declaration="the declared telemetry fields", declaration_zh="声明的遥测字段"),
     Requirement("TR-17", "Sensors documented", "传感器已在文档中说明",
-                declaration="the documented sensors"),
+                declaration="the documented sensors", declaration_zh="文档中说明的传感器"),
 )  # fmt: skip
 BY_ID = {r.id: r for r in REQUIREMENTS}

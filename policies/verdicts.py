@@ -114,6 +114,7 @@ class RequirementVerdict:
     findings: int  # how many findings name the requirement
     rules: tuple[str, ...]  # the rules that judge it for this category (else those of its findings)
     severity: str = ""  # the worst severity among its findings, '' when none
+    note_zh: str = ""  # ``note`` in Chinese (the report's --lang zh)
 
     @property
     def verdict_zh(self) -> str:
@@ -139,56 +140,76 @@ def requirement_verdicts(
     for req in requirements:
         mine = [f for f in findings if req.id in f["requirements"]]
         judged_by = sorted({r.id for r in applicable if req.id in r.requirements})
-        verdict, note = requirement_verdict(req, mine, judged_by, measured)
+        verdict, note, note_zh = requirement_verdict(req, mine, judged_by, measured)
         named = judged_by or sorted({str(f["rule_id"]) for f in mine})
         sev = worst(str(f["severity"]) for f in mine) if mine else ""
-        out.append(RequirementVerdict(req, verdict, note, len(mine), tuple(named), sev))
+        out.append(RequirementVerdict(req, verdict, note, len(mine), tuple(named), sev, note_zh))
     return out
 
 
 def requirement_verdict(
     req: Requirement, findings: Sequence[Mapping[str, Any]], rules: Sequence[str], measured: Measured
-) -> tuple[str, str]:
-    """One requirement's verdict and its note, from its findings and the rules that judge it."""
+) -> tuple[str, str, str]:
+    """One requirement's verdict and its note in English and Chinese, from its findings and the
+    rules that judge it."""
     severities = [str(f["severity"]) for f in findings]
     breaches = [s for s in severities if at_least(s, BREACH)]
     if breaches:
-        return FAIL, f"{plural(len(breaches), 'finding')}, the worst {worst(breaches)}"
-    missing = _missing(req, rules, measured)
+        w = worst(breaches)
+        return (FAIL, f"{plural(len(breaches), 'finding')}, the worst {w}",
+                f"{len(breaches)} 项发现，最严重为{label(w, 'zh')}")  # fmt: skip
+    missing, missing_zh = _missing(req, rules, measured)
     if missing:
-        return NOT_ASSESSED, missing
+        return NOT_ASSESSED, missing, missing_zh
     if severities:
-        return REVIEW, f"{plural(len(severities), 'finding')} at info only: a person judges whether it is met"
+        return (
+            REVIEW,
+            f"{plural(len(severities), 'finding')} at info only: a person judges whether it is met",
+            f"{len(severities)} 项发现均为提示级：由人工判断是否满足",
+        )
     explained = {str(i) for f in findings for i in f.get("flow_ids", ())}
     unread = [u for u in measured.uploads if u.phase in req.uploads_in and u.flow_id not in explained]
     if unread:
         kinds = ", ".join(sorted({u.kind for u in unread}))
         phases = ", ".join(p for p in req.uploads_in if any(u.phase == p for u in unread))
-        return REVIEW, (
+        return (
+            REVIEW,
             f"{plural(len(unread), 'encrypted upload')} ({kinds}) in {phases} that no finding explains: "
-            "its rules could not read what they carry"
+            "its rules could not read what they carry",
+            f"{phases} 阶段有 {len(unread)} 次加密上传（{kinds}）未被任何发现解释：其规则无法读取所载内容",
         )
-    note = "its rules raised nothing"
+    note, note_zh = "its rules raised nothing", "其规则未发现问题"
     if req.content and measured.encrypted_flows:
         note += f"; {plural(measured.encrypted_flows, 'encrypted flow')} unread"
-    return PASS, note
+        note_zh += f"；{measured.encrypted_flows} 条加密流未能读取"
+    return PASS, note, note_zh
 
 
-def _missing(req: Requirement, rules: Sequence[str], measured: Measured) -> str:
-    """Why the requirement could not be assessed, '' when everything it needs was there."""
+def _missing(req: Requirement, rules: Sequence[str], measured: Measured) -> tuple[str, str]:
+    """Why the requirement could not be assessed, in English and Chinese; '' when everything it
+    needs was there."""
     if not measured.assessed:
-        return "no assessment stored: run `tapaudit assess`"
+        return "no assessment stored: run `tapaudit assess`", "尚无评估结果：请运行 `tapaudit assess`"
     if not rules:
-        return "no rule for this device category in the packs that ran"
+        return (
+            "no rule for this device category in the packs that ran",
+            "所运行的规则包中没有适用于该设备类别的规则",
+        )
     if req.declaration and not measured.declared:
-        return f"needs the product's declaration ({req.declaration})"
+        return (f"needs the product's declaration ({req.declaration})",
+                f"需要产品声明（{req.declaration_zh or req.declaration}）")  # fmt: skip
     if req.timeline and not measured.marked_phases:
-        return f"needs the test phases marked ({req.timeline}): replay with `--phases`, then assess again"
+        return (
+            f"needs the test phases marked ({req.timeline}): replay with `--phases`, then assess again",
+            f"需要标记测试阶段（{req.timeline_zh or req.timeline}）：用 `--phases` 重放后重新评估",
+        )
     if req.phases and not measured.marked_phases & set(req.phases):
         return (
             f"needs one of these phases marked: {', '.join(req.phases)} "
-            "(the phases file, `replay --phases`), then assess again"
+            "(the phases file, `replay --phases`), then assess again",
+            f"需要标记以下阶段之一：{', '.join(req.phases)}（阶段文件，`replay --phases`），然后重新评估",
         )
     if req.content and measured.readable_flows <= 0:
-        return "no readable traffic: every flow was encrypted or not dissected"
-    return ""
+        return ("no readable traffic: every flow was encrypted or not dissected",
+                "没有可读流量：所有数据流均已加密或未能解析")  # fmt: skip
+    return "", ""

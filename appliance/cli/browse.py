@@ -8,20 +8,27 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
+from rich.text import Text
 
 from appliance.cli.common import (
     DbOpt,
     DeviceOpt,
     Fail,
     JsonOpt,
+    fmt_bool,
     fmt_bytes,
+    fmt_count,
+    fmt_hash,
+    fmt_mac,
     fmt_ts,
     limit_note,
     mac_opt,
     open_db,
     out,
     print_json,
+    safe,
     table,
+    time_col,
 )
 from appliance.cli.tables import DataTable
 from appliance.store import queries
@@ -52,9 +59,11 @@ def device_table(devs: list[dict[str, Any]], tops: list[dict[str, Any]]) -> None
         )
     for d in devs:
         addrs = ", ".join(d["ipv4"] + d["ipv6"][:2]) + (" …" if len(d["ipv6"]) > 2 else "")
-        remotes = "\n".join(
-            f"{top['remote_ip']}:{top['port']} ({fmt_bytes(int(top['bytes']))})"
-            for top in by_mac.get(d["mac"], [])
+        remotes = Text(  # one endpoint a line: a str cell would show the line breaks escaped
+            "\n".join(
+                safe(f"{top['remote_ip']}:{top['port']} ({fmt_bytes(int(top['bytes']))})")
+                for top in by_mac.get(d["mac"], [])
+            )
         )
         cat = d["category"] if d["role"] == "device" else f"{d['category']} (gateway)"
         t.add_row(
@@ -67,7 +76,7 @@ def device_table(devs: list[dict[str, Any]], tops: list[dict[str, Any]]) -> None
             f"{d['flows']:,}",
             fmt_bytes(d["bytes_sent"]),
             fmt_bytes(d["bytes_received"]),
-            remotes or "-",
+            remotes if remotes.plain else "-",
         )
     out.print(t)
 
@@ -109,7 +118,16 @@ def flows_cmd(
         print_json(rows)
         return
     t = DataTable(title=f"Flows{' of ' + mac if mac else ''}", header_style="bold")
-    for col in ("Start (UTC)", "Proto", "Initiator", "Responder", "Pkts ↑/↓", "Bytes ↑/↓", "State", "End"):
+    for col in (
+        time_col("Start"),
+        "Proto",
+        "Initiator",
+        "Responder",
+        "Pkts ↑/↓",
+        "Bytes ↑/↓",
+        "State",
+        "End",
+    ):
         t.add_column(col)
     names = {6: "tcp", 17: "udp", 1: "icmp", 58: "icmp6"}
     for r in rows:
@@ -118,7 +136,7 @@ def flows_cmd(
             names.get(int(r["proto"]), str(r["proto"])),
             f"{r['src_ip']}:{r['src_port']}",
             f"{r['dst_ip']}:{r['dst_port']}",
-            f"{r['pkts_up']}/{r['pkts_down']}",
+            f"{fmt_count(r['pkts_up'])}/{fmt_count(r['pkts_down'])}",
             f"{fmt_bytes(int(r['bytes_up']))}/{fmt_bytes(int(r['bytes_down']))}",
             r["tcp_state"] or "-",
             r["end_reason"],
@@ -165,10 +183,10 @@ def destinations_cmd(
         print_json(rows)
         return
     cols = ("Device", "Destination", "Organisation", "Kind", "Party", "Country", "Encrypted", "Flows")
-    t = table("Destinations", (*cols, "Up", "Down", "First (UTC)", "Last (UTC)"))
+    t = table("Destinations", (*cols, "Up", "Down", time_col("First"), time_col("Last")))
     for r in rows:
         t.add_row(
-            r["mac"],
+            fmt_mac(r["mac"]),
             r["destination"],
             r["organisation"] or (f"AS: {r['as_org']}" if r["as_org"] else "-"),
             r["kind"] or "-",
@@ -247,14 +265,14 @@ def observations_cmd(
     if as_json:
         print_json(rows)
         return
-    cols = ("Time (UTC)", "Device", "Type", "Where", "Value", "Precision", "Conf.", "Destination", "Country",
-            "Phase")  # fmt: skip
+    cols = (time_col("Time"), "Device", "Type", "Where", "Value", "Precision", "Conf.", "Destination",
+            "Country", "Phase")  # fmt: skip
     t = table("Observations", cols)
     for r in rows:
         precision = f"{r['decimals']} dp ({r['metres']:g} m)" if r["decimals"] >= 0 else "-"
         t.add_row(
             fmt_ts(r["ts_ns"]),
-            r["mac"],
+            fmt_mac(r["mac"]),
             r["data_type"],
             f"{r['carrier']} {r['path']}",
             r["value"],
@@ -287,8 +305,8 @@ def captures_cmd(db: DbOpt = None, as_json: JsonOpt = False) -> None:
         "Packets",
         "Flows",
         "Devices",
-        "First (UTC)",
-        "Last (UTC)",
+        time_col("First"),
+        time_col("Last"),
         "Truncated",
         "Key files",
     )
@@ -296,14 +314,14 @@ def captures_cmd(db: DbOpt = None, as_json: JsonOpt = False) -> None:
         t.add_column(col)
     for r in rows:
         t.add_row(
-            r["capture_id"][:16],
+            fmt_hash(r["capture_id"], 16, mark=""),  # a prefix --capture takes; --json has it all
             r["path"],
             f"{int(r['packets']):,}",
             f"{int(r['flows']):,}",
-            str(r["devices"]),
+            fmt_count(r["devices"]),
             fmt_ts(int(r["first_ns"])),
             fmt_ts(int(r["last_ns"])),
-            "yes" if r["truncated"] else "no",
+            fmt_bool(r["truncated"]),
             str(len(r["key_files"])),
         )
     out.print(t)

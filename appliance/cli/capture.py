@@ -152,9 +152,13 @@ def mark_cmd(
     if as_json:
         print(json.dumps(reply))
     else:
-        when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(int(reply["ts_ns"]) / 1e9))
+        from appliance.cli.common import lab_zone
+        from appliance.format import fmt_ts, zone_name
+
+        lab_zone()
+        when = f"{fmt_ts(int(reply['ts_ns']))} {zone_name()}"
         scope = f" for {reply['device']}" if reply.get("device") else ""
-        out.print(f"marked {reply['phase']}{scope} at {when} UTC in capture {str(reply['capture_id'])[:12]}")
+        out.print(f"marked {reply['phase']}{scope} at {when} in capture {str(reply['capture_id'])[:12]}")
 
 
 COMMANDS: dict[str, Callable[..., None]] = {"capture": capture_cmd, "mark": mark_cmd}

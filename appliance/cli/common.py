@@ -12,7 +12,19 @@ import typer
 from rich.console import Console
 
 from appliance.cli.base import DbOpt, Fail, one_line, safe  # noqa: F401  (re-exported)
-from appliance.format import fmt_bytes, fmt_secs, fmt_ts  # noqa: F401  (re-exported for the commands)
+from appliance.format import (  # noqa: F401  (re-exported for the commands)
+    ENV_TZ,
+    fmt_bool,
+    fmt_bytes,
+    fmt_count,
+    fmt_duration,
+    fmt_hash,
+    fmt_mac,
+    fmt_num,
+    fmt_secs,
+    fmt_ts,
+    time_col,
+)
 
 if TYPE_CHECKING:  # the modules below are imported where used: every error exit imports this one
     from rich.table import Table
@@ -52,6 +64,7 @@ def limit_note(shown: int, total: int, offset: int = 0) -> None:
 def open_db(db: str | None) -> Iterator[Store]:
     from appliance.store.backends import open_store
 
+    lab_zone()
     store = open_store(db)
     try:
         store.ensure_schema()
@@ -60,6 +73,25 @@ def open_db(db: str | None) -> Iterator[Store]:
         yield store
     finally:
         store.close()
+
+
+def lab_zone() -> None:
+    """Times are printed in the lab's zone (``appliance.format``): TAPAUDIT_TZ, else the lab settings
+    file's (``appliance.report.lab``, as ``tapaudit report`` finds it), else UTC; either one bad is
+    one line before anything is printed."""
+    from appliance.format import ZoneError, lab_zone_read, zone_name
+
+    try:
+        if not lab_zone_read():
+            from appliance.report.lab import LabSettingsError, load
+
+            try:
+                load(None)
+            except LabSettingsError as exc:
+                raise Fail(str(exc)) from None
+        zone_name()
+    except ZoneError as exc:
+        raise Fail(f"{ENV_TZ}: {exc}") from None
 
 
 def pipeline_settings(

@@ -16,6 +16,7 @@ from appliance.cli.common import (
     Fail,
     JsonOpt,
     fmt_bytes,
+    fmt_count,
     fmt_secs,
     fmt_ts,
     mac_opt,
@@ -24,11 +25,13 @@ from appliance.cli.common import (
     print_json,
     safe,
     table,
+    time_col,
 )
 from appliance.cli.findings import _captures
 from appliance.findings.confirm import confirm_all
 from appliance.findings.evidence import EvidenceError, ExportResult, export, find
 from appliance.findings.tshark_read import TsharkError
+from appliance.format import zone_name
 from appliance.report.diff import DiffError, compare
 from appliance.store.queries.findings import confirmations
 
@@ -115,25 +118,25 @@ def _print_export(res: ExportResult, output: str) -> None:
     t = table(
         "Flows",
         (
-            "Flow",
+            "#",
             "Proto",
             "Initiator",
             "Responder",
             "VLAN",
             "Destination",
-            "First (UTC)",
-            "Last (UTC)",
+            time_col("First"),
+            time_col("Last"),
             "Packets",
             "Frames",
         ),
     )
-    for f in res.flows:
+    for i, f in enumerate(res.flows, 1):  # named by time and destination; --json has the flow ids
         t.add_row(
-            str(f.flow_id),
+            str(i),
             PROTOS.get(f.proto, str(f.proto)),
             _end(f.src_ip, f.src_port),
             _end(f.dst_ip, f.dst_port),
-            str(f.vlan),
+            str(f.vlan or "-"),
             f.destination,
             fmt_ts(f.first_ns),
             fmt_ts(f.last_ns),
@@ -212,7 +215,8 @@ def _print_diff(doc: dict[str, Any]) -> None:
         c = doc[side]
         out.print(
             f"{side.upper()}: {c['capture_id'][:16]} {c['path']} "
-            f"({fmt_ts(int(c['first_ns']))} to {fmt_ts(int(c['last_ns']))}, {int(c['packets']):,} packets)"
+            f"({fmt_ts(int(c['first_ns']))} to {fmt_ts(int(c['last_ns']))} {zone_name()}, "
+            f"{int(c['packets']):,} packets)"
         )
     if doc["device"]:
         out.print(f"device {doc['device']}")
@@ -265,7 +269,7 @@ def _print_diff(doc: dict[str, Any]) -> None:
             r["phase"],
             f"every {fmt_secs(r['a_interval_s'])}",
             f"every {fmt_secs(r['b_interval_s'])}",
-            f"{r['a_reports']}/{r['b_reports']}",
+            f"{fmt_count(r['a_reports'])}/{fmt_count(r['b_reports'])}",
         )
     for r in doc["precision"]:
         a = f"{r['a_decimals']} decimals ({r['a_metres']:g} m)"

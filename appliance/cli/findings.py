@@ -15,6 +15,8 @@ from appliance.cli.common import (
     Fail,
     JsonOpt,
     err,
+    fmt_hash,
+    fmt_mac,
     fmt_ts,
     mac_opt,
     note,
@@ -22,6 +24,7 @@ from appliance.cli.common import (
     out,
     print_json,
     table,
+    time_col,
 )
 from policies.pack_files import pack_names
 from policies.verdicts import ASCENDING, SEVERITIES, at_least
@@ -157,18 +160,27 @@ def findings_cmd(
     elif not rows:
         out.print("No findings (run `tapaudit assess` after a replay).")
     else:
-        heads = ("Severity", "Device", "Rule", "Requirement", "Statement", "First (UTC)", "Wireshark", "Id")
+        heads = (
+            "Severity",
+            "Device",
+            "Rule",
+            "Requirement",
+            "Statement",
+            time_col("First"),
+            "Wireshark",
+            "Id",
+        )
         t = table("Findings", heads)
         for r in rows:
             t.add_row(
                 str(r["severity"]),
-                str(r["device_mac"]),
+                fmt_mac(str(r["device_mac"])),
                 str(r["rule_id"]),
                 ", ".join(r["requirements"]),
                 str(r["statement"]),
                 fmt_ts(int(r["first_ns"])),
                 _badge(r["wireshark"]),
-                str(r["finding_id"]),
+                fmt_hash(str(r["finding_id"]), 16, mark=""),  # a prefix `evidence` takes
             )
         out.print(t)
     fail_on([str(r["severity"]) for r in rows], fail_on_severity)

@@ -14,6 +14,11 @@ from appliance.cli.common import (
     DeviceOpt,
     JsonOpt,
     fmt_bytes,
+    fmt_count,
+    fmt_duration,
+    fmt_hash,
+    fmt_mac,
+    fmt_num,
     fmt_secs,
     fmt_ts,
     mac_opt,
@@ -21,6 +26,7 @@ from appliance.cli.common import (
     out,
     print_json,
     table,
+    time_col,
 )
 from appliance.measures import shapes
 from appliance.store import queries
@@ -65,12 +71,12 @@ def measures_cmd(
     for r in rows:
         precision = f"{r['max_decimals']} dp ({r['best_metres']:g} m)" if r["max_decimals"] >= 0 else "-"
         t.add_row(
-            r["mac"],
+            fmt_mac(r["mac"]),
             r["data_type"],
             r["organisation"] or "-",
             r["phase"],
-            str(r["reports"]),
-            f"{r['reports_per_hour']:g}",
+            fmt_count(r["reports"]),
+            fmt_num(float(r["reports_per_hour"])),
             fmt_secs(r["median_interval_s"]),
             fmt_secs(r["min_interval_s"]),
             fmt_secs(r["longest_run_s"]),
@@ -128,14 +134,14 @@ def periods_cmd(
     for r in rows:
         periodic = r["periodic"]
         t.add_row(
-            r["mac"],
+            fmt_mac(r["mac"]),
             r["destination"] + (f" ({r['organisation']})" if r["organisation"] else ""),
-            r["capture_id"][:12],
+            fmt_hash(r["capture_id"]),
             r["phase"] or "all",
-            str(r["flows"]),
-            str(r["bursts"]),
+            fmt_count(r["flows"]),
+            fmt_count(r["bursts"]),
             fmt_secs(r["period_s"]) if periodic else Text("none", style="dim"),
-            f"{r['jitter_s']:.2f} s" if periodic else "-",
+            fmt_duration(float(r["jitter_s"])) if periodic else "-",
             f"{r['score']:.2f}",
             f"{r['missing']}/{r['extra']}" if periodic else "-",
             fmt_secs(r["longest_run_s"]) if periodic else "-",
@@ -182,10 +188,12 @@ def uploads_cmd(
     if not rows:
         out.print("No upload bursts (none of 16 KiB or more, mostly one way or a call's media).")
         return
-    t = table("Upload bursts", ("Device", "Start", "Destination", "Phase", "Sent", "Probably", "Why"))
+    t = table(
+        "Upload bursts", ("Device", time_col("Start"), "Destination", "Phase", "Sent", "Probably", "Why")
+    )
     for r in rows:
         t.add_row(
-            r["mac"],
+            fmt_mac(r["mac"]),
             fmt_ts(r["start_ns"]),
             r["destination"],
             r["phase"],

@@ -55,7 +55,7 @@ def report_cmd(
         typer.Option(
             "--lab",
             help="The laboratory's settings file (TOML: laboratory, customer, report number scheme, "
-            "items, signatories; appliance/report/lab.example.toml). Default: env TAPAUDIT_LAB, "
+            "items, signatories, time zone; appliance/report/lab.example.toml). Default: env TAPAUDIT_LAB, "
             "else ~/.config/tapaudit/lab.toml if it exists.",
             show_default=False,
         ),

@@ -15,7 +15,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from appliance.format import fmt_bytes
+from appliance.format import fmt_bytes, zone, zone_name
 from appliance.report.fonts import cjk_font
 
 WIDTH_IN = 7.0  # an A4 page's text width at 15 mm margins
@@ -116,7 +116,7 @@ def timeline_chart(times_by_type: dict[str, list[int]], phases: list[dict[str, A
         kind="timeline",
         title="Personal data sent over time, by data type",
         title_zh="按数据类型的个人信息发送时间线",
-        x_label="Time (UTC, " + ("mm-dd hh:mm" if long_run else "hh:mm") + ")",
+        x_label=f"Time ({zone_name()}, " + ("mm-dd hh:mm" if long_run else "hh:mm") + ")",
         y_label="Data type",
         legend_title="Test phase (测试阶段)",
         series=series,
@@ -265,8 +265,8 @@ def _timeline(ax: Any, chart: Chart) -> None:
     pad = max((hi - lo) * 0.01, 10**9)
     ax.set_xlim(num(lo - pad), num(hi + pad))
     fmt = "%m-%d %H:%M" if "mm-dd" in chart.x_label else "%H:%M"
-    ax.xaxis.set_major_locator(dates.AutoDateLocator(tz=dt.UTC, minticks=4, maxticks=9))
-    ax.xaxis.set_major_formatter(dates.DateFormatter(fmt, tz=dt.UTC))
+    ax.xaxis.set_major_locator(dates.AutoDateLocator(tz=zone(), minticks=4, maxticks=9))
+    ax.xaxis.set_major_formatter(dates.DateFormatter(fmt, tz=zone()))  # the lab's clock, as the tables
     ax.grid(axis="x", linewidth=0.3, alpha=0.6)
     if colours:
         handles = [Patch(facecolor=c, alpha=0.7, label=name) for name, c in colours.items()]

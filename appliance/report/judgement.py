@@ -127,6 +127,7 @@ def requirements(
             "findings": v.findings,
             "rules": list(v.rules),
             "note": v.note,
+            "note_zh": v.note_zh,
         }
         for v in requirement_verdicts(findings, rules, str(dev["category"]), measured)
     ]

@@ -11,6 +11,7 @@ tapaudit cannot know these, so the engineer keeps them in a TOML file. It is the
     name = "..."             # required
     address = "..."
     accreditation = "CNAS L0000"
+    timezone = "Asia/Shanghai"  # IANA name: times in the report, CLI and dashboard (TAPAUDIT_TZ wins)
 
     [customer]
     name = "..."
@@ -32,8 +33,10 @@ tapaudit cannot know these, so the engineer keeps them in a TOML file. It is the
     role = "Tested by"
     name = "..."
 
-A file that is not TOML, or whose fields are not of the kinds above, is one ``LabSettingsError``
-line (exit 1 from the command).
+A file that is not TOML, or whose fields are not of the kinds above (a time zone not in the IANA
+database included), is one ``LabSettingsError`` line (exit 1 from the command). Reading a file sets
+its time zone for ``appliance.format`` (``use_zone``): every time the process prints after that is in
+the lab's zone, unless env TAPAUDIT_TZ names another.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from appliance.format import ZoneError, check_zone, use_zone
 from appliance.masking import mask
 
 ENV = "TAPAUDIT_LAB"
@@ -60,6 +64,13 @@ DECISION_RULE = (
     "nothing, and 'not assessed' otherwise. The item does not conform when a requirement is "
     "'fail'; conformity is not determined while one is 'review'; otherwise it conforms to the "
     "requirements assessed, those not assessed being named."
+)
+
+DECISION_RULE_ZH = (
+    "简单接受规则，不设保护带（ILAC-G8:09/2019，4.2.1）：至少有一项发现指向某项要求时，该要求判为“不合格”；"
+    "其所涉流量无法读取，或仅有提示级发现指向它时，判为“待复核”；其规则在所需证据上运行且未发现问题时，"
+    "判为“通过”；否则判为“未评估”。任一要求“不合格”时，样品不符合；仍有要求“待复核”时，不作符合性判定；"
+    "否则样品符合所评估的要求，并列明未评估的要求。"
 )
 
 
@@ -85,6 +96,7 @@ class LabSettings:
     lab_name: str = ""
     lab_address: str = ""
     accreditation: str = ""
+    timezone: str = ""  # IANA name, "" for UTC (appliance.format)
     customer_name: str = ""
     customer_address: str = ""
     capture_point: str = ""
@@ -120,8 +132,10 @@ def find(given: str | None) -> Path | None:
 
 
 def load(given: str | None = None) -> LabSettings:
+    """The settings of ``find(given)`` (empty ones without a file); their time zone is used from now on."""
     path = find(given)
     if path is None:
+        use_zone("")
         return LabSettings()
     try:
         doc = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -129,7 +143,9 @@ def load(given: str | None = None) -> LabSettings:
         raise LabSettingsError(f"lab settings {path}: cannot be read ({exc.strerror or exc})") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise LabSettingsError(f"lab settings {path}: not TOML ({str(exc).splitlines()[0]})") from None
-    return parse(doc, str(path))
+    settings = parse(doc, str(path))
+    use_zone(settings.timezone)
+    return settings
 
 
 def parse(doc: dict[str, Any], source: str) -> LabSettings:
@@ -154,6 +170,11 @@ def parse(doc: dict[str, Any], source: str) -> LabSettings:
     lab, cust, rep, setup = table("laboratory"), table("customer"), table("report"), table("setup")
     if not text(lab, "laboratory", "name"):
         raise LabSettingsError(f"lab settings {source}: laboratory.name is required")
+    timezone = text(lab, "laboratory", "timezone")
+    try:
+        check_zone(timezone) if timezone else None
+    except ZoneError as exc:
+        raise LabSettingsError(f"lab settings {source}: laboratory.timezone: {exc}") from None
     items = {}
     for it in array("items"):
         mac = text(it, "items", "mac").lower()
@@ -171,6 +192,7 @@ def parse(doc: dict[str, Any], source: str) -> LabSettings:
         lab_name=text(lab, "laboratory", "name"),
         lab_address=text(lab, "laboratory", "address"),
         accreditation=text(lab, "laboratory", "accreditation"),
+        timezone=timezone,
         customer_name=text(cust, "customer", "name"),
         customer_address=text(cust, "customer", "address"),
         capture_point=text(setup, "setup", "capture_point"),

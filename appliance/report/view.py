@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from appliance.format import fmt_bytes
+from appliance.format import fmt_bool, fmt_bytes, fmt_duration, time_col, zone_name, zone_note
 from appliance.report import confirm, view_issue, view_traffic
 from appliance.report.data import ReportData
 from appliance.report.document import (
@@ -41,8 +41,26 @@ METHOD = (
     "and what the device sent in readable protocols scanned for personal data. Values are kept as keyed "
     "hashes and masked excerpts. Intervals are the times between messages carrying the same data type to "
     "the same organisation. The rule packs judge those measures per device; their files' hashes identify "
-    "exactly the rules that ran. Times are UTC."
+    "exactly the rules that ran."
 )
+METHOD_ZH = (
+    "采集文件由 tapaudit 重放：数据包组成数据流，数据流按协议解码"
+    "（DNS、TLS、QUIC、HTTP、MQTT、CoAP、RTSP 等），目的地依据组织目录和上述 IP 数据库命名，"
+    "设备以可读协议发送的内容经扫描识别个人信息。各值仅以带密钥的哈希和遮蔽后的摘录保存。"
+    "间隔是指携带同一数据类型发往同一组织的消息之间的时间。规则包按设备评判这些测量结果；"
+    "规则包文件的哈希值确切标识所运行的规则。"
+)
+
+
+def method(data: ReportData, lang: str) -> list[Block]:
+    """The method paragraph in the report's language(s), with the time zone the times are in
+    (the lab's, ``appliance.format``) and its offsets from UTC over the captures."""
+    times = [int(c[k]) for c in data.captures for k in ("first_ns", "last_ns") if c[k]]
+    zone = zone_note(times)
+    en = f"{METHOD} Times are {'UTC' if zone == 'UTC' else 'in the laboratory time zone, ' + zone}."
+    zh = METHOD_ZH + ("时间均为 UTC。" if zone == "UTC" else f"时间均为实验室所在时区（{zone}）。")
+    paras = {"en": [en], "zh": [zh], "both": [en, zh]}[lang if lang in ("en", "zh") else "both"]
+    return [Paragraph(text(p)) for p in paras]
 
 
 def build(data: ReportData, lang: str = "both") -> ReportView:
@@ -50,7 +68,7 @@ def build(data: ReportData, lang: str = "both") -> ReportView:
     d = data.device
     multi = len(data.captures) > 1
     sections = [
-        Section("summary", 1, "Summary verdict per requirement", "各项要求结论", summary(data)),
+        Section("summary", 1, "Summary verdict per requirement", "各项要求结论", summary(data, lang)),
         Section("device", 2, "Device under test", "被测设备", [device_table(d)]),
         Section("scenario", 3, "Test scenario and phases", "测试场景与阶段", phases(data, multi)),
         Section("evidence", 4, "Captures, tools and rules", "采集文件、工具与规则",
@@ -60,7 +78,7 @@ def build(data: ReportData, lang: str = "both") -> ReportView:
         Section("destinations", 7, "Destinations", "数据去向", view_traffic.destinations(data)),
         Section("not-assessed", 8, "What could not be assessed", "无法评估的内容",
                 view_traffic.not_assessed(data)),
-        Section("method", 9, "Method", "方法说明", [Paragraph(text(METHOD))]),
+        Section("method", 9, "Method", "方法说明", method(data, lang)),
         Section("appendix", 10, "Appendix: the evidence packets as Wireshark reads them",
                 "附录：Wireshark 解读的证据数据包", confirm.appendix(data.findings)),
         Section("approval", 11, "Approval and signatures", "批准与签字",
@@ -89,7 +107,7 @@ def build(data: ReportData, lang: str = "both") -> ReportView:
     )
 
 
-def summary(data: ReportData) -> list[Block]:
+def summary(data: ReportData, lang: str = "both") -> list[Block]:
     """The verdict per requirement on its own scale (fail, review, pass, not assessed), and beside
     it the worst severity of its findings: a risk level never stands in for a verdict."""
     sev = [f["severity"] for f in data.findings]
@@ -105,12 +123,12 @@ def summary(data: ReportData) -> list[Block]:
     rows = [
         [
             text(q["id"]),
-            [Run(q["title"]), BR, Run(q["title_zh"], "muted")],
+            bilingual(q["title"], q["title_zh"], lang),
             [Run(q["verdict"], "badge"), nl(" "), Run(label(q["verdict"], "zh"), "muted")],
             [Run(q["severity"], "badge"), nl(" "), Run(label(q["severity"], "zh"), "muted")]
             if q["severity"] else text("-"),
             text(q["findings"]),
-            [Run(q["note"], "prose"), *rules_named(q["rules"])],
+            [*bilingual(q["note"], q.get("note_zh", ""), lang, "prose"), *rules_named(q["rules"])],
         ]
         for q in data.requirements
     ]  # fmt: skip
@@ -124,6 +142,16 @@ def summary(data: ReportData) -> list[Block]:
     ]
     checked = [Paragraph([Run(confirm.count_line(data.findings), "prose")])] if data.findings else []
     return [Paragraph(text(line)), *checked, Table(columns, rows)]
+
+
+def bilingual(en: str, zh: str, lang: str, kind: str = "text") -> Runs:
+    """A requirement's text in the report's language: English, Chinese, or both (Chinese muted
+    under it); English where there is no Chinese."""
+    if lang == "en" or not zh:
+        return [Run(en, kind)]
+    if lang == "zh":
+        return [Run(zh, kind)]
+    return [Run(en, kind), BR, Run(zh, "muted" if kind == "text" else kind)]
 
 
 def rules_named(rules: list[str]) -> Runs:
@@ -164,7 +192,10 @@ def device_table(d: dict[str, Any]) -> Table:
         [text("Addresses"), ident(", ".join(d["ipv4"] + d["ipv6"]))],
         [
             text("Seen"),
-            text(f"{ts(d['first_seen_ns'])} to {ts(d['last_seen_ns'])} UTC, in {d['captures']} capture(s)"),
+            text(
+                f"{ts(d['first_seen_ns'])} to {ts(d['last_seen_ns'])} {zone_name()}, "
+                f"in {d['captures']} capture(s)"
+            ),
         ],
         [
             text("Traffic"),
@@ -188,7 +219,8 @@ def phases(data: ReportData, multi: bool) -> list[Block]:
             )
         )  # fmt: skip
     columns = [
-        col("Phase"), col("Start (UTC)", cls="t"), col("End (UTC)", cls="t"), col("Duration", right=True),
+        col("Phase"), col(time_col("Start"), cls="t"), col(time_col("End"), cls="t"),
+        col("Duration", right=True),
         col("Note"), col("Flows", right=True), col("Sent", right=True), col("PI values", right=True),
         col("Data types sent", cls="dom", width="30%"),
     ]  # fmt: skip
@@ -229,7 +261,8 @@ def evidence(data: ReportData, multi: bool) -> list[Block]:
         declared = ident(a["declaration_sha256"]) if a["declaration_sha256"] else text("none given")
         kv.append(
             [
-                text(f"Assessment {a['assessed_at']} UTC") + (in_capture(a["capture_id"]) if multi else []),
+                text(f"Assessment {a['assessed_at']} {zone_name()}")
+                + (in_capture(a["capture_id"]) if multi else []),
                 [Run("rules sha256 "), *ident(a["rules_sha256"]), BR, Run("declaration sha256 "), *declared],
             ]
         )
@@ -292,7 +325,7 @@ def capture_files(data: ReportData) -> Table:
                   Run(" (sha256 of the files' sha256s)", "muted")]]
             )  # fmt: skip
     columns = [col("File"), col("sha256", cls="id"), col("Packets", right=True), col("Bytes", right=True),
-               col("First / last packet (UTC)"), col("Link types"), col("Truncated")]  # fmt: skip
+               col(time_col("First / last packet")), col("Link types"), col("Truncated")]  # fmt: skip
     return Table(columns, rows)
 
 
@@ -312,10 +345,11 @@ def findings(data: ReportData, multi: bool, lang: str = "both") -> list[Block]:
             )
         ]
     columns = [col("#", right=True), col("Severity"), col("Rule", cls="nw"), col("Req.", cls="nw"),
-               col("Statement"), col("First (UTC)", cls="t")]  # fmt: skip
+               col("Statement"), col(time_col("First"), cls="t")]  # fmt: skip
     rows = [
         [[Run(str(i), "anchor")], [Run(f["severity"], "badge")], text(f["rule_id"]),
-         text(", ".join(f["requirements"])), text(f["statement"]), text(ts(f["first_ns"]))]
+         text(", ".join(f["requirements"])), text(statements(f, "zh" if lang == "zh" else "en")[0]),
+         text(ts(f["first_ns"]))]
         for i, f in enumerate(data.findings, 1)
     ]  # fmt: skip
     return [
@@ -329,9 +363,16 @@ def of_capture(capture_id: str) -> Runs:
 
 
 def figure(name: str, value: Any) -> tuple[str, str]:
-    """A finding's figure as the reader takes it: a time in nanoseconds (``*_ns``) as a UTC time."""
+    """A finding's figure as the reader takes it (``appliance.format``): a time in nanoseconds
+    (``*_ns``) in the lab's zone, seconds (``*_s``) rounded, bytes in kB/MB, a flag as yes/no."""
     if name.endswith("_ns") and isinstance(value, int) and value > 0:
-        return name.removesuffix("_ns") + " (UTC)", ts(value)
+        return time_col(name.removesuffix("_ns")), ts(value)
+    if name.endswith("_s") and isinstance(value, int | float) and not isinstance(value, bool):
+        return name.removesuffix("_s"), fmt_duration(float(value))
+    if "bytes" in name and isinstance(value, int) and not isinstance(value, bool):
+        return name, fmt_bytes(value)
+    if isinstance(value, bool):
+        return name, fmt_bool(value)
     return name, figure_text(value)
 
 
@@ -352,7 +393,8 @@ def finding_card(i: int, f: dict[str, Any], multi: bool, lang: str = "both") -> 
         excerpts += [Run(" · "), Run(e, "id")] if excerpts else [Run(e, "id")]
     rows = [
         [text("Evidence"),
-         text(f"{f['observations']} observations, from {ts(f['first_ns'])} to {ts(f['last_ns'])} UTC")],
+         text(f"{f['observations']} observations, from {ts(f['first_ns'])} to {ts(f['last_ns'])} "
+              f"{zone_name()}")],
         [text(f"Flows ({n})"), flows],
         [text("Masked excerpts"), excerpts or text("-")],
         [text("Wireshark's check"), confirm.outcome_runs(f["confirmation"])],

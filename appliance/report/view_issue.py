@@ -8,10 +8,22 @@ from __future__ import annotations
 
 from typing import Any
 
+from appliance.format import zone_name
 from appliance.report.document import BR, Block, Paragraph, Run, Runs, Table, col, ident, text, ts
 from appliance.report.issue import NOT_CONFIGURED
+from appliance.report.lab import DECISION_RULE, DECISION_RULE_ZH
 
 PROTO = {6: "TCP", 17: "UDP", 1: "ICMP", 58: "ICMPv6"}  # IANA protocol numbers
+
+
+def decision_rule(rule: str, lang: str) -> Runs:
+    """The decision rule in the report's language: tapaudit's own has a Chinese text; a lab's own
+    rule (lab settings ``report.decision_rule``) is shown as the lab wrote it."""
+    if rule != DECISION_RULE or lang == "en":
+        return text(rule)
+    if lang == "zh":
+        return text(DECISION_RULE_ZH)
+    return [Run(rule), BR, Run(DECISION_RULE_ZH, "muted")]
 
 
 def say(lang: str, en: str, zh: str) -> str:
@@ -58,7 +70,7 @@ def front(issue: dict[str, Any], lang: str) -> list[Block]:
         [
             text(say(lang, "Test dates", "检测日期")),
             text(
-                f"captured {dates['capture_from'] or '-'} to {dates['capture_to'] or '-'} UTC; "
+                f"captured {dates['capture_from'] or '-'} to {dates['capture_to'] or '-'} {zone_name()}; "
                 f"assessed {assessed}"
             ),
         ],
@@ -76,7 +88,7 @@ def front(issue: dict[str, Any], lang: str) -> list[Block]:
                 ),
             ],
         ],
-        [text(say(lang, "Decision rule", "判定规则")), text(issue["decision_rule"])],
+        [text(say(lang, "Decision rule", "判定规则")), decision_rule(issue["decision_rule"], lang)],
         [text(say(lang, "Overall conformity", "总体符合性结论")), [Run(statement, "strong")]],
     ]
     return [Table([col("Field"), col("Value")], rows, cls="kv")]

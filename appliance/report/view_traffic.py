@@ -3,7 +3,7 @@ what could not be read or judged (``appliance.report.view`` builds the rest)."""
 
 from __future__ import annotations
 
-from appliance.format import fmt_bytes
+from appliance.format import fmt_bytes, fmt_num, time_col
 from appliance.report.data import ReportData
 from appliance.report.document import (
     BR,
@@ -90,7 +90,7 @@ def measures_table(data: ReportData) -> Table:
             text(m["organisation"] or "-"),
             text(m["phase"]),
             text(m["reports"]),
-            text(f"{m['reports_per_hour']:g}"),
+            text(fmt_num(m["reports_per_hour"])),
             text(secs(m["median_interval_s"])),
             text(secs(m["min_interval_s"])),
             text(secs(m["longest_run_s"])),
@@ -110,7 +110,7 @@ def destinations(data: ReportData) -> list[Block]:
     columns = [
         col("Destination", cls="dom", width="26%"), col("Organisation (kind)"), col("Party"), col("Country"),
         col("Encryption"), col("Flows", right=True), col("Sent / received", right=True),
-        col("First / last (UTC)", cls="t"),
+        col(time_col("First / last"), cls="t"),
     ]  # fmt: skip
     rows = [
         [
@@ -154,8 +154,8 @@ def not_assessed(data: ReportData) -> list[Block]:
         )  # fmt: skip
     if data.uploads:
         columns = [
-            col("Start (UTC)", cls="t"), col("Destination", cls="dom"), col("Phase"), col("Sent", right=True),
-            col("Duration", right=True), col("Probably"), col("Why"),
+            col(time_col("Start"), cls="t"), col("Destination", cls="dom"), col("Phase"),
+            col("Sent", right=True), col("Duration", right=True), col("Probably"), col("Why"),
         ]  # fmt: skip
         rows = [
             [
@@ -209,7 +209,7 @@ def unreadable_table(data: ReportData) -> Table:
     columns = [
         col("Destination", cls="dom", width="26%"), col("Organisation"), col("Party"), col("Country"),
         col("Protection"), col("Flows", right=True), col("Sent / received", right=True),
-        col("Period", right=True), col("First / last (UTC)", cls="t"),
+        col("Period", right=True), col(time_col("First / last"), cls="t"),
     ]  # fmt: skip
     rows = [
         [

@@ -19,7 +19,7 @@ from dashboards import data
 from dashboards import uploads as manage
 from dashboards.i18n import t
 from dashboards.pages_ import live
-from dashboards.pages_.common import lit, table, ts
+from dashboards.pages_.common import lit, show, table, ts
 from parsers.capture import CaptureError
 from policies.declaration import DeclarationError
 
@@ -132,7 +132,8 @@ def render(url: str, caps: data.Caps) -> None:
             "path": os.path.basename(str(c["path"])),
             "start": ts(c["first_ns"]),
             "end": ts(c["last_ns"]),
-            "duration": round((int(c["last_ns"]) - int(c["first_ns"])) / 6e10, 1),
+            "first_ns": int(c["first_ns"]),  # not shown: the zone's UTC offsets in the time columns' help
+            "duration_s": (int(c["last_ns"]) - int(c["first_ns"])) / 1e9,
             "packets": int(c["packets"]),
             "flows": int(c["flows"]),
             "devices": int(c["devices"]),
@@ -141,6 +142,6 @@ def render(url: str, caps: data.Caps) -> None:
         for c in data.captures(url)
         if not caps or c["capture_id"] in caps
     ]
-    cols = {"sha256": "sha256", "path": "path", "start": "start", "end": "end", "duration": "duration",
+    cols = {"sha256": "sha256", "path": "path", "start": "start", "end": "end", "duration_s": "duration",
             "packets": "packets", "flows": "n_flows", "devices": "devices", "status": "status"}  # fmt: skip
-    listing.dataframe(table(rows, cols), hide_index=True, key="captures_table")
+    show(table(rows, cols), "captures_table", where=listing)

@@ -1,5 +1,10 @@
 """What the pages share: time formatting, traffic text made literal, the device picker, the data
-frame helpers."""
+frame helpers.
+
+Every table a page shows goes through ``table`` (and ``show``), which formats its cells as the CLI
+and the report do (``appliance.format``, issue 18 point 3): bytes in kB/MB, periods rounded,
+flags as yes/no (是/否), MACs with their vendor, times in the lab's zone with the UTC offset in the
+column's help, hashes cut short in a narrow column that still holds (and copies) the whole one."""
 
 from __future__ import annotations
 
@@ -9,14 +14,37 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from appliance.format import fmt_ts
+from appliance import format as fmt
 from dashboards import data
-from dashboards.i18n import t
+from dashboards.i18n import lang, t
+
+
+def lab_zone() -> str:
+    """The zone times are shown in: TAPAUDIT_TZ, else the lab settings file's (read once per
+    process, as the CLI does), else UTC. A bad setting shows times in UTC; the report download
+    names the problem in its one-line error."""
+    try:
+        if not fmt.lab_zone_read():
+            from appliance.report.lab import LabSettingsError, load
+
+            try:
+                load(None)
+            except LabSettingsError:
+                fmt.use_zone("")
+        return fmt.zone_name()
+    except fmt.ZoneError:
+        return fmt.UTC
 
 
 def ts(ns: int) -> str:
-    """A time as the CLI and the report print it (``appliance.format``)."""
-    return fmt_ts(int(ns)) if ns else "-"
+    """A time as the CLI and the report print it (``appliance.format``), in the lab's zone."""
+    if not ns:
+        return "-"
+    lab_zone()
+    try:
+        return fmt.fmt_ts(int(ns))
+    except fmt.ZoneError:  # a bad TAPAUDIT_TZ: UTC, said so
+        return fmt.fmt_ts_utc(int(ns))
 
 
 _TICKS = re.compile("`+")
@@ -64,9 +92,88 @@ def pick_device(url: str, caps: data.Caps, key: str) -> dict[str, Any] | None:
     return by_mac[mac]
 
 
+# What a column holds, by its row key (``table``'s columns): formatted as everywhere else.
+BYTES = re.compile(r"(^|_)bytes($|_)|^(sent|received)$")
+FLAGS = frozenset(
+    {"cross_border", "readable", "truncated", "on_bench", "periodic", "encrypted", "keyed", "ok"}
+)
+MACS = frozenset({"mac", "device_mac"})
+HASHES = frozenset({"sha256", "capture_id", "finding_id", "rules_sha256", "declaration_sha256", "value_hash"})
+TIMES = frozenset({"start", "end", "first", "last", "first_seen", "last_seen", "time", "when"})
+
+
+def cell(key: str, value: Any) -> Any:
+    """One value of column ``key`` as a person reads it (``appliance.format``); others as they are."""
+    if value is None:
+        return "-"
+    if key.endswith("_ns") and isinstance(value, int | float):
+        return ts(int(value))
+    if BYTES.search(key) and isinstance(value, int | float):
+        return fmt.fmt_bytes(value)
+    if key.endswith("_s") and isinstance(value, int | float):
+        return fmt.fmt_secs(float(value))
+    if key in FLAGS:
+        return fmt.fmt_bool(value, lang())
+    if key in MACS and isinstance(value, str):
+        return fmt.fmt_mac(value)
+    return value
+
+
+def cells(row: dict[str, Any], columns: dict[str, str], labels: dict[str, str]) -> dict[str, Any]:
+    """A row's cells; a MAC gets its vendor only where no vendor or name column says who it is."""
+    named = bool({"vendor", "name", "device"} & set(columns))
+    return {labels[c]: row.get(c) if c in MACS and named else cell(c, row.get(c)) for c in columns}
+
+
 def table(rows: list[dict[str, Any]], columns: dict[str, str]) -> pd.DataFrame:
-    """Rows as a frame with the chosen columns, renamed to labels (of the current language)."""
-    frame = pd.DataFrame([{t(label): r.get(col) for col, label in columns.items()} for r in rows])
+    """Rows as a frame with the chosen columns, renamed to labels (of the current language), each
+    cell formatted (``cell``); a time column's label names the lab's zone. ``show`` draws it."""
+    labels = {col: _label(col, label) for col, label in columns.items()}
+    frame = pd.DataFrame([cells(r, columns, labels) for r in rows])
     if frame.empty:
-        frame = pd.DataFrame(columns=[t(label) for label in columns.values()])
+        frame = pd.DataFrame(columns=list(labels.values()))
+    frame.attrs["kinds"] = {labels[col]: _kind(col) for col in columns}
+    if "time" in frame.attrs["kinds"].values() and lab_zone() != fmt.UTC:  # the offsets at these times
+        times = {int(v) for r in rows for k, v in r.items() if k.endswith("_ns") and isinstance(v, int) and v}
+        frame.attrs["zone"] = fmt.zone_note(times)
     return frame
+
+
+_UNIT = re.compile(r"\s*[(（](s|秒)[)）]$")
+
+
+def _label(col: str, label: str) -> str:
+    """The column's label; a time's names the lab zone, a period's loses its ``(s)`` (cells say it)."""
+    text = t(label)
+    if _kind(col) == "time":
+        return text.replace("UTC", lab_zone())
+    return _UNIT.sub("", text) if col.endswith("_s") else text
+
+
+def _kind(col: str) -> str:
+    if col in TIMES or col.endswith("_ns"):
+        return "time"
+    if col in HASHES:
+        return "hash"
+    return ""
+
+
+def column_config(frame: pd.DataFrame) -> dict[str, Any]:
+    """Streamlit column settings for ``table``'s frame: a time column's help gives the zone and its
+    UTC offsets (UTC on hover); a hash column is narrow (the hash reads short) and copies whole."""
+    config: dict[str, Any] = {}
+    kinds = frame.attrs.get("kinds", {})
+    for label, kind in kinds.items():
+        if kind == "time" and lab_zone() != fmt.UTC:
+            zone = frame.attrs.get("zone") or fmt.zone_note()
+            config[label] = st.column_config.TextColumn(label, help=t("utc_help").format(zone=zone))
+        elif kind == "hash":
+            config[label] = st.column_config.TextColumn(label, width="small", help=t("hash_help"))
+    return config
+
+
+def show(frame: pd.DataFrame | Any, key: str, where: Any = None) -> None:
+    """``st.dataframe`` of a ``table`` (or its Styler) with ``column_config``, in ``where`` (a
+    container) or the page."""
+    base = frame.data if hasattr(frame, "data") and isinstance(frame.data, pd.DataFrame) else frame
+    (where or st).dataframe(frame, hide_index=True, key=key, column_config=column_config(base))

@@ -8,9 +8,10 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from appliance.format import fmt_bool
 from dashboards import data
-from dashboards.i18n import t
-from dashboards.pages_.common import device_label, table
+from dashboards.i18n import lang, t
+from dashboards.pages_.common import device_label, show, table
 
 
 def render(url: str, caps: data.Caps) -> None:
@@ -42,7 +43,7 @@ def render(url: str, caps: data.Caps) -> None:
     for g in rows:
         g["devices_txt"] = ", ".join(sorted(g["devices"]))
         g["dests_txt"] = ", ".join(sorted(g["dests"]))
-        g["abroad_txt"] = "⚠ yes / 是" if g["abroad"] else "no / 否"
+        g["abroad_txt"] = ("⚠ " if g["abroad"] else "") + fmt_bool(g["abroad"], lang())
     cols = {
         "org": "organisation",
         "country": "country",
@@ -60,7 +61,7 @@ def render(url: str, caps: data.Caps) -> None:
         style = "background-color: #fde0dd" if str(row[abroad_col]).startswith("⚠") else ""
         return [style] * len(row)
 
-    st.dataframe(frame.style.apply(_hl, axis=1), hide_index=True, key="destinations_table")
+    show(frame.style.apply(_hl, axis=1), "destinations_table")
     if rows:
         chart_frame = pd.DataFrame(
             [

@@ -13,7 +13,7 @@ import streamlit as st
 from appliance.report.traffic import KEY_SOURCES
 from dashboards import data
 from dashboards.i18n import lang, level, t
-from dashboards.pages_.common import lit, pick_device, table, ts
+from dashboards.pages_.common import lit, pick_device, show, table, ts
 
 MAX_POINTS = 5000  # per data type on the timeline
 
@@ -39,7 +39,7 @@ def render(url: str, caps: data.Caps) -> None:
     cols = {"destination": "destination", "organisation": "organisation", "party": "party",
             "countries": "country", "cross_border": "cross_border", "securities": "security",
             "flows": "n_flows", "bytes_sent": "bytes_sent", "bytes_received": "received"}  # fmt: skip
-    st.dataframe(table(dests, cols), hide_index=True, key="device_destinations")
+    show(table(dests, cols), "device_destinations")
     _coverage(data.tls_coverage(url, caps, mac))
     _periods(data.periods(url, caps, mac))
     _uploads(data.uploads(url, caps, mac))
@@ -62,7 +62,7 @@ def _requirements(reqs: list[dict[str, Any]]) -> None:
     ]
     cols = {"id": "req_id", "title": "requirement", "verdict": "verdict", "severity": "worst_finding",
             "findings": "n_findings", "note": "basis"}  # fmt: skip
-    st.dataframe(table(rows, cols), hide_index=True, key="device_requirements")
+    show(table(rows, cols), "device_requirements")
 
 
 def _timeline(url: str, series: list[dict[str, Any]], mac: str) -> None:
@@ -157,7 +157,7 @@ def _coverage(rows: list[dict[str, Any]]) -> None:
         {"what": t("coverage_unread"), "flows": enc_f - dec_f, "bytes": enc_b - dec_b},
     ]
     cols = {"what": "coverage_what", "flows": "n_flows", "bytes": "coverage_bytes"}
-    st.dataframe(table(shown, cols), hide_index=True, key="device_coverage")
+    show(table(shown, cols), "device_coverage")
     if list(c["key_sources"]):
         st.caption(f"{t('key_sources')}: {', '.join(KEY_SOURCES.get(k, k) for k in c['key_sources'])}")
 
@@ -170,7 +170,7 @@ def _periods(periods: list[dict[str, Any]]) -> None:
         return
     cols = {"destination": "destination", "organisation": "organisation", "country": "country",
             "period_s": "period", "jitter_s": "jitter", "bursts": "bursts"}  # fmt: skip
-    st.dataframe(table(rows, cols), hide_index=True, key="device_periods")
+    show(table(rows, cols), "device_periods")
     chart = (
         alt.Chart(
             pd.DataFrame([{"dest": p["destination"], "period": p["period_s"]} for p in rows]),
@@ -215,4 +215,4 @@ def _uploads(uploads: list[dict[str, Any]]) -> None:
         u["sure"] = f"{u['confidence']} {float(u['score']):.2f}"
     cols = {"start": "start", "destination": "destination", "kind": "upload_kind",
             "sure": "upload_confidence", "bytes_out": "bytes_out", "reason": "upload_reason"}  # fmt: skip
-    st.dataframe(table(uploads, cols), hide_index=True, key="device_uploads")
+    show(table(uploads, cols), "device_uploads")

@@ -13,7 +13,7 @@ import streamlit as st
 from dashboards import data, downloads
 from dashboards.i18n import lang, level, t
 from dashboards.pages_ import confirm
-from dashboards.pages_.common import device_label, lit, table, ts
+from dashboards.pages_.common import device_label, lit, show, table, ts
 from policies.verdicts import SEVERITIES
 
 
@@ -48,7 +48,7 @@ def render(url: str, caps: data.Caps) -> None:
         r["level"] = level(str(r["severity"]))
     cols = {"level": "severity", "rule_id": "rule", "pack": "pack", "device": "device",
             "text": "statement", "first": "first_seen"}  # fmt: skip
-    st.dataframe(table(shown, cols), hide_index=True, key="findings_table")
+    show(table(shown, cols), "findings_table")
     checked = data.confirmations(url, caps)
     confirm.counts(shown, checked)
     for r in shown[:50]:

@@ -11,7 +11,7 @@ import streamlit as st
 from appliance.store.queries import FlowFilter
 from dashboards import data
 from dashboards.i18n import t
-from dashboards.pages_.common import device_label, table, ts
+from dashboards.pages_.common import device_label, show, table, ts
 
 PROTOS = {1: "ICMP", 6: "TCP", 17: "UDP", 58: "ICMPv6"}
 TRANSPORTS: tuple[int | None, ...] = (None, 6, 17, 1, 58)
@@ -100,12 +100,22 @@ def render(url: str, caps: data.Caps) -> None:
         r["protocol"] = PROTOS.get(int(r["proto"]), str(r["proto"]))
         r["src"] = _endpoint(str(r["src_ip"]), int(r["src_port"]))
         r["dst"] = _endpoint(str(r["dst_ip"]), int(r["dst_port"]))
-    cols = {"start": "start", "protocol": "proto", "app": "app", "destination": "destination",
-            "src": "src", "dst": "dst", "device_mac": "mac", "direction": "direction", "bytes_up": "bytes_up",
-            "bytes_down": "bytes_down", "tcp_state": "status", "flow_id": "flow_id"}  # fmt: skip
+    cols = {
+        "start": "start",
+        "protocol": "proto",
+        "app": "app",
+        "destination": "destination",
+        "src": "src",
+        "dst": "dst",
+        "device_mac": "mac",
+        "direction": "direction",
+        "bytes_up": "bytes_up",
+        "bytes_down": "bytes_down",
+        "tcp_state": "status",
+    }  # fmt: skip  (named by time, device, destination)
     frame = table(rows, cols)
     st.caption(f"{t('page_no')} {page} / {pages}")
-    st.dataframe(frame, hide_index=True, key="flows_table")
+    show(frame, "flows_table")
     st.download_button(
         t("download_csv"),
         frame.to_csv(index=False).encode("utf-8"),

@@ -11,7 +11,7 @@ import streamlit as st
 
 from dashboards import data
 from dashboards.i18n import level, t
-from dashboards.pages_.common import table, under_test
+from dashboards.pages_.common import show, table, under_test
 from policies.verdicts import COLORS, SEVERITIES
 
 
@@ -48,7 +48,7 @@ def render(url: str, caps: data.Caps) -> None:
     cols = {"mac": "mac", "attributed_by": "attributed_by", "name": "name", "category": "category",
             "vendor": "vendor", "findings": "findings", "data_types": "data_types",
             "third_parties": "third_parties", "countries": "countries", "flows": "n_flows"}  # fmt: skip
-    st.dataframe(table(rows, cols), hide_index=True, key="overview_table")
+    show(table(rows, cols), "overview_table")
     counts = Counter(str(f["severity"]) for f in findings)
     labels = [level(s) for s in SEVERITIES]
     frame = pd.DataFrame({"severity": labels, "count": [counts[s] for s in SEVERITIES]})

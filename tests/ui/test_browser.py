@@ -213,7 +213,7 @@ def test_device_page_of_the_child_watch(page: Any) -> None:
     summary = page.get_by_test_id("stMarkdownContainer").filter(has_text=f"{name} · child_watch")
     expect(summary).to_be_visible()
     truth_dests = {o["destination"] for o in TRUTH["observations"] if o["device"] == CHILD_WATCH}
-    grid = _grid(page, "Received (bytes)")  # not "Cross-border": TR-12's title in the requirements table
+    grid = _grid(page, "Received")  # not "Cross-border": TR-12's title in the requirements table
     for dest in sorted(truth_dests)[:5]:  # the grid holds the rows it shows
         expect(grid).to_contain_text(dest)
     _shot(page, "device-child-watch")

@@ -51,7 +51,8 @@ def test_devices_show_the_dhcp_name_as_sent(hostile_db: tuple[Path, dict[str, An
 def test_host_header_shows_as_sent(hostile_db: tuple[Path, dict[str, Any]], command: str) -> None:
     db, truth = hostile_db
     out = _table(db, command)
-    # "[click](//evil.test/x)![i](//evil.test/i.png)"; destinations folds its column at 44 characters
-    shown = truth["host_header"][:44] if command == "destinations" else truth["host_header"]
+    # "[click](//evil.test/x)![i](//evil.test/i.png)"; destinations folds its column (at 34
+    # characters in 220 columns, beside the device with its vendor): its first line is compared
+    shown = truth["host_header"][:30] if command == "destinations" else truth["host_header"]
     assert shown in out
     assert "\x1b]8;" not in out

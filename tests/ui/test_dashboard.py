@@ -28,6 +28,7 @@ from appliance.store.queries import findings as queries_findings
 from appliance.store.queries.findings import confirmations as confirmation_rows
 from policies.verdicts import SEVERITIES
 from tests.support.paths import LAB, ROOT
+from tests.support.readable import byte_count, problems, seconds, text_problems
 from tests.support.run import assessed_lab, cli
 
 pytestmark = pytest.mark.xdist_group("dashboard")  # one worker: the replayed lab is shared
@@ -98,7 +99,33 @@ def test_captures_page(lab_db: tuple[str, str]) -> None:
     assert (row["Packets"], row["Flows"], row["Status"]) == (TRUTH["packets"], TRUTH["flows"], "complete")
     assert row["Devices"] == len(TRUTH["devices"])
     assert row["Start (UTC)"] == "2026-03-02 09:00:03"  # truth first_ts 1772442003.0
-    assert row["Duration (min)"] == round((TRUTH["last_ts"] - TRUTH["first_ts"]) / 60, 1)
+    # 09:00:03 to 11:59:30 (truth first_ts, last_ts): 2 h 59 min 27 s, read to the hour
+    assert (
+        row["Duration"] == "3 h"
+        and abs(seconds(row["Duration"]) - (TRUTH["last_ts"] - TRUTH["first_ts"])) < 60
+    )
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_every_table_reads_as_people_read(lab_db: tuple[str, str], lang: str) -> None:
+    """Issue 18, point 3, on every page in both languages: no table shows a raw byte count over
+    9999, a period with three decimals, a flag as 0/1 or a 19-digit flow id
+    (tests/support/readable.py, the same rules as the CLI's tables and the report)."""
+    shown = 0
+    for page in ("overview", "captures", "device", "destinations", "findings", "flows", "compare"):
+        at = _app(page, lang)
+        for d in at.dataframe:
+            value = d.value
+            frame = value.data if hasattr(value, "data") else value
+            cells = [(str(col), str(v)) for col in frame.columns for v in frame[col]]
+            assert problems(cells) == [], (page, problems(cells)[:5])
+            assert text_problems("\n".join(c for _, c in cells)) == [], page
+            byte_cols = [c for c in frame.columns if frame[c].dtype.kind in "iu" and (frame[c] > 9999).any()]
+            assert not [c for c in byte_cols if any(w in str(c) for w in ("Byte", "字节", "Sent", "发送"))], (
+                page
+            )
+            shown += len(cells)
+    assert shown > 1000
 
 
 def test_overview_page(lab_db: tuple[str, str]) -> None:
@@ -151,10 +178,10 @@ def test_device_page(lab_db: tuple[str, str]) -> None:
     dests = _frame(at, "Cross-border")
     truth_dests = {o["destination"] for o in TRUTH["observations"] if o["device"] == WATCH}
     assert truth_dests <= set(dests["Destination"])
-    periods = _frame(at, "Period (s)").set_index("Destination")
-    for p in TRUTH["periodic"]:
+    periods = _frame(at, "Period").set_index("Destination")
+    for p in TRUTH["periodic"]:  # a period reads rounded: to a second, or a tenth of a minute
         if p["device"] == WATCH:
-            assert abs(float(periods.loc[p["destination"], "Period (s)"]) - p["period_s"]) < 1, p
+            assert abs(seconds(periods.loc[p["destination"], "Period"]) - p["period_s"]) <= 6, p
     assert any(u.value == "No upload bursts." for u in at.info)  # the watch uploads nothing in bulk
 
     at.selectbox(key="device_pick").set_value("64:f2:fb:66:55:61").run(timeout=TIMEOUT)
@@ -173,7 +200,7 @@ def test_device_page(lab_db: tuple[str, str]) -> None:
     enc, unread = cov.loc["Encrypted"], cov.loc["Still unread (no keys)"]
     assert cov.loc["Decrypted with session keys", "Flows"] == 0
     assert (unread["Flows"], unread["Bytes (both ways)"]) == (enc["Flows"], enc["Bytes (both ways)"])
-    assert enc["Flows"] >= len(set(uploads["Destination"])) and enc["Bytes (both ways)"] > 60_000
+    assert enc["Flows"] >= len(set(uploads["Destination"])) and byte_count(enc["Bytes (both ways)"]) > 60_000
 
 
 def test_destinations_page(lab_db: tuple[str, str]) -> None:
@@ -220,7 +247,9 @@ def test_flows_page(lab_db: tuple[str, str]) -> None:
     frame = _frame(at, "Bytes up")
     total = int(at.metric[0].value)
     assert 0 < total < TRUTH["flows"] and len(frame) == min(total, 100)
-    assert set(frame["MAC"]) <= set(TRUTH["devices"]) and WATCH in set(frame["MAC"])
+    macs = {str(m).split(" ")[0] for m in frame["MAC"]}  # "e0:06:30:5a:11:21 (Huawei)": with its vendor
+    assert macs <= set(TRUTH["devices"]) and WATCH in macs
+    assert f"{WATCH} (Huawei)" in set(frame["MAC"])
     assert "download_button" in {e.type for e in at.main}
 
 
@@ -388,6 +417,56 @@ def test_findings_downloads(lab_db: tuple[str, str], tmp_path: Path, monkeypatch
         f"lab.pcapng: capture file of finding {fnd['finding_id']} is missing"
     ]
     assert not at.download_button
+
+
+def test_times_in_the_lab_zone_with_utc_on_hover(
+    lab_db: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """TAPAUDIT_TZ (as the CLI): the lab's capture starts 09:00:03 UTC (truth first_ts), 17:00:03 in
+    Shanghai; the column's help (its hover) gives the zone's offset from UTC; a hash column is
+    narrow, holds the whole sha256 (what a copy takes) and says so."""
+    from appliance import format as fmt
+
+    monkeypatch.setattr(fmt, "_lab_zone", "")
+    monkeypatch.setattr(fmt, "_lab_read", False)
+    monkeypatch.setenv("TAPAUDIT_TZ", "Asia/Shanghai")
+    at = _app("captures")
+    frame = _frame(at, "SHA-256")
+    row = frame.iloc[0]
+    assert row["Start (Asia/Shanghai)"] == "2026-03-02 17:00:03" and row["SHA-256"] == lab_db[1]
+    config = json.loads(next(d for d in at.dataframe if "SHA-256" in d.value.columns).proto.columns)
+    assert "UTC+08:00" in config["Start (Asia/Shanghai)"]["help"]
+    assert config["SHA-256"]["width"] == "small" and "copy" in config["SHA-256"]["help"]
+    zh = _app("captures", lang="zh")
+    assert "开始（Asia/Shanghai）" in _frame(zh, "SHA-256").columns
+
+
+def test_report_download_reads_the_lab_settings(
+    lab_db: tuple[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The findings page's report download reads the lab settings file as `tapaudit report` does
+    (env TAPAUDIT_LAB here): its laboratory, signatories and time zone are in the HTML; a
+    malformed file is the download's one-line error."""
+    from appliance import format as fmt
+    from appliance.report.lab import EXAMPLE
+    from dashboards import data, downloads
+
+    monkeypatch.setattr(fmt, "_lab_zone", "")
+    monkeypatch.setattr(fmt, "_lab_read", False)
+    monkeypatch.setenv("TAPAUDIT_LAB", str(EXAMPLE))
+    path, cid = lab_db
+    got = data._run(path, downloads.report_html, CHILD_WATCH, cid)
+    html = got.data.decode("utf-8")
+    example = EXAMPLE.read_text(encoding="utf-8")
+    for name in ("Example Device Privacy Test Laboratory", "Example Customer Ltd.", "Li Wei", "Chen Jing"):
+        assert name in example and name in html, name
+    assert "2026-03-02 17:00:03" in html and "Asia/Shanghai" in html
+    bad = tmp_path / "lab.toml"
+    bad.write_text("[laboratory\n", encoding="utf-8")
+    monkeypatch.setenv("TAPAUDIT_LAB", str(bad))
+    with pytest.raises(downloads.DownloadError) as err:
+        data._run(path, downloads.report_html, CHILD_WATCH, cid)
+    assert str(bad) in str(err.value) and "\n" not in str(err.value)
 
 
 @pytest.fixture
@@ -606,13 +685,13 @@ def test_compare_page(lab_db: tuple[str, str], device: str) -> None:
         shown = set(zip(frame.iloc[:, 0], frame["Organisation"], frame["Test phase"], strict=True))
         truth = {(s["data_type"], s["organisation"], s["phase"]) for s in FW_TRUTH["series"][side]}
         assert shown == truth, side
-    freq = _frame(at, "Interval in A (s)")
+    freq = _frame(at, "Interval in A")
     assert len(freq) == len(FW_TRUTH["frequency"])
-    for f in FW_TRUTH["frequency"]:
+    for f in FW_TRUTH["frequency"]:  # read rounded: to a tenth under ten, to the unit above
         row = freq[(freq["Data type"] == f["data_type"]) & (freq["Organisation"] == f["organisation"])]
         assert len(row) == 1, f
-        assert abs(row.iloc[0]["Interval in A (s)"] - f["a_interval"]) < 0.01
-        assert abs(row.iloc[0]["Interval in B (s)"] - f["b_interval"]) < 0.01
+        for side, want in (("A", f["a_interval"]), ("B", f["b_interval"])):
+            assert abs(seconds(row.iloc[0][f"Interval in {side}"]) - want) <= max(0.5, want * 0.05), (f, side)
     prec = _frame(at, "Decimals in A")
     cols = [prec[c] for c in ("Data type", "Organisation", "Decimals in A", "Decimals in B")]
     truth_prec = [
@@ -862,7 +941,7 @@ def test_findings_show_wiresharks_check(lab_db: tuple[str, str], tmp_path: Path)
         checks = _frame(at, "Wireshark reads")
         assert set(checks["Wireshark field"]) >= {"http.host"}
         host = checks[checks["Wireshark field"] == "http.host"]
-        assert bool(host["Agrees"].iloc[0]) is (outcome == "confirmed")
+        assert host["Agrees"].iloc[0] == ("yes" if outcome == "confirmed" else "no")  # a flag as yes/no
         trees = [json.loads(j.value) for j in at.json if "http.host" in j.value]
         assert trees and all(set(t) == {f"Frame {next(iter(t))[6:]}"} for t in trees)
         http = next(iter(trees[0].values()))["http: Hypertext Transfer Protocol"]

@@ -509,6 +509,17 @@ def test_report_language(lab_db: tuple[str, str], lang: str, shown: str, hidden:
     heads = [line for line in p.stdout.splitlines() if line.startswith("#")]
     assert heads[0] == f"# {shown}" and not any(hidden in h for h in heads)
     assert ("## 1. 各项要求结论" if lang == "zh" else "## 1. Summary verdict per requirement") in heads
+    # the requirements' titles and bases, the decision rule and the method in that language only
+    other = "en" if lang == "zh" else "zh"
+    for req in REQUIREMENTS:
+        titles = {"en": req.title, "zh": req.title_zh}
+        assert titles[lang] in p.stdout and titles[other] not in p.stdout, req.id
+    texts = {
+        "en": ("its rules raised nothing", "Simple acceptance", "The captures were replayed by tapaudit",
+               "Times are UTC."),
+        "zh": ("其规则未发现问题", "简单接受规则", "采集文件由 tapaudit 重放", "时间均为 UTC。"),
+    }  # fmt: skip
+    assert all(x in p.stdout for x in texts[lang]) and not any(x in p.stdout for x in texts[other])
     bad = cli("report", "--device", CHILD_WATCH, "--lang", "fr", db=Path(lab_db[0]))
     assert bad.returncode != 0 and bad.stderr.strip().count("\n") == 0 and "--lang" in bad.stderr
 
@@ -520,6 +531,7 @@ def test_report_language(lab_db: tuple[str, str], lang: str, shown: str, hidden:
     ("signatories = 'me'\n[laboratory]\nname = 'L'\n", "[[signatories]] must be an array of tables"),
     ("[laboratory]\nname = 'L'\n[[signatories]]\nrole = 'Approved by'\n", "needs a role and a name"),
     ("[laboratory]\nname = 'L'\n[report]\nnumber = '{serial}'\n", "unknown field"),
+    ("[laboratory]\nname = 'L'\ntimezone = 'Mars/Olympus'\n", "laboratory.timezone: time zone 'Mars/"),
     (b"\xff\xfe", "not TOML"),
 ])  # fmt: skip
 def test_malformed_lab_settings_are_one_line(
