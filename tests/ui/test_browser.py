@@ -40,6 +40,9 @@ TRUTH: dict[str, Any] = yaml.safe_load((LAB / "lab.truth.yaml").read_text())
 CHILD_WATCH = "80:41:4e:7c:22:31"
 UNDER_TEST = {mac: d["name"] for mac, d in TRUTH["devices"].items() if d["category"] != "other"}
 WAIT_MS = 90_000  # first renders open the chDB folder and run the queries
+# Streamlit has finished the page: its script is not running and no spinner is left (bench/pages.py)
+IDLE = """() => document.querySelector('[data-testid=stApp]').getAttribute('data-test-script-state')
+  === 'notRunning' && !document.querySelector('[data-testid=stSpinner]')"""
 
 
 def _free_port() -> int:
@@ -242,6 +245,7 @@ def test_device_page_of_the_child_watch(
             expect(identity).to_contain_text(ip)
         lines = small.locator("[data-testid=device-verdict] tr")
         expect(lines.first).to_be_visible()
+        small.wait_for_function(IDLE)  # the previous page's elements are gone only when the run is over
         small.wait_for_timeout(1000)
         assert small.evaluate("document.querySelector('[data-testid=stMain]').scrollTop") == 0
 
