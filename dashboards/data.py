@@ -139,6 +139,14 @@ def findings(url: str, caps: Caps, device: str | None = None) -> Rows:
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
+def problems(url: str, caps: Caps, device: str | None = None) -> Rows:
+    """Current findings grouped by device and fact (issue 18): one row per problem, with every pack
+    and clause that rules on it; excerpts masked."""
+    _opened.add(url)
+    return _run(url, queries.problems, _caps(caps), device)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
 def confirmations(url: str, caps: Caps) -> dict[str, dict[str, Any]]:
     """Wireshark's newest check of each current finding (issue 22), by finding id; masked when
     written. A finding without one was never checked."""

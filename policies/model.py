@@ -110,7 +110,25 @@ class Finding:
     observations: int = 0  # how many observations back it
 
     @property
+    def fact(self) -> str:
+        """The problem this finding is about, whichever pack rules on it (``fact_key``)."""
+        return fact_key(self.rule.check, str(self.figures.get("subject", "")))
+
+    @property
     def id(self) -> str:
         """Stable over re-assessment of the same capture: rule, device and what it is about."""
         key = json.dumps([self.rule.id, self.device, self.figures.get("subject", ""), self.first_ns])
         return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def fact_key(check: str, subject: str) -> str:
+    """One problem a device has, whichever packs rule on it (issue 18, point 1): the check the rule
+    runs and the subject the check found (``figures["subject"]``: the destination for clear text,
+    abroad, identifiers and third parties; ``type@destination:phase`` for frequency; the data type
+    for necessity; ``home``, ``before consent``...). Rules of different packs (or of one pack, as
+    ETSI 5.8-1 and 5.8-2 split clear text into other and sensitive data) that run the same check on
+    the same subject of the same device judge the same fact, so CN25-03 and GBT-5.2b on location
+    sent every 2 min to one host are one problem with two clauses. A check's subject is what makes
+    its findings distinct from each other (it is part of ``Finding.id`` too), so two facts of one
+    check never merge. ``check`` alone when a check names no subject."""
+    return f"{check}:{subject}" if subject else check

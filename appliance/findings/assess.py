@@ -106,6 +106,7 @@ def assess(
             finding_id=f.id,
             device_mac=f.device,
             rule_id=f.rule.id,
+            fact=f.fact,
             pack=f.rule.pack,
             pack_version=versions[f.rule.pack],
             severity=f.severity,
@@ -122,8 +123,9 @@ def assess(
         for f in found
     ]
     if not rows:  # an assessment with nothing to say still replaces the previous one
-        rows = [FINDINGS.row(**run, finding_id="", device_mac="", rule_id="", pack="", pack_version="",
-                             severity="none", requirements=[], statement="", statement_zh="", figures="{}",
+        rows = [FINDINGS.row(**run, finding_id="", device_mac="", rule_id="", fact="", pack="",
+                             pack_version="", severity="none", requirements=[], statement="", statement_zh="",
+                             figures="{}",
                              flow_ids=[], first_ns=0, last_ns=0, excerpts=[], observations=0)]  # fmt: skip
     store.insert("findings", rows)
     return Assessment(capture_id, assess_id, packs, digest, found)

@@ -20,11 +20,12 @@ from __future__ import annotations
 from appliance.store.table import AGG, KEY, C, Column, Table, batched
 from appliance.store.table import BATCH as BATCH  # re-exported: the spool and the inserts tag rows with it
 
+# 20: findings.fact (findings grouped by problem, issue 18);
 # 19: confirmations (Wireshark's second opinion on findings, issue 22);
 # 18: flows.decrypted (decrypted flows, issue 16);
 # 17: capture_keys, capture_key_lines, tls.client_random (TLS keys, issue 16); 16: plaintext;
 # 15: attributed_by; 14: dns sections; 13: bursts spread; 12: coord_system
-SCHEMA_VERSION = 19
+SCHEMA_VERSION = 20
 
 
 CAPTURES = Table(
@@ -459,6 +460,12 @@ FINDINGS = Table(
         C("finding_id", "String", "stable id: hash of rule, device, subject and first time"),
         C("device_mac", "String", "the device"),
         C("rule_id", "String", "rule id (CN25-03...)"),
+        C(
+            "fact",
+            "String",
+            "the problem it is about, whichever pack rules on it: check:subject (issue 18); "
+            "'' in findings assessed before schema 20",
+        ),
         C("pack", "String", "pack id"),
         C("pack_version", "String", "pack version"),
         C("rules_sha256", "String", "hash of every pack file that ran"),

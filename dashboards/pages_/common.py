@@ -9,6 +9,7 @@ column's help, hashes cut short in a narrow column that still holds (and copies)
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from typing import Any
 
 import pandas as pd
@@ -76,14 +77,19 @@ def device_label(d: dict[str, Any]) -> str:
     return f"{d['name'] or d['oui_vendor'] or '?'} ({d['mac']})"
 
 
-def under_test(devices: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Devices on the bench, else every device that is not the gateway or a phone."""
+def under_test(devices: list[dict[str, Any]], with_findings: Collection[str] = ()) -> list[dict[str, Any]]:
+    """Devices on the bench, else every device that is not the gateway or a phone; and, either way,
+    every device with findings (``with_findings``, MACs): a bench file of one capture must not hide
+    the devices of the others (issue 18)."""
     bench = [d for d in devices if int(d["on_bench"])]
-    return bench or [d for d in devices if d["role"] == "device"]
+    chosen = bench or [d for d in devices if d["role"] == "device"]
+    have = {str(d["mac"]) for d in chosen}
+    return chosen + [d for d in devices if str(d["mac"]) in with_findings and str(d["mac"]) not in have]
 
 
 def pick_device(url: str, caps: data.Caps, key: str) -> dict[str, Any] | None:
-    devs = under_test(data.devices(url, caps)) or data.devices(url, caps)
+    found = {str(p["device_mac"]) for p in data.problems(url, caps)}
+    devs = under_test(data.devices(url, caps), found) or data.devices(url, caps)
     if not devs:
         st.info(t("no_data"))
         return None

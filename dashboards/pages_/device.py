@@ -1,4 +1,6 @@
-"""Device: its verdict per requirement (as its report gives them), its observations over time with
+"""Device: first what is wrong with it (issue 18, point 1: identity, one sentence per kind of problem
+with severity, requirements and a way to the evidence, ``verdict``), then its verdict per
+requirement (as its report gives them), its observations over time with
 the test phases shaded, reporting intervals, location precision, destinations, and its encrypted
 traffic's share read with session keys, its periodicity and upload bursts."""
 
@@ -13,19 +15,24 @@ import streamlit as st
 from appliance.report.traffic import KEY_SOURCES
 from dashboards import data
 from dashboards.i18n import lang, level, t
-from dashboards.pages_.common import lit, pick_device, show, table, ts
+from dashboards.pages_ import verdict
+from dashboards.pages_.common import pick_device, show, table, ts
 
 MAX_POINTS = 5000  # per data type on the timeline
 
 
 def render(url: str, caps: data.Caps) -> None:
     st.header(t("device"))
-    dev = pick_device(url, caps, "device_pick")
+    pick, who = st.columns([2, 3], vertical_alignment="bottom")
+    with pick:
+        dev = pick_device(url, caps, "device_pick")
     if dev is None:
         return
     mac = str(dev["mac"])
-    name, vendor = lit(dev["name"] or mac), lit(dev["vendor"] or dev["oui_vendor"])  # a DHCP host name, say
-    st.markdown(f"**{name}** · {lit(dev['category'] or '-')} · {vendor}")
+    with who:
+        verdict.identity(dev)
+    verdict.verdict(mac, data.problems(url, caps, mac))
+    # charts
     _requirements(data.requirements(url, caps, mac))
     series = data.observation_series(url, caps, mac)
     if series:

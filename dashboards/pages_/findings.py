@@ -1,10 +1,11 @@
-"""Findings: filter by severity, rule, device and pack; statement, figures, masked evidence excerpts;
-per finding, Wireshark's check of it (``confirm``), its evidence capture and its device's report to
+"""Findings grouped by problem (issue 18, point 1): one card per device and fact, listing every pack
+and clause that rules on it, so the count shown is the count of distinct problems; filter by
+severity, rule, device, pack and problem; statement, figures, masked evidence excerpts; per finding,
+Wireshark's check of it (``confirm``); per problem, its evidence capture and its device's report to
 download (built on demand)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -12,56 +13,99 @@ import streamlit as st
 
 from dashboards import data, downloads
 from dashboards.i18n import lang, level, t
-from dashboards.pages_ import confirm
+from dashboards.pages_ import confirm, verdict
 from dashboards.pages_.common import device_label, lit, show, table, ts
 from policies.verdicts import SEVERITIES
+
+CARDS = 25  # problem cards per page
 
 
 def render(url: str, caps: data.Caps) -> None:
     st.header(t("findings"))
-    rows = data.findings(url, caps)
+    rows = data.problems(url, caps)
     if not rows:
         st.info(t("no_findings"))
         return
     names = {d["mac"]: device_label(d) for d in data.devices(url, caps)}
-    c1, c2, c3, c4 = st.columns(4)
+    c1, c2, c3, c4, c5 = st.columns(5)
     sev = c1.multiselect(t("severity"), [s for s in SEVERITIES if any(r["severity"] == s for r in rows)],
                          format_func=level, key="f_sev")  # fmt: skip
-    rule = c2.multiselect(t("rule"), sorted({str(r["rule_id"]) for r in rows}), key="f_rule")
+    rule = c2.multiselect(t("rule"), sorted({x for r in rows for x in r["rule_ids"]}), key="f_rule")
     dev = c3.multiselect(t("device"), sorted({str(r["device_mac"]) for r in rows}),
                          format_func=lambda m: names.get(m, m), key="f_dev")  # fmt: skip
-    pack = c4.multiselect(t("pack"), sorted({str(r["pack"]) for r in rows}), key="f_pack")
+    pack = c4.multiselect(t("pack"), sorted({x for r in rows for x in r["packs"]}), key="f_pack")
+    fact = c5.multiselect(t("problem"), sorted({str(r["fact"]) for r in rows}), format_func=_fact_label,
+                          key="f_fact")  # fmt: skip
     shown = [
         r
         for r in rows
         if (not sev or r["severity"] in sev)
-        and (not rule or r["rule_id"] in rule)
+        and (not rule or set(r["rule_ids"]) & set(rule))
         and (not dev or r["device_mac"] in dev)
-        and (not pack or r["pack"] in pack)
+        and (not pack or set(r["packs"]) & set(pack))
+        and (not fact or r["fact"] in fact)
     ]
-    st.metric(t("findings_total"), len(shown))
+    m1, m2 = st.columns(2)
+    m1.metric(t("problems_total"), len(shown))  # distinct (device, fact): what a user counts
+    m2.metric(t("findings_clauses"), sum(len(r["findings"]) for r in shown))
     zh = lang() == "zh"
     for r in shown:
         r["device"] = names.get(str(r["device_mac"]), str(r["device_mac"]))
-        r["text"] = r["statement_zh"] if zh and r["statement_zh"] else r["statement"]
+        r["text"] = r["statement_zh"] if zh and r["statement_zh"] else r["statement"]  # as the CLI says it
         r["first"] = ts(int(r["first_ns"]))
         r["level"] = level(str(r["severity"]))
-    cols = {"level": "severity", "rule_id": "rule", "pack": "pack", "device": "device",
-            "text": "statement", "first": "first_seen"}  # fmt: skip
+        r["problem"] = f"{verdict.check_label(str(r['check']))}: {r['subject']}"
+        r["rules"] = ", ".join(r["rule_ids"])
+        r["reqs"] = ", ".join(r["requirements"])
+    cols = {"level": "severity", "problem": "problem", "rules": "rules", "reqs": "requirements_short",
+            "device": "device", "text": "statement", "first": "first_seen"}  # fmt: skip
     show(table(shown, cols), "findings_table")
     checked = data.confirmations(url, caps)
-    confirm.counts(shown, checked)
-    for r in shown[:50]:
-        with st.expander(f"[{r['level']}] {r['rule_id']} · {lit(r['device'])}"):  # a name from DHCP, say
-            st.markdown(f"**{t('statement')}:** {lit(r['text'])}")  # statements quote hosts and paths
-            st.markdown(f"**{t('figures')}:**")
-            st.json(json.loads(str(r["figures"]) or "{}"))
-            if r["excerpts"]:
-                st.markdown(f"**{t('excerpts')}:**")
-                st.code("\n".join(str(e) for e in r["excerpts"]), language=None)
-            st.markdown(f"**{t('wc_title')}:**")
-            confirm.render(r, checked.get(str(r["finding_id"])))
-            _downloads(url, r)
+    confirm.counts([f for r in shown for f in r["findings"]], checked)
+    for r in _page_of(shown):
+        _card(url, r, checked)
+
+
+def _fact_label(fact: str) -> str:
+    check, _, subject = fact.partition(":")
+    return f"{verdict.check_label(check)}: {subject}" if subject else verdict.check_label(check)
+
+
+def _page_of(shown: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The cards of the chosen page (``CARDS`` each): a page of many problems stays fast."""
+    pages = max(1, -(-len(shown) // CARDS))
+    n = 1
+    if pages > 1:
+        n = int(st.number_input(t("page_of"), min_value=1, max_value=pages, value=1, step=1, key="f_cards"))
+    first = (n - 1) * CARDS
+    part = shown[first : first + CARDS]
+    if pages > 1:
+        st.caption(t("cards_shown").format(first=first + 1, last=first + len(part), n=len(shown)))
+    return part
+
+
+def _card(url: str, r: dict[str, Any], checked: dict[str, dict[str, Any]]) -> None:
+    """One problem: its sentence and figures, every pack and clause that rules on it with each
+    finding's statement and Wireshark's check, the masked excerpts, and the evidence downloads."""
+    subject = f" · {lit(r['subject'])}" if r["subject"] else ""
+    label = f"[{r['level']}] {verdict.check_label(str(r['check']))}{subject} · {lit(r['device'])}"
+    with st.expander(label):  # a name from DHCP, a host from traffic: literal
+        st.markdown(f"**{t('statement')}:** {lit(r['text'])}")  # statements quote hosts and paths
+        st.markdown(f"**{t('figures')}:**")
+        st.json(r["figures"], expanded=False)
+        st.markdown(f"**{t('clauses_title')}:** {lit(r['reqs'])}")
+        zh = lang() == "zh"
+        for f in r["findings"]:
+            text = f["statement_zh"] if zh and f["statement_zh"] else f["statement"]
+            st.markdown(
+                f"- **[{level(str(f['severity']))}] {lit(f['rule_id'])}** ({lit(f['pack'])} "
+                f"{lit(f['pack_version'])}, {lit(', '.join(f['requirements']))}): {lit(text)}"
+            )
+            confirm.render(f, checked.get(str(f["finding_id"])))
+        if r["excerpts"]:
+            st.markdown(f"**{t('excerpts')}:**")
+            st.code("\n".join(str(e) for e in r["excerpts"]), language=None)
+        _downloads(url, r["findings"][0])
 
 
 def download_key(kind: str, r: dict[str, Any]) -> str:

@@ -57,6 +57,7 @@ def finding_on_all_flows(store: Any, cid: str, fid: str) -> None:
         fid,
         "02:00:00:00:00:01",
         "TEST-HOSTILE",
+        "test:x",
         "test",
         "1",
         "",

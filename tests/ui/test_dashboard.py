@@ -83,6 +83,31 @@ def _shown(markdown: str) -> str:
     return re.sub(r"(`+) ?(.*?) ?\1", r"\2", markdown)
 
 
+def _html(at: Any, testid: str) -> str:
+    """The body of the st.html block with this data-testid, without its outer div."""
+    for h in at.get("html"):
+        body = str(h.proto.body)
+        if f"data-testid='{testid}'" in body:
+            return re.sub(r"^<div[^>]*>|</div>$", "", body)
+    raise AssertionError(f"no html block {testid!r}")
+
+
+def _current_findings(path: str) -> list[dict[str, Any]]:
+    """The findings table's current rows, read with SQL of the test's own (not the read API)."""
+    from appliance.store.queries.scope import CURRENT_FINDINGS
+    from dashboards import data
+
+    sql = (
+        "SELECT device_mac, fact, rule_id FROM {db}.findings"
+        f" WHERE assess_id IN ({CURRENT_FINDINGS}) AND rule_id != ''"
+    )
+    return data._run(path, lambda s: s.query(sql))
+
+
+def _distinct_facts(path: str) -> set[tuple[str, str]]:
+    return {(r["device_mac"], r["fact"]) for r in _current_findings(path)}
+
+
 def _truth_types(mac: str) -> set[str]:
     return {o["data_type"] for o in TRUTH["observations"] if o["device"] == mac}
 
@@ -138,30 +163,39 @@ def test_overview_page(lab_db: tuple[str, str]) -> None:
         assert frame.loc[mac, "Category"] == cat
         shown = set(str(frame.loc[mac, "Data types sent"]).split(", "))
         assert _truth_types(mac) <= shown, mac
-        sevs = {f["severity"] for f in TRUTH["findings"] if f["device"] == mac}
-        assert all(f" {s}" in str(frame.loc[mac, "Findings"]) for s in sevs), mac
+        # problems by severity: the worst of the truth's findings leads, none milder than its mildest
+        sevs = sorted({f["severity"] for f in TRUTH["findings"] if f["device"] == mac}, key=SEVERITIES.index)
+        shown_sevs = [part.split(" ", 1)[1] for part in str(frame.loc[mac, "Problems"]).split(", ")]
+        assert shown_sevs[0] == sevs[0] and set(shown_sevs) <= set(sevs), mac
     assert frame.loc[WATCH, "Countries reached"] == "CN"
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Devices under test"] == str(len(UNDER_TEST))
-    # the overview's findings total is the findings page's
-    assert metrics["Findings"] == {m.label: m.value for m in _app("findings").metric}["Findings"]
+    # the overview's totals are the findings page's
+    page = {m.label: m.value for m in _app("findings").metric}
+    assert (
+        metrics["Problems"] == page["Problems"]
+        and metrics["Findings (pack clauses)"] == page["Findings (pack clauses)"]
+    )
 
 
 def test_overview_in_chinese(lab_db: tuple[str, str]) -> None:
     at = _app("overview", lang="zh")
     assert at.title[0].value == "tapaudit 仪表盘"
-    assert {m.label for m in at.metric} == {"受测设备数", "发现数", "所选流数"}
+    assert {m.label for m in at.metric} == {"受测设备数", "问题数", "发现（各规则包条款）", "所选流数"}
     frame = _frame(at, "发送的数据类型")
     assert "名称" in frame.columns and set(frame["名称"]) == set(UNDER_TEST.values())
     # severities in the chosen language, from policies.verdicts like the report's
-    assert "不合格" in str(frame.set_index("MAC 地址").loc[WATCH, "发现"])
+    assert "不合格" in str(frame.set_index("MAC 地址").loc[WATCH, "问题数"])
 
 
 def test_device_page(lab_db: tuple[str, str]) -> None:
     at = _app("device")
     at.selectbox(key="device_pick").set_value(WATCH).run(timeout=TIMEOUT)
     assert not at.exception
-    assert _shown(at.markdown[0].value).startswith(f"**{UNDER_TEST[WATCH]}** · watch")
+    ident = _html(at, "device-identity")
+    dev = TRUTH["devices"][WATCH]
+    assert ident.startswith(f"<b style='font-size:1.15rem'>{UNDER_TEST[WATCH]}</b>")
+    assert f"MAC <code>{WATCH}</code>" in ident and all(f"<code>{a}</code>" in ident for a in dev["ipv4"])
     # the verdict per requirement, on its own scale, with the worst severity of the truth's findings beside
     reqs = _frame(at, "Worst finding").set_index("Req.")
     assert set(reqs["Verdict"]) <= {"fail", "review", "pass", "not assessed"}
@@ -203,6 +237,57 @@ def test_device_page(lab_db: tuple[str, str]) -> None:
     assert enc["Flows"] >= len(set(uploads["Destination"])) and byte_count(enc["Bytes (both ways)"]) > 60_000
 
 
+def test_device_page_leads_with_the_verdict(lab_db: tuple[str, str]) -> None:
+    """Issue 18: the child watch's page opens with its verdict: each of the truth's problems with
+    its clauses, the number of distinct problems, and a way from each line to its findings."""
+    at = _app("device")
+    at.selectbox(key="device_pick").set_value(CHILD_WATCH).run(timeout=TIMEOUT)
+    assert not at.exception, [e.value for e in at.exception]
+    facts = {f for d, f in _distinct_facts(lab_db[0]) if d == CHILD_WATCH}
+    head = _html(at, "device-verdict-head")
+    assert f"<b>{len(facts)} problems</b>" in head and ">fail</span>" in head
+    table = _html(at, "device-verdict")
+    lines = re.findall(r"<tr>.*?</tr>", table)
+    reasons: dict[str, set[str]] = {}
+    for f in TRUTH["findings"]:
+        if f["device"] == CHILD_WATCH:
+            reasons.setdefault(f["reason"], set()).add(f["rule"])
+    for reason, rules in reasons.items():  # every rule of the reason named on a line of the verdict
+        for rule in rules:
+            assert any(re.search(rf"[>,] ?{re.escape(rule)}[<,]", line) for line in lines), (reason, rule)
+    assert len(lines) < len(facts)  # the facts of one check share a line
+    # the first line's evidence: the Findings page, that device, that line's problems
+    pills = at.button_group(key=f"verdict_evidence_{CHILD_WATCH}")
+    assert [o.content for o in pills.proto.options] == [str(i) for i in range(1, len(lines) + 1)]
+    pills.set_value("1").run(timeout=TIMEOUT)
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.session_state["page"] == "findings" and at.session_state["f_dev"] == [CHILD_WATCH]
+    chosen = list(at.session_state["f_fact"])
+    assert chosen and all(f.startswith("cleartext:") for f in chosen)  # the watch's worst: clear text
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Problems"] == str(len(chosen)) == str(len(at.expander))
+
+
+def test_overview_grid_lists_every_device_with_problems(lab_db: tuple[str, str]) -> None:
+    """Issue 18: one card per device with findings, its count of problems, the counts adding up to
+    the distinct (device, fact) pairs; a card's button opens its device page."""
+    at = _app("overview")
+    pairs = _distinct_facts(lab_db[0])
+    cards = {
+        m.group(1): int(m.group(2))
+        for h in at.get("html")
+        if (m := re.search(r"data-mac='([^']+)'.*?</span> <b>(\d+)</b> problems", str(h.proto.body)))
+    }
+    assert set(cards) == {d for d, _ in pairs} and set(cards) <= set(UNDER_TEST)
+    assert sum(cards.values()) == len(pairs)
+    for mac, n in cards.items():
+        assert n == len({f for d, f in pairs if d == mac}), mac
+    at.button(key=f"open_{CHILD_WATCH}").click().run(timeout=TIMEOUT)
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.session_state["page"] == "device" and at.selectbox(key="device_pick").value == CHILD_WATCH
+    assert UNDER_TEST[CHILD_WATCH] in _html(at, "device-identity")
+
+
 def test_destinations_page(lab_db: tuple[str, str]) -> None:
     at = _app("destinations")
     frame = _frame(at, "Organisation")
@@ -216,20 +301,35 @@ def test_destinations_page(lab_db: tuple[str, str]) -> None:
 
 
 def test_findings_page(lab_db: tuple[str, str]) -> None:
+    """One row and card per problem (device and fact), each listing every pack's clause on it."""
     at = _app("findings")
     frame = _frame(at, "Statement")
     names = {m: f"{d['name']} ({m})" for m, d in TRUTH["devices"].items()}
-    shown = set(zip(frame["Device"], frame["Rule"], frame["Severity"], strict=True))
+    pairs = _distinct_facts(lab_db[0])
+    assert len(frame) == len(pairs) < len(_current_findings(lab_db[0]))
+    shown = {
+        (d, r) for d, rules in zip(frame["Device"], frame["Rules"], strict=True) for r in rules.split(", ")
+    }
     for f in TRUTH["findings"]:
-        assert (names[f["device"]], f["rule"], f["severity"]) in shown, f
+        assert (names[f["device"]], f["rule"]) in shown, f
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Problems"] == str(len(pairs))
+    assert metrics["Findings (pack clauses)"] == str(len(_current_findings(lab_db[0])))
     at.multiselect(key="f_sev").set_value(["high"])
     at.multiselect(key="f_dev").set_value([CHILD_WATCH]).run(timeout=TIMEOUT)
     frame = _frame(at, "Statement")
     truth = {f["rule"] for f in TRUTH["findings"] if f["device"] == CHILD_WATCH and f["severity"] == "high"}
     assert set(frame["Severity"]) == {"high"} and set(frame["Device"]) == {names[CHILD_WATCH]}
-    assert truth <= set(frame["Rule"])
+    assert truth <= {r for rules in frame["Rules"] for r in rules.split(", ")}
     assert at.metric[0].value == str(len(frame))
-    assert any(_shown(e.label).startswith("[high] COPPA-01") for e in at.expander)
+    # each card lists its clauses: the truth's high findings of the watch, each with its own severity
+    clauses = {_shown(m.value) for m in at.markdown}
+    for f in TRUTH["findings"]:
+        if f["device"] == CHILD_WATCH and f["severity"] == "high":
+            assert any(c.startswith(f"- **[high] {f['rule']}** (") for c in clauses), f
+    assert any(
+        _shown(e.label).startswith("[high] Identifiers shared · apilocate.amap.com") for e in at.expander
+    )
     # evidence is masked: no full IMEI of the child watch's persona in any excerpt
     excerpts = "\n".join(c.value for c in at.code)
     assert excerpts and not any(len(tok) >= 15 and tok.isdigit() for tok in excerpts.split())
@@ -371,7 +471,8 @@ def test_findings_downloads(lab_db: tuple[str, str], tmp_path: Path, monkeypatch
     from dashboards.pages_.findings import download_key
 
     path, cid = lab_db
-    fnd = next(r for r in data._run(path, queries.findings, [cid], CHILD_WATCH) if r["flows"])
+    lead = [p["findings"][0] for p in data._run(path, queries.problems, [cid], CHILD_WATCH)]
+    fnd = next(r for r in lead if r["flows"])  # a card's evidence is its worst finding's
     at = _app("findings")
     at.multiselect(key="f_dev").set_value([CHILD_WATCH]).run(timeout=TIMEOUT)
     pkey, rkey = download_key("pcap", fnd), download_key("report", fnd)
@@ -901,8 +1002,9 @@ def test_findings_show_wiresharks_check(lab_db: tuple[str, str], tmp_path: Path)
     at = _app("findings")
     at.multiselect(key="f_dev").set_value([CHILD_WATCH]).run(timeout=TIMEOUT)
     assert not at.exception, [e.value for e in at.exception]
-    n = len(_frame(at, "Statement"))
     metrics = {m.label: m.value for m in at.metric}
+    n = int(metrics["Findings (pack clauses)"])  # every finding of each problem carries its badge
+    assert n == len(fnds)
     assert (
         metrics["Wireshark's check: confirmed"] == "1" and metrics["Wireshark's check: not checkable"] == "1"
     )

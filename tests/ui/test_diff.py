@@ -42,7 +42,7 @@ def test_committed_firmware_captures_equal_a_fresh_generation(tmp_path: Path) ->
 
 def _finding(cid: str, ingest: int, rule: str, subject: str) -> tuple[Any, ...]:
     fid = hashlib.sha256(f"{cid} {rule} {subject}".encode()).hexdigest()[:16]
-    head = (cid, ingest, time.time_ns(), fid, WATCH, rule, "test", "1", "", "", "high", [])
+    head = (cid, ingest, time.time_ns(), fid, WATCH, rule, f"test:{subject}", "test", "1", "", "", "high", [])
     return (*head, f"{rule} {subject}", "", json.dumps({"subject": subject}), [], 0, 0, [], 0)
 
 

@@ -213,7 +213,8 @@ def _insert_finding(store: Any, cid: str, fid: str, flow_ids: list[int], rule: s
     # into the capture's current assessment, if it has one: a newer one would replace it
     sql = "SELECT max(assess_id) AS a FROM {db}.findings WHERE capture_id = %(c)s"
     assess_id = int(store.query(sql, {"c": cid})[0]["a"] or 0) or time.time_ns()
-    head = (cid, ingest, assess_id, fid, "80:41:4e:7c:22:31", rule, "test", "1", "", "", "high", [])
+    fact = f"test:{fid}"
+    head = (cid, ingest, assess_id, fid, "80:41:4e:7c:22:31", rule, fact, "test", "1", "", "", "high", [])
     store.insert(
         "findings", [(*head, "the packets", "", json.dumps({"subject": "x"}), flow_ids, 0, 0, [], 0)]
     )

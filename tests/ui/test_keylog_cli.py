@@ -146,6 +146,7 @@ def _finding(db: Path, fid: str, client_random: str = "") -> None:
         assess_id=time.time_ns(),
         finding_id=fid,
         rule_id="TEST-TLS",
+        fact="test",
         pack="test",
         pack_version="1",
         severity="info",

@@ -21,6 +21,7 @@ from appliance.store.queries.personal import (
     observations,
     phase_activity,
 )
+from appliance.store.queries.problems import problems
 from appliance.store.queries.scope import COMMITTED, CURRENT, CURRENT_FINDINGS, Rows
 from appliance.store.queries.traffic import (
     FLOW_COLUMNS,
@@ -79,6 +80,7 @@ __all__ = [
     "observations",
     "phase_activity",
     "phase_spans",
+    "problems",
     "raw_evidence_captures",
     "raw_key_lines",
     "tls_coverage",

@@ -26,7 +26,7 @@ def findings(
         where += " AND severity = %(sev)s"
         params["sev"] = severity
     rows = store.query(
-        f"""SELECT capture_id, finding_id, device_mac, rule_id, pack, pack_version, rules_sha256,
+        f"""SELECT capture_id, finding_id, device_mac, rule_id, fact, pack, pack_version, rules_sha256,
             declaration_sha256, severity, requirements, statement, statement_zh, figures,
             arrayMap(x -> toString(x), flow_ids) AS flows, first_ns, last_ns, excerpts, observations,
             assess_id

@@ -332,6 +332,7 @@ CREATE TABLE IF NOT EXISTS `tapaudit`.`findings` (
     `finding_id` String,
     `device_mac` String,
     `rule_id` String,
+    `fact` String,
     `pack` String,
     `pack_version` String,
     `rules_sha256` String,
