@@ -1,0 +1,89 @@
+"""The Stratosphere lab's real 24-hour Zeek logs ingest with their devices and destinations (issue 21).
+
+``010-zeek-mixed`` is a whole day of a Windows host in the CTU network (CTU-Normal-42, day 2: conn,
+dns, ssl, http, files, software... logs, each row labelled). The oracles are the logs themselves,
+split by hand here: every conn.log row is a stored flow with its uid, packets and bytes; every
+ssl.log row a TLS row, its server name the flow's destination domain; the host that the lab's
+network (CTU's 147.32.0.0/16, given as the LAN as a user would) holds is a device.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+
+from appliance.ingest.replay import ReplayOptions
+from appliance.ingest.zeek_replay import replay_logs
+from tests.support.paths import shared_path
+
+DAY = ("stratosphere-security-datasets-for-testing", "010-zeek-mixed")
+CTU = "147.32.0.0/16"  # Czech Technical University's network, where the capture was made (README)
+
+
+def _is_address(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
+
+
+def _rows(path: Path) -> tuple[list[str], list[list[str]]]:
+    fields: list[str] = []
+    rows = []
+    for line in path.read_text().splitlines():
+        if line.startswith("#fields"):
+            fields = line.split("\t")[1:]
+        elif not line.startswith("#"):
+            rows.append(line.split("\t"))
+    return fields, rows
+
+
+def test_a_day_of_logs_gives_flows_devices_and_destinations(store: object) -> None:
+    day = shared_path(*DAY)
+    data = day / "data"
+    cf, conn = _rows(data / "conn.log.labeled")
+    sf, ssl = _rows(data / "ssl.log.labeled")
+    df, dns = _rows(data / "dns.log.labeled")
+    hf, http = _rows(data / "http.log.labeled")
+    res = replay_logs(store, str(day), ReplayOptions(lan_prefixes=[CTU]))  # type: ignore[arg-type]
+    assert res.status == "ingested" and res.source == "zeek-logs"
+    c = {"c": res.capture_id}
+    q = store.query  # type: ignore[attr-defined]
+
+    conn_uids = {r[cf.index("uid")] for r in conn}
+    others = {r[f.index("uid")] for f, rows in ((sf, ssl), (df, dns), (hf, http)) for r in rows}
+    flows = q(
+        "SELECT zeek_uid, pkts_up, pkts_down, bytes_up, bytes_down FROM {db}.flows WHERE capture_id = %(c)s",
+        c,
+    )
+    assert len(flows) == len(conn) + len(others - conn_uids)  # a row outside conn.log gets its own flow
+    got = {(r["zeek_uid"], r["pkts_up"], r["pkts_down"], r["bytes_up"], r["bytes_down"]) for r in flows}
+    i = {n: cf.index(n) for n in ("uid", "orig_pkts", "resp_pkts", "orig_ip_bytes", "resp_ip_bytes")}
+    want = {(r[i["uid"]], int(r[i["orig_pkts"]]), int(r[i["resp_pkts"]]), int(r[i["orig_ip_bytes"]]),
+             int(r[i["resp_ip_bytes"]])) for r in conn}  # fmt: skip
+    assert want <= got
+
+    host = "147.32.83.234"  # the day's Windows host: the responder of most of the day's connections
+    assert sum(1 for r in conn if r[cf.index("id.resp_h")] == host) > len(conn) / 2
+    devices = q("SELECT mac, ipv4 FROM {db}.devices WHERE capture_id = %(c)s", c)
+    assert any(host in d["ipv4"] for d in devices), devices
+
+    tls = q("SELECT sni FROM {db}.tls WHERE capture_id = %(c)s", c)
+    assert len(tls) == len(ssl)
+    names = {r[sf.index("server_name")] for r in ssl} - {"-"}
+    assert names and {r["sni"] for r in tls} - {""} == names
+    doms = q("SELECT DISTINCT domain FROM {db}.flows WHERE capture_id = %(c)s AND domain_source = 'sni'", c)
+    hostnames = {n.lower() for n in names if not _is_address(n)}  # an address as SNI names no domain
+    assert hostnames and {d["domain"] for d in doms} == hostnames
+    remote = q(
+        "SELECT count() AS n, countIf(country != '') AS placed FROM {db}.flows"
+        " WHERE capture_id = %(c)s AND direction IN ('outbound', 'inbound')",
+        c,
+    )[0]
+    assert remote["n"] > 0 and remote["placed"] > 0  # destinations named and placed (GeoIP)
+    cap = q("SELECT format, files, file_sha256 FROM {db}.captures WHERE capture_id = %(c)s", c)[0]
+    assert cap["format"] == "zeek-tsv" and len(cap["files"]) == len(cap["file_sha256"]) == 11
+
+    again = replay_logs(store, str(day), ReplayOptions(lan_prefixes=[CTU]))  # type: ignore[arg-type]
+    assert again.status == "skipped"  # the same logs are the same capture
