@@ -87,3 +87,34 @@ def test_a_day_of_logs_gives_flows_devices_and_destinations(store: object) -> No
 
     again = replay_logs(store, str(day), ReplayOptions(lan_prefixes=[CTU]))  # type: ignore[arg-type]
     assert again.status == "skipped"  # the same logs are the same capture
+
+
+def test_content_requirements_are_not_assessed_on_logs(store: object) -> None:
+    """A device seen only through Zeek logs: the requirements judged on what it sent (TR-02, TR-04,
+    TR-07...: ``Requirement.content``) are not assessed, because logs carry no payload; the others
+    (encryption in transit, cross-border) are judged on the connections the logs hold."""
+    from appliance.findings.assess import assess
+    from appliance.report.data import requirements_of
+    from policies.requirements import REQUIREMENTS
+    from policies.verdicts import NOT_ASSESSED, PAYLOADLESS
+
+    res = replay_logs(store, str(shared_path(*DAY)), ReplayOptions(lan_prefixes=[CTU]))  # type: ignore[arg-type]
+    assess(store, res.capture_id)  # type: ignore[arg-type]
+    q = store.query  # type: ignore[attr-defined]
+    dev = q(
+        "SELECT mac FROM {db}.devices WHERE capture_id = %(c)s AND has(ipv4, '147.32.83.234')",
+        {"c": res.capture_id},
+    )[0]["mac"]
+    verdicts = {v["id"]: v for v in requirements_of(store, str(dev), [res.capture_id])}  # type: ignore[arg-type]
+    content = {r.id for r in REQUIREMENTS if r.content}
+    got = {i: (verdicts[i]["verdict"], verdicts[i]["note"]) for i in content}
+    # all not assessed; a missing rule or phase is said first, as for a capture (policies.verdicts._missing)
+    assert all(v == NOT_ASSESSED for v, _note in got.values()), got
+    # those that need content and nothing else, with rules for this device: the logs are why
+    assert {i for i, (_v, note) in got.items() if note == PAYLOADLESS} >= {
+        "TR-02",
+        "TR-04",
+        "TR-09",
+        "TR-10",
+    }, got
+    assert all(verdicts[r.id]["note"] != PAYLOADLESS for r in REQUIREMENTS if not r.content)
