@@ -134,6 +134,9 @@ class LogReader:
         self.certs: dict[str, Certificate] = {}  # x509.log by file id and by fingerprint
         self.clock = 0  # placeholder time for masked timestamps
         self.tls_uids: set[str] = set()  # connections with a TLS record already (ssl.log before quic.log)
+        # flows made from a record's id fields, by uid, until their conn row comes (a live feed sends
+        # a connection's dns/http/ssl rows before its conn row, which Zeek writes at its end)
+        self.orphans: dict[str, Flow] = {}
 
     def _count(self, key: str, n: int = 1) -> None:
         self.out.stats[key] = self.out.stats.get(key, 0) + n
@@ -193,8 +196,16 @@ class LogReader:
             _history(f, str(row.get("history") or ""))
         f.end = f"zeek:{row.get('conn_state') or ''}"
         services = [s.strip().lower() for s in str(row.get("service") or "").split(",") if s.strip()]
+        uid = str(row.get("uid") or "")
+        early = self.orphans.pop(uid, None) if uid else None
+        if early is not None:  # its records came first: that flow becomes this one, in place
+            for slot in Flow.__slots__:
+                if slot not in ("l7", "owner"):
+                    setattr(early, slot, getattr(f, slot))
+            self._session(early, services)
+            return
         self._session(f, services)
-        self._add_flow(f, str(row.get("uid") or ""))
+        self._add_flow(f, uid)
 
     def _session(self, f: Flow, services: list[str]) -> Session:
         cur = f.l7
@@ -231,6 +242,8 @@ class LogReader:
         f = Flow(p, a, ap, b, bp, ts, b"", b"", 0)
         self._count("flows_from_records")
         self._add_flow(f, uid)
+        if uid:
+            self.orphans[uid] = f
         return f
 
     def rec_ts(self, row: dict[str, Any], f: Flow | None = None) -> int:

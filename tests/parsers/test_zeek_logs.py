@@ -163,3 +163,32 @@ def test_dns_ssl_http_rows_become_records() -> None:
     conn_uids = {r[1] for r in _tsv(shared_path(STRATO, "005-zeek-scenario-malicious", "conn.log"))[2]}
     orphans = {r[1] for r in dns_rows + http_rows} - conn_uids
     assert read.stats.get("flows_from_records", 0) == len(orphans) > 0
+
+
+def test_a_live_feed_holds_records_until_their_connection_is_logged() -> None:
+    from parsers.zeek.live import LiveRows
+
+    d = shared_path(STRATO, "003-zeek-scenario-malicious")
+    cf, conn = _tsv(d / "conn.log")[1:]
+    df, dns = _tsv(d / "dns.log")[1:]
+    q = dict(zip(df, dns[0], strict=True))
+    c = dict(zip(cf, next(r for r in conn if r[1] == q["uid"]), strict=True))
+    tidy = {k: v for k, v in q.items() if v != "-"}
+    feed = LiveRows(hold_ns=60_000_000_000)
+    assert feed.add("dns", tidy)
+    flows, records, _ev, _u = feed.take()
+    assert flows == [] and records == []  # its connection is not logged yet: held
+    assert feed.add("conn", {k: v for k, v in c.items() if v != "-"})
+    assert not feed.add("conn", {k: v for k, v in c.items() if v != "-"})  # the same row again: once
+    flows, records, _ev, uids = feed.take()
+    assert len(flows) == 1 and uids[id(flows[0])] == c["uid"]
+    f = flows[0]
+    assert (f.pk_up, f.by_up, f.pk_dn, f.by_dn) == tuple(
+        int(c[k]) for k in ("orig_pkts", "orig_ip_bytes", "resp_pkts", "resp_ip_bytes")
+    )
+    assert records and all(r.flow is f for r in records)  # on the conn row's flow, its times and counts
+    orphan = LiveRows(hold_ns=1)
+    orphan.add("dns", tidy)
+    orphan.clock += 10  # the feed's time moved past the hold: the record goes with a flow of its own
+    flows, records, _ev, _u = orphan.take()
+    assert len(flows) == 1 and flows[0].pk_up == 0 and records and records[0].flow is flows[0]
