@@ -118,3 +118,19 @@ def test_content_requirements_are_not_assessed_on_logs(store: object) -> None:
         "TR-10",
     }, got
     assert all(verdicts[r.id]["note"] != PAYLOADLESS for r in REQUIREMENTS if not r.content)
+
+
+def test_no_evidence_packets_from_logs(store: object) -> None:
+    """A finding's evidence export on a capture from logs says why there are no packets, in one line,
+    instead of reading the logs as capture files."""
+    import pytest
+
+    from appliance.findings.evidence import EvidenceError, select
+
+    res = replay_logs(store, str(shared_path(*DAY)), ReplayOptions(lan_prefixes=[CTU]))  # type: ignore[arg-type]
+    fid = store.query(
+        "SELECT flow_id FROM {db}.flows WHERE capture_id = %(c)s LIMIT 1", {"c": res.capture_id}
+    )  # type: ignore[attr-defined]
+    finding = {"finding_id": "f-logs", "capture_id": res.capture_id, "flow_ids": [fid[0]["flow_id"]]}
+    with pytest.raises(EvidenceError, match="replayed from Zeek logs, which carry no payload"):
+        select(store, finding)  # type: ignore[arg-type]
