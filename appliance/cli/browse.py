@@ -297,7 +297,7 @@ def captures_cmd(db: DbOpt = None, as_json: JsonOpt = False) -> None:
     for r in rows:
         t.add_row(
             r["capture_id"][:16],
-            r["path"],
+            f"{r['path']} (Zeek logs)" if str(r.get("format", "")).startswith("zeek") else r["path"],
             f"{int(r['packets']):,}",
             f"{int(r['flows']):,}",
             str(r["devices"]),

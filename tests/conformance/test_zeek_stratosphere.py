@@ -9,6 +9,7 @@ network (CTU's 147.32.0.0/16, given as the LAN as a user would) holds is a devic
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 from pathlib import Path
 
@@ -84,6 +85,12 @@ def test_a_day_of_logs_gives_flows_devices_and_destinations(store: object) -> No
     assert remote["n"] > 0 and remote["placed"] > 0  # destinations named and placed (GeoIP)
     cap = q("SELECT format, files, file_sha256 FROM {db}.captures WHERE capture_id = %(c)s", c)[0]
     assert cap["format"] == "zeek-tsv" and len(cap["files"]) == len(cap["file_sha256"]) == 11
+    want_sha = {str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in (day / "data").glob("*.labeled")}
+    assert dict(zip(cap["files"], cap["file_sha256"], strict=True)) == want_sha  # the logs' own hashes
+    from appliance.store import queries
+
+    listed = next(r for r in queries.captures(store) if r["capture_id"] == res.capture_id)  # type: ignore[arg-type]
+    assert listed["format"] == "zeek-tsv"  # the read API says the capture came from logs
 
     again = replay_logs(store, str(day), ReplayOptions(lan_prefixes=[CTU]))  # type: ignore[arg-type]
     assert again.status == "skipped"  # the same logs are the same capture

@@ -13,7 +13,7 @@ def captures(store: Store) -> Rows:
     return store.query(
         "SELECT capture_id, path, files, packets, bytes, first_ns, last_ns, link_types, truncated,"
         " read_error, skipped_packets, flows, devices, tool_version, toString(ingested_at) AS ingested_at,"
-        " status"
+        " status, format"
         f" FROM {capture_rows(f'ingest_id IN ({CURRENT})')} ORDER BY first_ns, path"
     )
 
