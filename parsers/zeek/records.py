@@ -133,7 +133,8 @@ class LogReader:
         self.by_uid: dict[str, Flow] = {}
         self.certs: dict[str, Certificate] = {}  # x509.log by file id and by fingerprint
         self.clock = 0  # placeholder time for masked timestamps
-        self.tls_uids: set[str] = set()  # connections with a TLS record already (ssl.log before quic.log)
+        # connections with a TLS record already, by uid (ssl.log is read before quic.log)
+        self.tls_uids: dict[str, TlsRecord] = {}
         # flows made from a record's id fields, by uid, until their conn row comes (a live feed sends
         # a connection's dns/http/ssl rows before its conn row, which Zeek writes at its end)
         self.orphans: dict[str, Flow] = {}

@@ -40,21 +40,22 @@ def _ssl(r: LogReader, row: dict[str, Any]) -> None:
     rec = tls_record(r, row, transport)
     if rec is not None:
         r.add(rec)
-        r.tls_uids.add(str(row.get("uid") or ""))
+        r.tls_uids[str(row.get("uid") or "")] = rec
 
 
 def _quic(r: LogReader, row: dict[str, Any]) -> None:
     uid = str(row.get("uid") or "")
-    if uid and uid in r.tls_uids:  # the handshake is in ssl.log already: the flow is QUIC, no second record
-        f = r.by_uid.get(uid)
-        if f is not None:
-            r._session(f, ["quic"])
+    known = r.tls_uids.get(uid) if uid else None
+    if known is not None:  # the handshake is in ssl.log already: the flow is QUIC, no second record
+        known.transport = "quic"  # (ssl.log read without its conn.log could not tell)
+        s = r._session(known.flow, ["quic"])
+        s.security = "quic"
         return
     shaped = {**row, "next_protocol": (as_list(row.get("client_protocol")) or [""])[0], "version": ""}
     rec = tls_record(r, shaped, "quic")
     if rec is not None:
         r.add(rec)
-        r.tls_uids.add(uid)
+        r.tls_uids[uid] = rec
 
 
 def _http(r: LogReader, row: dict[str, Any]) -> None:

@@ -14,6 +14,7 @@ message that is not JSON. Everything sent arrives as flows and DNS rows, none of
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from pathlib import Path
@@ -21,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from appliance.live.control import request
 from appliance.live.zeek_client import ZeekClient, script_text
 from appliance.live.zeek_session import ZeekLiveOptions, ZeekSession
 from tests.support.paths import shared_path
@@ -138,13 +140,19 @@ def test_events_arrive_once_across_a_dropped_connection(store: Any, tmp_path: Pa
     again.insert(5, "{not json")
     server = FakeZeek(first, again)
     client = ZeekClient(f"ws://127.0.0.1:{server.port}", retry_s=0.1)
-    opts = ZeekLiveOptions(url=client.url, spool_dir=str(tmp_path / "spool"), flush_s=0.2)
+    ctl = str(tmp_path / "control.sock")
+    opts = ZeekLiveOptions(url=client.url, spool_dir=str(tmp_path / "spool"), flush_s=0.2, control=ctl)
     session = ZeekSession(store, opts, client=client)
     done: dict[str, Any] = {}
     t = threading.Thread(target=lambda: done.setdefault("st", session.run()))
     t.start()
     try:
         end = time.monotonic() + 60
+        while not os.path.exists(ctl) and time.monotonic() < end:
+            time.sleep(0.05)
+        mark = request(
+            ctl, {"op": "mark", "phase": "idle", "note": "from the test"}
+        )  # as `tapaudit mark` does
         while client.stats.rows < len(rows) + RESENT and time.monotonic() < end:
             time.sleep(0.1)
         assert client.stats.rows == len(rows) + RESENT, client.stats
@@ -177,6 +185,10 @@ def test_events_arrive_once_across_a_dropped_connection(store: Any, tmp_path: Pa
         c,
     )[0]
     assert cap["format"] == "zeek-ws" and cap["status"] == "complete" and cap["flows"] == len(conn)
+    phases = store.query("SELECT phase, start_ns, note FROM {db}.phases WHERE capture_id = %(c)s", c)
+    assert {(r["phase"], r["start_ns"], r["note"]) for r in phases} == {
+        ("idle", mark["ts_ns"], "from the test")
+    }
 
 
 def test_the_shipped_zeek_script_is_versioned_and_publishes_what_the_client_reads() -> None:
