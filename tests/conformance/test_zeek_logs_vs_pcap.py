@@ -148,3 +148,49 @@ def test_logs_replay_like_the_trace(name: str, shared_store: object) -> None:
         assert logged.http_rows > 0
     for kind, what in diffs:
         print(f"{name}: {kind} {what}: {explained[(kind, what)]}")
+
+
+def test_dhcp_logs_name_the_device_the_trace_names(shared_store: object) -> None:
+    """The DHCP client of dhcp.pcap is the same device, with the same host name, from the trace and
+    from Zeek's dhcp.log (the server's MAC is in no log: Zeek logs only the client's)."""
+    name = "scripts.base.protocols.dhcp.dhcp-all-msg-types"
+    d = shared_path("zeek", "Baseline", name)
+    pcap = replay(shared_store, str(shared_path("zeek", "Traces", str(trace_of(d)))), ReplayOptions())  # type: ignore[arg-type]
+    logged = replay_logs(shared_store, str(d), ReplayOptions())  # type: ignore[arg-type]
+    q = "SELECT mac, dhcp_hostname FROM {db}.devices WHERE capture_id = %(c)s AND dhcp_hostname != ''"
+    from_pcap = {(r["mac"], r["dhcp_hostname"]) for r in shared_store.query(q, {"c": pcap.capture_id})}  # type: ignore[attr-defined]
+    from_logs = {(r["mac"], r["dhcp_hostname"]) for r in shared_store.query(q, {"c": logged.capture_id})}  # type: ignore[attr-defined]
+    assert from_logs == from_pcap == {("90:b1:1c:99:49:29", "btest.is.cool")}
+
+
+def test_mac_logging_makes_devices_of_their_macs(tmp_path: Path, shared_store: object) -> None:
+    """conn.log with ``orig_l2_addr``/``resp_l2_addr`` (policy/protocols/conn/mac-logging): the local
+    end's MAC is the device, as a capture's frames make it."""
+    src = shared_path("stratosphere-security-datasets-for-testing", "003-zeek-scenario-malicious", "conn.log")
+    lines = src.read_text().splitlines()
+    mac_a, mac_b = "02:00:00:00:00:61", "02:00:00:00:00:01"
+    out = []
+    for ln in lines:
+        if ln.startswith(("#fields", "#types")):
+            out.append(
+                ln + ("\torig_l2_addr\tresp_l2_addr" if ln.startswith("#fields") else "\tstring\tstring")
+            )
+        elif ln.startswith("#"):
+            out.append(ln)
+        else:
+            out.append(f"{ln}\t{mac_a}\t{mac_b}")
+    (tmp_path / "conn.log").write_text("\n".join(out) + "\n")
+    res = replay_logs(shared_store, str(tmp_path), ReplayOptions())  # type: ignore[arg-type]
+    devs = shared_store.query(  # type: ignore[attr-defined]
+        "SELECT mac, attributed_by, ipv4 FROM {db}.devices WHERE capture_id = %(c)s", {"c": res.capture_id}
+    )
+    by_mac = {d["mac"]: d for d in devs}
+    assert (
+        mac_a in by_mac and by_mac[mac_a]["attributed_by"] == "mac" and "10.8.0.61" in by_mac[mac_a]["ipv4"]
+    )
+    flows = shared_store.query(  # type: ignore[attr-defined]
+        "SELECT count() AS n, countIf(device_mac = %(m)s) AS mine, countIf(src_mac = %(m)s) AS src"
+        " FROM {db}.flows WHERE capture_id = %(c)s AND src_ip = '10.8.0.61'",
+        {"c": res.capture_id, "m": mac_a},
+    )[0]
+    assert flows["n"] > 0 and flows["mine"] == flows["n"] == flows["src"]
