@@ -226,38 +226,46 @@ def _tsv_rows(fh: IO[bytes], hdr: LogHeader, stats: LogStats) -> Iterator[dict[s
 
 def parse_time(value: Any) -> int | None:
     """A Zeek ``time`` (epoch seconds with a fraction, as text or JSON number; ISO 8601 when the
-    JSON writer was set to it) in ns; None when unset or masked (btest's ``XXXXXXXXXX.XXXXXX``)."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, int | float):
-        return round(float(value) * 1e9)
-    text = str(value)
-    if text[:1] == "X":
-        return None
-    try:
-        secs, _dot, frac = text.partition(".")
-        return int(secs) * 1_000_000_000 + int((frac + "000000000")[:9] or 0)
-    except ValueError:
-        pass
-    import datetime as dt
+    JSON writer was set to it) in ns; None when unset, masked (btest's ``XXXXXXXXXX.XXXXXX``) or not
+    a time between 1970 and 2116 (what the store's UInt64 ns hold with room to spare)."""
+    ns = _time_ns(value)
+    return ns if ns is not None and 0 <= ns < MAX_NS else None
 
+
+MAX_NS = 1 << 62
+
+
+def _time_ns(value: Any) -> int | None:
+    if value is None or value == "" or isinstance(value, bool):
+        return None
     try:
+        if isinstance(value, int | float):
+            return round(float(value) * 1e9)
+        text = str(value)
+        if text[:1] == "X":
+            return None
+        secs, _dot, frac = text.partition(".")
+        if secs.isdigit() and (not frac or frac.isdigit()):
+            return int(secs) * 1_000_000_000 + int((frac + "000000000")[:9] or 0)
+        import datetime as dt
+
         return int(dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1e9)
-    except ValueError:
+    except (ValueError, OverflowError, TypeError):
         return None
 
 
 def as_int(value: Any) -> int:
-    """A ``count``/``port`` field; 0 when unset."""
-    if value is None or value == "":
+    """A ``count``/``port`` field; 0 when unset, not a number, negative or past UInt64's half."""
+    if value is None or value == "" or isinstance(value, bool):
         return 0
     try:
-        return int(value)
+        n = int(value)
     except (TypeError, ValueError):
         try:
-            return int(float(value))
-        except (TypeError, ValueError):
+            n = int(float(value))
+        except (TypeError, ValueError, OverflowError):
             return 0
+    return n if 0 <= n < MAX_NS else 0
 
 
 def as_list(value: Any) -> list[str]:

@@ -84,6 +84,15 @@ class ZeekRead:
     last_ns: int = 0
 
 
+def as_ns(value: Any) -> int:
+    """A Zeek ``interval`` (seconds, text or number) in ns; 0 when unset or not a number."""
+    try:
+        ns = int(float(value) * 1e9)
+    except (TypeError, ValueError, OverflowError):
+        return 0
+    return ns if 0 <= ns < 1 << 62 else 0
+
+
 def _ip(text: Any) -> bytes:
     try:
         return ipaddress.ip_address(str(text).split("%")[0]).packed
@@ -189,7 +198,7 @@ class LogReader:
         f = Flow(proto, a, ap, b, bp, ts, smac, rmac, as_int(row.get("vlan")))
         f.rmac = rmac
         dur = row.get("duration")
-        f.last = ts + (int(float(dur) * 1e9) if dur not in (None, "") else 0)
+        f.last = ts + as_ns(dur)
         f.pk_up, f.pk_dn = as_int(row.get("orig_pkts")), as_int(row.get("resp_pkts"))
         f.by_up, f.by_dn = as_int(row.get("orig_ip_bytes")), as_int(row.get("resp_ip_bytes"))
         f.pl_up, f.pl_dn = as_int(row.get("orig_bytes")), as_int(row.get("resp_bytes"))
@@ -357,7 +366,7 @@ def dns_records(reader: LogReader, row: dict[str, Any]) -> list[DnsRecord]:
     rcode = row.get("rcode")
     if rcode is not None or answers:
         rtt = row.get("rtt")
-        at = ts + (int(float(rtt) * 1e9) if rtt not in (None, "") else 0)
+        at = ts + as_ns(rtt)
         out.append(
             DnsRecord(f, at, protocol, transport, DnsMessage(txid, True, 0, as_int(rcode), questions, rr))
         )
@@ -375,10 +384,7 @@ def _answer(qname: str, qtype: int, data: str, ttl: str) -> DnsRR:
             rtype, data = 16, data.split(" ", 2)[-1]
         elif qtype in (12, 16, 33):
             rtype = qtype
-    try:
-        t = int(float(ttl))
-    except ValueError:
-        t = 0
+    t = as_ns(ttl) // 1_000_000_000
     return DnsRR(qname, rtype, 1, t, data)
 
 

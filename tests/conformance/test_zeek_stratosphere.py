@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import json
 from pathlib import Path
 
 from appliance.ingest.replay import ReplayOptions
@@ -141,3 +142,33 @@ def test_no_evidence_packets_from_logs(store: object) -> None:
     finding = {"finding_id": "f-logs", "capture_id": res.capture_id, "flow_ids": [fid[0]["flow_id"]]}
     with pytest.raises(EvidenceError, match="replayed from Zeek logs, which carry no payload"):
         select(store, finding)  # type: ignore[arg-type]
+
+
+def test_rows_of_the_wrong_kind_are_stored_or_skipped_never_fatal(tmp_path: Path, store: object) -> None:
+    """Real rows with each field in turn set to values of the wrong kind, replayed into the store:
+    the replay commits (ClickHouse takes every value the rows were given), the bad lines counted."""
+    src = shared_path("stratosphere-security-datasets-for-testing", "005-zeek-scenario-malicious")
+    weird: list[object] = [
+        None,
+        "",
+        "x",
+        -1,
+        1e300,
+        -1e300,
+        [],
+        {},
+        "XXXXXXXXXX.XXXXXX",
+        True,
+        "\u0000\u202e",
+    ]
+    for stream in ("conn", "dns", "http"):
+        fields, rows = _rows(src / f"{stream}.log")
+        base = dict(zip(fields, rows[0], strict=True))
+        lines = [json.dumps({**base, n: w, "_path": stream}) for n in fields for w in weird]
+        (tmp_path / f"{stream}.json").write_text("\n".join([*lines, "{cut"]) + "\n")
+    res = replay_logs(store, str(tmp_path), ReplayOptions())  # type: ignore[arg-type]
+    # skipped: the three cut lines, and the conn rows with no address at one end (id.orig_h or
+    # id.resp_h replaced: no flow without its endpoints); dns and http rows keep theirs from uid
+    assert res.status == "ingested" and res.skipped_packets == 3 + 2 * len(weird)
+    cap = store.query("SELECT status FROM {db}.captures WHERE capture_id = %(c)s", {"c": res.capture_id})  # type: ignore[attr-defined]
+    assert cap == [{"status": "complete"}]

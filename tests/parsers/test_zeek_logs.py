@@ -192,3 +192,24 @@ def test_a_live_feed_holds_records_until_their_connection_is_logged() -> None:
     orphan.clock += 10  # the feed's time moved past the hold: the record goes with a flow of its own
     flows, records, _ev, _u = orphan.take()
     assert len(flows) == 1 and flows[0].pk_up == 0 and records and records[0].flow is flows[0]
+
+
+WEIRD: list[object] = [None, "", "x", -1, 1e300, [], {}, "XXXXXXXXXX.XXXXXX", "1.2.3", True]
+
+
+def test_rows_with_values_of_the_wrong_kind_are_read_without_failing(tmp_path: Path) -> None:
+    """Every field of real conn, dns and http rows set in turn to values of the wrong kind (a JSON
+    log can hold anything): the rows are read, none raises."""
+    d = shared_path(STRATO, "005-zeek-scenario-malicious")
+    for stream in ("conn", "dns", "http"):
+        _h, fields, rows = _tsv(d / f"{stream}.log")
+        base = dict(zip(fields, rows[0], strict=True))
+        lines = []
+        for name in fields:
+            for w in WEIRD:
+                lines.append(json.dumps({**base, name: w, "_path": stream}))
+        lines.append(json.dumps({"_path": stream, "ts": 1, "id": "not a record", "uid": 5}))
+        p = tmp_path / f"{stream}.json"
+        p.write_text("\n".join(lines) + "\n")
+        read = read_logs(find_logs(str(p)))
+        assert read.streams[stream] == len(lines)
