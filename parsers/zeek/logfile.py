@@ -18,6 +18,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
@@ -78,6 +79,7 @@ class ZeekLogError(CaptureError):
 class LogStats:
     rows: int = 0
     bad_lines: int = 0  # cut or malformed lines, skipped
+    cut: bool = False  # the file ended inside its compressed stream: the rows before were read
 
 
 @dataclass
@@ -172,10 +174,14 @@ def _tsv_header(lines: list[str], path: str) -> LogHeader | None:
 def read_rows(path: str, hdr: LogHeader, stats: LogStats) -> Iterator[dict[str, Any]]:
     """The log's rows as dicts (see the module's docstring for values)."""
     with open_log(path) as fh:
-        if hdr.fmt == "zeek-json":
-            yield from _json_rows(fh, stats)
-        else:
-            yield from _tsv_rows(fh, hdr, stats)
+        try:
+            if hdr.fmt == "zeek-json":
+                yield from _json_rows(fh, stats)
+            else:
+                yield from _tsv_rows(fh, hdr, stats)
+        except (EOFError, OSError, zlib.error):  # a gzip archive cut short (a copy still running)
+            stats.bad_lines += 1
+            stats.cut = True
 
 
 def _json_rows(fh: IO[bytes], stats: LogStats) -> Iterator[dict[str, Any]]:

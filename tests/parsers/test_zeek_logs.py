@@ -213,3 +213,17 @@ def test_rows_with_values_of_the_wrong_kind_are_read_without_failing(tmp_path: P
         p.write_text("\n".join(lines) + "\n")
         read = read_logs(find_logs(str(p)))
         assert read.streams[stream] == len(lines)
+
+
+def test_a_gzip_log_cut_short_gives_the_rows_before_the_cut(tmp_path: Path) -> None:
+    src = shared_path(STRATO, "005-zeek-scenario-malicious", "conn.log")
+    whole = gzip.compress(src.read_bytes())
+    p = tmp_path / "conn.2018-05-14-16-00-00.log.gz"
+    p.write_bytes(whole[: len(whole) // 2])  # a rotation still being copied
+    hdr = sniff(str(p))
+    assert hdr is not None and hdr.path == "conn"
+    st = LogStats()
+    got = list(read_rows(str(p), hdr, st))
+    body = [ln for ln in src.read_text().splitlines() if not ln.startswith("#")]
+    assert st.cut and st.bad_lines >= 1 and 0 < len(got) < len(body)
+    assert [r["uid"] for r in got] == [ln.split("\t")[1] for ln in body[: len(got)]]
