@@ -31,6 +31,8 @@ FAIL = "fail"  # findings of severity BREACH or worse name the requirement
 REVIEW = "review"  # a person must look: unexplained encrypted uploads in its phases, or only info findings
 PASS = "pass"  # its rules ran on the evidence it needs and raised nothing
 NOT_ASSESSED = "not assessed"  # what it needs was not there to be measured (the note says what)
+PAYLOADLESS = "Zeek logs carry no payload"  # the note of a content requirement on captures from logs
+PAYLOADLESS_ZH = "Zeek 日志不含载荷内容"
 VERDICTS = (FAIL, REVIEW, PASS, NOT_ASSESSED)  # a requirement's verdict, worst first
 BREACH = "low"  # the mildest severity that fails a requirement: "info" findings are notes
 
@@ -104,6 +106,7 @@ class Measured:
     readable_flows: int = 0  # flows off the LAN whose content was read
     encrypted_flows: int = 0  # flows that could not be read for want of keys
     uploads: tuple[Upload, ...] = ()  # upload bursts on flows that could not be read
+    payloadless: bool = False  # every capture behind them came from Zeek logs (no payload, issue 21)
 
 
 @dataclass(frozen=True)
@@ -209,6 +212,8 @@ def _missing(req: Requirement, rules: Sequence[str], measured: Measured) -> tupl
             "(the phases file, `replay --phases`), then assess again",
             f"需要标记以下阶段之一：{', '.join(req.phases)}（阶段文件，`replay --phases`），然后重新评估",
         )
+    if req.content and measured.payloadless:  # logs name connections, not what they carried
+        return PAYLOADLESS, PAYLOADLESS_ZH
     if req.content and measured.readable_flows <= 0:
         return ("no readable traffic: every flow was encrypted or not dissected",
                 "没有可读流量：所有数据流均已加密或未能解析")  # fmt: skip

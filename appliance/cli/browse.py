@@ -315,7 +315,7 @@ def captures_cmd(db: DbOpt = None, as_json: JsonOpt = False) -> None:
     for r in rows:
         t.add_row(
             fmt_hash(r["capture_id"], 16, mark=""),  # a prefix --capture takes; --json has it all
-            r["path"],
+            f"{r['path']} (Zeek logs)" if str(r.get("format", "")).startswith("zeek") else r["path"],
             f"{int(r['packets']):,}",
             f"{int(r['flows']):,}",
             fmt_count(r["devices"]),

@@ -95,6 +95,11 @@ COMMANDS: dict[str, Entry] = {
         "observations to the store every few seconds.",
     ),
     "mark": Entry("capture", "Mark the start of a test phase in the running capture session, now."),
+    "zeek": Entry(
+        "zeek",
+        "Follow a Zeek sensor live: its connection, DNS, TLS, HTTP and DHCP rows to the store every "
+        "few seconds.",
+    ),
 }
 
 

@@ -27,6 +27,7 @@ from appliance.lab.phases import load_phases
 from parsers.capture import sniff_format
 from parsers.capture_file import DEFAULT_MAX_DECOMPRESSED, DEFAULT_MAX_RATIO, Limits, fmt_size, parse_size
 from parsers.capture_inputs import expand_inputs
+from parsers.zeek.inputs import find_logs, is_zeek_input
 
 if TYPE_CHECKING:  # the pipeline and the store are imported once the inputs are checked (issue 18)
     from appliance.ingest.replay import ReplayResult
@@ -149,11 +150,16 @@ def replay_cmd(
     bench_obj, prefixes, codes = pipeline_settings(bench, lan, home)
     phases_obj = load_phases(phases) if phases else None
     load_keys(list(keylog or []))  # an unreadable key log fails now, before any capture is stored
+    zeek = {p for p in paths if is_zeek_input(p)}  # Zeek logs, told by their content (issue 21)
     for path in paths:  # a typo in the last PATH should fail now, not after an hour of replay
+        if path in zeek:
+            find_logs(path)
+            continue
         for f in expand_inputs(path):
             sniff_format(f)
     from appliance.cli.browse import device_table
     from appliance.ingest.replay import ReplayOptions, replay
+    from appliance.ingest.zeek_replay import replay_logs
     from appliance.store import queries
 
     opts = ReplayOptions(idle_s=idle_timeout, active_s=active_timeout, lan_prefixes=prefixes, bench=bench_obj,
@@ -163,7 +169,9 @@ def replay_cmd(
     results: list[ReplayResult] = []
     with open_db(db) as store:
         for path in paths:
-            if show_bar:
+            if path in zeek:
+                res = replay_logs(store, path, opts)
+            elif show_bar:
                 with _progress() as prog:
                     bar = _Bar(prog)
                     res = replay(store, path, opts, bar)
@@ -193,6 +201,15 @@ def _say_result(r: ReplayResult) -> None:
         )
         return
     rate = r.packets / r.seconds if r.seconds else 0
+    if r.source != "capture":
+        rows = sum(v for k, v in r.stats.items() if k.startswith("rows_"))
+        err.print(
+            f"[bold]{name}[/]: Zeek logs ({len(r.files)} files, {rows:,} rows), {r.flows:,} flows, "
+            f"{r.devices} devices in {r.seconds:.1f} s; no payload, so content is not assessed"
+        )
+        if r.skipped_packets:
+            err.print(f"  skipped {r.skipped_packets:,} log lines that could not be read")
+        return
     err.print(
         f"[bold]{name}[/]: {r.packets:,} packets, {r.flows:,} flows, {r.devices} devices "
         f"in {r.seconds:.1f} s ({rate:,.0f} pkt/s); link types {', '.join(r.link_types) or '-'}"

@@ -198,6 +198,11 @@ def _capture(store: Store, fnd: dict[str, Any]) -> tuple[dict[str, Any], list[in
     caps = queries.capture_files(store, cid)
     if not caps:
         raise EvidenceError(f"finding {fid}: its capture {cid[:16]} is no longer stored")
+    if queries.log_captures(store, [cid]):  # issue 21: logs name connections, they hold no packets
+        raise EvidenceError(
+            f"finding {fid}: its capture {cid[:16]} was replayed from Zeek logs, which carry no payload: no "
+            "packets to export (the logs, listed with their sha256 in `tapaudit captures`, are its evidence)"
+        )
     return caps[0], ids
 
 

@@ -73,6 +73,7 @@ def flow_row(
         readable=dest.readable,
         phase=phase_at(f.first, device),
         decrypted=f.l7.plaintext if f.l7 is not None else "",
+        zeek_uid="",  # a Zeek log replay puts the conn.log uid here (appliance.ingest.zeek_replay)
     )
 
 

@@ -46,6 +46,7 @@ class ReplayResult:
     capture_id: str
     status: str  # ingested, skipped (already stored)
     files: list[str]
+    source: str = "capture"  # or zeek-logs (appliance.ingest.zeek_replay)
     packets: int = 0
     bytes: int = 0
     flows: int = 0

@@ -99,8 +99,9 @@ def judge(store: Store, caps: list[str], dev: dict[str, Any]) -> Judged:
     uploads = [traffic.upload_row(r) for r in shapes.uploads(store, caps, mac)]
     # flows off the LAN whose content the appliance read (local DHCP, mDNS... do not count)
     readable_flows = sum(d["flows"] for d in destinations) - sum(u["flows"] for u in unreadable)
+    payloadless = bool(caps) and queries.log_captures(store, caps) == set(caps)  # Zeek logs only
     requirements = judgement.requirements(
-        dev, findings, assessments, packs, phases, readable_flows, unreadable, uploads
+        dev, findings, assessments, packs, phases, readable_flows, unreadable, uploads, payloadless
     )
     return Judged(phases, destinations, assessments, packs, packs_verified, findings, unreadable, uploads,
                   requirements)  # fmt: skip

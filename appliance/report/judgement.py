@@ -103,9 +103,11 @@ def requirements(
     readable_flows: int,
     unreadable: list[dict[str, Any]],
     uploads: list[dict[str, Any]],
+    payloadless: bool = False,
 ) -> list[dict[str, Any]]:
     """The verdict per requirement (``policies.verdicts``) from what this report gathered: the
-    upload bursts on flows it could not read (``traffic.upload_row``) can put one under review."""
+    upload bursts on flows it could not read (``traffic.upload_row``) can put one under review;
+    ``payloadless``: every capture came from Zeek logs, so content is not assessed."""
     measured = Measured(
         assessed=bool(assessments),
         declared=any(a["declaration_sha256"] for a in assessments),
@@ -113,6 +115,7 @@ def requirements(
         readable_flows=readable_flows,
         encrypted_flows=sum(u["flows"] for u in unreadable if u["encrypted"]),
         uploads=tuple(Upload(str(u["phase"]), str(u["flow_id"]), _kind(u)) for u in uploads),
+        payloadless=payloadless,
     )
     rules = [r for p in packs.values() for r in p.rules]
     return [

@@ -233,10 +233,16 @@ def _v20(store: Store) -> None:
     add_columns(store, "findings", "fact")
 
 
+def _v21(store: Store) -> None:
+    """Zeek logs as a source: each flow replayed from a conn.log keeps Zeek's ``uid``
+    (``flows.zeek_uid``), '' for flows metered from packets and those stored before (issue 21)."""
+    add_columns(store, "flows", "zeek_uid")
+
+
 STEPS: tuple[Step, ...] = tuple(
     Step(int(f.__name__[2:]), (f.__doc__ or "").split("\n")[0], f)
     for f in (_v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11, _v12, _v13, _v14, _v15, _v16, _v17, _v18, _v19,
-              _v20)
+              _v20, _v21)
 )  # fmt: skip
 assert [s.number for s in STEPS] == list(range(OLDEST + 1, SCHEMA_VERSION + 1)), "one step per version"
 

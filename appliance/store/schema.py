@@ -20,12 +20,13 @@ from __future__ import annotations
 from appliance.store.table import AGG, KEY, C, Column, Table, batched
 from appliance.store.table import BATCH as BATCH  # re-exported: the spool and the inserts tag rows with it
 
+# 21: flows.zeek_uid (flows replayed from Zeek logs, issue 21);
 # 20: findings.fact (findings grouped by problem, issue 18);
 # 19: confirmations (Wireshark's second opinion on findings, issue 22);
 # 18: flows.decrypted (decrypted flows, issue 16);
 # 17: capture_keys, capture_key_lines, tls.client_random (TLS keys, issue 16); 16: plaintext;
 # 15: attributed_by; 14: dns sections; 13: bursts spread; 12: coord_system
-SCHEMA_VERSION = 20
+SCHEMA_VERSION = 21
 
 
 CAPTURES = Table(
@@ -37,7 +38,11 @@ CAPTURES = Table(
         C("path", "String", "the PATH argument as given"),
         C("files", "Array(String)", "files in replay order"),
         C("file_sha256", "Array(String)", "sha256 of each file"),
-        C("format", "String", "pcap, pcapng, or both"),
+        C(
+            "format",
+            "String",
+            "pcap, pcapng, or both; zeek-tsv, zeek-json or zeek-cut for Zeek logs (no packets)",
+        ),
         C("compressed", "UInt8", "1 if any file was gzip-compressed"),
         C("packets", "UInt64", "records read"),
         C("bytes", "UInt64", "captured bytes of all records"),
@@ -204,6 +209,12 @@ FLOWS = Table(
             "String",
             "where the encrypted content was read from: tls-keylog or tls-dsb; '' if not decrypted"
             " (clear, no key, bad key, or stored before schema 17)",
+        ),
+        C(
+            "zeek_uid",
+            "String",
+            "Zeek's connection uid when the flow was replayed from Zeek logs (its conn.log row); ''"
+            " for flows metered from packets",
         ),
     ),
     # by device: a device's flows lie together, so joins from its observations or bursts read them

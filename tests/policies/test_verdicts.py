@@ -205,3 +205,15 @@ def test_every_requirement_declares_what_it_needs() -> None:
             looked |= set(rule.params.get("withdraw_phases") or ()) | (set(rule.phases) - {ALL})
         assert set(req.phases) <= looked, (req.id, sorted(set(req.phases) - looked))
     assert set(BY_ID["TR-15"].phases) == {"withdraw", "consent_withdrawn", "delete", "account_deleted"}
+
+
+def test_content_is_not_assessed_on_captures_from_zeek_logs() -> None:
+    from dataclasses import replace
+
+    from policies.verdicts import PAYLOADLESS
+
+    logs = replace(ALL_MEASURED, payloadless=True)
+    assert _verdict("TR-02", [], logs)[:2] == (NOT_ASSESSED, PAYLOADLESS)
+    assert _verdict("TR-02", [], ALL_MEASURED)[0] == PASS  # the same with payloads passes
+    assert _verdict("TR-11", [], logs)[0] == PASS  # encryption in transit is judged on connections
+    assert _verdict("TR-02", [_finding("high", "TR-02")], logs)[0] == FAIL  # a breach the logs show stands

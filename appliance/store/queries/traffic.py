@@ -13,9 +13,22 @@ def captures(store: Store) -> Rows:
     return store.query(
         "SELECT capture_id, path, files, packets, bytes, first_ns, last_ns, link_types, truncated,"
         " read_error, skipped_packets, flows, devices, tool_version, toString(ingested_at) AS ingested_at,"
-        " status"
+        " status, format"
         f" FROM {capture_rows(f'ingest_id IN ({CURRENT})')} ORDER BY first_ns, path"
     )
+
+
+def log_captures(store: Store, capture_ids: list[str]) -> set[str]:
+    """Of these captures, those replayed from Zeek logs (``captures.format`` zeek-...): they hold
+    connections and what the logs named, no payload (issue 21)."""
+    if not capture_ids:
+        return set()
+    rows = store.query(
+        f"SELECT capture_id FROM {capture_rows(f'ingest_id IN ({CURRENT})')}"
+        " WHERE has(%(caps)s, capture_id) AND startsWith(format, 'zeek')",
+        {"caps": list(capture_ids)},
+    )
+    return {str(r["capture_id"]) for r in rows}
 
 
 def devices(store: Store, capture_ids: list[str] | None = None) -> Rows:

@@ -137,6 +137,7 @@ CREATE TABLE IF NOT EXISTS `tapaudit`.`flows` (
     `readable` UInt8,
     `phase` String,
     `decrypted` String,
+    `zeek_uid` String,
     `batch` UInt32 DEFAULT 0
 )
 ENGINE = MergeTree()
