@@ -11,7 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from appliance.report.traffic import KEY_SOURCES
-from dashboards import data
+from dashboards import charts, data
 from dashboards.i18n import lang, level, t
 from dashboards.pages_.common import lit, pick_device, table, ts
 
@@ -43,6 +43,7 @@ def render(url: str, caps: data.Caps) -> None:
     _coverage(data.tls_coverage(url, caps, mac))
     _periods(data.periods(url, caps, mac))
     _uploads(data.uploads(url, caps, mac))
+    charts.render(url, caps, mac)  # charts (dashboards/charts/)
 
 
 def _requirements(reqs: list[dict[str, Any]]) -> None:
