@@ -15,7 +15,7 @@ import streamlit as st
 from appliance.lookups import world
 from dashboards.i18n import lang, t
 
-CROSS, HOME, DOMESTIC = "#D55E00", "#0072B2", "#56B4E9"  # Okabe and Ito (2008)
+CROSS, HOME, DOMESTIC = "#D7191C", "#0072B2", "#56B4E9"  # ColorBrewer red; Okabe and Ito (2008) blues
 
 
 def places(countries: list[dict[str, Any]], home: list[str]) -> pd.DataFrame:
