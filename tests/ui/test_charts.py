@@ -310,3 +310,52 @@ def test_no_chart_carries_a_personal_value(lab: Any, mac: str) -> None:
     text = "\n".join(parts)
     values = _persona_values() | {"31.230416", "121.473701"}
     assert not [v for v in values if v in text]
+
+
+TITLE_KEYS = ("title", "text")  # chart and axis titles, legend titles, tooltip titles; Plotly's title text
+
+
+def _titles(node: Any, out: list[str]) -> list[str]:
+    if isinstance(node, dict):
+        for k, v in node.items():
+            if k in TITLE_KEYS and isinstance(v, str):
+                out.append(v)
+            elif k not in ("datasets", "values", "data"):  # values are data, not UI strings
+                _titles(v, out)
+    elif isinstance(node, list):
+        for v in node:
+            _titles(v, out)
+    return out
+
+
+def test_chart_labels_in_chinese(lab: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """In Chinese, every chart's title, axis, legend and tooltip title is Chinese (TLS and UTC aside),
+    the Sankey's caption too, and the map names countries in Chinese."""
+    import re
+
+    from dashboards import i18n
+    from dashboards.charts import frequency, precision, sankey, timeline, world_map
+
+    monkeypatch.setattr(i18n, "lang", lambda: "zh")
+    for module in (sankey, world_map):
+        monkeypatch.setattr(module, "lang", lambda: "zh")
+    mac = CHILD_WATCH
+    specs = [
+        json.loads(sankey.figure(queries.recipient_links(lab, None, mac)).to_json())["layout"],
+        world_map.chart(
+            world_map.places(queries.destination_countries(lab, None, "20:ff:36:77:66:71"), ["CN"]), ["CN"]
+        ).to_dict(),
+        frequency.chart(frequency.rates(queries.measures(lab, None, mac))).to_dict(),
+        timeline.chart(timeline.points(queries.observation_series(lab, None, mac)), []).to_dict(),
+        precision.chart(precision.frame(queries.location_precision(lab, None, mac))).to_dict(),
+    ]
+    titles = [t for s in specs for t in _titles(s, [])] + [i18n.t("sankey_legend")]
+    assert len(titles) > 20
+    english = [t for t in titles if re.search(r"[A-Za-z]{3,}", re.sub(r"TLS|UTC", "", t))]
+    assert not english
+    assert set(
+        world_map.places(queries.destination_countries(lab, None, "20:ff:36:77:66:71"), ["CN"])["name"]
+    ) == {
+        "中国",
+        "美国",
+    }
