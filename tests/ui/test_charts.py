@@ -175,7 +175,7 @@ def test_map_has_cross_border_lines_and_no_url(lab: Any) -> None:
     assert abroad["20:ff:36:77:66:71"] == {"US"} and abroad["60:fd:a6:88:77:81"] == {"SE"}
     assert not [m for m, a in abroad.items() if a and m not in ("20:ff:36:77:66:71", "60:fd:a6:88:77:81")]
     frame = world_map.places(queries.destination_countries(lab, None, "20:ff:36:77:66:71"), ["CN"])
-    spec = world_map.chart(frame, ["CN"]).to_dict()
+    spec = world_map.spec(frame, ["CN"])
     text = json.dumps(spec)
     assert '"url"' not in text
     rule = next(layer for layer in spec["layer"] if layer["mark"]["type"] == "rule")
