@@ -212,6 +212,31 @@ def phase_spans(url: str, capture_id: str, device: str | None = None) -> Rows:
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
+def recipient_links(url: str, caps: Caps, device: str) -> Rows:
+    """Observations per data type x organisation x country x party x carriage (the Sankey)."""
+    _opened.add(url)
+    return _run(url, queries.recipient_links, _caps(caps), device)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def destination_countries(url: str, caps: Caps, device: str) -> Rows:
+    _opened.add(url)
+    return _run(url, queries.destination_countries, _caps(caps), device)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def home_countries(url: str, caps: Caps) -> list[str]:
+    _opened.add(url)
+    return _run(url, queries.home_countries, _caps(caps))
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def location_precision(url: str, caps: Caps, device: str) -> Rows:
+    _opened.add(url)
+    return _run(url, queries.location_precision, _caps(caps), device)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
 def flow_counts(
     url: str, caps: Caps, device: str | None = None, flt: queries.FlowFilter | None = None
 ) -> Rows:

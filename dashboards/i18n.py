@@ -165,6 +165,50 @@ LABELS: dict[str, tuple[str, str]] = {
     "interval_s": ("Interval between reports (s)", "上报间隔（秒）"),
     "n_intervals": ("Number of intervals", "间隔个数"),
     "precision_title": ("Best location precision per data type", "各数据类型的最佳定位精度"),
+    # the device page's charts (dashboards/charts/)
+    "charts_title": ("Where its data goes, how often, how precisely", "数据去向、频率与精度"),
+    "observations_unit": ("Observations", "观测次数"),
+    "sankey_title": (
+        "Personal data by type → organisation → country (band width: observations)",
+        "个人数据：类型 → 组织 → 国家/地区（带宽 = 观测次数）",
+    ),
+    "sankey_legend": (
+        "Bands from a data type: vermilion = sent in clear text, green = encrypted (TLS). "
+        "Bands to a country: blue = first party, orange = third party, grey = party unknown.",
+        "数据类型发出的带：朱红 = 明文发送，绿色 = 加密（TLS）。"
+        "流向国家/地区的带：蓝色 = 第一方，橙色 = 第三方，灰色 = 归属不明。",
+    ),
+    "sankey_clear": ("sent in clear text", "明文发送"),
+    "sankey_encrypted": ("encrypted (TLS)", "加密（TLS）"),
+    "sankey_first": ("first party", "第一方"),
+    "sankey_third": ("third party", "第三方"),
+    "sankey_local": ("local network", "本地网络"),
+    "sankey_unknown": ("unknown", "不明"),
+    "map_title": (
+        "Destination countries (circle size: flows; lines from the lab's country, red = cross-border)",
+        "目的地国家/地区（圆大小 = 流数；线自实验室所在国家引出，红色 = 跨境）",
+    ),
+    "map_legend": ("Country", "国家/地区"),
+    "map_home": ("Lab's country (home jurisdiction)", "实验室所在国家（本法域）"),
+    "map_domestic": ("Destination at home", "境内目的地"),
+    "map_abroad": ("Destination abroad (cross-border)", "境外目的地（跨境）"),
+    "map_off": ("Too small for the map", "地图上过小无法显示"),
+    "frequency_phase_title": (
+        "Reporting frequency per data type and test phase (reports per hour)",
+        "各数据类型在各测试阶段的上报频率（次/小时）",
+    ),
+    "reports_per_hour": ("Reports per hour", "每小时上报次数"),
+    "n_reports": ("Reports", "上报次数"),
+    "recipient": ("Recipient organisation", "接收组织"),
+    "timeline_recipient_title": (
+        "Observations over time by data type, coloured by recipient (test phases shaded)",
+        "各数据类型的观测时间线，按接收方着色（阴影为测试阶段）",
+    ),
+    "precision_metres": ("Location precision (metres, log scale)", "定位精度（米，对数刻度）"),
+    "precision_dest_title": (
+        "Location precision per destination (metres; smaller is more precise)",
+        "各目的地的定位精度（米；越小越精确）",
+    ),
     "metres": ("Precision (metres)", "精度（米）"),
     "periodicity_title": (
         "Encrypted traffic: reporting period per destination",

@@ -13,12 +13,11 @@ import pandas as pd
 import streamlit as st
 
 from appliance.report.traffic import KEY_SOURCES
-from dashboards import data
+from dashboards import charts, data
 from dashboards.i18n import lang, level, t
 from dashboards.pages_ import verdict
 from dashboards.pages_.common import pick_device, show, table, ts
 
-MAX_POINTS = 5000  # per data type on the timeline
 
 
 def render(url: str, caps: data.Caps) -> None:
@@ -32,15 +31,15 @@ def render(url: str, caps: data.Caps) -> None:
     with who:
         verdict.identity(dev)
     verdict.verdict(mac, data.problems(url, caps, mac))
-    # charts
+    charts.render(
+        url, caps, mac
+    )  # the pictures (dashboards/charts/): recipients, map, rates, timeline, precision
     _requirements(data.requirements(url, caps, mac))
     series = data.observation_series(url, caps, mac)
     if series:
-        _timeline(url, series, mac)
         _intervals(series)
     else:
         st.info(t("no_observations"))
-    _precision(data.measures(url, caps, mac))
     st.subheader(t("destinations"))
     dests = data.destinations(url, caps, mac)
     cols = {"destination": "destination", "organisation": "organisation", "party": "party",
@@ -72,45 +71,6 @@ def _requirements(reqs: list[dict[str, Any]]) -> None:
     show(table(rows, cols), "device_requirements")
 
 
-def _timeline(url: str, series: list[dict[str, Any]], mac: str) -> None:
-    points = [
-        {
-            "time": pd.Timestamp(int(ns), unit="ns", tz="UTC"),
-            "kind": str(s["data_type"]),
-            "org": str(s["organisation"]),
-        }
-        for s in series
-        for ns in list(s["times"])[:MAX_POINTS]
-    ]
-    phases = [
-        {
-            "phase": str(p["phase"]),
-            "start": pd.Timestamp(int(p["start_ns"]), unit="ns", tz="UTC"),
-            "end": pd.Timestamp(int(p["end_ns"]), unit="ns", tz="UTC"),
-        }
-        for cap in sorted({str(s["capture_id"]) for s in series})
-        for p in data.phase_spans(url, cap, mac)
-    ]
-    dots = (
-        alt.Chart(pd.DataFrame(points))
-        .mark_tick(thickness=2)
-        .encode(
-            x=alt.X("time:T", title=t("time_utc")),
-            y=alt.Y("kind:N", title=t("data_type")),
-            tooltip=["time:T", "kind:N", "org:N"],
-        )
-    )
-    layers: list[Any] = []
-    if phases:
-        layers.append(
-            alt.Chart(pd.DataFrame(phases))
-            .mark_rect(opacity=0.15)
-            .encode(x="start:T", x2="end:T", color=alt.Color("phase:N", title=t("phase")))
-        )
-    chart = alt.layer(*layers, dots).properties(title=t("timeline_title"))
-    st.altair_chart(chart, width="stretch")
-
-
 def _intervals(series: list[dict[str, Any]]) -> None:
     gaps = [
         {"kind": str(s["data_type"]), "gap_s": int(g) / 1e9} for s in series for g in s["gaps"] if int(g) > 0
@@ -124,27 +84,6 @@ def _intervals(series: list[dict[str, Any]]) -> None:
             x=alt.X("gap_s:Q", bin=alt.Bin(maxbins=40), title=t("interval_s")),
             y=alt.Y("count():Q", title=t("n_intervals")),
             color=alt.Color("kind:N", title=t("data_type")),
-        )
-    )
-    st.altair_chart(chart, width="stretch")
-
-
-def _precision(measures: list[dict[str, Any]]) -> None:
-    best: dict[str, float] = {}
-    for m in measures:
-        v = float(m["best_metres"])
-        if v > 0:
-            best[str(m["data_type"])] = min(v, best.get(str(m["data_type"]), v))
-    if not best:
-        return
-    frame = pd.DataFrame([{"kind": k, "metres": v} for k, v in sorted(best.items())])
-    chart = (
-        alt.Chart(frame, title=t("precision_title"))
-        .mark_point(filled=True, size=120)  # bars have no base on a log scale: Vega-Lite drops them
-        .encode(
-            x=alt.X("metres:Q", title=t("metres"), scale=alt.Scale(type="log")),
-            y=alt.Y("kind:N", title=t("data_type")),
-            tooltip=["kind", "metres"],
         )
     )
     st.altair_chart(chart, width="stretch")

@@ -111,7 +111,15 @@ def _snapshot(store: Store) -> dict[str, Any]:
     t0, t1 = caps_t[-1]
     narrow = queries.FlowFilter(destination=".", proto=6, since_ns=t0 + (t1 - t0) // 4, until_ns=t1)
     page = [f["flow_id"] for f in queries.flows(store, None, None, 7, 3, narrow)]
+    # the device page's pictures (queries.recipients), for every device
+    macs = sorted({str(d["mac"]) for d in devs})
+    reads = (queries.recipient_links, queries.destination_countries, queries.location_precision)
+    pictures = [
+        (mac, json.dumps([q(store, None, mac) for q in reads], sort_keys=True, default=str)) for mac in macs
+    ]
     return {
+        "pictures": pictures,
+        "home": queries.home_countries(store),
         "overview": queries.device_overview(store),
         "flow_counts": [(c["cap"], c["n"]) for c in queries.flow_counts(store, flt=narrow)],
         "flow_page": page,
@@ -154,6 +162,7 @@ def test_server_and_chdb_store_the_same(ch_server: Any, tmp_path: Path) -> None:
         }
         assert any(p[1] == "3.121.70.57" and p[3] == "30.0" for p in snap["periods"])  # the Blink hub
         assert len(snap["flow_page"]) == 7 and snap["flow_counts"] and snap["overview"]
+        assert snap["home"] == ["CN"] and any('"cross_border": 1' in p for _, p in snap["pictures"])
 
         # a store of schema 8 is upgraded alike: flows re-sorted by device, the rollup summed again
         server.execute("TRUNCATE TABLE {db}.flow_rollup")

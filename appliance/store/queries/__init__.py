@@ -3,7 +3,8 @@
 Parameterised SQL only (``%(name)s``), aggregation pushed to ClickHouse, and the same text for
 chDB and server 18.16. ``scope`` says which rows are current; ``traffic`` reads captures, devices,
 flows and destinations; ``personal`` observations and their measures; ``findings`` what the
-policy packs found. The traffic-shape reads (periods, uploads) are ``appliance.measures.shapes``.
+policy packs found; ``recipients`` who receives which data types, where, how precisely (the
+device page's pictures). The traffic-shape reads (periods, uploads) are ``appliance.measures.shapes``.
 This package re-exports the read functions, so ``queries.devices(store)`` reads as before.
 """
 
@@ -22,6 +23,12 @@ from appliance.store.queries.personal import (
     phase_activity,
 )
 from appliance.store.queries.problems import problems
+from appliance.store.queries.recipients import (
+    destination_countries,
+    home_countries,
+    location_precision,
+    recipient_links,
+)
 from appliance.store.queries.scope import COMMITTED, CURRENT, CURRENT_FINDINGS, Rows
 from appliance.store.queries.traffic import (
     FLOW_COLUMNS,
@@ -61,6 +68,7 @@ __all__ = [
     "captures",
     "client_randoms",
     "data_types",
+    "destination_countries",
     "destinations",
     "device_captures",
     "device_overview",
@@ -74,6 +82,8 @@ __all__ = [
     "flow_counts",
     "flows",
     "flows_by_id",
+    "home_countries",
+    "location_precision",
     "log_captures",
     "measures",
     "observation_count",
@@ -85,6 +95,7 @@ __all__ = [
     "problems",
     "raw_evidence_captures",
     "raw_key_lines",
+    "recipient_links",
     "tls_coverage",
     "top_remotes",
     "unreadable_flows",
