@@ -8,6 +8,8 @@ process, and a server connection is worth keeping. A lock serialises queries on 
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import os
 import threading
 import time
@@ -52,7 +54,21 @@ def db_url() -> str:
 def _store(url: str) -> Store:
     store = open_store(url)
     store.ensure_schema()
+    _live.append(store)
     return store
+
+
+_live: list[Store] = []  # every store this process opened, closed before the interpreter goes
+
+
+@atexit.register
+def _close_at_exit() -> None:
+    """Close the stores still open when the process ends. chDB's engine left open while Python
+    tears down crashes the process (SIGSEGV) about one exit in three: the dashboard would end with
+    a crash instead of its exit status."""
+    while _live:
+        with contextlib.suppress(Exception):  # best effort at exit: the data is committed
+            _live.pop().close()
 
 
 def _run(url: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -83,10 +99,9 @@ def exclusive(url: str, what: str, fn: Callable[..., T], *args: Any, **kwargs: A
 def close() -> None:
     """Close the process's store and forget every cached result (tests; a changed TAPAUDIT_DB)."""
     st.cache_data.clear()
-    for url in list(_opened):
-        _store(url).close()
     _opened.clear()
     _store.clear()
+    _close_at_exit()
 
 
 _opened: set[str] = set()

@@ -19,7 +19,6 @@ from dashboards.pages_ import verdict
 from dashboards.pages_.common import pick_device, show, table, ts
 
 
-
 def render(url: str, caps: data.Caps) -> None:
     st.header(t("device"))
     pick, who = st.columns([2, 3], vertical_alignment="bottom")
