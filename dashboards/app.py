@@ -28,7 +28,7 @@ from appliance.dashboard_access import (  # noqa: E402
     password,
     password_problem,
 )
-from dashboards import data  # noqa: E402
+from dashboards import data, links  # noqa: E402
 from dashboards.i18n import LANG_NAMES, LANGS, t  # noqa: E402
 from dashboards.pages_ import (  # noqa: E402
     captures,
@@ -98,6 +98,9 @@ def _authorised() -> bool:
 
 def main() -> None:
     st.set_page_config(page_title="tapaudit", layout="wide")
+    links.restore(PAGES)  # a shared address: its view, before any widget is drawn
+    if st.session_state.get("lang") not in LANGS:
+        st.session_state.pop("lang", None)
     st.sidebar.radio(t("language"), LANGS, format_func=lambda c: LANG_NAMES[c], key="lang", horizontal=True)
     st.title(t("app_title"))
     if not _authorised():
@@ -115,11 +118,25 @@ def _page(url: str) -> None:
         PAGES["captures"](url, ())
         return
     paths = {str(c["capture_id"]): os.path.basename(str(c["path"])) for c in stored}
+    _drop_gone(paths)
     chosen = st.sidebar.multiselect(
         t("capture_filter"), list(paths), format_func=lambda c: f"{c[:12]} {paths[c]}", key="caps"
     )
     page = st.sidebar.radio(t("page"), list(PAGES), format_func=t, key="page")
     PAGES[page](url, tuple(sorted(chosen)))
+    links.publish(page)
+
+
+def _drop_gone(stored: dict[str, str]) -> None:
+    """The capture filter keeps only stored captures: one deleted (here or by another session) or
+    named by an old address leaves the selection, which the sidebar says, instead of staying
+    selected and emptying every page."""
+    chosen = [str(c) for c in st.session_state.get("caps") or []]
+    kept = [c for c in chosen if c in stored]
+    if kept != chosen:
+        st.session_state["caps"] = kept
+        gone = ", ".join(c[:12] for c in chosen if c not in stored)
+        st.sidebar.caption(t("capture_gone").format(ids=lit(gone)))
 
 
 main()

@@ -5,9 +5,14 @@ which the report and the CLI read too."""
 
 from __future__ import annotations
 
+import json
+import re
+from typing import Any
+
 import streamlit as st
 
 from policies import verdicts
+from policies.wording import CATEGORY_TEXT, PHASE_TEXT, type_zh
 
 LANGS = ("en", "zh")
 LANG_NAMES = {"en": "English", "zh": "中文"}
@@ -248,7 +253,115 @@ LABELS: dict[str, tuple[str, str]] = {
     "a_metres": ("Metres in A", "A 中精度（米）"),
     "b_metres": ("Metres in B", "B 中精度（米）"),
     "finer": ("Finer in B", "B 更精细"),
+    # navigation and state (issue 18 point 4)
+    "open": ("Open", "打开"),
+    "device_link": ("Device page", "设备页面"),
+    "finding_link": ("Finding", "发现"),
+    "flows_link": ("Its flows", "相关流"),
+    "evidence_link": ("Evidence", "证据"),
+    "delete_ask": (
+        "Delete {name} and everything derived from it? This cannot be undone.",
+        "删除 {name} 及其所有派生数据？此操作无法撤销。",
+    ),
+    "delete_yes": ("Yes, delete", "确认删除"),
+    "delete_no": ("Cancel", "取消"),
+    "delete_cancelled": ("Nothing deleted.", "未删除任何内容。"),
+    "upload_found": (
+        "{what}: {name} ({cid}): {devices} devices, {flows} flows, {n} findings{tls}.",
+        "{what}：{name}（{cid}）：{devices} 台设备，{flows} 条流，{n} 条发现{tls}。",
+    ),
+    "upload_open": ("Open", "查看"),
+    "live_every": ("Refreshes every {s} s", "每 {s} 秒自动刷新"),
+    "yes": ("yes", "是"),
+    "no": ("no", "否"),
+    "read_error": ("read error", "读取错误"),
+    "capture_gone": ("A capture in the link is no longer stored: {ids}", "链接中的抓包已不存在：{ids}"),
 }
+
+# Values read from the store that a person reads as words (issue 18 point 4: "values such as
+# severity, category, phase and data type too"): English shows them as stored, Chinese translates
+# them. Data types, phases and device categories come from ``policies.wording`` (the findings'
+# own wording); severities and verdicts from ``policies.verdicts`` (``level``).
+VALUES: dict[str, dict[str, str]] = {
+    "party": {"first": "第一方", "third": "第三方", "unknown": "未知", "local": "本地", "": "-"},
+    "security": {
+        "tls": "TLS 加密",
+        "dtls": "DTLS 加密",
+        "quic": "QUIC 加密",
+        "none": "明文",
+        "unknown": "未知",
+    },
+    "direction": {
+        "outbound": "外发",
+        "inbound": "传入",
+        "local": "局域网内",
+        "multicast": "组播",
+        "broadcast": "广播",
+    },
+    "tcp_state": {
+        "established": "已建立",
+        "closed": "已关闭",
+        "half_closed": "半关闭",
+        "reset": "被重置",
+        "rejected": "被拒绝",
+        "syn_sent": "已发 SYN",
+        "midstream": "中途开始",
+        "": "-",
+    },
+    "status": {"live": "实时", "complete": "完整", "truncated": "已截断"},
+    "attributed_by": {
+        "mac": "MAC 地址",
+        "bench-address": "测试台地址",
+        "dhcp-lease": "DHCP 租约",
+        "ndp": "NDP",
+        "arp": "ARP",
+        "local-address": "本地地址",
+    },
+    "category": {"unknown": "未知", "other": "其他", "phone": "手机", "gateway": "网关", "": "-"},
+    "upload_kind": {"audio": "音频", "video": "视频", "image": "图像", "bulk": "大文件", "unknown": "未知"},
+    "confidence": {"high": "高", "medium": "中", "low": "低"},
+    "class": {"not_necessary": "非必要", "unlisted": "未列明", "necessary": "必要"},
+    "key_source": {"tls-keylog": "TLS 密钥日志（SSLKEYLOGFILE）", "tls-dsb": "pcapng 解密密钥块（DSB）"},
+}
+
+# Keys of a finding's figures (the JSON shown on its card), in Chinese.
+FIGURE_KEYS: dict[str, str] = {
+    "subject": "对象", "values": "数值个数", "messages": "消息数", "types": "数据类型",
+    "destination": "目的地", "protocols": "协议", "sensitive_types": "敏感数据类型",
+    "sensitive_values": "敏感数值个数", "destinations": "目的地", "phases": "测试阶段",
+    "data_type": "数据类型", "best_metres": "最佳精度（米）", "max_decimals": "最多小数位",
+    "organisation": "组织", "category": "类别", "service_kind": "服务类型", "class": "必要性",
+    "entry": "目录条目", "connections": "连接数", "accuracy_m": "精度（米）", "party": "关系方",
+    "uploads": "上传次数", "upload_bytes": "上传字节", "consent_ns": "同意时间",
+    "sdk_connections": "SDK 连接数", "sdk_destinations": "SDK 目的地",
+    "seconds_before_consent": "同意前秒数", "countries_abroad": "境外国家/地区",
+    "declared_interval_s": "声明的间隔（秒）", "median_gap_s": "间隔中位数（秒）", "reports": "上报次数",
+    "candidate": "候选", "by_class_m": "按类别距离（米）", "nearest_m": "最近距离（米）",
+    "within_m": "范围内（米）", "declaration": "声明", "guardian_consent_ns": "监护人同意时间",
+}  # fmt: skip
+
+# A requirement's note (``policies.verdicts.requirement_verdict``) in Chinese: its English forms.
+_NOTES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"(\d+) findings?, the worst (\w+)$"), "{0} 条发现，最严重：{1}"),
+    (re.compile(r"(\d+) findings? at info only"), "{0} 条仅供参考的发现：需人工判断是否符合"),
+    (re.compile(r"its rules raised nothing(?:; (\d+) encrypted flows? unread)?$"), "规则未发现问题{0}"),
+    (re.compile(r"no rule for this device category"), "本次运行的规则包中没有适用于此设备类别的规则"),
+    (re.compile(r"no assessment stored"), "尚无评估结果：请运行 `tapaudit assess`"),
+    (re.compile(r"needs the product's declaration \((.*)\)$"), "需要产品声明（{0}）"),
+    (
+        re.compile(r"needs the test phases marked \((.*?)\)"),
+        "需要标记测试阶段（{0}）：用 `--phases` 回放后重新评估",
+    ),
+    (
+        re.compile(r"needs one of these phases marked: ([^(]*) \("),
+        "需要标记以下阶段之一：{0}（阶段文件，`replay --phases`），然后重新评估",
+    ),
+    (re.compile(r"no readable traffic"), "没有可读流量：所有流均加密或未被解析"),
+    (
+        re.compile(r"(\d+) encrypted uploads? \((.*?)\) in (.*?) that"),
+        "{2} 中有 {0} 次加密上传（{1}），无发现可解释：规则无法读取其内容",
+    ),
+)
 
 
 def lang() -> str:
@@ -267,3 +380,74 @@ def t(key: str) -> str:
 def level(value: str) -> str:
     """A severity or a verdict in the chosen language (``policies.verdicts.LABELS``)."""
     return verdicts.label(value, lang()) if value else "-"
+
+
+def value(kind: str, raw: Any) -> str:
+    """A stored value of this kind (``VALUES``'s kinds, and "data_type", "phase", "category", "bool",
+    "level") as the chosen language shows it; English shows it as stored, Chinese translates what it
+    knows and leaves data (host names, organisations) as they are."""
+    text = "" if raw is None else str(raw)
+    if kind == "level":
+        return level(text)
+    if lang() != "zh":
+        return (
+            {"1": "yes", "0": "no", "True": "yes", "False": "no"}.get(text, text) if kind == "bool" else text
+        )
+    if kind == "bool":
+        return t("yes") if text in ("1", "True", "true") else t("no")
+    if kind == "data_type":
+        return type_zh(text) or text if text else "-"
+    if kind == "phase":
+        return PHASE_TEXT.get(text, ("", text))[1] if text else "-"
+    if kind == "category" and text in CATEGORY_TEXT:
+        return CATEGORY_TEXT[text][1]
+    return VALUES.get(kind, {}).get(text, text)
+
+
+def values(kind: str, raw: Any, sep: str = ", ") -> str:
+    """A list (or a comma-separated text) of values of one kind, each translated."""
+    items = [s for s in str(raw).split(",") if s] if isinstance(raw, str) else list(raw or [])
+    return (sep if lang() != "zh" else "、").join(value(kind, i.strip()) for i in items) or "-"
+
+
+_FIGURE_VALUE_KINDS = ("data_type", "phase", "party", "class", "category", "security")
+
+
+def _figure_value(raw: Any) -> Any:
+    if isinstance(raw, list):
+        return [_figure_value(v) for v in raw]
+    if isinstance(raw, dict):
+        return figures(raw)
+    if isinstance(raw, bool):
+        return value("bool", raw)
+    if isinstance(raw, str):
+        for kind in _FIGURE_VALUE_KINDS:
+            shown = value(kind, raw)
+            if shown != raw and shown != "-":
+                return shown
+    return raw
+
+
+def figures(raw: Any) -> Any:
+    """A finding's figures (JSON text or its object) with keys and known values in the chosen
+    language: they are shown on the finding's card."""
+    obj = json.loads(raw or "{}") if isinstance(raw, str) else raw
+    if lang() != "zh" or not isinstance(obj, dict):
+        return obj
+    return {FIGURE_KEYS.get(str(k), str(k)): _figure_value(v) for k, v in obj.items()}
+
+
+def note(text: str) -> str:
+    """A requirement's note in the chosen language (``_NOTES``; as written when no form matches)."""
+    if lang() != "zh":
+        return text
+    for pattern, zh in _NOTES:
+        m = pattern.search(text)
+        if m:
+            groups = [g or "" for g in m.groups()]
+            if "worst" in pattern.pattern:
+                groups[1] = level(groups[1])
+            if "raised nothing" in pattern.pattern:
+                groups[0] = f"；{groups[0]} 条加密流未读" if groups[0] else ""
+            return zh.format(*groups)
+    return text

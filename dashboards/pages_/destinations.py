@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboards import data
-from dashboards.i18n import t
+from dashboards.i18n import t, value
 from dashboards.pages_.common import device_label, table
 
 
@@ -42,12 +42,13 @@ def render(url: str, caps: data.Caps) -> None:
     for g in rows:
         g["devices_txt"] = ", ".join(sorted(g["devices"]))
         g["dests_txt"] = ", ".join(sorted(g["dests"]))
-        g["abroad_txt"] = "⚠ yes / 是" if g["abroad"] else "no / 否"
+        g["abroad_txt"] = f"⚠ {t('yes')}" if g["abroad"] else t("no")
+        g["party_txt"] = value("party", g["party"])
     cols = {
         "org": "organisation",
         "country": "country",
         "abroad_txt": "cross_border",
-        "party": "party",
+        "party_txt": "party",
         "devices_txt": "devices",
         "dests_txt": "destination",
         "flows": "n_flows",

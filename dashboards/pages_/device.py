@@ -11,8 +11,8 @@ import pandas as pd
 import streamlit as st
 
 from appliance.report.traffic import KEY_SOURCES
-from dashboards import data
-from dashboards.i18n import lang, level, t
+from dashboards import data, links
+from dashboards.i18n import lang, level, note, t, value, values
 from dashboards.pages_.common import lit, pick_device, table, ts
 
 MAX_POINTS = 5000  # per data type on the timeline
@@ -25,7 +25,7 @@ def render(url: str, caps: data.Caps) -> None:
         return
     mac = str(dev["mac"])
     name, vendor = lit(dev["name"] or mac), lit(dev["vendor"] or dev["oui_vendor"])  # a DHCP host name, say
-    st.markdown(f"**{name}** · {lit(dev['category'] or '-')} · {vendor}")
+    st.markdown(f"**{name}** · {lit(value('category', dev['category'] or ''))} · {vendor}")
     _requirements(data.requirements(url, caps, mac))
     series = data.observation_series(url, caps, mac)
     if series:
@@ -39,7 +39,14 @@ def render(url: str, caps: data.Caps) -> None:
     cols = {"destination": "destination", "organisation": "organisation", "party": "party",
             "countries": "country", "cross_border": "cross_border", "securities": "security",
             "flows": "n_flows", "bytes_sent": "bytes_sent", "bytes_received": "received"}  # fmt: skip
-    st.dataframe(table(dests, cols), hide_index=True, key="device_destinations")
+    for r in dests:
+        r["party"] = value("party", r["party"])
+        r["securities"] = values("security", r["securities"])
+        r["cross_border"] = value("bool", r["cross_border"])
+        r["flows_link"] = links.href("flows", device=mac, dest=str(r["destination"]))
+    cols["flows_link"] = "flows_link"  # the device's flows to this destination
+    config = {t("flows_link"): links.link_column(t("flows_link"), "dest")}
+    st.dataframe(table(dests, cols), hide_index=True, key="device_destinations", column_config=config)
     _coverage(data.tls_coverage(url, caps, mac))
     _periods(data.periods(url, caps, mac))
     _uploads(data.uploads(url, caps, mac))
@@ -56,7 +63,7 @@ def _requirements(reqs: list[dict[str, Any]]) -> None:
             "verdict": level(q["verdict"]),
             "severity": level(q["severity"]),
             "findings": q["findings"],
-            "note": q["note"],
+            "note": note(q["note"]),
         }
         for q in reqs
     ]
@@ -69,7 +76,7 @@ def _timeline(url: str, series: list[dict[str, Any]], mac: str) -> None:
     points = [
         {
             "time": pd.Timestamp(int(ns), unit="ns", tz="UTC"),
-            "kind": str(s["data_type"]),
+            "kind": value("data_type", s["data_type"]),
             "org": str(s["organisation"]),
         }
         for s in series
@@ -77,7 +84,7 @@ def _timeline(url: str, series: list[dict[str, Any]], mac: str) -> None:
     ]
     phases = [
         {
-            "phase": str(p["phase"]),
+            "phase": value("phase", p["phase"]),
             "start": pd.Timestamp(int(p["start_ns"]), unit="ns", tz="UTC"),
             "end": pd.Timestamp(int(p["end_ns"]), unit="ns", tz="UTC"),
         }
@@ -106,7 +113,10 @@ def _timeline(url: str, series: list[dict[str, Any]], mac: str) -> None:
 
 def _intervals(series: list[dict[str, Any]]) -> None:
     gaps = [
-        {"kind": str(s["data_type"]), "gap_s": int(g) / 1e9} for s in series for g in s["gaps"] if int(g) > 0
+        {"kind": value("data_type", s["data_type"]), "gap_s": int(g) / 1e9}
+        for s in series
+        for g in s["gaps"]
+        if int(g) > 0
     ]
     if not gaps:
         return
@@ -130,7 +140,7 @@ def _precision(measures: list[dict[str, Any]]) -> None:
             best[str(m["data_type"])] = min(v, best.get(str(m["data_type"]), v))
     if not best:
         return
-    frame = pd.DataFrame([{"kind": k, "metres": v} for k, v in sorted(best.items())])
+    frame = pd.DataFrame([{"kind": value("data_type", k), "metres": v} for k, v in sorted(best.items())])
     chart = (
         alt.Chart(frame, title=t("precision_title"))
         .mark_point(filled=True, size=120)  # bars have no base on a log scale: Vega-Lite drops them
@@ -159,7 +169,10 @@ def _coverage(rows: list[dict[str, Any]]) -> None:
     cols = {"what": "coverage_what", "flows": "n_flows", "bytes": "coverage_bytes"}
     st.dataframe(table(shown, cols), hide_index=True, key="device_coverage")
     if list(c["key_sources"]):
-        st.caption(f"{t('key_sources')}: {', '.join(KEY_SOURCES.get(k, k) for k in c['key_sources'])}")
+        names = [
+            value("key_source", k) if lang() == "zh" else KEY_SOURCES.get(k, k) for k in c["key_sources"]
+        ]
+        st.caption(f"{t('key_sources')}: {', '.join(names)}")
 
 
 def _periods(periods: list[dict[str, Any]]) -> None:
@@ -193,8 +206,8 @@ def _uploads(uploads: list[dict[str, Any]]) -> None:
                 "time": pd.Timestamp(int(u["start_ns"]), unit="ns", tz="UTC"),
                 "kb": int(u["bytes_out"]) / 1000,
                 "dest": str(u["destination"]),
-                "kind": str(u["kind"]),
-                "confidence": f"{u['confidence']} {float(u['score']):.2f}",
+                "kind": value("upload_kind", u["kind"]),
+                "confidence": f"{value('confidence', u['confidence'])} {float(u['score']):.2f}",
             }
             for u in uploads
         ]
@@ -212,7 +225,8 @@ def _uploads(uploads: list[dict[str, Any]]) -> None:
     st.altair_chart(chart, width="stretch")
     for u in uploads:
         u["start"] = ts(int(u["start_ns"]))
-        u["sure"] = f"{u['confidence']} {float(u['score']):.2f}"
+        u["sure"] = f"{value('confidence', u['confidence'])} {float(u['score']):.2f}"
+        u["kind"] = value("upload_kind", u["kind"])
     cols = {"start": "start", "destination": "destination", "kind": "upload_kind",
             "sure": "upload_confidence", "bytes_out": "bytes_out", "reason": "upload_reason"}  # fmt: skip
     st.dataframe(table(uploads, cols), hide_index=True, key="device_uploads")

@@ -4,14 +4,13 @@ download (built on demand)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
 import streamlit as st
 
-from dashboards import data, downloads
-from dashboards.i18n import lang, level, t
+from dashboards import data, downloads, links
+from dashboards.i18n import figures, lang, level, t
 from dashboards.pages_ import confirm
 from dashboards.pages_.common import device_label, lit, table, ts
 from policies.verdicts import SEVERITIES
@@ -46,16 +45,24 @@ def render(url: str, caps: data.Caps) -> None:
         r["text"] = r["statement_zh"] if zh and r["statement_zh"] else r["statement"]
         r["first"] = ts(int(r["first_ns"]))
         r["level"] = level(str(r["severity"]))
+        r["device_link"] = links.href("device", device=str(r["device_mac"]))
+        r["evidence_link"] = links.href("findings", device=str(r["device_mac"]), rule=str(r["rule_id"]),
+                                        finding=str(r["finding_id"]))  # fmt: skip
     cols = {"level": "severity", "rule_id": "rule", "pack": "pack", "device": "device",
-            "text": "statement", "first": "first_seen"}  # fmt: skip
-    st.dataframe(table(shown, cols), hide_index=True, key="findings_table")
+            "text": "statement", "first": "first_seen", "device_link": "device_link",
+            "evidence_link": "evidence_link"}  # fmt: skip
+    config = {t("device_link"): links.link_column(t("device_link"), "device"),
+              t("evidence_link"): links.link_column(t("evidence_link"), "rule")}  # fmt: skip
+    st.dataframe(table(shown, cols), hide_index=True, key="findings_table", column_config=config)
+    opened = links.opened_finding()  # a link to a finding opens its card
     checked = data.confirmations(url, caps)
     confirm.counts(shown, checked)
     for r in shown[:50]:
-        with st.expander(f"[{r['level']}] {r['rule_id']} · {lit(r['device'])}"):  # a name from DHCP, say
+        label = f"[{r['level']}] {r['rule_id']} · {lit(r['device'])}"  # a name from DHCP, say
+        with st.expander(label, expanded=opened == str(r["finding_id"])):
             st.markdown(f"**{t('statement')}:** {lit(r['text'])}")  # statements quote hosts and paths
             st.markdown(f"**{t('figures')}:**")
-            st.json(json.loads(str(r["figures"]) or "{}"))
+            st.json(figures(str(r["figures"]) or "{}"))
             if r["excerpts"]:
                 st.markdown(f"**{t('excerpts')}:**")
                 st.code("\n".join(str(e) for e in r["excerpts"]), language=None)

@@ -9,8 +9,8 @@ from typing import Any
 import streamlit as st
 
 from appliance.store.queries import FlowFilter
-from dashboards import data
-from dashboards.i18n import t
+from dashboards import data, links
+from dashboards.i18n import t, value
 from dashboards.pages_.common import device_label, table, ts
 
 PROTOS = {1: "ICMP", 6: "TCP", 17: "UDP", 58: "ICMPv6"}
@@ -100,15 +100,20 @@ def render(url: str, caps: data.Caps) -> None:
         r["protocol"] = PROTOS.get(int(r["proto"]), str(r["proto"]))
         r["src"] = _endpoint(str(r["src_ip"]), int(r["src_port"]))
         r["dst"] = _endpoint(str(r["dst_ip"]), int(r["dst_port"]))
+        r["direction"] = value("direction", r["direction"])
+        r["tcp_state"] = value("tcp_state", r["tcp_state"])
+        r["device_link"] = links.href("device", device=str(r["device_mac"])) if r["device_mac"] else None
     cols = {"start": "start", "protocol": "proto", "app": "app", "destination": "destination",
-            "src": "src", "dst": "dst", "device_mac": "mac", "direction": "direction", "bytes_up": "bytes_up",
-            "bytes_down": "bytes_down", "tcp_state": "status", "flow_id": "flow_id"}  # fmt: skip
+            "src": "src", "dst": "dst", "device_mac": "mac", "device_link": "device_link",
+            "direction": "direction", "bytes_up": "bytes_up", "bytes_down": "bytes_down",
+            "tcp_state": "status", "flow_id": "flow_id"}  # fmt: skip
     frame = table(rows, cols)
     st.caption(f"{t('page_no')} {page} / {pages}")
-    st.dataframe(frame, hide_index=True, key="flows_table")
+    config = {t("device_link"): links.link_column(t("device_link"), "device")}  # the device's page
+    st.dataframe(frame, hide_index=True, key="flows_table", column_config=config)
     st.download_button(
         t("download_csv"),
-        frame.to_csv(index=False).encode("utf-8"),
+        frame.drop(columns=[t("device_link")]).to_csv(index=False).encode("utf-8"),
         file_name=f"flows-page{page}.csv",
         mime="text/csv",
         key="flows_csv",

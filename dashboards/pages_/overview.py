@@ -9,8 +9,8 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from dashboards import data
-from dashboards.i18n import level, t
+from dashboards import data, links
+from dashboards.i18n import level, t, value, values
 from dashboards.pages_.common import table, under_test
 from policies.verdicts import COLORS, SEVERITIES
 
@@ -34,21 +34,24 @@ def render(url: str, caps: data.Caps) -> None:
         rows.append(
             {
                 "mac": d["mac"],
-                "attributed_by": d["attributed_by"],
+                "attributed_by": value("attributed_by", d["attributed_by"]),
                 "name": d["name"],
-                "category": d["category"],
+                "category": value("category", d["category"]),
                 "vendor": d["vendor"] or d["oui_vendor"],
                 "findings": ", ".join(f"{sev[s]} {level(s)}" for s in SEVERITIES if sev[s]) or "-",
-                "data_types": ", ".join(r.get("data_types", [])) or "-",
+                "data_types": values("data_type", r.get("data_types", [])),
                 "third_parties": ", ".join(r.get("third_parties", [])) or "-",
                 "countries": ", ".join(r.get("countries", [])) or "-",
                 "flows": int(d["flows"]),
+                "open": links.href("device", device=str(d["mac"])),
             }
         )
     cols = {"mac": "mac", "attributed_by": "attributed_by", "name": "name", "category": "category",
             "vendor": "vendor", "findings": "findings", "data_types": "data_types",
-            "third_parties": "third_parties", "countries": "countries", "flows": "n_flows"}  # fmt: skip
-    st.dataframe(table(rows, cols), hide_index=True, key="overview_table")
+            "third_parties": "third_parties", "countries": "countries", "flows": "n_flows",
+            "open": "device_link"}  # fmt: skip
+    config = {t("device_link"): links.link_column(t("device_link"), "device")}  # each row opens its device
+    st.dataframe(table(rows, cols), hide_index=True, key="overview_table", column_config=config)
     counts = Counter(str(f["severity"]) for f in findings)
     labels = [level(s) for s in SEVERITIES]
     frame = pd.DataFrame({"severity": labels, "count": [counts[s] for s in SEVERITIES]})
@@ -57,7 +60,7 @@ def render(url: str, caps: data.Caps) -> None:
         .mark_bar()
         .encode(
             x=alt.X("severity:N", sort=labels, title=t("severity")),
-            y=alt.Y("count:Q", title=f"{t('count')} (findings)"),
+            y=alt.Y("count:Q", title=f"{t('count')} ({t('findings_n')})"),
             color=alt.Color(
                 "severity:N",
                 scale=alt.Scale(domain=labels, range=[COLORS[s] for s in SEVERITIES]),
