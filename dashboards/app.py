@@ -29,7 +29,7 @@ from appliance.dashboard_access import (  # noqa: E402
     password_problem,
 )
 from dashboards import data, links  # noqa: E402
-from dashboards.i18n import LANG_NAMES, LANGS, t  # noqa: E402
+from dashboards.i18n import LANG_NAMES, LANGS, lang, t  # noqa: E402
 from dashboards.pages_ import (  # noqa: E402
     captures,
     compare,
@@ -102,6 +102,7 @@ def main() -> None:
     if st.session_state.get("lang") not in LANGS:
         st.session_state.pop("lang", None)
     st.sidebar.radio(t("language"), LANGS, format_func=lambda c: LANG_NAMES[c], key="lang", horizontal=True)
+    _widget_words()
     st.title(t("app_title"))
     if not _authorised():
         st.stop()
@@ -109,6 +110,25 @@ def main() -> None:
         _page(data.db_url())
     except data.StoreBusy as busy:  # another session's ingest or delete holds the store
         st.warning(t("store_busy").format(what=busy.what, s=round(time.time() - busy.since)))  # names in lit
+
+
+def _widget_words() -> None:
+    """Streamlit's file uploader writes "Upload" and "200MB per file" in English whatever the page's
+    language, and has no parameter for them: in Chinese, a style sheet hides them (not shown,
+    and not in the page's text) and writes the Chinese in their place."""
+    if lang() != "zh":
+        return
+    button, limit = t("uploader_button"), t("uploader_limit")
+    st.html(
+        "<style>"
+        "[data-testid=stFileUploaderDropzone] button [data-testid=stMarkdownContainer] p,"
+        "[data-testid=stFileUploaderDropzoneInstructions] span {visibility: hidden; position: relative;}"
+        "[data-testid=stFileUploaderDropzone] button [data-testid=stMarkdownContainer] p::after"
+        f'{{content: "{button}"; visibility: visible; position: absolute; left: 0; white-space: nowrap;}}'
+        "[data-testid=stFileUploaderDropzoneInstructions] span::after"
+        f'{{content: "{limit}"; visibility: visible; position: absolute; left: 0; white-space: nowrap;}}'
+        "</style>"
+    )
 
 
 def _page(url: str) -> None:
@@ -120,7 +140,11 @@ def _page(url: str) -> None:
     paths = {str(c["capture_id"]): os.path.basename(str(c["path"])) for c in stored}
     _drop_gone(paths)
     chosen = st.sidebar.multiselect(
-        t("capture_filter"), list(paths), format_func=lambda c: f"{c[:12]} {paths[c]}", key="caps"
+        t("capture_filter"),
+        list(paths),
+        format_func=lambda c: f"{c[:12]} {paths[c]}",
+        key="caps",
+        placeholder=t("choose"),
     )
     page = st.sidebar.radio(t("page"), list(PAGES), format_func=t, key="page")
     PAGES[page](url, tuple(sorted(chosen)))

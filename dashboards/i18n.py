@@ -275,6 +275,9 @@ LABELS: dict[str, tuple[str, str]] = {
     "yes": ("yes", "是"),
     "no": ("no", "否"),
     "read_error": ("read error", "读取错误"),
+    "choose": ("Choose options", "请选择"),
+    "uploader_button": ("Upload", "上传"),
+    "uploader_limit": ("200MB per file", "每个文件不超过 200 MB"),
     "capture_gone": ("A capture in the link is no longer stored: {ids}", "链接中的抓包已不存在：{ids}"),
 }
 
@@ -321,6 +324,8 @@ VALUES: dict[str, dict[str, str]] = {
     "upload_kind": {"audio": "音频", "video": "视频", "image": "图像", "bulk": "大文件", "unknown": "未知"},
     "confidence": {"high": "高", "medium": "中", "low": "低"},
     "class": {"not_necessary": "非必要", "unlisted": "未列明", "necessary": "必要"},
+    "phase": {"unmarked": "未标记", "all": "全部阶段"},  # beside policies.wording.PHASE_TEXT
+    "precision": {"precise": "精确", "coarse": "粗略"},
     "key_source": {"tls-keylog": "TLS 密钥日志（SSLKEYLOGFILE）", "tls-dsb": "pcapng 解密密钥块（DSB）"},
 }
 
@@ -339,6 +344,15 @@ FIGURE_KEYS: dict[str, str] = {
     "candidate": "候选", "by_class_m": "按类别距离（米）", "nearest_m": "最近距离（米）",
     "within_m": "范围内（米）", "declaration": "声明", "guardian_consent_ns": "监护人同意时间",
 }  # fmt: skip
+
+# What a requirement compares with (``policies.requirements``: declaration, timeline), in Chinese.
+NOTE_TERMS: dict[str, str] = {
+    "the consent time": "同意时间",
+    "the declared consent, given as a phase": "声明的同意时刻（以阶段标记）",
+    "the guardian's consent, given as a phase": "监护人的同意时刻（以阶段标记）",
+    "the declared telemetry fields": "声明的遥测字段",
+    "the documented sensors": "文档列明的传感器",
+}
 
 # A requirement's note (``policies.verdicts.requirement_verdict``) in Chinese: its English forms.
 _NOTES: tuple[tuple[re.Pattern[str], str], ...] = (
@@ -396,18 +410,88 @@ def value(kind: str, raw: Any) -> str:
     if kind == "bool":
         return t("yes") if text in ("1", "True", "true") else t("no")
     if kind == "data_type":
-        return type_zh(text) or text if text else "-"
+        return _type_zh(text) if text else "-"
     if kind == "phase":
-        return PHASE_TEXT.get(text, ("", text))[1] if text else "-"
+        return PHASE_TEXT.get(text, ("", VALUES["phase"].get(text, text)))[1] if text else "-"
     if kind == "category" and text in CATEGORY_TEXT:
         return CATEGORY_TEXT[text][1]
     return VALUES.get(kind, {}).get(text, text)
 
 
+_HASHED = re.compile(r"^(.+) \((md5|sha1|sha256)\)$")  # a type found hashed: "email (sha256)"
+
+
+def _type_zh(text: str) -> str:
+    """A data type in Chinese (``policies.wording.type_zh``), with its hash ("email (sha256)") or its
+    precision class ("location:precise") kept."""
+    hashed = _HASHED.match(text)
+    if hashed:
+        return f"{_type_zh(hashed.group(1))}（{hashed.group(2)}）"
+    base, _, sub = text.partition(":")
+    if sub and base == "location":
+        return f"{type_zh(base)}（{VALUES['precision'].get(sub, sub)}）"
+    return type_zh(text) or text
+
+
+# The observer's summaries of values too long to quote (parsers/detect: records.py, media.py), as
+# evidence excerpts show them.
+_EXCERPTS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"^(\d+) floats$"), "{0} 个浮点数"),
+    (re.compile(r"^(\d+) packages$"), "{0} 个应用包名"),
+    (re.compile(r"^(\d+) phone numbers$"), "{0} 个电话号码"),
+    (re.compile(r"^(\d+) vCards$"), "{0} 张 vCard 名片"),
+    (re.compile(r"^audio blob$"), "音频数据块"),
+    (re.compile(r"^(\d+) access points$"), "{0} 个 Wi-Fi 接入点"),
+)
+
+# An upload burst's reason (``appliance.measures.upload_kinds.classify_burst``): its shape, then why.
+_SHAPE = re.compile(
+    r"^(\d+) KiB in ([\d.]+) s \(([\d.]+) kB/s, (\d+)-byte packets( ±\d+ %)?, (\d+)/s\): (.*)$"
+)
+_WHY: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"^frames of one size at (\d+) kbit/s: a voice codec$"), "{0} kbit/s 的等长帧：语音编码"),
+    (
+        re.compile(r"^small frames at (\d+) kbit/s: speech \(Opus-like\)$"),
+        "{0} kbit/s 的小帧：语音（类似 Opus）",
+    ),
+    (re.compile(r"^chunks of nearly one size streamed one way"), "单向传输的近等长数据块：语音指令"),
+    (re.compile(r"^datagrams near the path limit"), "以视频码率持续发送接近路径上限的数据报"),
+    (
+        re.compile(r"^full segments sustained at a video bit rate"),
+        "以视频码率持续发送满长分段（或较慢的文件上传）",
+    ),
+    (re.compile(r"^no media shape fits$"), "不符合任何媒体特征"),
+    (re.compile(r"^full segments in one short burst"), "一次短促突发中的满长分段：像照片或同样大小的文件"),
+    (re.compile(r"^full segments, like a file"), "满长分段，像文件；从特征无法判断内容"),
+    (re.compile(r"^packet sizes not measured"), "未测量包长（schema 11 之前存储：请重新回放以分类）"),
+)
+
+
+def reason(text: str) -> str:
+    """An upload burst's reason in the chosen language (as written when its form is not known)."""
+    m = _SHAPE.match(text) if lang() == "zh" else None
+    if m is None:
+        return text
+    kib, secs, rate, size, spread, pps, why = m.groups()
+    said = next((zh.format(*w.groups()) for p, zh in _WHY for w in [p.match(why)] if w), why)
+    return f"{kib} KiB，{secs} 秒（{rate} kB/s，每包 {size} 字节{spread or ''}，{pps} 包/秒）：{said}"
+
+
+def excerpt(text: str) -> str:
+    """An evidence excerpt: a masked value as stored, or the observer's summary in the chosen language."""
+    if lang() == "zh":
+        for pattern, zh in _EXCERPTS:
+            m = pattern.match(text)
+            if m:
+                return zh.format(*m.groups())
+    return text
+
+
 def values(kind: str, raw: Any, sep: str = ", ") -> str:
     """A list (or a comma-separated text) of values of one kind, each translated."""
     items = [s for s in str(raw).split(",") if s] if isinstance(raw, str) else list(raw or [])
-    return (sep if lang() != "zh" else "、").join(value(kind, i.strip()) for i in items) or "-"
+    shown = dict.fromkeys(value(kind, i.strip()) for i in items)  # two spellings, one word: once
+    return (sep if lang() != "zh" else "、").join(shown) or "-"
 
 
 _FIGURE_VALUE_KINDS = ("data_type", "phase", "party", "class", "category", "security")
@@ -449,5 +533,11 @@ def note(text: str) -> str:
                 groups[1] = level(groups[1])
             if "raised nothing" in pattern.pattern:
                 groups[0] = f"；{groups[0]} 条加密流未读" if groups[0] else ""
+            elif "phases marked:" in pattern.pattern:
+                groups[0] = values("phase", groups[0])
+            elif "encrypted upload" in pattern.pattern:
+                groups[1], groups[2] = values("upload_kind", groups[1]), values("phase", groups[2])
+            else:
+                groups = [NOTE_TERMS.get(g, g) for g in groups]
             return zh.format(*groups)
     return text

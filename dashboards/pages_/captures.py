@@ -149,7 +149,7 @@ def _delete(url: str) -> None:
     st.subheader(t("delete_title"))
     names = {str(c["capture_id"]): os.path.basename(str(c["path"])) for c in stored}
     cid = st.selectbox(t("delete_pick"), list(names), format_func=lambda c: f"{c[:12]} {names[c]}",
-                       key="del_pick")  # fmt: skip
+                       key="del_pick", placeholder=t("choose"))  # fmt: skip
     if st.button(t("delete"), key="del_go") and cid is not None:
         st.session_state[ASK] = cid
     asked = st.session_state.get(ASK)

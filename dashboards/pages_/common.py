@@ -60,7 +60,8 @@ def pick_device(url: str, caps: data.Caps, key: str) -> dict[str, Any] | None:
         st.info(t("no_data"))
         return None
     by_mac = {d["mac"]: d for d in devs}
-    mac = st.selectbox(t("device"), list(by_mac), format_func=lambda m: device_label(by_mac[m]), key=key)
+    mac = st.selectbox(t("device"), list(by_mac), format_func=lambda m: device_label(by_mac[m]), key=key,
+                       placeholder=t("choose"))  # fmt: skip
     return by_mac[mac]
 
 

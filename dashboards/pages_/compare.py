@@ -21,7 +21,13 @@ def _countries(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{**r, "countries": ", ".join(r.get("countries", []))} for r in rows]
 
 
-WORDS = {"data_type": "data_type", "phase": "phase", "severity": "level", "finer": "bool"}  # column: kind
+WORDS = {
+    "data_type": "data_type",
+    "phase": "phase",
+    "severity": "level",
+    "finer": "bool",
+    "subject": "data_type",
+}  # column: kind
 
 
 def _words(rows: list[Any]) -> list[Any]:
@@ -57,15 +63,29 @@ def render(url: str, caps: data.Caps) -> None:
     names = {str(c["capture_id"]): os.path.basename(str(c["path"])) for c in stored}
     ids = list(names)
     c1, c2, c3 = st.columns(3)
-    a = c1.selectbox(t("capture_a"), ids, index=0, format_func=lambda c: f"{names[c]} ({c[:8]})", key="cmp_a")
-    b = c2.selectbox(t("capture_b"), ids, index=1, format_func=lambda c: f"{names[c]} ({c[:8]})", key="cmp_b")
+    a = c1.selectbox(
+        t("capture_a"),
+        ids,
+        index=0,
+        format_func=lambda c: f"{names[c]} ({c[:8]})",
+        key="cmp_a",
+        placeholder=t("choose"),
+    )
+    b = c2.selectbox(
+        t("capture_b"),
+        ids,
+        index=1,
+        format_func=lambda c: f"{names[c]} ({c[:8]})",
+        key="cmp_b",
+        placeholder=t("choose"),
+    )
     if a is None or b is None or a == b:
         st.info(t("same_capture"))
         return
     devs = {str(d["mac"]): d for d in data.devices(url, tuple(sorted((a, b))))}
     choices = ["", *sorted(devs)]
     mac = c3.selectbox(t("device"), choices, format_func=lambda m: device_label(devs[m]) if m else t("all"),
-                       key="cmp_dev")  # fmt: skip
+                       key="cmp_dev", placeholder=t("choose"))  # fmt: skip
     try:
         doc = data._run(url, compare, a, b, mac or None)
     except (DiffError, StoreError) as exc:

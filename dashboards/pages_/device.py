@@ -12,7 +12,7 @@ import streamlit as st
 
 from appliance.report.traffic import KEY_SOURCES
 from dashboards import data, links
-from dashboards.i18n import lang, level, note, t, value, values
+from dashboards.i18n import lang, level, note, reason, t, value, values
 from dashboards.pages_.common import lit, pick_device, table, ts
 
 MAX_POINTS = 5000  # per data type on the timeline
@@ -227,6 +227,7 @@ def _uploads(uploads: list[dict[str, Any]]) -> None:
         u["start"] = ts(int(u["start_ns"]))
         u["sure"] = f"{value('confidence', u['confidence'])} {float(u['score']):.2f}"
         u["kind"] = value("upload_kind", u["kind"])
+        u["reason"] = reason(str(u["reason"]))
     cols = {"start": "start", "destination": "destination", "kind": "upload_kind",
             "sure": "upload_confidence", "bytes_out": "bytes_out", "reason": "upload_reason"}  # fmt: skip
     st.dataframe(table(uploads, cols), hide_index=True, key="device_uploads")

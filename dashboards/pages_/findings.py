@@ -10,7 +10,7 @@ from typing import Any
 import streamlit as st
 
 from dashboards import data, downloads, links
-from dashboards.i18n import figures, lang, level, t
+from dashboards.i18n import excerpt, figures, lang, level, t
 from dashboards.pages_ import confirm
 from dashboards.pages_.common import device_label, lit, table, ts
 from policies.verdicts import SEVERITIES
@@ -25,11 +25,16 @@ def render(url: str, caps: data.Caps) -> None:
     names = {d["mac"]: device_label(d) for d in data.devices(url, caps)}
     c1, c2, c3, c4 = st.columns(4)
     sev = c1.multiselect(t("severity"), [s for s in SEVERITIES if any(r["severity"] == s for r in rows)],
-                         format_func=level, key="f_sev")  # fmt: skip
-    rule = c2.multiselect(t("rule"), sorted({str(r["rule_id"]) for r in rows}), key="f_rule")
-    dev = c3.multiselect(t("device"), sorted({str(r["device_mac"]) for r in rows}),
-                         format_func=lambda m: names.get(m, m), key="f_dev")  # fmt: skip
-    pack = c4.multiselect(t("pack"), sorted({str(r["pack"]) for r in rows}), key="f_pack")
+                         format_func=level, key="f_sev", placeholder=t("choose"))  # fmt: skip
+    rule = c2.multiselect(
+        t("rule"), sorted({str(r["rule_id"]) for r in rows}), key="f_rule", placeholder=t("choose")
+    )
+    macs = sorted({str(r["device_mac"]) for r in rows})
+    dev = c3.multiselect(t("device"), macs, format_func=lambda m: names.get(m, m), key="f_dev",
+                         placeholder=t("choose"))  # fmt: skip
+    pack = c4.multiselect(
+        t("pack"), sorted({str(r["pack"]) for r in rows}), key="f_pack", placeholder=t("choose")
+    )
     shown = [
         r
         for r in rows
@@ -65,7 +70,7 @@ def render(url: str, caps: data.Caps) -> None:
             st.json(figures(str(r["figures"]) or "{}"))
             if r["excerpts"]:
                 st.markdown(f"**{t('excerpts')}:**")
-                st.code("\n".join(str(e) for e in r["excerpts"]), language=None)
+                st.code("\n".join(excerpt(str(e)) for e in r["excerpts"]), language=None)
             st.markdown(f"**{t('wc_title')}:**")
             confirm.render(r, checked.get(str(r["finding_id"])))
             _downloads(url, r)

@@ -71,14 +71,14 @@ def render(url: str, caps: data.Caps) -> None:
     names = {d["mac"]: device_label(d) for d in devs}
     c1, c2, c3 = st.columns([3, 1, 1])
     choice = c1.selectbox(t("device"), ["", *names], format_func=lambda m: names.get(m, t("all")),
-                          key="flows_device")  # fmt: skip
+                          key="flows_device", placeholder=t("choose"))  # fmt: skip
     device = choice or None
-    size = int(c2.selectbox(t("page_size"), PAGE_SIZES, index=2, key="flows_size"))
+    size = int(c2.selectbox(t("page_size"), PAGE_SIZES, index=2, key="flows_size", placeholder=t("choose")))
     f1, f2, f3 = st.columns([3, 1, 1])
     dest = f1.text_input(t("dest_filter"), key="flows_dest").strip()
-    proto = f2.selectbox(t("transport"), TRANSPORTS, key="flows_proto",
+    proto = f2.selectbox(t("transport"), TRANSPORTS, key="flows_proto", placeholder=t("choose"),
                          format_func=lambda p: t("any") if p is None else PROTOS[p])  # fmt: skip
-    app = f3.selectbox(t("app"), [None, *_apps(url, caps), ""], key="flows_app",
+    app = f3.selectbox(t("app"), [None, *_apps(url, caps), ""], key="flows_app", placeholder=t("choose"),
                        format_func=lambda a: t("any") if a is None else a or t("app_none"))  # fmt: skip
     r1, r2 = st.columns(2)
     since, until = _time_range(url, caps, r1, r2)

@@ -48,6 +48,7 @@ def _panel() -> None:
             index=PHASES.index("idle"),
             accept_new_options=True,
             key="mark_phase",
+            placeholder=t("choose"),
             format_func=lambda p: value("phase", p) if p in PHASE_TEXT else str(p),
         )
         note = m2.text_input(t("note"), key="mark_note")
