@@ -324,7 +324,8 @@ VALUES: dict[str, dict[str, str]] = {
     "upload_kind": {"audio": "音频", "video": "视频", "image": "图像", "bulk": "大文件", "unknown": "未知"},
     "confidence": {"high": "高", "medium": "中", "low": "低"},
     "class": {"not_necessary": "非必要", "unlisted": "未列明", "necessary": "必要"},
-    "phase": {"unmarked": "未标记", "all": "全部阶段"},  # beside policies.wording.PHASE_TEXT
+    # a finding's subject when it is a moment rather than a destination (policies/checks)
+    "subject": {"before consent": "同意前", "before guardian consent": "监护人同意前"},
     "precision": {"precise": "精确", "coarse": "粗略"},
     "key_source": {"tls-keylog": "TLS 密钥日志（SSLKEYLOGFILE）", "tls-dsb": "pcapng 解密密钥块（DSB）"},
 }
@@ -412,7 +413,7 @@ def value(kind: str, raw: Any) -> str:
     if kind == "data_type":
         return _type_zh(text) if text else "-"
     if kind == "phase":
-        return PHASE_TEXT.get(text, ("", VALUES["phase"].get(text, text)))[1] if text else "-"
+        return PHASE_TEXT.get(text, ("", text))[1] if text else "-"
     if kind == "category" and text in CATEGORY_TEXT:
         return CATEGORY_TEXT[text][1]
     return VALUES.get(kind, {}).get(text, text)
@@ -505,6 +506,9 @@ def _figure_value(raw: Any) -> Any:
     if isinstance(raw, bool):
         return value("bool", raw)
     if isinstance(raw, str):
+        moment, colon, rest = raw.partition(":")
+        if moment in VALUES["subject"]:  # "before consent:api.example.com"
+            return VALUES["subject"][moment] + colon + rest
         for kind in _FIGURE_VALUE_KINDS:
             shown = value(kind, raw)
             if shown != raw and shown != "-":

@@ -16,6 +16,7 @@ from dashboards.i18n import lang, level, note, reason, t, value, values
 from dashboards.pages_.common import lit, pick_device, table, ts
 
 MAX_POINTS = 5000  # per data type on the timeline
+TIME_FORMAT = "%m-%d %H:%M"  # time axes: digits only (Vega's default ticks name weekdays in English)
 
 
 def render(url: str, caps: data.Caps) -> None:
@@ -95,7 +96,7 @@ def _timeline(url: str, series: list[dict[str, Any]], mac: str) -> None:
         alt.Chart(pd.DataFrame(points))
         .mark_tick(thickness=2)
         .encode(
-            x=alt.X("time:T", title=t("time_utc")),
+            x=alt.X("time:T", title=t("time_utc"), axis=alt.Axis(format=TIME_FORMAT)),
             y=alt.Y("kind:N", title=t("data_type")),
             tooltip=["time:T", "kind:N", "org:N"],
         )
@@ -105,7 +106,11 @@ def _timeline(url: str, series: list[dict[str, Any]], mac: str) -> None:
         layers.append(
             alt.Chart(pd.DataFrame(phases))
             .mark_rect(opacity=0.15)
-            .encode(x="start:T", x2="end:T", color=alt.Color("phase:N", title=t("phase")))
+            .encode(
+                x=alt.X("start:T", title=t("time_utc"), axis=alt.Axis(format=TIME_FORMAT)),
+                x2="end:T",
+                color=alt.Color("phase:N", title=t("phase")),
+            )
         )
     chart = alt.layer(*layers, dots).properties(title=t("timeline_title"))
     st.altair_chart(chart, width="stretch")
@@ -216,7 +221,7 @@ def _uploads(uploads: list[dict[str, Any]]) -> None:
         alt.Chart(frame, title=t("uploads_title"))
         .mark_circle(size=60)
         .encode(
-            x=alt.X("time:T", title=t("time_utc")),
+            x=alt.X("time:T", title=t("time_utc"), axis=alt.Axis(format=TIME_FORMAT)),
             y=alt.Y("kb:Q", title=t("upload_kb")),
             color=alt.Color("kind:N", title=t("upload_kind")),
             tooltip=["time:T", "dest:N", "kind:N", "confidence:N", "kb:Q"],

@@ -53,9 +53,9 @@ def render(url: str, caps: data.Caps) -> None:
         r["device_link"] = links.href("device", device=str(r["device_mac"]))
         r["evidence_link"] = links.href("findings", device=str(r["device_mac"]), rule=str(r["rule_id"]),
                                         finding=str(r["finding_id"]))  # fmt: skip
-    cols = {"level": "severity", "rule_id": "rule", "pack": "pack", "device": "device",
-            "text": "statement", "first": "first_seen", "device_link": "device_link",
-            "evidence_link": "evidence_link"}  # fmt: skip
+    cols = {"evidence_link": "evidence_link", "level": "severity", "rule_id": "rule", "pack": "pack",
+            "device_link": "device_link", "device": "device", "text": "statement",
+            "first": "first_seen"}  # fmt: skip
     config = {t("device_link"): links.link_column(t("device_link"), "device"),
               t("evidence_link"): links.link_column(t("evidence_link"), "rule")}  # fmt: skip
     st.dataframe(table(shown, cols), hide_index=True, key="findings_table", column_config=config)

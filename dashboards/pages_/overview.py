@@ -46,10 +46,9 @@ def render(url: str, caps: data.Caps) -> None:
                 "open": links.href("device", device=str(d["mac"])),
             }
         )
-    cols = {"mac": "mac", "attributed_by": "attributed_by", "name": "name", "category": "category",
-            "vendor": "vendor", "findings": "findings", "data_types": "data_types",
-            "third_parties": "third_parties", "countries": "countries", "flows": "n_flows",
-            "open": "device_link"}  # fmt: skip
+    cols = {"open": "device_link", "mac": "mac", "attributed_by": "attributed_by", "name": "name",
+            "category": "category", "vendor": "vendor", "findings": "findings", "data_types": "data_types",
+            "third_parties": "third_parties", "countries": "countries", "flows": "n_flows"}  # fmt: skip
     config = {t("device_link"): links.link_column(t("device_link"), "device")}  # each row opens its device
     st.dataframe(table(rows, cols), hide_index=True, key="overview_table", column_config=config)
     counts = Counter(str(f["severity"]) for f in findings)
