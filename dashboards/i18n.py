@@ -267,9 +267,12 @@ LABELS: dict[str, tuple[str, str]] = {
     "delete_no": ("Cancel", "取消"),
     "delete_cancelled": ("Nothing deleted.", "未删除任何内容。"),
     "upload_found": (
-        "{what}: {name} ({cid}): {devices} devices, {flows} flows, {n} findings{tls}.",
-        "{what}：{name}（{cid}）：{devices} 台设备，{flows} 条流，{n} 条发现{tls}。",
+        "{what}: {name} ({cid}): {devices}, {flows}, {n}{tls}.",
+        "{what}：{name}（{cid}）：{devices}，{flows}，{n}{tls}。",
     ),
+    "n_devices": ("{n} device|{n} devices", "{n} 台设备"),
+    "n_flows_of": ("{n} flow|{n} flows", "{n} 条流"),
+    "n_findings_of": ("{n} finding|{n} findings", "{n} 条发现"),
     "upload_open": ("Open", "查看"),
     "live_every": ("Refreshes every {s} s", "每 {s} 秒自动刷新"),
     "yes": ("yes", "是"),
@@ -390,6 +393,12 @@ def t(key: str) -> str:
     if pair is None:
         return key
     return pair[1] if lang() == "zh" else pair[0]
+
+
+def count(key: str, n: int) -> str:
+    """``n`` with its noun: the label's "one|other" forms (English), or its one form (Chinese)."""
+    one, _, other = t(key).partition("|")
+    return (other if other and n != 1 else one).format(n=f"{n:,}")
 
 
 def level(value: str) -> str:

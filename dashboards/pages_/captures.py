@@ -18,7 +18,7 @@ from appliance.lab.phases import PhasesError
 from appliance.store.backends import StoreError
 from dashboards import data, links
 from dashboards import uploads as manage
-from dashboards.i18n import t, value
+from dashboards.i18n import count, t, value
 from dashboards.pages_ import live
 from dashboards.pages_.common import device_label, lit, table, ts, under_test
 from parsers.capture import CaptureError
@@ -123,9 +123,9 @@ def _report() -> None:
             what=t("ingested") if f["ingested"] else t("already_stored"),
             name=lit(f["name"]),  # a file name is the uploader's text
             cid=f["cid"][:12],
-            devices=len(f["devices"]),
-            flows=f"{f['flows']:,}",
-            n=f["findings"],
+            devices=count("n_devices", len(f["devices"])),
+            flows=count("n_flows_of", f["flows"]),
+            n=count("n_findings_of", f["findings"]),
             tls=tls,
         )
         opened = [

@@ -132,6 +132,7 @@ def _unfold(pg: Any) -> None:
 def _shot(pg: Any, name: str) -> None:
     """The whole page at 1280 wide: Streamlit scrolls inside its main section, so the viewport is
     made as tall as that section for the shot (as tests/ui/test_browser.py does)."""
+    pg.wait_for_timeout(1500)  # charts take their height after their data arrives
     tall = pg.evaluate("document.querySelector('[data-testid=stMain]').scrollHeight")
     pg.set_viewport_size({"width": SIZE["width"], "height": min(max(int(tall), SIZE["height"]), 16000)})
     pg.wait_for_timeout(1200)  # charts and grids paint again at the new size
@@ -224,13 +225,11 @@ def _sidebar_pages(pg: Any) -> list[str]:
 
 def _view_params(lab: dict[str, Any], name: str) -> dict[str, str]:
     """What each page shows in the walk: the child watch on the device page, the firmware pair
-    on Compare, the child watch's findings; the rest as they open."""
-    if name == "device":
-        return {"device": CHILD_WATCH}
+    on Compare, the child watch's findings (both on the lab's capture); the rest as they open."""
+    if name in ("device", "findings"):  # the lab's capture: its bench file names the devices
+        return {"device": CHILD_WATCH, "capture": lab["ids"]["lab.pcapng"]}
     if name == "compare":
         return {"a": lab["ids"][FW[0]], "b": lab["ids"][FW[1]]}
-    if name == "findings":
-        return {"device": CHILD_WATCH}
     return {}
 
 
@@ -350,8 +349,9 @@ def test_rows_link_to_their_views(page: Any, base: str, lab: dict[str, Any]) -> 
         if f["device_mac"] == CHILD_WATCH and f["rule_id"] == "COPPA-01" and f["capture_id"] == cid
     )
     _open(page, base, "Findings", page="findings", device=CHILD_WATCH, rule="COPPA-01", capture=cid)
-    cells = page.get_by_test_id("stDataFrame").locator("table[role=grid]").first.locator("td")
-    links = [c for c in cells.all_text_contents() if "finding=" in c]
+    grid = page.get_by_test_id("stDataFrame").locator("table[role=grid]").first
+    expect(grid).to_contain_text(f"finding={finding['finding_id']}")
+    links = [c for c in grid.locator("td").all_text_contents() if "finding=" in c]
     assert links and all("rule=COPPA-01" in c and f"device={CHILD_WATCH}" in c for c in links), links
     link = next(c for c in links if f"finding={finding['finding_id']}" in c)
     page.goto(f"{base}/{link}")
@@ -369,11 +369,12 @@ def test_upload_reports_what_it_found(page: Any, base: str) -> None:
     uploader = page.get_by_test_id("stFileUploader").filter(has_text="Capture files")
     for said in ("Ingested", "Already stored"):
         uploader.locator("input[type=file]").set_input_files(str(pcap))
+        expect(uploader.get_by_role("button", name=f"Remove {pcap.name}")).to_be_visible()  # sent
+        _settled(page)
         page.get_by_role("button", name="Ingest and assess").click()
         alert = page.get_by_test_id("stAlert").filter(has_text=f"{said}: {pcap.name}")
         expect(alert).to_be_visible()
-        expect(alert).to_contain_text(" devices, ")
-        expect(alert).to_contain_text(" findings")
+        expect(alert).to_contain_text(re.compile(r"\): \d+ devices?, \d+ flows?, \d+ findings?\."))
         _settled(page)
         overview = alert.get_by_role("link", name="Overview")
         href = str(overview.get_attribute("href"))
@@ -410,5 +411,5 @@ def test_delete_asks_every_time_and_leaves_the_sidebar(page: Any, base: str, lab
     expect(main.get_by_test_id("stAlert").filter(has_text=f"Deleted capture: {gone[:12]}")).to_be_visible()
     expect(sidebar).not_to_contain_text(gone[:12])
     expect(sidebar).to_contain_text(kept[:12])
-    assert _query(page).get("capture") == [kept], page.url
+    page.wait_for_url(lambda u: parse_qs(urlsplit(u).query).get("capture") == [kept])  # and the address
     _shot(page, "captures-deleted-en")
