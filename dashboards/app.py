@@ -122,7 +122,8 @@ def _widget_words() -> None:
     st.html(
         "<style>"
         "[data-testid=stFileUploaderDropzone] button [data-testid=stMarkdownContainer] p,"
-        "[data-testid=stFileUploaderDropzoneInstructions] span {visibility: hidden; position: relative;}"
+        "[data-testid=stFileUploaderDropzoneInstructions] span {visibility: hidden; position: relative;"
+        " display: inline-block; min-width: 11em;}"
         "[data-testid=stFileUploaderDropzone] button [data-testid=stMarkdownContainer] p::after"
         f'{{content: "{button}"; visibility: visible; position: absolute; left: 0; white-space: nowrap;}}'
         "[data-testid=stFileUploaderDropzoneInstructions] span::after"
