@@ -28,8 +28,8 @@ from appliance.dashboard_access import (  # noqa: E402
     password,
     password_problem,
 )
-from dashboards import data  # noqa: E402
-from dashboards.i18n import LANG_NAMES, LANGS, t  # noqa: E402
+from dashboards import data, links  # noqa: E402
+from dashboards.i18n import LANG_NAMES, LANGS, lang, t  # noqa: E402
 from dashboards.pages_ import (  # noqa: E402
     captures,
     compare,
@@ -98,7 +98,11 @@ def _authorised() -> bool:
 
 def main() -> None:
     st.set_page_config(page_title="tapaudit", layout="wide")
+    links.restore(PAGES)  # a shared address: its view, before any widget is drawn
+    if st.session_state.get("lang") not in LANGS:
+        st.session_state.pop("lang", None)
     st.sidebar.radio(t("language"), LANGS, format_func=lambda c: LANG_NAMES[c], key="lang", horizontal=True)
+    _widget_words()
     st.title(t("app_title"))
     if not _authorised():
         st.stop()
@@ -108,6 +112,26 @@ def main() -> None:
         st.warning(t("store_busy").format(what=busy.what, s=round(time.time() - busy.since)))  # names in lit
 
 
+def _widget_words() -> None:
+    """Streamlit's file uploader writes "Upload" and "200MB per file" in English whatever the page's
+    language, and has no parameter for them: in Chinese, a style sheet hides them (not shown,
+    and not in the page's text) and writes the Chinese in their place."""
+    if lang() != "zh":
+        return
+    button, limit = t("uploader_button"), t("uploader_limit")
+    st.html(
+        "<style>"
+        "[data-testid=stFileUploaderDropzone] button [data-testid=stMarkdownContainer] p,"
+        "[data-testid=stFileUploaderDropzoneInstructions] span {visibility: hidden; position: relative;"
+        " display: inline-block; min-width: 11em;}"
+        "[data-testid=stFileUploaderDropzone] button [data-testid=stMarkdownContainer] p::after"
+        f'{{content: "{button}"; visibility: visible; position: absolute; left: 0; white-space: nowrap;}}'
+        "[data-testid=stFileUploaderDropzoneInstructions] span::after"
+        f'{{content: "{limit}"; visibility: visible; position: absolute; left: 0; white-space: nowrap;}}'
+        "</style>"
+    )
+
+
 def _page(url: str) -> None:
     stored = data.captures(url)
     if not stored:  # nothing to show yet, but a capture can be uploaded
@@ -115,11 +139,29 @@ def _page(url: str) -> None:
         PAGES["captures"](url, ())
         return
     paths = {str(c["capture_id"]): os.path.basename(str(c["path"])) for c in stored}
+    _drop_gone(paths)
     chosen = st.sidebar.multiselect(
-        t("capture_filter"), list(paths), format_func=lambda c: f"{c[:12]} {paths[c]}", key="caps"
+        t("capture_filter"),
+        list(paths),
+        format_func=lambda c: f"{c[:12]} {paths[c]}",
+        key="caps",
+        placeholder=t("choose"),
     )
     page = st.sidebar.radio(t("page"), list(PAGES), format_func=t, key="page")
     PAGES[page](url, tuple(sorted(chosen)))
+    links.publish(page)
+
+
+def _drop_gone(stored: dict[str, str]) -> None:
+    """The capture filter keeps only stored captures: one deleted (here or by another session) or
+    named by an old address leaves the selection, which the sidebar says, instead of staying
+    selected and emptying every page."""
+    chosen = [str(c) for c in st.session_state.get("caps") or []]
+    kept = [c for c in chosen if c in stored]
+    if kept != chosen:
+        st.session_state["caps"] = kept
+        gone = ", ".join(c[:12] for c in chosen if c not in stored)
+        st.sidebar.caption(t("capture_gone").format(ids=lit(gone)))
 
 
 main()

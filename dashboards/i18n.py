@@ -5,9 +5,14 @@ which the report and the CLI read too."""
 
 from __future__ import annotations
 
+import json
+import re
+from typing import Any
+
 import streamlit as st
 
 from policies import verdicts
+from policies.wording import CATEGORY_TEXT, PHASE_TEXT, type_zh
 
 LANGS = ("en", "zh")
 LANG_NAMES = {"en": "English", "zh": "中文"}
@@ -349,7 +354,133 @@ LABELS: dict[str, tuple[str, str]] = {
     "check_telemetry_pi": ("Personal data in telemetry", "遥测中的个人信息"),
     "check_undocumented_sensor": ("Undocumented sensor", "未说明的传感器"),
     "check_finding": ("Finding", "发现"),
+    # navigation and state (issue 18 point 4)
+    "open": ("Open", "打开"),
+    "device_link": ("Device page", "设备页面"),
+    "finding_link": ("Finding", "发现"),
+    "flows_link": ("Its flows", "相关流"),
+    "evidence_link": ("Evidence", "证据"),
+    "delete_ask": (
+        "Delete {name} and everything derived from it? This cannot be undone.",
+        "删除 {name} 及其所有派生数据？此操作无法撤销。",
+    ),
+    "delete_yes": ("Yes, delete", "确认删除"),
+    "delete_no": ("Cancel", "取消"),
+    "delete_cancelled": ("Nothing deleted.", "未删除任何内容。"),
+    "upload_found": (
+        "{what}: {name} ({cid}): {devices}, {flows}, {n}{tls}.",
+        "{what}：{name}（{cid}）：{devices}，{flows}，{n}{tls}。",
+    ),
+    "n_devices": ("{n} device|{n} devices", "{n} 台设备"),
+    "n_flows_of": ("{n} flow|{n} flows", "{n} 条流"),
+    "n_findings_of": ("{n} finding|{n} findings", "{n} 条发现"),
+    "upload_open": ("Open", "查看"),
+    "live_every": ("Refreshes every {s} s", "每 {s} 秒自动刷新"),
+    "yes": ("yes", "是"),
+    "no": ("no", "否"),
+    "read_error": ("read error", "读取错误"),
+    "choose": ("Choose options", "请选择"),
+    "uploader_button": ("Upload", "上传"),
+    "uploader_limit": ("200MB per file", "每个文件不超过 200 MB"),
+    "capture_gone": ("A capture in the link is no longer stored: {ids}", "链接中的抓包已不存在：{ids}"),
 }
+
+# Values read from the store that a person reads as words (issue 18 point 4: "values such as
+# severity, category, phase and data type too"): English shows them as stored, Chinese translates
+# them. Data types, phases and device categories come from ``policies.wording`` (the findings'
+# own wording); severities and verdicts from ``policies.verdicts`` (``level``).
+VALUES: dict[str, dict[str, str]] = {
+    "party": {"first": "第一方", "third": "第三方", "unknown": "未知", "local": "本地", "": "-"},
+    "security": {
+        "tls": "TLS 加密",
+        "dtls": "DTLS 加密",
+        "quic": "QUIC 加密",
+        "none": "明文",
+        "unknown": "未知",
+    },
+    "direction": {
+        "outbound": "外发",
+        "inbound": "传入",
+        "local": "局域网内",
+        "multicast": "组播",
+        "broadcast": "广播",
+    },
+    "tcp_state": {
+        "established": "已建立",
+        "closed": "已关闭",
+        "half_closed": "半关闭",
+        "reset": "被重置",
+        "rejected": "被拒绝",
+        "syn_sent": "已发 SYN",
+        "midstream": "中途开始",
+        "": "-",
+    },
+    "status": {"live": "实时", "complete": "完整", "truncated": "已截断"},
+    "attributed_by": {
+        "mac": "MAC 地址",
+        "bench-address": "测试台地址",
+        "dhcp-lease": "DHCP 租约",
+        "ndp": "NDP",
+        "arp": "ARP",
+        "local-address": "本地地址",
+    },
+    "category": {"unknown": "未知", "other": "其他", "phone": "手机", "gateway": "网关", "": "-"},
+    "upload_kind": {"audio": "音频", "video": "视频", "image": "图像", "bulk": "大文件", "unknown": "未知"},
+    "confidence": {"high": "高", "medium": "中", "low": "低"},
+    "class": {"not_necessary": "非必要", "unlisted": "未列明", "necessary": "必要"},
+    # a finding's subject when it is a moment rather than a destination (policies/checks)
+    "subject": {"before consent": "同意前", "before guardian consent": "监护人同意前"},
+    "precision": {"precise": "精确", "coarse": "粗略"},
+    "key_source": {"tls-keylog": "TLS 密钥日志（SSLKEYLOGFILE）", "tls-dsb": "pcapng 解密密钥块（DSB）"},
+}
+
+# Keys of a finding's figures (the JSON shown on its card), in Chinese.
+FIGURE_KEYS: dict[str, str] = {
+    "subject": "对象", "values": "数值个数", "messages": "消息数", "types": "数据类型",
+    "destination": "目的地", "protocols": "协议", "sensitive_types": "敏感数据类型",
+    "sensitive_values": "敏感数值个数", "destinations": "目的地", "phases": "测试阶段",
+    "data_type": "数据类型", "best_metres": "最佳精度（米）", "max_decimals": "最多小数位",
+    "organisation": "组织", "category": "类别", "service_kind": "服务类型", "class": "必要性",
+    "entry": "目录条目", "connections": "连接数", "accuracy_m": "精度（米）", "party": "关系方",
+    "uploads": "上传次数", "upload_bytes": "上传字节", "consent_ns": "同意时间",
+    "sdk_connections": "SDK 连接数", "sdk_destinations": "SDK 目的地",
+    "seconds_before_consent": "同意前秒数", "countries_abroad": "境外国家/地区",
+    "declared_interval_s": "声明的间隔（秒）", "median_gap_s": "间隔中位数（秒）", "reports": "上报次数",
+    "candidate": "候选", "by_class_m": "按类别距离（米）", "nearest_m": "最近距离（米）",
+    "within_m": "范围内（米）", "declaration": "声明", "guardian_consent_ns": "监护人同意时间",
+}  # fmt: skip
+
+# What a requirement compares with (``policies.requirements``: declaration, timeline), in Chinese.
+NOTE_TERMS: dict[str, str] = {
+    "the consent time": "同意时间",
+    "the declared consent, given as a phase": "声明的同意时刻（以阶段标记）",
+    "the guardian's consent, given as a phase": "监护人的同意时刻（以阶段标记）",
+    "the declared telemetry fields": "声明的遥测字段",
+    "the documented sensors": "文档列明的传感器",
+}
+
+# A requirement's note (``policies.verdicts.requirement_verdict``) in Chinese: its English forms.
+_NOTES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"(\d+) findings?, the worst (\w+)$"), "{0} 条发现，最严重：{1}"),
+    (re.compile(r"(\d+) findings? at info only"), "{0} 条仅供参考的发现：需人工判断是否符合"),
+    (re.compile(r"its rules raised nothing(?:; (\d+) encrypted flows? unread)?$"), "规则未发现问题{0}"),
+    (re.compile(r"no rule for this device category"), "本次运行的规则包中没有适用于此设备类别的规则"),
+    (re.compile(r"no assessment stored"), "尚无评估结果：请运行 `tapaudit assess`"),
+    (re.compile(r"needs the product's declaration \((.*)\)$"), "需要产品声明（{0}）"),
+    (
+        re.compile(r"needs the test phases marked \((.*?)\)"),
+        "需要标记测试阶段（{0}）：用 `--phases` 回放后重新评估",
+    ),
+    (
+        re.compile(r"needs one of these phases marked: ([^(]*) \("),
+        "需要标记以下阶段之一：{0}（阶段文件，`replay --phases`），然后重新评估",
+    ),
+    (re.compile(r"no readable traffic"), "没有可读流量：所有流均加密或未被解析"),
+    (
+        re.compile(r"(\d+) encrypted uploads? \((.*?)\) in (.*?) that"),
+        "{2} 中有 {0} 次加密上传（{1}），无发现可解释：规则无法读取其内容",
+    ),
+)
 
 
 def lang() -> str:
@@ -365,6 +496,162 @@ def t(key: str) -> str:
     return pair[1] if lang() == "zh" else pair[0]
 
 
+def count(key: str, n: int) -> str:
+    """``n`` with its noun: the label's "one|other" forms (English), or its one form (Chinese)."""
+    one, _, other = t(key).partition("|")
+    return (other if other and n != 1 else one).format(n=f"{n:,}")
+
+
 def level(value: str) -> str:
     """A severity or a verdict in the chosen language (``policies.verdicts.LABELS``)."""
     return verdicts.label(value, lang()) if value else "-"
+
+
+def value(kind: str, raw: Any) -> str:
+    """A stored value of this kind (``VALUES``'s kinds, and "data_type", "phase", "category", "bool",
+    "level") as the chosen language shows it; English shows it as stored, Chinese translates what it
+    knows and leaves data (host names, organisations) as they are."""
+    text = "" if raw is None else str(raw)
+    if kind == "level":
+        return level(text)
+    if lang() != "zh":
+        return (
+            {"1": "yes", "0": "no", "True": "yes", "False": "no"}.get(text, text) if kind == "bool" else text
+        )
+    if kind == "bool":
+        return t("yes") if text in ("1", "True", "true") else t("no")
+    if kind == "data_type":
+        return _type_zh(text) if text else "-"
+    if kind == "phase":
+        return PHASE_TEXT.get(text, ("", text))[1] if text else "-"
+    if kind == "category" and text in CATEGORY_TEXT:
+        return CATEGORY_TEXT[text][1]
+    return VALUES.get(kind, {}).get(text, text)
+
+
+_HASHED = re.compile(r"^(.+) \((md5|sha1|sha256)\)$")  # a type found hashed: "email (sha256)"
+
+
+def _type_zh(text: str) -> str:
+    """A data type in Chinese (``policies.wording.type_zh``), with its hash ("email (sha256)") or its
+    precision class ("location:precise") kept."""
+    hashed = _HASHED.match(text)
+    if hashed:
+        return f"{_type_zh(hashed.group(1))}（{hashed.group(2)}）"
+    base, _, sub = text.partition(":")
+    if sub and base == "location":
+        return f"{type_zh(base)}（{VALUES['precision'].get(sub, sub)}）"
+    return type_zh(text) or text
+
+
+# The observer's summaries of values too long to quote (parsers/detect: records.py, media.py), as
+# evidence excerpts show them.
+_EXCERPTS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"^(\d+) floats$"), "{0} 个浮点数"),
+    (re.compile(r"^(\d+) packages$"), "{0} 个应用包名"),
+    (re.compile(r"^(\d+) phone numbers$"), "{0} 个电话号码"),
+    (re.compile(r"^(\d+) vCards$"), "{0} 张 vCard 名片"),
+    (re.compile(r"^audio blob$"), "音频数据块"),
+    (re.compile(r"^(\d+) access points$"), "{0} 个 Wi-Fi 接入点"),
+)
+
+# An upload burst's reason (``appliance.measures.upload_kinds.classify_burst``): its shape, then why.
+_SHAPE = re.compile(
+    r"^(\d+) KiB in ([\d.]+) s \(([\d.]+) kB/s, (\d+)-byte packets( ±\d+ %)?, (\d+)/s\): (.*)$"
+)
+_WHY: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"^frames of one size at (\d+) kbit/s: a voice codec$"), "{0} kbit/s 的等长帧：语音编码"),
+    (
+        re.compile(r"^small frames at (\d+) kbit/s: speech \(Opus-like\)$"),
+        "{0} kbit/s 的小帧：语音（类似 Opus）",
+    ),
+    (re.compile(r"^chunks of nearly one size streamed one way"), "单向传输的近等长数据块：语音指令"),
+    (re.compile(r"^datagrams near the path limit"), "以视频码率持续发送接近路径上限的数据报"),
+    (
+        re.compile(r"^full segments sustained at a video bit rate"),
+        "以视频码率持续发送满长分段（或较慢的文件上传）",
+    ),
+    (re.compile(r"^no media shape fits$"), "不符合任何媒体特征"),
+    (re.compile(r"^full segments in one short burst"), "一次短促突发中的满长分段：像照片或同样大小的文件"),
+    (re.compile(r"^full segments, like a file"), "满长分段，像文件；从特征无法判断内容"),
+    (re.compile(r"^packet sizes not measured"), "未测量包长（schema 11 之前存储：请重新回放以分类）"),
+)
+
+
+def reason(text: str) -> str:
+    """An upload burst's reason in the chosen language (as written when its form is not known)."""
+    m = _SHAPE.match(text) if lang() == "zh" else None
+    if m is None:
+        return text
+    kib, secs, rate, size, spread, pps, why = m.groups()
+    said = next((zh.format(*w.groups()) for p, zh in _WHY for w in [p.match(why)] if w), why)
+    return f"{kib} KiB，{secs} 秒（{rate} kB/s，每包 {size} 字节{spread or ''}，{pps} 包/秒）：{said}"
+
+
+def excerpt(text: str) -> str:
+    """An evidence excerpt: a masked value as stored, or the observer's summary in the chosen language."""
+    if lang() == "zh":
+        for pattern, zh in _EXCERPTS:
+            m = pattern.match(text)
+            if m:
+                return zh.format(*m.groups())
+    return text
+
+
+def values(kind: str, raw: Any, sep: str = ", ") -> str:
+    """A list (or a comma-separated text) of values of one kind, each translated."""
+    items = [s for s in str(raw).split(",") if s] if isinstance(raw, str) else list(raw or [])
+    shown = dict.fromkeys(value(kind, i.strip()) for i in items)  # two spellings, one word: once
+    return (sep if lang() != "zh" else "、").join(shown) or "-"
+
+
+_FIGURE_VALUE_KINDS = ("data_type", "phase", "party", "class", "category", "security")
+
+
+def _figure_value(raw: Any) -> Any:
+    if isinstance(raw, list):
+        return [_figure_value(v) for v in raw]
+    if isinstance(raw, dict):
+        return figures(raw)
+    if isinstance(raw, bool):
+        return value("bool", raw)
+    if isinstance(raw, str):
+        moment, colon, rest = raw.partition(":")
+        if moment in VALUES["subject"]:  # "before consent:api.example.com"
+            return VALUES["subject"][moment] + colon + rest
+        for kind in _FIGURE_VALUE_KINDS:
+            shown = value(kind, raw)
+            if shown != raw and shown != "-":
+                return shown
+    return raw
+
+
+def figures(raw: Any) -> Any:
+    """A finding's figures (JSON text or its object) with keys and known values in the chosen
+    language: they are shown on the finding's card."""
+    obj = json.loads(raw or "{}") if isinstance(raw, str) else raw
+    if lang() != "zh" or not isinstance(obj, dict):
+        return obj
+    return {FIGURE_KEYS.get(str(k), str(k)): _figure_value(v) for k, v in obj.items()}
+
+
+def note(text: str) -> str:
+    """A requirement's note in the chosen language (``_NOTES``; as written when no form matches)."""
+    if lang() != "zh":
+        return text
+    for pattern, zh in _NOTES:
+        m = pattern.search(text)
+        if m:
+            groups = [g or "" for g in m.groups()]
+            if "worst" in pattern.pattern:
+                groups[1] = level(groups[1])
+            if "raised nothing" in pattern.pattern:
+                groups[0] = f"；{groups[0]} 条加密流未读" if groups[0] else ""
+            elif "phases marked:" in pattern.pattern:
+                groups[0] = values("phase", groups[0])
+            elif "encrypted upload" in pattern.pattern:
+                groups[1], groups[2] = values("upload_kind", groups[1]), values("phase", groups[2])
+            else:
+                groups = [NOTE_TERMS.get(g, g) for g in groups]
+            return zh.format(*groups)
+    return text

@@ -78,6 +78,7 @@ PHASE_TEXT: dict[str, tuple[str, str]] = {
     "consent_withdrawn": ("withdrawal", "撤回同意"),
     "delete": ("deletion", "删除数据"),
     "account_deleted": ("account-deletion", "注销账号"),
+    "unmarked": ("unmarked", "未标记"),  # before a capture's first mark (appliance.lab.phases.UNMARKED)
 }
 
 

@@ -6,6 +6,10 @@ at least ``MIN_PASSWORD`` (12) characters long; a settings file that is not TOML
 in one line (exit 1):
 
     password = "a long passphrase"
+
+Streamlit's toolbar is kept to the minimum (``client.toolbarMode minimal``): a lab appliance has no
+"Deploy" button or developer options to offer (issue 18 point 4); .streamlit/config.toml says the
+same for a bare ``streamlit run`` from the repository.
 """
 
 from __future__ import annotations
@@ -53,7 +57,7 @@ def dashboard_command(db: str | None, host: str, port: int) -> tuple[list[str], 
         env["TAPAUDIT_DASHBOARD_AUTH"] = "1"
     cmd = [sys.executable, "-m", "streamlit", "run", str(APP), "--server.address", host,
            "--server.port", str(port), "--server.headless", "true",
-           "--browser.gatherUsageStats", "false"]  # fmt: skip
+           "--browser.gatherUsageStats", "false", "--client.toolbarMode", "minimal"]  # fmt: skip
     return cmd, env
 
 

@@ -1,5 +1,6 @@
 """Captures: every stored capture with its sha256, time span, devices and status; add captures
-(upload, replay with a progress bar, assess) and delete one.
+(upload, replay with a progress bar, assess) and report what the run found, with links to its pages;
+delete one, asked again every time.
 
 No SQL here: ingesting and deleting go through ``dashboards.uploads`` on the store the dashboard
 opened (``data._run``: chDB allows one data path per process, and the lock serialises access).
@@ -15,11 +16,11 @@ import streamlit as st
 from appliance.lab.bench import BenchError
 from appliance.lab.phases import PhasesError
 from appliance.store.backends import StoreError
-from dashboards import data
+from dashboards import data, links
 from dashboards import uploads as manage
-from dashboards.i18n import t
+from dashboards.i18n import count, t, value
 from dashboards.pages_ import live
-from dashboards.pages_.common import lit, show, table, ts
+from dashboards.pages_.common import device_label, lit, show, table, ts, under_test
 from parsers.capture import CaptureError
 from policies.declaration import DeclarationError
 
@@ -28,10 +29,10 @@ FAILURES = (CaptureError, BenchError, PhasesError, DeclarationError, StoreError,
 
 def _status(c: dict) -> str:
     if c.get("status") == "live":
-        return "live"
+        return value("status", "live")
     if c["read_error"]:
-        return f"read error: {c['read_error']}"
-    return "truncated" if int(c["truncated"]) else "complete"
+        return f"{t('read_error')}: {c['read_error']}"
+    return value("status", "truncated" if int(c["truncated"]) else "complete")
 
 
 class _Bar:
@@ -84,32 +85,90 @@ def _upload(url: str) -> None:
         return
     finally:
         data.refresh()
-    for r in done.results:
-        what = t("ingested") if r.status == "ingested" else t("already_stored")
-        n = done.findings.get(r.capture_id, 0)
-        tls = ""
-        if r.key_files or any(r.tls.values()):  # counts only: key material is never shown
-            tls = "; " + t("tls_counts").format(
-                **{k: r.tls.get(k, 0) for k in ("decrypted", "no_key", "failed")}
-            )
-        name = lit(os.path.basename(r.path))  # a file name is the uploader's text
-        st.success(f"{what}: {name} ({r.capture_id[:12]}), {n} {t('findings_n')}{tls}")
+    st.session_state[REPORT] = [_found(url, r, done.findings.get(r.capture_id, 0)) for r in done.results]
+
+
+REPORT = "up_report"  # the last upload's report: it stays until the next upload
+FLASH = "captures_flash"  # a message for the run after a rerun (a delete reruns the whole app)
+
+
+def _found(url: str, r: Any, n: int) -> dict[str, Any]:
+    """What the run found in one capture, kept as plain values (the report outlives the run)."""
+    row = next((c for c in data.captures(url) if c["capture_id"] == r.capture_id), {})
+    devs = [
+        {"mac": str(d["mac"]), "label": device_label(d)}
+        for d in under_test(data.devices(url, (r.capture_id,)))
+    ]
+    return {
+        "ingested": r.status == "ingested",
+        "name": os.path.basename(r.path),
+        "cid": r.capture_id,
+        "devices": devs,
+        "flows": int(row.get("flows", r.flows)),
+        "findings": n,
+        "tls": {k: r.tls.get(k, 0) for k in ("decrypted", "no_key", "failed")}
+        if r.key_files or any(r.tls.values())  # counts only: key material is never shown
+        else None,
+    }
+
+
+def _report() -> None:
+    """The last upload's report: per capture, ingested or already stored, how many devices, flows
+    and findings, and links to its overview, findings and each device's page (on that capture)."""
+    for f in st.session_state.get(REPORT) or []:
+        tls = "; " + t("tls_counts").format(**f["tls"]) if f["tls"] else ""
+        text = t(
+            "upload_found"
+        ).format(
+            what=t("ingested") if f["ingested"] else t("already_stored"),
+            name=lit(f["name"]),  # a file name is the uploader's text
+            cid=f["cid"][:12],
+            devices=count("n_devices", len(f["devices"])),
+            flows=count("n_flows_of", f["flows"]),
+            n=count("n_findings_of", f["findings"]),
+            tls=tls,
+        )
+        opened = [
+            f"[{t('overview')}]({links.href('overview', capture=f['cid'])})",
+            f"[{t('findings')}]({links.href('findings', capture=f['cid'])})",
+            *(
+                f"[{lit(d['label'])}]({links.href('device', device=d['mac'], capture=f['cid'])})"
+                for d in f["devices"]
+            ),
+        ]
+        st.success(f"{text}  \n{t('upload_open')}: " + " · ".join(opened))
 
 
 def _delete(url: str) -> None:
+    """Delete asks again every time: the Delete button only asks, naming the capture; "Yes,
+    delete" deletes it, "Cancel" or choosing another capture forgets the question. Afterwards the
+    whole app reruns, so the sidebar's filter drops the deleted capture (``app._drop_gone``)."""
     stored = data.captures(url)
     if not stored:
         return
     st.subheader(t("delete_title"))
     names = {str(c["capture_id"]): os.path.basename(str(c["path"])) for c in stored}
     cid = st.selectbox(t("delete_pick"), list(names), format_func=lambda c: f"{c[:12]} {names[c]}",
-                       key="del_pick")  # fmt: skip
-    sure = st.checkbox(t("delete_confirm"), key="del_confirm")
-    if not st.button(t("delete"), key="del_go") or cid is None:
+                       key="del_pick", placeholder=t("choose"))  # fmt: skip
+    if st.button(t("delete"), key="del_go") and cid is not None:
+        st.session_state[ASK] = cid
+    asked = st.session_state.get(ASK)
+    if asked is None:
         return
-    if not sure:
-        st.warning(t("delete_unconfirmed"))
+    if asked != cid or asked not in names:  # another capture chosen since: ask about that one anew
+        st.session_state.pop(ASK, None)
         return
+    question = st.empty()  # above its buttons, drawn once they say whether it still stands
+    c1, c2, _ = st.columns([1, 1, 4])
+    yes = c1.button(t("delete_yes"), key="del_yes", type="primary")
+    if c2.button(t("delete_no"), key="del_no"):
+        st.session_state.pop(ASK, None)
+        question.info(t("delete_cancelled"))
+        return
+    if not yes:
+        question.warning(t("delete_ask").format(name=f"{lit(names[cid])} ({cid[:12]})"))
+        return
+    st.session_state.pop(ASK, None)
     try:
         data.exclusive(url, t("busy_delete").format(name=lit(names[cid])), manage.delete_capture, cid)
     except StoreError as exc:
@@ -117,14 +176,22 @@ def _delete(url: str) -> None:
         return
     finally:
         data.refresh()
-    st.success(f"{t('deleted')}: {cid[:12]} {lit(names[cid])}")
+    st.session_state[FLASH] = f"{t('deleted')}: {cid[:12]} {lit(names[cid])}"
+    st.rerun()  # the sidebar was drawn with the capture: draw it again without
+
+
+ASK = "del_ask"  # the capture whose deletion waits for "Yes, delete"
 
 
 def render(url: str, caps: data.Caps) -> None:
     st.header(t("captures"))
     live.render_panel()
+    flash = st.session_state.pop(FLASH, None)
+    if flash:
+        st.success(flash)
     listing = st.container()  # filled last: an ingest or a delete below shows at once
     _upload(url)
+    _report()
     _delete(url)
     rows = [
         {
@@ -138,10 +205,13 @@ def render(url: str, caps: data.Caps) -> None:
             "flows": int(c["flows"]),
             "devices": int(c["devices"]),
             "status": _status(c),
+            "open": links.href("overview", capture=str(c["capture_id"])),
         }
         for c in data.captures(url)
         if not caps or c["capture_id"] in caps
     ]
     cols = {"sha256": "sha256", "path": "path", "start": "start", "end": "end", "duration_s": "duration",
-            "packets": "packets", "flows": "n_flows", "devices": "devices", "status": "status"}  # fmt: skip
-    show(table(rows, cols), "captures_table", where=listing)
+            "packets": "packets", "flows": "n_flows", "devices": "devices", "status": "status",
+            "open": "open"}  # fmt: skip
+    config = {t("open"): links.link_column(t("open"), "capture")}
+    show(table(rows, cols), "captures_table", where=listing, config=config)

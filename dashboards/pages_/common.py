@@ -94,7 +94,8 @@ def pick_device(url: str, caps: data.Caps, key: str) -> dict[str, Any] | None:
         st.info(t("no_data"))
         return None
     by_mac = {d["mac"]: d for d in devs}
-    mac = st.selectbox(t("device"), list(by_mac), format_func=lambda m: device_label(by_mac[m]), key=key)
+    mac = st.selectbox(t("device"), list(by_mac), format_func=lambda m: device_label(by_mac[m]), key=key,
+                       placeholder=t("choose"))  # fmt: skip
     return by_mac[mac]
 
 
@@ -178,8 +179,11 @@ def column_config(frame: pd.DataFrame) -> dict[str, Any]:
     return config
 
 
-def show(frame: pd.DataFrame | Any, key: str, where: Any = None) -> None:
+def show(
+    frame: pd.DataFrame | Any, key: str, where: Any = None, config: dict[str, Any] | None = None
+) -> None:
     """``st.dataframe`` of a ``table`` (or its Styler) with ``column_config``, in ``where`` (a
-    container) or the page."""
+    container) or the page; ``config`` adds columns of its own (links)."""
     base = frame.data if hasattr(frame, "data") and isinstance(frame.data, pd.DataFrame) else frame
-    (where or st).dataframe(frame, hide_index=True, key=key, column_config=column_config(base))
+    cfg = {**column_config(base), **(config or {})}
+    (where or st).dataframe(frame, hide_index=True, key=key, column_config=cfg)

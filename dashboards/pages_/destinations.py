@@ -10,7 +10,7 @@ import streamlit as st
 
 from appliance.format import fmt_bool
 from dashboards import data
-from dashboards.i18n import lang, t
+from dashboards.i18n import lang, t, value
 from dashboards.pages_.common import device_label, show, table
 
 
@@ -44,11 +44,12 @@ def render(url: str, caps: data.Caps) -> None:
         g["devices_txt"] = ", ".join(sorted(g["devices"]))
         g["dests_txt"] = ", ".join(sorted(g["dests"]))
         g["abroad_txt"] = ("⚠ " if g["abroad"] else "") + fmt_bool(g["abroad"], lang())
+        g["party_txt"] = value("party", g["party"])
     cols = {
         "org": "organisation",
         "country": "country",
         "abroad_txt": "cross_border",
-        "party": "party",
+        "party_txt": "party",
         "devices_txt": "devices",
         "dests_txt": "destination",
         "flows": "n_flows",

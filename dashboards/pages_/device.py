@@ -13,10 +13,12 @@ import pandas as pd
 import streamlit as st
 
 from appliance.report.traffic import KEY_SOURCES
-from dashboards import charts, data
-from dashboards.i18n import lang, level, t
+from dashboards import charts, data, links
+from dashboards.i18n import lang, level, note, reason, t, value, values
 from dashboards.pages_ import verdict
 from dashboards.pages_.common import pick_device, show, table, ts
+
+TIME_FORMAT = "%m-%d %H:%M"  # time axes: digits only (Vega's default ticks name weekdays in English)
 
 
 def render(url: str, caps: data.Caps) -> None:
@@ -44,7 +46,14 @@ def render(url: str, caps: data.Caps) -> None:
     cols = {"destination": "destination", "organisation": "organisation", "party": "party",
             "countries": "country", "cross_border": "cross_border", "securities": "security",
             "flows": "n_flows", "bytes_sent": "bytes_sent", "bytes_received": "received"}  # fmt: skip
-    show(table(dests, cols), "device_destinations")
+    for r in dests:
+        r["party"] = value("party", r["party"])
+        r["securities"] = values("security", r["securities"])
+        r["cross_border"] = value("bool", r["cross_border"])
+        r["flows_link"] = links.href("flows", device=mac, dest=str(r["destination"]))
+    cols["flows_link"] = "flows_link"  # the device's flows to this destination
+    config = {t("flows_link"): links.link_column(t("flows_link"), "dest")}
+    show(table(dests, cols), "device_destinations", config=config)
     _coverage(data.tls_coverage(url, caps, mac))
     _periods(data.periods(url, caps, mac))
     _uploads(data.uploads(url, caps, mac))
@@ -61,7 +70,7 @@ def _requirements(reqs: list[dict[str, Any]]) -> None:
             "verdict": level(q["verdict"]),
             "severity": level(q["severity"]),
             "findings": q["findings"],
-            "note": q["note"],
+            "note": note(q["note"]),
         }
         for q in reqs
     ]
@@ -72,7 +81,10 @@ def _requirements(reqs: list[dict[str, Any]]) -> None:
 
 def _intervals(series: list[dict[str, Any]]) -> None:
     gaps = [
-        {"kind": str(s["data_type"]), "gap_s": int(g) / 1e9} for s in series for g in s["gaps"] if int(g) > 0
+        {"kind": value("data_type", s["data_type"]), "gap_s": int(g) / 1e9}
+        for s in series
+        for g in s["gaps"]
+        if int(g) > 0
     ]
     if not gaps:
         return
@@ -104,7 +116,10 @@ def _coverage(rows: list[dict[str, Any]]) -> None:
     cols = {"what": "coverage_what", "flows": "n_flows", "bytes": "coverage_bytes"}
     show(table(shown, cols), "device_coverage")
     if list(c["key_sources"]):
-        st.caption(f"{t('key_sources')}: {', '.join(KEY_SOURCES.get(k, k) for k in c['key_sources'])}")
+        names = [
+            value("key_source", k) if lang() == "zh" else KEY_SOURCES.get(k, k) for k in c["key_sources"]
+        ]
+        st.caption(f"{t('key_sources')}: {', '.join(names)}")
 
 
 def _periods(periods: list[dict[str, Any]]) -> None:
@@ -138,8 +153,8 @@ def _uploads(uploads: list[dict[str, Any]]) -> None:
                 "time": pd.Timestamp(int(u["start_ns"]), unit="ns", tz="UTC"),
                 "kb": int(u["bytes_out"]) / 1000,
                 "dest": str(u["destination"]),
-                "kind": str(u["kind"]),
-                "confidence": f"{u['confidence']} {float(u['score']):.2f}",
+                "kind": value("upload_kind", u["kind"]),
+                "confidence": f"{value('confidence', u['confidence'])} {float(u['score']):.2f}",
             }
             for u in uploads
         ]
@@ -148,7 +163,7 @@ def _uploads(uploads: list[dict[str, Any]]) -> None:
         alt.Chart(frame, title=t("uploads_title"))
         .mark_circle(size=60)
         .encode(
-            x=alt.X("time:T", title=t("time_utc")),
+            x=alt.X("time:T", title=t("time_utc"), axis=alt.Axis(format=TIME_FORMAT)),
             y=alt.Y("kb:Q", title=t("upload_kb")),
             color=alt.Color("kind:N", title=t("upload_kind")),
             tooltip=["time:T", "dest:N", "kind:N", "confidence:N", "kb:Q"],
@@ -157,7 +172,9 @@ def _uploads(uploads: list[dict[str, Any]]) -> None:
     st.altair_chart(chart, width="stretch")
     for u in uploads:
         u["start"] = ts(int(u["start_ns"]))
-        u["sure"] = f"{u['confidence']} {float(u['score']):.2f}"
+        u["sure"] = f"{value('confidence', u['confidence'])} {float(u['score']):.2f}"
+        u["kind"] = value("upload_kind", u["kind"])
+        u["reason"] = reason(str(u["reason"]))
     cols = {"start": "start", "destination": "destination", "kind": "upload_kind",
             "sure": "upload_confidence", "bytes_out": "bytes_out", "reason": "upload_reason"}  # fmt: skip
     show(table(uploads, cols), "device_uploads")

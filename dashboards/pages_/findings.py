@@ -6,13 +6,14 @@ download (built on demand)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
 import streamlit as st
 
-from dashboards import data, downloads
-from dashboards.i18n import lang, level, t
+from dashboards import data, downloads, links
+from dashboards.i18n import excerpt, figures, lang, level, t
 from dashboards.pages_ import confirm, verdict
 from dashboards.pages_.common import device_label, lit, show, table, ts
 from policies.verdicts import SEVERITIES
@@ -29,13 +30,15 @@ def render(url: str, caps: data.Caps) -> None:
     names = {d["mac"]: device_label(d) for d in data.devices(url, caps)}
     c1, c2, c3, c4, c5 = st.columns(5)
     sev = c1.multiselect(t("severity"), [s for s in SEVERITIES if any(r["severity"] == s for r in rows)],
-                         format_func=level, key="f_sev")  # fmt: skip
-    rule = c2.multiselect(t("rule"), sorted({x for r in rows for x in r["rule_ids"]}), key="f_rule")
-    dev = c3.multiselect(t("device"), sorted({str(r["device_mac"]) for r in rows}),
-                         format_func=lambda m: names.get(m, m), key="f_dev")  # fmt: skip
-    pack = c4.multiselect(t("pack"), sorted({x for r in rows for x in r["packs"]}), key="f_pack")
+                         format_func=level, key="f_sev", placeholder=t("choose"))  # fmt: skip
+    rule = c2.multiselect(t("rule"), sorted({x for r in rows for x in r["rule_ids"]}), key="f_rule",
+                          placeholder=t("choose"))  # fmt: skip
+    dev = c3.multiselect(t("device"), sorted({str(r["device_mac"]) for r in rows}), key="f_dev",
+                         format_func=lambda m: names.get(m, m), placeholder=t("choose"))  # fmt: skip
+    pack = c4.multiselect(t("pack"), sorted({x for r in rows for x in r["packs"]}), key="f_pack",
+                          placeholder=t("choose"))  # fmt: skip
     fact = c5.multiselect(t("problem"), sorted({str(r["fact"]) for r in rows}), format_func=_fact_label,
-                          key="f_fact")  # fmt: skip
+                          key="f_fact", placeholder=t("choose"))  # fmt: skip
     shown = [
         r
         for r in rows
@@ -57,13 +60,21 @@ def render(url: str, caps: data.Caps) -> None:
         r["problem"] = f"{verdict.check_label(str(r['check']))}: {r['subject']}"
         r["rules"] = ", ".join(r["rule_ids"])
         r["reqs"] = ", ".join(r["requirements"])
-    cols = {"level": "severity", "problem": "problem", "rules": "rules", "reqs": "requirements_short",
-            "device": "device", "text": "statement", "first": "first_seen"}  # fmt: skip
-    show(table(shown, cols), "findings_table")
+        first = r["findings"][0]
+        r["device_link"] = links.href("device", device=str(r["device_mac"]))
+        r["evidence_link"] = links.href("findings", device=str(r["device_mac"]), rule=str(first["rule_id"]),
+                                        finding=str(first["finding_id"]))  # fmt: skip
+    cols = {"evidence_link": "evidence_link", "level": "severity", "problem": "problem", "rules": "rules",
+            "reqs": "requirements_short", "device_link": "device_link", "device": "device",
+            "text": "statement", "first": "first_seen"}  # fmt: skip
+    config = {t("device_link"): links.link_column(t("device_link"), "device"),
+              t("evidence_link"): links.link_column(t("evidence_link"), "rule")}  # fmt: skip
+    show(table(shown, cols), "findings_table", config=config)
+    opened = links.opened_finding()  # a link to a finding opens its problem's card
     checked = data.confirmations(url, caps)
     confirm.counts([f for r in shown for f in r["findings"]], checked)
     for r in _page_of(shown):
-        _card(url, r, checked)
+        _card(url, r, checked, opened)
 
 
 def _fact_label(fact: str) -> str:
@@ -84,15 +95,17 @@ def _page_of(shown: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return part
 
 
-def _card(url: str, r: dict[str, Any], checked: dict[str, dict[str, Any]]) -> None:
+def _card(url: str, r: dict[str, Any], checked: dict[str, dict[str, Any]], opened: str | None = None) -> None:
     """One problem: its sentence and figures, every pack and clause that rules on it with each
     finding's statement and Wireshark's check, the masked excerpts, and the evidence downloads."""
     subject = f" · {lit(r['subject'])}" if r["subject"] else ""
     label = f"[{r['level']}] {verdict.check_label(str(r['check']))}{subject} · {lit(r['device'])}"
-    with st.expander(label):  # a name from DHCP, a host from traffic: literal
+    mine = any(str(f["finding_id"]) == opened for f in r["findings"])
+    with st.expander(label, expanded=mine):  # a name from DHCP, a host from traffic: literal
         st.markdown(f"**{t('statement')}:** {lit(r['text'])}")  # statements quote hosts and paths
         st.markdown(f"**{t('figures')}:**")
-        st.json(r["figures"], expanded=False)
+        raw = r["figures"] if isinstance(r["figures"], str) else json.dumps(r["figures"])
+        st.json(figures(raw or "{}"), expanded=False)
         st.markdown(f"**{t('clauses_title')}:** {lit(r['reqs'])}")
         zh = lang() == "zh"
         for f in r["findings"]:
@@ -104,7 +117,7 @@ def _card(url: str, r: dict[str, Any], checked: dict[str, dict[str, Any]]) -> No
             confirm.render(f, checked.get(str(f["finding_id"])))
         if r["excerpts"]:
             st.markdown(f"**{t('excerpts')}:**")
-            st.code("\n".join(str(e) for e in r["excerpts"]), language=None)
+            st.code("\n".join(excerpt(str(e)) for e in r["excerpts"]), language=None)
         _downloads(url, r["findings"][0])
 
 

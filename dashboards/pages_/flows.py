@@ -9,8 +9,8 @@ from typing import Any
 import streamlit as st
 
 from appliance.store.queries import FlowFilter
-from dashboards import data
-from dashboards.i18n import t
+from dashboards import data, links
+from dashboards.i18n import t, value
 from dashboards.pages_.common import device_label, show, table, ts
 
 PROTOS = {1: "ICMP", 6: "TCP", 17: "UDP", 58: "ICMPv6"}
@@ -71,14 +71,14 @@ def render(url: str, caps: data.Caps) -> None:
     names = {d["mac"]: device_label(d) for d in devs}
     c1, c2, c3 = st.columns([3, 1, 1])
     choice = c1.selectbox(t("device"), ["", *names], format_func=lambda m: names.get(m, t("all")),
-                          key="flows_device")  # fmt: skip
+                          key="flows_device", placeholder=t("choose"))  # fmt: skip
     device = choice or None
-    size = int(c2.selectbox(t("page_size"), PAGE_SIZES, index=2, key="flows_size"))
+    size = int(c2.selectbox(t("page_size"), PAGE_SIZES, index=2, key="flows_size", placeholder=t("choose")))
     f1, f2, f3 = st.columns([3, 1, 1])
     dest = f1.text_input(t("dest_filter"), key="flows_dest").strip()
-    proto = f2.selectbox(t("transport"), TRANSPORTS, key="flows_proto",
+    proto = f2.selectbox(t("transport"), TRANSPORTS, key="flows_proto", placeholder=t("choose"),
                          format_func=lambda p: t("any") if p is None else PROTOS[p])  # fmt: skip
-    app = f3.selectbox(t("app"), [None, *_apps(url, caps), ""], key="flows_app",
+    app = f3.selectbox(t("app"), [None, *_apps(url, caps), ""], key="flows_app", placeholder=t("choose"),
                        format_func=lambda a: t("any") if a is None else a or t("app_none"))  # fmt: skip
     r1, r2 = st.columns(2)
     since, until = _time_range(url, caps, r1, r2)
@@ -100,6 +100,9 @@ def render(url: str, caps: data.Caps) -> None:
         r["protocol"] = PROTOS.get(int(r["proto"]), str(r["proto"]))
         r["src"] = _endpoint(str(r["src_ip"]), int(r["src_port"]))
         r["dst"] = _endpoint(str(r["dst_ip"]), int(r["dst_port"]))
+        r["direction"] = value("direction", r["direction"])
+        r["tcp_state"] = value("tcp_state", r["tcp_state"])
+        r["device_link"] = links.href("device", device=str(r["device_mac"])) if r["device_mac"] else None
     cols = {
         "start": "start",
         "protocol": "proto",
@@ -108,6 +111,7 @@ def render(url: str, caps: data.Caps) -> None:
         "src": "src",
         "dst": "dst",
         "device_mac": "mac",
+        "device_link": "device_link",
         "direction": "direction",
         "bytes_up": "bytes_up",
         "bytes_down": "bytes_down",
@@ -115,10 +119,11 @@ def render(url: str, caps: data.Caps) -> None:
     }  # fmt: skip  (named by time, device, destination)
     frame = table(rows, cols)
     st.caption(f"{t('page_no')} {page} / {pages}")
-    show(frame, "flows_table")
+    config = {t("device_link"): links.link_column(t("device_link"), "device")}  # the device's page
+    show(frame, "flows_table", config=config)
     st.download_button(
         t("download_csv"),
-        frame.to_csv(index=False).encode("utf-8"),
+        frame.drop(columns=[t("device_link")]).to_csv(index=False).encode("utf-8"),
         file_name=f"flows-page{page}.csv",
         mime="text/csv",
         key="flows_csv",

@@ -16,8 +16,8 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from dashboards import data
-from dashboards.i18n import level, t
+from dashboards import data, links
+from dashboards.i18n import level, t, value, values
 from dashboards.pages_ import verdict
 from dashboards.pages_.common import show, table, under_test
 from policies.verdicts import COLORS, SEVERITIES
@@ -86,21 +86,24 @@ def _table(
         rows.append(
             {
                 "mac": d["mac"],
-                "attributed_by": d["attributed_by"],
+                "attributed_by": value("attributed_by", d["attributed_by"]),
                 "name": d["name"],
-                "category": d["category"],
+                "category": value("category", d["category"]),
                 "vendor": d["vendor"] or d["oui_vendor"],
                 "problems": ", ".join(f"{sev[s]} {level(s)}" for s in SEVERITIES if sev[s]) or "-",
-                "data_types": ", ".join(r.get("data_types", [])) or "-",
+                "data_types": values("data_type", r.get("data_types", [])),
                 "third_parties": ", ".join(r.get("third_parties", [])) or "-",
                 "countries": ", ".join(r.get("countries", [])) or "-",
                 "flows": int(d["flows"]),
+                "open": links.href("device", device=str(d["mac"])),
             }
         )
-    cols = {"mac": "mac", "attributed_by": "attributed_by", "name": "name", "category": "category",
+    cols = {"open": "device_link", "mac": "mac", "attributed_by": "attributed_by", "name": "name",
+            "category": "category",
             "vendor": "vendor", "problems": "problems_total", "data_types": "data_types",
             "third_parties": "third_parties", "countries": "countries", "flows": "n_flows"}  # fmt: skip
-    show(table(rows, cols), "overview_table")
+    config = {t("device_link"): links.link_column(t("device_link"), "device")}  # each row opens its device
+    show(table(rows, cols), "overview_table", config=config)
 
 
 def _chart(problems: list[dict[str, Any]]) -> None:

@@ -744,6 +744,8 @@ def test_upload_ingests_and_assesses(lab_db: tuple[str, str]) -> None:
     assert not at.error, [e.value for e in at.error]
     done = [_shown(s.value) for s in at.success]
     assert len(done) == 2 and all(s.startswith(("Ingested: ", "Already stored: ")) for s in done), done
+    for s, f in zip(done, FW, strict=True):  # what the run found, and links to its pages
+        assert f"{f} (" in s and " findings" in s and "Open: [Overview](?page=overview&lang=en&capture=" in s
     assert len(at.get("progress")) >= 2  # one bar per capture, fed by replay's Progress
     frame = _frame(at, "SHA-256").set_index("File")
     assert set(FW) | {TRUTH["capture"]} == set(frame.index)
@@ -806,19 +808,30 @@ def test_compare_page(lab_db: tuple[str, str], device: str) -> None:
 
 
 def test_delete_capture(lab_db: tuple[str, str]) -> None:
+    """Delete asks again every time (naming the capture), Cancel deletes nothing, and a deleted
+    capture leaves the sidebar's capture filter at once (issue 18 point 4)."""
     ids = _fw_ids(lab_db[0])
+    names = {ids[side]: f for side, f in zip("ab", FW, strict=True)}
     at = _app("captures")
     at.selectbox(key="del_pick").set_value(ids["a"])
     at.button(key="del_go").click().run(timeout=TIMEOUT)
-    assert at.warning[0].value == "Tick the confirmation first."
+    asked = _shown(at.warning[0].value)
+    assert asked.startswith(f"Delete {names[ids['a']]} ({ids['a'][:12]}) and everything derived"), asked
+    at.button(key="del_no").click().run(timeout=TIMEOUT)
+    assert at.info[0].value == "Nothing deleted." and not at.warning
     assert ids["a"] in set(_frame(at, "SHA-256")["SHA-256"])
+    at.multiselect(key="caps").set_value([ids["a"], ids["b"]]).run(timeout=TIMEOUT)
     for side in "ab":
-        at.selectbox(key="del_pick").set_value(ids[side])
-        at.checkbox(key="del_confirm").check()
+        at.selectbox(key="del_pick").set_value(ids[side]).run(timeout=TIMEOUT)
+        assert not at.warning  # nothing asked before Delete is pressed, the second time too
         at.button(key="del_go").click().run(timeout=TIMEOUT)
+        assert _shown(at.warning[0].value).startswith(f"Delete {names[ids[side]]} ({ids[side][:12]})")
+        at.button(key="del_yes").click().run(timeout=TIMEOUT)
         assert not at.exception, [e.value for e in at.exception]
         assert _shown(at.success[0].value).startswith(f"Deleted capture: {ids[side][:12]}")
         assert ids[side] not in set(_frame(at, "SHA-256")["SHA-256"])
+        assert ids[side] not in at.multiselect(key="caps").value  # gone from the sidebar's filter
+        assert ids[side] not in at.multiselect(key="caps").options
     at = _app("captures")  # a fresh session: gone, the lab's capture untouched
     assert list(_frame(at, "SHA-256")["SHA-256"]) == [lab_db[1]]
     from appliance.store import queries
