@@ -95,6 +95,11 @@ COMMANDS: dict[str, Entry] = {
         "observations to the store every few seconds.",
     ),
     "mark": Entry("capture", "Mark the start of a test phase in the running capture session, now."),
+    "intercept": Entry(
+        "intercept",
+        "Capture as the devices' gateway and intercept their TLS: certificate-validation tests per "
+        "destination, decrypting what the devices accept, passing the rest through untouched.",
+    ),
 }
 
 
