@@ -9,8 +9,10 @@ files stay readable. SIGINT/SIGTERM end the session: every flow ends, the last b
 ``complete`` captures row are written, the ring file is closed.
 
 With ``--keylog`` the session follows the key logs as they grow (``KeyFollower``): the whole lines
-written since the last flush are taken before each flush drains the pipeline, so a flow whose
-keys arrive after its handshake is still read while its data is held (issue 16). The key files
+written since the last look are taken before each batch of packets is fed and before each flush
+drains the pipeline, so a flow whose keys arrive after its handshake is still read while its data
+is held (issue 16), and one that ends at once (a reset right after its data: the interceptor's
+connections, issue 19) has its keys by then. The key files
 (path, sha256 of what was read) are recorded with the final batch, their lines only with
 ``--raw-evidence``.
 
@@ -182,6 +184,8 @@ class Session:
                 pkts = next(packets)
                 if pkts:
                     ring.write(pkts)
+                    if self._keys is not None:  # keys written before these packets were read: a flow
+                        self._keys.poll()  # that ends in them (a reset) is read with its keys
                     pipe.feed_many(pkts)
                     st.packets += len(pkts)
                     st.bytes += sum(len(p[3]) for p in pkts)
