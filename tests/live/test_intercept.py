@@ -148,8 +148,13 @@ def test_intercept_tests_each_device_and_keeps_it_working(tmp_path: Path) -> Non
     # outcomes were still awaited, the real one (passed through)
     forged = {m: [a for a in truth[m]["attempts"] if a["ok"] and a["peer_sha256"] != real] for m in MODES}
 
+    argv = [TAPAUDIT, "assess", "--db", str(tmp_path / "db-main")]
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
     store = open_store(str(tmp_path / "db-main"))
     try:
+        found = {(f["device_mac"], f["rule_id"], f["severity"]) for f in queries.findings(store)
+                 if f["rule_id"].endswith(("-MITM", "-OLDTLS"))}  # fmt: skip
         rows = store.query("SELECT * FROM {db}.tls_tests ORDER BY ts_ns")
         flows = {int(f["flow_id"]): f for f in queries.flows(store, limit=100_000)}
         obs = {m: queries.observations(store, None, macs[m], limit=10_000) for m in gwlab.MODES}
@@ -179,8 +184,14 @@ def test_intercept_tests_each_device_and_keeps_it_working(tmp_path: Path) -> Non
         gap = [float(x["median_gap_ns"]) / 1e9 for x in measures[m] if x["data_type"] == "location"]
         assert len(gap) == 1 and abs(gap[0] - PERIOD) < 0.4, (m, gap)
     assert not [o for o in obs["validating"] if o["data_type"] == "location"]  # passed through: unread
+    # the findings, in every pack: a forged certificate accepted fails, TLS 1.1 accepted is high
+    packs = ("ETSI-5.5", "EN18031-SCM", "GBT-04", "CN25-TLS")
+    want_findings = {(macs["nocheck"], f"{p}-MITM", "fail") for p in packs}
+    want_findings |= {(macs["nocheck"], f"{p}-OLDTLS", "high") for p in packs}
+    want_findings |= {(macs["nohost"], f"{p}-MITM", "fail") for p in packs}
+    assert found == want_findings
     print(f"\nintercept: {st['intercept']}; tls_tests rows {len(rows)}; "
-          f"nocheck location reports {len(obs['nocheck'])} every {gap[0]:.2f} s")  # fmt: skip
+          f"nohost location reports {len(loc)} every {gap[0]:.2f} s (decimals 6)")  # fmt: skip
 
 
 def test_rules_are_gone_after_sigkill_and_a_new_start(tmp_path: Path) -> None:
