@@ -190,6 +190,28 @@ def test_intercept_tests_each_device_and_keeps_it_working(tmp_path: Path) -> Non
     want_findings |= {(macs["nocheck"], f"{p}-OLDTLS", "high") for p in packs}
     want_findings |= {(macs["nohost"], f"{p}-MITM", "fail") for p in packs}
     assert found == want_findings
+    # the report's matrix, per device: one row for the server name, each test's outcome as above
+    for m in MODES:
+        md = tmp_path / f"report-{m}.md"
+        argv = [
+            TAPAUDIT,
+            "report",
+            "--db",
+            str(tmp_path / "db-main"),
+            "--device",
+            macs[m],
+            "-f",
+            "md",
+            "-o",
+            str(md),
+        ]
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, r.stderr
+        text = md.read_text()
+        assert "Certificate-validation tests" in text
+        (line,) = [ln for ln in text.splitlines() if ln.startswith(f"| {gwlab.HTTPS_HOST} |") and "6 |" in ln]
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        assert cells == [gwlab.HTTPS_HOST, *(EXPECTED[m][t] for t in TESTS), "6"], (m, line)
     print(f"\nintercept: {st['intercept']}; tls_tests rows {len(rows)}; "
           f"nohost location reports {len(loc)} every {gap[0]:.2f} s (decimals 6)")  # fmt: skip
 
