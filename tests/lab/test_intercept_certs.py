@@ -128,3 +128,29 @@ def test_nft_accepts_the_rules_and_they_name_only_the_bench_devices() -> None:
     assert r.returncode == 0, r.stderr
     with pytest.raises(rules.RulesError, match="names none"):
         rules.ruleset([], [443], 8080)
+
+
+def test_refuses_to_start_without_a_bench_naming_devices(tmp_path: Path) -> None:
+    """One line and exit 1, before any rule or CA exists: no bench file, a bench file with no device."""
+    import sys
+
+    tapaudit = str(Path(sys.executable).with_name("tapaudit"))
+    (tmp_path / "empty.yaml").write_text("devices: {}\n")
+    for extra, msg in (
+        ([], "--bench is required"),
+        (["--bench", str(tmp_path / "empty.yaml")], "names no device"),
+    ):
+        argv = [
+            tapaudit,
+            "intercept",
+            "-i",
+            "lo",
+            "--db",
+            str(tmp_path / "db"),
+            "--state-dir",
+            str(tmp_path / "s"),
+        ]
+        r = subprocess.run([*argv, *extra], capture_output=True, text=True, timeout=120)
+        assert r.returncode == 1 and msg in r.stderr, r.stderr
+        assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
+    assert not (tmp_path / "s").exists()
