@@ -71,6 +71,8 @@ class Facts:
         phase, start_ns, end_ns, seconds, bytes_out, bytes_in, kind (audio, video or unknown),
         confidence (high, medium, low), score (0..1), leaning (nearest shape), reason
         (``checks.common.upload_rows`` gives checks them with flow_id, first_ns and phase)
+    tls_tests: server_name, test, outcome, reason, tls_version, ts_ns, server_ip, server_port,
+        flow_id (the interceptor's certificate-validation tests, issue 19)
     """
 
     capture_id: str
@@ -81,6 +83,7 @@ class Facts:
     flows: list[dict[str, Any]] = field(default_factory=list)
     periods: list[dict[str, Any]] = field(default_factory=list)
     uploads: list[dict[str, Any]] = field(default_factory=list)
+    tls_tests: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def mac(self) -> str:

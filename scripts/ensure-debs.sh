@@ -9,6 +9,7 @@
 # wireshark-common installs with tshark; curl and openssl are in Debian's base image).
 # `ensure-debs.sh demo` installs only what `make demo` needs: the CJK font, WeasyPrint's libraries and
 # tshark (Wireshark's check of the findings: `tapaudit assess --confirm`, `evidence --dissect`).
+# nftables: nft, the redirect rules of `tapaudit intercept` (tests/live/test_intercept.py).
 set -euo pipefail
 missing=()
 [ -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || missing+=(fonts-wqy-microhei)
@@ -22,6 +23,7 @@ if [ "${1:-}" != demo ]; then
 [ -x /usr/sbin/dnsmasq ] || missing+=(dnsmasq-base)
 [ -x /usr/sbin/mosquitto ] || missing+=(mosquitto)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
+[ -x /usr/sbin/nft ] || missing+=(nftables)
 fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 echo "installing Debian packages: ${missing[*]}" >&2

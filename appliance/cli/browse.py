@@ -259,6 +259,7 @@ def observations_cmd(
             "flow_id": r["flow_id"],
             "capture_id": r["capture_id"],
             "phase": r["phase"],
+            "plaintext": r["plaintext"],  # clear, or decrypted: tls-keylog, tls-dsb, tls-intercept
         }
         for r in rows
     ]

@@ -100,6 +100,11 @@ COMMANDS: dict[str, Entry] = {
         "Follow a Zeek sensor live: its connection, DNS, TLS, HTTP and DHCP rows to the store every "
         "few seconds.",
     ),
+    "intercept": Entry(
+        "intercept",
+        "Capture as the devices' gateway and intercept their TLS: certificate-validation tests per "
+        "destination, decrypting what the devices accept, passing the rest through untouched.",
+    ),
 }
 
 

@@ -57,6 +57,10 @@ def gather(store: Store, capture_id: str, device: dict[str, Any]) -> Facts:
         }
         for m in queries.measures(store, caps, mac)
     ]
+    tests = queries.tls_tests(store, caps, mac)
+    # a TLS 1.0/1.1-only test was the interceptor's choice of version, not the device's: its flows
+    # are judged by the tls_test_accepted rules, not again as the device's old TLS
+    imposed = {int(t["flow_id"]) for t in tests if t["test"] == "legacy-tls" and int(t["flow_id"])}
     return Facts(
         capture_id=capture_id,
         device={k: device.get(k, "") for k in ("mac", "name", "category", "vendor", "model", "firmware")},
@@ -64,11 +68,14 @@ def gather(store: Store, capture_id: str, device: dict[str, Any]) -> Facts:
             PhaseSpan(str(p["phase"]), int(p["start_ns"]), int(p["end_ns"]))
             for p in queries.phase_spans(store, capture_id, mac)
         ],
-        observations=queries.fact_observations(store, capture_id, mac),
+        observations=[
+            o for o in queries.fact_observations(store, capture_id, mac) if int(o["flow_id"]) not in imposed
+        ],
         measures=measures,
-        flows=queries.fact_flows(store, capture_id, mac),
+        flows=[f for f in queries.fact_flows(store, capture_id, mac) if int(f["flow_id"]) not in imposed],
         periods=[p for p in shapes.periods(store, caps, mac)],
         uploads=shapes.uploads(store, caps, mac),
+        tls_tests=tests,
     )
 
 

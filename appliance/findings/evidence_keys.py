@@ -17,7 +17,7 @@ from appliance.ingest.keyfiles import lines_for
 from appliance.store import queries
 from appliance.store.backends import Store
 from parsers.capture import ReadStats, read_batches
-from parsers.decrypt.keys import DSB, KEYLOG, KeyLog
+from parsers.decrypt.keys import DSB, INTERCEPT, KEYLOG, KeyLog
 
 
 class KeysError(Exception):
@@ -36,7 +36,7 @@ def finding_key_lines(store: Store, fid: str, cid: str, flow_ids: list[int]) -> 
     for src in sources:
         path, want = str(src["path"]), str(src["sha256"])
         try:
-            if src["kind"] == KEYLOG:
+            if src["kind"] in (KEYLOG, INTERCEPT):  # both NSS key log files
                 _add_file(keys, path, want)
             elif src["kind"] == DSB:
                 _add_dsbs(keys, path, want)

@@ -66,6 +66,7 @@ class KeyFollower:
     keys: KeyLog
     paths: list[str]
     offsets: dict[str, int] = field(default_factory=dict)
+    kinds: dict[str, str] = field(default_factory=dict)  # path -> source, when not KEYLOG (INTERCEPT)
 
     def poll(self) -> int:
         """Read what the files gained; the number of secret lines taken."""
@@ -83,7 +84,7 @@ class KeyFollower:
             end = new.rfind(b"\n") + 1
             if end:
                 self.offsets[path] = at + end
-                taken += self.keys.add_text(new[:end], KEYLOG)[0]
+                taken += self.keys.add_text(new[:end], self.kinds.get(path, KEYLOG))[0]
         return taken
 
     def sources(self) -> list[KeySource]:
@@ -97,7 +98,9 @@ class KeyFollower:
                 continue
             probe = KeyLog()
             taken, bad = probe.add_text(data)
-            out.append(KeySource(path, hashlib.sha256(data).hexdigest(), KEYLOG, taken, bad))
+            out.append(
+                KeySource(path, hashlib.sha256(data).hexdigest(), self.kinds.get(path, KEYLOG), taken, bad)
+            )
         return out
 
 

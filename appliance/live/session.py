@@ -9,8 +9,10 @@ files stay readable. SIGINT/SIGTERM end the session: every flow ends, the last b
 ``complete`` captures row are written, the ring file is closed.
 
 With ``--keylog`` the session follows the key logs as they grow (``KeyFollower``): the whole lines
-written since the last flush are taken before each flush drains the pipeline, so a flow whose
-keys arrive after its handshake is still read while its data is held (issue 16). The key files
+written since the last look are taken before each batch of packets is fed and before each flush
+drains the pipeline, so a flow whose keys arrive after its handshake is still read while its data
+is held (issue 16), and one that ends at once (a reset right after its data: the interceptor's
+connections, issue 19) has its keys by then. The key files
 (path, sha256 of what was read) are recorded with the final batch, their lines only with
 ``--raw-evidence``.
 
@@ -40,7 +42,7 @@ from appliance.live.source import LiveSource
 from appliance.store.backends import Store
 from appliance.store.schema import PHASES
 from appliance.store.spool import Writer
-from parsers.decrypt.keys import KeyLog
+from parsers.decrypt.keys import INTERCEPT, KeyLog
 from parsers.linklayer import linktype_name
 
 DEVICES_EVERY_S = 60.0  # the inventory's rows are rewritten this often (readers take the newest)
@@ -59,6 +61,10 @@ class LiveOptions:
     snaplen: int = 65535
     buffer_mb: int = 256
     duration_s: float = 0.0  # 0: until stopped
+    # the lab gateway's interceptor (issue 19): its key log, followed as the others, its keys labelled
+    # tls-intercept; and rows it hands over at each flush (``extra``: pipeline, capture, ingest -> rows)
+    intercept_keylog: str = ""
+    extra: Callable[[Pipeline, str, int], dict[str, list[tuple[object, ...]]]] | None = None
     # live flows end sooner than a replay's, so long connections show up while the session runs
     pipeline: PipelineOptions = field(default_factory=lambda: PipelineOptions(idle_s=60.0, active_s=300.0))
 
@@ -156,11 +162,14 @@ class Session:
             writer.write(table, rows, batch[0])
 
         keys = None
-        if opts.pipeline.keylogs:  # followed as they grow; what is there now is read before any packet
-            keys = KeyLog(growing=True)
-            self._keys = KeyFollower(
-                keys, [os.path.abspath(p) for p in expand_keylogs(opts.pipeline.keylogs)]
-            )
+        if opts.pipeline.keylogs or opts.intercept_keylog:  # followed as they grow; what is there now
+            keys = KeyLog(growing=True)  # is read before any packet
+            paths = [os.path.abspath(p) for p in expand_keylogs(opts.pipeline.keylogs)]
+            kinds = {}
+            if opts.intercept_keylog:
+                paths.append(os.path.abspath(opts.intercept_keylog))
+                kinds[paths[-1]] = INTERCEPT
+            self._keys = KeyFollower(keys, paths, kinds=kinds)
             self._keys.poll()
         pipe = Pipeline.from_options(st.capture_id, st.ingest_id, write, opts.pipeline, self.store.hash_key(),
                                      phases=self.phases, keys=keys)  # fmt: skip
@@ -175,6 +184,8 @@ class Session:
                 pkts = next(packets)
                 if pkts:
                     ring.write(pkts)
+                    if self._keys is not None:  # keys written before these packets were read: a flow
+                        self._keys.poll()  # that ends in them (a reset) is read with its keys
                     pipe.feed_many(pkts)
                     st.packets += len(pkts)
                     st.bytes += sum(len(p[3]) for p in pkts)
@@ -197,6 +208,7 @@ class Session:
             try:
                 if self._keys is not None:
                     self._keys.poll()  # the last keys, before every open flow ends
+                self._extra(pipe, writer, batch[0])  # while the flows are still open
                 pipe.finish()
                 ring.close()
                 st.status = "complete"
@@ -214,6 +226,7 @@ class Session:
         if self._keys is not None:
             self._keys.poll()  # keys written since the last flush, before the drain reads the flows
         if not final:
+            self._extra(pipe, writer, n)  # before the flows that ended go
             ring.flush()
             pipe.expire(now_ns)
             pipe.drain(flush=True)
@@ -267,6 +280,12 @@ class Session:
         if final and writer.pending:
             writer.drain(force=True)
             st.spool_pending = writer.pending
+
+    def _extra(self, pipe: Pipeline, writer: Writer, n: int) -> None:
+        if self.opts.extra is not None:
+            for table, rows in self.opts.extra(pipe, self.stats.capture_id, self.stats.ingest_id).items():
+                if rows:
+                    writer.write(table, rows, n)
 
 
 def _sha256(path: str) -> str:

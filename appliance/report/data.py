@@ -49,6 +49,7 @@ class ReportData:
     uploads: list[dict[str, Any]]
     not_assessed: list[dict[str, Any]]
     coverage: dict[str, Any] = field(default_factory=dict)  # encrypted flows decrypted / unread
+    tls_tests: list[dict[str, Any]] = field(default_factory=list)  # the interceptor's matrix (issue 19)
     confirmations: dict[str, int] = field(default_factory=dict)  # findings per Wireshark outcome
     charts: list[Chart] = field(default_factory=list)
     issue: dict[str, Any] = field(default_factory=dict)  # number, lab, customer, item, signatories
@@ -164,6 +165,7 @@ def gather(
         + confirm.not_confirmed(findings),
         confirmations=confirm.counts(findings),
         coverage=traffic.coverage(store, caps, mac),
+        tls_tests=queries.tls_test_matrix(queries.tls_tests(store, caps, mac)),
     )
     data.issue = issue.issue_block(
         lab or LabSettings(), data.device, captures, provenance["assessments"], requirements, generated

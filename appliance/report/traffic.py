@@ -161,7 +161,11 @@ def unreadable(store: Store, caps: list[str], mac: str) -> list[dict[str, Any]]:
 
 
 # where the keys that decrypted a flow came from (parsers.decrypt.keys: Secrets.source)
-KEY_SOURCES = {"tls-keylog": "TLS key log (SSLKEYLOGFILE)", "tls-dsb": "pcapng Decryption Secrets Block"}
+KEY_SOURCES = {
+    "tls-keylog": "TLS key log (SSLKEYLOGFILE)",
+    "tls-dsb": "pcapng Decryption Secrets Block",
+    "tls-intercept": "the lab gateway's interceptor (the device accepted its certificate)",
+}
 
 
 def coverage(store: Store, caps: list[str], mac: str) -> dict[str, Any]:

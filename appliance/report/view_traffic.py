@@ -142,6 +142,7 @@ def not_assessed(data: ReportData) -> list[Block]:
         else Paragraph(text("Everything the packs look at could be measured."))
     ]
     blocks += coverage(data)
+    blocks += interception(data)
     if data.unreadable:
         blocks += [Heading("Flows that could not be read", "无法解读的流量"), unreadable_table(data)]
         blocks.append(
@@ -203,6 +204,39 @@ def coverage(data: ReportData) -> list[Block]:
             )
         )  # fmt: skip
     return blocks
+
+
+INTERCEPT_TESTS = (
+    ("self-signed", "Self-signed"),
+    ("wrong-host", "Other host"),
+    ("untrusted-ca", "Untrusted CA"),
+    ("expired", "Expired"),
+    ("leaf-as-ca", "Leaf as CA"),
+    ("legacy-tls", "TLS 1.0/1.1 only"),
+)
+INTERCEPT_NOTE = (
+    "Each connection to a server name was answered in turn with a forged certificate or a TLS "
+    "1.0/1.1-only server by the lab gateway's interceptor (tapaudit intercept); accepted: the device sent "
+    "application data over it; refused: an alert, a reset or no data. After the tests the device's "
+    "connections were decrypted where it accepted a forged certificate (read through the interceptor, "
+    "tls-intercept), and passed through untouched where it refused them all."
+)
+
+
+def interception(data: ReportData) -> list[Block]:
+    """The certificate-validation tests of the lab gateway's interceptor, one row per server name
+    the device asked for (issue 19); nothing when the capture ran without the interceptor."""
+    if not data.tls_tests:
+        return []
+    columns = [col("Server name", cls="dom", width="26%"), *(col(h) for _k, h in INTERCEPT_TESTS),
+               col("Tests", right=True)]  # fmt: skip
+    rows = [[text(m["server_name"]), *(text(m[k] or "-") for k, _h in INTERCEPT_TESTS), text(m["tests"])]
+            for m in data.tls_tests]  # fmt: skip
+    return [
+        Heading("Certificate-validation tests", "证书校验测试"),
+        Table(columns, rows, cls="dense"),
+        Paragraph([Run(INTERCEPT_NOTE, "prose")], muted=True),
+    ]
 
 
 def unreadable_table(data: ReportData) -> Table:

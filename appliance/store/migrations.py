@@ -239,10 +239,16 @@ def _v21(store: Store) -> None:
     add_columns(store, "flows", "zeek_uid")
 
 
+def _v22(store: Store) -> None:
+    """TLS tests: the interceptor's certificate-validation tests per device and server name, with
+    their outcomes and flows (``tls_tests``, issue 19); stores before have none."""
+    create_tables(store, "tls_tests")
+
+
 STEPS: tuple[Step, ...] = tuple(
     Step(int(f.__name__[2:]), (f.__doc__ or "").split("\n")[0], f)
     for f in (_v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11, _v12, _v13, _v14, _v15, _v16, _v17, _v18, _v19,
-              _v20, _v21)
+              _v20, _v21, _v22)
 )  # fmt: skip
 assert [s.number for s in STEPS] == list(range(OLDEST + 1, SCHEMA_VERSION + 1)), "one step per version"
 

@@ -20,13 +20,14 @@ from __future__ import annotations
 from appliance.store.table import AGG, KEY, C, Column, Table, batched
 from appliance.store.table import BATCH as BATCH  # re-exported: the spool and the inserts tag rows with it
 
+# 22: tls_tests (certificate-validation tests of the interceptor, issue 19);
 # 21: flows.zeek_uid (flows replayed from Zeek logs, issue 21);
 # 20: findings.fact (findings grouped by problem, issue 18);
 # 19: confirmations (Wireshark's second opinion on findings, issue 22);
 # 18: flows.decrypted (decrypted flows, issue 16);
 # 17: capture_keys, capture_key_lines, tls.client_random (TLS keys, issue 16); 16: plaintext;
 # 15: attributed_by; 14: dns sections; 13: bursts spread; 12: coord_system
-SCHEMA_VERSION = 21
+SCHEMA_VERSION = 22
 
 
 CAPTURES = Table(
@@ -207,8 +208,8 @@ FLOWS = Table(
         C(
             "decrypted",
             "String",
-            "where the encrypted content was read from: tls-keylog or tls-dsb; '' if not decrypted"
-            " (clear, no key, bad key, or stored before schema 17)",
+            "where the encrypted content was read from: tls-keylog, tls-dsb or tls-intercept; '' if not"
+            " decrypted (clear, no key, bad key, or stored before schema 17)",
         ),
         C(
             "zeek_uid",
@@ -313,7 +314,10 @@ TLS = Table(
 
 # where a message's content was read (issue 16): in clear, or decrypted with a key log or with the
 # capture's own Decryption Secrets Blocks (parsers.decrypt.keys.KEYLOG / DSB)
-PLAINTEXT_DOC = "where the content was read: clear, tls-keylog or tls-dsb (decrypted); '' before schema 16"
+PLAINTEXT_DOC = (
+    "where the content was read: clear, tls-keylog, tls-dsb or tls-intercept (decrypted; the last through"
+    " the lab gateway's interceptor, issue 19); '' before schema 16"
+)
 
 HTTP = Table(
     "http",
@@ -590,6 +594,29 @@ CAPTURE_KEY_LINES = Table(
     order_by="capture_id, ingest_id, client_random",
 )
 
+TLS_TESTS = Table(
+    "tls_tests",
+    "Certificate-validation tests of `tapaudit intercept` (issue 19, as IoTLS and certmitm run them):"
+    " one row per connection the interceptor answered with a test, what the device did with it.",
+    (
+        C("capture_id", "String", "the live capture the interceptor ran with"),
+        C("ingest_id", "UInt64", "ingestion run (ns stamp); the newest committed run is current"),
+        C("device_mac", "String", "the device (bench MAC) that opened the connection"),
+        C("server_name", "String", "the SNI the device asked for (the server's address when it sent none)"),
+        C("test", "String", "self-signed, wrong-host, untrusted-ca, expired, leaf-as-ca or legacy-tls"),
+        C("outcome", "String", "accepted (application data flowed) or refused (alert, reset or no data)"),
+        C("reason", "String", "why refused: the handshake's error, or 'no data' after it"),
+        C("tls_version", "String", "the version negotiated with the device, '' if the handshake failed"),
+        C("ts_ns", "UInt64", "when the device's connection began, ns since the epoch"),
+        C("client_ip", "String", "the device's address on the LAN"),
+        C("client_port", "UInt16", "the device's TCP port"),
+        C("server_ip", "String", "the address the device connected to"),
+        C("server_port", "UInt16", "its port (443, 8883...)"),
+        C("flow_id", "UInt64", "the tap's flow of this connection (flows.flow_id), 0 if not found"),
+    ),
+    order_by="capture_id, ingest_id, device_mac, server_name, ts_ns",
+)
+
 META = Table(
     "meta",
     "Schema version and other store-wide facts.",
@@ -598,10 +625,12 @@ META = Table(
     engine="ReplacingMergeTree()",
 )
 
+_BATCHED = (CAPTURES, DEVICES, DEVICE_ADDRESSES, FLOWS, FLOW_ROLLUP, DNS, TLS, HTTP, APP_EVENTS, OBSERVATIONS,
+            BURSTS, FINDINGS, PHASES, EVIDENCE_EXPORTS, CONFIRMATIONS, CAPTURE_KEYS, CAPTURE_KEY_LINES,
+            TLS_TESTS)  # fmt: skip
 (CAPTURES, DEVICES, DEVICE_ADDRESSES, FLOWS, FLOW_ROLLUP, DNS, TLS, HTTP, APP_EVENTS, OBSERVATIONS, BURSTS,
- FINDINGS, PHASES, EVIDENCE_EXPORTS, CONFIRMATIONS, CAPTURE_KEYS, CAPTURE_KEY_LINES) = (batched(t) for t in (
-    CAPTURES, DEVICES, DEVICE_ADDRESSES, FLOWS, FLOW_ROLLUP, DNS, TLS, HTTP, APP_EVENTS, OBSERVATIONS, BURSTS,
-    FINDINGS, PHASES, EVIDENCE_EXPORTS, CONFIRMATIONS, CAPTURE_KEYS, CAPTURE_KEY_LINES))  # fmt: skip
+ FINDINGS, PHASES, EVIDENCE_EXPORTS, CONFIRMATIONS, CAPTURE_KEYS, CAPTURE_KEY_LINES, TLS_TESTS) = (
+    batched(t) for t in _BATCHED)  # fmt: skip
 
 TABLES: tuple[Table, ...] = (
     META,
@@ -622,6 +651,7 @@ TABLES: tuple[Table, ...] = (
     CONFIRMATIONS,
     CAPTURE_KEYS,
     CAPTURE_KEY_LINES,
+    TLS_TESTS,
 )
 BY_NAME = {t.name: t for t in TABLES}
 

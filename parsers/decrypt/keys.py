@@ -45,6 +45,7 @@ TLS13_SECRET_LENS = (32, 48)  # Hash.length of SHA-256 and SHA-384, the TLS 1.3 
 DSB_TLS = 0x544C534B  # "TLSK": a DSB whose secrets are NSS key log lines
 KEYLOG = "tls-keylog"  # where a plaintext came from, as observations and rows name it
 DSB = "tls-dsb"
+INTERCEPT = "tls-intercept"  # the lab gateway's interceptor's own key log (issue 19): it terminated the TLS
 
 
 @dataclass

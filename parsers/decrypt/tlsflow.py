@@ -10,9 +10,10 @@ after that direction's Finished, the next generation after a KeyUpdate (RFC 8446
 HelloRetryRequest (RFC 8446 4.1.3: a ServerHello whose random is SHA-256("HelloRetryRequest"))
 is skipped; the second ClientHello keeps the first's random, which the key log names.
 
-While a followed key log (``KeyLog.growing``, a live capture) may still name a flow's secrets, its
-records are held, at most ``KEY_WAIT_LIMIT`` bytes per direction; past that, or at the flow's end,
-the flow counts as ``tls_no_key``. A key log read whole (replay) gives ``tls_no_key`` at once.
+While a followed key log (``KeyLog.growing``, a live capture) may still name a flow's secrets (or the
+rest of them), its records are held, at most ``KEY_WAIT_LIMIT`` bytes per direction; past that, or
+at the flow's end, the flow counts as ``tls_no_key``. A key log read whole (replay) gives
+``tls_no_key`` at once.
 A first protected record that does not open counts ``tls_bad_key`` and the flow is left as
 without keys; later failures count ``tls_record_failed`` and end that direction's reading.
 """
@@ -252,8 +253,12 @@ class TlsFlow:
         secrets = self.keys.lookup(self.client_random)
         if secrets is None:
             return False
-        self.secrets = secrets
         suite, v = self.suite, self.version
+        if self.keys.growing and not (secrets.tls13 if v >= 0x0304 else secrets.master_secret):
+            # a followed log may still be writing this session's lines: a server's log (the lab
+            # interceptor's, issue 19) names the client's secrets only once the client's Finished is in
+            return False
+        self.secrets = secrets
         if v >= 0x0304:
             if not secrets.tls13:
                 self._fail(s, "tls_no_key")

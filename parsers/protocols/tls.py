@@ -430,6 +430,6 @@ def _read_certificate(der: bytes) -> Certificate:
         before = cert.not_valid_before_utc.isoformat()
         after = cert.not_valid_after_utc.isoformat()
         serial = format(cert.serial_number, "x")
-    except (ValueError, TypeError) as exc:
-        raise TlsError(f"unreadable certificate: {exc}") from None
+    except (ValueError, TypeError, KeyError) as exc:  # cryptography 44 (mitmproxy 11's pin) raises
+        raise TlsError(f"unreadable certificate: {exc}") from None  # KeyError on some mangled names
     return Certificate(subject, issuer, sans, before, after, serial, hashlib.sha256(der).hexdigest())

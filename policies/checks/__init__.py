@@ -12,7 +12,8 @@ refer to by name. The checks live in modules by what they judge:
 - ``sensors``: background uploads (TR-05), audio without activation (TR-06), face data
   (TR-07) and other biometrics (TR-08) off the device, withdrawal (TR-15), sensors (TR-17);
 - ``sharing``: identifiers to third parties (TR-10), clear text (TR-11), abroad (TR-12);
-- ``recipients``: undeclared third parties (TR-13), children (TR-14).
+- ``recipients``: undeclared third parties (TR-13), children (TR-14);
+- ``interception``: the device accepted the lab interceptor's forged certificates or old TLS (TR-11).
 
 ``common`` holds what they share (the finding builder, params, precision, consent);
 ``policies.wording`` how findings word the figures in English and Chinese.
@@ -24,7 +25,7 @@ the device with no consent record) speaks either way.
 
 from __future__ import annotations
 
-from policies.checks import collection, home, measures, recipients, sensors, sharing
+from policies.checks import collection, home, interception, measures, recipients, sensors, sharing
 from policies.checks.common import Check, _finding
 
 __all__ = ["CHECKS", "Check", "_finding"]
@@ -43,6 +44,7 @@ CHECKS: dict[str, Check] = {
     "contacts": collection.contacts,  # TR-09
     "identifiers_to_third_party": sharing.identifiers_to_third_party,  # TR-10
     "cleartext": sharing.cleartext,  # TR-11
+    "tls_test_accepted": interception.tls_test_accepted,  # TR-11 (the interceptor's tests)
     "cross_border": sharing.cross_border,  # TR-12
     "undeclared_third_party": recipients.undeclared_third_party,  # TR-13
     "minors": recipients.minors,  # TR-14

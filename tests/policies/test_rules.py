@@ -599,6 +599,43 @@ def sensor_quiet(r: Rule) -> list[Case]:
     return [(lab.done(), decl(data_types={"video": {}})), (lab.facts, None)]
 
 
+TLS_TESTS = ("self-signed", "wrong-host", "untrusted-ca", "expired", "leaf-as-ca", "legacy-tls")
+
+
+def tls_tested(r: Rule, accepted: tuple[str, ...], name: str = "api.vendor.example") -> Facts:
+    """The interceptor's six tests for one server name, in turn a second apart, ``accepted`` accepted
+    (the outcomes the end-to-end test's three clients give: tests/live/test_intercept.py)."""
+    lab = Lab(cat(r, "watch"))
+    lab.facts.tls_tests = [
+        {"server_name": name, "test": t, "outcome": "accepted" if t in accepted else "refused",
+         "reason": "" if t in accepted else "alert",
+         "tls_version": "TLSv1.1" if t == "legacy-tls" else "TLSv1.3", "ts_ns": lab.at("idle", 10 + i),
+         "server_ip": "203.0.113.7", "server_port": 443, "flow_id": str(7000 + i)}
+        for i, t in enumerate(TLS_TESTS)
+    ]  # fmt: skip
+    return lab.done()
+
+
+def mitm_fire(r: Rule) -> list[Case]:  # CERT_NONE accepts everything; chain-only accepts another host's
+    return [(tls_tested(r, TLS_TESTS), None), (tls_tested(r, ("wrong-host",)), None)]
+
+
+def mitm_quiet(r: Rule) -> list[Case]:  # a validating client; one that only speaks old TLS; no tests at all
+    return [
+        (tls_tested(r, ()), None),
+        (tls_tested(r, ("legacy-tls",)), None),
+        (Lab(cat(r, "watch")).done(), None),
+    ]
+
+
+def oldtls_fire(r: Rule) -> list[Case]:
+    return [(tls_tested(r, ("legacy-tls",)), None), (tls_tested(r, TLS_TESTS), None)]
+
+
+def oldtls_quiet(r: Rule) -> list[Case]:
+    return [(tls_tested(r, ()), None), (tls_tested(r, ("wrong-host", "expired")), None)]
+
+
 Builder = Callable[[Rule], list[Case]]
 CASES: dict[str, tuple[Builder, Builder]] = {
     # cn-pi-2025
@@ -618,6 +655,8 @@ CASES: dict[str, tuple[Builder, Builder]] = {
     "CN25-14": (minors_fire, minors_quiet),
     "CN25-15": (withdraw_fire, withdraw_quiet),
     "CN25-16": (home_fire, home_quiet),
+    "CN25-TLS-MITM": (mitm_fire, mitm_quiet),
+    "CN25-TLS-OLDTLS": (oldtls_fire, oldtls_quiet),
     # gb-t-35273
     "GBT-01": (necessity_fire, necessity_quiet),
     "GBT-02": (frequency_fire, frequency_quiet),
@@ -625,6 +664,8 @@ CASES: dict[str, tuple[Builder, Builder]] = {
     "GBT-04": (clear_fire, clear_quiet),
     "GBT-05": (face_fire, face_quiet),
     "GBT-06": (biometric_fire, biometric_quiet),
+    "GBT-04-MITM": (mitm_fire, mitm_quiet),
+    "GBT-04-OLDTLS": (oldtls_fire, oldtls_quiet),
     # etsi-en-303-645
     "ETSI-5.8-1": (clear_other_fire, clear_other_quiet),
     "ETSI-5.8-2": (clear_sensitive_fire, clear_sensitive_quiet),
@@ -634,10 +675,14 @@ CASES: dict[str, tuple[Builder, Builder]] = {
     "ETSI-6-3": (withdraw_fire, withdraw_quiet),
     "ETSI-6-4": (telemetry_fire, telemetry_quiet),
     "ETSI-6-5": (types_fire, types_quiet),
+    "ETSI-5.5-MITM": (mitm_fire, mitm_quiet),
+    "ETSI-5.5-OLDTLS": (oldtls_fire, oldtls_quiet),
     # en-18031-2
     "EN18031-SCM": (clear_fire, clear_quiet),
     "EN18031-DLM": (withdraw_fire, withdraw_quiet),
     "EN18031-UNM": (background_fire, background_quiet),
+    "EN18031-SCM-MITM": (mitm_fire, mitm_quiet),
+    "EN18031-SCM-OLDTLS": (oldtls_fire, oldtls_quiet),
     # coppa
     "COPPA-01": (ids_fire, ids_quiet),
     "COPPA-02": (child_media_fire, child_media_quiet),
@@ -692,6 +737,14 @@ def _well_formed(f: Finding, rule: Rule) -> None:
 
 
 # ---- severities, thresholds and overrides --------------------------------------------------------
+
+
+def test_interception_findings_name_what_was_accepted_with_their_flows() -> None:
+    (f,) = _one("ETSI-5.5-MITM", tls_tested(BY_ID["ETSI-5.5-MITM"], TLS_TESTS))
+    assert f.severity == "fail" and f.flow_ids == [7000, 7001, 7002, 7003, 7004]
+    assert f.figures["accepted"] == list(TLS_TESTS[:5]) and f.figures["tests_run"] == 5
+    (g,) = _one("ETSI-5.5-OLDTLS", tls_tested(BY_ID["ETSI-5.5-OLDTLS"], TLS_TESTS))
+    assert g.severity == "high" and g.flow_ids == [7005] and "over TLSv1.1" in g.statement
 
 
 def _one(rule_id: str, facts: Facts, declaration: Declaration | None = None) -> list[Finding]:

@@ -10,6 +10,7 @@ This package re-exports the read functions, so ``queries.devices(store)`` reads 
 
 from appliance.store.queries.display import RevealError, raw_evidence_captures
 from appliance.store.queries.findings import assessments, evidence_exports, finding, findings
+from appliance.store.queries.interception import tls_test_matrix, tls_tests
 from appliance.store.queries.keys import capture_keys, client_randoms, raw_key_lines
 from appliance.store.queries.personal import (
     RUN_BREAK,
@@ -97,6 +98,8 @@ __all__ = [
     "raw_key_lines",
     "recipient_links",
     "tls_coverage",
+    "tls_test_matrix",
+    "tls_tests",
     "top_remotes",
     "unreadable_flows",
 ]

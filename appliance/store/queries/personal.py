@@ -30,7 +30,7 @@ def observations(
             o.carrier AS carrier, o.path AS path, o.confidence AS confidence, o.decimals AS decimals,
             o.metres AS metres, o.coord_system AS coord_system, o.value_hash AS value_hash,
             o.excerpt AS excerpt, o.detail AS detail, o.remote_ip AS remote_ip,
-            o.capture_id AS capture_id, o.phase AS phase, flow_id, f.dom AS domain,
+            o.capture_id AS capture_id, o.phase AS phase, o.plaintext AS plaintext, flow_id, f.dom AS domain,
             f.org AS organisation, f.cc AS country
         FROM (SELECT * FROM {{db}}.observations WHERE {where}) AS o
         ANY LEFT JOIN (SELECT flow_id, domain AS dom, organisation AS org, country AS cc

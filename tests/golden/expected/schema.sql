@@ -424,3 +424,23 @@ CREATE TABLE IF NOT EXISTS `tapaudit`.`capture_key_lines` (
 ENGINE = MergeTree()
 ORDER BY (capture_id, ingest_id, client_random);
 
+CREATE TABLE IF NOT EXISTS `tapaudit`.`tls_tests` (
+    `capture_id` String,
+    `ingest_id` UInt64,
+    `device_mac` String,
+    `server_name` String,
+    `test` String,
+    `outcome` String,
+    `reason` String,
+    `tls_version` String,
+    `ts_ns` UInt64,
+    `client_ip` String,
+    `client_port` UInt16,
+    `server_ip` String,
+    `server_port` UInt16,
+    `flow_id` UInt64,
+    `batch` UInt32 DEFAULT 0
+)
+ENGINE = MergeTree()
+ORDER BY (capture_id, ingest_id, device_mac, server_name, ts_ns);
+
