@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
-from appliance.store import keyed, purge
+from appliance.store import keyed, purge, retention
 from appliance.store.errors import StoreError
 from appliance.store.schema import (
     BATCH,
@@ -145,6 +145,8 @@ class Store:
     database: str = DATABASE
     # what the last ensure_schema collected of runs killed before they committed (purge.collect_orphans)
     collected: purge.Orphans = purge.Orphans()
+    # rows past retention the last ensure_schema deleted, per table (engines without TTL: retention.enforce)
+    pruned: dict[str, int] = {}  # noqa: RUF012 - replaced, never mutated
 
     def _run(self, sql: str) -> None:
         raise NotImplementedError
@@ -168,6 +170,7 @@ class Store:
         applied = migrate(self)
         keyed.move_out(self, self.folder())
         self.collected = purge.collect_orphans(self, 0 if self.folder() else purge.SERVER_GRACE_NS)
+        self.pruned = retention.enforce(self)
         return applied
 
     def hash_key(self) -> bytes:

@@ -33,7 +33,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlparse
 
-from appliance.store import keyed, purge
+from appliance.store import keyed, purge, retention
 from appliance.store.backends import Row, ServerStore
 from appliance.store.errors import StoreError
 from appliance.store.migrations import migrate
@@ -103,6 +103,7 @@ class ClusterStore(ServerStore):
         for node in self.nodes():
             self._distributed_tables(node)
         self.collected = collected
+        self.pruned = retention.enforce(self)
         return sorted(applied)
 
     def _refuse_single_server_store(self, node: ServerStore) -> None:
