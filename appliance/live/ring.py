@@ -18,6 +18,13 @@ are named ``{prefix}-{yyyymmddTHHMMSSZ}-{seq:05d}.pcapng`` after the UTC time
 of their first packet and a sequence number that keeps growing across
 restarts: ring files left in the directory by an earlier run are adopted, so
 the disk bound holds across restarts too.
+
+A file that holds evidence of a finding is *pinned* (``pin``, issue 21): it no longer rotates
+away and no longer counts among the ``files`` kept; pinned files are bounded by their own disk
+budget (``evidence_mb``) instead. What is pinned stays; a file that would take the pinned files
+past the budget is not pinned, and ``pin`` says which (the session reports it), so the budget
+never deletes evidence already kept. Pins live as long as the ring object: files pinned by an
+earlier run are adopted as plain ring files.
 """
 
 from __future__ import annotations
@@ -46,6 +53,7 @@ class Ring:
         snaplen: int,
         iface: str,
         prefix: str = "tapaudit",
+        evidence_mb: float = 1000.0,
     ) -> None:
         if size_mb <= 0:
             raise ValueError("ring file size must be positive")
@@ -58,6 +66,7 @@ class Ring:
         self.snaplen = snaplen
         self.iface = iface
         self.prefix = prefix
+        self.evidence_limit = int(evidence_mb * 1_000_000)
         self.on_rotate: Callable[[str], None] | None = None
         os.makedirs(directory, exist_ok=True)
         self._name_re = re.compile(re.escape(prefix) + r"-(\d{8}T\d{6}Z)-(\d{5,})\.pcapng")
@@ -69,6 +78,8 @@ class Ring:
         found.sort()
         self._files: list[str] = [os.path.join(directory, n) for _s, _t, n in found]
         self._seq = found[-1][0] + 1 if found else 1
+        self._spans: dict[str, list[int]] = {}  # this run's files: first and last packet time, ns
+        self._pinned: dict[str, int] = {}  # pinned file -> bytes it counts against the budget
         self._fh: BinaryIO | None = None
         self._out: PcapngWriter | None = None
         self._path = ""
@@ -103,6 +114,29 @@ class Ring:
         return list(self._files)
 
     @property
+    def pinned(self) -> list[str]:
+        """Files kept as evidence of a finding, oldest first."""
+        return [f for f in self._files if f in self._pinned]
+
+    def pin(self, first_ns: int, last_ns: int) -> tuple[list[str], list[str]]:
+        """Keep every file of this run holding packets from ``first_ns`` to ``last_ns`` (a flow's
+        span): (files pinned now, files left unpinned because the evidence budget is spent). The
+        file being written counts at its full size, which it may yet reach."""
+        pinned: list[str] = []
+        refused: list[str] = []
+        for path in self._files:
+            span = self._spans.get(path)
+            if path in self._pinned or span is None or span[1] < first_ns or span[0] > last_ns:
+                continue
+            size = self.size_limit if path == self._path else _size(path)
+            if sum(self._pinned.values()) + size > self.evidence_limit:
+                refused.append(path)
+                continue
+            self._pinned[path] = size
+            pinned.append(path)
+        return pinned, refused
+
+    @property
     def current(self) -> str:
         """Path of the file being written ('' before the first packet or after close)."""
         return self._path
@@ -115,7 +149,15 @@ class Ring:
             return
         out = self._out or self._rotate(packets[0][0])
         i = 0
-        while (i := out.write_packets(packets, i, self.size_limit)) < len(packets):
+        while True:
+            start = i
+            i = out.write_packets(packets, i, self.size_limit)
+            if i > start:
+                span = self._spans[self._path]
+                span[0] = min(span[0], packets[start][0])
+                span[1] = max(span[1], packets[i - 1][0])
+            if i >= len(packets):
+                break
             out = self._rotate(packets[i][0])  # the file is full; a new one takes at least one packet
         out.flush()
 
@@ -170,8 +212,13 @@ class Ring:
         out.flush()
         self._fh, self._out, self._path = fh, out, path
         self._files.append(path)
-        while len(self._files) > self.max_files:
-            old = self._files.pop(0)
+        self._spans[path] = [first_ts_ns, first_ts_ns]
+        if closed in self._pinned:  # the pinned file is whole now: it counts at its real size
+            self._pinned[closed] = _size(closed)
+        rotating = [f for f in self._files if f not in self._pinned]
+        for old in rotating[: max(0, len(rotating) - self.max_files)]:
+            self._files.remove(old)
+            self._spans.pop(old, None)
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(old)
         self._sync_dir()
@@ -191,3 +238,10 @@ class Ring:
             pass
         finally:
             os.close(fd)
+
+
+def _size(path: str) -> int:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
