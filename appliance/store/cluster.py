@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import parse_qs, urlencode, urlparse
 
 from appliance.store import keyed, purge, retention
 from appliance.store.backends import Row, ServerStore
@@ -71,10 +71,11 @@ class ClusterStore(ServerStore):
                 raise StoreError(
                     f"cluster {self.cluster!r} is not in the remote_servers of the server at {self.url}"
                 )
-            u = urlparse(self._base_url)
+            u = urlparse(self._base_url)  # each node with the URL's user, password and timeouts
+            timeouts = urlencode([(k, v[-1]) for k, v in parse_qs(u.query).items() if k != "cluster"])
             self._nodes = [
                 ServerStore(
-                    u._replace(query="").geturl(),
+                    u._replace(query=timeouts).geturl(),
                     host=str(r["host_address"]),
                     port=int(r["port"]),
                     database=self.local,

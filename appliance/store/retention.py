@@ -170,9 +170,9 @@ def prune(store: Store) -> dict[str, int]:
     """Remove the rows past retention now; the rows removed, per table. With TTLs, ``OPTIMIZE ...
     FINAL`` drops them; on 18.16 a delete (a mutation the server runs in the background), then
     ``OPTIMIZE ... FINAL`` once it is done."""
-    gone = expired(store)
-    ttl = has_ttl(store)
     now = time.time_ns()
+    gone = expired(store, now)  # counted and deleted at the same cut
+    ttl = has_ttl(store)
     for table in gone:
         if not ttl:
             store._delete(table, f"ingest_id < {now - policy(store)[table] * 10**9}")

@@ -11,6 +11,7 @@ import hashlib
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from appliance.findings.assess import assess
 from appliance.ingest.replay import ReplayOptions, replay
 from appliance.lab.bench import load_bench
 from appliance.lab.phases import load_phases
-from appliance.store import queries
+from appliance.store import queries, retention
 from appliance.store.backends import ServerStore, Store, open_store
 from appliance.store.cluster import ClusterStore
 from appliance.store.schema import SCHEMA_VERSION, TABLES
@@ -100,9 +101,11 @@ def test_cluster_answers_as_one_store(cluster: list[Server], tmp_path: Path) -> 
     real = _cli(
         "replay", *map(str, REAL), "--db", cluster[1].url("tapaudit") + f"?cluster={CLUSTER}", "--json"
     )
+    began = time.monotonic()
     for p in (lab, real):
         _out, err = p.communicate(timeout=600)
         assert p.returncode == 0, err
+    took = time.monotonic() - began
 
     store = open_store(url)
     assert isinstance(store, ClusterStore) and store.shards() == 2
@@ -115,6 +118,8 @@ def test_cluster_answers_as_one_store(cluster: list[Server], tmp_path: Path) -> 
         # each shard holds rows, and each capture's rows (all tables) lie on one shard
         flows = _rows_by_node(store, "flows")
         assert all(flows) and sum(flows) == len(snap["flows"])
+        caps = _rows_by_node(store, "captures")
+        print(f"\ntwo replays at once into 2 shards: {took:.1f} s; flows per shard {flows}, captures {caps}")
         for cap, *_ in snap["captures"]:
             where = f"capture_id = '{cap}'"
             for t in ("captures", "flows", "flow_rollup", "devices", "dns"):
@@ -154,11 +159,26 @@ def test_cluster_answers_as_one_store(cluster: list[Server], tmp_path: Path) -> 
         # deleting a capture for real (copy + RENAME on each node's local tables)
         gone = snap["captures"][0][0]
         assert store.drop_capture(gone) > 0
+        caps_after = _rows_by_node(store, "captures")  # one row per capture left
+        assert sum(caps_after) == len(REAL)
         embedded.drop_capture(gone)
         for t in TABLES:
             if t.name != "meta":
                 assert _rows_by_node(store, t.name, f"capture_id = '{gone}'") == [0, 0], t.name
         assert snapshot(store) == snapshot(embedded)
+
+        # retention: 18.16 nodes have no TTL, so rows past it are deleted on every node
+        n_flows, n_bursts = (
+            int(store.query(f"SELECT count() AS n FROM {{db}}.{t}")[0]["n"]) for t in ("flows", "bursts")
+        )
+        assert retention.set_policy(store, retention.parse("raw=1s")) == {"flows": 1, "bursts": 1}
+        time.sleep(1.1)
+        assert retention.prune(store) == {"flows": n_flows, "bursts": n_bursts}
+        deadline = time.monotonic() + 60  # mutations, run by each server in the background
+        while sum(_rows_by_node(store, "flows")) or sum(_rows_by_node(store, "bursts")):
+            assert time.monotonic() < deadline, "rows past retention were not deleted"
+            time.sleep(0.3)
+        assert _rows_by_node(store, "captures") == caps_after
     finally:
         store.close()
         embedded.close()
@@ -177,3 +197,16 @@ def test_a_single_server_store_is_not_taken_for_a_cluster(cluster: list[Server])
     single.close()
     with pytest.raises(Exception, match="holds a single-server store"):
         open_store(cluster[0].url("plain") + f"?cluster={CLUSTER}").ensure_schema()
+
+
+def test_nodes_keep_the_urls_timeouts(cluster: list[Server]) -> None:
+    store = open_store(cluster[0].url("tapaudit") + f"?cluster={CLUSTER}&send_receive_timeout=42")
+    assert isinstance(store, ClusterStore)
+    try:
+        nodes = store.nodes()
+        assert sorted(n.url for n in nodes) == sorted(
+            f"clickhouse://127.0.0.1:{s.tcp}/tapaudit_local" for s in cluster
+        )
+        assert [n._client.connection.send_receive_timeout for n in nodes] == [42.0, 42.0]
+    finally:
+        store.close()
