@@ -60,6 +60,15 @@ def capture_cmd(
             min=0,
         ),
     ] = 1000.0,
+    evidence_hold: Annotated[
+        float,
+        typer.Option(
+            "--evidence-hold",
+            help="Seconds the ring files of messages that carried personal data wait for a finding to"
+            " pin them, within the evidence budget.",
+            min=0,
+        ),
+    ] = 300.0,
     spool: Annotated[
         str, typer.Option("--spool", help="Folder for batches while ClickHouse is unreachable.")
     ] = "./spool",
@@ -103,7 +112,8 @@ def capture_cmd(
     load_keys(pipeline.keylogs)  # every key log readable now (one line naming it otherwise); then followed
     opts = LiveOptions(iface=iface, bpf=bpf, ring_dir=ring, ring_size_mb=ring_size, ring_files=ring_files,
                        spool_dir=spool, control=control or default_path(), flush_s=flush, buffer_mb=buffer_mb,
-                       duration_s=duration, pipeline=pipeline, evidence_mb=evidence_budget)  # fmt: skip
+                       duration_s=duration, pipeline=pipeline, evidence_mb=evidence_budget,
+                       evidence_hold_s=evidence_hold)  # fmt: skip
     last_drops = [0]
     last_refused = [0]
 

@@ -25,6 +25,11 @@ budget (``evidence_mb``) instead. What is pinned stays; a file that would take t
 past the budget is not pinned, and ``pin`` says which (the session reports it), so the budget
 never deletes evidence already kept. Pins live as long as the ring object: files pinned by an
 earlier run are adopted as plain ring files.
+
+A finding comes later than its packets (its flows end, are written, then an assessment runs), and
+names every flow of its kind so far. So files holding flows that carried personal data are *held*
+first (``hold``): kept past rotation, within the same budget, until a deadline by which an
+assessment should have pinned them; then (or when the ring closes) they rotate as usual.
 """
 
 from __future__ import annotations
@@ -80,6 +85,7 @@ class Ring:
         self._seq = found[-1][0] + 1 if found else 1
         self._spans: dict[str, list[int]] = {}  # this run's files: first and last packet time, ns
         self._pinned: dict[str, int] = {}  # pinned file -> bytes it counts against the budget
+        self._held: dict[str, tuple[int, float]] = {}  # held file -> (bytes, until: time.monotonic())
         self._fh: BinaryIO | None = None
         self._out: PcapngWriter | None = None
         self._path = ""
@@ -124,17 +130,64 @@ class Ring:
         file being written counts at its full size, which it may yet reach."""
         pinned: list[str] = []
         refused: list[str] = []
-        for path in self._files:
-            span = self._spans.get(path)
-            if path in self._pinned or span is None or span[1] < first_ns or span[0] > last_ns:
+        for path in self._spanning(first_ns, last_ns):
+            if path in self._pinned:
                 continue
-            size = self.size_limit if path == self._path else _size(path)
-            if sum(self._pinned.values()) + size > self.evidence_limit:
+            size = self._held.pop(path, (self._file_size(path), 0.0))[0]
+            if self._kept_bytes() + size > self.evidence_limit:
                 refused.append(path)
                 continue
             self._pinned[path] = size
             pinned.append(path)
         return pinned, refused
+
+    def hold(self, first_ns: int, last_ns: int, until: float) -> list[str]:
+        """Keep the files holding packets from ``first_ns`` to ``last_ns`` until ``until``
+        (``time.monotonic()``), within the evidence budget: the files held now."""
+        held = []
+        for path in self._spanning(first_ns, last_ns):
+            if path in self._pinned:
+                continue
+            size, was = self._held.get(path, (self._file_size(path), 0.0))
+            if path not in self._held and self._kept_bytes() + size > self.evidence_limit:
+                continue
+            self._held[path] = (size, max(was, until))
+            held.append(path)
+        return held
+
+    def release(self) -> list[str]:
+        """End every hold and delete the unpinned files beyond the ring's count (a session's end:
+        no finding can be made on them while it runs any more); the files deleted."""
+        self._held.clear()
+        return self._trim()
+
+    def _spanning(self, first_ns: int, last_ns: int) -> list[str]:
+        out = []
+        for path in self._files:
+            span = self._spans.get(path)
+            if span is not None and span[1] >= first_ns and span[0] <= last_ns:
+                out.append(path)
+        return out
+
+    def _file_size(self, path: str) -> int:
+        return self.size_limit if path == self._path else _size(path)
+
+    def _kept_bytes(self) -> int:
+        return sum(self._pinned.values()) + sum(size for size, _until in self._held.values())
+
+    def _trim(self) -> list[str]:
+        """Delete the oldest files that are neither pinned nor held beyond ``max_files``."""
+        now = time.monotonic()
+        for path in [p for p, (_n, until) in self._held.items() if until <= now]:
+            del self._held[path]
+        rotating = [f for f in self._files if f not in self._pinned and f not in self._held]
+        gone = rotating[: max(0, len(rotating) - self.max_files)]
+        for old in gone:
+            self._files.remove(old)
+            self._spans.pop(old, None)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(old)
+        return gone
 
     @property
     def current(self) -> str:
@@ -213,14 +266,11 @@ class Ring:
         self._fh, self._out, self._path = fh, out, path
         self._files.append(path)
         self._spans[path] = [first_ts_ns, first_ts_ns]
-        if closed in self._pinned:  # the pinned file is whole now: it counts at its real size
+        if closed in self._pinned:  # a kept file is whole now: it counts at its real size
             self._pinned[closed] = _size(closed)
-        rotating = [f for f in self._files if f not in self._pinned]
-        for old in rotating[: max(0, len(rotating) - self.max_files)]:
-            self._files.remove(old)
-            self._spans.pop(old, None)
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(old)
+        if closed in self._held:
+            self._held[closed] = (_size(closed), self._held[closed][1])
+        self._trim()
         self._sync_dir()
         if closed and self.on_rotate is not None:
             self.on_rotate(closed)

@@ -67,6 +67,7 @@ class LiveOptions:
     buffer_mb: int = 256
     duration_s: float = 0.0  # 0: until stopped
     evidence_mb: float = 1000.0  # disk budget of the ring files pinned as evidence of findings
+    evidence_hold_s: float = 300.0  # files of flows that carried personal data wait this long for a finding
     # live flows end sooner than a replay's, so long connections show up while the session runs
     pipeline: PipelineOptions = field(default_factory=lambda: PipelineOptions(idle_s=60.0, active_s=300.0))
 
@@ -116,6 +117,8 @@ class Session:
         self._flushed_ns = 0
         self._keys: KeyFollower | None = None
         self._evidence_flows: set[int] = set()  # flows of findings whose ring files were pinned
+        self._personal_batch = 0  # observations of batches up to this one have had their files held
+        self._personal_flows: set[int] = set()  # their flows not written yet (still open)
 
     # -- control requests -------------------------------------------------------------------
 
@@ -252,6 +255,8 @@ class Session:
         st.flows = pipe.written["flows"]
         st.observations = pipe.written["observations"]
         self._pin_evidence(ring)
+        if final:  # the session is over: held files that no finding pinned rotate as usual
+            ring.release()
         st.ring_files = list(ring.files)
         st.evidence_files = ring.pinned
         # the newest packet's age when what it finished was handed to the store (0 with no new packet)
@@ -286,6 +291,7 @@ class Session:
         (findings the store holds now; none while it is away)."""
         st = self.stats
         try:
+            self._hold_personal(ring)
             rows = self.store.query(
                 "SELECT DISTINCT arrayJoin(flow_ids) AS id FROM {db}.findings WHERE capture_id = %(c)s",
                 {"c": st.capture_id},
@@ -293,11 +299,7 @@ class Session:
             new = sorted({int(r["id"]) for r in rows} - self._evidence_flows)
             if not new:
                 return
-            spans = self.store.query(
-                "SELECT flow_id, min(first_ns) AS a, max(last_ns) AS b FROM {db}.flows"
-                " WHERE capture_id = %(c)s AND ingest_id = %(i)s AND has(%(ids)s, flow_id) GROUP BY flow_id",
-                {"c": st.capture_id, "i": st.ingest_id, "ids": new},
-            )
+            spans = self._spans(new)
         except StoreError:
             return  # the store is away: the next flush asks again
         for r in spans:
@@ -310,6 +312,34 @@ class Session:
                     f"evidence budget of {self.opts.evidence_mb:g} MB spent: {name}, which holds flow "
                     f"{r['flow_id']} of a finding, is not kept and will rotate away"
                 )
+
+    def _spans(self, flow_ids: list[int]) -> list[dict[str, Any]]:
+        """First and last packet of each of this session's flows named (``a``, ``b``, ns)."""
+        return self.store.query(
+            "SELECT flow_id, min(first_ns) AS a, max(last_ns) AS b FROM {db}.flows"
+            " WHERE capture_id = %(c)s AND ingest_id = %(i)s AND has(%(ids)s, flow_id) GROUP BY flow_id",
+            {"c": self.stats.capture_id, "i": self.stats.ingest_id, "ids": flow_ids},
+        )
+
+    def _hold_personal(self, ring: Ring) -> None:
+        """Hold, for ``evidence_hold_s``, the ring files of the messages that carried personal data
+        written since the last flush, and of their whole flows once those are written (a flow's
+        row comes when it ends): the findings they may lead to come later."""
+        rows = self.store.query(
+            "SELECT flow_id, min(ts_ns) AS a, max(ts_ns) AS b, max(batch) AS n FROM {db}.observations"
+            " WHERE ingest_id = %(i)s AND batch > %(b)s GROUP BY flow_id",
+            {"i": self.stats.ingest_id, "b": self._personal_batch},
+        )
+        until = time.monotonic() + self.opts.evidence_hold_s
+        for r in rows:
+            ring.hold(int(r["a"]), int(r["b"]), until)
+            self._personal_flows.add(int(r["flow_id"]))
+        if rows:
+            self._personal_batch = max(int(r["n"]) for r in rows)
+        if self._personal_flows:
+            for r in self._spans(sorted(self._personal_flows)):
+                ring.hold(int(r["a"]), int(r["b"]), until)
+                self._personal_flows.discard(int(r["flow_id"]))
 
 
 def _sha256(path: str) -> str:
