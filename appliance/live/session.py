@@ -327,8 +327,8 @@ class Session:
         row comes when it ends): the findings they may lead to come later."""
         rows = self.store.query(
             "SELECT flow_id, min(ts_ns) AS a, max(ts_ns) AS b, max(batch) AS n FROM {db}.observations"
-            " WHERE ingest_id = %(i)s AND batch > %(b)s GROUP BY flow_id",
-            {"i": self.stats.ingest_id, "b": self._personal_batch},
+            " WHERE capture_id = %(c)s AND ingest_id = %(i)s AND batch > %(b)s GROUP BY flow_id",
+            {"c": self.stats.capture_id, "i": self.stats.ingest_id, "b": self._personal_batch},
         )
         until = time.monotonic() + self.opts.evidence_hold_s
         for r in rows:

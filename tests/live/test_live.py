@@ -354,7 +354,10 @@ def test_ring_keeps_an_early_findings_evidence(tmp_path: Path) -> None:
             store = open_store(url)
             try:
                 deadline = time.monotonic() + 90  # until a finding names flows (the first reports' flows
-                while True:  # are written after their FIN and 5 s)
+                while not queries.captures(store):  # are written after their FIN and 5 s)
+                    assert time.monotonic() < deadline, "the session wrote no captures row"
+                    time.sleep(0.3)
+                while True:
                     p = subprocess.run([TAPAUDIT, "assess", "--db", url, "--json"], capture_output=True,
                                        text=True, timeout=300, check=False)  # fmt: skip
                     assert p.returncode in (0, 3), p.stderr
