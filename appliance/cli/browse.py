@@ -286,9 +286,26 @@ def observations_cmd(
     out.print(t)
 
 
-def captures_cmd(db: DbOpt = None, as_json: JsonOpt = False) -> None:
+RetentionOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--retention",
+        metavar="TABLE=DURATION,...",
+        help="Set how long tables keep rows after they were stored: flows=30d,bursts=30d,observations=1y..."
+        " (a table or raw, records, rollups; s, m, h, d, w or y; 0 for ever), then show the retention.",
+    ),
+]
+PruneOpt = Annotated[bool, typer.Option("--prune", help="Remove the rows past their retention now.")]
+
+
+def captures_cmd(
+    db: DbOpt = None, as_json: JsonOpt = False, retention: RetentionOpt = None, prune: PruneOpt = False
+) -> None:
     """List stored captures with their sha256, time span and counts, and the TLS key files each was
-    replayed with (path and sha256, never a secret)."""
+    replayed with (path and sha256, never a secret); or set the store's retention, or prune it."""
+    if retention is not None or prune:
+        _retention(db, as_json, retention, prune)
+        return
     with open_db(db) as store:
         rows = queries.captures(store)
         keys: dict[str, list[dict[str, object]]] = {}
@@ -326,6 +343,31 @@ def captures_cmd(db: DbOpt = None, as_json: JsonOpt = False) -> None:
             str(len(r["key_files"])),
         )
     out.print(t)
+
+
+def _retention(db: str | None, as_json: bool, spec: str | None, prune: bool) -> None:
+    """``captures --retention`` and ``--prune``: the policy set (and shown), the rows removed."""
+    from appliance.store import retention
+
+    try:
+        change = retention.parse(spec) if spec is not None else {}
+    except ValueError as exc:
+        raise Fail(f"--retention: {exc}") from None
+    with open_db(db) as store:
+        kept = retention.set_policy(store, change) if change else retention.policy(store)
+        removed = retention.prune(store) if prune else {}
+        ttl = retention.has_ttl(store)
+    if as_json:
+        print_json({"retention_s": kept, "removed": removed, "ttl": ttl})
+        return
+    how = "table TTLs" if ttl else "deletes at each open and --prune (this ClickHouse has no TTL)"
+    shown = (
+        ", ".join(f"{t} {retention.spell(s)}" for t, s in sorted(kept.items())) or "every table kept for ever"
+    )
+    out.print(f"retention: {shown}; applied by {how}")
+    if prune:
+        rows = ", ".join(f"{t} {n:,}" for t, n in sorted(removed.items()))
+        out.print(f"removed {sum(removed.values()):,} rows past retention" + (f": {rows}" if rows else ""))
 
 
 def schema_cmd(database: Annotated[str, typer.Option(help="Database name.")] = DATABASE) -> None:

@@ -48,10 +48,27 @@ def capture_cmd(
     ring: Annotated[
         str, typer.Option("--ring", help="Folder of the rotating pcapng ring files (the evidence).")
     ] = "./ring",
-    ring_size: Annotated[float, typer.Option("--ring-size", help="MB per ring file.", min=1)] = 100.0,
+    ring_size: Annotated[float, typer.Option("--ring-size", help="MB per ring file.", min=0.01)] = 100.0,
     ring_files: Annotated[
         int, typer.Option("--ring-files", help="Ring files kept (the oldest goes).", min=1)
     ] = 20,
+    evidence_budget: Annotated[
+        float,
+        typer.Option(
+            "--evidence-budget",
+            help="MB of ring files kept past rotation because they hold evidence of findings.",
+            min=0,
+        ),
+    ] = 1000.0,
+    evidence_hold: Annotated[
+        float,
+        typer.Option(
+            "--evidence-hold",
+            help="Seconds the ring files of messages that carried personal data wait for a finding to"
+            " pin them, within the evidence budget.",
+            min=0,
+        ),
+    ] = 300.0,
     spool: Annotated[
         str, typer.Option("--spool", help="Folder for batches while ClickHouse is unreachable.")
     ] = "./spool",
@@ -95,8 +112,10 @@ def capture_cmd(
     load_keys(pipeline.keylogs)  # every key log readable now (one line naming it otherwise); then followed
     opts = LiveOptions(iface=iface, bpf=bpf, ring_dir=ring, ring_size_mb=ring_size, ring_files=ring_files,
                        spool_dir=spool, control=control or default_path(), flush_s=flush, buffer_mb=buffer_mb,
-                       duration_s=duration, pipeline=pipeline)  # fmt: skip
+                       duration_s=duration, pipeline=pipeline, evidence_mb=evidence_budget,
+                       evidence_hold_s=evidence_hold)  # fmt: skip
     last_drops = [0]
+    last_refused = [0]
 
     def report(st: SessionStats) -> None:
         drops = st.dropped + st.if_dropped
@@ -105,6 +124,9 @@ def capture_cmd(
             new = drops - last_drops[0]
             err.print(f"[yellow]warning:[/] {new:,} packets dropped since the last flush ({split})")
             last_drops[0] = drops
+        if st.evidence_refused > last_refused[0]:
+            err.print(f"[yellow]warning:[/] {st.evidence_note}")
+            last_refused[0] = st.evidence_refused
         if st.spool_pending and st.store_error:
             err.print(
                 f"[yellow]warning:[/] store unreachable, {st.spool_pending} batches spooled: {st.store_error}"

@@ -18,6 +18,18 @@ are named ``{prefix}-{yyyymmddTHHMMSSZ}-{seq:05d}.pcapng`` after the UTC time
 of their first packet and a sequence number that keeps growing across
 restarts: ring files left in the directory by an earlier run are adopted, so
 the disk bound holds across restarts too.
+
+A file that holds evidence of a finding is *pinned* (``pin``, issue 21): it no longer rotates
+away and no longer counts among the ``files`` kept; pinned files are bounded by their own disk
+budget (``evidence_mb``) instead. What is pinned stays; a file that would take the pinned files
+past the budget is not pinned, and ``pin`` says which (the session reports it), so the budget
+never deletes evidence already kept. Pins live as long as the ring object: files pinned by an
+earlier run are adopted as plain ring files.
+
+A finding comes later than its packets (its flows end, are written, then an assessment runs), and
+names every flow of its kind so far. So files holding flows that carried personal data are *held*
+first (``hold``): kept past rotation, within the same budget, until a deadline by which an
+assessment should have pinned them; then (or when the ring closes) they rotate as usual.
 """
 
 from __future__ import annotations
@@ -46,6 +58,7 @@ class Ring:
         snaplen: int,
         iface: str,
         prefix: str = "tapaudit",
+        evidence_mb: float = 1000.0,
     ) -> None:
         if size_mb <= 0:
             raise ValueError("ring file size must be positive")
@@ -58,6 +71,7 @@ class Ring:
         self.snaplen = snaplen
         self.iface = iface
         self.prefix = prefix
+        self.evidence_limit = int(evidence_mb * 1_000_000)
         self.on_rotate: Callable[[str], None] | None = None
         os.makedirs(directory, exist_ok=True)
         self._name_re = re.compile(re.escape(prefix) + r"-(\d{8}T\d{6}Z)-(\d{5,})\.pcapng")
@@ -69,6 +83,9 @@ class Ring:
         found.sort()
         self._files: list[str] = [os.path.join(directory, n) for _s, _t, n in found]
         self._seq = found[-1][0] + 1 if found else 1
+        self._spans: dict[str, list[int]] = {}  # this run's files: first and last packet time, ns
+        self._pinned: dict[str, int] = {}  # pinned file -> bytes it counts against the budget
+        self._held: dict[str, tuple[int, float]] = {}  # held file -> (bytes, until: time.monotonic())
         self._fh: BinaryIO | None = None
         self._out: PcapngWriter | None = None
         self._path = ""
@@ -103,6 +120,76 @@ class Ring:
         return list(self._files)
 
     @property
+    def pinned(self) -> list[str]:
+        """Files kept as evidence of a finding, oldest first."""
+        return [f for f in self._files if f in self._pinned]
+
+    def pin(self, first_ns: int, last_ns: int) -> tuple[list[str], list[str]]:
+        """Keep every file of this run holding packets from ``first_ns`` to ``last_ns`` (a flow's
+        span): (files pinned now, files left unpinned because the evidence budget is spent). The
+        file being written counts at its full size, which it may yet reach."""
+        pinned: list[str] = []
+        refused: list[str] = []
+        for path in self._spanning(first_ns, last_ns):
+            if path in self._pinned:
+                continue
+            size = self._held.pop(path, (self._file_size(path), 0.0))[0]
+            if self._kept_bytes() + size > self.evidence_limit:
+                refused.append(path)
+                continue
+            self._pinned[path] = size
+            pinned.append(path)
+        return pinned, refused
+
+    def hold(self, first_ns: int, last_ns: int, until: float) -> list[str]:
+        """Keep the files holding packets from ``first_ns`` to ``last_ns`` until ``until``
+        (``time.monotonic()``), within the evidence budget: the files held now."""
+        held = []
+        for path in self._spanning(first_ns, last_ns):
+            if path in self._pinned:
+                continue
+            size, was = self._held.get(path, (self._file_size(path), 0.0))
+            if path not in self._held and self._kept_bytes() + size > self.evidence_limit:
+                continue
+            self._held[path] = (size, max(was, until))
+            held.append(path)
+        return held
+
+    def release(self) -> list[str]:
+        """End every hold and delete the unpinned files beyond the ring's count (a session's end:
+        no finding can be made on them while it runs any more); the files deleted."""
+        self._held.clear()
+        return self._trim()
+
+    def _spanning(self, first_ns: int, last_ns: int) -> list[str]:
+        out = []
+        for path in self._files:
+            span = self._spans.get(path)
+            if span is not None and span[1] >= first_ns and span[0] <= last_ns:
+                out.append(path)
+        return out
+
+    def _file_size(self, path: str) -> int:
+        return self.size_limit if path == self._path else _size(path)
+
+    def _kept_bytes(self) -> int:
+        return sum(self._pinned.values()) + sum(size for size, _until in self._held.values())
+
+    def _trim(self) -> list[str]:
+        """Delete the oldest files that are neither pinned nor held beyond ``max_files``."""
+        now = time.monotonic()
+        for path in [p for p, (_n, until) in self._held.items() if until <= now]:
+            del self._held[path]
+        rotating = [f for f in self._files if f not in self._pinned and f not in self._held]
+        gone = rotating[: max(0, len(rotating) - self.max_files)]
+        for old in gone:
+            self._files.remove(old)
+            self._spans.pop(old, None)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(old)
+        return gone
+
+    @property
     def current(self) -> str:
         """Path of the file being written ('' before the first packet or after close)."""
         return self._path
@@ -115,7 +202,15 @@ class Ring:
             return
         out = self._out or self._rotate(packets[0][0])
         i = 0
-        while (i := out.write_packets(packets, i, self.size_limit)) < len(packets):
+        while True:
+            start = i
+            i = out.write_packets(packets, i, self.size_limit)
+            if i > start:
+                span = self._spans[self._path]
+                span[0] = min(span[0], packets[start][0])
+                span[1] = max(span[1], packets[i - 1][0])
+            if i >= len(packets):
+                break
             out = self._rotate(packets[i][0])  # the file is full; a new one takes at least one packet
         out.flush()
 
@@ -170,10 +265,12 @@ class Ring:
         out.flush()
         self._fh, self._out, self._path = fh, out, path
         self._files.append(path)
-        while len(self._files) > self.max_files:
-            old = self._files.pop(0)
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(old)
+        self._spans[path] = [first_ts_ns, first_ts_ns]
+        if closed in self._pinned:  # a kept file is whole now: it counts at its real size
+            self._pinned[closed] = _size(closed)
+        if closed in self._held:
+            self._held[closed] = (_size(closed), self._held[closed][1])
+        self._trim()
         self._sync_dir()
         if closed and self.on_rotate is not None:
             self.on_rotate(closed)
@@ -191,3 +288,10 @@ class Ring:
             pass
         finally:
             os.close(fd)
+
+
+def _size(path: str) -> int:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0

@@ -16,6 +16,12 @@ connections, issue 19) has its keys by then. The key files
 (path, sha256 of what was read) are recorded with the final batch, their lines only with
 ``--raw-evidence``.
 
+The ring keeps the evidence of findings (issue 21): at each flush the session asks the store for
+the findings made on its capture so far (``tapaudit assess`` run meanwhile, by the lab or a
+timer) and pins the ring files holding their flows' packets (``Ring.pin``), so an early finding's
+packets survive the rotation that follows, within ``--evidence-budget``; files the budget cannot
+take are counted and named (``evidence_refused``, ``evidence_note``), and the CLI warns.
+
 Test-phase marks arrive on the control socket (appliance.live.control) and take effect at once:
 flows and observations after a mark carry its phase, exactly as a replay's phases file does.
 """
@@ -40,6 +46,7 @@ from appliance.live.control import Control, ControlError
 from appliance.live.ring import Ring
 from appliance.live.source import LiveSource
 from appliance.store.backends import Store
+from appliance.store.errors import StoreError
 from appliance.store.schema import PHASES
 from appliance.store.spool import Writer
 from parsers.decrypt.keys import INTERCEPT, KeyLog
@@ -65,6 +72,8 @@ class LiveOptions:
     # tls-intercept; and rows it hands over at each flush (``extra``: pipeline, capture, ingest -> rows)
     intercept_keylog: str = ""
     extra: Callable[[Pipeline, str, int], dict[str, list[tuple[object, ...]]]] | None = None
+    evidence_mb: float = 1000.0  # disk budget of the ring files pinned as evidence of findings
+    evidence_hold_s: float = 300.0  # files of flows that carried personal data wait this long for a finding
     # live flows end sooner than a replay's, so long connections show up while the session runs
     pipeline: PipelineOptions = field(default_factory=lambda: PipelineOptions(idle_s=60.0, active_s=300.0))
 
@@ -93,6 +102,9 @@ class SessionStats:
     store_failures: int = 0
     store_error: str = ""
     ring_files: list[str] = field(default_factory=list)
+    evidence_files: list[str] = field(default_factory=list)  # ring files pinned as findings' evidence
+    evidence_refused: int = 0  # files of findings' flows the evidence budget could not keep
+    evidence_note: str = ""  # the last such file, and why
     phase: str = ""
     status: str = "live"
 
@@ -110,6 +122,9 @@ class Session:
         self._phase_rows: list[tuple[object, ...]] = []
         self._flushed_ns = 0
         self._keys: KeyFollower | None = None
+        self._evidence_flows: set[int] = set()  # flows of findings whose ring files were pinned
+        self._personal_batch = 0  # observations of batches up to this one have had their files held
+        self._personal_flows: set[int] = set()  # their flows not written yet (still open)
 
     # -- control requests -------------------------------------------------------------------
 
@@ -147,9 +162,8 @@ class Session:
         opts, st = self.opts, self.stats
         src = LiveSource(opts.iface, opts.bpf, opts.snaplen, opts.buffer_mb)
         try:
-            ring = Ring(
-                opts.ring_dir, opts.ring_size_mb, opts.ring_files, src.linktype, opts.snaplen, opts.iface
-            )
+            ring = Ring(opts.ring_dir, opts.ring_size_mb, opts.ring_files, src.linktype, opts.snaplen,
+                        opts.iface, evidence_mb=opts.evidence_mb)  # fmt: skip
         except BaseException:
             src.close()
             raise
@@ -253,7 +267,11 @@ class Session:
         st.dropped, st.if_dropped, st.iface_rx_dropped = cs.dropped, cs.if_dropped, cs.iface_rx_dropped
         st.flows = pipe.written["flows"]
         st.observations = pipe.written["observations"]
+        self._pin_evidence(ring)
+        if final:  # the session is over: held files that no finding pinned rotate as usual
+            ring.release()
         st.ring_files = list(ring.files)
+        st.evidence_files = ring.pinned
         # the newest packet's age when what it finished was handed to the store (0 with no new packet)
         st.lag_s = round((now_ns - st.last_ns) / 1e9, 3) if st.last_ns > self._flushed_ns else 0.0
         self._flushed_ns = st.last_ns
@@ -286,6 +304,61 @@ class Session:
             for table, rows in self.opts.extra(pipe, self.stats.capture_id, self.stats.ingest_id).items():
                 if rows:
                     writer.write(table, rows, n)
+
+    def _pin_evidence(self, ring: Ring) -> None:
+        """Pin the ring files holding the packets of the flows that findings of this capture name
+        (findings the store holds now; none while it is away)."""
+        st = self.stats
+        try:
+            self._hold_personal(ring)
+            rows = self.store.query(
+                "SELECT DISTINCT arrayJoin(flow_ids) AS id FROM {db}.findings WHERE capture_id = %(c)s",
+                {"c": st.capture_id},
+            )
+            new = sorted({int(r["id"]) for r in rows} - self._evidence_flows)
+            if not new:
+                return
+            spans = self._spans(new)
+        except StoreError:
+            return  # the store is away: the next flush asks again
+        for r in spans:
+            self._evidence_flows.add(int(r["flow_id"]))
+            _pinned, refused = ring.pin(int(r["a"]), int(r["b"]))
+            if refused:
+                st.evidence_refused += len(refused)
+                name = os.path.basename(refused[-1])
+                st.evidence_note = (
+                    f"evidence budget of {self.opts.evidence_mb:g} MB spent: {name}, which holds flow "
+                    f"{r['flow_id']} of a finding, is not kept and will rotate away"
+                )
+
+    def _spans(self, flow_ids: list[int]) -> list[dict[str, Any]]:
+        """First and last packet of each of this session's flows named (``a``, ``b``, ns)."""
+        return self.store.query(
+            "SELECT flow_id, min(first_ns) AS a, max(last_ns) AS b FROM {db}.flows"
+            " WHERE capture_id = %(c)s AND ingest_id = %(i)s AND has(%(ids)s, flow_id) GROUP BY flow_id",
+            {"c": self.stats.capture_id, "i": self.stats.ingest_id, "ids": flow_ids},
+        )
+
+    def _hold_personal(self, ring: Ring) -> None:
+        """Hold, for ``evidence_hold_s``, the ring files of the messages that carried personal data
+        written since the last flush, and of their whole flows once those are written (a flow's
+        row comes when it ends): the findings they may lead to come later."""
+        rows = self.store.query(
+            "SELECT flow_id, min(ts_ns) AS a, max(ts_ns) AS b, max(batch) AS n FROM {db}.observations"
+            " WHERE capture_id = %(c)s AND ingest_id = %(i)s AND batch > %(b)s GROUP BY flow_id",
+            {"c": self.stats.capture_id, "i": self.stats.ingest_id, "b": self._personal_batch},
+        )
+        until = time.monotonic() + self.opts.evidence_hold_s
+        for r in rows:
+            ring.hold(int(r["a"]), int(r["b"]), until)
+            self._personal_flows.add(int(r["flow_id"]))
+        if rows:
+            self._personal_batch = max(int(r["n"]) for r in rows)
+        if self._personal_flows:
+            for r in self._spans(sorted(self._personal_flows)):
+                ring.hold(int(r["a"]), int(r["b"]), until)
+                self._personal_flows.discard(int(r["flow_id"]))
 
 
 def _sha256(path: str) -> str:

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
-from appliance.store import keyed, purge
+from appliance.store import keyed, purge, retention
 from appliance.store.errors import StoreError
 from appliance.store.schema import (
     BATCH,
@@ -145,6 +145,8 @@ class Store:
     database: str = DATABASE
     # what the last ensure_schema collected of runs killed before they committed (purge.collect_orphans)
     collected: purge.Orphans = purge.Orphans()
+    # rows past retention the last ensure_schema deleted, per table (engines without TTL: retention.enforce)
+    pruned: dict[str, int] = {}  # noqa: RUF012 - replaced, never mutated
 
     def _run(self, sql: str) -> None:
         raise NotImplementedError
@@ -168,6 +170,7 @@ class Store:
         applied = migrate(self)
         keyed.move_out(self, self.folder())
         self.collected = purge.collect_orphans(self, 0 if self.folder() else purge.SERVER_GRACE_NS)
+        self.pruned = retention.enforce(self)
         return applied
 
     def hash_key(self) -> bytes:
@@ -216,14 +219,18 @@ class Store:
         kept values as sent (``--raw-evidence``): those are rewritten out of the files (``purge``)."""
         where = render("capture_id = %(c)s AND ingest_id != %(k)s", {"c": capture_id, "k": keep})
         if self.query(f"SELECT 1 AS x FROM {{db}}.captures WHERE {where} AND raw_evidence = 1 LIMIT 1"):
-            purge.purge(self, where)
+            self._purge(where)
         else:
             self._drop_rows(where)
 
     def drop_capture(self, capture_id: str) -> int:
         """Delete every row of a capture, all its runs, from the store's files (``purge``): the
         ``captures`` rows first, so the capture leaves the read API at once; the rows removed."""
-        return purge.purge(self, render("capture_id = %(c)s", {"c": capture_id}))
+        return self._purge(render("capture_id = %(c)s", {"c": capture_id}))
+
+    def _purge(self, where: str) -> int:
+        """Remove the rows matching ``where`` from the store's files (``purge.purge``)."""
+        return purge.purge(self, where)
 
     def _drop_rows(self, where: str) -> None:
         """Delete matching rows from every table but ``meta``; the ``captures`` rows first: readers
@@ -303,31 +310,36 @@ class ChdbStore(Store):
 
 
 class ServerStore(Store):
-    """A ClickHouse server (or cluster entry point) over the native protocol."""
+    """A ClickHouse server over the native protocol. ``?cluster=NAME`` in the URL makes it a cluster
+    entry point (``appliance.store.cluster.ClusterStore``, chosen by ``open_store``)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        host: str | None = None,
+        port: int | None = None,
+        database: str | None = None,
+        settings: Mapping[str, Any] | None = None,
+    ) -> None:
+        """``host``, ``port``, ``database``: another server or database than the URL's, with its
+        user, password and timeouts (a cluster's nodes); ``settings``: the session's settings."""
         from clickhouse_driver import Client
 
         # The driver logs every failed connect with a traceback; we report it in one line.
         logging.getLogger("clickhouse_driver").setLevel(logging.CRITICAL)
         u = urlparse(url)
-        self.url = f"{u.scheme}://{u.hostname}:{u.port or 9000}/{u.path.strip('/') or DATABASE}"
-        self.database = u.path.strip("/") or DATABASE
-        # ?connect_timeout=2&send_receive_timeout=30: a live capture on a flaky link wants short ones
-        timeouts = {"connect_timeout": 5.0, "send_receive_timeout": 300.0, "sync_request_timeout": 5.0}
-        for key, values in parse_qs(u.query).items():
-            if key not in timeouts:
-                raise StoreError(f"unknown store URL option {key!r} (known: {', '.join(timeouts)})")
-            try:
-                timeouts[key] = float(values[-1])
-            except ValueError:
-                raise StoreError(f"store URL option {key}: not a number of seconds: {values[-1]!r}") from None
+        host, port = host or u.hostname or "localhost", port or u.port or 9000
+        self.database = database or u.path.strip("/") or DATABASE
+        self.url = f"{u.scheme}://{host}:{port}/{self.database}"
+        timeouts, self.cluster = url_options(u.query)
         self._client = Client(
-            host=u.hostname or "localhost",
-            port=u.port or 9000,
+            host=host,
+            port=port,
             user=unquote(u.username or "default"),
             password=unquote(u.password or ""),
             secure=u.scheme == "clickhouses",
+            settings=dict(settings or {}),
             **timeouts,
         )
         self._call("SELECT 1")
@@ -362,6 +374,27 @@ class ServerStore(Store):
 
     def close(self) -> None:
         self._client.disconnect()
+
+
+def url_options(query: str) -> tuple[dict[str, float], str]:
+    """A server URL's options: its timeouts (``?connect_timeout=2&send_receive_timeout=30``: a live
+    capture on a flaky link wants short ones) and the cluster it enters (``?cluster=NAME``, '' for
+    one server)."""
+    timeouts = {"connect_timeout": 5.0, "send_receive_timeout": 300.0, "sync_request_timeout": 5.0}
+    cluster = ""
+    for key, values in parse_qs(query).items():
+        if key == "cluster":
+            cluster = values[-1]
+            if not re.fullmatch(r"[A-Za-z0-9_.-]+", cluster):
+                raise StoreError(f"store URL option cluster: not a cluster name: {cluster!r}")
+            continue
+        if key not in timeouts:
+            raise StoreError(f"unknown store URL option {key!r} (known: {', '.join([*timeouts, 'cluster'])})")
+        try:
+            timeouts[key] = float(values[-1])
+        except ValueError:
+            raise StoreError(f"store URL option {key}: not a number of seconds: {values[-1]!r}") from None
+    return timeouts, cluster
 
 
 def _plain(row: Sequence[Any]) -> list[Any]:
@@ -412,9 +445,14 @@ def _first_line(exc: BaseException) -> str:
 
 
 def open_store(url: str | None = None) -> Store:
-    """``clickhouse://user:pass@host:9000/db`` for a server, anything else is a chDB folder."""
+    """``clickhouse://user:pass@host:9000/db`` for a server (``?cluster=NAME``: a cluster of them),
+    anything else is a chDB folder."""
     url = url or os.environ.get("TAPAUDIT_DB") or DEFAULT_DB
     if url.startswith(("clickhouse://", "clickhouses://")):
+        if url_options(urlparse(url).query)[1]:
+            from appliance.store.cluster import ClusterStore  # the cluster builds on this module
+
+            return ClusterStore(url)
         return ServerStore(url)
     if "://" in url:
         raise StoreError(f"unknown store URL scheme in {url!r} (use a folder or clickhouse://host:9000/db)")

@@ -23,6 +23,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from appliance.store import retention
 from appliance.store.schema import BY_NAME, TABLES
 
 log = logging.getLogger(__name__)
@@ -78,7 +79,9 @@ def rewrite_without(store: Store, table: str, where: str, order: str = "") -> in
     new, old = f"{table}__purging", f"{table}__purged"
     store.execute(f"DROP TABLE IF EXISTS {{db}}.`{new}`{sync}")
     store.execute(f"DROP TABLE IF EXISTS {{db}}.`{old}`{sync}")
-    store.execute(BY_NAME[table].ddl(store.database, new))
+    store.execute(
+        BY_NAME[table].ddl(store.database, new) + retention.ttl_clause(store, table)
+    )  # keeps its TTL
     store.execute(
         f"INSERT INTO {{db}}.`{new}` ({cols}) SELECT {cols} FROM {{db}}.`{table}` WHERE NOT ({where})"
         + (f" ORDER BY {order}" if order else "")

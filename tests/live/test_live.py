@@ -328,3 +328,91 @@ def test_capture_follows_the_devices_growing_key_log(tmp_path: Path) -> None:
         (str(keylog), hashlib.sha256(data).hexdigest(), "tls-keylog", len(lines), 0)
     ]
     assert randoms == logged and int(kept[0]["n"]) == 0
+
+
+@pytest.mark.server
+def test_ring_keeps_an_early_findings_evidence(tmp_path: Path) -> None:
+    """A tiny ring (10 kB files, 20 kept) and a finding made early in the session (`tapaudit assess`
+    from another process, on the real 18.16 server the capture writes to): the ring rotates many
+    times after it, and the finding's evidence still exports whole at the end, read from the files
+    the session pinned, while the files no finding pinned went down to the ring's 20."""
+    from tests.support.chserver import Server, binary
+
+    if binary() is None:
+        pytest.skip("clickhouse-server is not installed (make test installs it)")
+    with netlab.lab_network("le") as lab, _in_netns(lab.ns_tap):
+        server = Server(str(tmp_path / "ch"))
+        server.start()
+        try:
+            url = server.url("live_evidence")
+            # 20 files of 10 kB hold about 15 s of the device's traffic; the files of its reports are
+            # held (--evidence-hold, 300 s) until an assessment pins them or the session ends
+            extra = ("--ring-size", "0.01", "--ring-files", "20")
+            proc, control = _capture(lab, tmp_path, url, extra=extra)
+            dev = lab.popen(lab.ns_dev, lab.device_argv(tmp_path / "device.json", 240.0, 0.5),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+            store = open_store(url)
+            try:
+                deadline = time.monotonic() + 90  # until a finding names flows (the first reports' flows
+                while not queries.captures(store):  # are written after their FIN and 5 s)
+                    assert time.monotonic() < deadline, "the session wrote no captures row"
+                    time.sleep(0.3)
+                while True:
+                    p = subprocess.run([TAPAUDIT, "assess", "--db", url, "--json"], capture_output=True,
+                                       text=True, timeout=300, check=False)  # fmt: skip
+                    assert p.returncode in (0, 3), p.stderr
+                    early = next((f for f in queries.findings(store) if f["flows"]), None)
+                    if early is not None:
+                        break
+                    assert time.monotonic() < deadline, "no finding named flows"
+                    time.sleep(1.0)
+                fid, flow_ids = str(early["finding_id"]), [int(i) for i in early["flows"]]
+            finally:
+                store.close()
+
+            def newest_seq(files: list[str]) -> int:
+                return max(int(f.rsplit("-", 1)[1].split(".")[0]) for f in files)
+
+            at_finding = newest_seq(dict(request(control, {"op": "status"})["session"])["ring_files"])
+            deadline = time.monotonic() + 180  # the ring rotates 30 files more, past its 20
+            while (
+                newest_seq(dict(request(control, {"op": "status"})["session"])["ring_files"])
+                < at_finding + 30
+            ):
+                assert time.monotonic() < deadline and dev.poll() is None, "the ring did not rotate"
+                time.sleep(0.5)
+            dev.terminate()
+            dev.communicate(timeout=60)
+            time.sleep(1.5)
+            st = _stop(proc)
+
+            store = open_store(url)
+            try:
+                flows = queries.flows_by_id(store, st["capture_id"], flow_ids)
+                pinned = st["evidence_files"]
+                rotating = [f for f in st["ring_files"] if f not in pinned]
+                assert (
+                    pinned
+                    and len(rotating) <= 20
+                    and set(st["ring_files"]) == {str(p) for p in (tmp_path / "ring").glob("*.pcapng")}
+                )
+                seq = newest_seq(st["ring_files"])
+                assert seq >= at_finding + 30, seq  # the ring rotated many times after the finding
+                # without the pins, the oldest file kept begins after the finding's last packet
+                oldest = read_pcap(rotating[0])
+                assert next(iter(oldest))[0] > max(int(f["last_ns"]) for f in flows)
+                out = tmp_path / "evidence.pcap"
+                p = subprocess.run([TAPAUDIT, "evidence", fid, "-o", str(out), "--db", url, "--json"],
+                                   capture_output=True, text=True, timeout=300, check=False)  # fmt: skip
+                assert p.returncode == 0, p.stderr
+                doc = json.loads(p.stdout)
+                assert doc["complete"], [(f["flow_id"], f["pkts"], f["matched"]) for f in doc["flows"]]
+                assert doc["packets"] == sum(int(f["pkts_up"]) + int(f["pkts_down"]) for f in flows)
+                assert sum(1 for _ in read_pcap(str(out))) == doc["packets"]
+                print(f"\nfinding {fid[:12]}: {len(flow_ids)} flows, {doc['packets']} packets exported from "
+                      f"{len(pinned)} pinned ring files; {seq - at_finding} ring files written after it, "
+                      f"{seq} in all, {len(rotating)} kept")  # fmt: skip
+            finally:
+                store.close()
+        finally:
+            server.stop()

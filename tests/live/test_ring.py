@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -220,3 +221,62 @@ def test_restart_adopts_existing_files(tmp_path: Path) -> None:
     assert got == pkts[len(pkts) - len(got) :]
     with pytest.raises(ValueError):
         ring2.write(pkts[:1])
+
+
+def test_pinned_files_outlive_rotation_within_the_evidence_budget(tmp_path: Path) -> None:
+    """A span pinned early (a finding's flow) keeps its files through many rotations, outside the
+    count of files kept; a pin past the evidence budget is refused and named, and deletes nothing."""
+    pkts = frames(2000)  # ~370 bytes each: 8 files of 0.1 MB
+    ring = Ring(str(tmp_path), 0.1, 2, linktype=1, snaplen=65535, iface="tap0", evidence_mb=0.15)
+    ring.write(pkts[:200])  # all in the first file
+    early = pkts[100:120]
+    pinned, refused = ring.pin(early[0][0], early[-1][0])
+    assert pinned == [ring.current] and refused == []  # the file being written, counted at full size
+    first = ring.current
+    for i in range(200, 1500, 97):
+        ring.write(pkts[i : min(i + 97, 1500)])
+    # a second span later: its file would take the pinned files past 0.15 MB
+    late = pkts[1400:1401]
+    pinned2, refused2 = ring.pin(late[0][0], late[0][0])
+    assert pinned2 == [] and refused2 == [ring.current]
+    ring.write(pkts[1500:])
+    ring.close()
+
+    assert ring.pinned == [first] and os.path.exists(first)
+    rotating = [f for f in ring.files if f != first]
+    assert len(rotating) == 2 and ring.files == ring_files(tmp_path) == [first, *rotating]
+    # the pinned file holds the early span whole, and the files kept hold the newest packets
+    held = read_ours(first)[0]
+    assert all(p in held for p in early) and held == pkts[: len(held)]
+    newest = [r for f in rotating for r in read_ours(f)[0]]
+    assert newest == pkts[len(pkts) - len(newest) :]
+    assert int(os.path.basename(ring.files[-1]).split("-")[-1].split(".")[0]) == 8  # rotated 7 times
+
+
+def test_held_files_wait_for_a_finding_then_rotate(tmp_path: Path) -> None:
+    """Files held (their messages carried personal data) outlive rotation until their deadline; one
+    pinned meanwhile stays; at the end (``release``) the others rotate as the ring's count says."""
+    pkts = frames(2000)
+    ring = Ring(str(tmp_path), 0.1, 2, linktype=1, snaplen=65535, iface="tap0", evidence_mb=1.0)
+    ring.write(pkts[:200])
+    first = ring.current
+    assert ring.hold(pkts[10][0], pkts[10][0], time.monotonic() + 3600) == [first]
+    ring.write(pkts[200:500])
+    second = ring.files[1]
+    assert ring.hold(pkts[300][0], pkts[300][0], time.monotonic() - 1) == [second]  # already past
+    for i in range(500, 2000, 97):
+        ring.write(pkts[i : i + 97])
+    assert first in ring.files and second not in ring.files  # held until its deadline, the other rotated
+    assert ring.pin(pkts[10][0], pkts[10][0]) == ([first], [])
+    ring.close()
+    assert ring.release() == [] and ring.pinned == [first] and len(ring.files) == 3
+
+    ring2 = Ring(str(tmp_path / "b"), 0.1, 2, linktype=1, snaplen=65535, iface="tap0", evidence_mb=1.0)
+    ring2.write(pkts[:200])
+    held = ring2.current
+    ring2.hold(pkts[10][0], pkts[10][0], time.monotonic() + 3600)
+    for i in range(200, 2000, 97):
+        ring2.write(pkts[i : i + 97])
+    ring2.close()
+    assert held in ring2.files and len(ring2.files) == 3
+    assert ring2.release() == [held] and not os.path.exists(held) and len(ring2.files) == 2

@@ -18,121 +18,17 @@ from appliance.findings.assess import assess
 from appliance.ingest.replay import ReplayOptions, replay
 from appliance.lab.bench import load_bench
 from appliance.lab.phases import load_phases
-from appliance.measures import shapes
 from appliance.report.data import gather as gather_report
 from appliance.report.diff import compare
 from appliance.store import queries
-from appliance.store.backends import ServerStore, Store, open_store
+from appliance.store.backends import ServerStore, open_store
 from policies.declaration import load_declarations
 from tests.support.paths import ROOT
+from tests.support.storesnap import snapshot
 
 REAL = sorted((ROOT / "pcaps" / "real").glob("*.pcap"))
 LAB = ROOT / "pcaps" / "lab"
 pytestmark = [pytest.mark.server, pytest.mark.xdist_group("chserver")]
-
-
-def _snapshot(store: Store) -> dict[str, Any]:
-    caps = queries.captures(store)
-    flows = queries.flows(store, limit=1_000_000)
-    devs = queries.devices(store)
-    for d in devs:  # array order from groupUniqArray is not defined
-        for k in ("mdns_names", "ssdp_names"):
-            d[k] = sorted(d[k])
-    dests = [
-        tuple(
-            str(d[k])
-            for k in (
-                "device_mac",
-                "destination",
-                "organisation",
-                "service_kind",
-                "party",
-                "countries",
-                "cross_border",
-                "securities",
-                "flows",
-                "bytes_sent",
-                "bytes_received",
-            )
-        )
-        for d in queries.destinations(store)
-    ]
-    obs = [
-        tuple(
-            str(o[k])
-            for k in (
-                "device_mac",
-                "data_type",
-                "carrier",
-                "path",
-                "confidence",
-                "decimals",
-                "excerpt",
-                "domain",
-            )
-        )
-        for o in queries.observations(store, limit=1_000_000)
-    ]
-    counts = {t: store.query(f"SELECT count() AS n FROM {{db}}.{t}")[0]["n"] for t in ("dns", "tls", "http")}
-    measures = [
-        tuple(
-            str(m[k])
-            for k in (
-                "device_mac",
-                "data_type",
-                "organisation",
-                "phase",
-                "reports",
-                "median_gap_ns",
-                "min_gap_ns",
-                "longest_run_ns",
-                "max_decimals",
-                "best_metres",
-                "reports_per_hour",
-            )
-        )
-        for m in queries.measures(store)
-    ]
-    periods = [
-        tuple(
-            str(r[k])
-            for k in ("device_mac", "destination", "bursts", "period_s", "jitter_s", "score", "longest_run_s")
-        )
-        for r in shapes.periods(store, by_phase=True, encrypted_only=False)
-    ]
-    uploads = [
-        tuple(
-            str(r[k]) for k in ("device_mac", "flow_id", "start_ns", "bytes_out", "kind", "leaning", "score")
-        )
-        for r in shapes.uploads(store)
-    ]
-    # the explorer's filters and paging: a time range (PREWHERE), a destination and a transport
-    caps_t = sorted((int(c["first_ns"]), int(c["last_ns"])) for c in caps)
-    t0, t1 = caps_t[-1]
-    narrow = queries.FlowFilter(destination=".", proto=6, since_ns=t0 + (t1 - t0) // 4, until_ns=t1)
-    page = [f["flow_id"] for f in queries.flows(store, None, None, 7, 3, narrow)]
-    # the device page's pictures (queries.recipients), for every device
-    macs = sorted({str(d["mac"]) for d in devs})
-    reads = (queries.recipient_links, queries.destination_countries, queries.location_precision)
-    pictures = [
-        (mac, json.dumps([q(store, None, mac) for q in reads], sort_keys=True, default=str)) for mac in macs
-    ]
-    return {
-        "pictures": pictures,
-        "home": queries.home_countries(store),
-        "overview": queries.device_overview(store),
-        "flow_counts": [(c["cap"], c["n"]) for c in queries.flow_counts(store, flt=narrow)],
-        "flow_page": page,
-        "periods": sorted(periods),
-        "uploads": sorted(uploads),
-        "measures": sorted(measures),
-        "destinations": sorted(dests),
-        "observations": sorted(obs),
-        "records": counts,
-        "captures": sorted((c["capture_id"], c["packets"], c["flows"], c["devices"]) for c in caps),
-        "flows": sorted(tuple(sorted(f.items())) for f in flows),
-        "devices": sorted(json.dumps(d, sort_keys=True, default=str) for d in devs),
-    }
 
 
 def test_server_and_chdb_store_the_same(ch_server: Any, tmp_path: Path) -> None:
@@ -149,8 +45,8 @@ def test_server_and_chdb_store_the_same(ch_server: Any, tmp_path: Path) -> None:
         for path, opts in [*((p, ReplayOptions()) for p in REAL), (LAB / "lab.pcapng", lab_opts)]:
             for s in (server, embedded):
                 assert replay(s, str(path), opts).status == "ingested"
-        snap = _snapshot(server)
-        assert snap == _snapshot(embedded)
+        snap = snapshot(server)
+        assert snap == snapshot(embedded)
         assert len(snap["captures"]) == len(REAL) + 1 and snap["flows"]
         assert snap["destinations"] and snap["observations"] and snap["records"]["tls"]
         assert {m[3] for m in snap["measures"]} >= {"idle", "feature_on"}
@@ -169,7 +65,7 @@ def test_server_and_chdb_store_the_same(ch_server: Any, tmp_path: Path) -> None:
         server.execute("TRUNCATE TABLE {db}.meta")
         server.insert("meta", [("schema_version", "8")])
         server.ensure_schema()
-        assert _snapshot(server) == snap
+        assert snapshot(server) == snap
 
         # the policy path: assessment, findings, a device's report data and a diff, alike on both
         lab_id = hashlib.sha256((LAB / "lab.pcapng").read_bytes()).hexdigest()  # a capture's id
@@ -201,7 +97,7 @@ def test_server_and_chdb_store_the_same(ch_server: Any, tmp_path: Path) -> None:
         # idempotent: a second replay is skipped, --force replaces without duplicates
         assert replay(server, str(REAL[0]), ReplayOptions()).status == "skipped"
         assert replay(server, str(REAL[0]), ReplayOptions(force=True)).status == "ingested"
-        assert _snapshot(server) == snap
+        assert snapshot(server) == snap
         deadline = time.monotonic() + 60  # the superseded run's rows go by a background mutation
         while int(server.query("SELECT count() AS n FROM {db}.flows")[0]["n"]) != len(snap["flows"]):
             assert time.monotonic() < deadline, "superseded rows were not deleted"

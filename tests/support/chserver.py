@@ -1,4 +1,5 @@
-"""Start Debian's clickhouse-server (18.16) on free loopback ports with a temporary data path."""
+"""Start Debian's clickhouse-server (18.16) on free loopback ports with a temporary data path; or
+several, each one shard of a cluster named in every server's ``remote_servers`` (``running_cluster``)."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ CONFIG = """<?xml version="1.0"?>
     <users_config>{d}/users.xml</users_config>
     <default_profile>default</default_profile>
     <default_database>default</default_database>
-    <mark_cache_size>268435456</mark_cache_size>
+    <mark_cache_size>268435456</mark_cache_size>{extra}
 </yandex>
 """
 USERS = """<?xml version="1.0"?>
@@ -51,10 +52,11 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, workdir: str) -> None:
+    def __init__(self, workdir: str, extra: str = "") -> None:
         self.dir = workdir
         self.tcp = free_port()
         self.http = free_port()
+        self.extra = extra  # more server configuration (remote_servers of a cluster)
         self.proc: subprocess.Popen[bytes] | None = None
 
     def url(self, database: str = "tapaudit") -> str:
@@ -65,7 +67,7 @@ class Server:
         assert exe, "clickhouse-server is not installed (make test installs it)"
         os.makedirs(self.dir, exist_ok=True)
         with open(os.path.join(self.dir, "config.xml"), "w") as fh:
-            fh.write(CONFIG.format(d=self.dir, tcp=self.tcp, http=self.http))
+            fh.write(CONFIG.format(d=self.dir, tcp=self.tcp, http=self.http, extra=self.extra))
         with open(os.path.join(self.dir, "users.xml"), "w") as fh:
             fh.write(USERS)
         out = open(os.path.join(self.dir, "stdout.log"), "ab")  # noqa: SIM115 - lives as long as the server
@@ -103,3 +105,29 @@ def running_server() -> Iterator[Server]:
     finally:
         srv.stop()
         shutil.rmtree(d, ignore_errors=True)
+
+
+def remote_servers(cluster: str, ports: list[int]) -> str:
+    """``remote_servers`` naming a cluster of one shard per port on 127.0.0.1 (one replica each)."""
+    shards = "".join(
+        f"<shard><replica><host>127.0.0.1</host><port>{p}</port></replica></shard>" for p in ports
+    )
+    return f"\n    <remote_servers><{cluster}>{shards}</{cluster}></remote_servers>"
+
+
+@contextmanager
+def running_cluster(cluster: str, shards: int = 2) -> Iterator[list[Server]]:
+    """``shards`` servers, each one shard of ``cluster``, every one knowing the whole cluster."""
+    dirs = [tempfile.mkdtemp(prefix=f"tapaudit-ch{i}-") for i in range(shards)]
+    servers = [Server(d) for d in dirs]
+    extra = remote_servers(cluster, [s.tcp for s in servers])
+    try:
+        for s in servers:
+            s.extra = extra
+            s.start()
+        yield servers
+    finally:
+        for s in servers:
+            s.stop()
+        for d in dirs:
+            shutil.rmtree(d, ignore_errors=True)
