@@ -598,6 +598,16 @@ def excerpt(text: str) -> str:
     return text
 
 
+def subject(raw: Any) -> str:
+    """A problem's subject as the chosen language shows it: a condition the checks name in words
+    ("before consent", and "before consent:HOST") translated, a host or data type left as data."""
+    text = "" if raw is None else str(raw)
+    head, sep, rest = text.partition(":")
+    if lang() != "zh" or head not in VALUES["subject"]:
+        return text
+    return VALUES["subject"][head] + (f"：{rest}" if sep else "")
+
+
 def values(kind: str, raw: Any, sep: str = ", ") -> str:
     """A list (or a comma-separated text) of values of one kind, each translated."""
     items = [s for s in str(raw).split(",") if s] if isinstance(raw, str) else list(raw or [])

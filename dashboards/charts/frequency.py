@@ -12,7 +12,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from dashboards.i18n import t
+from dashboards.i18n import t, value
 
 
 def rates(measures: list[dict[str, Any]]) -> pd.DataFrame:
@@ -22,7 +22,7 @@ def rates(measures: list[dict[str, Any]]) -> pd.DataFrame:
     cells: dict[tuple[str, str], dict[str, Any]] = {}
     first: dict[str, int] = {}
     for m in measures:
-        phase = str(m["phase"]) or "-"
+        phase = value("phase", m["phase"]) or "-"
         first[phase] = min(first.get(phase, int(m["first_ns"])), int(m["first_ns"]))
         cell = cells.setdefault((str(m["data_type"]), phase), {"reports": 0, "per_hour": 0.0, "orgs": []})
         cell["reports"] += int(m["reports"])

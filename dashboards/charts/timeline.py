@@ -10,7 +10,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from dashboards.i18n import t
+from dashboards.i18n import t, value
 
 MAX_POINTS = 5000  # per series (data type x organisation): a browser draws this many ticks at ease
 
@@ -44,7 +44,8 @@ def chart(frame: pd.DataFrame, phases: list[dict[str, Any]]) -> alt.LayerChart |
     layers: list[Any] = []
     if phases:
         spans = pd.DataFrame(
-            [{"phase": str(p["phase"]), "start": pd.Timestamp(int(p["start_ns"]), unit="ns", tz="UTC"),
+            [{"phase": value("phase", p["phase"]),
+              "start": pd.Timestamp(int(p["start_ns"]), unit="ns", tz="UTC"),
               "end": pd.Timestamp(int(p["end_ns"]), unit="ns", tz="UTC")} for p in phases]
         )  # fmt: skip
         layers.append(alt.Chart(spans).mark_rect(opacity=0.08, color="gray", stroke="gray").encode(

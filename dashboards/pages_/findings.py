@@ -13,7 +13,7 @@ from typing import Any
 import streamlit as st
 
 from dashboards import data, downloads, links
-from dashboards.i18n import excerpt, figures, lang, level, t
+from dashboards.i18n import excerpt, figures, lang, level, subject, t
 from dashboards.pages_ import confirm, verdict
 from dashboards.pages_.common import device_label, lit, show, table, ts
 from policies.verdicts import SEVERITIES
@@ -57,10 +57,11 @@ def render(url: str, caps: data.Caps) -> None:
         r["text"] = r["statement_zh"] if zh and r["statement_zh"] else r["statement"]  # as the CLI says it
         r["first"] = ts(int(r["first_ns"]))
         r["level"] = level(str(r["severity"]))
-        r["problem"] = f"{verdict.check_label(str(r['check']))}: {r['subject']}"
+        r["problem"] = f"{verdict.check_label(str(r['check']))}: {subject(r['subject'])}"
         r["rules"] = ", ".join(r["rule_ids"])
         r["reqs"] = ", ".join(r["requirements"])
-        first = r["findings"][0]
+        # the member a rule filter asked for, else the worst: its link opens this card at it
+        first = next((f for f in r["findings"] if f["rule_id"] in rule), r["findings"][0])
         r["device_link"] = links.href("device", device=str(r["device_mac"]))
         r["evidence_link"] = links.href("findings", device=str(r["device_mac"]), rule=str(first["rule_id"]),
                                         finding=str(first["finding_id"]))  # fmt: skip
@@ -78,8 +79,8 @@ def render(url: str, caps: data.Caps) -> None:
 
 
 def _fact_label(fact: str) -> str:
-    check, _, subject = fact.partition(":")
-    return f"{verdict.check_label(check)}: {subject}" if subject else verdict.check_label(check)
+    check, _, what = fact.partition(":")
+    return f"{verdict.check_label(check)}: {subject(what)}" if what else verdict.check_label(check)
 
 
 def _page_of(shown: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -96,10 +97,11 @@ def _page_of(shown: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _card(url: str, r: dict[str, Any], checked: dict[str, dict[str, Any]], opened: str | None = None) -> None:
-    """One problem: its sentence and figures, every pack and clause that rules on it with each
+    """One problem: its sentence and figures, every pack (its id in capitals, as the rule ids read:
+    COPPA, CN-PI-2025) and clause that rules on it with each
     finding's statement and Wireshark's check, the masked excerpts, and the evidence downloads."""
-    subject = f" · {lit(r['subject'])}" if r["subject"] else ""
-    label = f"[{r['level']}] {verdict.check_label(str(r['check']))}{subject} · {lit(r['device'])}"
+    what = f" · {lit(subject(r['subject']))}" if r["subject"] else ""
+    label = f"[{r['level']}] {verdict.check_label(str(r['check']))}{what} · {lit(r['device'])}"
     mine = any(str(f["finding_id"]) == opened for f in r["findings"])
     with st.expander(label, expanded=mine):  # a name from DHCP, a host from traffic: literal
         st.markdown(f"**{t('statement')}:** {lit(r['text'])}")  # statements quote hosts and paths
@@ -111,7 +113,7 @@ def _card(url: str, r: dict[str, Any], checked: dict[str, dict[str, Any]], opene
         for f in r["findings"]:
             text = f["statement_zh"] if zh and f["statement_zh"] else f["statement"]
             st.markdown(
-                f"- **[{level(str(f['severity']))}] {lit(f['rule_id'])}** ({lit(f['pack'])} "
+                f"- **[{level(str(f['severity']))}] {lit(f['rule_id'])}** ({lit(str(f['pack']).upper())} "
                 f"{lit(f['pack_version'])}, {lit(', '.join(f['requirements']))}): {lit(text)}"
             )
             confirm.render(f, checked.get(str(f["finding_id"])))

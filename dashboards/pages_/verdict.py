@@ -19,7 +19,7 @@ from typing import Any
 
 import streamlit as st
 
-from dashboards.i18n import LABELS, lang, level, t
+from dashboards.i18n import LABELS, lang, level, subject, t
 from policies.verdicts import COLORS, rank
 
 CELL = "padding:1px 4px;vertical-align:top"
@@ -81,7 +81,7 @@ def kind_sentence(kind: dict[str, Any]) -> str:
     facts = kind["facts"]
     text = sentence(facts[0])
     if len(facts) > 1:
-        rest = [str(p["subject"] or p["fact"]) for p in facts[1:]]
+        rest = [subject(p["subject"] or p["fact"]) for p in facts[1:]]
         text += "; " + t("more_subjects").format(n=len(rest), which=", ".join(rest))
     return text
 

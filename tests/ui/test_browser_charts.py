@@ -61,9 +61,7 @@ def charts_page(
         name = UNDER_TEST[CHILD_WATCH]
         pg.get_by_test_id("stMain").get_by_role("combobox", name="Device").click()
         pg.get_by_role("option", name=f"{name} ({CHILD_WATCH})").click()
-        expect(
-            pg.get_by_test_id("stMarkdownContainer").filter(has_text=f"{name} · child_watch")
-        ).to_be_visible()
+        expect(pg.get_by_test_id("device-identity").filter(has_text=CHILD_WATCH)).to_be_visible()
         pg.wait_for_function(IDLE, polling=50)
         yield pg, base, requests, counts
     finally:
