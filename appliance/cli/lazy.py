@@ -54,7 +54,8 @@ COMMANDS: dict[str, Entry] = {
     "captures": Entry(
         "browse",
         "List stored captures with their sha256, time span and counts, and "
-        "the TLS key files each was replayed with (path and sha256, never a secret).",
+        "the TLS key files each was replayed with (path and sha256, never a secret); "
+        "or set the store's retention, or prune it.",
     ),
     "delete": Entry(
         "delete",

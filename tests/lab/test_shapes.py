@@ -216,7 +216,7 @@ def test_periods_and_uploads_commands(tmp_path: Path) -> None:
     assert [(r["destination"], r["period_s"], r["periodic"]) for r in rows] == [("3.121.70.57", 30.0, True)]
     assert rows[0]["flows"] == 18 and rows[0]["security"] == ["tls"]
     text = cli("periods", db=db).stdout
-    assert "3.121.70.57" in text and "30 s" in text and "9.0 h" in text
+    assert "3.121.70.57" in text and "30 s" in text and "9 h" in text
     assert "NTP" not in text and "139.162.192.13" not in text  # clear-text NTP only with --all
     assert "139.162.192.13" in cli("periods", "--all", db=db).stdout
     up = cli("uploads", db=db)

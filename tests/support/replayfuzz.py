@@ -185,7 +185,7 @@ def _store(workdir: str) -> Any:
 def run_case(case: Case) -> dict[str, Any]:
     """Replay one case as ``tapaudit replay [--keylog K] FILE`` would; the outcome as the CLI's."""
     from appliance.cli.common import Fail, pipeline_settings
-    from appliance.cli.main import USER_ERRORS
+    from appliance.cli.main import user_error
     from appliance.ingest.replay import ReplayOptions, replay
 
     store = _store(case.workdir)
@@ -204,10 +204,11 @@ def run_case(case: Case) -> dict[str, Any]:
         # intact capture) is read again, not skipped as already stored
         opts = ReplayOptions(lan_prefixes=prefixes, home=codes, keylogs=keylogs, force=True)
         res = replay(store, capture, opts)
-    except (Fail, *USER_ERRORS) as exc:
-        out.update(status="user_error", detail=f"{type(exc).__name__}: {exc}")
-    except Exception:
-        out.update(status="internal", detail=traceback.format_exc())
+    except Exception as exc:  # the CLI's own sorting: a user error exits 1 in one line
+        if isinstance(exc, Fail) or user_error(exc):
+            out.update(status="user_error", detail=f"{type(exc).__name__}: {exc}")
+        else:
+            out.update(status="internal", detail=traceback.format_exc())
     else:
         out.update(packets=res.packets, decrypted=res.tls.get("decrypted", 0), replay=res.status)
         if store.capture_status(res.capture_id) != "complete":

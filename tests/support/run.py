@@ -11,15 +11,19 @@ from typing import Any
 from tests.support.paths import LAB, ROOT
 
 
-def cli(*args: str, db: Path | None = None) -> subprocess.CompletedProcess[str]:
-    """Run ``tapaudit`` as a user does, in a process of its own. Its environment is the test's
-    ``os.environ``: pytest's readline exports COLUMNS=80 and LINES to child processes behind
-    ``os.environ``'s back, which would narrow the tables (they follow COLUMNS) as no user asked."""
+def cli(*args: str, db: Path | None = None, columns: int | None = None) -> subprocess.CompletedProcess[str]:
+    """Run ``tapaudit`` as a user does, in a process of its own, its output piped: as wide as
+    ``columns`` says, else as a pipe is (no COLUMNS). pytest's readline exports COLUMNS=80 and
+    LINES, to child processes behind ``os.environ``'s back and into ``os.environ`` itself in
+    pytest-xdist's workers, which would narrow the tables (they follow COLUMNS) as no user asked."""
     cmd = [sys.executable, "-m", "appliance.cli", *args]
     if db is not None:
         cmd += ["--db", str(db)]
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+    if columns is not None:
+        env["COLUMNS"] = str(columns)
     return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
-                          env=dict(os.environ))  # fmt: skip
+                          env=env)  # fmt: skip
 
 
 def lab_options(raw: bool = False, phases: bool | Path = True) -> Any:

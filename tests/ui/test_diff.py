@@ -144,14 +144,12 @@ def test_cli_diff_json_by_prefix_and_device(fw_db: dict[str, Any]) -> None:
     assert [r["b_interval_s"] for r in back["frequency"]] == [r["a_interval_s"] for r in doc["frequency"]]
 
 
-def test_cli_diff_tables(fw_db: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_diff_tables(fw_db: dict[str, Any]) -> None:
     """On a wide terminal every cell reads on one line; at 80 columns no table is wider."""
-    monkeypatch.setenv("COLUMNS", "80")
-    narrow = cli("diff", fw_db["a"][:8], fw_db["b"][:8], db=fw_db["db"])
+    narrow = cli("diff", fw_db["a"][:8], fw_db["b"][:8], db=fw_db["db"], columns=80)
     rows = [line for line in narrow.stdout.splitlines() if line[:1] in "┏┃┡│└"]  # the tables' lines
     assert narrow.returncode == 0 and rows and max(map(len, rows)) <= 80, narrow.stdout
-    monkeypatch.setenv("COLUMNS", "160")  # a test's COLUMNS is whatever pytest's readline left
-    p = cli("diff", fw_db["a"][:8], fw_db["b"][:8], db=fw_db["db"])
+    p = cli("diff", fw_db["a"][:8], fw_db["b"][:8], db=fw_db["db"], columns=160)
     assert p.returncode == 0, p.stderr
     for needle in (
         "Destinations",
