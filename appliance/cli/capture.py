@@ -35,6 +35,18 @@ ControlOpt = Annotated[
                  show_default=False),
 ]  # fmt: skip
 
+# the options every live session takes (capture, zeek, intercept): declared once
+SpoolOpt = Annotated[str, typer.Option("--spool", help="Folder for batches while ClickHouse is unreachable.")]
+FlushOpt = Annotated[float, typer.Option("--flush", help="Seconds between writes to the store.", min=0.2)]
+DurationOpt = Annotated[
+    float, typer.Option("--duration", help="Stop after this many seconds (0: on SIGINT/SIGTERM).", min=0)
+]
+LanOpt = Annotated[list[str] | None, typer.Option("--lan", help="A LAN prefix (repeatable).")]
+HomeOpt = Annotated[
+    list[str] | None, typer.Option("--home", help="Home jurisdiction, ISO code (repeatable). Default CN.")
+]
+RawEvidenceOpt = Annotated[bool, typer.Option("--raw-evidence", help="Store personal values unmasked.")]
+
 
 def capture_cmd(
     iface: Annotated[
@@ -69,20 +81,12 @@ def capture_cmd(
             min=0,
         ),
     ] = 300.0,
-    spool: Annotated[
-        str, typer.Option("--spool", help="Folder for batches while ClickHouse is unreachable.")
-    ] = "./spool",
-    flush: Annotated[
-        float, typer.Option("--flush", help="Seconds between writes to the store.", min=0.2)
-    ] = 5.0,
-    duration: Annotated[
-        float, typer.Option("--duration", help="Stop after this many seconds (0: on SIGINT/SIGTERM).", min=0)
-    ] = 0.0,
+    spool: SpoolOpt = "./spool",
+    flush: FlushOpt = 5.0,
+    duration: DurationOpt = 0.0,
     control: ControlOpt = None,
-    lan: Annotated[list[str] | None, typer.Option("--lan", help="A LAN prefix (repeatable).")] = None,
-    home: Annotated[
-        list[str] | None, typer.Option("--home", help="Home jurisdiction, ISO code (repeatable). Default CN.")
-    ] = None,
+    lan: LanOpt = None,
+    home: HomeOpt = None,
     idle_timeout: Annotated[
         float, typer.Option(help="Seconds without packets that end a flow.", min=1)
     ] = 60.0,
@@ -90,9 +94,7 @@ def capture_cmd(
         float, typer.Option(help="Seconds after which a long flow is written and goes on.", min=1)
     ] = 300.0,
     buffer_mb: Annotated[int, typer.Option("--buffer", help="Kernel capture buffer, MB.", min=1)] = 256,
-    raw_evidence: Annotated[
-        bool, typer.Option("--raw-evidence", help="Store personal values unmasked.")
-    ] = False,
+    raw_evidence: RawEvidenceOpt = False,
     keylog: Annotated[
         list[str] | None,
         typer.Option(

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from appliance.cli.capture import ControlOpt
+from appliance.cli.capture import ControlOpt, DurationOpt, FlushOpt, RawEvidenceOpt, SpoolOpt
 from appliance.cli.common import DbOpt, Fail, JsonOpt, err, open_db, out, pipeline_settings, print_json
 
 
@@ -59,19 +59,11 @@ def intercept_cmd(
         typer.Option("--upstream-ca", help="CA bundle to verify the real servers with (default certifi's)."),
     ] = "",
     ring: Annotated[str, typer.Option("--ring", help="Folder of the rotating pcapng ring files.")] = "./ring",
-    spool: Annotated[
-        str, typer.Option("--spool", help="Folder for batches while ClickHouse is unreachable.")
-    ] = "./spool",
-    flush: Annotated[
-        float, typer.Option("--flush", help="Seconds between writes to the store.", min=0.2)
-    ] = 5.0,
-    duration: Annotated[
-        float, typer.Option("--duration", help="Stop after this many seconds (0: on SIGINT/SIGTERM).", min=0)
-    ] = 0.0,
+    spool: SpoolOpt = "./spool",
+    flush: FlushOpt = 5.0,
+    duration: DurationOpt = 0.0,
     control: ControlOpt = None,
-    raw_evidence: Annotated[
-        bool, typer.Option("--raw-evidence", help="Store personal values unmasked.")
-    ] = False,
+    raw_evidence: RawEvidenceOpt = False,
     as_json: JsonOpt = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No status lines.")] = False,
 ) -> None:

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from appliance.cli.capture import ControlOpt
+from appliance.cli.capture import ControlOpt, DurationOpt, FlushOpt, HomeOpt, LanOpt, RawEvidenceOpt, SpoolOpt
 from appliance.cli.common import DbOpt, Fail, JsonOpt, err, open_db, out, pipeline_settings, print_json
 
 
@@ -26,23 +26,13 @@ def zeek_cmd(
         str | None, typer.Option("--bench", help="Bench file (YAML) naming the devices under test.")
     ] = None,
     db: DbOpt = None,
-    spool: Annotated[
-        str, typer.Option("--spool", help="Folder for batches while ClickHouse is unreachable.")
-    ] = "./spool",
-    flush: Annotated[
-        float, typer.Option("--flush", help="Seconds between writes to the store.", min=0.2)
-    ] = 5.0,
-    duration: Annotated[
-        float, typer.Option("--duration", help="Stop after this many seconds (0: on SIGINT/SIGTERM).", min=0)
-    ] = 0.0,
+    spool: SpoolOpt = "./spool",
+    flush: FlushOpt = 5.0,
+    duration: DurationOpt = 0.0,
     control: ControlOpt = None,
-    lan: Annotated[list[str] | None, typer.Option("--lan", help="A LAN prefix (repeatable).")] = None,
-    home: Annotated[
-        list[str] | None, typer.Option("--home", help="Home jurisdiction, ISO code (repeatable). Default CN.")
-    ] = None,
-    raw_evidence: Annotated[
-        bool, typer.Option("--raw-evidence", help="Store personal values unmasked.")
-    ] = False,
+    lan: LanOpt = None,
+    home: HomeOpt = None,
+    raw_evidence: RawEvidenceOpt = False,
     as_json: JsonOpt = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No status lines.")] = False,
 ) -> None:
