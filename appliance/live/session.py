@@ -286,18 +286,7 @@ class Session:
                            link_types=sorted(link_types), truncated=False, error="",
                            skipped=0, stats=dict(sorted(stats.items())), flows=st.flows,
                            devices=st.devices, status=st.status)  # fmt: skip
-        writer.write("captures", [row], n)
-        writer.drain()
-        st.batches = n
-        st.spool_pending, st.spooled_total = writer.pending, writer.spooled_total
-        st.store_failures, st.store_error = writer.failures, writer.last_error
-        batch[0] = n + 1
-        st.flush_s_max = round(max(st.flush_s_max, time.monotonic() - began), 3)
-        if self.report is not None:
-            self.report(st)
-        if final and writer.pending:
-            writer.drain(force=True)
-            st.spool_pending = writer.pending
+        commit_batch(st, writer, row, batch, began, final, self.report)
 
     def _extra(self, pipe: Pipeline, writer: Writer, n: int) -> None:
         if self.opts.extra is not None:
@@ -359,6 +348,26 @@ class Session:
             for r in self._spans(sorted(self._personal_flows)):
                 ring.hold(int(r["a"]), int(r["b"]), until)
                 self._personal_flows.discard(int(r["flow_id"]))
+
+
+def commit_batch(st: SessionStats, writer: Writer, row: tuple[object, ...], batch: list[int], began: float,
+                 final: bool, report: Callable[[SessionStats], None] | None) -> None:  # fmt: skip
+    """End a live batch (a capture's or a Zeek sensor's session): its captures row last, so the
+    batch shows only once its rows are in; the spool's and the store's state into the stats; the
+    next batch number; the final flush waits out the spool."""
+    n = batch[0]
+    writer.write("captures", [row], n)
+    writer.drain()
+    st.batches = n
+    st.spool_pending, st.spooled_total = writer.pending, writer.spooled_total
+    st.store_failures, st.store_error = writer.failures, writer.last_error
+    batch[0] = n + 1
+    st.flush_s_max = round(max(st.flush_s_max, time.monotonic() - began), 3)
+    if report is not None:
+        report(st)
+    if final and writer.pending:
+        writer.drain(force=True)
+        st.spool_pending = writer.pending
 
 
 def _sha256(path: str) -> str:

@@ -26,7 +26,14 @@ from appliance.ingest.owner import flow_id
 from appliance.ingest.pipeline import Pipeline, PipelineOptions, Row
 from appliance.ingest.replay import captures_row, new_ingest_id
 from appliance.live.control import Control
-from appliance.live.session import DEVICES_EVERY_S, LiveOptions, Session, SessionStats, _phase_row
+from appliance.live.session import (
+    DEVICES_EVERY_S,
+    LiveOptions,
+    Session,
+    SessionStats,
+    _phase_row,
+    commit_batch,
+)
 from appliance.live.zeek_client import ZeekClient
 from appliance.store.backends import Store
 from appliance.store.schema import FLOWS
@@ -196,15 +203,4 @@ class ZeekSession(Session):
                            last_ns=max(st.last_ns, now_ns if final else st.last_ns), link_types=[],
                            truncated=False, error="", skipped=0, stats=dict(sorted(stats.items())),
                            flows=st.flows, devices=st.devices, status=st.status)  # fmt: skip
-        writer.write("captures", [row], n)
-        writer.drain()
-        st.batches = n
-        st.spool_pending, st.spooled_total = writer.pending, writer.spooled_total
-        st.store_failures, st.store_error = writer.failures, writer.last_error
-        batch[0] = n + 1
-        st.flush_s_max = round(max(st.flush_s_max, time.monotonic() - began), 3)
-        if self.report is not None:
-            self.report(st)
-        if final and writer.pending:
-            writer.drain(force=True)
-            st.spool_pending = writer.pending
+        commit_batch(st, writer, row, batch, began, final, self.report)
