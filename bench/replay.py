@@ -1,173 +1,118 @@
-"""Replay throughput and memory: tapaudit against tshark, scapy, nfstream and pyshark on one file, one run.
+"""Replay throughput and memory in one run: tapaudit against tshark, scapy, dpkt and nfstream.
 
-Each tool runs as its own child process pinned to one CPU (``taskset``), so its
-wall time, CPU time and peak resident memory (``wait4`` rusage) are its own.
-The capture comes from the committed generator (``pcaps.synth.generate_lab
---packets N``) unless ``--capture`` names one.
+Issue 20, point 5. Every tool (``bench/replay_tools.py``: ``tapaudit replay`` with ``--jobs 1``
+and ``--jobs 2``, tshark, scapy, dpkt, nfstream without and with nDPI; pyshark with
+``--pyshark``) reads the same captures in interleaved rounds: round r runs every tool once on
+every capture, in an order shuffled by ``--seed`` and r, so a drift of this shared machine's
+load falls on every tool alike; tapaudit ÷ tool is taken within each round, on CPU time and
+on wall time, and reported as its median and range over the rounds. Each tool runs as its own
+process pinned with ``taskset`` to one CPU (``--jobs 2`` to two); CPU time is ``wait4``'s
+(user + system of the child and every child it reaped); peak memory is the process tree's,
+polled from /proc (``bench/proctree.py``). The 1-minute load average is read before and after
+each run. Captures (``--capture``, repeatable) default to the generator's lab capture of
+``--packets`` packets, the detector-heavy capture of ``pcaps.synth.generate_detect`` (when that
+module exists) and a lab capture of ``--small-packets`` packets, where fixed cost dominates.
+Each is read once first (its packets counted by tapaudit's reader), so the page cache is warm
+for every tool.
 
-    python bench/replay.py --packets 1000000 --write
+    python bench/replay.py --rounds 3 --write           # ~15 min at 1M packets on 2 cores
+    python bench/replay.py --memory-packets 10000000 --write
+
+``--memory-packets N`` is a separate mode: ``tapaudit replay`` alone, ``--jobs 1`` and
+``--jobs 2``, on a lab capture of N packets (made once in ``--out-dir``), reporting the peak
+memory of the whole process tree (sampled every 20 ms) besides ``wait4``'s largest process.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
+import importlib.util
 import os
 import platform
+import random
+import shlex
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "bench" / "RESULTS.md"
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+for _p in (str(ROOT), str(BENCH)):
+    if _p not in sys.path:
+        sys.path.insert(0, _p)
+
+from proctree import TreePeak, TreePoller  # noqa: E402 - after the path fix, so the script runs from anywhere
+from replay_report import Run, capture_table, jobs_line, loads_line, memory_table  # noqa: E402
+from replay_tools import (  # noqa: E402
+    ALL_TOOLS,
+    DEFAULT_TOOLS,
+    TAPAUDIT,
+    WHAT,
+    invocation,
+    jobs_supported,
+    parse_output,
+)
+
+RESULTS = BENCH / "RESULTS.md"
 BEGIN, END = "<!-- replay-bench:begin -->", "<!-- replay-bench:end -->"
-
-SCAPY = """
-import sys
-from scapy.layers.l2 import Ether
-from scapy.utils import RawPcapReader
-n = 0
-for data, _meta in RawPcapReader(sys.argv[1]):
-    Ether(data)
-    n += 1
-print(n)
-"""
-NFSTREAM = """
-import sys
-from nfstream import NFStreamer
-dpi = int(sys.argv[2])
-streamer = NFStreamer(source=sys.argv[1], n_dissections=dpi, statistical_analysis=False, n_meters=0)
-flows = sum(1 for _ in streamer)
-print(flows)
-"""
-PYSHARK = """
-import sys
-import pyshark
-cap = pyshark.FileCapture(sys.argv[1], keep_packets=False)
-n = 0
-for pkt in cap:
-    n += 1
-    if n >= int(sys.argv[2]):
-        break
-cap.close()
-print(n)
-"""
-TSHARK_FIELDS = [
-    "ip.src",
-    "ip.dst",
-    "ipv6.src",
-    "ipv6.dst",
-    "ip.proto",
-    "ipv6.nxt",
-    "tcp.srcport",
-    "tcp.dstport",
-    "udp.srcport",
-    "udp.dstport",
-]
+MEM_BEGIN, MEM_END = "<!-- replay-memory:begin -->", "<!-- replay-memory:end -->"
 
 
-@dataclass
-class Run:
-    tool: str
-    what: str
-    packets: int
-    wall_s: float
-    cpu_s: float
-    peak_rss_mib: float
-    note: str = ""
-    mb_s: float = 0.0
-
-    @property
-    def pps(self) -> float:
-        return self.packets / self.wall_s if self.wall_s else 0.0
-
-
-def pinned(cmd: list[str], cpu: int) -> list[str]:
+def pinned(cmd: list[str], cpu: int | str) -> list[str]:
     return ["taskset", "-c", str(cpu), *cmd] if shutil.which("taskset") else cmd
 
 
-def measure(cmd: list[str], cpu: int, keep_stdout: bool = True) -> tuple[str, float, float, float]:
-    """Run a child; return its stdout, wall seconds, CPU seconds and peak RSS in MiB (from wait4)."""
+def measure_tree(
+    cmd: list[str], cpus: str, keep_stdout: bool = True, interval: float = 0.1
+) -> tuple[str, float, float, int, TreePeak]:
+    """Run a child pinned to ``cpus``; its stdout, wall s, CPU s, wait4's peak RSS (KiB) and
+    what the poller saw of its process tree."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         t0 = time.perf_counter()
         proc = subprocess.Popen(
-            pinned(cmd, cpu), stdout=out if keep_stdout else subprocess.DEVNULL, stderr=err, cwd=ROOT
+            pinned(cmd, cpus), stdout=out if keep_stdout else subprocess.DEVNULL, stderr=err, cwd=ROOT
         )
+        poller = TreePoller(proc.pid, interval=interval).start()
         _pid, status, ru = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - t0
+        tree = poller.stop()
         proc.returncode = os.waitstatus_to_exitcode(status)
         if proc.returncode != 0:
             err.seek(0)
-            raise RuntimeError(
-                f"{cmd[0]} exited {proc.returncode}: {err.read().decode(errors='replace')[-300:]}"
-            )
+            tail = err.read().decode(errors="replace").strip().splitlines()[-1:] or [""]
+            raise RuntimeError(f"{Path(cmd[0]).name} exited {proc.returncode}: {tail[0][-300:]}")
         out.seek(0)
-        return out.read().decode(errors="replace"), wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss / 1024
+        return out.read().decode(errors="replace"), wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss, tree
 
 
-def run_tool(tool: str, capture: Path, packets: int, cpu: int, pyshark_packets: int) -> Run:
-    py = sys.executable
-    if tool == "tapaudit":
-        with tempfile.TemporaryDirectory(prefix="tapaudit-bench-") as db:
-            out, wall, cpu_s, rss = measure(
-                [py, "-m", "appliance.cli", "replay", str(capture), "--db", db, "--json", "-q"], cpu
-            )
-        cap = json.loads(out)["captures"][0]
-        return Run(
-            tool,
-            "replay: decode, flows, every dissector, destinations, inventory, ClickHouse (chDB) inserts",
-            cap["packets"],
-            wall,
-            cpu_s,
-            rss,
-            f"{cap['flows']:,} flows stored",
-        )
-    if tool == "tshark":
-        cmd = ["tshark", "-n", "-r", str(capture), "-T", "fields"]
-        for f in TSHARK_FIELDS:
-            cmd += ["-e", f]
-        _out, wall, cpu_s, rss = measure(cmd, cpu, keep_stdout=False)
-        return Run(tool, "tshark -T fields (5-tuple)", packets, wall, cpu_s, rss)
-    if tool == "scapy":
-        out, wall, cpu_s, rss = measure([py, "-c", SCAPY, str(capture)], cpu)
-        return Run(tool, "RawPcapReader + Ether() decode loop", int(out.split()[-1]), wall, cpu_s, rss)
-    if tool in ("nfstream", "nfstream-dpi"):
-        dpi = tool == "nfstream-dpi"  # nDPI's default: up to 20 packets per flow dissected
-        out, wall, cpu_s, rss = measure([py, "-c", NFSTREAM, str(capture), "20" if dpi else "0"], cpu)
-        what = "NFStreamer flows with nDPI (20 packets/flow)" if dpi else "NFStreamer flows, no DPI"
-        return Run(tool, what, packets, wall, cpu_s, rss, f"{int(out.split()[-1]):,} flows")
-    if tool == "pyshark":
-        n = min(packets, pyshark_packets)
-        out, wall, cpu_s, rss = measure([py, "-c", PYSHARK, str(capture), str(n)], cpu)
-        return Run(
-            tool, f"FileCapture iteration (first {n:,} packets only)", int(out.split()[-1]), wall, cpu_s, rss
-        )
-    raise ValueError(f"unknown tool {tool}")
+def measure(cmd: list[str], cpu: int, keep_stdout: bool = True) -> tuple[str, float, float, float]:
+    """Run a child pinned to one CPU; its stdout, wall s, CPU s and peak RSS in MiB (wait4's).
+    (bench/decrypt.py's runner.)"""
+    out, wall, cpu_s, maxrss, _tree = measure_tree(cmd, str(cpu), keep_stdout)
+    return out, wall, cpu_s, maxrss / 1024
 
 
-def table(runs: list[Run]) -> str:
-    base = next((r for r in runs if r.tool == "tapaudit"), None)
-    lines = [
-        "| tool | what it does | packets | wall s | CPU s | packets/s | MB/s | peak RSS MiB "
-        "| tapaudit ÷ tool | note |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---|",
-    ]
-    for r in runs:
-        ratio = f"{base.pps / r.pps:.1f}×" if base and r.pps and "," not in r.tool else "-"
-        lines.append(
-            f"| {r.tool} | {r.what} | {r.packets:,} | {r.wall_s:.1f} | {r.cpu_s:.1f} | {r.pps:,.0f} | "
-            f"{r.mb_s:.1f} | {r.peak_rss_mib:.0f} | {ratio} | {r.note} |"
-        )
-    return "\n".join(lines)
+def run_once(args: argparse.Namespace, tool: str, capture: Path, packets: int, rnd: int, jobs: bool) -> Run:
+    with tempfile.TemporaryDirectory(prefix="tapaudit-bench-") as db:
+        inv = invocation(tool, capture, db, args.tapaudit, jobs, args.pyshark_packets)
+        cpus = args.cpus2 if inv.cpus == 2 else str(args.cpu)
+        load0 = os.getloadavg()[0]
+        out, wall, cpu_s, maxrss, tree = measure_tree(inv.cmd, cpus, inv.keep_stdout, args.poll)
+        load1 = os.getloadavg()[0]
+    said, note, facts = parse_output(tool, out)
+    n = said or (min(packets, inv.packets_limit) if inv.packets_limit else packets)
+    return Run(
+        tool, capture.name, rnd, n, wall, cpu_s, maxrss, tree.peak_rss, tree.peak_anon, tree.hwm_sum,
+        max(1, tree.processes), load0, load1, note, facts,
+    )  # fmt: skip
 
 
 def generated(out_dir: Path, packets: int) -> Path:
-    """The generator's benchmark capture of ``packets`` packets, made once and kept in bench/out."""
+    """The generator's lab capture of ``packets`` packets, made once and kept in ``out_dir``."""
     out_dir.mkdir(parents=True, exist_ok=True)
     capture = out_dir / f"lab-{packets}.pcap"
     if not capture.exists():
@@ -185,81 +130,219 @@ def generated(out_dir: Path, packets: int) -> Path:
     return capture
 
 
-def write_section(begin: str, end: str, report: str, heading: str = "") -> None:
+def detect_capture(out_dir: Path, packets: int) -> Path | None:
+    """The detector-heavy capture (issue 20, point 2) of ``pcaps.synth.generate_detect``, made once
+    in its own folder; None (and a line on stderr) when the module is missing or fails."""
+    if importlib.util.find_spec("pcaps.synth.generate_detect") is None:
+        print(
+            "bench: no pcaps.synth.generate_detect in this tree: no detector-heavy capture", file=sys.stderr
+        )
+        return None
+    folder = out_dir / f"detect-{packets}"
+    found = sorted(p for p in folder.glob("*") if p.suffix in (".pcap", ".pcapng"))
+    if not found:
+        folder.mkdir(parents=True, exist_ok=True)
+        print(f"generating the detector-heavy capture in {folder} ...", file=sys.stderr)
+        cmd = [
+            sys.executable,
+            "-m",
+            "pcaps.synth.generate_detect",
+            "--out-dir",
+            str(folder),
+            "--packets",
+            str(packets),
+        ]
+        done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+        found = sorted(p for p in folder.glob("*") if p.suffix in (".pcap", ".pcapng"))
+        if done.returncode != 0 or not found:
+            tail = (done.stderr.strip().splitlines() or [f"exit {done.returncode}, no capture"])[-1]
+            print(f"bench: generate_detect: {tail}: no detector-heavy capture", file=sys.stderr)
+            return None
+    return found[0]
+
+
+def count_packets(capture: Path) -> int:
+    """Packets in the capture, by tapaudit's own reader (this also warms the page cache)."""
+    from parsers.capture import ReadStats, read_batches
+
+    st = ReadStats()
+    return sum(len(batch) for batch in read_batches(str(capture), st))
+
+
+def captures(args: argparse.Namespace) -> list[Path]:
+    if args.capture:
+        missing = [c for c in args.capture if not c.is_file()]
+        if missing:
+            raise SystemExit(f"bench: {missing[0]}: no such file")
+        return list(args.capture)
+    out = [generated(args.out_dir, args.packets)]
+    det = detect_capture(args.out_dir, args.packets)
+    if det:
+        out.append(det)
+    if args.small_packets:
+        out.append(generated(args.out_dir, args.small_packets))
+    return out
+
+
+def machine() -> str:
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            model = next(
+                (line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), model
+            )
+    except OSError:
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{model}, {os.cpu_count()} CPUs, {mem:.0f} GiB RAM, Python {platform.python_version()}"
+
+
+def write_section(begin: str, end: str, report: str, heading: str = "", results: Path = RESULTS) -> None:
     """Replace the text between a bench's two markers in RESULTS.md (added at the end, under
     ``heading``, when the markers are not there yet)."""
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmarks\n"
+    text = results.read_text() if results.exists() else "# Benchmarks\n"
     if begin not in text:
         text += f"\n{heading}\n\n{begin}\n{end}\n" if heading else f"\n{begin}\n{end}\n"
     head, _, rest = text.partition(begin)
     _, _, tail = rest.partition(end)
-    RESULTS.write_text(f"{head}{begin}\n{report}{end}{tail}")
+    results.write_text(f"{head}{begin}\n{report}{end}{tail}")
+
+
+def rounds(args: argparse.Namespace, caps: list[tuple[Path, int]], tools: list[str], jobs: bool) -> list[Run]:
+    """``args.rounds`` rounds; each runs every tool once on every capture, in a seeded shuffle."""
+    runs: list[Run] = []
+    failed: set[str] = set()
+    pairs = [(tool, cap, n) for cap, n in caps for tool in tools]
+    for rnd in range(args.rounds):
+        order = pairs[:]
+        random.Random(args.seed * 1000 + rnd).shuffle(order)
+        for tool, cap, n in order:
+            if tool in failed:
+                continue
+            print(f"round {rnd + 1}/{args.rounds}: {tool} on {cap.name} ...", file=sys.stderr)
+            try:
+                run = run_once(args, tool, cap, n, rnd, jobs)
+            except (RuntimeError, OSError, ValueError) as exc:
+                print(f"  {tool} left out: {exc}", file=sys.stderr)
+                failed.add(tool)
+                continue
+            runs.append(run)
+            print(
+                f"  CPU {run.cpu_s:.2f} s, wall {run.wall_s:.2f} s, {run.peak_mib:.0f} MiB", file=sys.stderr
+            )
+    return [r for r in runs if r.tool not in failed]
+
+
+def header(args: argparse.Namespace, runs: list[Run], jobs: bool, what: str) -> str:
+    jobs_note = (
+        "`tapaudit replay` takes `--jobs`: tapaudit runs with `--jobs 1` and `--jobs 2`"
+        if jobs
+        else "`tapaudit replay` has no `--jobs` in this tree yet: tapaudit runs without it (one worker) "
+        "and `--jobs 2` is not run"
+    )
+    return (
+        f"Run {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC on {machine()}; {what}; "
+        f"{loads_line(runs)}.\n{jobs_note}; tapaudit command: `{args.tapaudit}`.\n\n"
+        f"Command: `python bench/replay.py {shlex.join(sys.argv[1:])}`\n"
+    )
+
+
+def compare(args: argparse.Namespace) -> str:
+    jobs = jobs_supported(args.tapaudit)
+    tools = [t for t in args.tools.split(",") if t]
+    if args.pyshark and "pyshark" not in tools:
+        tools.append("pyshark")
+    unknown = [t for t in tools if t not in ALL_TOOLS]
+    if unknown:
+        raise SystemExit(f"bench: unknown tool {unknown[0]} (known: {', '.join(ALL_TOOLS)})")
+    if "tapaudit-j2" in tools and (not jobs or (os.cpu_count() or 1) < 2):
+        print("bench: `tapaudit replay --jobs` not available here: --jobs 2 not run", file=sys.stderr)
+        tools.remove("tapaudit-j2")
+    caps = []
+    for cap in captures(args):
+        print(f"reading {cap.name} once (packet count, page cache) ...", file=sys.stderr)
+        caps.append((cap, count_packets(cap)))
+    runs = rounds(args, caps, tools, jobs)
+    what = f"{args.rounds} interleaved rounds (seed {args.seed}), one-core tools pinned to CPU {args.cpu}" + (
+        f", `--jobs 2` to CPUs {args.cpus2}" if "tapaudit-j2" in tools else ""
+    )
+    parts = [header(args, runs, jobs, what)]
+    for cap, n in caps:
+        parts.append(f"\n**`{cap.name}`**: {n:,} packets, {cap.stat().st_size / 1e6:.0f} MB.\n\n")
+        parts.append(capture_table(runs, cap.name, tools, WHAT) + "\n")
+        line = jobs_line(runs, cap.name)
+        if line:
+            parts.append(f"\n{line}\n")
+    return "".join(parts)
+
+
+def memory(args: argparse.Namespace) -> str:
+    jobs = jobs_supported(args.tapaudit)
+    big = generated(args.out_dir, args.memory_packets)
+    n = count_packets(big)
+    tools = ["tapaudit", "tapaudit-j2"] if jobs and (os.cpu_count() or 1) >= 2 else ["tapaudit"]
+    runs = []
+    args.poll = 0.02
+    for tool in tools:
+        print(f"memory: {tool} on {big.name} ...", file=sys.stderr)
+        runs.append(run_once(args, tool, big, n, 0, jobs))
+    what = (
+        f"`tapaudit replay` alone on `{big.name}` ({n:,} packets, {big.stat().st_size / 1e6:,.0f} MB), "
+        "its process tree's memory read from /proc every 20 ms"
+    )
+    return header(args, runs, jobs, what) + "\n" + memory_table(runs) + "\n"
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--packets", type=int, default=1_000_000, help="packets in the generated capture")
-    ap.add_argument("--capture", type=Path, help="use this capture instead of generating one")
-    ap.add_argument("--tools", default="tapaudit,tshark,scapy,nfstream,nfstream-dpi,pyshark")
-    ap.add_argument("--pyshark-packets", type=int, default=20_000, help="pyshark is ~1k pkt/s: time a prefix")
-    ap.add_argument("--cpu", type=int, default=0, help="CPU to pin every tool to")
+    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     ap.add_argument(
-        "--repeat", type=int, default=3, help="runs per tool; the median by wall time is reported"
+        "--capture",
+        type=Path,
+        action="append",
+        help="a capture to use (repeatable) instead of generated ones",
     )
-    ap.add_argument("--out-dir", type=Path, default=ROOT / "bench" / "out")
+    ap.add_argument(
+        "--packets", type=int, default=1_000_000, help="packets of the generated lab and detector captures"
+    )
+    ap.add_argument(
+        "--small-packets", type=int, default=10_000, help="packets of the small lab capture (0: none)"
+    )
+    ap.add_argument(
+        "--tools", default=",".join(DEFAULT_TOOLS), help=f"comma-separated, of {', '.join(ALL_TOOLS)}"
+    )
+    ap.add_argument("--pyshark", action="store_true", help="also time pyshark (on a prefix)")
+    ap.add_argument(
+        "--pyshark-packets", type=int, default=20_000, help="pyshark is ~500 pkt/s: the prefix it reads"
+    )
+    ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds")
+    ap.add_argument("--seed", type=int, default=20, help="the rounds' shuffle")
+    ap.add_argument("--cpu", type=int, default=0, help="the CPU one-core tools are pinned to")
+    ap.add_argument("--cpus2", default="0,1", help="the CPUs `--jobs 2` is pinned to")
+    ap.add_argument("--tapaudit", default=TAPAUDIT, help="tapaudit's command line; {jobs} becomes --jobs N")
+    ap.add_argument("--poll", type=float, default=0.1, help="seconds between polls of a run's process tree")
+    ap.add_argument("--out-dir", type=Path, default=BENCH / "out", help="where generated captures are kept")
     ap.add_argument(
         "--memory-packets",
         type=int,
         default=0,
-        help="also replay a capture this large with tapaudit alone, to show memory stays flat",
+        help="memory mode: tapaudit alone on a lab capture this large",
     )
-    ap.add_argument("--write", action="store_true", help=f"write the table into {RESULTS.relative_to(ROOT)}")
+    ap.add_argument("--write", action="store_true", help=f"write the result into {RESULTS.relative_to(ROOT)}")
+    ap.add_argument("--results", type=Path, default=RESULTS, help=argparse.SUPPRESS)
     args = ap.parse_args()
-
-    capture = args.capture or generated(args.out_dir, args.packets)
-    if not capture.exists():
-        print(f"bench: {capture}: no such file", file=sys.stderr)
+    if args.rounds < 1:
+        ap.error("--rounds must be at least 1")
+    try:
+        report = memory(args) if args.memory_packets else compare(args)
+    except (RuntimeError, OSError, subprocess.CalledProcessError) as exc:
+        print(f"bench: {exc}", file=sys.stderr)
         return 1
-    size = capture.stat().st_size
-    runs: list[Run] = []
-    for tool in args.tools.split(","):
-        print(f"running {tool} ...", file=sys.stderr)
-        try:  # the median run by wall time: shared machines are noisy
-            tries = [
-                run_tool(tool, capture, args.packets, args.cpu, args.pyshark_packets)
-                for _ in range(args.repeat)
-            ]
-        except (RuntimeError, FileNotFoundError) as exc:
-            print(f"  {tool} skipped: {exc}", file=sys.stderr)
-            continue
-        r = sorted(tries, key=lambda x: x.wall_s)[len(tries) // 2]
-        if args.repeat > 1:
-            r.note = (
-                (r.note + "; " if r.note else "")
-                + "walls "
-                + "/".join(f"{x.wall_s:.1f}" for x in tries)
-                + " s"
-            )
-        r.mb_s = size / 1e6 * (r.packets / args.packets) / r.wall_s if r.wall_s else 0.0
-        runs.append(r)
-        print(f"  {r.pps:,.0f} packets/s, peak {r.peak_rss_mib:.0f} MiB", file=sys.stderr)
-    if args.memory_packets:
-        big = generated(args.out_dir, args.memory_packets)
-        print(f"running tapaudit on {big.name} ...", file=sys.stderr)
-        r = run_tool("tapaudit", big, args.memory_packets, args.cpu, 0)
-        r.tool = f"tapaudit, {args.memory_packets / 1e6:g}M packets"
-        r.mb_s = big.stat().st_size / 1e6 / r.wall_s
-        runs.append(r)
-    report = (
-        f"Run {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC on {platform.processor() or platform.machine()}, "
-        f"{os.cpu_count()} CPUs, Python {platform.python_version()}, every tool pinned to CPU {args.cpu}, "
-        f"median of {args.repeat} runs.\n"
-        f"Capture: `{capture.name}`, {args.packets:,} packets, {size / 1e6:.0f} MB.\n\n"
-        f"Command: `python bench/replay.py {' '.join(sys.argv[1:])}`\n\n{table(runs)}\n"
-    )
     print(report)
     if args.write:
-        write_section(BEGIN, END, report)
+        if args.memory_packets:
+            write_section(MEM_BEGIN, MEM_END, report, "### Peak memory at scale", args.results)
+        else:
+            write_section(BEGIN, END, report, results=args.results)
     return 0
 
 
