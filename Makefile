@@ -53,7 +53,8 @@ lab: $(STAMP)
 	$(PY) -m pcaps.synth.firmware --out-dir pcaps/lab
 
 bench: $(STAMP) debs
-	$(PY) bench/replay.py --packets 1000000 --memory-packets 10000000 --write
+	$(PY) bench/replay.py --packets 1000000 --rounds 3 --write
+	$(PY) bench/replay.py --memory-packets 10000000 --write
 
 clean:
 	rm -rf $(VENV) $(DEMO_DB) .pytest_cache .mypy_cache .ruff_cache

@@ -263,8 +263,10 @@ def compare(args: argparse.Namespace) -> str:
         print(f"reading {cap.name} once (packet count, page cache) ...", file=sys.stderr)
         caps.append((cap, count_packets(cap)))
     runs = rounds(args, caps, tools, jobs)
-    what = f"{args.rounds} interleaved rounds (seed {args.seed}), one-core tools pinned to CPU {args.cpu}" + (
-        f", `--jobs 2` to CPUs {args.cpus2}" if "tapaudit-j2" in tools else ""
+    what = (
+        f"{args.rounds} interleaved round{'s' if args.rounds > 1 else ''} (seed {args.seed}), "
+        f"one-core tools pinned to CPU {args.cpu}"
+        + (f", `--jobs 2` to CPUs {args.cpus2}" if "tapaudit-j2" in tools else "")
     )
     parts = [header(args, runs, jobs, what)]
     for cap, n in caps:
@@ -334,7 +336,7 @@ def main() -> int:
         ap.error("--rounds must be at least 1")
     try:
         report = memory(args) if args.memory_packets else compare(args)
-    except (RuntimeError, OSError, subprocess.CalledProcessError) as exc:
+    except (RuntimeError, OSError, ValueError, subprocess.CalledProcessError) as exc:
         print(f"bench: {exc}", file=sys.stderr)
         return 1
     print(report)

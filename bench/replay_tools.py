@@ -86,7 +86,7 @@ TSHARK_FIELDS = [
     "udp.dstport",
 ]
 WHAT = {
-    "tapaudit": "replay --jobs 1: decode, flows, every dissector and detector, destinations, "
+    "tapaudit": "replay, one worker: decode, flows, every dissector and detector, destinations, "
     "inventory, chDB inserts",
     "tapaudit-j2": "the same replay with --jobs 2, pinned to 2 CPUs",
     "tshark": "tshark -T fields (5-tuple), full dissection",
