@@ -132,33 +132,32 @@ def generated(out_dir: Path, packets: int) -> Path:
 
 def detect_capture(out_dir: Path, packets: int) -> Path | None:
     """The detector-heavy capture (issue 20, point 2) of ``pcaps.synth.generate_detect``, made once
-    in its own folder; None (and a line on stderr) when the module is missing or fails."""
+    (with its bench file beside it, which tapaudit is given); None (and a line on stderr) when the
+    module is missing or fails."""
     if importlib.util.find_spec("pcaps.synth.generate_detect") is None:
         print(
             "bench: no pcaps.synth.generate_detect in this tree: no detector-heavy capture", file=sys.stderr
         )
         return None
-    folder = out_dir / f"detect-{packets}"
-    found = sorted(p for p in folder.glob("*") if p.suffix in (".pcap", ".pcapng"))
-    if not found:
-        folder.mkdir(parents=True, exist_ok=True)
-        print(f"generating the detector-heavy capture in {folder} ...", file=sys.stderr)
+    capture = out_dir / f"detect-{packets}.pcap"
+    if not capture.exists():
+        out_dir.mkdir(parents=True, exist_ok=True)
+        print(f"generating {capture} ...", file=sys.stderr)
         cmd = [
             sys.executable,
             "-m",
             "pcaps.synth.generate_detect",
-            "--out-dir",
-            str(folder),
             "--packets",
             str(packets),
+            "--out",
+            str(capture),
         ]
         done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
-        found = sorted(p for p in folder.glob("*") if p.suffix in (".pcap", ".pcapng"))
-        if done.returncode != 0 or not found:
+        if done.returncode != 0 or not capture.exists():
             tail = (done.stderr.strip().splitlines() or [f"exit {done.returncode}, no capture"])[-1]
             print(f"bench: generate_detect: {tail}: no detector-heavy capture", file=sys.stderr)
             return None
-    return found[0]
+    return capture
 
 
 def count_packets(capture: Path) -> int:

@@ -111,13 +111,18 @@ class Invocation:
 
 def tapaudit_command(template: str, capture: Path, db: str, jobs: int | None) -> list[str]:
     """The template's words, ``{jobs}`` standing for ``--jobs N`` (or nothing when ``jobs`` is
-    None: a tree without the option)."""
+    None: a tree without the option); ``--bench`` added when the capture has a bench file beside
+    it (``<name>.bench.yaml``, as the detector-heavy generator writes: the personas its detectors
+    look for)."""
     out: list[str] = []
     for word in shlex.split(template):
         if word == "{jobs}":
             out += ["--jobs", str(jobs)] if jobs is not None else []
         else:
             out.append(word.format(python=sys.executable, capture=capture, db=db))
+    bench = capture.with_suffix(".bench.yaml")
+    if bench.is_file() and "--bench" not in out:
+        out += ["--bench", str(bench)]
     return out
 
 

@@ -119,7 +119,7 @@ def test_one_round_table(tmp_path: Path, capture: Path) -> None:
     assert f"**`{capture.name}`**" in text and "Command: `python bench/replay.py --capture" in text
 
 
-def test_jobs_only_when_offered(tmp_path: Path) -> None:
+def test_tapaudit_command(tmp_path: Path) -> None:
     without, _ = wrapper(tmp_path, offers_jobs=False)
     with_jobs, _ = wrapper(tmp_path, offers_jobs=True)
     assert not replay_tools.jobs_supported(without)
@@ -127,6 +127,11 @@ def test_jobs_only_when_offered(tmp_path: Path) -> None:
     cmd = replay_tools.tapaudit_command(with_jobs, Path("/x.pcap"), "/db", None)
     assert "--jobs" not in cmd and cmd[-5:] == ["/x.pcap", "--db", "/db", "--json", "-q"]
     assert replay_tools.tapaudit_command(with_jobs, Path("/x.pcap"), "/db", 2)[-2:] == ["--jobs", "2"]
+    # the detector-heavy generator writes the personas' bench file beside its capture: tapaudit gets it
+    (tmp_path / "detect-9.pcap").touch()
+    (tmp_path / "detect-9.bench.yaml").touch()
+    cmd = replay_tools.tapaudit_command(with_jobs, tmp_path / "detect-9.pcap", "/db", 1)
+    assert cmd[-4:] == ["--jobs", "1", "--bench", str(tmp_path / "detect-9.bench.yaml")]
 
 
 CHILDREN = """
