@@ -223,6 +223,11 @@ class Store:
         else:
             self._drop_rows(where)
 
+    def drop_ingest(self, ingest_id: int) -> None:
+        """Delete the rows of one run that never committed (a parallel replay redone in one process:
+        ``appliance.ingest.parallel``); no ``captures`` row of it exists, so readers never saw them."""
+        self._drop_rows(render("ingest_id = %(i)s", {"i": ingest_id}))
+
     def drop_capture(self, capture_id: str) -> int:
         """Delete every row of a capture, all its runs, from the store's files (``purge``): the
         ``captures`` rows first, so the capture leaves the read API at once; the rows removed."""
