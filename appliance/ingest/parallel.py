@@ -41,6 +41,7 @@ from parsers.partition import Partition
 if TYPE_CHECKING:
     from appliance.ingest.inventory import Inventory
     from appliance.ingest.replay import Progress
+    from appliance.store.backends import Store
 
 AUTO_MIN_BYTES = 32 << 20  # below this, forking costs more than it saves: one process
 PROGRESS_EVERY = 16  # batches between a worker's progress reports
@@ -77,16 +78,16 @@ class WorkerFailed(Exception):
 
 
 def run(
-    pipe: Pipeline, src: PcapSource, jobs: int, progress: Progress | None, drain_every: int
+    store: Store, pipe: Pipeline, src: PcapSource, jobs: int, progress: Progress | None, drain_every: int
 ) -> tuple[list[WorkerDone], dict[str, int]]:
-    """Fork ``jobs`` workers over ``src``, insert their rows through ``pipe.write`` as they come, and
-    return what each sent at its end, and the rows written per table."""
+    """Fork ``jobs`` workers over ``src``, insert their rows as they come (encoded by the workers:
+    ``Store.encode``), and return what each sent at its end, and the rows written per table."""
     ctx = mp.get_context("fork")
     readers: dict[Connection, int] = {}
     procs = []
     for k in range(jobs):
         r, w = ctx.Pipe(duplex=False)
-        p = ctx.Process(target=_worker, args=(k, jobs, w, pipe, src, drain_every), daemon=True)
+        p = ctx.Process(target=_worker, args=(k, jobs, w, store, pipe, src, drain_every), daemon=True)
         p.start()
         w.close()
         readers[r] = k
@@ -107,8 +108,8 @@ def run(
                     continue
                 kind = msg[0]
                 if kind == "rows":
-                    pipe.write(msg[1], msg[2])
-                    written[msg[1]] += len(msg[2])
+                    store.insert_encoded(msg[1], msg[3])
+                    written[msg[1]] += msg[2]
                 elif kind == "progress" and progress is not None:
                     progress.update(msg[1], msg[2])
                 elif kind == "done":
@@ -129,14 +130,16 @@ def run(
     return [done[k] for k in range(jobs)], dict(written)
 
 
-def _worker(k: int, n: int, out: Connection, pipe: Pipeline, src: PcapSource, drain_every: int) -> None:
+def _worker(
+    k: int, n: int, out: Connection, store: Store, pipe: Pipeline, src: PcapSource, drain_every: int
+) -> None:
     """One worker: its share of the capture through its own pipeline; rows and the end to ``out``."""
     gc.disable()  # as the one-process replay does (appliance.ingest.replay)
     code = 0
     try:
 
         def send_rows(table: str, rows: list[tuple[object, ...]]) -> None:
-            out.send(("rows", table, rows))
+            out.send(("rows", table, len(rows), store.encode(table, rows)))
 
         pipe.write = send_rows
         src.hashed_reads = False  # hashed by the parent: the worker checks the file is still that one

@@ -115,7 +115,7 @@ def replay(store: Store, path: str, opts: ReplayOptions, progress: Progress | No
     gc.disable()
     try:
         if jobs > 1:
-            results, written = parallel.run(pipe, src, jobs, progress, DRAIN_EVERY)
+            results, written = parallel.run(store, pipe, src, jobs, progress, DRAIN_EVERY)
             res.jobs = jobs
             res.serial_because = parallel.merge(pipe, src, results, written)
         else:
