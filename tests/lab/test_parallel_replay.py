@@ -70,6 +70,20 @@ def test_the_lab_with_two_workers_stores_what_one_process_stores(store: Any) -> 
     _assert_same(single, parallel)
 
 
+def test_the_lab_inside_tls_with_its_key_log_decrypts_the_same_in_every_worker(store: Any) -> None:
+    """Each worker decrypts its own flows with the key log (TLS 1.3, HTTP/2, MQTT)."""
+    from appliance.lab.bench import load_bench
+
+    bench = load_bench(str(LAB / "lab-tls.bench.yaml"))
+    opts = ReplayOptions(
+        lan_prefixes=bench.lan_prefixes, bench=bench, keylogs=[str(LAB / "lab-tls.keys.log")]
+    )
+    res, single, parallel, _first = _both(store, str(LAB / "lab-tls.pcapng"), opts)
+    assert res.jobs == 2 and res.serial_because == [] and res.tls["decrypted"] > 10
+    assert len(single["http"]) > 10 and len(single["observations"]) > 10
+    _assert_same(single, parallel)
+
+
 @pytest.mark.parametrize(
     "name",
     (
