@@ -238,19 +238,20 @@ class _Chunks:
 
 
 def read_batches(
-    path: str, stats: ReadStats | None = None, limits: Limits | None = None
+    path: str, stats: ReadStats | None = None, limits: Limits | None = None, hashed: bool = True
 ) -> Iterator[list[Packet]]:
     """Packets of one pcap or pcapng file (plain, .gz, .xz or .bz2), in lists of a buffer's worth.
 
     Lists rather than one packet at a time: the replay loop then iterates in C. The file is
     opened once; when the batches are read to the end, ``stats.sha256`` is the sha256 of the
     file's bytes as they were read (the same bytes the packets came from). ``limits`` bound a
-    compressed file's output (default ``Limits()``); over them, LimitError.
+    compressed file's output (default ``Limits()``); over them, LimitError. ``hashed=False``: not
+    hashed, and ``stats.sha256`` is the descriptor's identity (``HashedFile.identity``) instead.
     """
     st = stats if stats is not None else ReadStats()
     st.sha256 = ""
     st.secrets_bytes = 0
-    with HashedFile(path) as raw:
+    with HashedFile(path, hashed) as raw:
         fmt, codec, stream = _sniff_open(raw)
         st.format, st.compressed = fmt, bool(codec)
         ch = _Chunks(stream, st, raw, limits if limits is not None else Limits())

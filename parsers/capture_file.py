@@ -180,10 +180,12 @@ class HashedFile:
     hashed once); ``consumed`` counts the bytes handed out (the compressed side of the ratio).
     """
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, hashed: bool = True) -> None:
         self.path = path
         self.fh = os.fdopen(open_regular(path), "rb", buffering=0)
-        self.sha = hashlib.sha256()
+        # unhashed: a replay worker (issue 20) reading a file its parent hashed; ``finish`` then
+        # gives the descriptor's identity (``identity``) for the caller to compare with the parent's
+        self.sha = hashlib.sha256() if hashed else None
         self.consumed = 0
         self._ahead = b""
 
@@ -192,7 +194,8 @@ class HashedFile:
             data = self.fh.read(n) or b""
         except OSError as exc:
             raise _os_error(self.path, exc) from None
-        self.sha.update(data)
+        if self.sha is not None:
+            self.sha.update(data)
         return data
 
     def peek(self, n: int) -> bytes:
@@ -221,9 +224,17 @@ class HashedFile:
 
     def finish(self) -> str:
         """Hash what is left unread (after a truncation, a trailer, trailing bytes): the file's sha256."""
+        if self.sha is None:
+            return self.identity()
         while self._raw(READ):
             pass
         return self.sha.hexdigest()
+
+    def identity(self) -> str:
+        """The open file's identity: device, inode, size, modification and change times (ns). Any
+        write to the file changes its change time, which no user can set back."""
+        s = os.fstat(self.fh.fileno())
+        return f"stat:{s.st_dev}:{s.st_ino}:{s.st_size}:{s.st_mtime_ns}:{s.st_ctime_ns}"
 
     def close(self) -> None:
         with contextlib.suppress(OSError):

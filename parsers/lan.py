@@ -64,6 +64,7 @@ class LanPrefixes:
         self._sources: dict[bytes, set[bytes]] = {}  # MAC -> global keys it sourced (capped)
         self._users: dict[bytes, set[bytes]] = {}  # global key -> MACs that sourced it
         self._own: set[bytes] = set()  # keys of EUI-64 addresses their own MAC used
+        self.learnt_hits = 0  # answers "local" that came from traffic learnt, not prefixes or announcements
 
     @property
     def text(self) -> list[str]:
@@ -85,7 +86,10 @@ class LanPrefixes:
             return hit
         if self._announced[len(addr)] and _member(addr, self._announced, {}):
             return True
-        return self._learnt(addr if len(addr) == 4 else addr[:8])
+        if self._learnt(addr if len(addr) == 4 else addr[:8]):
+            self.learnt_hits += 1
+            return True
+        return False
 
     # ---- learning (``learn=True``) ----------------------------------------------------------
 
@@ -141,6 +145,26 @@ class LanPrefixes:
         if not users or (4 if len(key) == 4 else 6) not in self._routed:
             return False
         return any(not self.is_router(m) for m in users)
+
+    def absorb(self, other: LanPrefixes) -> None:
+        """Add what another replay worker learnt from its share of the traffic (issue 20): routers,
+        sources, users and EUI-64 keys; announcements are context every worker read alike."""
+        self.routers |= other.routers
+        self._routed |= other._routed
+        self._own |= other._own
+        self.learnt_hits += other.learnt_hits
+        for mac, keys in other._sources.items():
+            mine = self._sources.setdefault(mac, set())
+            mine |= keys
+            if len(mine) >= FORWARDER_MIN:
+                self._routed.add(4 if len(next(iter(mine))) == 4 else 6)
+        for key, macs in other._users.items():
+            self._users.setdefault(key, set()).update(macs)
+
+    def learns_from_traffic(self) -> bool:
+        """True if some address is local only because of traffic seen (not a prefix given or
+        announced): where that can happen, which flows a replay worker saw decides it."""
+        return bool(self.learnt_hits) or any(self._learnt(key) for key in self._users) or bool(self._own)
 
     def is_link_scope(self, addr: bytes) -> bool:
         """True for multicast, broadcast and unspecified addresses."""

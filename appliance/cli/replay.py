@@ -141,6 +141,16 @@ def replay_cmd(
             "of output (0: no limit); real captures stay far below the default.",
         ),
     ] = DEFAULT_MAX_RATIO,
+    jobs: Annotated[
+        int,
+        typer.Option(
+            "--jobs",
+            "-j",
+            min=0,
+            help="Worker processes for one capture (0: the CPUs available, one for a capture under "
+            "32 MiB). The stored results are the same whatever the number.",
+        ),
+    ] = 0,
 ) -> None:
     """Replay captures into ClickHouse: flows, devices and their addresses."""
     try:
@@ -164,7 +174,7 @@ def replay_cmd(
 
     opts = ReplayOptions(idle_s=idle_timeout, active_s=active_timeout, lan_prefixes=prefixes, bench=bench_obj,
                          home=codes, raw_evidence=raw_evidence, phases=phases_obj, force=force,
-                         keylogs=list(keylog or []), limits=limits)  # fmt: skip
+                         keylogs=list(keylog or []), limits=limits, jobs=jobs)  # fmt: skip
     show_bar = not quiet and not as_json and err.is_terminal
     results: list[ReplayResult] = []
     with open_db(db) as store:
@@ -212,8 +222,13 @@ def _say_result(r: ReplayResult) -> None:
         return
     err.print(
         f"[bold]{name}[/]: {r.packets:,} packets, {r.flows:,} flows, {r.devices} devices "
-        f"in {r.seconds:.1f} s ({rate:,.0f} pkt/s); link types {', '.join(r.link_types) or '-'}"
+        f"in {r.seconds:.1f} s ({rate:,.0f} pkt/s"
+        + (f", {r.jobs} workers" if r.jobs > 1 else "")
+        + f"); link types {', '.join(r.link_types) or '-'}"
     )
+    if r.serial_because:
+        why = "; ".join(r.serial_because)
+        err.print(f"  replayed in one process: its rows could differ by worker ({why})")
     if r.key_files or any(r.tls.values()):
         t = r.tls
         err.print(

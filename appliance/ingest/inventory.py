@@ -107,6 +107,7 @@ class Inventory:
             for a in d.addresses
         }
         self.claims: dict[bytes, list[tuple[int, bytes, str]]] = {}  # address -> (time, MAC, rule), by time
+        self.by_address = 0  # devices named by a local address, not a MAC in the frames (device_at)
 
     def _dev(self, mac: bytes, ts: int) -> _Dev:
         d = self.devs.get(mac)
@@ -148,6 +149,7 @@ class Inventory:
     def device_at(self, ip: bytes, ts: int) -> bytes:
         """The device a local address without a MAC in its frames belonged to at ``ts`` (its MAC,
         or ``address_key``), by the first rule that knows (module docstring)."""
+        self.by_address += 1
         mac = self.bench_addrs.get(ip)
         rule = "bench-address"
         if mac is None:
@@ -202,6 +204,43 @@ class Inventory:
             fwd = self._dev(mac, first).forwarded
             if len(fwd) < GATEWAY_MIN_SOURCES:
                 fwd.add(ip)
+
+    def absorb(self, other: Inventory) -> None:
+        """Add another replay worker's inventory (issue 20). Both read every context packet (ARP,
+        NDP, DHCP, mDNS, SSDP: ``parsers.partition``), so what events say is the same in both; what
+        flows say (traffic addresses, forwarded sources, times) is each worker's share, and adds up."""
+        self.by_address += other.by_address
+        self.announcers |= other.announcers
+        self.lan.absorb(other.lan)
+        for mac, o in other.devs.items():
+            d = self.devs.get(mac)
+            if d is None:
+                self.devs[mac] = o
+                continue
+            d.first, d.last = min(d.first, o.first), max(d.last, o.last)
+            d.hostname = d.hostname or o.hostname
+            d.vendor_class = d.vendor_class or o.vendor_class
+            d.prl = d.prl or o.prl
+            d.client_id = d.client_id or o.client_id
+            for kind, names in o.names.items():
+                for name in names:
+                    d.names[kind].setdefault(name, None)
+            d.forwarded |= o.forwarded  # more than GATEWAY_MIN_SOURCES: checked by the caller
+            d.rules |= o.rules
+        for key, a in other.addrs.items():
+            mine = self.addrs.get(key)
+            if mine is None:
+                self.addrs[key] = a
+            elif key[2] == "traffic":  # each worker's own flows
+                mine.first, mine.last, mine.n = min(mine.first, a.first), max(mine.last, a.last), mine.n + a.n
+
+    def forwarded_ambiguous(self) -> bool:
+        """True if a MAC forwarded more remote sources, of both IP versions, than one process keeps
+        (``GATEWAY_MIN_SOURCES``): which ones it kept, and so its role, would depend on flow order."""
+        return any(
+            len(d.forwarded) > GATEWAY_MIN_SOURCES and len({len(ip) for ip in d.forwarded}) > 1
+            for d in self.devs.values()
+        )
 
     # ---- export -----------------------------------------------------------------------
 

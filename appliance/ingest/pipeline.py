@@ -25,6 +25,7 @@ from parsers.events import DnsRecord
 from parsers.flow import Flow, covering
 from parsers.lan import DEFAULT_LAN, LanPrefixes
 from parsers.meter import FlowMeter
+from parsers.partition import TICK_STAT, Partition
 from policies.catalog import Catalog, load_catalog
 
 BATCH_ROWS = 20_000  # rows per insert: large enough for ClickHouse, small enough to bound memory
@@ -90,6 +91,13 @@ class Pipeline:
         # source reads): the meter decrypts with them, the one place they go in.
         self.keys = keys
         self.meter = FlowMeter(lan.is_local, idle_s, active_s, keys=keys)
+        self.timeouts = (idle_s, active_s)
+        # a replay worker's share of the capture (``appliance.ingest.parallel``): the context every
+        # worker reads has a meter of its own, and what could make a worker's rows differ from one
+        # process's is noted in ``unsafe`` (the replay then runs again in one process)
+        self.part: Partition | None = None
+        self.ctx: FlowMeter | None = None
+        self.unsafe: set[str] = set()
         self.inventory = inv = Inventory(lan, bench, raw_evidence)
         self.catalog = catalog or load_catalog()
         self.enricher = Enricher(self.catalog, tuple(home), bench)
@@ -120,11 +128,41 @@ class Pipeline:
                    raw_evidence=opts.raw_evidence, phases=phases or opts.phases or Phases(),
                    catalog=opts.catalog, keys=keys)  # fmt: skip
 
+    def partition(self, part: Partition) -> None:
+        """Make this pipeline worker ``part.k`` of a parallel replay: its meter reads its share of the
+        capture, a second meter the context (``parsers.partition``), rows only of its own flows."""
+        self.part = part
+        self.ctx = FlowMeter(self.lan.is_local, *self.timeouts, keys=self.keys)
+
+    def _with_context(
+        self, done: list[Flow], records: list[Any], events: list[Any]
+    ) -> tuple[list[Flow], list[Any], list[Any], list[DnsRecord]]:
+        """A worker's drain: its own flows and records from both meters, every worker's context
+        events, and the DNS answers of other workers' flows (they name this worker's destinations)."""
+        assert self.ctx is not None and self.part is not None
+        owns = self.part.owns
+        c_done, c_records, c_events = self.ctx.take()
+        if events:
+            self.unsafe.add("inventory evidence outside the context ports (tunnels, fragments)")
+        if any(isinstance(r, DnsRecord) and r.msg.is_response for r in records):
+            self.unsafe.add("DNS answers outside the context ports (tunnels, fragments)")
+        foreign: list[DnsRecord] = []
+        for rec in c_records:
+            if owns(rec.flow.a, rec.flow.b):
+                records.append(rec)
+            elif isinstance(rec, DnsRecord) and rec.msg.is_response:
+                foreign.append(rec)
+        done += [f for f in c_done if owns(f.a, f.b)]
+        return done, records, c_events + events, foreign
+
     def drain(self, final: bool = False, flush: bool = False) -> None:
         """Turn what the meter finished into rows; write full batches (every pending row when
         ``final`` or ``flush``)."""
         inv, pending, lan = self.inventory, self.pending, self.lan
         done, records, events = self.meter.take()
+        foreign: list[DnsRecord] = []
+        if self.ctx is not None:
+            done, records, events, foreign = self._with_context(done, records, events)
         for rec in records:
             if rec.ts < rec.flow.first:  # read late, after an active timeout: named by its own record
                 rec.flow = covering(rec.flow, rec.ts)
@@ -143,6 +181,10 @@ class Pipeline:
             pending["observations"] += self.observer.observe(rec)
             if isinstance(rec, DnsRecord) and rec.msg.is_response:
                 self.enricher.dns.add(owner(rec.flow, inv).device, rec.ts, rec.msg)
+        for rec in foreign:  # another worker writes their rows; their answers name flows here too
+            if rec.ts < rec.flow.first:
+                rec.flow = covering(rec.flow, rec.ts)
+            self.enricher.dns.add(owner(rec.flow, inv).device, rec.ts, rec.msg)
         for table, row in self.rows.flush_dns(final):
             pending[table].append(row)
         phase_at = self.phases.at
@@ -163,7 +205,17 @@ class Pipeline:
     def finish(self) -> None:
         """End of input: every open flow ends, every pending row is written."""
         self.meter.flush()
+        if self.ctx is not None:
+            self.ctx.flush()
         self.drain(final=True)
+
+    def worker_stats(self) -> tuple[dict[str, int], dict[str, int]]:
+        """A worker's counters: its main meter's, and its context meter's (the same in every worker,
+        counted once when merged), sweep ticks taken out."""
+        main, ctx = dict(self.meter.stats), dict(self.ctx.stats) if self.ctx is not None else {}
+        main.pop(TICK_STAT, None)
+        ctx.pop(TICK_STAT, None)
+        return main, ctx
 
     def device_rows(self) -> tuple[list[Row], list[Row]]:
         """Rows of ``devices`` and ``device_addresses`` as the inventory knows them now."""

@@ -10,6 +10,7 @@ run supersedes the earlier one without deleting anything (see ``appliance.store.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import gc
 import json
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from appliance import __version__
+from appliance.ingest import parallel
 from appliance.ingest.keyfiles import key_line_rows, key_rows, load_keys
 from appliance.ingest.pipeline import RECORD_TABLES, Pipeline, PipelineOptions
 from appliance.ingest.sources import PcapSource
@@ -38,6 +40,7 @@ DRAIN_EVERY = 1 << 15  # packets between drains of finished flows and events
 class ReplayOptions(PipelineOptions):
     force: bool = False  # ingest again a capture already stored (the new run supersedes the old)
     limits: Limits = field(default_factory=Limits)  # a compressed file's output (--max-decompressed)
+    jobs: int = 1  # worker processes (--jobs; 0: as many as CPUs for a large capture, see parallel)
 
 
 @dataclass
@@ -64,6 +67,8 @@ class ReplayResult:
     tls: dict[str, int] = field(default_factory=dict)  # TLS flows decrypted, with no key, failed
     key_files: list[dict[str, object]] = field(default_factory=list)  # path, sha256, kind, lines
     bad_dsb: int = 0  # Decryption Secrets Blocks cut or malformed (skipped)
+    jobs: int = 1  # worker processes that replayed it
+    serial_because: list[str] = field(default_factory=list)  # why a parallel run was redone in one
 
 
 TLS_COUNTERS = {"decrypted": "tls_decrypted", "no_key": "tls_no_key", "failed": "tls_bad_key"}
@@ -101,6 +106,7 @@ def replay(store: Store, path: str, opts: ReplayOptions, progress: Progress | No
         store.insert(table, rows)
 
     pipe = Pipeline.from_options(cid, ingest, write, opts, store.hash_key(), keys=keys)
+    jobs = opts.jobs if opts.jobs > 0 else parallel.auto_jobs(src.size)
     # The loop allocates millions of short-lived, acyclic objects while holding a large
     # flow table: CPython's cyclic GC would rescan that table again and again (a third
     # of the replay's time). Reference counting frees everything here (a test checks that
@@ -108,7 +114,12 @@ def replay(store: Store, path: str, opts: ReplayOptions, progress: Progress | No
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        _feed(src, pipe, progress)
+        if jobs > 1:
+            results, written = parallel.run(store, pipe, src, jobs, progress, DRAIN_EVERY)
+            res.jobs = jobs
+            res.serial_because = parallel.merge(pipe, src, results, written)
+        else:
+            _feed(src, pipe, progress)
     except CaptureError:
         # changed while read, or over the decompression limits: nothing of this run may stay. A run
         # superseding a stored one leaves its rows uncommitted (invisible) rather than risk the old.
@@ -118,6 +129,11 @@ def replay(store: Store, path: str, opts: ReplayOptions, progress: Progress | No
     finally:
         if gc_was_enabled:
             gc.enable()
+    if res.serial_because:  # the rows might differ from one process's: they go, one process redoes them
+        store.drop_ingest(ingest)
+        again = replay(store, path, dataclasses.replace(opts, jobs=1), progress)
+        again.serial_because = res.serial_because
+        return again
     if progress is not None:
         progress.update(src.stats.read_bytes, src.stats.packets)
     return _commit(store, src, pipe, opts, res, ingest, superseding, t0)

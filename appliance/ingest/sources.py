@@ -30,8 +30,19 @@ from parsers.decrypt.keys import KeyLog
 
 def sha256_file(path: str) -> str:
     """A regular file's sha256 (special files refused: a FIFO would never end)."""
+    return hash_and_identity(path)[0]
+
+
+def hash_and_identity(path: str) -> tuple[str, str]:
+    """A regular file's sha256 and its identity (``HashedFile.identity``) while it was hashed; a file
+    written to meanwhile is refused (``CaptureChanged``)."""
     with HashedFile(path) as fh:
-        return fh.finish()
+        before = fh.identity()
+        digest = fh.finish()
+        after = fh.identity()
+    if before != after:
+        raise CaptureChanged(path, "", digest)
+    return digest, after
 
 
 class CaptureChanged(CaptureError):
@@ -82,12 +93,18 @@ class PcapSource:
     # Decryption Secrets Blocks, taken as the reader meets them (before the packets they precede)
     keys: KeyLog | None = None
     limits: Limits = field(default_factory=Limits)  # bounds on a compressed file's output
+    # the files' identities when hashed; a replay worker (issue 20) reads without hashing again and
+    # checks the files are still those (``hashed_reads`` False): its parent hashed them before
+    identities: list[str] = field(default_factory=list)
+    hashed_reads: bool = True
 
     def __post_init__(self) -> None:
         self.files = expand_inputs(self.path)
         for f in self.files:  # fail before anything is written, not halfway through
             sniff_format(f)
-        self.hashes = [sha256_file(f) for f in self.files]
+        got = [hash_and_identity(f) for f in self.files]
+        self.hashes = [h for h, _i in got]
+        self.identities = [i for _h, i in got]
 
     @property
     def capture_id(self) -> str:
@@ -107,8 +124,9 @@ class PcapSource:
     def batches(self) -> Iterator[list[Packet]]:
         """Packets of all files in order, in the reader's batches (the hot path)."""
         st = self.stats
-        for f, want in zip(self.files, self.hashes, strict=True):
-            for batch in read_batches(f, st, self.limits):
+        wanted = self.hashes if self.hashed_reads else self.identities
+        for f, want in zip(self.files, wanted, strict=True):
+            for batch in read_batches(f, st, self.limits, self.hashed_reads):
                 if st.secrets:
                     self._take_secrets(f)
                 yield batch

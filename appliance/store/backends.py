@@ -202,6 +202,15 @@ class Store:
             rows = [(*r, batch) for r in rows]
         self._insert(table, cols, rows)
 
+    def encode(self, table: str, rows: Sequence[Row]) -> Any:
+        """A batch of ``table``'s rows made ready to insert, without the store (a replay worker does
+        this, its parent inserts: ``appliance.ingest.parallel``); what ``insert_encoded`` takes."""
+        return list(rows)
+
+    def insert_encoded(self, table: str, encoded: Any) -> None:
+        """Insert what ``encode`` made."""
+        self.insert(table, encoded)
+
     def query(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         """Run a SELECT; ``{db}`` names the database, ``%(name)s`` are parameters."""
         return self._select(render(sql.replace("{db}", f"`{self.database}`"), params))
@@ -222,6 +231,11 @@ class Store:
             self._purge(where)
         else:
             self._drop_rows(where)
+
+    def drop_ingest(self, ingest_id: int) -> None:
+        """Delete the rows of one run that never committed (a parallel replay redone in one process:
+        ``appliance.ingest.parallel``); no ``captures`` row of it exists, so readers never saw them."""
+        self._drop_rows(render("ingest_id = %(i)s", {"i": ingest_id}))
 
     def drop_capture(self, capture_id: str) -> int:
         """Delete every row of a capture, all its runs, from the store's files (``purge``): the
@@ -286,9 +300,20 @@ class ChdbStore(Store):
         self._call(sql)
 
     def _insert(self, table: str, columns: Sequence[Column], rows: Sequence[Row]) -> None:
+        self._call(self._statement(table, columns, rows))
+
+    def _statement(self, table: str, columns: Sequence[Column], rows: Sequence[Row]) -> str:
         cols = ", ".join(f"`{c.name}`" for c in columns)
         body = "\n".join(_tsv_lines(columns, rows))
-        self._call(f"INSERT INTO `{self.database}`.`{table}` ({cols}) FORMAT TabSeparated\n{body}\n")
+        return f"INSERT INTO `{self.database}`.`{table}` ({cols}) FORMAT TabSeparated\n{body}\n"
+
+    def encode(self, table: str, rows: Sequence[Row]) -> Any:
+        """The INSERT statement with its rows as text: built by a worker, run here as it is."""
+        return self._statement(table, BY_NAME[table].inserted, rows) if rows else ""
+
+    def insert_encoded(self, table: str, encoded: Any) -> None:
+        if encoded:
+            self._call(encoded)
 
     def _delete(self, table: str, where: str) -> None:
         # Lightweight delete: ALTER ... DELETE mutations can stall an embedded session. The

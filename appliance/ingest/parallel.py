@@ -1,0 +1,234 @@
+"""``tapaudit replay --jobs N``: one capture replayed by N worker processes (issue 20).
+
+Each worker reads the whole capture (the reader is the cheap part) and keeps its share of it: the
+flows of the address pairs ``parsers.partition`` gives it, plus the context every worker reads (ARP,
+NDP, DHCP, mDNS, SSDP, DNS), so that each worker names destinations and devices from the same
+evidence as one process would. A worker builds the rows of its own flows and sends them to this
+process, which alone holds the store and inserts them; at the end each worker sends its counters
+and its inventory, which are added up into the devices, addresses and the ``captures`` row.
+
+Results are identical to ``--jobs 1``, table by table and row by row. Where they could not be,
+this is known at the end, and the capture is replayed again in one process (the parallel run's
+rows, never committed, are deleted): when the LAN was learnt from traffic rather than given or
+announced (``LanPrefixes.learns_from_traffic``), when devices were found by address because the
+frames carry no MACs (``Inventory.device_at``), when inventory evidence or DNS answers came inside
+tunnels or fragments, or when the flow table overflowed. The summary says so (``jobs``, ``serial_because``).
+
+Workers are forked (``fork``): they share the parent's loaded modules, catalogue and lookups
+without a start-up of their own, and never touch the store (the parent's embedded ClickHouse is
+not used in a child; a child ends with ``os._exit``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import multiprocessing as mp
+import os
+import traceback
+from collections import Counter
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection, wait
+from typing import TYPE_CHECKING, Any, cast
+
+from appliance.ingest.pipeline import Pipeline
+from appliance.ingest.sources import PcapSource
+from parsers.capture import CaptureError, ReadStats
+from parsers.decrypt.keys import KeyLog
+from parsers.meter import MAX_FLOWS
+from parsers.partition import Partition
+
+if TYPE_CHECKING:
+    from appliance.ingest.inventory import Inventory
+    from appliance.ingest.replay import Progress
+    from appliance.store.backends import Store
+
+AUTO_MIN_BYTES = 32 << 20  # below this, forking costs more than it saves: one process
+PROGRESS_EVERY = 16  # batches between a worker's progress reports
+
+
+def auto_jobs(size: int) -> int:
+    """Workers for ``--jobs 0``: the CPUs this process may use, one for a small capture."""
+    if size < AUTO_MIN_BYTES:
+        return 1
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+@dataclass
+class WorkerDone:
+    """What a worker sends when its share is done."""
+
+    k: int
+    main_stats: dict[str, int]
+    ctx_stats: dict[str, int]
+    written: dict[str, int]
+    inventory: Inventory
+    unsafe: set[str]
+    peak_flows: int
+    read: ReadStats | None = None  # worker 0's: every worker read the same bytes
+    formats: set[str] = field(default_factory=set)
+    keys: KeyLog | None = None
+
+
+class WorkerFailed(Exception):
+    """A worker ended with an error other than the capture's (a bug): its traceback's last line."""
+
+
+def run(
+    store: Store, pipe: Pipeline, src: PcapSource, jobs: int, progress: Progress | None, drain_every: int
+) -> tuple[list[WorkerDone], dict[str, int]]:
+    """Fork ``jobs`` workers over ``src``, insert their rows as they come (encoded by the workers:
+    ``Store.encode``), and return what each sent at its end, and the rows written per table."""
+    ctx = mp.get_context("fork")
+    readers: dict[Connection, int] = {}
+    procs = []
+    for k in range(jobs):
+        r, w = ctx.Pipe(duplex=False)
+        p = ctx.Process(target=_worker, args=(k, jobs, w, store, pipe, src, drain_every), daemon=True)
+        p.start()
+        w.close()
+        readers[r] = k
+        procs.append(p)
+    done: dict[int, WorkerDone] = {}
+    written: Counter[str] = Counter()
+    failure: BaseException | None = None
+    try:
+        while readers:
+            for ready in wait(list(readers)):
+                conn = cast(Connection, ready)
+                try:
+                    msg: tuple[Any, ...] = conn.recv()
+                except EOFError:
+                    k = readers.pop(conn)
+                    if k not in done and failure is None:
+                        failure = WorkerFailed(f"replay worker {k} ended without a result")
+                    continue
+                kind = msg[0]
+                if kind == "rows":
+                    store.insert_encoded(msg[1], msg[3])
+                    written[msg[1]] += msg[2]
+                elif kind == "progress" and progress is not None:
+                    progress.update(msg[1], msg[2])
+                elif kind == "done":
+                    done[msg[1].k] = msg[1]
+                elif kind == "capture-error" and failure is None:
+                    failure = CaptureError(msg[1])
+                elif kind == "failed" and failure is None:
+                    failure = WorkerFailed(msg[1])
+            if failure is not None:
+                break
+    finally:
+        for p in procs:
+            if failure is not None and p.is_alive():
+                p.kill()
+            p.join()
+    if failure is not None:
+        raise failure
+    return [done[k] for k in range(jobs)], dict(written)
+
+
+def _worker(
+    k: int, n: int, out: Connection, store: Store, pipe: Pipeline, src: PcapSource, drain_every: int
+) -> None:
+    """One worker: its share of the capture through its own pipeline; rows and the end to ``out``."""
+    gc.disable()  # as the one-process replay does (appliance.ingest.replay)
+    code = 0
+    try:
+
+        def send_rows(table: str, rows: list[tuple[object, ...]]) -> None:
+            out.send(("rows", table, len(rows), store.encode(table, rows)))
+
+        pipe.write = send_rows
+        src.hashed_reads = False  # hashed by the parent: the worker checks the file is still that one
+        part = Partition(k, n)
+        pipe.partition(part)
+        meter, cmeter = pipe.meter, pipe.ctx
+        assert cmeter is not None
+        st = src.stats
+        since = total = peak = 0
+        for batches, batch in enumerate(src.batches(), 1):
+            main, context = part.split(batch)
+            if main:
+                meter.feed_many(main)
+            if context:
+                cmeter.feed_many(context)
+            total += len(batch)
+            since += len(batch)
+            if since >= drain_every:
+                since = 0
+                peak = max(peak, (len(meter.table) + len(cmeter.table)) // 2)
+                pipe.drain()
+            if k == 0 and batches % PROGRESS_EVERY == 0:
+                out.send(("progress", st.read_bytes - st.unparsed, total))
+        peak = max(peak, (len(meter.table) + len(cmeter.table)) // 2)
+        pipe.finish()
+        main_stats, ctx_stats = pipe.worker_stats()
+        unsafe = set(pipe.unsafe)
+        if pipe.inventory.by_address:
+            unsafe.add("devices found by address (frames without MACs)")
+        if any(s.startswith("tunnel_") or s == "flow_table_full_sweeps" for s in (*main_stats, *ctx_stats)):
+            unsafe.add("tunnels or a full flow table")
+        out.send(
+            (
+                "done",
+                WorkerDone(
+                    k=k,
+                    main_stats=main_stats,
+                    ctx_stats=ctx_stats if k == 0 else {},
+                    written=dict(pipe.written),
+                    inventory=pipe.inventory,
+                    unsafe=unsafe,
+                    peak_flows=peak,
+                    read=st if k == 0 else None,
+                    formats=set(src.formats),
+                    keys=src.keys if k == 0 else None,
+                ),
+            )
+        )
+    except CaptureError as exc:
+        out.send(("capture-error", str(exc)))
+        code = 1
+    except BaseException as exc:  # a worker reports everything; the parent decides
+        last = traceback.format_exception_only(type(exc), exc)[-1].strip()
+        with contextlib.suppress(OSError):
+            out.send(("failed", f"replay worker {k}: {last}"))
+        traceback.print_exc()
+        code = 1
+    finally:
+        try:
+            out.close()
+        finally:
+            os._exit(code)  # never the parent's exit handlers (its store is not ours)
+
+
+def merge(pipe: Pipeline, src: PcapSource, results: list[WorkerDone], written: dict[str, int]) -> list[str]:
+    """Put the workers' ends into ``pipe`` and ``src`` as one process would have left them (counters,
+    inventory, reading stats, formats, keys); the reasons the rows could differ from one process's
+    (empty: identical)."""
+    first = results[0]
+    inv = first.inventory
+    stats: Counter[str] = Counter(first.ctx_stats)
+    reasons: set[str] = set()
+    for r in results:
+        stats.update(r.main_stats)
+        reasons |= r.unsafe
+        if r is not first:
+            inv.absorb(r.inventory)
+    if inv.lan.learn and inv.lan.learns_from_traffic():
+        reasons.add("the LAN learnt from traffic")
+    if inv.forwarded_ambiguous():
+        reasons.add("a gateway's forwarded sources")
+    if sum(r.peak_flows for r in results) >= MAX_FLOWS:
+        reasons.add("more open flows than one process's table")
+    pipe.inventory = inv
+    pipe.lan = inv.lan
+    pipe.meter.stats = stats
+    pipe.written = {t: written.get(t, 0) for t in pipe.written}
+    assert first.read is not None
+    src.stats = first.read
+    src.formats = first.formats
+    src.keys = first.keys
+    return sorted(reasons)
