@@ -5,6 +5,7 @@ The bar and the per-capture lines go to stderr so that ``--json`` on stdout stay
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 from collections.abc import Callable
@@ -168,7 +169,7 @@ def replay_cmd(
         for f in expand_inputs(path):
             sniff_format(f)
     from appliance.cli.browse import device_table
-    from appliance.ingest.replay import ReplayOptions, replay
+    from appliance.ingest.replay import ReplayOptions, replay_all
     from appliance.ingest.zeek_replay import replay_logs
     from appliance.store import queries
 
@@ -176,21 +177,24 @@ def replay_cmd(
                          home=codes, raw_evidence=raw_evidence, phases=phases_obj, force=force,
                          keylogs=list(keylog or []), limits=limits, jobs=jobs)  # fmt: skip
     show_bar = not quiet and not as_json and err.is_terminal
-    results: list[ReplayResult] = []
+    captures = [p for p in paths if p not in zeek]
+    by_path: dict[int, ReplayResult] = {}
     with open_db(db) as store:
-        for path in paths:
+        for i, path in enumerate(paths):
             if path in zeek:
-                res = replay_logs(store, path, opts)
-            elif show_bar:
-                with _progress() as prog:
-                    bar = _Bar(prog)
-                    res = replay(store, path, opts, bar)
+                by_path[i] = replay_logs(store, path, opts)
+                if not as_json and not quiet:
+                    _say_result(by_path[i])
+        where = [i for i, p in enumerate(paths) if p not in zeek]
+        with _progress() if show_bar else contextlib.nullcontext() as prog:
+            bar = _Bar(prog) if prog is not None else None
+            for i, res in zip(where, replay_all(store, captures, opts, bar), strict=True):
+                if bar is not None:
                     bar.finish()
-            else:
-                res = replay(store, path, opts)
-            results.append(res)
-            if not as_json and not quiet:
-                _say_result(res)
+                by_path[i] = res
+                if not as_json and not quiet:
+                    _say_result(res)
+        results = [by_path[i] for i in range(len(paths))]
         ids = [r.capture_id for r in results]
         devs = queries.devices(store, ids)
         tops = queries.top_remotes(store, ids)

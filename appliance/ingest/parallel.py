@@ -27,6 +27,7 @@ import multiprocessing as mp
 import os
 import traceback
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from typing import TYPE_CHECKING, Any, cast
@@ -34,6 +35,7 @@ from typing import TYPE_CHECKING, Any, cast
 from appliance.ingest.pipeline import Pipeline
 from appliance.ingest.sources import PcapSource
 from parsers.capture import CaptureError, ReadStats
+from parsers.capture_inputs import expand_inputs
 from parsers.decrypt.keys import KeyLog
 from parsers.meter import MAX_FLOWS
 from parsers.partition import Partition
@@ -45,6 +47,11 @@ if TYPE_CHECKING:
 
 AUTO_MIN_BYTES = 32 << 20  # below this, forking costs more than it saves: one process
 PROGRESS_EVERY = 16  # batches between a worker's progress reports
+
+
+def capture_size(path: str) -> int:
+    """The bytes of a capture's files (a file, folder or glob), as ``replay`` would read them."""
+    return sum(os.path.getsize(f) for f in expand_inputs(path))
 
 
 def auto_jobs(size: int) -> int:
@@ -128,6 +135,60 @@ def run(
     if failure is not None:
         raise failure
     return [done[k] for k in range(jobs)], dict(written)
+
+
+def side_by_side(
+    store: Store, items: list[tuple[Pipeline, PcapSource]], slots: int, drain_every: int
+) -> Iterator[tuple[Any, ...]]:
+    """Several small captures at once, each in one worker process, ``slots`` at a time, their rows
+    inserted as they come. Yields ``("progress", i, bytes, packets)`` and, once capture ``i``'s worker
+    has sent everything, ``("done", i, WorkerDone, rows written per table)``, for the caller to
+    commit it while the others go on. A worker's capture error stops them all."""
+    ctx = mp.get_context("fork")
+    readers: dict[Connection, int] = {}
+    procs: dict[int, Any] = {}
+    written: list[Counter[str]] = [Counter() for _ in items]
+    got: dict[int, WorkerDone] = {}
+    nxt = 0
+    try:
+        while nxt < len(items) or readers:
+            while nxt < len(items) and len(readers) < slots:
+                pipe, src = items[nxt]
+                r, w = ctx.Pipe(duplex=False)
+                p = ctx.Process(target=_worker, args=(0, 1, w, store, pipe, src, drain_every), daemon=True)
+                p.start()
+                w.close()
+                readers[r], procs[nxt] = nxt, p
+                nxt += 1
+            for ready in wait(list(readers)):
+                conn = cast(Connection, ready)
+                i = readers[conn]
+                try:
+                    msg: tuple[Any, ...] = conn.recv()
+                except EOFError:
+                    del readers[conn]
+                    procs[i].join()
+                    if i not in got:
+                        what = items[i][1].path
+                        raise WorkerFailed(f"the replay worker of {what} ended without a result") from None
+                    yield ("done", i, got[i], dict(written[i]))
+                    continue
+                if msg[0] == "rows":
+                    store.insert_encoded(msg[1], msg[3])
+                    written[i][msg[1]] += msg[2]
+                elif msg[0] == "progress":
+                    yield ("progress", i, msg[1], msg[2])
+                elif msg[0] == "done":
+                    got[i] = msg[1]
+                elif msg[0] == "capture-error":
+                    raise CaptureError(msg[1])
+                elif msg[0] == "failed":
+                    raise WorkerFailed(msg[1])
+    finally:
+        for p in procs.values():
+            if p.is_alive():
+                p.kill()
+            p.join()
 
 
 def _worker(

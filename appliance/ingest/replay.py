@@ -15,6 +15,7 @@ import datetime as dt
 import gc
 import json
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -82,8 +83,23 @@ class Progress(Protocol):
     def update(self, done_bytes: int, packets: int) -> None: ...
 
 
-def replay(store: Store, path: str, opts: ReplayOptions, progress: Progress | None = None) -> ReplayResult:
-    """Ingest one capture (file, directory or glob) into the store."""
+@dataclass
+class _Run:
+    """One capture's replay between its start and its commit."""
+
+    path: str
+    opts: ReplayOptions
+    src: PcapSource
+    pipe: Pipeline
+    res: ReplayResult
+    ingest: int
+    superseding: bool
+    t0: float
+
+
+def _start(store: Store, path: str, opts: ReplayOptions, progress: Progress | None) -> _Run | ReplayResult:
+    """Name the capture (its sha256) and make its pipeline; the result alone for a capture stored
+    already (skipped unless forced)."""
     t0 = time.perf_counter()
     keys = load_keys(opts.keylogs) if opts.keylogs else None  # an unreadable key log: nothing stored
     src = PcapSource(path, limits=opts.limits)
@@ -106,6 +122,15 @@ def replay(store: Store, path: str, opts: ReplayOptions, progress: Progress | No
         store.insert(table, rows)
 
     pipe = Pipeline.from_options(cid, ingest, write, opts, store.hash_key(), keys=keys)
+    return _Run(path, opts, src, pipe, res, ingest, superseding, t0)
+
+
+def replay(store: Store, path: str, opts: ReplayOptions, progress: Progress | None = None) -> ReplayResult:
+    """Ingest one capture (file, directory or glob) into the store."""
+    run = _start(store, path, opts, progress)
+    if isinstance(run, ReplayResult):
+        return run
+    src, pipe, res = run.src, run.pipe, run.res
     jobs = opts.jobs if opts.jobs > 0 else parallel.auto_jobs(src.size)
     # The loop allocates millions of short-lived, acyclic objects while holding a large
     # flow table: CPython's cyclic GC would rescan that table again and again (a third
@@ -121,22 +146,87 @@ def replay(store: Store, path: str, opts: ReplayOptions, progress: Progress | No
         else:
             _feed(src, pipe, progress)
     except CaptureError:
-        # changed while read, or over the decompression limits: nothing of this run may stay. A run
-        # superseding a stored one leaves its rows uncommitted (invisible) rather than risk the old.
-        if not superseding:
-            store.drop_runs(cid, keep=0)
+        _abandon(store, run)
         raise
     finally:
         if gc_was_enabled:
             gc.enable()
     if res.serial_because:  # the rows might differ from one process's: they go, one process redoes them
-        store.drop_ingest(ingest)
+        store.drop_ingest(run.ingest)
         again = replay(store, path, dataclasses.replace(opts, jobs=1), progress)
         again.serial_because = res.serial_because
         return again
     if progress is not None:
         progress.update(src.stats.read_bytes, src.stats.packets)
-    return _commit(store, src, pipe, opts, res, ingest, superseding, t0)
+    return _commit(store, src, pipe, opts, res, run.ingest, run.superseding, run.t0)
+
+
+def _abandon(store: Store, run: _Run) -> None:
+    """A run that cannot commit (its capture changed while read, or over the decompression limits):
+    nothing of it may stay. A run superseding a stored one leaves its rows uncommitted (invisible)
+    rather than risk the old."""
+    if not run.superseding:
+        store.drop_runs(run.res.capture_id, keep=0)
+
+
+def replay_all(
+    store: Store, paths: list[str], opts: ReplayOptions, progress: Progress | None = None
+) -> Iterator[ReplayResult]:
+    """Several captures, their results in the order given: a large one with every worker
+    (``replay``), the small ones first and side by side, one worker process each, as many at once
+    as ``--jobs`` (issue 20: "several files in parallel too"). With one job, one after the other."""
+    jobs = opts.jobs if opts.jobs > 0 else parallel.auto_jobs(1 << 62)
+    sizes = [parallel.capture_size(p) for p in paths]
+    small = [i for i, n in enumerate(sizes) if n < parallel.AUTO_MIN_BYTES]
+    little = sum(sizes[i] for i in small) < parallel.AUTO_MIN_BYTES
+    if jobs < 2 or len(small) < 2 or (opts.jobs == 0 and little):
+        small = []  # too little to gain from more processes than one (unless --jobs asked for them)
+    ready: dict[int, ReplayResult] = {}
+    if small:
+        for i, res in _side_by_side(store, [paths[i] for i in small], opts, jobs, progress):
+            ready[small[i]] = res
+    for i, path in enumerate(paths):
+        yield ready.pop(i) if i in ready else replay(store, path, opts, progress)
+
+
+def _side_by_side(
+    store: Store, paths: list[str], opts: ReplayOptions, jobs: int, progress: Progress | None
+) -> Iterator[tuple[int, ReplayResult]]:
+    """Small captures replayed at once, one worker process each: (index, result) as each commits."""
+    runs: dict[int, _Run] = {}
+    for i, path in enumerate(paths):
+        run = _start(store, path, opts, None)
+        if isinstance(run, ReplayResult):
+            yield i, run
+        else:
+            runs[i] = run
+    if not runs:
+        return
+    order = list(runs)
+    if progress is not None:
+        progress.start(f"{len(runs)} captures", sum(r.src.size for r in runs.values()))
+    done = {i: (0, 0) for i in order}
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        items = [(runs[i].pipe, runs[i].src) for i in order]
+        for event in parallel.side_by_side(store, items, jobs, DRAIN_EVERY):
+            i = order[event[1]]
+            if event[0] == "progress":
+                done[i] = (event[2], event[3])
+                if progress is not None:
+                    progress.update(sum(d[0] for d in done.values()), sum(d[1] for d in done.values()))
+                continue
+            run = runs.pop(i)
+            parallel.merge(run.pipe, run.src, [event[2]], event[3])  # one worker: nothing could differ
+            yield i, _commit(store, run.src, run.pipe, run.opts, run.res, run.ingest, run.superseding, run.t0)
+    except CaptureError:
+        for run in runs.values():
+            _abandon(store, run)
+        raise
+    finally:
+        if gc_was_enabled:
+            gc.enable()
 
 
 def _feed(src: PcapSource, pipe: Pipeline, progress: Progress | None) -> None:

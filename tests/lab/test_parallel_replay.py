@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from appliance.ingest.replay import ReplayOptions, replay
+from appliance.ingest.replay import ReplayOptions, replay, replay_all
 from appliance.store.schema import TABLES
 from tests.support import hostile
 from tests.support.paths import LAB, shared_path
@@ -122,6 +122,23 @@ def test_where_workers_could_differ_one_process_replays_it(store: Any, name: str
                 break
             time.sleep(0.2)
         assert not stray, t
+
+
+def test_small_captures_side_by_side_store_what_one_after_the_other_stores(store: Any) -> None:
+    """Several small captures, one worker process each, two at a time: each capture's tables as
+    one process makes them, the results in the order given."""
+    names = [
+        "SSI_Measurements_2022/2-smartPowerPlugPassiveMeasurements.pcap",
+        "nDPI/pcap/ocs.pcap",
+        "JasonHYJ-deviceIdentification/2019-04-25_idle.pcap",
+    ]
+    paths = [str(shared_path(*n.split("/"))) for n in names] + [str(LAB / "lab.pcapng")]
+    one = list(replay_all(store, paths, ReplayOptions(force=True, jobs=1)))
+    single = [_tables(store, r.capture_id) for r in one]
+    two = list(replay_all(store, paths, ReplayOptions(force=True, jobs=2)))
+    assert [r.path for r in two] == paths and all(r.status == "ingested" for r in two)
+    for r, tables in zip(two, single, strict=True):
+        _assert_same(tables, _tables(store, r.capture_id))
 
 
 def test_a_workers_capture_error_is_one_line_and_nothing_is_stored(tmp_path: Path) -> None:
