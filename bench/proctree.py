@@ -12,6 +12,10 @@ parent chain leads to the child:
   held at once; a spike shorter than the interval can be missed; pages shared after a fork
   are counted in each process, so this is an upper bound of the memory used);
 - ``peak_anon``: the same for ``RssAnon`` (the heap: no mapped capture or library pages);
+- ``peak_pss``: the largest sum of ``Pss`` (``/proc/PID/smaps_rollup``: each page shared by k
+  processes counted 1/k in each) over the tree at one poll: the memory the tree held at once,
+  pages a forked worker shares with its parent (the embedded ClickHouse library, the lookups
+  loaded before the fork) counted once;
 - ``hwm_sum``: the sum over the processes of each one's own peak (``VmHWM``, kept by the
   kernel, read at the last poll before the process ended): "every worker at its peak at
   the same time", the bound to hold against a memory budget.
@@ -36,6 +40,7 @@ class TreePeak:
 
     peak_rss: int = 0
     peak_anon: int = 0
+    peak_pss: int = 0
     hwm: dict[int, int] = field(default_factory=dict)
     processes: int = 0
     polls: int = 0
@@ -57,6 +62,18 @@ def _status(pid: int) -> dict[str, int] | None:
         if key:
             out[key] = int(line.split()[1])
     return out
+
+
+def _pss(pid: int) -> int:
+    """The process's proportional set size in KiB (0 when gone)."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", "rb") as f:
+            for line in f:
+                if line.startswith(b"Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
 
 
 def _parents() -> dict[int, int]:
@@ -91,8 +108,8 @@ def descendants(root: int) -> set[int]:
 class TreePoller:
     """Polls the tree under ``pid`` in a daemon thread from ``start()`` to ``stop()``."""
 
-    def __init__(self, pid: int, interval: float = 0.05, rescan: float = 0.25) -> None:
-        self.pid, self.interval, self.rescan = pid, interval, rescan
+    def __init__(self, pid: int, interval: float = 0.05, rescan: float = 0.25, pss: bool = False) -> None:
+        self.pid, self.interval, self.rescan, self.pss = pid, interval, rescan, pss
         self.peak = TreePeak()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -118,7 +135,7 @@ class TreePoller:
             self._stop.wait(self.interval)
 
     def _poll(self, tree: set[int]) -> None:
-        rss = anon = 0
+        rss = anon = pss = 0
         for pid in tree:
             st = _status(pid)
             if not st or "rss" not in st:  # gone, or a zombie (no memory lines)
@@ -126,7 +143,10 @@ class TreePoller:
             self._seen.add(pid)
             rss += st["rss"]
             anon += st.get("anon", 0)
+            if self.pss:
+                pss += _pss(pid)
             self.peak.hwm[pid] = max(self.peak.hwm.get(pid, 0), st.get("hwm", 0))
         self.peak.polls += 1
         self.peak.peak_rss = max(self.peak.peak_rss, rss)
         self.peak.peak_anon = max(self.peak.peak_anon, anon)
+        self.peak.peak_pss = max(self.peak.peak_pss, pss)

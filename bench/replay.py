@@ -67,7 +67,7 @@ def pinned(cmd: list[str], cpu: int | str) -> list[str]:
 
 
 def measure_tree(
-    cmd: list[str], cpus: str, keep_stdout: bool = True, interval: float = 0.1
+    cmd: list[str], cpus: str, keep_stdout: bool = True, interval: float = 0.1, pss: bool = False
 ) -> tuple[str, float, float, int, TreePeak]:
     """Run a child pinned to ``cpus``; its stdout, wall s, CPU s, wait4's peak RSS (KiB) and
     what the poller saw of its process tree."""
@@ -76,7 +76,7 @@ def measure_tree(
         proc = subprocess.Popen(
             pinned(cmd, cpus), stdout=out if keep_stdout else subprocess.DEVNULL, stderr=err, cwd=ROOT
         )
-        poller = TreePoller(proc.pid, interval=interval).start()
+        poller = TreePoller(proc.pid, interval=interval, pss=pss).start()
         _pid, status, ru = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - t0
         tree = poller.stop()
@@ -101,13 +101,15 @@ def run_once(args: argparse.Namespace, tool: str, capture: Path, packets: int, r
         inv = invocation(tool, capture, db, args.tapaudit, jobs, args.pyshark_packets)
         cpus = args.cpus2 if inv.cpus == 2 else str(args.cpu)
         load0 = os.getloadavg()[0]
-        out, wall, cpu_s, maxrss, tree = measure_tree(inv.cmd, cpus, inv.keep_stdout, args.poll)
+        out, wall, cpu_s, maxrss, tree = measure_tree(
+            inv.cmd, cpus, inv.keep_stdout, args.poll, pss=bool(args.memory_packets)
+        )
         load1 = os.getloadavg()[0]
     said, note, facts = parse_output(tool, out)
     n = said or (min(packets, inv.packets_limit) if inv.packets_limit else packets)
     return Run(
         tool, capture.name, rnd, n, wall, cpu_s, maxrss, tree.peak_rss, tree.peak_anon, tree.hwm_sum,
-        max(1, tree.processes), load0, load1, note, facts,
+        max(1, tree.processes), load0, load1, note, facts, tree.peak_pss,
     )  # fmt: skip
 
 
@@ -289,7 +291,8 @@ def memory(args: argparse.Namespace) -> str:
         runs.append(run_once(args, tool, big, n, 0, jobs))
     what = (
         f"`tapaudit replay` alone on `{big.name}` ({n:,} packets, {big.stat().st_size / 1e6:,.0f} MB), "
-        "its process tree's memory read from /proc every 20 ms"
+        "its process tree's memory read from /proc every 20 ms; PSS counts a page that forked "
+        "workers share with their parent once, RSS once per process"
     )
     return header(args, runs, jobs, what) + "\n" + memory_table(runs) + "\n"
 

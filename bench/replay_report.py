@@ -36,6 +36,7 @@ class Run:
     load_after: float = 0.0
     note: str = ""
     facts: dict[str, Any] = field(default_factory=dict)
+    tree_pss_kib: int = 0  # polled (memory mode): the tree's largest simultaneous Pss sum
 
     @property
     def peak_mib(self) -> float:
@@ -121,13 +122,15 @@ def loads_line(runs: list[Run]) -> str:
 
 def memory_table(runs: list[Run]) -> str:
     lines = [
-        "| replay | packets | wall s | CPU s | tree peak RSS MiB (sampled sum) | of it anonymous MiB "
-        "| sum of each process's peak MiB | largest process MiB (wait4) | processes | load before / after |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| replay | packets | wall s | CPU s | tree peak PSS MiB (sampled sum) | tree peak RSS MiB "
+        "| of it anonymous MiB | sum of each process's peak RSS MiB | largest process MiB (wait4) "
+        "| processes | load before / after |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in runs:
         lines.append(
-            f"| {r.tool} | {r.packets:,} | {r.wall_s:.1f} | {r.cpu_s:.1f} | {r.tree_rss_kib / MIB:.0f} "
+            f"| {r.tool} | {r.packets:,} | {r.wall_s:.1f} | {r.cpu_s:.1f} | {r.tree_pss_kib / MIB:.0f} "
+            f"| {r.tree_rss_kib / MIB:.0f} "
             f"| {r.tree_anon_kib / MIB:.0f} | {r.hwm_sum_kib / MIB:.0f} | {r.maxrss_kib / MIB:.0f} "
             f"| {r.processes} | {r.load_before:.1f} / {r.load_after:.1f} |"
         )
