@@ -203,7 +203,6 @@ def _worker(
             out.send(("rows", table, len(rows), store.encode(table, rows)))
 
         pipe.write = send_rows
-        src.hashed_reads = False  # hashed by the parent: the worker checks the file is still that one
         part = Partition(k, n)
         pipe.partition(part)
         meter, cmeter = pipe.meter, pipe.ctx

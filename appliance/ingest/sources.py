@@ -8,10 +8,13 @@ per read and ``[]`` while the wire is quiet, so its session can flush between pa
 sources (Zeek logs, decrypted streams) implement the same three members.
 
 A capture is named by its files' sha256 before it is read (a capture already stored is not read
-again), and each file is hashed again as the reader reads it, from the one descriptor the packets
-come from: a file whose bytes differ from the name's (swapped or rewritten in between) stops the
+again). The reader then checks that it reads the file it hashed, not by hashing it a second time
+(a second full pass over a week's capture, issue 20) but by the file's identity: device, inode,
+size, modification and change times, taken when the hash began and ended and again when the
+reader is done, from the one descriptor the packets come from. A file swapped for another (a new
+inode) or written to (any write moves its change time, which no user can set back) stops the
 replay with ``CaptureChanged`` before anything is committed (issue 17, "read once, verify what was
-read").
+read"). ``hashed_reads`` hashes what is read instead, as ``tapaudit evidence`` does.
 """
 
 from __future__ import annotations
@@ -93,10 +96,9 @@ class PcapSource:
     # Decryption Secrets Blocks, taken as the reader meets them (before the packets they precede)
     keys: KeyLog | None = None
     limits: Limits = field(default_factory=Limits)  # bounds on a compressed file's output
-    # the files' identities when hashed; a replay worker (issue 20) reads without hashing again and
-    # checks the files are still those (``hashed_reads`` False): its parent hashed them before
+    # the files' identities when hashed; the reader (a replay, its workers) checks it read those
     identities: list[str] = field(default_factory=list)
-    hashed_reads: bool = True
+    hashed_reads: bool = False  # True: hash what is read again and compare with the sha256
 
     def __post_init__(self) -> None:
         self.files = expand_inputs(self.path)
