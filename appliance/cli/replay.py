@@ -12,14 +12,6 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
 
 from appliance.cli.common import DbOpt, Fail, JsonOpt, err, open_db, pipeline_settings, print_json, safe
 from appliance.ingest.keyfiles import load_keys
@@ -29,7 +21,10 @@ from parsers.capture_file import DEFAULT_MAX_DECOMPRESSED, DEFAULT_MAX_RATIO, Li
 from parsers.capture_inputs import expand_inputs
 from parsers.zeek.inputs import find_logs, is_zeek_input
 
-if TYPE_CHECKING:  # the pipeline and the store are imported once the inputs are checked (issue 18)
+if TYPE_CHECKING:  # the pipeline and the store are imported once the inputs are checked (issue 18);
+    # the bar, the Zeek reader and the device table only when used (issue 20)
+    from rich.progress import Progress, TaskID
+
     from appliance.ingest.replay import ReplayResult
 
 
@@ -57,6 +52,8 @@ class _Bar:
 
 def _progress() -> Progress:
     """Transient, on stderr: the bar disappears once a capture is done and never mixes with --json."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -157,9 +154,7 @@ def replay_cmd(
             continue
         for f in expand_inputs(path):
             sniff_format(f)
-    from appliance.cli.browse import device_table
     from appliance.ingest.replay import ReplayOptions, replay
-    from appliance.ingest.zeek_replay import replay_logs
     from appliance.store import queries
 
     opts = ReplayOptions(idle_s=idle_timeout, active_s=active_timeout, lan_prefixes=prefixes, bench=bench_obj,
@@ -170,6 +165,8 @@ def replay_cmd(
     with open_db(db) as store:
         for path in paths:
             if path in zeek:
+                from appliance.ingest.zeek_replay import replay_logs
+
                 res = replay_logs(store, path, opts)
             elif show_bar:
                 with _progress() as prog:
@@ -189,6 +186,8 @@ def replay_cmd(
         print_json({"captures": caps, "devices": devs, "top_remotes": tops})
         return
     if not quiet:
+        from appliance.cli.browse import device_table
+
         device_table(devs, tops)
 
 
