@@ -155,7 +155,6 @@ def replay_cmd(
         for f in expand_inputs(path):
             sniff_format(f)
     from appliance.ingest.replay import ReplayOptions, replay
-    from appliance.store import queries
 
     opts = ReplayOptions(idle_s=idle_timeout, active_s=active_timeout, lan_prefixes=prefixes, bench=bench_obj,
                          home=codes, raw_evidence=raw_evidence, phases=phases_obj, force=force,
@@ -178,6 +177,10 @@ def replay_cmd(
             results.append(res)
             if not as_json and not quiet:
                 _say_result(res)
+        if quiet and not as_json:
+            return  # nothing more is printed: the devices are not read back
+        from appliance.store import queries
+
         ids = [r.capture_id for r in results]
         devs = queries.devices(store, ids)
         tops = queries.top_remotes(store, ids)
@@ -185,10 +188,9 @@ def replay_cmd(
         caps = [dataclasses.asdict(r) for r in results]
         print_json({"captures": caps, "devices": devs, "top_remotes": tops})
         return
-    if not quiet:
-        from appliance.cli.browse import device_table
+    from appliance.cli.browse import device_table
 
-        device_table(devs, tops)
+    device_table(devs, tops)
 
 
 def _say_result(r: ReplayResult) -> None:
