@@ -108,7 +108,8 @@ def test_a_quiet_replay_imports_only_what_it_uses(tmp_path: Path) -> None:
     code, modules, printed = _modules_after(["--db", str(db), "replay", "-q", str(LAB / "lab.pcapng")])
     assert code == 0, printed
     unused = ("parsers.zeek.records", "appliance.ingest.zeek_replay", "rich.progress", "appliance.cli.browse",
-              "netaddr", "appliance.store.queries", "appliance.findings", "appliance.live")  # fmt: skip
+              "netaddr", "geoip2fast", "ssl", "appliance.store.queries", "appliance.findings",
+              "appliance.live")  # fmt: skip
     assert sorted(m for m in modules for u in unused if m == u or m.startswith(u + ".")) == [], printed
     assert "appliance.lookups.geoip_table" in modules and "appliance.store.backends" in modules
     _, _, listed = _modules_after(["--db", str(db), "devices", "--json"])
