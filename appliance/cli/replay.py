@@ -13,14 +13,6 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
 
 from appliance.cli.common import DbOpt, Fail, JsonOpt, err, open_db, pipeline_settings, print_json, safe
 from appliance.ingest.keyfiles import load_keys
@@ -30,7 +22,10 @@ from parsers.capture_file import DEFAULT_MAX_DECOMPRESSED, DEFAULT_MAX_RATIO, Li
 from parsers.capture_inputs import expand_inputs
 from parsers.zeek.inputs import find_logs, is_zeek_input
 
-if TYPE_CHECKING:  # the pipeline and the store are imported once the inputs are checked (issue 18)
+if TYPE_CHECKING:  # the pipeline and the store are imported once the inputs are checked (issue 18);
+    # the bar, the Zeek reader and the device table only when used (issue 20)
+    from rich.progress import Progress, TaskID
+
     from appliance.ingest.replay import ReplayResult
 
 
@@ -58,6 +53,8 @@ class _Bar:
 
 def _progress() -> Progress:
     """Transient, on stderr: the bar disappears once a capture is done and never mixes with --json."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -168,10 +165,7 @@ def replay_cmd(
             continue
         for f in expand_inputs(path):
             sniff_format(f)
-    from appliance.cli.browse import device_table
     from appliance.ingest.replay import ReplayOptions, replay_all
-    from appliance.ingest.zeek_replay import replay_logs
-    from appliance.store import queries
 
     opts = ReplayOptions(idle_s=idle_timeout, active_s=active_timeout, lan_prefixes=prefixes, bench=bench_obj,
                          home=codes, raw_evidence=raw_evidence, phases=phases_obj, force=force,
@@ -182,6 +176,8 @@ def replay_cmd(
     with open_db(db) as store:
         for i, path in enumerate(paths):
             if path in zeek:
+                from appliance.ingest.zeek_replay import replay_logs
+
                 by_path[i] = replay_logs(store, path, opts)
                 if not as_json and not quiet:
                     _say_result(by_path[i])
@@ -195,6 +191,10 @@ def replay_cmd(
                 if not as_json and not quiet:
                     _say_result(res)
         results = [by_path[i] for i in range(len(paths))]
+        if quiet and not as_json:
+            return  # nothing more is printed: the devices are not read back
+        from appliance.store import queries
+
         ids = [r.capture_id for r in results]
         devs = queries.devices(store, ids)
         tops = queries.top_remotes(store, ids)
@@ -202,8 +202,9 @@ def replay_cmd(
         caps = [dataclasses.asdict(r) for r in results]
         print_json({"captures": caps, "devices": devs, "top_remotes": tops})
         return
-    if not quiet:
-        device_table(devs, tops)
+    from appliance.cli.browse import device_table
+
+    device_table(devs, tops)
 
 
 def _say_result(r: ReplayResult) -> None:

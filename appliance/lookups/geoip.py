@@ -11,24 +11,27 @@ Two questions, two sources (issue 15; TR-12 asks where personal data goes):
   questions (who is accountable for the block, where the bytes went).
 
 The same geoip2fast file also names the AS organisation (GeoLite2 ASN), so one load serves
-location and operator: ~0.2 s and ~115 MiB RSS, on the first public address looked up, never
-at import (measured on this file: ``tests/lab/test_geoip.py``). Data versions are recorded
-with each capture (``geoip_version``).
+location and operator. geoip2fast unpickles all of it (~0.15 CPU-s, ~115 MiB RSS); the same
+table is read in place instead (``geoip_table``: a cache file built once per data file, mapped
+on the first public address looked up, never at import; measured in ``tests/lab/test_geoip.py``,
+geoip2fast the oracle of every answer). Data versions are recorded with each capture
+(``geoip_version``).
 """
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import hashlib
-import io
 import pickletools
 from functools import lru_cache
 from importlib.metadata import version
+from importlib.util import find_spec
 from pathlib import Path
-from typing import IO, Any, cast
+from typing import IO, cast
 
 import iptocc
+
+from appliance.lookups.geoip_table import Table, open_table
 
 GEOIP_FILE = "geoip2fast-asn-ipv6.dat.gz"
 GEOIP_DB = (
@@ -47,11 +50,15 @@ def geoip_version() -> str:
 
 
 def _path() -> Path:
-    import geoip2fast
+    """The data file inside the installed geoip2fast, found without importing it (its module
+    imports urllib, http.client and ssl for its updater: ~0.01 CPU-s a replay does not need)."""
+    spec = find_spec("geoip2fast")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("geoip2fast is not installed")
+    return Path(next(iter(spec.submodule_search_locations))) / GEOIP_FILE
 
-    return Path(geoip2fast.__file__).with_name(GEOIP_FILE)
 
-
+@lru_cache(maxsize=1)
 def _file_digest() -> str:
     """sha256 prefix of the data file: names the data exactly without loading it."""
     try:
@@ -81,12 +88,10 @@ def _data_release() -> str:
 
 
 @lru_cache(maxsize=1)
-def _db() -> Any:
-    """The geoip2fast database, loaded on first use only."""
-    from geoip2fast import GeoIP2Fast
-
-    with contextlib.redirect_stdout(io.StringIO()):  # it prints progress when loading
-        return GeoIP2Fast(geoip2fast_data_file=GEOIP_FILE)
+def _db() -> Table:
+    """The geoip2fast data file's table, opened on first use only (``geoip_table``: mapped from a
+    cache built once per data file, not unpickled whole in every process)."""
+    return open_table(_path(), _file_digest().removeprefix("sha256:"))
 
 
 def loaded() -> bool:
@@ -98,13 +103,12 @@ def loaded() -> bool:
 def _hit(ip: str) -> tuple[str, str]:
     """(located country, AS organisation) of a public address; ('', '') otherwise."""
     try:
-        hit = _db().lookup(ip)
-    except Exception:  # the library raises its own errors for malformed addresses
+        cc, asn = _db().lookup(ip)
+    except (ImportError, OSError, ValueError):  # the data file missing or unreadable: no answer
         return "", ""
-    cc = str(hit.country_code or "")
     if cc == "--":  # reserved, private or special-purpose (the data names IANA)
         return "", ""
-    return ("" if cc in NO_COUNTRY else cc), str(getattr(hit, "asn_name", "") or "")
+    return ("" if cc in NO_COUNTRY else cc), asn
 
 
 def country(ip: str) -> str:

@@ -14,7 +14,6 @@ import warnings
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from cryptography import x509
 from cryptography.utils import CryptographyDeprecationWarning
 
 GREASE = frozenset(0x0A0A + 0x1010 * i for i in range(16))
@@ -418,6 +417,9 @@ def _certificate(der: bytes) -> Certificate:
 
 
 def _read_certificate(der: bytes) -> Certificate:
+    # imported with the first clear certificate: ~0.03 CPU-s a replay without one does not pay
+    from cryptography import x509
+
     try:
         cert = x509.load_der_x509_certificate(der)
         subject, issuer = cert.subject.rfc4514_string(), cert.issuer.rfc4514_string()

@@ -8,13 +8,21 @@ and located in Frankfurt; the flow must say DE, keep US beside it, and judge the
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import mmap
+import random
 import subprocess
 import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
 
 from appliance.ingest.enrich import Enricher
 from appliance.ingest.replay import ReplayOptions, replay
 from appliance.lookups import geoip
+from appliance.lookups.geoip_table import FORMAT, open_table
 from appliance.store.backends import Store
 from parsers.meter import Flow
 from policies.catalog import load_catalog
@@ -95,3 +103,60 @@ def test_loading_is_lazy_and_its_cost_measured() -> None:
     print(f"\nGeoIP data: loaded on first lookup in {fig['seconds']:.3f} s, RSS +{fig['rss_mib']:.0f} MiB")
     assert fig["loaded_before"] is False and fig["cc"] == "DE"
     assert fig["seconds"] < 5 and fig["rss_mib"] < 300
+
+
+def oracle() -> object:
+    """geoip2fast itself, loading its whole data file (what ``geoip_table`` avoids)."""
+    import contextlib
+    import io
+
+    from geoip2fast import GeoIP2Fast
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        return GeoIP2Fast(geoip2fast_data_file=geoip.GEOIP_FILE)
+
+
+def test_table_answers_as_geoip2fast(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Random addresses of both families, networks' edges in a spread of chunks, real servers and
+    what is not an address: the mapped table says what geoip2fast says."""
+    db: Any = oracle()
+    monkeypatch.setenv("TAPAUDIT_CACHE_DIR", str(tmp_path))
+    table = open_table(geoip._path(), "test")  # built into this test's own cache folder
+    assert isinstance(open_table(geoip._path(), "test").buf, mmap.mmap)  # and read back mapped
+    rng = random.Random(20)
+    ips = [str(ipaddress.IPv4Address(rng.getrandbits(32))) for _ in range(20_000)]
+    ips += [str(ipaddress.IPv6Address((0x2 << 125) | rng.getrandbits(125))) for _ in range(4_000)]
+    ips += [str(ipaddress.IPv6Address(rng.getrandbits(128))) for _ in range(500)]
+    for firsts in (table.first, table.first_asn):
+        for root in rng.sample(range(len(firsts)), 40):
+            col = firsts[root]
+            for chunk in rng.sample(range(len(col)), min(len(col), 25)):
+                for v in (col[chunk] - 1, col[chunk], col[chunk] + 1):
+                    if 0 <= v < 1 << 128:
+                        ips.append(str(ipaddress.ip_address(v)))
+    ips += [*AWS_FRANKFURT, "119.29.29.29", "223.5.5.5", "0.0.0.0", "255.255.255.255", "::", "::1"]
+    ips += ["ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "not an address", "", "1.2.3", "::ffff:8.8.8.8"]
+    named = 0
+    for ip in ips:
+        hit = db.lookup(ip)  # type: ignore[attr-defined]
+        want = (str(hit.country_code), str(getattr(hit, "asn_name", "") or ""))
+        assert table.lookup(ip) == want, ip
+        named += want[0] not in ("", "--") and bool(want[1])
+    assert named > 10_000  # most answers name a country and a network: not a comparison of blanks
+
+
+def test_table_is_built_once_and_in_memory_when_the_cache_cannot_be_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TAPAUDIT_CACHE_DIR", str(tmp_path / "cache"))
+    first = open_table(geoip._path(), "abc")
+    cached = list((tmp_path / "cache").iterdir())
+    assert [p.name for p in cached] == [f"geoip-geoip2fast-asn-ipv6-abc-v{FORMAT}.bin"]
+    assert isinstance(open_table(geoip._path(), "abc").buf, mmap.mmap)  # read back, not rebuilt
+    cached[0].write_bytes(cached[0].read_bytes()[:-10])  # cut: rebuilt, same answers
+    again = open_table(geoip._path(), "abc")
+    assert again.lookup("3.121.131.36") == first.lookup("3.121.131.36") == ("DE", "AMAZON-02")
+    (tmp_path / "file").write_text("")
+    monkeypatch.setenv("TAPAUDIT_CACHE_DIR", str(tmp_path / "file" / "cache"))  # cannot be made
+    mem = open_table(geoip._path(), "abc")
+    assert isinstance(mem.buf, bytes) and mem.lookup("3.121.131.36") == ("DE", "AMAZON-02")
