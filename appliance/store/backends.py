@@ -310,7 +310,8 @@ class ChdbStore(Store):
         type would have to coerce."""
         cols = ", ".join(f"`{c.name}`" for c in columns)
         into = f"INSERT INTO `{self.database}`.`{table}` ({cols})"
-        batch = arrow_table(columns, rows)
+        # (no anonymous files outside Linux: there the batch goes as text)
+        batch = arrow_table(columns, rows) if hasattr(os, "memfd_create") else None
         if batch is None:
             body = "\n".join(_tsv_lines(columns, rows))
             return f"{into} FORMAT TabSeparated\n{body}\n", None
