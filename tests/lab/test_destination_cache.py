@@ -10,7 +10,6 @@ names; the captures revisit the same servers, so most answers come from what was
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -19,7 +18,6 @@ from appliance.ingest.pipeline import Pipeline
 from appliance.ingest.replay import ReplayOptions
 from appliance.ingest.sources import PcapSource
 from appliance.lab.bench import load_bench
-from appliance.store.table import Column, Table
 from parsers.flow import Flow
 from tests.support.paths import LAB, shared_path
 
@@ -76,13 +74,3 @@ def test_kept_answers_are_fresh_answers_with_a_bench() -> None:
     checked = _run(LAB / "lab.pcapng", ReplayOptions(lan_prefixes=bench.lan_prefixes, bench=bench))
     assert checked.flows > 50 and not checked.mismatches, checked.mismatches[:3]
     assert {"first", "third"} <= checked.seen_parties  # the bench's makers decided parties
-
-
-def test_builder_gives_the_schema_order_and_refuses_wrong_names() -> None:
-    t = Table("t", "", (Column("a", "String", ""), Column("b", "UInt8", ""), Column("c", "String", "")), "a")
-    build: Any = t.builder("x, y", {"c": "x.upper()", "a": "x", "b": "y + 1"})
-    assert build("q", 1) == ("q", 2, "Q") == t.row(a="q", b=2, c="Q")
-    with pytest.raises(ValueError, match=r"missing columns \['c'\]"):
-        t.builder("x", {"a": "x", "b": "x"})
-    with pytest.raises(ValueError, match=r"unknown columns \['d'\]"):
-        t.builder("x", {"a": "x", "b": "x", "c": "x", "d": "x"})
