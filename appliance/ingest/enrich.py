@@ -100,8 +100,31 @@ class Destination(NamedTuple):
 NO_DESTINATION = Destination("", "", "", "", "", "", "", "", "", "", 0, "", "", 0)
 
 
+REMOTE_CACHE = 1 << 15  # remote ends remembered per run (~10 MiB); the cache starts over when full
+
+
+class Remote(NamedTuple):
+    """What one device's flows to one remote end (address, name, application) have in common: all of
+    a ``Destination`` but the name's source and the session's security."""
+
+    app: str
+    registrable: str
+    organisation: str
+    service: str
+    service_kind: str
+    party: str
+    country: str
+    registry_country: str
+    cross_border: int
+    as_org: str
+
+
 class Enricher:
-    """Everything the flows table says about a flow's destination, from the flow and its session."""
+    """Everything the flows table says about a flow's destination, from the flow and its session.
+
+    The catalogue, GeoIP and party answers for a remote end are worked out once per run and kept
+    by (device, address, name, application, DNS-over-TLS port): a device talks to the same few
+    servers over and over, and each answer is a function of that key alone (issue 20)."""
 
     def __init__(self, catalog: Catalog, home: tuple[str, ...] = DEFAULT_HOME, bench: Bench | None = None):
         self.catalog = catalog
@@ -109,6 +132,7 @@ class Enricher:
         self.bench = bench or Bench()  # the lab's own vendor names for its devices
         self.parties = Parties(catalog, self.bench)
         self.dns = DnsNames()
+        self.remotes: dict[tuple[str, str, str, str, bool], Remote] = {}
 
     def columns(self, f: Flow, device: str, direction: str, remote_ip: str) -> Destination:
         """The destination columns of one flow."""
@@ -125,28 +149,26 @@ class Enricher:
         elif direction in ("outbound", "inbound"):
             domain, source = self.dns.name(device, remote_ip, f.first)
         if direction not in ("outbound", "inbound"):
-            return Destination(
-                app=app,
-                domain=domain,
-                domain_source=source,
-                registrable=registrable(domain),
-                organisation="",
-                service="",
-                service_kind="",
-                party="local",
-                country="",
-                registry_country="",
-                cross_border=0,
-                as_org="",
-                security=security,
-                readable=readable,
-            )
+            return Destination(app, domain, source, registrable(domain), "", "", "", "local", "", "", 0, "",
+                               security, readable)  # fmt: skip
+        key = (device, remote_ip, domain, app, 853 in (f.ap, f.bp))
+        r = self.remotes.get(key)
+        if r is None:
+            if len(self.remotes) >= REMOTE_CACHE:
+                self.remotes.clear()
+            r = self.remotes[key] = self._remote(*key)
+        return Destination(r.app, domain, source, r.registrable, r.organisation, r.service, r.service_kind,
+                           r.party, r.country, r.registry_country, r.cross_border, r.as_org, security,
+                           readable)  # fmt: skip
+
+    def _remote(self, device: str, remote_ip: str, domain: str, app: str, dot_port: bool) -> Remote:
+        """The remote end's columns for a flow leaving or entering the LAN."""
         svc = self.catalog.lookup(domain) if domain else None
         if svc is None:  # no name, or an uncatalogued one: a well-known address still names the service
             svc = self.catalog.addresses.get(remote_ip)
         if svc is not None and svc.kind == "dns" and app in ("tls", "quic"):
             # DNS over TLS/QUIC (853) or over HTTPS (443...) to a known resolver, by name or address
-            app = ("dot" if app == "tls" else "doq") if 853 in (f.ap, f.bp) else "doh"
+            app = ("dot" if app == "tls" else "doq") if dot_port else "doh"
         reg = registry_country(remote_ip)
         # the catalogue's well-known addresses are anycast (public resolvers): GeoIP places such an
         # address at one of many nodes (DNSPod's 119.29.29.29 in SG, answered in China from China),
@@ -154,10 +176,8 @@ class Enricher:
         cc = reg if remote_ip in self.catalog.addresses else country(remote_ip)
         reg_domain = registrable(domain)
         net = "" if svc else as_org(remote_ip)  # the owner when the catalogue does not know the name
-        return Destination(
+        return Remote(
             app=app,
-            domain=domain,
-            domain_source=source,
             registrable=reg_domain,
             organisation=svc.organisation if svc else "",
             service=svc.name if svc else "",
@@ -167,6 +187,4 @@ class Enricher:
             registry_country=reg,
             cross_border=1 if cc and cc not in self.home else 0,
             as_org=net,
-            security=security,
-            readable=readable,
         )

@@ -35,6 +35,34 @@ SKIP_HEADERS = frozenset(
 )  # fmt: skip
 
 
+# The observations row by column name, compiled once (``Table.builder``: no keywords bound per row).
+_ROW = OBSERVATIONS.builder(
+    "ob, rec, fid, dev, remote, proto, carrier, h, system, digest, excerpt, phase",
+    {
+        "capture_id": "ob.cid",
+        "ingest_id": "ob.ingest",
+        "flow_id": "fid",
+        "ts_ns": "rec.ts",
+        "device_mac": "dev",
+        "remote_ip": "remote",
+        "protocol": "proto",
+        "carrier": "carrier",
+        "data_type": "h.data_type",
+        "path": "h.path",
+        "confidence": "h.confidence",
+        "decimals": "h.decimals",
+        "metres": "h.metres",
+        "coord_system": "system",
+        "value_hash": "digest",
+        "excerpt": "excerpt",
+        "detail": "json.dumps(h.detail, sort_keys=True, default=str)",
+        "phase": "phase",
+        "plaintext": "getattr(rec, 'plain_source', 'clear')",
+    },
+    {"json": json},
+)
+
+
 class Observer:
     def __init__(
         self,
@@ -46,7 +74,7 @@ class Observer:
         raw: bool = False,
         phases: Phases | None = None,
     ) -> None:
-        self.head = {"capture_id": capture_id, "ingest_id": ingest_id}  # every row's first columns
+        self.cid, self.ingest = capture_id, ingest_id  # every row's first columns
         self.who = who  # names each record's device (owner)
         self.phases = phases
         self.key = key
@@ -114,26 +142,6 @@ class Observer:
             digest = hmac.new(self.key, f"{h.data_type}\x00{h.value}".encode(), hashlib.sha256).hexdigest()[
                 :16
             ]
-            out.append(
-                OBSERVATIONS.row(
-                    **self.head,
-                    flow_id=fid,
-                    ts_ns=rec.ts,
-                    device_mac=dev,
-                    remote_ip=remote,
-                    protocol=proto,
-                    carrier=carrier,
-                    data_type=h.data_type,
-                    path=h.path,
-                    confidence=h.confidence,
-                    decimals=h.decimals,
-                    metres=h.metres,
-                    coord_system=system,
-                    value_hash=digest,
-                    excerpt=h.value if self.raw else mask_hit(h.data_type, h.value),
-                    detail=json.dumps(h.detail, sort_keys=True, default=str),
-                    phase=phase,
-                    plaintext=getattr(rec, "plain_source", "clear"),
-                )
-            )
+            excerpt = h.value if self.raw else mask_hit(h.data_type, h.value)
+            out.append(_ROW(self, rec, fid, dev, remote, proto, carrier, h, system, digest, excerpt, phase))
         return out
