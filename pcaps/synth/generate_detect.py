@@ -32,7 +32,6 @@ from pcaps.synth.benchcap import MACS, _csum, _mac
 from pcaps.synth.detect_payloads import Message, message
 from pcaps.synth.frames import (
     MQTT_CONNACK,
-    dns_answer,
     dns_query,
     http_get,
     http_ok,
@@ -116,12 +115,8 @@ class Writer:
         return times
 
     def dns(self, dev: int, qid: int) -> None:
-        """A DNS query or answer alone: fills the last few packets of the count, no personal data."""
-        data = (
-            dns_query(qid, "time.example.cn")
-            if qid % 2 == 0
-            else dns_answer(qid, "time.example.cn", [b"\x01\x02\x03\x04"])
-        )
+        """A DNS query alone: fills the last few packets of the count, no personal data."""
+        data = dns_query(qid & 0xFFFF, "time.example.cn")
         l4 = struct.pack("!HHHH", 40000 + qid % 20000, 53, 8 + len(data), 0)
         self.packet(dev, bytes((192, 168, 50, 1)), True, 17, l4, data)
 

@@ -101,6 +101,14 @@ def test_same_seed_same_bytes(tmp_path: Path) -> None:
     assert len(list(_frames(a))) == 600
 
 
+def test_exact_packet_count_past_the_dns_id_range(tmp_path: Path) -> None:
+    """The last packets (too few for a flow) are DNS queries, numbered by packet past 65535."""
+    for n in (65_541, 65_542):
+        out = tmp_path / f"{n}.pcap"
+        assert generate(out, n).returncode == 0
+        assert len(_frames(out)) == n
+
+
 def test_bad_packet_count_is_one_line(tmp_path: Path) -> None:
     r = generate(tmp_path / "x.pcap", 0)
     assert r.returncode == 2 and r.stderr.strip().count("\n") == 0 and "Traceback" not in r.stderr
