@@ -168,9 +168,19 @@ def _leaf(leaf: Leaf, scanned: bool = False, shapes: Shapes = EVERY_SHAPE) -> li
         if h is not None:
             return [h]
     # shapes distinctive enough to stand without a key (in any value or text)
-    if shapes is NO_SHAPE or (leaf.key and norm(leaf.key) in NOT_IDS) or not ANY_ID_CHAR.search(v):
+    # each shape only where the payload has it and the value is long enough to hold it (15 digits,
+    # a MAC's 17 characters, an @, a mobile's 11 digits)
+    n = len(v)
+    digits, mac, email, phone = (
+        shapes.digits15 and n >= 15,
+        shapes.mac and n >= 17,
+        shapes.email and "@" in v,
+        shapes.phone and n >= 11,
+    )
+    if not (digits or mac or email or phone):
         return out
-    digits = shapes.digits15
+    if (leaf.key and norm(leaf.key) in NOT_IDS) or not ANY_ID_CHAR.search(v):
+        return out
     for m in DIGITS15.finditer(v) if digits else ():
         d = m.group(1)
         if luhn_ok(d) and d[:2] in ("35", "86", "99", "01", "49", "30", "33", "44", "45", "46", "91"):
@@ -180,15 +190,15 @@ def _leaf(leaf: Leaf, scanned: bool = False, shapes: Shapes = EVERY_SHAPE) -> li
     for m in ICCID.finditer(v) if digits else ():
         if luhn_ok(m.group(1)):
             out.append(Hit("iccid", leaf.path, m.group(1), HIGH if m.group(1).startswith("8986") else MEDIUM))
-    for m in MAC.finditer(v) if shapes.mac and norm(leaf.key) not in AP_KEYS and not scanned else ():
+    for m in MAC.finditer(v) if mac and norm(leaf.key) not in AP_KEYS and not scanned else ():
         if _mac_ok(m.group(1)) and not AP_ENTRY.match(v, m.end()):
             out.append(Hit("mac", leaf.path, m.group(1), MEDIUM))
     for m in CN_ID.finditer(v) if digits else ():
         if cn_id_ok(m.group(1)):
             out.append(Hit("cn_id", leaf.path, m.group(1), HIGH))
-    for m in EMAIL.finditer(v) if shapes.email else ():
+    for m in EMAIL.finditer(v) if email else ():
         out.append(Hit("email", leaf.path, m.group(1), HIGH))
-    for m in CN_MOBILE.finditer(v) if shapes.phone else ():
+    for m in CN_MOBILE.finditer(v) if phone else ():
         number = PHONE_SEPARATORS.sub("", m.group(1))
         if _phone_ok(number):
             out.append(Hit("phone", leaf.path, number, MEDIUM, detail={"region": "CN"}))

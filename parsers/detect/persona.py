@@ -44,6 +44,7 @@ class PersonaMatcher:
             radius = float(home.get("radius_m") or RADIUS_M)
             self.home = Home(float(home["lat"]), float(home["lon"]), radius)
         self.pattern = variants_pattern(list(self.variants)) if self.variants else None
+        self.shortest = min(map(len, self.variants), default=0)  # a shorter value holds none of them
 
     def _add(self, key: str, form: str, text: str) -> None:
         if len(text) < MIN_LEN:
@@ -60,6 +61,8 @@ class PersonaMatcher:
         hits: list[Hit] = []
         seen: set[tuple[str, str, str]] = set()
         for leaf in leaves:
+            if len(leaf.value) < self.shortest:
+                continue
             for m in self.pattern.finditer(leaf.value):
                 key, form = self.variants[m.group(0).lower()]
                 if (key, form, leaf.path) in seen:

@@ -19,7 +19,7 @@ Detector = Callable[[list[Leaf], Sieve], list[Hit]]
 
 
 def _location(items: list[Leaf], s: Sieve) -> list[Hit]:
-    return location.find(items) if s.location else []
+    return location.find(items, s.location_text) if s.location else []
 
 
 def _identifiers(items: list[Leaf], s: Sieve) -> list[Hit]:

@@ -45,6 +45,7 @@ class Sieve:
 
     text: str
     location: bool
+    location_text: bool  # a value can hold an NMEA sentence, a "MAC,-60" scan list or a bare "lat,lng"
     identifiers: bool
     shapes: Shapes
     records: bool
@@ -62,14 +63,17 @@ def sieve(items: Sequence[Leaf]) -> Sieve:
         digits, mac, email = DIGITS15.search(text) is not None, HEX_PAIR.search(text) is not None, "@" in text
         if digits or mac or email or mobiles:
             shapes = Shapes(digits, mac, email, mobiles > 0)
+    # a bare "lat,lng" is a keyless array item; NMEA sentences and "MAC,-60" scan lists (a MAC has
+    # hex pairs) are text of any value; pairs, scans and towers otherwise sit under their keys
+    in_text = (
+        any(x.parent != -1 for x in keyless)
+        or ("$" in text and location.NMEA.search(text) is not None)
+        or (shapes.mac and location.WIFI_PAIR.search(text) is not None)
+    )
     return Sieve(
         text=text,
-        # pairs, scans and towers sit under their keys; a bare "lat,lng" is a keyless array item;
-        # NMEA sentences and "MAC,-60" scan lists (a MAC has hex pairs) are text of any value
-        location=bool(keys & location.ANY_NAME)
-        or any(x.parent != -1 for x in keyless)
-        or ("$" in text and location.NMEA.search(text) is not None)
-        or (shapes.mac and location.WIFI_PAIR.search(text) is not None),
+        location=in_text or bool(keys & location.ANY_NAME),
+        location_text=in_text,
         identifiers=bool(keys & ID_KEYS) or shapes is not NO_SHAPE,
         shapes=shapes,
         records=bool(keys & HEALTH_KEYS)

@@ -188,3 +188,25 @@ def _floats(n: int) -> list[Leaf]:
 def test_lists_and_keys_at_their_thresholds(items: list[Leaf]) -> None:
     """Lists that count from five (contacts, apps) or 128 (face templates), and one key or text each."""
     assert scan_leaves(items) == ungated_leaves(items, None)
+
+
+@pytest.mark.parametrize(
+    ("value", "kind"),
+    [("863909960308243", "imei"), ("460001234567891", "imsi"), ("89860012345678901238", "iccid"),
+     ("11010519491231002X", "cn_id"), ("a4:50:46:12:34:56", "mac"), ("13912345678", "phone"),
+     ("a@b.cn", "email")],
+)  # fmt: skip
+def test_identifiers_as_short_as_their_shape(value: str, kind: str) -> None:
+    """A value that is only the identifier, under a key that names nothing: found (the per-value
+    length checks let the shortest through). The IMSI fails Luhn (else it reads as an IMEI), the
+    ICCID passes it."""
+    assert [h.data_type for h in scan_leaves([Leaf("$.note", "note", value, 1)])] == [kind]
+
+
+def test_persona_value_as_short_as_its_shortest_variant() -> None:
+    persona = PersonaMatcher(PERSONA)
+    shortest = min(persona.variants, key=len)
+    items = [Leaf("$.a", "note", shortest.upper(), 1), Leaf("$.b", "note", shortest[:-1], 1)]
+    got = scan_leaves(items, persona)
+    assert [h.path for h in got if h.data_type.startswith("persona:")] == ["$.a"]
+    assert got == ungated_leaves(items, persona)
