@@ -12,6 +12,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
 
 import phonenumbers
 
@@ -87,7 +89,28 @@ AP_KEYS = frozenset(
     ("bssid", "apmac", "routermac", "gatewaymac", "ssidmac")
 )  # access points: location proxies
 AP_ENTRY = re.compile(r"\s*[,;| ]\s*-\d{2,3}\b")  # a MAC then a signal level: a scanned access point
+MAC_SEPARATORS, PHONE_SEPARATORS, SPACES_DASHES = (
+    re.compile(r"[:-]"),
+    re.compile(r"[- ]"),
+    re.compile(r"[\s-]"),
+)
 ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+
+
+@dataclass(slots=True, frozen=True)
+class Shapes:
+    """The free-text shapes worth trying in a payload (``parsers.detect.sieve`` says which are there):
+    a run of 15 digits (IMEI, IMSI, ICCID, resident ID), hex pairs with a separator (MAC), an @
+    (e-mail), a mobile number."""
+
+    digits15: bool = True
+    mac: bool = True
+    email: bool = True
+    phone: bool = True
+
+
+EVERY_SHAPE = Shapes()
+NO_SHAPE = Shapes(False, False, False, False)
 
 
 def luhn_ok(digits: str) -> bool:
@@ -116,22 +139,23 @@ def cn_id_ok(text: str) -> bool:
 
 
 def _mac_ok(mac: str) -> bool:
-    raw = re.sub(r"[:-]", "", mac).lower()
+    raw = MAC_SEPARATORS.sub("", mac).lower()
     return raw not in ("000000000000", "ffffffffffff") and not raw.startswith("01005e")
 
 
-def find(leaves: Iterable[Leaf]) -> list[Hit]:
+def find(leaves: Iterable[Leaf], shapes: Shapes = EVERY_SHAPE) -> list[Hit]:
+    """Identifier hits; free text is tried only for ``shapes`` (each one absent finds nothing)."""
     items = list(leaves)
     # objects with a signal level are scanned access points or cells ({"mac": ..., "rssi": -61}):
     # a MAC there is a BSSID, a location proxy (parsers.detect.location), not the device's own
     scans = {x.parent for x in items if x.parent > 0 and x.key and norm(x.key) in SIGNAL_KEYS}
     hits: list[Hit] = []
     for leaf in items:
-        hits += _leaf(leaf, leaf.parent in scans)
+        hits += _leaf(leaf, leaf.parent in scans, shapes)
     return hits
 
 
-def _leaf(leaf: Leaf, scanned: bool = False) -> list[Hit]:
+def _leaf(leaf: Leaf, scanned: bool = False, shapes: Shapes = EVERY_SHAPE) -> list[Hit]:
     v = leaf.value.strip()
     if not v or len(v) > 1 << 16:
         return []
@@ -144,32 +168,44 @@ def _leaf(leaf: Leaf, scanned: bool = False) -> list[Hit]:
         if h is not None:
             return [h]
     # shapes distinctive enough to stand without a key (in any value or text)
+    # each shape only where the payload has it and the value is long enough to hold it (15 digits,
+    # a MAC's 17 characters, an @, a mobile's 11 digits)
+    n = len(v)
+    digits, mac, email, phone = (
+        shapes.digits15 and n >= 15,
+        shapes.mac and n >= 17,
+        shapes.email and "@" in v,
+        shapes.phone and n >= 11,
+    )
+    if not (digits or mac or email or phone):
+        return out
     if (leaf.key and norm(leaf.key) in NOT_IDS) or not ANY_ID_CHAR.search(v):
         return out
-    for m in DIGITS15.finditer(v):
+    for m in DIGITS15.finditer(v) if digits else ():
         d = m.group(1)
         if luhn_ok(d) and d[:2] in ("35", "86", "99", "01", "49", "30", "33", "44", "45", "46", "91"):
             out.append(Hit("imei", leaf.path, d, MEDIUM))
         elif d[:3] in IMSI_MCC and d.startswith(("46000", "46001", "46002", "46003", "46007", "46011")):
             out.append(Hit("imsi", leaf.path, d, MEDIUM))
-    for m in ICCID.finditer(v):
+    for m in ICCID.finditer(v) if digits else ():
         if luhn_ok(m.group(1)):
             out.append(Hit("iccid", leaf.path, m.group(1), HIGH if m.group(1).startswith("8986") else MEDIUM))
-    for m in MAC.finditer(v) if norm(leaf.key) not in AP_KEYS and not scanned else ():
+    for m in MAC.finditer(v) if mac and norm(leaf.key) not in AP_KEYS and not scanned else ():
         if _mac_ok(m.group(1)) and not AP_ENTRY.match(v, m.end()):
             out.append(Hit("mac", leaf.path, m.group(1), MEDIUM))
-    for m in CN_ID.finditer(v):
+    for m in CN_ID.finditer(v) if digits else ():
         if cn_id_ok(m.group(1)):
             out.append(Hit("cn_id", leaf.path, m.group(1), HIGH))
-    for m in EMAIL.finditer(v):
+    for m in EMAIL.finditer(v) if email else ():
         out.append(Hit("email", leaf.path, m.group(1), HIGH))
-    for m in CN_MOBILE.finditer(v):
-        number = re.sub(r"[- ]", "", m.group(1))
+    for m in CN_MOBILE.finditer(v) if phone else ():
+        number = PHONE_SEPARATORS.sub("", m.group(1))
         if _phone_ok(number):
             out.append(Hit("phone", leaf.path, number, MEDIUM, detail={"region": "CN"}))
     return out
 
 
+@lru_cache(maxsize=4096)  # a device sends the same numbers again and again: libphonenumber's check is slow
 def _phone_ok(number: str, region: str = "CN") -> bool:
     try:
         return phonenumbers.is_valid_number(phonenumbers.parse(number, region))
@@ -179,7 +215,7 @@ def _phone_ok(number: str, region: str = "CN") -> bool:
 
 def _named(kind: str, path: str, v: str) -> Hit | None:
     """A value under a key that names the identifier: checked for its shape, then high confidence."""
-    digits = re.sub(r"[\s-]", "", v)
+    digits = SPACES_DASHES.sub("", v)
     if kind == "imei" and (len(digits) == 15 and digits.isdigit() and luhn_ok(digits)):
         return Hit("imei", path, digits, HIGH)
     if kind == "imei" and MEID.match(digits):

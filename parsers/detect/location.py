@@ -95,8 +95,9 @@ def _pair_hit(path: str, lat: str, lon: str, confidence: str) -> Hit | None:
     return Hit("location", path, f"{lat},{lon}", confidence, d, precision_m(d), {"ew_metres": round(ew, 3)})
 
 
-def find(leaves: Iterable[Leaf]) -> list[Hit]:
-    """Location hits among a payload's leaves (grouped by the object they sit in)."""
+def find(leaves: Iterable[Leaf], in_text: bool = True) -> list[Hit]:
+    """Location hits among a payload's leaves (grouped by the object they sit in); ``in_text`` False
+    when no value can hold a sentence, a scan list or a bare pair (``parsers.detect.sieve``)."""
     groups: dict[int, list[Leaf]] = {}
     items = list(leaves)
     if not any(not x.key or norm(x.key) in ANY_NAME for x in items):
@@ -158,7 +159,7 @@ def find(leaves: Iterable[Leaf]) -> list[Hit]:
             hits.append(Hit("cell_tower", group[0].path.rsplit(".", 1)[0], ",".join(vals), HIGH))
     if wifi >= 2:
         hits.append(Hit("wifi_scan", "$", f"{wifi} access points", HIGH, detail={"access_points": wifi}))
-    for leaf in items:
+    for leaf in items if in_text else ():
         hits += _text(leaf)
     return hits
 
