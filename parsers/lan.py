@@ -47,6 +47,12 @@ FORWARDER_MIN = 3
 BAD_MACS = (b"", b"\x00" * 6, b"\xff" * 6)
 
 
+# Addresses whose membership is remembered: a lab's devices and the servers they talk to most come
+# first; past it (a week of a busy bench reaches millions of remote addresses) membership is
+# computed again, a few integer masks, rather than held (issue 20: memory under 1 GiB at 10M packets).
+CACHE_MAX = 1 << 16
+
+
 class LanPrefixes:
     """Membership test for address bytes (4 or 16 bytes), cached per address."""
 
@@ -119,14 +125,18 @@ class LanPrefixes:
         key = addr if len(addr) == 4 else addr[:8]
         if len(addr) == 16 and addr[8:] == eui64(mac):
             self._own.add(key)
-        users = self._users.setdefault(key, set())
-        if len(users) < 4:
-            users.add(mac)
         sources = self._sources.setdefault(mac, set())
         if len(sources) < FORWARDER_MIN and key not in sources:
             sources.add(key)
             if len(sources) == FORWARDER_MIN:
                 self._routed.add(4 if len(key) == 4 else 6)
+        if mac in self.routers:
+            # a router's sources are the servers it relays: a router never makes an address local
+            # (``_learnt``), and keeping every server it relayed would grow with the capture
+            return
+        users = self._users.setdefault(key, set())
+        if len(users) < 4:
+            users.add(mac)
 
     def given(self, addr: bytes) -> bool:
         """True if the address is inside one of the prefixes given (not learnt)."""
@@ -187,7 +197,7 @@ def _member(addr: bytes, nets: Masks, cache: dict[bytes, bool]) -> bool:
     case on a busy link), remembered in a bounded cache."""
     value = int.from_bytes(addr, "big")
     hit = any(value & mask == net for mask, net in nets.get(len(addr), ()))
-    if len(cache) < 1 << 20:
+    if len(cache) < CACHE_MAX:
         cache[addr] = hit
     return hit
 
