@@ -61,9 +61,11 @@ IPV4_HEADER = struct.Struct("!BxHxxHxB2x4s4s").unpack_from  # ver/ihl, length, f
 IPV6_HEADER = struct.Struct("!B3xHBx16s16s").unpack_from  # version, payload length, next, src, dst
 TCP_HEADER = struct.Struct("!HHI4xBB").unpack_from  # ports, sequence number, data offset, flags
 PORTS = struct.Struct("!HH").unpack_from
-# The three above for the common frame in one call (Ethernet, an IPv4 header of 20 bytes, the
-# first 14 bytes of TCP, of which UDP reads the ports): one call instead of three.
-ETH_IPV4_L4 = struct.Struct("!6s6sHBxHxxHxB2x4s4sHHI4xBB").unpack_from
+# The three above for the common frame in one call, from its ethertype on (an IPv4 header of 20
+# bytes, the first 14 bytes of TCP, of which UDP reads the ports): one call instead of three. Its
+# MACs are read apart (``MACS``) only when a flow needs them: most packets do not.
+ETH_IPV4_L4 = struct.Struct("!HBxHxxHxB2x4s4sHHI4xBB").unpack_from
+MACS = struct.Struct("!6s6s").unpack_from  # destination, source
 # Marks the UDP tunnel ports in the meter's port table (the inventory's ports and these), so
 # that the one lookup every UDP packet already makes also finds the tunnels: no added test
 # on the common path.
@@ -131,7 +133,7 @@ class FlowMeter:
         clock, next_sweep = self.clock, self._next_sweep
         # module constants and unpackers as locals: a local load is the cheapest in the loop
         eth_header, ipv4_header, tcp_header, ports = ETH_HEADER, IPV4_HEADER, TCP_HEADER, PORTS
-        eth_ip4 = ETH_IPV4_L4
+        eth_ip4, macs = ETH_IPV4_L4, MACS
         shims, large, gap, linger = SHIMS, LARGE_PAYLOAD, BURST_GAP_NS, LINGER_NS
         for ts, lt, _wirelen, data in packets:
             if ts > clock:
@@ -144,14 +146,13 @@ class FlowMeter:
             # ---- the common frame in one unpack: Ethernet, IPv4 without options, not a fragment,
             # TCP or UDP (the lab's and a home's traffic); the same fields the general path reads
             if lt == 1 and size >= 48:
-                dmac, smac, et, vihl, tot, frag, proto, src, dst, sport, dport, seq, doff, flags = eth_ip4(
-                    data, 0
-                )
+                et, vihl, tot, frag, proto, src, dst, sport, dport, seq, doff, flags = eth_ip4(data, 12)
                 fast = et == ETH_IPV4 and vihl == 0x45 and not frag & 0x3FFF
                 fast = fast and (proto == TCP or proto == UDP)  # noqa: SIM109 (no tuple per packet)
             else:
                 fast = False
             if fast:
+                smac = None  # read from the frame when a flow needs it (most packets do not)
                 vlan = 0
                 inv = None
                 if tot < 20:  # TSO/GRO captures carry 0: trust the frame
@@ -295,6 +296,8 @@ class FlowMeter:
             key = (proto, src, sport, dst, dport)
             hit = table_get(key)
             if hit is None:
+                if smac is None:  # the common frame's addresses, read only when a flow needs them
+                    dmac, smac = macs(data, 0)
                 f, up = self._new_flow(
                     key, ts, proto, src, sport, dst, dport, ipbytes, pl, flags, smac, dmac, vlan
                 )
@@ -302,11 +305,15 @@ class FlowMeter:
                 f, up = hit
                 if ts - f.last > idle or (f.closed and (ts - f.closed > linger or flags & 0x12 == SYN)):
                     self._expire(f, "idle" if not f.closed else f.end)
+                    if smac is None:
+                        dmac, smac = macs(data, 0)
                     f, up = self._new_flow(
                         key, ts, proto, src, sport, dst, dport, ipbytes, pl, flags, smac, dmac, vlan
                     )
                 elif ts - f.first > active:
                     self._expire(f, "active")
+                    if smac is None:
+                        dmac, smac = macs(data, 0)
                     g, up = self._new_flow(
                         key, ts, proto, src, sport, dst, dport, ipbytes, pl, flags, smac, dmac, vlan, f
                     )
@@ -328,7 +335,7 @@ class FlowMeter:
                         f.by_dn += ipbytes
                         f.pl_dn += pl
                         if not f.rmac:
-                            f.rmac = smac
+                            f.rmac = smac if smac is not None else macs(data, 0)[1]
                         if flags:
                             f.fl_dn |= flags
                             if flags & 0x12 == 0x12:
@@ -356,6 +363,8 @@ class FlowMeter:
             # ---- payload, while the flow's session still wants it
             app = f.app
             if inv is not None:  # a datagram with inventory evidence (DHCP, mDNS, SSDP)
+                if smac is None:
+                    dmac, smac = macs(data, 0)
                 self._datagram(inv, f, up, ts, pl, smac, src, bytes(data[ps:end]))
             elif (
                 app is not None
