@@ -60,7 +60,12 @@ __all__ = ["CaptureError", "LimitError", "Limits", "Packet", "ReadStats", "read_
 __all__ += ["tsresol_units"]  # re-exported: the writer converts with the same fraction
 
 CHUNK = 4 << 20
-BATCH_BYTES = 1 << 20  # bounds a batch (and its per-packet objects) to ~1 MB of records
+# Bounds a batch (and its per-packet objects) to ~256 KiB of records. Its frames are read twice,
+# by this reader (their block headers) and then by the flow meter; a batch that fits a core's L2
+# cache (512 KiB to 2 MiB on current x86 cores) is still there when the meter reads it: 256 KiB
+# cost ~6% less CPU in reading and metering the lab capture than 1 MiB (issue 20), and the more
+# frequent hand-overs cost nothing measurable.
+BATCH_BYTES = 1 << 18
 MAX_RECORD = 1 << 24  # 16 MiB: larger records only come from corrupt headers
 
 PCAP_MAGICS = {

@@ -231,7 +231,7 @@ def _side_by_side(
 
 def _feed(src: PcapSource, pipe: Pipeline, progress: Progress | None) -> None:
     """The capture's packets through the pipeline, draining every DRAIN_EVERY packets. The
-    progress is told after every batch (at most ``parsers.capture.BATCH_BYTES``, 1 MB, of the
+    progress is told after every batch (at most ``parsers.capture.BATCH_BYTES``, 256 KiB, of the
     file), so the bar moves while the file is read, not only at each drain (issue 18)."""
     feed_many = pipe.feed_many
     st = src.stats

@@ -415,3 +415,48 @@ def test_take_hands_over_flows_records_and_events_and_starts_afresh() -> None:
     m.feed(int(1 * NS), 1, len(bytes(arp)), bytes(arp))
     _done, _records, again = m.take()
     assert len(again) == 1 and len(events) == 1  # the first take's list was not touched
+
+
+def _accounting(f: object) -> tuple[object, ...]:
+    """What a flow record counts, less its VLAN and IP byte counts (which the wrapping changes)."""
+    names = "proto a ap b bp first last pk_up pk_dn pl_up pl_dn fl_up fl_dn smac dmac rmac closed end"
+    names += " synack fin_up fin_dn rst"
+    return (*(getattr(f, n) for n in names.split()), [list(b) for b in f.bursts])  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("wrap", ["vlan", "ip_options"])
+def test_common_frames_count_as_the_general_path_counts_them(wrap: str) -> None:
+    """Ethernet + IPv4 (20-byte header, not a fragment) + TCP or UDP is read in one unpack; the same
+    packets behind a VLAN tag or with IPv4 options take the general path: both count the same."""
+
+    def frame(t: float, p: Packet) -> tuple[float, bytes]:
+        ip = p[IP]
+        if wrap == "vlan":
+            return t, bytes(Ether(src=p.src, dst=p.dst) / Dot1Q(vlan=7) / ip)
+        return t, bytes(
+            Ether(src=p.src, dst=p.dst) / IP(src=ip.src, dst=ip.dst, options=b"\x01" * 4) / ip.payload
+        )
+
+    packets = session() + session(5.0, close="R", sport=40001)
+    for i in range(4):  # a UDP exchange, payloads from 3 bytes to past a large one
+        up = i % 2 == 0
+        ip = IP(src=LOCAL, dst=REMOTE) if up else IP(src=REMOTE, dst=LOCAL)
+        udp = UDP(sport=5000, dport=9999) if up else UDP(sport=9999, dport=5000)
+        packets.append((9.0 + i, eth(up) / ip / udp / Raw(b"u" * (3 + 700 * i))))
+    tso = bytearray(bytes(tcp(20.0, True, "PA", b"z" * 50, sport=40002)[1]))
+    tso[16:18] = b"\x00\x00"  # total length 0, as a TSO/GRO capture writes it
+    plain = run([(t, bytes(p)) for t, p in packets] + [(20.0, bytes(tso))])
+    wrapped_tso = bytearray(frame(20.0, Ether(bytes(tso)))[1])
+    at = 18 if wrap == "vlan" else 14
+    wrapped_tso[at + 2 : at + 4] = b"\x00\x00"
+    wrapped = run([frame(t, p) for t, p in packets] + [(20.0, bytes(wrapped_tso))])
+    assert len(plain.done) == len(wrapped.done) == 4
+    assert [_accounting(f) for f in plain.done] == [_accounting(f) for f in wrapped.done]
+    extra = 0 if wrap == "vlan" else 4  # IP bytes: the options' 4 bytes in each packet
+    for f, g in zip(plain.done, wrapped.done, strict=True):
+        assert (g.by_up, g.by_dn) == (f.by_up + extra * f.pk_up, f.by_dn + extra * f.pk_dn)
+        assert g.vlan == (7 if wrap == "vlan" else 0) and f.vlan == 0
+    assert plain.done[-1].pl_up == 50 and plain.done[-1].by_up == 90  # the TSO frame's bytes, trusted
+    assert plain.stats == wrapped.stats  # the sessions read the same payloads
+    assert not [k for k in plain.stats if "malformed" in k or "truncated" in k]
+    assert [(r.ts, r.payload) for r in plain.records] == [(r.ts, r.payload) for r in wrapped.records]

@@ -242,7 +242,7 @@ class _Recorder:
 
 def test_replay_progress_moves_while_it_reads(tmp_path: Path) -> None:
     """The lab (4.3 MB, 8,150 packets: fewer than a drain's worth) is read in batches of about
-    1 MB (``parsers.capture.BATCH_BYTES``): the bar is told after each, with bytes and packets
+    256 KiB (``parsers.capture.BATCH_BYTES``): the bar is told after each, with bytes and packets
     growing, before the file's end; it used to hear only at the end."""
     from appliance.ingest.replay import replay
     from appliance.store.backends import open_store
