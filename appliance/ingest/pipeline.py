@@ -29,6 +29,9 @@ from parsers.partition import TICK_STAT, Partition
 from policies.catalog import Catalog, load_catalog
 
 BATCH_ROWS = 20_000  # rows per insert: large enough for ClickHouse, small enough to bound memory
+# a replay worker's (``appliance.ingest.parallel``): several processes each hold their pending rows,
+# and the parent inserts a worker's batch while the worker goes on
+WORKER_BATCH_ROWS = 8_192
 RECORD_TABLES = ("dns", "tls", "http", "app_events", "observations", "bursts")
 
 Row = tuple[Any, ...]
@@ -107,6 +110,7 @@ class Pipeline:
         self.pending: dict[str, list[Row]] = {"flows": [], **{t: [] for t in RECORD_TABLES}}
         self.written = dict.fromkeys(self.pending, 0)
         self.feed_many: Callable[[Iterable[Packet]], None] = self.meter.feed_many
+        self.batch_rows = BATCH_ROWS
 
     @classmethod
     def from_options(
@@ -133,6 +137,7 @@ class Pipeline:
         capture, a second meter the context (``parsers.partition``), rows only of its own flows."""
         self.part = part
         self.ctx = FlowMeter(self.lan.is_local, *self.timeouts, keys=self.keys)
+        self.batch_rows = WORKER_BATCH_ROWS
 
     def _with_context(
         self, done: list[Flow], records: list[Any], events: list[Any]
@@ -193,7 +198,7 @@ class Pipeline:
             pending["flows"].append(flow_row(f, self.cid, self.ingest, inv, self.enricher, phase_at))
             pending["bursts"] += burst_rows(f, self.cid, self.ingest, inv, phase_at)
         for table, batch in pending.items():  # flows first: the dict keeps that order
-            if batch and (final or flush or len(batch) >= BATCH_ROWS):
+            if batch and (final or flush or len(batch) >= self.batch_rows):
                 self.write(table, batch)
                 self.written[table] += len(batch)
                 pending[table] = []
