@@ -102,6 +102,7 @@ def run(
     done: dict[int, WorkerDone] = {}
     written: Counter[str] = Counter()
     failure: BaseException | None = None
+    finished = False
     try:
         while readers:
             for ready in wait(list(readers)):
@@ -127,9 +128,10 @@ def run(
                     failure = WorkerFailed(msg[1])
             if failure is not None:
                 break
+        finished = failure is None
     finally:
-        for p in procs:
-            if failure is not None and p.is_alive():
+        for p in procs:  # a worker left behind (an error here, Ctrl-C) may be blocked writing to us
+            if not finished and p.is_alive():
                 p.kill()
             p.join()
     if failure is not None:
