@@ -6,6 +6,8 @@ and nothing of the parallel run stays; a worker's capture error is the replay's 
 from __future__ import annotations
 
 import json
+import multiprocessing as mp
+import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -139,6 +141,25 @@ def test_small_captures_side_by_side_store_what_one_after_the_other_stores(store
     assert [r.path for r in two] == paths and all(r.status == "ingested" for r in two)
     for r, tables in zip(two, single, strict=True):
         _assert_same(tables, _tables(store, r.capture_id))
+
+
+def test_a_store_error_stops_the_workers_instead_of_waiting_for_them(store: Any, monkeypatch: Any) -> None:
+    """The parent fails inserting the first batch while two workers still send theirs: the replay
+    ends with the store's error at once (a worker blocked on a full pipe is stopped, not joined)."""
+    from appliance.store.errors import StoreError
+
+    def refuse(_table: str, _encoded: Any) -> None:
+        raise StoreError("ClickHouse error: disk full (a test)")
+
+    monkeypatch.setattr(store, "insert_encoded", refuse)
+    signal.signal(signal.SIGALRM, lambda *_a: pytest.fail("the replay hung on its workers"))
+    signal.alarm(120)
+    try:
+        with pytest.raises(StoreError, match="disk full"):
+            replay(store, str(LAB / "lab.pcapng"), ReplayOptions(force=True, jobs=2))
+    finally:
+        signal.alarm(0)
+    assert not mp.active_children()
 
 
 def test_a_workers_capture_error_is_one_line_and_nothing_is_stored(tmp_path: Path) -> None:
