@@ -71,7 +71,6 @@ class WorkerDone:
     k: int
     main_stats: dict[str, int]
     ctx_stats: dict[str, int]
-    written: dict[str, int]
     inventory: Inventory
     unsafe: set[str]
     peak_flows: int
@@ -240,7 +239,6 @@ def _worker(
                     k=k,
                     main_stats=main_stats,
                     ctx_stats=ctx_stats if k == 0 else {},
-                    written=dict(pipe.written),
                     inventory=pipe.inventory,
                     unsafe=unsafe,
                     peak_flows=peak,
