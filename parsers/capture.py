@@ -39,7 +39,7 @@ import io
 import itertools
 import operator
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, cast
 
@@ -94,6 +94,16 @@ MAX_SECRETS = 64 << 20  # DSB bytes per file: a key log line is ~200 bytes, so ~
 Frame = bytes | memoryview
 Packet = tuple[int, int, int, Frame]
 
+
+# A classic pcap's record walk handed to the caller (``parsers.partition``: a ``--jobs`` worker that
+# keeps only its share and never builds the packets it skips): made once per file from its layout
+# (record header length, byte order, timestamp units in ns, link type, largest record) by a
+# ``WalkerFactory``, then called for each window of the buffer (buffer, a memoryview of it, start,
+# stop, end of the buffer's bytes), it reads the whole records starting before ``stop`` and ending
+# by the buffer's end, keeps what it wants, and returns (the position after them, records read,
+# their captured bytes, the first's and the last's timestamp), as the reader's own loop would.
+Walker = Callable[[bytes, memoryview, int, int, int], tuple[int, int, int, int, int]]
+WalkerFactory = Callable[[int, str, int, int, int], Walker]
 
 # A pcapng Decryption Secrets Block's (secrets type, secrets), as ``ReadStats.secrets`` holds it
 SecretsBlock = tuple[int, bytes]
@@ -243,7 +253,11 @@ class _Chunks:
 
 
 def read_batches(
-    path: str, stats: ReadStats | None = None, limits: Limits | None = None, hashed: bool = True
+    path: str,
+    stats: ReadStats | None = None,
+    limits: Limits | None = None,
+    hashed: bool = True,
+    walker: WalkerFactory | None = None,
 ) -> Iterator[list[Packet]]:
     """Packets of one pcap or pcapng file (plain, .gz, .xz or .bz2), in lists of a buffer's worth.
 
@@ -252,6 +266,8 @@ def read_batches(
     file's bytes as they were read (the same bytes the packets came from). ``limits`` bound a
     compressed file's output (default ``Limits()``); over them, LimitError. ``hashed=False``: not
     hashed, and ``stats.sha256`` is the descriptor's identity (``HashedFile.identity``) instead.
+    With ``walker``, a classic pcap's records go to the walker it makes (``Walker``) and each batch
+    yielded is empty, after a window of records was walked; pcapng is read as without it.
     """
     st = stats if stats is not None else ReadStats()
     st.sha256 = ""
@@ -261,7 +277,7 @@ def read_batches(
         st.format, st.compressed = fmt, bool(codec)
         ch = _Chunks(stream, st, raw, limits if limits is not None else Limits())
         try:
-            batches = _pcap_batches(ch, st) if fmt == "pcap" else _pcapng_batches(ch, st)
+            batches = _pcap_batches(ch, st, walker) if fmt == "pcap" else _pcapng_batches(ch, st)
             yield from batches
             if ch.broken:
                 st.truncated = True
@@ -278,7 +294,7 @@ def read_pcap(path: str, stats: ReadStats | None = None) -> Iterator[Packet]:
     return itertools.chain.from_iterable(read_batches(path, stats))
 
 
-def _pcap_batches(ch: _Chunks, st: ReadStats) -> Iterator[list[Packet]]:
+def _pcap_batches(ch: _Chunks, st: ReadStats, walker: WalkerFactory | None = None) -> Iterator[list[Packet]]:
     if not ch.need(24):
         st.truncated, st.error = True, "file header cut short"
         return
@@ -297,28 +313,36 @@ def _pcap_batches(ch: _Chunks, st: ReadStats) -> Iterator[list[Packet]]:
     npk = nbytes = 0
     first = last = 0
     batch: list[Packet] = []
+    walk = walker(hlen, order, mult, linktype, limit) if walker is not None else None
     try:
         while True:
             buf, pos = ch.buf, ch.pos
             size = len(buf)
             stop = min(size, pos + BATCH_BYTES)
             view = memoryview(buf)
-            append = batch.append
-            # the whole records in this window of the buffer, without touching ch
-            while stop - pos >= hlen:
-                sec, frac, incl, orig = unpack(buf, pos)
-                end = pos + hlen + incl
-                if end > size or incl > limit:
-                    break
-                nbytes += incl
-                append((sec * 1_000_000_000 + frac * mult, linktype, orig, view[pos + hlen : end]))
-                pos = end
+            if walk is not None:
+                pos, n, nb, w_first, w_last = walk(buf, view, pos, stop, size)
+                nbytes += nb
+            else:
+                append = batch.append
+                # the whole records in this window of the buffer, without touching ch
+                while stop - pos >= hlen:
+                    sec, frac, incl, orig = unpack(buf, pos)
+                    end = pos + hlen + incl
+                    if end > size or incl > limit:
+                        break
+                    nbytes += incl
+                    append((sec * 1_000_000_000 + frac * mult, linktype, orig, view[pos + hlen : end]))
+                    pos = end
+                n = len(batch)
+                if n:
+                    w_first, w_last = batch[0][0], batch[-1][0]
             ch.pos = pos
-            if batch:
-                npk += len(batch)
+            if n:
+                npk += n
                 if not first:
-                    first = batch[0][0]
-                last = batch[-1][0]
+                    first = w_first
+                last = w_last
                 st.unparsed = size - pos
                 yield batch
                 batch = []

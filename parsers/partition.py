@@ -17,13 +17,17 @@ meter, which sees only its share, is given a *tick* (``TICK``, a frame of an unk
 each packet where the whole capture's meter would sweep, so that every flow ends at the same place
 in the capture as it does in one process. The meter counts the ticks as an unsupported link type;
 ``TICK_STAT`` names that counter for the caller to take out.
+
+Every worker walks every record, so what it spends on the packets it skips does not divide among
+workers: reading a classic pcap, a worker hands the reader its own record walk (``Partition.walker``)
+that classifies each record from its bytes at fixed offsets and builds a packet only to keep it.
 """
 
 from __future__ import annotations
 
 import struct
 
-from parsers.capture import Frame, Packet
+from parsers.capture import Frame, Packet, Walker
 from parsers.linklayer import ETH_ARP, ETH_IPV4, ETH_IPV6, LINK_DECODERS, SHIMS
 from parsers.meter import SWEEP_EVERY_NS
 
@@ -121,9 +125,16 @@ class Partition:
         self.clock = 0
         self.next_sweep = 0  # as parsers.meter.FlowMeter keeps it: the first packet sweeps
         self.ctx_packets = 0
+        self.walked: tuple[list[Packet], list[Packet]] = ([], [])  # what the walker kept since split
+        self.seen = 0  # records split or walked
 
     def split(self, batch: list[Packet]) -> tuple[list[Packet], list[Packet]]:
-        """(main, context) packets of one batch, in capture order, with ticks."""
+        """(main, context) packets of one batch, in capture order, with ticks; of an empty batch, what
+        the walker kept since the last call (the reader yields empty batches when it has one)."""
+        if not batch:
+            got, self.walked = self.walked, ([], [])
+            return got
+        self.seen += len(batch)
         k, n = self.k, self.n
         main: list[Packet] = []
         ctx: list[Packet] = []
@@ -167,6 +178,14 @@ class Partition:
                 ctx.append(tick)
         self.clock, self.next_sweep = clock, next_sweep
         return main, ctx
+
+    def walker(self, hlen: int, order: str, mult: int, linktype: int, limit: int) -> Walker:
+        """This worker's walk of one classic pcap file (``parsers.capture.Walker``): ``split``'s
+        choices made for a window of records at once, a packet built only for what this worker
+        keeps; ``split`` of the empty batch the reader then yields hands them out."""
+        from parsers.partition_walk import make_walker  # numpy: chDB's session has loaded it already
+
+        return make_walker(self, hlen, order, mult, linktype, limit)
 
     def owns(self, a: bytes, b: bytes) -> bool:
         """True if this worker writes the rows of a flow between ``a`` and ``b``."""

@@ -209,21 +209,23 @@ def _worker(
         meter, cmeter = pipe.meter, pipe.ctx
         assert cmeter is not None
         st = src.stats
-        since = total = peak = 0
-        for batches, batch in enumerate(src.batches(), 1):
+        since = peak = seen = 0
+        # a classic pcap's records are walked by ``part`` itself: its batches come empty, ``split``
+        # hands out what it kept, and ``part.seen`` counts the records read either way
+        for batches, batch in enumerate(src.batches(part.walker), 1):
             main, context = part.split(batch)
             if main:
                 meter.feed_many(main)
             if context:
                 cmeter.feed_many(context)
-            total += len(batch)
-            since += len(batch)
+            since += part.seen - seen
+            seen = part.seen
             if since >= drain_every:
                 since = 0
                 peak = max(peak, (len(meter.table) + len(cmeter.table)) // 2)
                 pipe.drain()
             if k == 0 and batches % PROGRESS_EVERY == 0:
-                out.send(("progress", st.read_bytes - st.unparsed, total))
+                out.send(("progress", st.read_bytes - st.unparsed, part.seen))
         peak = max(peak, (len(meter.table) + len(cmeter.table)) // 2)
         pipe.finish()
         main_stats, ctx_stats = pipe.worker_stats()

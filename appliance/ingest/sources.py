@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
-from parsers.capture import CaptureError, Limits, Packet, ReadStats, read_batches, sniff_format
+from parsers.capture import CaptureError, Limits, Packet, ReadStats, WalkerFactory, read_batches, sniff_format
 from parsers.capture_file import HashedFile
 from parsers.capture_inputs import expand_inputs
 from parsers.decrypt.keys import KeyLog
@@ -123,12 +123,13 @@ class PcapSource:
     def size(self) -> int:
         return sum(os.path.getsize(f) for f in self.files)
 
-    def batches(self) -> Iterator[list[Packet]]:
-        """Packets of all files in order, in the reader's batches (the hot path)."""
+    def batches(self, walker: WalkerFactory | None = None) -> Iterator[list[Packet]]:
+        """Packets of all files in order, in the reader's batches (the hot path); with ``walker``,
+        a classic pcap's records go to it and its batches are empty (``parsers.capture.read_batches``)."""
         st = self.stats
         wanted = self.hashes if self.hashed_reads else self.identities
         for f, want in zip(self.files, wanted, strict=True):
-            for batch in read_batches(f, st, self.limits, self.hashed_reads):
+            for batch in read_batches(f, st, self.limits, self.hashed_reads, walker):
                 if st.secrets:
                     self._take_secrets(f)
                 yield batch

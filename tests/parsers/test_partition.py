@@ -4,12 +4,18 @@ one worker; each worker's meters sweep where the whole capture's meter sweeps.""
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+from pathlib import Path
+
+import pytest
 from scapy.layers.dns import DNS, DNSQR
 from scapy.layers.inet import IP, TCP, UDP, fragment
 from scapy.layers.inet6 import ICMPv6ND_NS, IPv6
 from scapy.layers.l2 import ARP, Dot1Q, Ether
 
-from parsers.capture import Packet
+from parsers.capture import Packet, ReadStats, read_batches
+from parsers.capture_write import PcapWriter
 from parsers.meter import SWEEP_EVERY_NS, FlowMeter
 from parsers.partition import CTX, OWN, TICK, Partition, classify, pair_worker
 
@@ -115,3 +121,71 @@ def test_each_workers_meters_sweep_where_the_whole_captures_meter_sweeps() -> No
     for k in range(3):
         main, ctx = Partition(k, 3).split(packets)
         assert _sweeps(main) == whole and _sweeps(ctx) == whole
+
+
+@functools.cache
+def _long_capture() -> list[Packet]:
+    """The frames forty times over an hour: several reader windows, a hundred sweeps, some time
+    going back and standing still (the clock and the sweeps follow the latest time), and frames
+    shorter than the common frame's fields."""
+    frames = [f for f, _w in _frames()]
+    frames += [bytes(Ether() / IP(src=DEV[0], dst=REMOTE[0]) / UDP(sport=1, dport=2))[:30], bytes(Ether())]
+    out: list[Packet] = []
+    t = 1_700_000_000 * NS
+    step = 3600 * NS // (40 * len(frames))
+    for r in range(40):
+        for i, f in enumerate(frames):
+            t += step if i % 17 else -7 * step if i % 34 else 0
+            out.append((t, 1, len(f) + r % 3, f))
+    return out
+
+
+def _write(path: Path, packets: list[Packet], **kw: object) -> None:
+    with path.open("wb") as fh, PcapWriter(fh, **kw) as w:  # type: ignore[arg-type]
+        for ts, _lt, orig, frame in packets:
+            w.write(ts, bytes(frame), orig)
+
+
+def _split_read(path: Path, k: int, n: int, walk: bool) -> tuple[list[Packet], list[Packet], ReadStats, int]:
+    part = Partition(k, n)
+    st = ReadStats()
+    main: list[Packet] = []
+    ctx: list[Packet] = []
+    batches = 0
+    for batch in read_batches(str(path), st, walker=part.walker if walk else None):
+        m, c = part.split(batch)
+        main += [(p[0], p[1], p[2], bytes(p[3])) for p in m]
+        ctx += [(p[0], p[1], p[2], bytes(p[3])) for p in c]
+        batches += 1
+    assert part.seen == st.packets
+    return main, ctx, st, batches
+
+
+@pytest.mark.parametrize(
+    ("layout", "linktype"),
+    (({}, 1), ({"nano": True, "order": ">"}, 1), ({}, 101), ({"cut": 50}, 1)),
+    ids=("little-endian-us", "big-endian-ns", "raw-ip", "cut-short"),
+)
+def test_a_workers_walk_of_a_pcap_keeps_what_reading_and_splitting_keep(
+    tmp_path: Path, layout: dict[str, object], linktype: int
+) -> None:
+    """The walker (``Partition.walker``) hands each worker the same packets and ticks, in the same
+    order, as reading every packet and splitting the batches; the reader counts the same."""
+    packets = list(_long_capture())
+    if linktype == 101:  # raw IP: the Ethernet header gone, the general classification for all
+        ip = (b"\x08\x00", b"\x86\xdd")
+        packets = [(t, 101, o - 14, f[14:]) for t, _lt, o, f in packets if f[12:14] in ip]
+    cut = int(layout.pop("cut", 0))  # type: ignore[call-overload]
+    path = tmp_path / "c.pcap"
+    _write(path, packets, linktype=linktype, **layout)
+    if cut:
+        path.write_bytes(path.read_bytes()[:-cut])
+    for n in (2, 3):
+        for k in range(n):
+            main, ctx, st, batches = _split_read(path, k, n, walk=False)
+            w_main, w_ctx, w_st, w_batches = _split_read(path, k, n, walk=True)
+            assert batches >= 3 and w_batches == batches
+            assert w_main == main and w_ctx == ctx
+            assert dataclasses.asdict(w_st) == dataclasses.asdict(st)
+            assert sum(p[1] == TICK for p in main + ctx) >= 90 and any(p[1] != TICK for p in main)
+    assert st.truncated == bool(cut) and (st.packets < len(packets)) == bool(cut)
