@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing as mp
+import os
 import signal
 import time
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from appliance.ingest import parallel
 from appliance.ingest.replay import ReplayOptions, replay, replay_all
 from appliance.store.schema import TABLES
 from tests.support import hostile
@@ -171,3 +173,42 @@ def test_a_workers_capture_error_is_one_line_and_nothing_is_stored(tmp_path: Pat
     assert out.returncode == 1 and len(lines) == 1 and "--max-ratio" in lines[0], out.stderr
     counts = cli("captures", "--json", db=db)
     assert counts.returncode == 0 and json.loads(counts.stdout) == [], counts.stdout
+
+
+SMALL = [
+    "SSI_Measurements_2022/2-smartPowerPlugPassiveMeasurements.pcap",
+    "JasonHYJ-deviceIdentification/2019-04-25_idle.pcap",
+]
+
+
+@pytest.mark.parametrize("side_by_side", (False, True), ids=("one-capture", "side-by-side"))
+def test_a_worker_killed_before_its_result_fails_the_replay_at_once(
+    store: Any, monkeypatch: Any, side_by_side: bool
+) -> None:
+    """A worker killed (as the kernel's OOM killer would) ends the replay with whose worker it was,
+    for one capture's workers and for captures side by side alike, and no worker is left running."""
+    monkeypatch.setattr(parallel, "_worker", lambda *_a: os.kill(os.getpid(), signal.SIGKILL))
+    signal.signal(signal.SIGALRM, lambda *_a: pytest.fail("the replay hung on its workers"))
+    signal.alarm(120)
+    try:
+        with pytest.raises(parallel.WorkerFailed) as err:
+            if side_by_side:
+                paths = [str(shared_path(*n.split("/"))) for n in SMALL]
+                list(replay_all(store, paths, ReplayOptions(force=True, jobs=2)))
+            else:
+                replay(store, str(LAB / "lab.pcapng"), ReplayOptions(force=True, jobs=2))
+    finally:
+        signal.alarm(0)
+    want = "the replay worker of .*(smartPowerPlug|idle)" if side_by_side else "replay worker [01] "
+    assert err.match(want + ".*ended without a result")
+    assert not mp.active_children()
+
+
+def test_a_capture_error_among_captures_side_by_side_is_one_line(tmp_path: Path) -> None:
+    p = tmp_path / "bomb.pcapng.gz"
+    hostile.write_gz_blocks(p, "epb", 8)
+    out = cli(
+        "replay", "-q", "--jobs", "2", str(shared_path(*SMALL[0].split("/"))), str(p), db=tmp_path / "db"
+    )
+    lines = out.stderr.strip().splitlines()
+    assert out.returncode == 1 and len(lines) == 1 and "--max-ratio" in lines[0], out.stderr
