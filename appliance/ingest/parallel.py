@@ -27,7 +27,7 @@ import multiprocessing as mp
 import os
 import traceback
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from typing import TYPE_CHECKING, Any, cast
@@ -88,53 +88,20 @@ def run(
 ) -> tuple[list[WorkerDone], dict[str, int]]:
     """Fork ``jobs`` workers over ``src``, insert their rows as they come (encoded by the workers:
     ``Store.encode``), and return what each sent at its end, and the rows written per table."""
-    ctx = mp.get_context("fork")
-    readers: dict[Connection, int] = {}
-    procs = []
-    for k in range(jobs):
-        r, w = ctx.Pipe(duplex=False)
-        p = ctx.Process(target=_worker, args=(k, jobs, w, store, pipe, src, drain_every), daemon=True)
-        p.start()
-        w.close()
-        readers[r] = k
-        procs.append(p)
+    starts = [(k, jobs, pipe, src) for k in range(jobs)]
     done: dict[int, WorkerDone] = {}
     written: Counter[str] = Counter()
-    failure: BaseException | None = None
-    finished = False
-    try:
-        while readers:
-            for ready in wait(list(readers)):
-                conn = cast(Connection, ready)
-                try:
-                    msg: tuple[Any, ...] = conn.recv()
-                except EOFError:
-                    k = readers.pop(conn)
-                    if k not in done and failure is None:
-                        failure = WorkerFailed(f"replay worker {k} ended without a result")
-                    continue
-                kind = msg[0]
-                if kind == "rows":
-                    store.insert_encoded(msg[1], msg[3])
-                    written[msg[1]] += msg[2]
-                elif kind == "progress" and progress is not None:
-                    progress.update(msg[1], msg[2])
-                elif kind == "done":
-                    done[msg[1].k] = msg[1]
-                elif kind == "capture-error" and failure is None:
-                    failure = CaptureError(msg[1])
-                elif kind == "failed" and failure is None:
-                    failure = WorkerFailed(msg[1])
-            if failure is not None:
-                break
-        finished = failure is None
-    finally:
-        for p in procs:  # a worker left behind (an error here, Ctrl-C) may be blocked writing to us
-            if not finished and p.is_alive():
-                p.kill()
-            p.join()
-    if failure is not None:
-        raise failure
+    # closed on the way out, whatever ends it (the workers stopped then, not when collected)
+    with contextlib.closing(
+        _serve(store, starts, jobs, drain_every, lambda k: f"replay worker {k}")
+    ) as events:
+        for event in events:
+            if event[0] == "progress":
+                if progress is not None:
+                    progress.update(event[2], event[3])
+            else:
+                done[event[1]] = event[2]
+                written.update(event[3])
     return [done[k] for k in range(jobs)], dict(written)
 
 
@@ -145,18 +112,35 @@ def side_by_side(
     inserted as they come. Yields ``("progress", i, bytes, packets)`` and, once capture ``i``'s worker
     has sent everything, ``("done", i, WorkerDone, rows written per table)``, for the caller to
     commit it while the others go on. A worker's capture error stops them all."""
+    starts = [(0, 1, pipe, src) for pipe, src in items]
+    return _serve(store, starts, slots, drain_every, lambda i: f"the replay worker of {items[i][1].path}")
+
+
+def _serve(
+    store: Store,
+    starts: list[tuple[int, int, Pipeline, PcapSource]],
+    slots: int,
+    drain_every: int,
+    name: Callable[[int], str],
+) -> Generator[tuple[Any, ...], None, None]:
+    """The workers ``starts`` asks for (worker k of n over a pipeline and its capture), ``slots`` at
+    a time, forked in order; their rows inserted as they come. Yields ``("progress", i, bytes,
+    packets)`` (a worker's first of each) and, once worker ``i`` has sent everything and ended,
+    ``("done", i, WorkerDone, rows written per table)``. A worker's capture error (CaptureError) or
+    failure (WorkerFailed, ``name(i)`` saying whose) ends it all: every worker still running is
+    stopped, not waited for (one blocked writing its rows to us would never end)."""
     ctx = mp.get_context("fork")
     readers: dict[Connection, int] = {}
     procs: dict[int, Any] = {}
-    written: list[Counter[str]] = [Counter() for _ in items]
+    written: list[Counter[str]] = [Counter() for _ in starts]
     got: dict[int, WorkerDone] = {}
     nxt = 0
     try:
-        while nxt < len(items) or readers:
-            while nxt < len(items) and len(readers) < slots:
-                pipe, src = items[nxt]
+        while nxt < len(starts) or readers:
+            while nxt < len(starts) and len(readers) < slots:
+                k, n, pipe, src = starts[nxt]
                 r, w = ctx.Pipe(duplex=False)
-                p = ctx.Process(target=_worker, args=(0, 1, w, store, pipe, src, drain_every), daemon=True)
+                p = ctx.Process(target=_worker, args=(k, n, w, store, pipe, src, drain_every), daemon=True)
                 p.start()
                 w.close()
                 readers[r], procs[nxt] = nxt, p
@@ -170,8 +154,7 @@ def side_by_side(
                     del readers[conn]
                     procs[i].join()
                     if i not in got:
-                        what = items[i][1].path
-                        raise WorkerFailed(f"the replay worker of {what} ended without a result") from None
+                        raise WorkerFailed(f"{name(i)} ended without a result") from None
                     yield ("done", i, got[i], dict(written[i]))
                     continue
                 if msg[0] == "rows":
