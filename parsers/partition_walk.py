@@ -7,9 +7,10 @@ finds where each record starts (from its captured length); the fields ``Partitio
 whole window in a few numpy operations, the common frame (Ethernet, IPv4 without options, not a
 fragment, TCP or UDP) is classified there as ``split`` classifies it, and a packet is built only
 for a record the worker keeps. Any other frame is classified one at a time by
-``parsers.partition.classify``, as ``split`` does. On the 1M-packet lab capture, reading and
-splitting cost a worker 0.99-1.11 CPU-s, this walk 0.76-0.94 (six alternated pairs: 0.79x at the
-median); the stored rows are the same (``tests/parsers/test_partition.py`` compares both walks).
+``parsers.partition.classify``, as ``split`` does. Reading and splitting, then this walk, CPU-s
+per worker at the median of alternated pairs (load 4-5): the 1M-packet lab capture 0.97 then 0.72
+(0.75x, six pairs), the detector-heavy capture (smaller packets) 0.82 then 0.45 (0.55x, four pairs);
+the same packets, ticks and counts (``tests/parsers/test_partition.py`` compares both walks).
 """
 
 from __future__ import annotations
@@ -26,8 +27,6 @@ if TYPE_CHECKING:
     from parsers.partition import Partition
 
 FRAME = 38  # Ethernet + a 20-byte IPv4 header + the ports: what the common frame's split reads
-_FRAME_AT = np.arange(FRAME)
-_HEAD_AT = np.arange(16)  # sec, frac, captured and original length: the first 16 bytes of any variant
 SKIP, MAIN, CTXK, SLOW = 0, 1, 2, 3
 
 
@@ -46,6 +45,30 @@ def make_walker(part: Partition, hlen: int, order: str, mult: int, linktype: int
     k, n = part.k, part.n
     eth = linktype == 1
     udp_lut, tcp_lut = _lut(CTX_UDP), _lut(CTX_TCP)
+    # a record's header (the first 16 bytes of any variant) and its frame's first FRAME bytes, and
+    # the fields read from them (the frame's in network byte order, as ``Partition.split`` reads them)
+    gather = np.concatenate((np.arange(16), hlen + np.arange(FRAME)))
+    fields = np.dtype(
+        {
+            "names": [
+                "sec",
+                "frac",
+                "incl",
+                "orig",
+                "et",
+                "vihl",
+                "frag",
+                "proto",
+                "src",
+                "dst",
+                "sport",
+                "dport",
+            ],
+            "formats": [u32, u32, u32, u32, ">u2", "u1", ">u2", "u1", ">u4", ">u4", ">u2", ">u2"],
+            "offsets": [0, 4, 8, 12, 28, 30, 36, 39, 42, 46, 50, 52],
+            "itemsize": 16 + FRAME,
+        }
+    )
 
     def walk(buf: bytes, view: memoryview, pos: int, stop: int, size: int) -> tuple[int, int, int, int, int]:
         starts: list[int] = []
@@ -62,29 +85,24 @@ def make_walker(part: Partition, hlen: int, order: str, mult: int, linktype: int
             return pos, 0, 0, 0, 0
         raw = np.frombuffer(buf, dtype=np.uint8, count=size)
         at = np.array(starts, dtype=np.int64)
-        head = raw[at[:, None] + _HEAD_AT].view(u32)  # (count, 4): sec, frac, captured, original
-        caps = head[:, 2].astype(np.int64)
-        ts = head[:, 0].astype(np.int64) * 1_000_000_000 + head[:, 1].astype(np.int64) * mult
+        idx = at[:, None] + gather
+        np.minimum(idx, size - 1, out=idx)  # a shorter frame's gathered tail is not read
+        rec = raw[idx].view(fields)[:, 0]  # each record's header and its frame's first bytes
+        caps = rec["incl"].astype(np.int64)
+        ts = rec["sec"].astype(np.int64) * 1_000_000_000 + rec["frac"].astype(np.int64) * mult
         code = np.full(count, SLOW, dtype=np.int8)
         if eth:
-            idx = at[:, None] + (hlen + _FRAME_AT)
-            np.minimum(idx, size - 1, out=idx)  # a shorter frame's gathered tail is not read
-            f = raw[idx].astype(np.uint32)
-            proto = f[:, 23]
+            proto = rec["proto"]
             fast = (
                 (caps >= FRAME)
-                & (f[:, 12] == 0x08)
-                & (f[:, 13] == 0x00)
-                & (f[:, 14] == 0x45)
-                & ((((f[:, 20] << 8) | f[:, 21]) & 0x3FFF) == 0)
+                & (rec["et"] == 0x0800)
+                & (rec["vihl"] == 0x45)
+                & ((rec["frag"] & 0x3FFF) == 0)
                 & ((proto == 6) | (proto == 17))
             )
-            src = (f[:, 26] << 24) | (f[:, 27] << 16) | (f[:, 28] << 8) | f[:, 29]
-            dst = (f[:, 30] << 24) | (f[:, 31] << 16) | (f[:, 32] << 8) | f[:, 33]
-            sport = (f[:, 34] << 8) | f[:, 35]
-            dport = (f[:, 36] << 8) | f[:, 37]
+            sport, dport = rec["sport"], rec["dport"]
             # parsers.partition.mix of an IPv4 pair (its 64- and 32-bit folds leave 32 bits as they are)
-            w = (((src ^ dst).astype(np.uint64) * 0x9E3779B1 & 0xFFFFFFFF) >> 16) % n
+            w = (((rec["src"] ^ rec["dst"]).astype(np.uint64) * 0x9E3779B1 & 0xFFFFFFFF) >> 16) % n
             ctx = np.where(proto == 6, tcp_lut[sport] | tcp_lut[dport], udp_lut[sport] | udp_lut[dport])
             code[fast] = np.where(ctx, CTXK, np.where(w == k, MAIN, SKIP))[fast]
         # sweeps: where the whole capture's meter sweeps (parsers.meter: a packet later than every
@@ -106,7 +124,7 @@ def make_walker(part: Partition, hlen: int, order: str, mult: int, linktype: int
             code[i] = CTXK if ck == CTX else MAIN if wk == k else SKIP
         main, ctxs = part.walked
         last = first + caps
-        orig = head[:, 3]
+        orig = rec["orig"]
         is_ctx = code == CTXK
         nctx = int(np.count_nonzero(is_ctx))
         if not sweeps:  # the common window: each list's packets in capture order
