@@ -118,6 +118,20 @@ def _open(pg: Any, base: str, heading: str, **params: str | list[str]) -> None:
     _settled(pg)
 
 
+def _grid(pg: Any, column: str) -> Any:
+    """The accessible grid table of the data frame with a column headed exactly ``column`` (not the
+    page's first table, whichever that is)."""
+    head = pg.locator("th[role=columnheader]").filter(has_text=re.compile(rf"^\s*{re.escape(column)}\s*$"))
+    return pg.get_by_test_id("stDataFrame").locator("table[role=grid]").filter(has=head).first
+
+
+def _metric(pg: Any, label: str) -> Any:
+    """The value of the metric labelled exactly ``label``, not of one whose label (or value) merely
+    holds it: ``has_text`` matches any part of the text, in any case."""
+    named = pg.get_by_test_id("stMetricLabel").get_by_text(label, exact=True)
+    return pg.get_by_test_id("stMetric").filter(has=named).get_by_test_id("stMetricValue")
+
+
 def _unfold(pg: Any) -> None:
     """Every expander and tab of the page opened (a tab shows its panel once chosen)."""
     main = pg.get_by_test_id("stMain")
@@ -296,8 +310,8 @@ def test_a_view_opened_by_its_address_and_changed(page: Any, base: str, lab: dic
         if f["device_mac"] == CHILD_WATCH and host in str(f["destination"]) and f["capture_id"] == cid
     )
     assert want > 0
-    metric = page.get_by_test_id("stMetric").filter(has_text="所选流数")
-    expect(metric.get_by_test_id("stMetricValue")).to_have_text(str(want))
+    metric = _metric(page, "所选流数")
+    expect(metric).to_have_text(str(want))
     other = next(
         str(d["destination"])
         for d in lab["destinations"]
@@ -306,7 +320,7 @@ def test_a_view_opened_by_its_address_and_changed(page: Any, base: str, lab: dic
     box = main.get_by_role("textbox", name="目的地包含")
     box.fill(other)
     box.press("Enter")
-    expect(metric.get_by_test_id("stMetricValue")).not_to_have_text(str(want))
+    expect(metric).not_to_have_text(str(want))
     _settled(page)
     q = _query(page)
     assert q["dest"] == [other] and q["device"] == [CHILD_WATCH] and q["lang"] == ["zh"], q
@@ -335,7 +349,7 @@ def test_rows_link_to_their_views(page: Any, base: str, lab: dict[str, Any]) -> 
 
     cid = lab["ids"]["lab.pcapng"]
     _open(page, base, "Overview", page="overview", capture=cid)
-    grid = page.get_by_test_id("stDataFrame").locator("table[role=grid]").first
+    grid = _grid(page, "Device page")
     expect(grid).to_contain_text(f"?page=device&lang=en&capture={cid}&device={CHILD_WATCH}")
     hrefs = [c for c in grid.locator("td").all_text_contents() if c.startswith("?page=device")]
     link = next(h for h in hrefs if f"device={CHILD_WATCH}" in h)
@@ -349,7 +363,7 @@ def test_rows_link_to_their_views(page: Any, base: str, lab: dict[str, Any]) -> 
         if f["device_mac"] == CHILD_WATCH and f["rule_id"] == "COPPA-01" and f["capture_id"] == cid
     )
     _open(page, base, "Findings", page="findings", device=CHILD_WATCH, rule="COPPA-01", capture=cid)
-    grid = page.get_by_test_id("stDataFrame").locator("table[role=grid]").first
+    grid = _grid(page, "Evidence")
     expect(grid).to_contain_text(f"finding={finding['finding_id']}")
     links = [c for c in grid.locator("td").all_text_contents() if "finding=" in c]
     assert links and all("rule=COPPA-01" in c and f"device={CHILD_WATCH}" in c for c in links), links

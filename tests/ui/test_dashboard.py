@@ -56,6 +56,33 @@ def lab_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]
         os.environ["TAPAUDIT_DB"] = old
 
 
+@pytest.fixture(autouse=True)
+def _lab_alone(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After each test the store holds the lab's capture alone again, so no test counts what another
+    added: the firmware pair stored by the upload and compare tests was deleted only by
+    test_delete_capture, and wherever that did not run first (`pytest -n 2` without `--dist loadgroup`
+    spreads the module over workers, each with a store of its own; a selection of tests; a failure
+    half-way) the findings page counted the pair's 19 child-watch findings beside the lab's 43."""
+    lab = request.getfixturevalue("lab_db") if "lab_db" in request.fixturenames else None
+    yield
+    if lab is None:
+        return
+    from dashboards import data
+    from dashboards import uploads as manage
+
+    path, cid = lab
+
+    def delete_others(store: Any) -> list[str]:
+        sql = "SELECT DISTINCT capture_id FROM {db}.captures WHERE capture_id != %(c)s"
+        rows = store.query(sql, {"c": cid})
+        for r in rows:
+            manage.delete_capture(store, str(r["capture_id"]))
+        return [str(r["capture_id"]) for r in rows]
+
+    if data.exclusive(path, "the test's clean-up", delete_others):  # waits for an ingest still running
+        data.refresh()
+
+
 def _app(page: str, lang: str = "en") -> Any:
     from streamlit.testing.v1 import AppTest
 
@@ -691,8 +718,8 @@ def test_app_refuses_a_bad_settings_file(lab_db: tuple[str, str], tmp_path: Path
     assert not at.dataframe and not at.text_input and "too short (at least 12" in at.error[0].value
 
 
-# -- adding, comparing and deleting captures (these run last: they add the firmware captures to
-# the shared store, then delete them again) ----------------------------------------------------
+# -- adding, comparing and deleting captures (they add the firmware captures to the shared store;
+# ``_lab_alone`` deletes whatever a test added, whether it passed or not) -----------------------
 
 FW_TRUTH: dict[str, Any] = yaml.safe_load((LAB / "child-watch-fw-diff.truth.yaml").read_text())
 FW = ("child-watch-fw-a.pcapng", "child-watch-fw-b.pcapng")
@@ -937,8 +964,7 @@ def _big_uploads(folder: Path, n: int, packets: int) -> list[str]:
 def test_a_long_ingest_does_not_block_other_sessions(lab_db: tuple[str, str], tmp_path: Path) -> None:
     """While one session ingests a large upload (three 200,000-packet captures, gzip), another
     session's page answers at once that the store is busy, instead of waiting for the ingest (97 s in
-    issue 17); once the ingest is done, the page shows again. Runs last: it adds captures, then
-    deletes them."""
+    issue 17); once the ingest is done, the page shows again. It adds captures, then deletes them."""
     import threading
     import time
 

@@ -468,10 +468,11 @@ def test_child_watch_pdf_a_lab_can_issue(lab_db: tuple[str, str], tmp_path: Path
     assert f"The item does NOT conform: {len(failed)} requirements failed ({', '.join(failed)})" in txt
     # results per requirement on one scale
     layout = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True).stdout
-    rows = {
-        m.group(1): m.group(2)
-        for m in re.finditer(rf"^\s*(TR-\d\d)\s.*?\b({'|'.join(VERDICTS)})\b", layout, re.M)
-    }
+    # the rows of section 1's table only: a line of another table could start with a requirement
+    summary = layout.split("1. Summary verdict per requirement", 1)[1].split("2. Device under test", 1)[0]
+    found = re.findall(rf"^\s*(TR-\d\d)\s.*?\b({'|'.join(VERDICTS)})\b", summary, re.M)
+    rows = dict(found)
+    assert len(found) == len(rows), found  # each requirement on one row
     assert set(rows) == {q.id for q in REQUIREMENTS}
     assert rows == {q["id"]: q["verdict"] for q in doc["requirements"]}
     # findings with their evidence: every finding id, its flows by time, device and destination
