@@ -103,14 +103,14 @@ def test_help_and_error_exits_import_no_heavy_module(args: list[str], rc: int) -
 def test_a_quiet_replay_imports_only_what_it_uses(tmp_path: Path) -> None:
     """A capture's replay with ``-q`` stores the lab (every device of its ground truth) without
     importing the Zeek reader, the progress bar, the device table and the read API it is filled
-    from, netaddr, or pydantic (Typer's own reading of the options: ``appliance.cli.coerce``) (issue
-    20, point 3: a replay's fixed cost)."""
+    from, netaddr, pydantic (Typer's own reading of the options: ``appliance.cli.coerce``), or rich
+    (it prints nothing) (issue 20, point 3: a replay's fixed cost)."""
     db = tmp_path / "db"
     code, modules, printed = _modules_after(["--db", str(db), "replay", "-q", str(LAB / "lab.pcapng")])
     assert code == 0, printed
     unused = ("parsers.zeek.records", "appliance.ingest.zeek_replay", "rich.progress", "appliance.cli.browse",
               "netaddr", "geoip2fast", "ssl", "appliance.store.queries", "appliance.findings",
-              "appliance.live", "pydantic")  # fmt: skip
+              "appliance.live", "pydantic", "rich")  # fmt: skip
     assert sorted(m for m in modules for u in unused if m == u or m.startswith(u + ".")) == [], printed
     assert "appliance.lookups.geoip_table" in modules and "appliance.store.backends" in modules
     _, _, listed = _modules_after(["--db", str(db), "devices", "--json"])
