@@ -14,20 +14,17 @@ once, before the document is handed on; over ``MAX_NODES`` the file is refused i
 recursive alias (a node that contains itself).
 
 The catalogue, which the tool ships and holds no one's personal data, is read through a cache of its
-parsed document (``read_shipped_yaml``); a lab's own files never are.
+parsed document (``read_shipped_yaml``, ``policies.cachefile``); a lab's own files never are.
 """
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import marshal
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from policies.cachefile import kept
 
 LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 # Values (scalars, sequences, mappings, keys counted) a document may stand for once its aliases are
@@ -95,52 +92,15 @@ def read_yaml(path: str | Path, error: type[Exception], label: str | None = None
     return parse_yaml(raw, name, error), raw
 
 
-# The parsed document of a file the tool ships (``read_shipped_yaml``), kept under the sha256 of the
-# file's bytes: a marshal stream after the sha256 of that stream (a cut or altered entry is parsed
-# again, never believed). Format 1; marshal's own version is part of the name.
-CACHE_FORMAT = 1
-
-
-def cache_dir() -> Path:
-    """The cache folder, as for the GeoIP table (``appliance.lookups.geoip_table.cache_dir``):
-    ``$TAPAUDIT_CACHE_DIR``, else ``$XDG_CACHE_HOME/tapaudit``, else ``~/.cache/tapaudit``."""
-    base = os.environ.get("TAPAUDIT_CACHE_DIR")
-    if base:
-        return Path(base)
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "tapaudit"
-
-
 def read_shipped_yaml(
     path: str | Path, error: type[Exception], label: str | None = None
 ) -> tuple[Any, bytes]:
     """``read_yaml`` for a file the tool ships and a lab may edit, which holds no one's personal data
-    (the destination catalogue; never a bench file, whose personas are): its document is kept in
-    the cache folder, so later runs read it back in about a millisecond instead of parsing it (the
-    catalogue's 63 kB took 15-20 ms of every replay's CPU, issue 20, point 3). An edit changes the
-    bytes, so the key; a cache that cannot be read or written is passed over."""
+    (the destination catalogue): its document is kept in the cache folder (``cachefile``), so later
+    runs read it back in about a millisecond instead of parsing it."""
     name = label or str(path)
     try:
         raw = Path(path).read_bytes()
     except OSError as exc:
         raise error(f"{name}: {exc.strerror or exc}") from None
-    entry = cache_dir() / f"yaml-{hashlib.sha256(raw).hexdigest()[:32]}-v{CACHE_FORMAT}m{marshal.version}.bin"
-    with contextlib.suppress(OSError, EOFError, ValueError, TypeError):
-        kept = entry.read_bytes()
-        if hashlib.sha256(kept[32:]).digest() == kept[:32]:
-            return marshal.loads(kept[32:]), raw
-    doc = parse_yaml(raw, name, error)
-    try:
-        body = marshal.dumps(doc)
-    except ValueError:  # a value marshal cannot hold (a YAML date): parsed each time
-        return doc, raw
-    with contextlib.suppress(OSError):
-        entry.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=entry.parent, prefix=entry.name, suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(hashlib.sha256(body).digest() + body)
-            os.replace(tmp, entry)
-        finally:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-    return doc, raw
+    return kept("yaml", raw, lambda: parse_yaml(raw, name, error)), raw
