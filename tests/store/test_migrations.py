@@ -192,3 +192,19 @@ def test_a_new_store_is_made_by_its_schema_statements_alone(tmp_path: Path) -> N
         assert any("ingest_id NOT IN" in s or s == "SELECT DISTINCT" for s in ran), ran
     finally:
         store.close()
+
+
+def test_an_open_collects_the_rows_of_a_run_that_never_committed(stores: tuple[Store, Store]) -> None:
+    """The rows of a run with no ``captures`` row (killed before its commit), in any table, are
+    deleted at the next open, on chDB and on the 18.16 server alike (one query over every table,
+    ``purge.collect_orphans``); a committed run's rows stay."""
+    _, store = stores
+    store.ensure_schema()
+    put = "INSERT INTO {db}.`%s` (capture_id, ingest_id) SELECT 'c', %d"
+    for table, ingest in (("phases", 5), ("bursts", 5), ("bursts", 6), ("captures", 7), ("dns", 7)):
+        store.execute(put % (table, ingest))
+    store.ensure_schema()
+    assert (store.collected.runs, store.collected.rows) == (2, 3)
+    for table, left in (("phases", []), ("bursts", []), ("dns", [7]), ("captures", [7])):
+        got = store.query(f"SELECT ingest_id FROM {{db}}.`{table}`")
+        assert [int(r["ingest_id"]) for r in got] == left, table
