@@ -33,8 +33,9 @@ def cache_dir() -> Path:
 
 def kept(kind: str, raw: bytes, build: Callable[[], Any]) -> Any:
     """``build()``'s value (made of what marshal holds: str, numbers, lists, dicts, sets...) for the
-    file whose bytes are ``raw``: read back from the cache, else built and kept. A value marshal
-    cannot hold (a YAML date) is built each time."""
+    file whose bytes are ``raw`` (or, for a large file, whose path and ``stat`` are: the GeoIP data's
+    digest): read back from the cache, else built and kept. A value marshal cannot hold (a YAML
+    date) is built each time."""
     entry = cache_dir() / f"{kind}-{hashlib.sha256(raw).hexdigest()[:32]}-v{FORMAT}m{marshal.version}.bin"
     with contextlib.suppress(OSError, EOFError, ValueError, TypeError):
         stored = entry.read_bytes()
