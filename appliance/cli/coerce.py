@@ -2,8 +2,8 @@
 
 Typer (0.29) coerces every parameter's value through a pydantic ``TypeAdapter`` it builds on first
 use: a `tapaudit replay` imported pydantic (and with it ``importlib.metadata`` and ``email``) and
-built 16 adapters before the command ran, about 0.1 CPU-s of a 10,000-packet replay's 0.7 (issue
-20, point 3: a replay's fixed cost under 0.5 CPU-s). The values this CLI takes are simple: text,
+built an adapter per option before the command ran, about 0.06 CPU-s of a 10,000-packet replay's
+0.7 (issue 20, point 3: a replay's fixed cost under 0.5 CPU-s). The values this CLI takes are simple: text,
 flags, whole and decimal numbers with a lower bound, repeated text. ``Plain`` reads those in their
 plain spelling (``5``, ``0.5``, a tuple of texts) as the adapter would, and hands anything else,
 bound violations included, to Typer's own adapter, so what is accepted and every error message
