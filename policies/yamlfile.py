@@ -12,6 +12,9 @@ prints a value) walks the expanded tree, and a 536-byte bench file of nine neste
 and 7.8 GB (issue 17). The expanded size is counted on the shared structure, each distinct node
 once, before the document is handed on; over ``MAX_NODES`` the file is refused in one line, as is a
 recursive alias (a node that contains itself).
+
+The catalogue, which the tool ships and holds no one's personal data, is read through a cache of its
+parsed document (``read_shipped_yaml``, ``policies.cachefile``); a lab's own files never are.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from policies.cachefile import kept
 
 LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 # Values (scalars, sequences, mappings, keys counted) a document may stand for once its aliases are
@@ -85,3 +90,17 @@ def read_yaml(path: str | Path, error: type[Exception], label: str | None = None
     except OSError as exc:
         raise error(f"{name}: {exc.strerror or exc}") from None
     return parse_yaml(raw, name, error), raw
+
+
+def read_shipped_yaml(
+    path: str | Path, error: type[Exception], label: str | None = None
+) -> tuple[Any, bytes]:
+    """``read_yaml`` for a file the tool ships and a lab may edit, which holds no one's personal data
+    (the destination catalogue): its document is kept in the cache folder (``cachefile``), so later
+    runs read it back in about a millisecond instead of parsing it."""
+    name = label or str(path)
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise error(f"{name}: {exc.strerror or exc}") from None
+    return kept("yaml", raw, lambda: parse_yaml(raw, name, error)), raw

@@ -9,7 +9,6 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 
 from appliance.cli.base import DbOpt, Fail, one_line, safe  # noqa: F401  (re-exported)
 from appliance.format import (  # noqa: F401  (re-exported for the commands)
@@ -27,15 +26,27 @@ from appliance.format import (  # noqa: F401  (re-exported for the commands)
 )
 
 if TYPE_CHECKING:  # the modules below are imported where used: every error exit imports this one
+    from rich.console import Console
     from rich.table import Table
 
     from appliance.lab.bench import Bench
     from appliance.store.backends import Store
 
-# Piped output is read later (files, CI logs): lines are not squeezed into 80 columns; tables follow
-# COLUMNS when it is set (appliance.cli.tables).
-out = Console(highlight=False, width=None if sys.stdout.isatty() else 220)
-err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 220)
+
+def __getattr__(name: str) -> Console:
+    """``out`` and ``err``, the consoles for stdout and stderr, made on first use: a quiet replay
+    prints nothing and does not import rich (0.02 CPU-s, issue 20, point 3). Piped output is read
+    later (files, CI logs): lines are not squeezed into 80 columns; tables follow COLUMNS when it is
+    set (appliance.cli.tables)."""
+    if name not in ("out", "err"):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from rich.console import Console
+
+    stream = sys.stderr if name == "err" else sys.stdout
+    console = Console(stderr=name == "err", highlight=False, width=None if stream.isatty() else 220)
+    globals()[name] = console
+    return console
+
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout instead of tables.")]
 DeviceOpt = Annotated[str | None, typer.Option("--device", help="Only this device (MAC).")]

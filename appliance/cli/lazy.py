@@ -22,6 +22,8 @@ from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 from typer.main import get_command_from_info
 from typer.models import CommandInfo
 
+from appliance.cli.coerce import plain_coercion
+
 
 class Entry(NamedTuple):
     module: str  # appliance.cli.<module> lists the command in its COMMANDS
@@ -118,6 +120,7 @@ def load(name: str, markup: Any) -> _click.Command:
         rich_markup_mode=markup,
     )
     plain_metavars(cmd)
+    plain_coercion(cmd.params)
     return cmd
 
 
@@ -142,6 +145,7 @@ def plain_metavars(cmd: _click.Command) -> None:
         option = plain_help(ctx)
         if option is not None:
             option.metavar = ""  # a flag: no `<bool>`
+            plain_coercion([option])
         return option
 
     cmd.get_help_option = help_option  # type: ignore[method-assign]
@@ -155,6 +159,7 @@ class LazyGroup(TyperGroup):
         super().__init__(**attrs)
         self._loaded: dict[str, _click.Command] = {}
         plain_metavars(self)
+        plain_coercion(self.params)
         for name, entry in COMMANDS.items():  # stand-ins: enough for the group's help and errors
             self.commands[name] = TyperCommand(name=name, help=entry.summary, short_help=entry.summary)
 

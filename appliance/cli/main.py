@@ -86,8 +86,16 @@ def _one_line(msg: str) -> None:
 YOUNG_GC_THRESHOLD = 20_000
 
 
+# numpy, which pyarrow imports when chDB is loaded, starts OpenBLAS with a thread per core, and those
+# threads spin while it starts: 0.04 CPU-s of every command that opens the store (issue 20, point 3:
+# `python -c "import numpy"` takes 0.09 CPU-s, 0.05 with one thread). No tapaudit command does
+# linear algebra; a value the user set is kept (and passed on to worker processes either way).
+BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "1")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI, turning errors into one line and an exit code."""
+    os.environ.setdefault(*BLAS_THREADS)
     young, *older = gc.get_threshold()
     gc.set_threshold(max(young, YOUNG_GC_THRESHOLD), *older)
     try:

@@ -12,9 +12,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.markup import escape
 
-from appliance.cli.common import DbOpt, Fail, JsonOpt, err, open_db, pipeline_settings, print_json, safe
+from appliance.cli import common
+from appliance.cli.common import DbOpt, Fail, JsonOpt, open_db, pipeline_settings, print_json, safe
 from appliance.ingest.keyfiles import load_keys
 from appliance.lab.phases import load_phases
 from parsers.capture import sniff_format
@@ -61,7 +61,7 @@ def _progress() -> Progress:
         TextColumn("{task.fields[packets]:>10,} pkts"),
         TransferSpeedColumn(),
         TimeRemainingColumn(),
-        console=err,
+        console=common.err,
         transient=True,
     )
 
@@ -170,7 +170,7 @@ def replay_cmd(
     opts = ReplayOptions(idle_s=idle_timeout, active_s=active_timeout, lan_prefixes=prefixes, bench=bench_obj,
                          home=codes, raw_evidence=raw_evidence, phases=phases_obj, force=force,
                          keylogs=list(keylog or []), limits=limits, jobs=jobs)  # fmt: skip
-    show_bar = not quiet and not as_json and err.is_terminal
+    show_bar = not quiet and not as_json and common.err.is_terminal
     captures = [p for p in paths if p not in zeek]
     by_path: dict[int, ReplayResult] = {}
     with open_db(db) as store:
@@ -209,6 +209,9 @@ def replay_cmd(
 
 def _say_result(r: ReplayResult) -> None:
     """One line per capture on stderr, then what was truncated, undecodable or missing from the bench."""
+    from rich.markup import escape
+
+    err = common.err
     name = escape(safe(r.path))  # a file name is neither markup nor terminal control
     if r.status == "skipped":
         err.print(

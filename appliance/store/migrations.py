@@ -257,13 +257,19 @@ def migrate(store: Store) -> list[int]:
     """Bring the store to ``SCHEMA_VERSION``; the numbers of the steps applied ([] when none was due).
 
     A new store gets every table as declared now and no step."""
+    return upgrade(store)[1]
+
+
+def upgrade(store: Store) -> tuple[bool, list[int]]:
+    """``migrate``, also telling whether the store was new (it had no schema version, so tapaudit
+    never wrote a row to it: what an open looks for in an older store's rows cannot be there)."""
     store.execute("CREATE DATABASE IF NOT EXISTS {db}")
     create_tables(store, "meta")
     have = stored_version(store)
     if have is None:
         create_tables(store, *(t.name for t in TABLES))
         record_version(store, SCHEMA_VERSION)
-        return []
+        return True, []
     if have > SCHEMA_VERSION or have < OLDEST:
         raise StoreError(
             f"store {store.url} has schema version {have}, this tapaudit uses {SCHEMA_VERSION}; "
@@ -276,4 +282,4 @@ def migrate(store: Store) -> list[int]:
             step.apply(store)
             record_version(store, step.number)
             applied.append(step.number)
-    return applied
+    return False, applied

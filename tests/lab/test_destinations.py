@@ -17,6 +17,7 @@ import pytest
 from appliance.ingest.enrich import DnsNames, Enricher, country
 from appliance.ingest.replay import ReplayOptions, replay
 from appliance.lab.bench import load_bench
+from appliance.lookups.psl import Psl
 from appliance.masking import mask, mask_path, mask_query
 from appliance.store import queries
 from appliance.store.backends import Store
@@ -222,11 +223,25 @@ def test_encrypted_verdict(security: str, expected: str) -> None:
     assert encrypted(security) == expected
 
 
-def test_registrable_domains_agree_with_tldextract() -> None:
-    """appliance.lookups.psl reads tldextract's own snapshot; its answers must be tldextract's."""
+def test_registrable_domains_agree_with_tldextract(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """appliance.lookups.psl reads tldextract's own snapshot; its answers must be tldextract's, as
+    parsed and as read back from the cache folder in a later run (issue 20, point 3)."""
+    from appliance.lookups.psl import snapshot
+
+    monkeypatch.setenv("TAPAUDIT_CACHE_DIR", str(tmp_path))
+    snapshot.cache_clear()
+    try:
+        _agree_with_tldextract(snapshot())  # parsed, then kept
+        assert [p.name[:4] for p in tmp_path.iterdir() if p.name.startswith("psl")] == ["psl-"]
+        snapshot.cache_clear()
+        _agree_with_tldextract(snapshot())  # read back
+    finally:
+        snapshot.cache_clear()
+
+
+def _agree_with_tldextract(psl: Psl) -> None:
     import tldextract
 
-    from appliance.lookups.psl import snapshot
     from tests.support.ndpinames import ndpi_flows
 
     ref = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
@@ -235,7 +250,6 @@ def test_registrable_domains_agree_with_tldextract() -> None:
     for out in sorted(ndpi.glob("*.out")) if ndpi.exists() else []:
         names.update(f.name for f in ndpi_flows(out) if "." in f.name)
     names.update(("x.local", "www.ck", "a.b.ck", "city.kawasaki.jp", "x.y.kawasaki.jp", "a.xn--55qx5d.cn"))
-    psl = snapshot()
     diffs = [(n, ref(n).top_domain_under_public_suffix, psl.registrable(n)) for n in sorted(names)]
     diffs = [d for d in diffs if d[1] != d[2]]
     print(f"\n{len(names)} names compared, {len(diffs)} differ")

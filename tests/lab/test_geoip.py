@@ -160,3 +160,40 @@ def test_table_is_built_once_and_in_memory_when_the_cache_cannot_be_written(
     monkeypatch.setenv("TAPAUDIT_CACHE_DIR", str(tmp_path / "file" / "cache"))  # cannot be made
     mem = open_table(geoip._path(), "abc")
     assert isinstance(mem.buf, bytes) and mem.lookup("3.121.131.36") == ("DE", "AMAZON-02")
+
+
+def test_the_data_files_digest_is_its_sha256_kept_until_the_file_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The digest recorded with each capture (``geoip_version``) is the data file's sha256 prefix,
+    read back from the cache folder in a later run (issue 20, point 3) and taken again once the
+    file is another: rewritten in place or replaced."""
+    import hashlib
+    import os
+
+    monkeypatch.setenv("TAPAUDIT_CACHE_DIR", str(tmp_path / "cache"))
+    data = tmp_path / geoip.GEOIP_FILE
+    data.write_bytes(geoip._path().read_bytes())
+    monkeypatch.setattr(geoip, "_path", lambda: data)
+
+    def digest() -> str:
+        geoip._file_digest.cache_clear()
+        return geoip._file_digest()
+
+    def sha() -> str:
+        return "sha256:" + hashlib.sha256(data.read_bytes()).hexdigest()[:16]
+
+    try:
+        assert digest() == sha()  # hashed, then kept
+        assert [p.name[:12] for p in (tmp_path / "cache").iterdir()] == ["geoip-sha256"]
+        assert digest() == sha()  # read back
+        with data.open("r+b") as fh:  # the same size, rewritten in place: a new modification time
+            fh.write(b"\x00")
+        os.utime(data, ns=(data.stat().st_atime_ns, data.stat().st_mtime_ns + 10**9))
+        assert digest() == sha()
+        replaced = tmp_path / "new"
+        replaced.write_bytes(data.read_bytes()[:-1])
+        replaced.replace(data)
+        assert digest() == sha()
+    finally:
+        geoip._file_digest.cache_clear()

@@ -138,3 +138,49 @@ def test_shared_anchors_within_the_limit_still_load(tmp_path: Path) -> None:
     )
     bench = load_bench(str(path))
     assert [d.persona for d in bench.devices.values()] == [{"imei": "356938035643809"}] * 2
+
+
+def test_the_shipped_catalogue_is_read_back_from_the_cache_as_parsed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The catalogue's document comes from the cache folder after the first read (issue 20, point 3):
+    the same document as PyYAML's pure-Python loader makes of the file, whatever happened to the
+    cache (cut, altered, in the way of a file) or to the file (edited)."""
+    import yaml
+
+    from policies.catalog import CATALOG_DIR, Catalog
+    from policies.yamlfile import read_shipped_yaml
+
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("TAPAUDIT_CACHE_DIR", str(cache))
+    src = CATALOG_DIR / "organisations.yaml"
+    want = yaml.load(src.read_bytes(), Loader=yaml.SafeLoader)
+    assert read_shipped_yaml(src, CatalogError)[0] == want  # parsed, then kept
+    (entry,) = cache.iterdir()
+    kept = entry.read_bytes()
+    assert read_shipped_yaml(src, CatalogError)[0] == want  # read back
+    for broken in (kept[:-7], kept[:40] + bytes([kept[40] ^ 1]) + kept[41:], b""):
+        entry.write_bytes(broken)
+        assert read_shipped_yaml(src, CatalogError)[0] == want, len(broken)
+        assert entry.read_bytes() == kept  # parsed again and kept again
+
+    edited = tmp_path / "organisations.yaml"
+    edited.write_bytes(src.read_bytes().replace(b"version:", b"version: edited-", 1))
+    assert read_shipped_yaml(edited, CatalogError)[0] == yaml.load(
+        edited.read_bytes(), Loader=yaml.SafeLoader
+    )
+    assert len(list(cache.iterdir())) == 2
+
+    monkeypatch.setenv("TAPAUDIT_CACHE_DIR", str(edited / "cache"))  # cannot be made: a file is in the way
+    assert read_shipped_yaml(src, CatalogError)[0] == want
+    monkeypatch.setenv("TAPAUDIT_CACHE_DIR", str(cache))
+    vendors = yaml.load((CATALOG_DIR / "vendors.yaml").read_bytes(), Loader=yaml.SafeLoader)
+    ref = Catalog(want, vendors, str(CATALOG_DIR))
+    load_catalog.cache_clear()
+    try:
+        got = load_catalog(CATALOG_DIR)  # read back from the cache
+        assert (got.version, got.names, got.domains, got.addresses, got.vendors) == (
+            ref.version, ref.names, ref.domains, ref.addresses, ref.vendors
+        )  # fmt: skip
+    finally:
+        load_catalog.cache_clear()

@@ -171,3 +171,40 @@ def test_a_store_newer_or_older_than_known_is_refused(tmp_path: Path) -> None:
                 store.ensure_schema()
         finally:
             store.close()
+
+
+def test_a_new_store_is_made_by_its_schema_statements_alone(tmp_path: Path) -> None:
+    """A new store has no row yet, so its first open skips what later opens look for in the rows (a
+    key kept in meta, runs killed before their commit, rows past retention): issue 20, point 3."""
+    store = open_store(str(tmp_path / "db"))
+    ran: list[str] = []
+    call = store._call  # type: ignore[attr-defined]
+    store._call = lambda sql, *a: ran.append(" ".join(sql.split()[:2])) or call(sql, *a)  # type: ignore[attr-defined]
+    try:
+        assert store.ensure_schema() == []
+        tables = len(migrations.TABLES)
+        assert sorted(ran) == sorted(
+            ["CREATE DATABASE", "SELECT value", "INSERT INTO"] + ["CREATE TABLE"] * (tables + 1)
+        )  # meta's CREATE twice: first alone, to read the version from
+        assert (store.collected.runs, store.pruned) == (0, {})
+        ran.clear()
+        assert store.ensure_schema() == []  # an existing store: its rows are looked at
+        assert any("ingest_id NOT IN" in s or s == "SELECT DISTINCT" for s in ran), ran
+    finally:
+        store.close()
+
+
+def test_an_open_collects_the_rows_of_a_run_that_never_committed(stores: tuple[Store, Store]) -> None:
+    """The rows of a run with no ``captures`` row (killed before its commit), in any table, are
+    deleted at the next open, on chDB and on the 18.16 server alike (one query over every table,
+    ``purge.collect_orphans``); a committed run's rows stay."""
+    _, store = stores
+    store.ensure_schema()
+    put = "INSERT INTO {db}.`%s` (capture_id, ingest_id) SELECT 'c', %d"
+    for table, ingest in (("phases", 5), ("bursts", 5), ("bursts", 6), ("captures", 7), ("dns", 7)):
+        store.execute(put % (table, ingest))
+    store.ensure_schema()
+    assert (store.collected.runs, store.collected.rows) == (2, 3)
+    for table, left in (("phases", []), ("bursts", []), ("dns", [7]), ("captures", [7])):
+        got = store.query(f"SELECT ingest_id FROM {{db}}.`{table}`")
+        assert [int(r["ingest_id"]) for r in got] == left, table

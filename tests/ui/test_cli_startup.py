@@ -103,13 +103,14 @@ def test_help_and_error_exits_import_no_heavy_module(args: list[str], rc: int) -
 def test_a_quiet_replay_imports_only_what_it_uses(tmp_path: Path) -> None:
     """A capture's replay with ``-q`` stores the lab (every device of its ground truth) without
     importing the Zeek reader, the progress bar, the device table and the read API it is filled
-    from, or netaddr (issue 20, point 3: a replay's fixed cost)."""
+    from, netaddr, pydantic (Typer's own reading of the options: ``appliance.cli.coerce``), or rich
+    (it prints nothing) (issue 20, point 3: a replay's fixed cost)."""
     db = tmp_path / "db"
     code, modules, printed = _modules_after(["--db", str(db), "replay", "-q", str(LAB / "lab.pcapng")])
     assert code == 0, printed
     unused = ("parsers.zeek.records", "appliance.ingest.zeek_replay", "rich.progress", "appliance.cli.browse",
               "netaddr", "geoip2fast", "ssl", "appliance.store.queries", "appliance.findings",
-              "appliance.live")  # fmt: skip
+              "appliance.live", "pydantic", "rich")  # fmt: skip
     assert sorted(m for m in modules for u in unused if m == u or m.startswith(u + ".")) == [], printed
     assert "appliance.lookups.geoip_table" in modules and "appliance.store.backends" in modules
     _, _, listed = _modules_after(["--db", str(db), "devices", "--json"])
@@ -264,3 +265,23 @@ def test_replay_progress_moves_while_it_reads(tmp_path: Path) -> None:
     assert reading == sorted(reading) and len({u[0] for u in reading}) == len(reading)
     assert all(0 < packets < res.packets for _, packets in reading)
     assert rec.updates[-1] == (size, res.packets)
+
+
+@pytest.mark.parametrize(("given", "used"), [(None, 1), ("2", 2)])
+def test_openblas_starts_one_thread_unless_told(given: str | None, used: int) -> None:
+    """numpy's OpenBLAS, loaded with chDB, runs one thread (its spinning threads cost 0.04 CPU-s of
+    each command, issue 20, point 3), as OpenBLAS itself reports; a number the user gave is kept."""
+    code = (
+        "import ctypes, glob, os, sys\nfrom appliance.cli.main import main\nrc = main(['--version'])\n"
+        "import numpy\nlibs = os.path.dirname(numpy.__file__) + '.libs'\n"
+        "(lib,) = glob.glob(os.path.join(libs, '*openblas*'))\n"
+        "print(ctypes.CDLL(lib).scipy_openblas_get_num_threads64_())\nsys.exit(rc)\n"
+    )
+    env = {k: v for k, v in _env().items() if k != "OPENBLAS_NUM_THREADS"}
+    if given is not None:
+        env["OPENBLAS_NUM_THREADS"] = given
+    p = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, env=env, check=False
+    )
+    assert p.returncode == 0, p.stderr
+    assert int(p.stdout.splitlines()[-1]) == used
