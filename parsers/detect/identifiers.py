@@ -37,7 +37,11 @@ OAID = re.compile(
 MEID = re.compile(r"^[0-9A-Fa-f]{14}$")
 CN_ID = re.compile(r"(?<![0-9Xx])(\d{17}[\dXx])(?![0-9Xx])")
 EMAIL = re.compile(r"(?<![\w.+-])([\w.+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*\.[A-Za-z]{2,24})")
-CN_MOBILE = re.compile(r"(?<![A-Za-z0-9])(?:\+?86[- ]?)?(1[3-9]\d[- ]?\d{4}[- ]?\d{4})(?![A-Za-z0-9])")
+# the leading look-ahead names the characters a match can start with ("+86", "86", "1"): it lets the
+# regex engine skip to them instead of trying the look-behind at every position (same matches)
+CN_MOBILE = re.compile(
+    r"(?=[+81])(?<![A-Za-z0-9])(?:\+?86[- ]?)?(1[3-9]\d[- ]?\d{4}[- ]?\d{4})(?![A-Za-z0-9])"
+)
 # keys whose numbers are counters, times or secrets: a digit run there is not an IMEI or a phone
 NOT_IDS = frozenset(
     [
@@ -135,7 +139,12 @@ def cn_id_ok(text: str) -> bool:
         born = dt.date(int(text[6:10]), int(text[10:12]), int(text[12:14]))
     except ValueError:
         return False
-    return dt.date(1900, 1, 1) <= born <= dt.date.today()
+    # today's date only for a birth after the day this module was loaded (asking the clock costs more
+    # than the whole check, and a day once past stays past)
+    return dt.date(1900, 1, 1) <= born and (born <= _LOADED_ON or born <= dt.date.today())
+
+
+_LOADED_ON = dt.date.today()
 
 
 def _mac_ok(mac: str) -> bool:
@@ -149,8 +158,19 @@ def find(leaves: Iterable[Leaf], shapes: Shapes = EVERY_SHAPE) -> list[Hit]:
     # objects with a signal level are scanned access points or cells ({"mac": ..., "rssi": -61}):
     # a MAC there is a BSSID, a location proxy (parsers.detect.location), not the device's own
     scans = {x.parent for x in items if x.parent > 0 and x.key and norm(x.key) in SIGNAL_KEYS}
+    # a leaf under no identifier's key is tried only if it can hold a shape sought: long enough for
+    # the shortest of them (``_leaf``'s lengths, after strip(), which only shortens) or with an @
+    shortest = min(
+        (n for n, on in ((15, shapes.digits15), (17, shapes.mac), (11, shapes.phone)) if on), default=1 << 30
+    )
     hits: list[Hit] = []
     for leaf in items:
+        if (
+            len(leaf.value) < shortest
+            and not (shapes.email and "@" in leaf.value)
+            and (not leaf.key or norm(leaf.key) not in _KEY_TYPE)
+        ):
+            continue  # _leaf would find nothing
         hits += _leaf(leaf, leaf.parent in scans, shapes)
     return hits
 

@@ -112,6 +112,8 @@ def find(leaves: Iterable[Leaf], in_text: bool = True) -> list[Hit]:
     wifi = 0
     for parent, group in groups.items():
         keyed = {norm(x.key): x for x in group if x.key}
+        if ANY_NAME.isdisjoint(keyed):
+            continue  # no pair, scan or tower can be in this object (an accuracy alone finds nothing)
         lat = next((x for k, x in keyed.items() if k in LAT_NAMES and decimals(x.value) > 0), None)
         lon = next((x for k, x in keyed.items() if k in LON_NAMES and decimals(x.value) > 0), None)
         found: list[Hit] = []

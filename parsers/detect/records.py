@@ -34,7 +34,7 @@ def find(leaves: Iterable[Leaf]) -> list[Hit]:
         if "BEGIN:VCARD" in v:
             hits.append(Hit("contacts", leaf.path, f"{v.count('BEGIN:VCARD')} vCards", HIGH,
                             detail={"entries": v.count("BEGIN:VCARD")}))  # fmt: skip
-        else:  # a vCard's numbers are that contact list, already reported
+        elif len(v) >= 11:  # a vCard's numbers are that contact list, already reported; a number: 11 digits
             numbers.update(m.group(1).replace("-", "").replace(" ", "") for m in CN_MOBILE.finditer(v))
         if PACKAGE.match(v) and (norm(leaf.key) in APP_KEYS or "." in leaf.path):
             packages.add(v)
