@@ -27,7 +27,7 @@ def _identifiers(items: list[Leaf], s: Sieve) -> list[Hit]:
 
 
 def _records(items: list[Leaf], s: Sieve) -> list[Hit]:
-    return records.find(items) if s.records else []
+    return records.find(items, s.numbers, s.packages) if s.records else []
 
 
 def _media(items: list[Leaf], s: Sieve) -> list[Hit]:

@@ -19,7 +19,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from parsers.detect import identifiers, location, values
+from parsers.detect import identifiers, location, sieve, values
 from parsers.detect.hits import Hit
 from parsers.detect.identifiers import Shapes, cn_id_ok
 from parsers.detect.values import MAGIC, MAX_LEAVES, Leaf, leaves, media_type
@@ -28,6 +28,19 @@ from tests.parsers.test_detect_sieve import leaf as leaf_strategy
 
 ALL_SHAPES = [Shapes(*flags) for flags in itertools.product((False, True), repeat=4)]
 OLD_MOBILE = re.compile(r"(?<![A-Za-z0-9])(?:\+?86[- ]?)?(1[3-9]\d[- ]?\d{4}[- ]?\d{4})(?![A-Za-z0-9])")
+
+
+@settings(max_examples=800, derandomize=True, deadline=None)
+@given(
+    st.text(alphabet="0123456789٣aF:-\n", max_size=80)
+    | st.from_regex(r"[a:]?[0-9]{12,17}[a:-]?(?:[0-9a-f]{1,3}[:-][0-9a-g]{1,2})?[0-9]{0,15}", fullmatch=True)
+)
+def test_sieve_finds_digit_runs_and_hex_pairs_as_the_plain_patterns(text: str) -> None:
+    """Whether a text has 15 digits in a row, or hex-pair, separator, hex-pair (a search from
+    anywhere, as the patterns were)."""
+    assert (sieve.DIGITS15.search(text) is not None) is (re.search(r"\d{15}", text) is not None)
+    plain = re.search(r"[0-9A-Fa-f]{2}[:-][0-9A-Fa-f]{2}", text) is not None
+    assert (sieve.HEX_PAIR.search(text) is not None) is plain
 
 
 def every_leaf(items: list[Leaf], shapes: Shapes) -> list[Hit]:
