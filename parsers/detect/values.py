@@ -30,6 +30,8 @@ B64 = re.compile(rb"^[A-Za-z0-9+/_-]{16,}={0,2}$")
 HEX = re.compile(rb"^(?:[0-9a-fA-F]{2}){12,}$")
 FORM = re.compile(rb"^[\w.%+\-\[\]]+=[^&]*(?:&[\w.%+\-\[\]]+=[^&]*)*$")
 XML_LEAF = re.compile(rb"<([A-Za-z_][\w.\-]*)(?:\s[^>]*)?>([^<]{1,512})</\1>")
+# numbers kept as their text (one decoder for every payload: json.loads makes one per call)
+_JSON = json.JSONDecoder(parse_float=str, parse_int=str)
 # readable runs of binary data: four characters or more with no control byte nor undecodable one
 RUN = re.compile(r"[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffd]{4,}")
 
@@ -73,7 +75,7 @@ def _leaves(payload: bytes, path: str, depth: int) -> Iterator[Leaf]:
     body = data.strip()
     if body[:1] in (b"{", b"["):
         try:
-            doc = json.loads(body.decode("utf-8", "replace"), parse_float=str, parse_int=str)
+            doc = _JSON.decode(body.decode("utf-8", "replace"))  # the text starts with { or [: no BOM
         except (ValueError, RecursionError):
             doc = None
         if doc is not None:
