@@ -171,13 +171,14 @@ _WS = " \t\n\r\x0b\x0c"  # ASCII whitespace, as bytes.strip() has it (str.strip(
 
 def _body(msg: HttpMessage, data: bytes, pos: int, limit: int, until_close: bool) -> int:
     """Read the body after the head at ``pos``; returns where the next message starts."""
+    length = msg.header("content-length")
     if "chunked" in msg.header("transfer-encoding").lower():
         raw, pos = _dechunk(data, pos)
-    elif msg.header("content-length"):
+    elif length:
         try:
-            n = int(msg.header("content-length"))
+            n = int(length)
         except ValueError:
-            raise HttpError(f"bad Content-Length {msg.header('content-length')!r}") from None
+            raise HttpError(f"bad Content-Length {length!r}") from None
         if n < 0:
             raise HttpError(f"negative Content-Length {n}")
         raw = data[pos : pos + n]
