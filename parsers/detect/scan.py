@@ -46,7 +46,9 @@ def scan(payload: bytes, content_type: str = "", persona: PersonaMatcher | None 
     """Hits in one payload: media by magic bytes, then every detector over its leaves."""
     if not payload:
         return []
-    return _dedupe(media.find_bytes(payload, "$", content_type) + scan_leaves(list(leaves(payload)), persona))
+    whole = media.find_bytes(payload, "$", content_type)
+    found = scan_leaves(list(leaves(payload)), persona)  # deduplicated already
+    return _dedupe(whole + found) if whole else found
 
 
 def scan_leaves(items: list[Leaf], persona: PersonaMatcher | None = None) -> list[Hit]:
