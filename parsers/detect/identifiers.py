@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
+from operator import mul
 
 import phonenumbers
 
@@ -28,6 +29,7 @@ MAC = re.compile(
 )
 # every free-text identifier has five digits in a row, an @, MAC-like hex pairs or a spaced phone number
 ANY_ID_CHAR = re.compile(r"\d{5}|@|[0-9A-Fa-f]{2}[:-][0-9A-Fa-f]{2}|\d{3}[- ]\d{4}")
+SERIAL = re.compile(r"[\w-]+")  # a serial number's characters
 HEX12 = re.compile(r"^[0-9A-Fa-f]{12}$")
 HEX16 = re.compile(r"^[0-9A-Fa-f]{16}$")
 UUID = re.compile(r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$")
@@ -132,7 +134,7 @@ def cn_id_ok(text: str) -> bool:
     body, check = text[:17], text[17].upper()
     if not body.isdigit():
         return False
-    expect = "10X98765432"[sum(int(c) * w for c, w in zip(body, ID_WEIGHTS, strict=True)) % 11]
+    expect = "10X98765432"[sum(map(mul, map(int, body), ID_WEIGHTS)) % 11]  # body: 17 digits, as weights
     if check != expect:
         return False
     try:
@@ -254,7 +256,7 @@ def _named(kind: str, path: str, v: str) -> Hit | None:
         return Hit("oaid", path, v, HIGH)
     if kind == "idfa" and UUID.match(v) and set(v) - {"0", "-"}:
         return Hit("idfa", path, v, HIGH)
-    if kind == "serial" and 6 <= len(v) <= 40 and re.fullmatch(r"[\w-]+", v) and any(c.isdigit() for c in v):
+    if kind == "serial" and 6 <= len(v) <= 40 and SERIAL.fullmatch(v) and any(c.isdigit() for c in v):
         return Hit("serial", path, v, MEDIUM)
     if kind == "phone" and _phone_ok(digits if digits.startswith("+") else digits.lstrip("0") or digits):
         return Hit("phone", path, digits, HIGH)
