@@ -8,6 +8,7 @@ unless the user asked for raw evidence for this replay. A mask keeps the shape
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from urllib.parse import parse_qsl, quote
 
 # path or topic segments that look like ids: four digits or more, or long runs of hex/base64
@@ -33,6 +34,7 @@ def mask_query(query: str) -> str:
     return "&".join(f"{quote(k, safe='')}={mask(v)}" for k, v in pairs)
 
 
+@lru_cache(maxsize=4096)  # a device requests the same paths and topics again and again
 def mask_path(path: str) -> str:
     """Mask path or topic segments that look like identifiers (four digits or more, long hex or tokens)."""
     return "/".join(mask(seg) if IDENTIFIER.fullmatch(seg) else seg for seg in path.split("/"))

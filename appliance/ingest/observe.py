@@ -55,7 +55,7 @@ _ROW = OBSERVATIONS.builder(
         "coord_system": "system",
         "value_hash": "digest",
         "excerpt": "excerpt",
-        "detail": "json.dumps(h.detail, sort_keys=True, default=str)",
+        "detail": "json.dumps(h.detail, sort_keys=True, default=str) if h.detail else '{}'",  # most are empty
         "phase": "phase",
         "plaintext": "getattr(rec, 'plain_source', 'clear')",
     },
@@ -78,6 +78,8 @@ class Observer:
         self.who = who  # names each record's device (owner)
         self.phases = phases
         self.key = key
+        # HMAC-SHA256 under the key with the key's pads already hashed: each value costs one copy (RFC 2104)
+        self.keyed = hmac.new(key, digestmod=hashlib.sha256)
         self.raw = raw
         self.personas = {mac: PersonaMatcher(p) for mac, p in personas.items() if p}
 
@@ -125,7 +127,6 @@ class Observer:
         default of the map API it was sent to (``coordsys.system_of_host``: Amap GCJ-02...)."""
         if not found:
             return []
-        by_host = system_of_host(host) if host else ""
         f = rec.flow
         phase = self.phases.at(rec.ts, dev) if self.phases else UNMARKED
         persona = self.personas.get(dev)
@@ -134,14 +135,14 @@ class Observer:
         out = []
         for carrier, h in found:
             system = str(h.detail.get("system", "")) if h.data_type == "location" else ""
-            if system == UNKNOWN and by_host:
+            if system == UNKNOWN and host and (by_host := system_of_host(host)):  # asked only then
                 system = h.detail["system"] = by_host
                 h.detail["system_from"] = "host"
             if home is not None and system:
                 home.mark(h)  # in the system just settled: the distance class goes into detail
-            digest = hmac.new(self.key, f"{h.data_type}\x00{h.value}".encode(), hashlib.sha256).hexdigest()[
-                :16
-            ]
+            keyed = self.keyed.copy()
+            keyed.update(f"{h.data_type}\x00{h.value}".encode())
+            digest = keyed.hexdigest()[:16]
             excerpt = h.value if self.raw else mask_hit(h.data_type, h.value)
             out.append(_ROW(self, rec, fid, dev, remote, proto, carrier, h, system, digest, excerpt, phase))
         return out

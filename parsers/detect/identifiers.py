@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
+from operator import mul
 
 import phonenumbers
 
@@ -28,6 +29,7 @@ MAC = re.compile(
 )
 # every free-text identifier has five digits in a row, an @, MAC-like hex pairs or a spaced phone number
 ANY_ID_CHAR = re.compile(r"\d{5}|@|[0-9A-Fa-f]{2}[:-][0-9A-Fa-f]{2}|\d{3}[- ]\d{4}")
+SERIAL = re.compile(r"[\w-]+")  # a serial number's characters
 HEX12 = re.compile(r"^[0-9A-Fa-f]{12}$")
 HEX16 = re.compile(r"^[0-9A-Fa-f]{16}$")
 UUID = re.compile(r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$")
@@ -37,7 +39,11 @@ OAID = re.compile(
 MEID = re.compile(r"^[0-9A-Fa-f]{14}$")
 CN_ID = re.compile(r"(?<![0-9Xx])(\d{17}[\dXx])(?![0-9Xx])")
 EMAIL = re.compile(r"(?<![\w.+-])([\w.+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*\.[A-Za-z]{2,24})")
-CN_MOBILE = re.compile(r"(?<![A-Za-z0-9])(?:\+?86[- ]?)?(1[3-9]\d[- ]?\d{4}[- ]?\d{4})(?![A-Za-z0-9])")
+# the leading look-ahead names the characters a match can start with ("+86", "86", "1"): it lets the
+# regex engine skip to them instead of trying the look-behind at every position (same matches)
+CN_MOBILE = re.compile(
+    r"(?=[+81])(?<![A-Za-z0-9])(?:\+?86[- ]?)?(1[3-9]\d[- ]?\d{4}[- ]?\d{4})(?![A-Za-z0-9])"
+)
 # keys whose numbers are counters, times or secrets: a digit run there is not an IMEI or a phone
 NOT_IDS = frozenset(
     [
@@ -128,14 +134,19 @@ def cn_id_ok(text: str) -> bool:
     body, check = text[:17], text[17].upper()
     if not body.isdigit():
         return False
-    expect = "10X98765432"[sum(int(c) * w for c, w in zip(body, ID_WEIGHTS, strict=True)) % 11]
+    expect = "10X98765432"[sum(map(mul, map(int, body), ID_WEIGHTS)) % 11]  # body: 17 digits, as weights
     if check != expect:
         return False
     try:
         born = dt.date(int(text[6:10]), int(text[10:12]), int(text[12:14]))
     except ValueError:
         return False
-    return dt.date(1900, 1, 1) <= born <= dt.date.today()
+    # today's date only for a birth after the day this module was loaded (asking the clock costs more
+    # than the whole check, and a day once past stays past)
+    return dt.date(1900, 1, 1) <= born and (born <= _LOADED_ON or born <= dt.date.today())
+
+
+_LOADED_ON = dt.date.today()
 
 
 def _mac_ok(mac: str) -> bool:
@@ -149,8 +160,19 @@ def find(leaves: Iterable[Leaf], shapes: Shapes = EVERY_SHAPE) -> list[Hit]:
     # objects with a signal level are scanned access points or cells ({"mac": ..., "rssi": -61}):
     # a MAC there is a BSSID, a location proxy (parsers.detect.location), not the device's own
     scans = {x.parent for x in items if x.parent > 0 and x.key and norm(x.key) in SIGNAL_KEYS}
+    # a leaf under no identifier's key is tried only if it can hold a shape sought: long enough for
+    # the shortest of them (``_leaf``'s lengths, after strip(), which only shortens) or with an @
+    shortest = min(
+        (n for n, on in ((15, shapes.digits15), (17, shapes.mac), (11, shapes.phone)) if on), default=1 << 30
+    )
     hits: list[Hit] = []
     for leaf in items:
+        if (
+            len(leaf.value) < shortest
+            and not (shapes.email and "@" in leaf.value)
+            and (not leaf.key or norm(leaf.key) not in _KEY_TYPE)
+        ):
+            continue  # _leaf would find nothing
         hits += _leaf(leaf, leaf.parent in scans, shapes)
     return hits
 
@@ -234,7 +256,7 @@ def _named(kind: str, path: str, v: str) -> Hit | None:
         return Hit("oaid", path, v, HIGH)
     if kind == "idfa" and UUID.match(v) and set(v) - {"0", "-"}:
         return Hit("idfa", path, v, HIGH)
-    if kind == "serial" and 6 <= len(v) <= 40 and re.fullmatch(r"[\w-]+", v) and any(c.isdigit() for c in v):
+    if kind == "serial" and 6 <= len(v) <= 40 and SERIAL.fullmatch(v) and any(c.isdigit() for c in v):
         return Hit("serial", path, v, MEDIUM)
     if kind == "phone" and _phone_ok(digits if digits.startswith("+") else digits.lstrip("0") or digits):
         return Hit("phone", path, digits, HIGH)

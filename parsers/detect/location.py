@@ -112,14 +112,21 @@ def find(leaves: Iterable[Leaf], in_text: bool = True) -> list[Hit]:
     wifi = 0
     for parent, group in groups.items():
         keyed = {norm(x.key): x for x in group if x.key}
-        lat = next((x for k, x in keyed.items() if k in LAT_NAMES and decimals(x.value) > 0), None)
-        lon = next((x for k, x in keyed.items() if k in LON_NAMES and decimals(x.value) > 0), None)
+        if ANY_NAME.isdisjoint(keyed):
+            continue  # no pair, scan or tower can be in this object (an accuracy alone finds nothing)
+        # each look through the object's fields only when one of the names sought is among them (the
+        # C-level set test): most objects have no coordinate, no system, no accuracy, no tower
+        lat = lon = None
+        if not LAT_NAMES.isdisjoint(keyed):
+            lat = next((x for k, x in keyed.items() if k in LAT_NAMES and decimals(x.value) > 0), None)
+        if not LON_NAMES.isdisjoint(keyed):
+            lon = next((x for k, x in keyed.items() if k in LON_NAMES and decimals(x.value) > 0), None)
         found: list[Hit] = []
         if lat is not None and lon is not None and parent != -1:
             h = _pair_hit(lat.path.rsplit(".", 1)[0], lat.value, lon.value, HIGH)
             if h:
                 found.append(h)
-        for k, x in keyed.items():
+        for k, x in keyed.items() if not PAIR_NAMES.isdisjoint(keyed) else ():
             m = PAIR.match(x.value) if k in PAIR_NAMES else None
             if m:
                 a, b = m.groups()
@@ -129,32 +136,35 @@ def find(leaves: Iterable[Leaf], in_text: bool = True) -> list[Hit]:
                 h = _pair_hit(x.path, b, a, HIGH) if lng_first else _pair_hit(x.path, a, b, HIGH)
                 if h:
                     found.append(h)
-        system = next((system_named(x.value) for k, x in keyed.items() if k in SYSTEM_KEYS), "")
-        by_key = next((sy for p, sy in KEY_SYSTEMS if lat is not None and norm(lat.key).startswith(p)), "")
-        acc = next((x.value for k, x in keyed.items() if k in ACCURACY_KEYS), None)
-        for h in found:
-            # stated beside the pair, else by the pair's own key (gcjLat), else anywhere in the payload
-            h.detail["system"], h.detail["system_from"] = next(
-                (
-                    (sy, src)
-                    for sy, src in ((system, "field"), (by_key, "key"), (doc_system, "payload"))
-                    if sy
-                ),
-                (UNKNOWN, ""),
+        if found:
+            system = next((system_named(x.value) for k, x in keyed.items() if k in SYSTEM_KEYS), "")
+            by_key = next(
+                (sy for p, sy in KEY_SYSTEMS if lat is not None and norm(lat.key).startswith(p)), ""
             )
-            if acc is not None:
-                with contextlib.suppress(ValueError):
-                    h.detail["accuracy_m"] = float(acc)
+            acc = next((x.value for k, x in keyed.items() if k in ACCURACY_KEYS), None)
+            for h in found:
+                # stated beside the pair, else by the pair's own key (gcjLat), else anywhere in the payload
+                h.detail["system"], h.detail["system_from"] = next(
+                    (
+                        (sy, src)
+                        for sy, src in ((system, "field"), (by_key, "key"), (doc_system, "payload"))
+                        if sy
+                    ),
+                    (UNKNOWN, ""),
+                )
+                if acc is not None:
+                    with contextlib.suppress(ValueError):
+                        h.detail["accuracy_m"] = float(acc)
         hits += found
-        if any(k in WIFI_KEYS for k in keyed) and any(k in SIGNAL_KEYS for k in keyed):
+        if not WIFI_KEYS.isdisjoint(keyed) and not SIGNAL_KEYS.isdisjoint(keyed):
             wifi += 1
-        for k, x in keyed.items():
+        for k, x in keyed.items() if not CELL_TEXT_KEYS.isdisjoint(keyed) else ():
             if k in CELL_TEXT_KEYS:
                 for tower in x.value.split("|"):
                     cm = CELL_TEXT.match(tower)
                     if cm:
                         hits.append(Hit("cell_tower", x.path, ",".join(cm.groups()), HIGH))
-        if all(any(k in names for k in keyed) for names in CELL_KEYS):
+        if all(not names.isdisjoint(keyed) for names in CELL_KEYS):
             vals = [next(x.value for k, x in keyed.items() if k in names) for names in CELL_KEYS]
             hits.append(Hit("cell_tower", group[0].path.rsplit(".", 1)[0], ",".join(vals), HIGH))
     if wifi >= 2:

@@ -27,7 +27,7 @@ def _identifiers(items: list[Leaf], s: Sieve) -> list[Hit]:
 
 
 def _records(items: list[Leaf], s: Sieve) -> list[Hit]:
-    return records.find(items) if s.records else []
+    return records.find(items, s.numbers, s.packages) if s.records else []
 
 
 def _media(items: list[Leaf], s: Sieve) -> list[Hit]:
@@ -46,7 +46,9 @@ def scan(payload: bytes, content_type: str = "", persona: PersonaMatcher | None 
     """Hits in one payload: media by magic bytes, then every detector over its leaves."""
     if not payload:
         return []
-    return _dedupe(media.find_bytes(payload, "$", content_type) + scan_leaves(list(leaves(payload)), persona))
+    whole = media.find_bytes(payload, "$", content_type)
+    found = scan_leaves(list(leaves(payload)), persona)  # deduplicated already
+    return _dedupe(whole + found) if whole else found
 
 
 def scan_leaves(items: list[Leaf], persona: PersonaMatcher | None = None) -> list[Hit]:

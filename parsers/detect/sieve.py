@@ -31,8 +31,12 @@ from parsers.detect.values import Leaf
 
 ID_KEYS = frozenset().union(*identifiers.KEYS.values())  # keys that name an identifier
 HEALTH_KEYS = frozenset().union(*records.HEALTH.values())  # keys of a health reading
-DIGITS15 = re.compile(r"\d{15}")  # IMEI and IMSI (15), ICCID (19-20), resident ID (18): a run of 15 digits
-HEX_PAIR = re.compile(r"[0-9A-Fa-f]{2}[:-][0-9A-Fa-f]{2}")  # the start of a MAC written with separators
+# IMEI and IMSI (15), ICCID (19-20), resident ID (18): a run of 15 digits, sought from a run's first digit
+# only (the same runs are found; trying every digit of a long number again made it quadratic)
+DIGITS15 = re.compile(r"(?<!\d)\d{15}")
+# the start of a MAC written with separators: two hex digits, ":" or "-", two hex digits, sought from the
+# separator (rarer than a hex digit: the engine skips to it) looking back at the two before
+HEX_PAIR = re.compile(r"[:-](?<=[0-9A-Fa-f]{2}[:-])[0-9A-Fa-f]{2}")
 # a whole value shaped as a package name (records.PACKAGE, whose ``$`` lets one trailing line feed pass)
 PACKAGE_VALUE = re.compile(r"(?<![^\n])[a-z][a-z0-9_]*(?:\.[a-z0-9_]+){2,}(?![^\n])")
 LIST_MIN = 5  # records: contact numbers and packages count from five distinct ones (records.find)
@@ -50,6 +54,8 @@ class Sieve:
     shapes: Shapes
     records: bool
     media: bool
+    numbers: bool = True  # five mobile numbers or more: a contact list can be counted
+    packages: bool = True  # five package names or more: an app list can be counted
 
 
 def sieve(items: Sequence[Leaf]) -> Sieve:
@@ -70,17 +76,18 @@ def sieve(items: Sequence[Leaf]) -> Sieve:
         or ("$" in text and location.NMEA.search(text) is not None)
         or (shapes.mac and location.WIFI_PAIR.search(text) is not None)
     )
+    numbers = mobiles >= LIST_MIN
+    packages = text.count(".") >= 2 * LIST_MIN and len(PACKAGE_VALUE.findall(text)) >= LIST_MIN
     return Sieve(
         text=text,
         location=in_text or bool(keys & location.ANY_NAME),
         location_text=in_text,
         identifiers=bool(keys & ID_KEYS) or shapes is not NO_SHAPE,
         shapes=shapes,
-        records=bool(keys & HEALTH_KEYS)
-        or "BEGIN:VCARD" in text
-        or mobiles >= LIST_MIN
-        or (text.count(".") >= 2 * LIST_MIN and len(PACKAGE_VALUE.findall(text)) >= LIST_MIN),
+        records=bool(keys & HEALTH_KEYS) or "BEGIN:VCARD" in text or numbers or packages,
         media=bool(keys & media.AUDIO_KEYS)
         or sum(1 for x in keyless if x.path.endswith("]")) >= FACE_MIN
         or any(x.media for x in items),
+        numbers=numbers,
+        packages=packages,
     )

@@ -17,6 +17,7 @@ import re
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -29,6 +30,8 @@ B64 = re.compile(rb"^[A-Za-z0-9+/_-]{16,}={0,2}$")
 HEX = re.compile(rb"^(?:[0-9a-fA-F]{2}){12,}$")
 FORM = re.compile(rb"^[\w.%+\-\[\]]+=[^&]*(?:&[\w.%+\-\[\]]+=[^&]*)*$")
 XML_LEAF = re.compile(rb"<([A-Za-z_][\w.\-]*)(?:\s[^>]*)?>([^<]{1,512})</\1>")
+# numbers kept as their text (one decoder for every payload: json.loads makes one per call)
+_JSON = json.JSONDecoder(parse_float=str, parse_int=str)
 # readable runs of binary data: four characters or more with no control byte nor undecodable one
 RUN = re.compile(r"[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffd]{4,}")
 
@@ -55,11 +58,9 @@ class Layer:
 
 
 def leaves(payload: bytes, path: str = "$", depth: int = 0) -> Iterator[Leaf]:
-    """Every value in a payload, opening nested encodings up to MAX_DEPTH."""
-    for count, leaf in enumerate(_leaves(payload, path, depth), 1):
-        yield leaf
-        if count >= MAX_LEAVES:
-            return
+    """Every value in a payload, opening nested encodings up to MAX_DEPTH (the first MAX_LEAVES: the
+    walk stops there)."""
+    return islice(_leaves(payload, path, depth), MAX_LEAVES)
 
 
 def _leaves(payload: bytes, path: str, depth: int) -> Iterator[Leaf]:
@@ -74,7 +75,7 @@ def _leaves(payload: bytes, path: str, depth: int) -> Iterator[Leaf]:
     body = data.strip()
     if body[:1] in (b"{", b"["):
         try:
-            doc = json.loads(body.decode("utf-8", "replace"), parse_float=str, parse_int=str)
+            doc = _JSON.decode(body.decode("utf-8", "replace"))  # the text starts with { or [: no BOM
         except (ValueError, RecursionError):
             doc = None
         if doc is not None:
@@ -107,14 +108,22 @@ def _json(doc: Any, path: str, depth: int, parent: int) -> Iterator[Leaf]:
                 if isinstance(v, dict | list):
                     stack.append((v, f"{p}.{k}", me))
                 else:
-                    yield from _value(f"{p}.{k}", str(k), "" if v is None else str(v), depth, me)
+                    text = "" if v is None else str(v)
+                    if len(text) < 16:  # too short to be another layer: the leaf alone (as _value has it)
+                        yield Leaf(f"{p}.{k}", str(k), text, me)
+                    else:
+                        yield from _value(f"{p}.{k}", str(k), text, depth, me)
         elif isinstance(node, list):
             me = id(node)
             for i, v in enumerate(node):
                 if isinstance(v, dict | list):
                     stack.append((v, f"{p}[{i}]", me))
                 else:
-                    yield from _value(f"{p}[{i}]", "", "" if v is None else str(v), depth, me)
+                    text = "" if v is None else str(v)
+                    if len(text) < 16:
+                        yield Leaf(f"{p}[{i}]", "", text, me)
+                    else:
+                        yield from _value(f"{p}[{i}]", "", text, depth, me)
 
 
 def _value(path: str, key: str, value: str, depth: int, parent: int) -> Iterator[Leaf]:
@@ -187,12 +196,18 @@ def _worth_opening(out: bytes) -> bool:
         return True
     if protobuf.message(out) is not None:
         return True
-    printable = sum(32 <= b < 127 or b in (9, 10, 13) for b in out[:256])
+    head = out[:256]
+    printable = len(head) - len(head.translate(None, PRINTABLE))  # the printable bytes, counted in C
     return printable >= 0.95 * min(len(out), 256)
+
+
+PRINTABLE = bytes([9, 10, 13, *range(32, 127)])  # ASCII text: tab, line feed, carriage return, space to ~
 
 
 def media_type(data: bytes) -> str:
     """image/..., audio/... or video/... by magic bytes; '' when none matches."""
+    if data[:1] not in MAGIC_FIRST and data[4:8] != b"ftyp" and data[28:36] != b"Speex   ":
+        return ""  # no magic can match: most values are not media
     for magic, offset, kind in MAGIC:
         if data[offset : offset + len(magic)] == magic:
             if kind == "riff":
@@ -225,3 +240,5 @@ MAGIC: tuple[tuple[bytes, int, str], ...] = (
     (b"\x00\x00\x00\x01\x67", 0, "video/h264"),
     (b"\x00\x00\x01\xb3", 0, "video/mpeg"),
 )
+# the first bytes of the magics at offset 0 (the others, ftyp and Speex, are tested where they sit)
+MAGIC_FIRST = frozenset(magic[:1] for magic, offset, _kind in MAGIC if offset == 0)

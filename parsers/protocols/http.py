@@ -35,10 +35,19 @@ class HttpMessage:
     truncated: bool = False
     start: int = 0  # where the message starts in the bytes parsed
     end: int = 0  # where the next one starts
+    # the headers by lower-cased name, the first of each (built on the first ``header`` call: a message's
+    # headers are read nine times or more, by its framing, its rows and the detectors)
+    _by_name: dict[str, str] | None = field(default=None, init=False, repr=False, compare=False)
+    _indexed: int = field(default=-1, init=False, repr=False, compare=False)
 
     def header(self, name: str) -> str:
-        name = name.lower()
-        return next((v for k, v in self.headers if k.lower() == name), "")
+        """The first header of that name, any case ('' when none)."""
+        if self._indexed != len(self.headers):  # first call, or headers added since
+            by_name: dict[str, str] = {}
+            for k, v in self.headers:
+                by_name.setdefault(k.lower(), v)
+            self._by_name, self._indexed = by_name, len(self.headers)
+        return self._by_name.get(name.lower(), "")  # type: ignore[union-attr]
 
 
 @dataclass
@@ -146,24 +155,30 @@ def _head(data: bytes, pos: int) -> tuple[_Head | None, int]:
         end, sep = data.find(b"\n\n", pos), 2
         if end < 0:
             return None, pos
-    lines = data[pos:end].replace(b"\r\n", b"\n").split(b"\n")
-    head = _Head(lines[0].strip())
+    # decoded once: latin-1 maps byte to character one for one, so the text splits and strips as the
+    # bytes would (``_WS`` is what bytes.strip() takes away)
+    lines = data[pos:end].decode("latin-1").replace("\r\n", "\n").split("\n")
+    head = _Head(lines[0].strip(_WS).encode("latin-1"))
     for line in lines[1 : MAX_HEADERS + 1]:
-        name, colon, value = line.partition(b":")
+        name, colon, value = line.partition(":")
         if colon:
-            head.headers.append((name.strip().decode("latin-1"), value.strip().decode("latin-1")))
+            head.headers.append((name.strip(_WS), value.strip(_WS)))
     return head, end + sep
+
+
+_WS = " \t\n\r\x0b\x0c"  # ASCII whitespace, as bytes.strip() has it (str.strip() would take more)
 
 
 def _body(msg: HttpMessage, data: bytes, pos: int, limit: int, until_close: bool) -> int:
     """Read the body after the head at ``pos``; returns where the next message starts."""
+    length = msg.header("content-length")
     if "chunked" in msg.header("transfer-encoding").lower():
         raw, pos = _dechunk(data, pos)
-    elif msg.header("content-length"):
+    elif length:
         try:
-            n = int(msg.header("content-length"))
+            n = int(length)
         except ValueError:
-            raise HttpError(f"bad Content-Length {msg.header('content-length')!r}") from None
+            raise HttpError(f"bad Content-Length {length!r}") from None
         if n < 0:
             raise HttpError(f"negative Content-Length {n}")
         raw = data[pos : pos + n]
