@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from appliance.store.backends import Store, open_store
-from appliance.store.columns import arrow_table
+from appliance.store.columns import arrow_stream, arrow_table
 from appliance.store.errors import StoreError
 from appliance.store.schema import BY_NAME, TABLES, Column
 
@@ -118,6 +118,42 @@ def test_every_table_takes_hostile_values_as_columns() -> None:
     """Every table's batch goes as typed columns (no fallback to text) with these values."""
     for t in TABLES:
         assert arrow_table(t.inserted, _rows(t.name)) is not None, t.name
+
+
+def _storable(v: Any) -> bool:
+    """Bytes, or text that has bytes (a lone surrogate has none)."""
+    try:
+        return isinstance(v, bytes) or (isinstance(v, str) and bool(v.encode() or True))
+    except UnicodeEncodeError:
+        return False
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        [v for v in STRINGS if isinstance(v, str) and v.isascii()],  # one buffer, no builder
+        [v for v in STRINGS if isinstance(v, str)],  # non-ASCII text: through the builder
+        STRINGS,  # bytes that are not UTF-8: a binary array
+        ["ok", "lone \ud800 surrogate"],  # no bytes to store: refused, the batch goes as text
+        ["ok", None],
+        ["x" * 70_000] * 3 + [""],
+    ],
+)
+def test_string_columns_hold_exactly_the_values(values: list[Any]) -> None:
+    """A String column's Arrow array holds each value's bytes as given, whichever way it is built;
+    the oracle is Python's own encoding of each value, read back from the array's buffers."""
+    import pyarrow as pa
+
+    col = Column("s", "String", "test")
+    table = arrow_table([col], [(v,) for v in values])
+    if not all(_storable(v) for v in values):
+        assert table is None
+        return
+    assert table is not None
+    got = [x.as_py() for x in table.column("s").cast(pa.binary())]
+    assert got == [v if isinstance(v, bytes) else v.encode() for v in values]
+    # the stream as ClickHouse reads it gives the same table back
+    assert pa.ipc.open_stream(arrow_stream(table)).read_all().equals(table)
 
 
 @pytest.mark.parametrize("batch", [None, 7])
