@@ -304,16 +304,18 @@ def _pcap_batches(ch: _Chunks, st: ReadStats) -> Iterator[list[Packet]]:
             stop = min(size, pos + BATCH_BYTES)
             view = memoryview(buf)
             append = batch.append
-            # the whole records in this window of the buffer, without touching ch
+            # the whole records in this window of the buffer, without touching ch; their captured
+            # bytes are counted once per window (what the window spans less its record headers)
+            start = pos
             while stop - pos >= hlen:
                 sec, frac, incl, orig = unpack(buf, pos)
                 end = pos + hlen + incl
                 if end > size or incl > limit:
                     break
-                nbytes += incl
                 append((sec * 1_000_000_000 + frac * mult, linktype, orig, view[pos + hlen : end]))
                 pos = end
             ch.pos = pos
+            nbytes += pos - start - hlen * len(batch)
             if batch:
                 npk += len(batch)
                 if not first:
