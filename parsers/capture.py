@@ -296,6 +296,7 @@ def _pcap_batches(ch: _Chunks, st: ReadStats) -> Iterator[list[Packet]]:
     limit = max(snaplen, 262144) if 0 < snaplen <= MAX_RECORD else MAX_RECORD
     npk = nbytes = 0
     first = last = 0
+    psec, pns = -1, 0
     batch: list[Packet] = []
     try:
         while True:
@@ -312,7 +313,9 @@ def _pcap_batches(ch: _Chunks, st: ReadStats) -> Iterator[list[Packet]]:
                 end = pos + hlen + incl
                 if end > size or incl > limit:
                     break
-                append((sec * 1_000_000_000 + frac * mult, linktype, orig, view[pos + hlen : end]))
+                if sec != psec:  # the second's start in ns, once per second of capture
+                    psec, pns = sec, sec * 1_000_000_000
+                append((pns + frac * mult, linktype, orig, view[pos + hlen : end]))
                 pos = end
             ch.pos = pos
             nbytes += pos - start - hlen * len(batch)
