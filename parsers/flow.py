@@ -25,6 +25,7 @@ class Flow:
 
     __slots__ = (
         "a",
+        "active_end",
         "ap",
         "app",
         "b",
@@ -64,6 +65,9 @@ class Flow:
     ) -> None:
         self.proto, self.a, self.ap, self.b, self.bp = proto, a, ap, b, bp
         self.first = self.last = ts
+        # past this time a packet starts the next record: the first plus the meter's active
+        # timeout, set by the meter (``FlowMeter._new_flow``) so its loop compares, not subtracts
+        self.active_end = 0
         self.pk_up = self.pk_dn = self.by_up = self.by_dn = self.pl_up = self.pl_dn = 0
         self.fl_up = self.fl_dn = 0
         self.smac, self.dmac, self.rmac = smac, dmac, b""

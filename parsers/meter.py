@@ -129,7 +129,7 @@ class FlowMeter:
         records = self.records
         table_get = self.table.get
         udp_ports = self._udp_ports
-        idle, active = self.idle, self.active
+        idle = self.idle
         clock, next_sweep = self.clock, self._next_sweep
         # module constants and unpackers as locals: a local load is the cheapest in the loop
         eth_header, ipv4_header, tcp_header, ports = ETH_HEADER, IPV4_HEADER, TCP_HEADER, PORTS
@@ -311,7 +311,7 @@ class FlowMeter:
                     f, up = self._new_flow(
                         key, ts, proto, src, sport, dst, dport, ipbytes, pl, flags, smac, dmac, vlan
                     )
-                elif ts - f.first > active:
+                elif ts > f.active_end:  # ts - f.first > the active timeout
                     self._expire(f, "active")
                     if smac is None:
                         dmac, smac = macs(data, 0)
@@ -413,6 +413,7 @@ class FlowMeter:
             f.pk_up, f.by_up, f.pl_up, f.fl_up = 1, ipbytes, pl, flags
             self.table[key] = (f, 1)
             self.table[rkey] = (f, 0)
+        f.active_end = ts + self.active
         if flags & 0x05:
             self._tcp_close(f, flags, ts, not flipped)
         if prev is not None:  # a continuation reads on where its predecessor was
