@@ -304,7 +304,9 @@ class FlowMeter:
                 )
             else:
                 f, up = hit
-                if ts - f.last > idle or (f.closed and (ts - f.closed > linger or flags & 0x12 == SYN)):
+                if (ts > f.idle_end and _stale(f, ts, idle)) or (
+                    f.closed and (ts - f.closed > linger or flags & 0x12 == SYN)
+                ):
                     self._expire(f, "idle" if not f.closed else f.end)
                     if smac is None:
                         dmac, smac = macs(data, 0)
@@ -414,6 +416,7 @@ class FlowMeter:
             self.table[key] = (f, 1)
             self.table[rkey] = (f, 0)
         f.active_end = ts + self.active
+        f.idle_end = ts + self.idle
         if flags & 0x05:
             self._tcp_close(f, flags, ts, not flipped)
         if prev is not None:  # a continuation reads on where its predecessor was
@@ -592,3 +595,14 @@ class FlowMeter:
         seen = ndp_event(ts, data, l4, end, smac, src)
         if seen is not None:
             self.events.append(seen)
+
+
+def _stale(f: Flow, ts: int, idle: int) -> bool:
+    """Whether ``f`` was idle longer than ``idle`` when a packet came at ``ts``, tested exactly once
+    the packet is past ``f.idle_end``; if it was not, ``f.idle_end`` moves to ``ts + idle``, which
+    stays at or before the flow's last packet's time plus ``idle`` (its last is at least ``ts``
+    once this packet is counted), so the loop's comparison with it never misses an idle flow."""
+    if ts - f.last > idle:
+        return True
+    f.idle_end = ts + idle
+    return False
