@@ -136,7 +136,8 @@ class FlowMeter:
         eth_ip4, macs = ETH_IPV4_L4, MACS
         shims, large, gap, linger = SHIMS, LARGE_PAYLOAD, BURST_GAP_NS, LINGER_NS
         for ts, lt, _wirelen, data in packets:
-            if ts > clock:
+            newest = ts > clock  # later than every packet before it: so later than its flow's last
+            if newest:
                 clock = ts
                 if ts >= next_sweep:
                     self.clock = clock
@@ -323,7 +324,7 @@ class FlowMeter:
                     g.seq = f.seq + 1
                     f = g
                 else:
-                    if ts > f.last:
+                    if newest or ts > f.last:
                         f.last = ts
                     if up:
                         f.pk_up += 1
