@@ -312,6 +312,7 @@ def _pcap_batches(ch: _Chunks, st: ReadStats, walker: WalkerFactory | None = Non
     limit = max(snaplen, 262144) if 0 < snaplen <= MAX_RECORD else MAX_RECORD
     npk = nbytes = 0
     first = last = 0
+    psec, pns = -1, 0
     batch: list[Packet] = []
     walk = walker(hlen, order, mult, linktype, limit) if walker is not None else None
     try:
@@ -325,16 +326,20 @@ def _pcap_batches(ch: _Chunks, st: ReadStats, walker: WalkerFactory | None = Non
                 nbytes += nb
             else:
                 append = batch.append
-                # the whole records in this window of the buffer, without touching ch
+                # the whole records in this window of the buffer, without touching ch; their captured
+                # bytes are counted once per window (what the window spans less its record headers)
+                start = pos
                 while stop - pos >= hlen:
                     sec, frac, incl, orig = unpack(buf, pos)
                     end = pos + hlen + incl
                     if end > size or incl > limit:
                         break
-                    nbytes += incl
-                    append((sec * 1_000_000_000 + frac * mult, linktype, orig, view[pos + hlen : end]))
+                    if sec != psec:  # the second's start in ns, once per second of capture
+                        psec, pns = sec, sec * 1_000_000_000
+                    append((pns + frac * mult, linktype, orig, view[pos + hlen : end]))
                     pos = end
                 n = len(batch)
+                nbytes += pos - start - hlen * n
                 if n:
                     w_first, w_last = batch[0][0], batch[-1][0]
             ch.pos = pos

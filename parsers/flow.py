@@ -25,6 +25,7 @@ class Flow:
 
     __slots__ = (
         "a",
+        "active_end",
         "ap",
         "app",
         "b",
@@ -41,6 +42,7 @@ class Flow:
         "first",
         "fl_dn",
         "fl_up",
+        "idle_end",
         "ipv",
         "l7",
         "last",
@@ -64,6 +66,13 @@ class Flow:
     ) -> None:
         self.proto, self.a, self.ap, self.b, self.bp = proto, a, ap, b, bp
         self.first = self.last = ts
+        # past this time a packet starts the next record: the first plus the meter's active
+        # timeout, set by the meter (``FlowMeter._new_flow``) so its loop compares, not subtracts
+        self.active_end = 0
+        # a time before which the flow cannot have been idle past the meter's idle timeout (its
+        # last packet's time plus the timeout, as of some packet): the meter's loop compares with
+        # it and tests exactly only past it, where it moves it on (``parsers.meter._stale``)
+        self.idle_end = 0
         self.pk_up = self.pk_dn = self.by_up = self.by_dn = self.pl_up = self.pl_dn = 0
         self.fl_up = self.fl_dn = 0
         self.smac, self.dmac, self.rmac = smac, dmac, b""

@@ -18,38 +18,32 @@ class TlsReader(StreamReader):
     """Both directions up to the first encrypted record; the handshake dissected once. With a
     key log (``s.keys``), the flow's records are then opened and read on (``TlsFlow``)."""
 
-    __slots__ = ("dec", "done", "pos")
+    __slots__ = ("both", "dec", "done", "pos")
     name = "tls"
 
     def __init__(self) -> None:
         self.pos = [0, 0]  # next record header per direction; -1 once past the clear handshake
         self.done = False  # the record went out
         self.dec: TlsFlow | None = None  # decrypting, once the handshake was dissected with a key log
+        self.both = True  # the first step walks both directions, later ones the one that got bytes
 
     def step(self, s: TcpSession, out: list[Record], flow: Any, up: int, half: HalfStream) -> bool:
-        """Walk new record headers only; dissect once both directions left the clear handshake."""
+        """Walk new record headers only; dissect once both directions left the clear handshake.
+
+        The first step walks both directions (either may hold bytes from before the protocol was
+        known); after that only the direction that got bytes can have changed (the session steps
+        after every segment it adds), so only it is walked again."""
         if self.dec is not None:
             return self.dec.step(s, out, flow)
         assert s.up is not None and s.dn is not None
-        done = True
-        for i, h in enumerate((s.up, s.dn)):
-            if self.pos[i] < 0:
-                continue
-            data = h.data
-            if h.start == 0 and 0 < len(data) <= 8 and not tls_record_start(data):
-                data.clear()  # keep-alive garbage ahead of the handshake (see TcpSession.feed)
-                h.base = -1
-            pos = self.pos[i]
-            while pos + 5 <= len(data):
-                if data[pos] not in (21, 22):  # CCS, application data or not TLS: the clear part is over
-                    pos = -1
-                    break
-                pos += 5 + ((data[pos + 3] << 8) | data[pos + 4])
-            if pos >= 0 and h.full:
-                pos = -1
-            self.pos[i] = pos
-            done = done and pos < 0
-        if done:
+        pos = self.pos
+        if self.both:
+            self.both = False
+            _walk(pos, 0, s.up)
+            _walk(pos, 1, s.dn)
+        else:  # pos[0] is the initiator's direction (``s.up``), pos[1] the responder's
+            _walk(pos, 0 if up else 1, half)
+        if pos[0] < 0 and pos[1] < 0:
             n = len(out)
             self._emit(s, out, flow)
             if s.keys is not None and len(out) > n:
@@ -117,3 +111,23 @@ class TlsReader(StreamReader):
 
 def _tls13(server: tls.ServerHello | None) -> bool:
     return server is not None and server.version >= 0x0304
+
+
+def _walk(pos: list[int], i: int, h: HalfStream) -> None:
+    """Walk direction ``i``'s new record headers from ``pos[i]``; -1 once its clear handshake is
+    over (a record neither alert nor handshake, or the window full)."""
+    at = pos[i]
+    if at < 0:
+        return
+    data = h.data
+    if h.start == 0 and 0 < len(data) <= 8 and not tls_record_start(data):
+        data.clear()  # keep-alive garbage ahead of the handshake (see TcpSession.feed)
+        h.base = -1
+    while at + 5 <= len(data):
+        if data[at] not in (21, 22):  # CCS, application data or not TLS: the clear part is over
+            at = -1
+            break
+        at += 5 + ((data[at + 3] << 8) | data[at + 4])
+    if at >= 0 and h.full:
+        at = -1
+    pos[i] = at
