@@ -108,7 +108,7 @@ def test_a_quiet_replay_imports_only_what_it_uses(tmp_path: Path) -> None:
     db = tmp_path / "db"
     code, modules, printed = _modules_after(["--db", str(db), "replay", "-q", str(LAB / "lab.pcapng")])
     assert code == 0, printed
-    unused = ("parsers.zeek.records", "appliance.ingest.zeek_replay", "rich.progress", "appliance.cli.browse",
+    unused = ("parsers.zeek", "appliance.ingest.zeek_replay", "rich.progress", "appliance.cli.browse",
               "netaddr", "geoip2fast", "ssl", "appliance.store.queries", "appliance.findings",
               "appliance.live", "pydantic", "rich")  # fmt: skip
     assert sorted(m for m in modules for u in unused if m == u or m.startswith(u + ".")) == [], printed
