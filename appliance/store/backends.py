@@ -175,8 +175,9 @@ class Store:
         from appliance.store.migrations import upgrade  # migrations build on this module
 
         new, applied = upgrade(self)
+        self.empty = new
         if new:
-            self.collected, self.pruned, self.empty = purge.Orphans(), {}, True
+            self.collected, self.pruned = purge.Orphans(), {}
             return applied
         keyed.move_out(self, self.folder())
         self.collected = purge.collect_orphans(self, 0 if self.folder() else purge.SERVER_GRACE_NS)
