@@ -21,7 +21,6 @@ import os
 import re
 from collections.abc import Iterable
 from functools import lru_cache
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 ENV_TZ = "TAPAUDIT_TZ"
 UTC = "UTC"
@@ -37,6 +36,10 @@ class ZoneError(ValueError):
 def _zoneinfo(name: str) -> dt.tzinfo:
     if name.upper() == UTC:
         return dt.UTC
+    # imported here: zoneinfo loads sysconfig to find the zone files, 4 ms of every command's start
+    # (issue 20, point 3) that UTC, the default, never needs
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):

@@ -22,11 +22,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from policies.cachefile import kept
 
-LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 # Values (scalars, sequences, mappings, keys counted) a document may stand for once its aliases are
 # expanded: the largest file the tool ships, pcaps/lab/lab.truth.yaml, has ~12,700, the catalogue's
 # organisations ~5,800; 200,000 leaves room for a lab 15 times larger and walks in well under 1 s.
@@ -64,9 +61,14 @@ def expanded_size(doc: Any, limit: int = MAX_NODES) -> int:
 def parse_yaml(text: str | bytes, label: str, error: type[Exception]) -> Any:
     """The document in ``text``; ``error("LABEL: not YAML at line N (problem)")`` when it is not YAML
     (without ``LABEL: `` when the caller adds its own prefix)."""
+    # PyYAML is imported on the first file parsed, not with this module: a replay without a bench
+    # file reads only the cached catalogue (``read_shipped_yaml``) and parses no YAML, and importing
+    # it cost 7 ms of CPU time of its start (issue 20, point 3)
+    import yaml
+
     prefix = f"{label}: " if label else ""
     try:
-        doc = yaml.load(text, Loader=LOADER)
+        doc = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""

@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -137,6 +136,8 @@ def load(given: str | None = None) -> LabSettings:
     if path is None:
         use_zone("")
         return LabSettings()
+    import tomllib  # only with a file: every command that prints a time calls this (issue 20, point 3)
+
     try:
         doc = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:

@@ -148,6 +148,10 @@ class Store:
     collected: purge.Orphans = purge.Orphans()
     # rows past retention the last ensure_schema deleted, per table (engines without TTL: retention.enforce)
     pruned: dict[str, int] = {}  # noqa: RUF012 - replaced, never mutated
+    # the last ensure_schema created the store and nothing was written to it since but its schema
+    # version: no capture and no masking key id can be in it, so neither is looked for (two queries
+    # of a replay into a new store, issue 20, point 3)
+    empty = False
 
     def _run(self, sql: str) -> None:
         raise NotImplementedError
@@ -171,6 +175,7 @@ class Store:
         from appliance.store.migrations import upgrade  # migrations build on this module
 
         new, applied = upgrade(self)
+        self.empty = new
         if new:
             self.collected, self.pruned = purge.Orphans(), {}
             return applied
@@ -202,6 +207,7 @@ class Store:
         rows are tagged with it (a live session's flush number, see schema.BATCH)."""
         if not rows:
             return
+        self.empty = False
         cols = BY_NAME[table].inserted
         if batch is not None:
             cols = [*cols, BATCH]
@@ -215,13 +221,14 @@ class Store:
 
     def insert_encoded(self, table: str, encoded: Any) -> None:
         """Insert what ``encode`` made."""
-        self.insert(table, encoded)
+        self.insert(table, encoded)  # (clears ``empty``)
 
     def query(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         """Run a SELECT; ``{db}`` names the database, ``%(name)s`` are parameters."""
         return self._select(render(sql.replace("{db}", f"`{self.database}`"), params))
 
     def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
+        self.empty = False
         self._run(render(sql.replace("{db}", f"`{self.database}`"), params))
 
     def rollup_flows(self, where: str, params: Mapping[str, Any] | None = None) -> None:
@@ -262,6 +269,8 @@ class Store:
         raise NotImplementedError
 
     def capture_status(self, capture_id: str) -> str:
+        if self.empty:
+            return ""
         rows = self.query(
             "SELECT status FROM {db}.captures WHERE capture_id = %(c)s LIMIT 1", {"c": capture_id}
         )
@@ -348,6 +357,7 @@ class ChdbStore(Store):
 
     def insert_encoded(self, table: str, encoded: Any) -> None:
         if encoded:
+            self.empty = False
             self._run_encoded(*encoded)
 
     def _delete(self, table: str, where: str) -> None:

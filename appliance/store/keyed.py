@@ -45,6 +45,8 @@ class Store(Protocol):
 
 def stored_id(store: Store) -> str | None:
     """The id of the key the store's hashes were made with; None before its first capture."""
+    if getattr(store, "empty", False):  # a store this process created, nothing written to it yet
+        return None
     rows = store.query("SELECT value FROM {db}.meta WHERE key = %(k)s ORDER BY value LIMIT 1", {"k": KEY_ID})
     return str(rows[0]["value"]) if rows else None
 

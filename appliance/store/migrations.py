@@ -267,7 +267,7 @@ def upgrade(store: Store) -> tuple[bool, list[int]]:
     create_tables(store, "meta")
     have = stored_version(store)
     if have is None:
-        create_tables(store, *(t.name for t in TABLES))
+        create_tables(store, *(t.name for t in TABLES if t.name != "meta"))
         record_version(store, SCHEMA_VERSION)
         return True, []
     if have > SCHEMA_VERSION or have < OLDEST:

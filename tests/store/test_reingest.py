@@ -64,3 +64,14 @@ def test_forced_run_supersedes_with_new_options(store: Any) -> None:
     caps = queries.captures(store)
     assert len(caps) == 1 and int(caps[0]["flows"]) == b.flows
     assert len(queries.flows(store, limit=10**6)) == b.flows
+
+
+def test_a_new_store_twice_in_one_process_skips_the_second_and_keeps_one_key_id(store: Any) -> None:
+    """A store this process created is read as empty (no capture, no key id looked up) only until
+    the first row goes in: the same capture again is found complete, the key id is recorded once."""
+    assert store.empty
+    first = replay(store, str(CAP), ReplayOptions())
+    assert first.status == "ingested" and not store.empty
+    assert replay(store, str(CAP), ReplayOptions()).status == "skipped"
+    meta = store.query("SELECT key, count() AS n FROM {db}.meta GROUP BY key ORDER BY key")
+    assert [(r["key"], int(r["n"])) for r in meta] == [("masking_key_id", 1), ("schema_version", 1)]

@@ -108,11 +108,19 @@ def test_a_quiet_replay_imports_only_what_it_uses(tmp_path: Path) -> None:
     db = tmp_path / "db"
     code, modules, printed = _modules_after(["--db", str(db), "replay", "-q", str(LAB / "lab.pcapng")])
     assert code == 0, printed
-    unused = ("parsers.zeek.records", "appliance.ingest.zeek_replay", "rich.progress", "appliance.cli.browse",
+    unused = ("parsers.zeek", "appliance.ingest.zeek_replay", "rich.progress", "appliance.cli.browse",
               "netaddr", "geoip2fast", "ssl", "appliance.store.queries", "appliance.findings",
               "appliance.live", "pydantic", "rich")  # fmt: skip
     assert sorted(m for m in modules for u in unused if m == u or m.startswith(u + ".")) == [], printed
     assert "appliance.lookups.geoip_table" in modules and "appliance.store.backends" in modules
+    # with --json the devices are read back, through the read API but without the packs' verdicts;
+    # times print in UTC here (no lab file, no TAPAUDIT_TZ), so neither zone files nor TOML are read,
+    # and no bench file is given, so no YAML is parsed (the catalogue comes from its cache)
+    code, modules, printed = _modules_after(["--db", str(tmp_path / "db2"), "replay", "-q", "--json",
+                                             str(LAB / "lab.pcapng")])  # fmt: skip
+    assert code == 0 and "appliance.store.queries" in modules, printed
+    assert sorted(m for m in modules if m.split(".")[0] in ("zoneinfo", "tomllib", "yaml")
+                  or m.startswith("policies.verdicts")) == [], printed  # fmt: skip
     _, _, listed = _modules_after(["--db", str(db), "devices", "--json"])
     assert set(TRUTH["devices"]) <= {d["mac"] for d in json.loads(listed)}
 

@@ -9,7 +9,6 @@ from appliance.masking import mask
 from appliance.store.backends import Store
 from appliance.store.queries.display import shown
 from appliance.store.queries.scope import CURRENT, CURRENT_FINDINGS, Rows, scope
-from policies.verdicts import SEVERITIES
 
 
 def findings(
@@ -20,6 +19,8 @@ def findings(
     reveal: bool = False,
 ) -> Rows:
     """Current findings, most severe first; excerpts masked unless ``reveal`` (``display.shown``)."""
+    from policies.verdicts import SEVERITIES  # here: see ``problems.group``
+
     where, params = scope(capture_ids, device)
     where += f" AND assess_id IN ({CURRENT_FINDINGS}) AND rule_id != ''"
     if severity:
