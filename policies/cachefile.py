@@ -23,7 +23,7 @@ FORMAT = 1  # of an entry; marshal's own version is part of the name too
 
 
 def cache_dir() -> Path:
-    """The cache folder, as for the GeoIP table (``appliance.lookups.geoip_table.cache_dir``):
+    """The cache folder, this module's and the GeoIP table's (``appliance.lookups.geoip_table``):
     ``$TAPAUDIT_CACHE_DIR``, else ``$XDG_CACHE_HOME/tapaudit``, else ``~/.cache/tapaudit``."""
     base = os.environ.get("TAPAUDIT_CACHE_DIR")
     if base:

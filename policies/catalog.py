@@ -13,7 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from policies.yamlfile import read_shipped_yaml
+from policies.yamlfile import read_yaml
 
 CATALOG_DIR = Path(__file__).with_name("catalog")
 KINDS = frozenset(
@@ -142,9 +142,9 @@ class Catalog:
 @lru_cache(maxsize=8)  # read once per process: a catalogue is not changed while tapaudit runs
 def load_catalog(directory: Path = CATALOG_DIR) -> Catalog:
     orgs_path, vendors_path = directory / "organisations.yaml", directory / "vendors.yaml"
-    orgs = read_shipped_yaml(orgs_path, CatalogError, f"catalogue {orgs_path}")[0] or {}
+    orgs = read_yaml(orgs_path, CatalogError, f"catalogue {orgs_path}", shipped=True)[0] or {}
     vendors = (
-        read_shipped_yaml(vendors_path, CatalogError, f"catalogue {vendors_path}")[0]
+        read_yaml(vendors_path, CatalogError, f"catalogue {vendors_path}", shipped=True)[0]
         if vendors_path.exists()
         else {}
     )

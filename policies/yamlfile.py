@@ -14,7 +14,7 @@ once, before the document is handed on; over ``MAX_NODES`` the file is refused i
 recursive alias (a node that contains itself).
 
 The catalogue, which the tool ships and holds no one's personal data, is read through a cache of its
-parsed document (``read_shipped_yaml``, ``policies.cachefile``); a lab's own files never are.
+parsed document (``read_yaml(..., shipped=True)``, ``policies.cachefile``); a lab's own files never are.
 """
 
 from __future__ import annotations
@@ -62,8 +62,8 @@ def parse_yaml(text: str | bytes, label: str, error: type[Exception]) -> Any:
     """The document in ``text``; ``error("LABEL: not YAML at line N (problem)")`` when it is not YAML
     (without ``LABEL: `` when the caller adds its own prefix)."""
     # PyYAML is imported on the first file parsed, not with this module: a replay without a bench
-    # file reads only the cached catalogue (``read_shipped_yaml``) and parses no YAML, and importing
-    # it cost 7 ms of CPU time of its start (issue 20, point 3)
+    # file reads only the cached catalogue (``read_yaml(..., shipped=True)``) and parses no YAML,
+    # and importing it cost 7 ms of CPU time of its start (issue 20, point 3)
     import yaml
 
     prefix = f"{label}: " if label else ""
@@ -83,26 +83,19 @@ def parse_yaml(text: str | bytes, label: str, error: type[Exception]) -> Any:
     return doc
 
 
-def read_yaml(path: str | Path, error: type[Exception], label: str | None = None) -> tuple[Any, bytes]:
-    """(document, raw bytes) of the file at ``path`` (the bytes are what a sha256 in the report names);
-    unreadable or not YAML raises ``error`` with one line."""
-    name = label or str(path)
-    try:
-        raw = Path(path).read_bytes()
-    except OSError as exc:
-        raise error(f"{name}: {exc.strerror or exc}") from None
-    return parse_yaml(raw, name, error), raw
-
-
-def read_shipped_yaml(
-    path: str | Path, error: type[Exception], label: str | None = None
+def read_yaml(
+    path: str | Path, error: type[Exception], label: str | None = None, *, shipped: bool = False
 ) -> tuple[Any, bytes]:
-    """``read_yaml`` for a file the tool ships and a lab may edit, which holds no one's personal data
-    (the destination catalogue): its document is kept in the cache folder (``cachefile``), so later
-    runs read it back in about a millisecond instead of parsing it."""
+    """(document, raw bytes) of the file at ``path`` (the bytes are what a sha256 in the report names);
+    unreadable or not YAML raises ``error`` with one line. ``shipped``: a file the tool ships and a
+    lab may edit, which holds no one's personal data (the destination catalogue): its document is
+    kept in the cache folder (``cachefile``), so later runs read it back in about a millisecond
+    instead of parsing it."""
     name = label or str(path)
     try:
         raw = Path(path).read_bytes()
     except OSError as exc:
         raise error(f"{name}: {exc.strerror or exc}") from None
-    return kept("yaml", raw, lambda: parse_yaml(raw, name, error)), raw
+    if shipped:
+        return kept("yaml", raw, lambda: parse_yaml(raw, name, error)), raw
+    return parse_yaml(raw, name, error), raw

@@ -37,6 +37,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from policies.cachefile import cache_dir
+
 FORMAT = 1
 MAGIC = b"tapaudit-geoip\n"
 FIRST_W, ID_W, LEN_W = 16, 4, 1  # bytes per first address, country/AS id, prefix length
@@ -208,13 +210,6 @@ def build(gz_path: Path) -> bytes:
     head["body"] = size
     header = json.dumps(head, separators=(",", ":")).encode()
     return b"".join([MAGIC, len(header).to_bytes(8, "big"), header, *parts])
-
-
-def cache_dir() -> Path:
-    base = os.environ.get("TAPAUDIT_CACHE_DIR")
-    if base:
-        return Path(base)
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "tapaudit"
 
 
 def open_table(gz_path: Path, digest: str) -> Table:

@@ -149,30 +149,30 @@ def test_the_shipped_catalogue_is_read_back_from_the_cache_as_parsed(
     import yaml
 
     from policies.catalog import CATALOG_DIR, Catalog
-    from policies.yamlfile import read_shipped_yaml
+    from policies.yamlfile import read_yaml
 
     cache = tmp_path / "cache"
     monkeypatch.setenv("TAPAUDIT_CACHE_DIR", str(cache))
     src = CATALOG_DIR / "organisations.yaml"
     want = yaml.load(src.read_bytes(), Loader=yaml.SafeLoader)
-    assert read_shipped_yaml(src, CatalogError)[0] == want  # parsed, then kept
+    assert read_yaml(src, CatalogError, shipped=True)[0] == want  # parsed, then kept
     (entry,) = cache.iterdir()
     kept = entry.read_bytes()
-    assert read_shipped_yaml(src, CatalogError)[0] == want  # read back
+    assert read_yaml(src, CatalogError, shipped=True)[0] == want  # read back
     for broken in (kept[:-7], kept[:40] + bytes([kept[40] ^ 1]) + kept[41:], b""):
         entry.write_bytes(broken)
-        assert read_shipped_yaml(src, CatalogError)[0] == want, len(broken)
+        assert read_yaml(src, CatalogError, shipped=True)[0] == want, len(broken)
         assert entry.read_bytes() == kept  # parsed again and kept again
 
     edited = tmp_path / "organisations.yaml"
     edited.write_bytes(src.read_bytes().replace(b"version:", b"version: edited-", 1))
-    assert read_shipped_yaml(edited, CatalogError)[0] == yaml.load(
+    assert read_yaml(edited, CatalogError, shipped=True)[0] == yaml.load(
         edited.read_bytes(), Loader=yaml.SafeLoader
     )
     assert len(list(cache.iterdir())) == 2
 
     monkeypatch.setenv("TAPAUDIT_CACHE_DIR", str(edited / "cache"))  # cannot be made: a file is in the way
-    assert read_shipped_yaml(src, CatalogError)[0] == want
+    assert read_yaml(src, CatalogError, shipped=True)[0] == want
     monkeypatch.setenv("TAPAUDIT_CACHE_DIR", str(cache))
     vendors = yaml.load((CATALOG_DIR / "vendors.yaml").read_bytes(), Loader=yaml.SafeLoader)
     ref = Catalog(want, vendors, str(CATALOG_DIR))
