@@ -158,6 +158,7 @@ def replay_cmd(
     phases_obj = load_phases(phases) if phases else None
     load_keys(list(keylog or []))  # an unreadable key log fails now, before any capture is stored
     zeek = {p for p in paths if _zeek_logs(p)}  # Zeek logs, told by their content (issue 21)
+    files: list[str] = []
     for path in paths:  # a typo in the last PATH should fail now, not after an hour of replay
         if path in zeek:
             from parsers.zeek.inputs import find_logs
@@ -166,11 +167,15 @@ def replay_cmd(
             continue
         for f in expand_inputs(path):
             sniff_format(f)
+            files.append(f)
+    from appliance.ingest.sources import Prehash
+
+    prehash = Prehash(files)  # the captures' sha256s, while the pipeline's modules load and the store opens
     from appliance.ingest.replay import ReplayOptions, replay_all
 
     opts = ReplayOptions(idle_s=idle_timeout, active_s=active_timeout, lan_prefixes=prefixes, bench=bench_obj,
                          home=codes, raw_evidence=raw_evidence, phases=phases_obj, force=force,
-                         keylogs=list(keylog or []), limits=limits, jobs=jobs)  # fmt: skip
+                         keylogs=list(keylog or []), limits=limits, jobs=jobs, prehash=prehash)  # fmt: skip
     show_bar = not quiet and not as_json and common.err.is_terminal
     captures = [p for p in paths if p not in zeek]
     by_path: dict[int, ReplayResult] = {}

@@ -23,7 +23,7 @@ from appliance import __version__
 from appliance.ingest import parallel
 from appliance.ingest.keyfiles import key_line_rows, key_rows, load_keys
 from appliance.ingest.pipeline import RECORD_TABLES, Pipeline, PipelineOptions
-from appliance.ingest.sources import PcapSource
+from appliance.ingest.sources import PcapSource, Prehash
 from appliance.lookups.geoip import GEOIP_DB, geoip_version
 from appliance.lookups.psl import snapshot as psl_snapshot
 from appliance.store.backends import Store
@@ -42,6 +42,7 @@ class ReplayOptions(PipelineOptions):
     force: bool = False  # ingest again a capture already stored (the new run supersedes the old)
     limits: Limits = field(default_factory=Limits)  # a compressed file's output (--max-decompressed)
     jobs: int = 1  # worker processes (--jobs; 0: as many as CPUs for a large capture, see parallel)
+    prehash: Prehash | None = None  # the captures' sha256s begun while the store opened (the CLI)
 
 
 @dataclass
@@ -102,7 +103,7 @@ def _start(store: Store, path: str, opts: ReplayOptions, progress: Progress | No
     already (skipped unless forced)."""
     t0 = time.perf_counter()
     keys = load_keys(opts.keylogs) if opts.keylogs else None  # an unreadable key log: nothing stored
-    src = PcapSource(path, limits=opts.limits)
+    src = PcapSource(path, limits=opts.limits, prehash=opts.prehash)
     if keys is None and "pcapng" in src.formats_sniffed():
         keys = KeyLog()  # the capture may bring its own keys (DSBs)
     src.keys = keys

@@ -17,9 +17,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from appliance.findings.evidence import EvidenceError, export
 from appliance.ingest.replay import ReplayOptions, replay
-from appliance.ingest.sources import CaptureChanged
+from appliance.ingest.sources import CaptureChanged, Prehash
 from parsers.capture import read_pcap
 from tests.support import hostile
 
@@ -88,9 +90,13 @@ def test_evidence_never_exports_swapped_bytes_as_verified(tmp_path: Path, store:
     print(f"evidence race: {exported} exported the original bytes, {refused} refused, {swaps[0]} swaps")
 
 
-def test_replay_stores_only_the_packets_of_the_bytes_it_names(tmp_path: Path, store: Any) -> None:
+@pytest.mark.parametrize("prehashed", [False, True], ids=["hashed-at-start", "hashed-ahead"])
+def test_replay_stores_only_the_packets_of_the_bytes_it_names(
+    tmp_path: Path, store: Any, prehashed: bool
+) -> None:
     """The altered copy has 1,000 packets fewer: every committed run's packet count (and its flows'
-    packets) must be the count of the file its sha256 names."""
+    packets) must be the count of the file its sha256 names. ``hashed-ahead``: the sha256 taken in
+    the CLI's thread (``Prehash``) before the replay starts, the path swapped in between."""
     original, altered = tmp_path / "original.pcap", tmp_path / "altered.pcap"
     _write(original, PACKETS, b"original ")
     _write(altered, PACKETS - 1_000, b"original ")
@@ -104,7 +110,8 @@ def test_replay_stores_only_the_packets_of_the_bytes_it_names(tmp_path: Path, st
     with _swapping(path, original, altered) as swaps:
         for _ in range(TRIES):
             try:
-                res = replay(store, str(path), ReplayOptions(force=True))
+                ahead = Prehash([str(path)]) if prehashed else None
+                res = replay(store, str(path), ReplayOptions(force=True, prehash=ahead))
             except CaptureChanged as exc:
                 assert "changed while it was read" in str(exc)
                 changed += 1
