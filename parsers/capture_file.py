@@ -232,7 +232,8 @@ class HashedFile:
             while self._raw(READ):
                 pass
             return self.sha.hexdigest()
-        buf = bytearray(chunk)
+        left = os.fstat(self.fh.fileno()).st_size - self.consumed - len(self._ahead)
+        buf = bytearray(min(chunk, max(1 << 16, left + 1)))  # a small file: about its size, not 32 MiB
         view = memoryview(buf)
         while True:
             try:
