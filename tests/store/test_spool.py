@@ -389,9 +389,7 @@ def test_server_killed_and_restarted(tmp_path: Path) -> None:
                 slowest = max(slowest, time.monotonic() - t0)
             w.rollup(b)
             time.sleep(0.3)  # flushes a few seconds apart: retries against the dead server happen
-        # a write that waited on the dead server would take a connect timeout (10 s) or more; the
-        # bound leaves a loaded machine room above the writer's own 0 s
-        assert slowest < 5.0, f"a write blocked {slowest:.2f} s while the server was down"
+        assert slowest < 2.0, f"a write blocked {slowest:.2f} s while the server was down"
         assert w.pending == 12 and w.failures >= 2, (w.pending, w.failures)
         assert "cannot reach ClickHouse" in w.last_error
 
@@ -416,7 +414,7 @@ def test_server_killed_and_restarted(tmp_path: Path) -> None:
         try:
             t0 = time.monotonic()
             flush(w, 7)
-            assert time.monotonic() - t0 < 5.0  # let go after block_s (1 s); held, it would wait for ever
+            assert time.monotonic() - t0 < 2.0
             assert w.pending == 4, w.pending
         finally:
             os.kill(srv.proc.pid, signal.SIGCONT)
