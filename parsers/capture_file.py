@@ -224,16 +224,12 @@ class HashedFile:
 
     def finish(self, chunk: int | None = None) -> str:
         """Hash what is left unread (after a truncation, a trailer, trailing bytes): the file's
-        sha256. With ``chunk``, read into one buffer of that size (each read and each update runs
-        outside the GIL, so fewer and larger hand-overs let a hashing thread keep its pace)."""
+        sha256. Read into one buffer of ``chunk`` bytes (default ``READ``): each read and each update
+        runs outside the GIL, so a hashing thread given large chunks keeps its pace beside others."""
         if self.sha is None:
             return self.identity()
-        if not chunk:
-            while self._raw(READ):
-                pass
-            return self.sha.hexdigest()
         left = os.fstat(self.fh.fileno()).st_size - self.consumed - len(self._ahead)
-        buf = bytearray(min(chunk, max(1 << 16, left + 1)))  # a small file: about its size, not 32 MiB
+        buf = bytearray(min(chunk or READ, max(1 << 16, left + 1)))  # a small file: about its size
         view = memoryview(buf)
         while True:
             try:
