@@ -46,6 +46,13 @@ class Psl:
         """What the rules are made of, for the cache (``snapshot``)."""
         return self.version, self.rules, self.wildcards, self.exceptions
 
+    @classmethod
+    def from_parts(cls, parts: tuple[str, set[str], set[str], set[str]]) -> Psl:
+        """The rules as ``parts`` gave them, without reading the list again."""
+        psl = cls.__new__(cls)
+        psl.version, psl.rules, psl.wildcards, psl.exceptions = parts
+        return psl
+
     def suffix_len(self, labels: list[str]) -> int:
         """Number of labels of the public suffix of a name; 0 when no rule matches (``x.local``)."""
         n = len(labels)
@@ -82,7 +89,4 @@ def snapshot() -> Psl:
     if spec is None or spec.origin is None:
         raise RuntimeError("tldextract is not installed: its public suffix list snapshot is needed")
     raw = Path(spec.origin).with_name(".tld_set_snapshot").read_bytes()
-    version, rules, wildcards, exceptions = kept("psl", raw, lambda: Psl(raw.decode("utf-8")).parts())
-    psl = Psl("")
-    psl.version, psl.rules, psl.wildcards, psl.exceptions = version, rules, wildcards, exceptions
-    return psl
+    return Psl.from_parts(kept("psl", raw, lambda: Psl(raw.decode("utf-8")).parts()))
