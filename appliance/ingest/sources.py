@@ -67,8 +67,7 @@ class Prehash:
         self._files = list(dict.fromkeys(files))
         self._got: dict[str, tuple[str, str] | BaseException] = {}
         self._ready = threading.Condition()
-        self._thread = threading.Thread(target=self._run, name="capture sha256", daemon=True)
-        self._thread.start()
+        threading.Thread(target=self._run, name="capture sha256", daemon=True).start()
 
     def _run(self) -> None:
         for f in self._files:
