@@ -68,7 +68,12 @@ def _file_digest() -> str:
         path = _path()
         st = path.stat()
         stamp = f"{path}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ino}".encode()
-        digest: str = kept("geoip-sha256", stamp, lambda: hashlib.sha256(path.read_bytes()).hexdigest()[:16])
+        digest: str = kept(
+            "geoip-sha256",
+            stamp,
+            lambda: hashlib.sha256(path.read_bytes()).hexdigest()[:16],
+            lambda v: isinstance(v, str) and len(v) == 16,
+        )
         return "sha256:" + digest
     except (ImportError, OSError):
         return "data unavailable"

@@ -81,6 +81,16 @@ def _puny(label: str) -> str:
     return label if label.isascii() else "xn--" + label.encode("punycode").decode("ascii")
 
 
+def _is_parts(value: object) -> bool:
+    """A cache entry read back has the shape of ``Psl.parts`` (a version, then three sets of text)."""
+    return (
+        isinstance(value, tuple)
+        and len(value) == 4
+        and isinstance(value[0], str)
+        and all(isinstance(part, set) and all(isinstance(r, str) for r in part) for part in value[1:])
+    )
+
+
 @lru_cache(maxsize=1)
 def snapshot() -> Psl:
     """The snapshot's rules, kept in the cache folder once read (``policies.cachefile``: 7 ms of
@@ -89,4 +99,4 @@ def snapshot() -> Psl:
     if spec is None or spec.origin is None:
         raise RuntimeError("tldextract is not installed: its public suffix list snapshot is needed")
     raw = Path(spec.origin).with_name(".tld_set_snapshot").read_bytes()
-    return Psl.from_parts(kept("psl", raw, lambda: Psl(raw.decode("utf-8")).parts()))
+    return Psl.from_parts(kept("psl", raw, lambda: Psl(raw.decode("utf-8")).parts(), _is_parts))
