@@ -155,3 +155,55 @@ def test_memory_does_not_grow_with_file_size(tmp_path: Path) -> None:
         peaks.append(peak)
     assert peaks[1] < peaks[0] * 1.1, f"peak grew from {peaks[0]} to {peaks[1]} bytes"
     assert peaks[1] < 24 << 20
+
+
+@pytest.mark.parametrize(
+    "parts",
+    [
+        ("SSI_Measurements_2022", "2-smartPowerPlugPassiveMeasurements.pcap"),
+        ("nDPI", "pcap", "alexa-app.pcapng"),
+        ("JasonHYJ-deviceIdentification", "2019-04-25_idle.pcap"),  # pcapng, whatever its name
+    ],
+)
+@pytest.mark.parametrize("sizes", [(4096, 1500, 64), (65536, 20000, 4096), (None, None, None)])
+def test_records_cut_by_a_chunk_read_as_dpkt_reads_them(
+    parts: tuple[str, ...], sizes: tuple[int | None, int | None, int | None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A record cut by the end of a chunk is read from its start and the bytes it lacks, the rest
+    of the chunk kept for the next window (``_Chunks.spill``, issue 20): every packet as dpkt reads
+    it, progress at each batch the file offset after it (classic pcap), and the spill used."""
+    import dpkt
+
+    from parsers import capture
+    from tests.support.paths import shared_path
+
+    path = shared_path(*parts)
+    for name, value in zip(("CHUNK", "BATCH_BYTES", "SPILL_MIN"), sizes, strict=True):
+        if value is not None:
+            monkeypatch.setattr(capture, name, value)
+    spilled = 0
+    need = capture._Chunks.need
+
+    def counted(self: capture._Chunks, n: int) -> bool:
+        nonlocal spilled
+        ok = need(self, n)
+        spilled += bool(self.spill)
+        return ok
+
+    monkeypatch.setattr(capture._Chunks, "need", counted)
+    st = ReadStats()
+    got: list[tuple[int, bytes]] = []
+    offset = 24
+    for batch in capture.read_batches(str(path), st):
+        got += [(orig, bytes(frame)) for _ts, _lt, orig, frame in batch]
+        offset += sum(16 + len(frame) for *_, frame in batch)
+        if st.format == "pcap":
+            assert st.read_bytes - st.unparsed == offset
+    with open(path, "rb") as fh:
+        reader = dpkt.pcap.Reader(fh) if st.format == "pcap" else dpkt.pcapng.Reader(fh)
+        want = [bytes(buf) for _ts, buf in reader]
+    assert [frame for _orig, frame in got] == want
+    assert len(want) > 1000 and not st.truncated and st.sha256
+    assert st.read_bytes == path.stat().st_size and st.unparsed == 0
+    # about once a chunk; with the default chunk, once: the first read after the sniffed bytes
+    assert spilled >= (path.stat().st_size // sizes[0] // 2 if sizes[0] else 1)

@@ -110,10 +110,12 @@ def build(first_order: str, blocks: list[tuple[Any, ...]]) -> tuple[bytes, list[
     blocks=st.lists(BLOCKS, max_size=30),
     cut=st.floats(0, 1),
     gz=st.booleans(),
-    sizes=st.sampled_from([(64, 48), (4096, 200), (capture.CHUNK, capture.BATCH_BYTES)]),
+    sizes=st.sampled_from(
+        [(64, 48, 16), (4096, 200, 256), (capture.CHUNK, capture.BATCH_BYTES, capture.SPILL_MIN)]
+    ),
 )
 def test_random_block_sequences_read_as_written(
-    order: str, blocks: list[tuple[Any, ...]], cut: float, gz: bool, sizes: tuple[int, int]
+    order: str, blocks: list[tuple[Any, ...]], cut: float, gz: bool, sizes: tuple[int, int, int]
 ) -> None:
     blob, ends = build(order, blocks)
     at = max(4, int(len(blob) * cut))  # the SHB's magic stays, so the file is still pcapng
@@ -129,6 +131,7 @@ def test_random_block_sequences_read_as_written(
         with (
             mock.patch.object(capture, "CHUNK", sizes[0]),
             mock.patch.object(capture, "BATCH_BYTES", sizes[1]),
+            mock.patch.object(capture, "SPILL_MIN", sizes[2]),  # the rest of a chunk kept uncopied
         ):
             batches = [
                 [(ts, lt, orig, bytes(d)) for ts, lt, orig, d in b] for b in capture.read_batches(path, st_)
