@@ -4,7 +4,8 @@
 the first lookup: ~0.15 CPU-s and ~115 MiB RSS, in every replay, for the few hundred addresses a
 small capture has. The same data is written once, on the first use of a data file, into a cache
 file of fixed-width big-endian columns (first address 16 bytes, country or AS id 4, prefix length
-1) that is mapped, not read: a lookup converts the ~15 values its two binary searches touch.
+1) that is mapped, not read: a lookup's two binary searches run in the mapped bytes (numpy) and
+convert only the few values they land on.
 
 The lookup follows geoip2fast's own, step for step (``GeoIP2Fast.lookup``, ``_main_index_lookup``,
 ``_country_lookup``, ``_asn_lookup`` in geoip2fast 1.2): a two-level search of the first
@@ -54,10 +55,22 @@ class Column(Sequence[int]):
     """One chunk of a column: ``n`` unsigned big-endian integers of ``width`` bytes at ``start`` of
     ``buf``, indexed like a list (negative indices from the end) so ``bisect`` searches it."""
 
-    __slots__ = ("buf", "n", "start", "width")
+    __slots__ = ("_keys", "buf", "n", "start", "width")
 
     def __init__(self, buf: Any, start: int, n: int, width: int) -> None:
         self.buf, self.start, self.n, self.width = buf, start, n, width
+        self._keys: Any = None
+
+    def bisect_right(self, x: int) -> int:
+        """``bisect.bisect_right(self, x)``, searched by numpy in the mapped bytes: the values are
+        fixed-width big-endian, so their order is their bytes' order. A Python bisect converted
+        about 13 values a search, 5 µs; this is 2 µs (a capture with 20,000 remote addresses
+        makes 40,000 searches; issue 20)."""
+        if self._keys is None:
+            import numpy as np  # loaded with the pipeline already; not for a lone lookup's import
+
+            self._keys = np.frombuffer(self.buf, dtype=f"S{self.width}", count=self.n, offset=self.start)
+        return int(self._keys.searchsorted(x.to_bytes(self.width, "big"), side="right"))
 
     def __len__(self) -> int:
         return self.n
@@ -132,7 +145,7 @@ class Table:
             return "", ""
         try:
             root = bisect.bisect_right(self.index, iplong) - 1
-            chunk = bisect.bisect_right(self.first[root], iplong) - 1
+            chunk = self.first[root].bisect_right(iplong) - 1
             first = self.first[root][chunk]
             netlen = self.lens[root][chunk]
             last = first + (NUM_V4 if iplong <= MAX_V4 else NUM_V6)[netlen] - 1
@@ -149,7 +162,7 @@ class Table:
     def _asn(self, iplong: int) -> str:
         try:
             root = bisect.bisect_right(self.index_asn, iplong) - 1
-            chunk = bisect.bisect_right(self.first_asn[root], iplong) - 1
+            chunk = self.first_asn[root].bisect_right(iplong) - 1
             first = self.first_asn[root][chunk]
             asn_id = self.ids_asn[root][chunk]
             netlen = self.lens_asn[root][chunk]
