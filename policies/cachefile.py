@@ -11,8 +11,10 @@ JSON, not marshal or pickle: the cache folder may be shared (``$TAPAUDIT_CACHE_D
 written there by someone else is read by a parser that cannot crash the interpreter or run code
 (marshal's own documentation warns that crafted data can do the first, pickle the second). What
 JSON has no form for (tuples, sets, maps with keys that are not text) is written as a one-key
-object whose key starts with a NUL, which no text key of a shipped file does (``_tagged``); a
-value read back must also pass the caller's ``check`` of its shape, else it is built again.
+object whose key starts with a NUL (``_tagged``; a real key starting with a NUL puts its map in the
+tagged form too, so the two never mix). A value read back may hold only the containers its caller
+allows (a YAML document never holds a tuple) and must pass the caller's ``check`` of its shape,
+else it is built again.
 """
 
 from __future__ import annotations
@@ -30,6 +32,9 @@ FORMAT = 2  # of an entry: 1 was marshal, 2 is tagged JSON
 
 _TUPLE, _SET, _FROZENSET, _MAP = "\0tuple", "\0set", "\0frozenset", "\0map"
 _TAGS = frozenset((_TUPLE, _SET, _FROZENSET, _MAP))
+# what a YAML safe loader returns: JSON's own types, sets (!!set) and maps with keys that are not text;
+# never a tuple or a frozenset (``policies.yamlfile`` reads its cached documents with these only)
+YAML_TAGS = frozenset((_SET, _MAP))
 
 
 class Unkeepable(ValueError):
@@ -69,11 +74,14 @@ def _plain(value: Any) -> Any:
     raise Unkeepable(f"a {type(value).__name__}")
 
 
-def _tagged(obj: dict[str, Any]) -> Any:
-    """``json.loads``' object hook: a tagged object back to its container (inner ones come first)."""
+def _tagged(obj: dict[str, Any], tags: frozenset[str] = _TAGS) -> Any:
+    """``json.loads``' object hook: a tagged object back to its container (inner ones come first);
+    ValueError for a tag not in ``tags``."""
     if len(obj) == 1:
         (key,) = obj
         if key in _TAGS:
+            if key not in tags:
+                raise ValueError("a container this entry's kind does not hold")
             items = obj[key]
             if not isinstance(items, list):
                 raise ValueError("a tagged object without its list")
@@ -89,24 +97,38 @@ def _tagged(obj: dict[str, Any]) -> Any:
 
 def dumps(value: Any) -> bytes:
     """The JSON ``loads`` reads back as ``value``; ``Unkeepable`` when it cannot."""
-    return json.dumps(_plain(value), ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+    text = json.dumps(_plain(value), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    try:
+        return text.encode()
+    except UnicodeEncodeError:  # a lone surrogate: no UTF-8 for it
+        raise Unkeepable("text that is not Unicode") from None
 
 
-def loads(body: bytes) -> Any:
-    """The value ``dumps`` wrote; ValueError, TypeError or RecursionError for anything else."""
-    return json.loads(body, object_hook=_tagged)
+def loads(body: bytes, tags: frozenset[str] = _TAGS) -> Any:
+    """The value ``dumps`` wrote; ValueError, TypeError or RecursionError for anything else,
+    and ValueError for a container whose tag is not in ``tags``."""
+    if tags is _TAGS:
+        return json.loads(body, object_hook=_tagged)
+    return json.loads(body, object_hook=lambda obj: _tagged(obj, tags))
 
 
-def kept(kind: str, raw: bytes, build: Callable[[], Any], check: Callable[[Any], bool] | None = None) -> Any:
+def kept(
+    kind: str,
+    raw: bytes,
+    build: Callable[[], Any],
+    check: Callable[[Any], bool] | None = None,
+    tags: frozenset[str] = _TAGS,
+) -> Any:
     """``build()``'s value (made of str, numbers, booleans, None, lists, tuples, sets and dicts) for
     the file whose bytes are ``raw`` (or, for a large file, whose path and ``stat`` are: the GeoIP
-    data's digest): read back from the cache when it passes ``check`` (a caller's test of its shape),
-    else built and kept. A value JSON cannot hold exactly (a YAML date) is built each time."""
+    data's digest): read back from the cache when it holds only the containers ``tags`` names and
+    passes ``check`` (a caller's test of its shape), else built and kept. A value JSON cannot hold
+    exactly (a YAML date, a lone surrogate) is built each time."""
     entry = cache_dir() / f"{kind}-{hashlib.sha256(raw).hexdigest()[:32]}-v{FORMAT}.json"
     with contextlib.suppress(OSError, ValueError, TypeError, RecursionError):
         stored = entry.read_bytes()
         if hashlib.sha256(stored[32:]).digest() == stored[:32]:
-            value = loads(stored[32:])
+            value = loads(stored[32:], tags)
             if check is None or check(value):
                 return value
     value = build()

@@ -22,7 +22,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from policies.cachefile import kept
+from policies.cachefile import YAML_TAGS, kept
 
 # Values (scalars, sequences, mappings, keys counted) a document may stand for once its aliases are
 # expanded: the largest file the tool ships, pcaps/lab/lab.truth.yaml, has ~12,700, the catalogue's
@@ -97,5 +97,5 @@ def read_yaml(
     except OSError as exc:
         raise error(f"{name}: {exc.strerror or exc}") from None
     if shipped:
-        return kept("yaml", raw, lambda: parse_yaml(raw, name, error)), raw
+        return kept("yaml", raw, lambda: parse_yaml(raw, name, error), tags=YAML_TAGS), raw
     return parse_yaml(raw, name, error), raw

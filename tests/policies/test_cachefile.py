@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from policies import cachefile
-from policies.cachefile import Unkeepable, dumps, kept, loads
+from policies.cachefile import YAML_TAGS, Unkeepable, dumps, kept, loads
 
 _scalars = (
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text()
@@ -67,7 +67,14 @@ def test_keys_that_look_like_tags_and_keys_that_are_not_text_come_back() -> None
 
 
 @pytest.mark.parametrize(
-    "value", [float("nan"), float("inf"), b"bytes", {"when": __import__("datetime").date(2026, 1, 1)}]
+    "value",
+    [
+        float("nan"),
+        float("inf"),
+        b"bytes",
+        {"when": __import__("datetime").date(2026, 1, 1)},
+        {"a": "x\ud800"},
+    ],
 )
 def test_what_json_cannot_hold_exactly_is_refused(value: Any) -> None:
     with pytest.raises(Unkeepable):
@@ -153,3 +160,28 @@ def test_the_public_suffix_list_is_rebuilt_from_a_hostile_entry(
 def test_the_format_is_json() -> None:
     assert cachefile.FORMAT == 2
     assert loads(b'{"a": [1, {"\\u0000tuple": [2, 3]}]}') == {"a": [1, (2, 3)]}
+
+
+def test_a_value_json_cannot_hold_is_built_each_time_and_never_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TAPAUDIT_CACHE_DIR", str(tmp_path))
+    lone = {"a": "x\ud800"}  # a lone surrogate: no UTF-8 for it
+    assert kept("t", b"x", lambda: lone) == lone
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_yaml_entry_holding_a_tuple_or_frozenset_is_built_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a YAML safe loader never returns, written into a shared cache by someone else, does not
+    reach the catalogue; sets and maps with keys that are not text (which it does return) do."""
+    monkeypatch.setenv("TAPAUDIT_CACHE_DIR", str(tmp_path))
+    doc = {"names": {"a", "b"}, 1: [None, 2.5]}
+    assert kept("y", b"x", lambda: doc, tags=YAML_TAGS) == doc
+    entry = _entry(tmp_path)
+    assert kept("y", b"x", lambda: "rebuilt", tags=YAML_TAGS) == doc  # read back: sets and maps pass
+    for body in (dumps({"a": (1, 2)}), dumps([frozenset({"x"})])):
+        entry.write_bytes(_sealed(body))
+        assert kept("y", b"x", lambda: doc, tags=YAML_TAGS) == doc
+        assert loads(entry.read_bytes()[32:]) == doc  # built and kept again
