@@ -83,17 +83,35 @@ class WorkerFailed(Exception):
     """A worker ended with an error other than the capture's (a bug): its traceback's last line."""
 
 
+class Unwanted(Exception):
+    """The capture, named while its workers ran, is stored already: they were stopped."""
+
+
+NAME_POLL_S = 0.05  # while the capture is not named, how often the parent looks at its hash
+
+
 def run(
-    store: Store, pipe: Pipeline, src: PcapSource, jobs: int, progress: Progress | None, drain_every: int
+    store: Store,
+    pipe: Pipeline,
+    src: PcapSource,
+    jobs: int,
+    progress: Progress | None,
+    drain_every: int,
+    name: Callable[[], bool] | None = None,
 ) -> tuple[list[WorkerDone], dict[str, int]]:
     """Fork ``jobs`` workers over ``src``, insert their rows as they come (encoded by the workers:
-    ``Store.encode``), and return what each sent at its end, and the rows written per table."""
+    ``Store.encode``), and return what each sent at its end, and the rows written per table.
+
+    ``src`` may not be named yet (its sha256 still running in this process's hashing thread): the
+    workers start anyway and hold their rows; once the hash is done, ``name()`` names the run here
+    (False: stored already, so the workers are stopped and ``Unwanted`` raised) and each worker is
+    sent the files' hashes and identities, to name its rows and check what it read."""
     starts = [(k, jobs, pipe, src) for k in range(jobs)]
     done: dict[int, WorkerDone] = {}
     written: Counter[str] = Counter()
     # closed on the way out, whatever ends it (the workers stopped then, not when collected)
     with contextlib.closing(
-        _serve(store, starts, jobs, drain_every, lambda k: f"replay worker {k}")
+        _serve(store, starts, jobs, drain_every, lambda k: f"replay worker {k}", name)
     ) as events:
         for event in events:
             if event[0] == "progress":
@@ -122,6 +140,7 @@ def _serve(
     slots: int,
     drain_every: int,
     name: Callable[[int], str],
+    namer: Callable[[], bool] | None = None,
 ) -> Generator[tuple[Any, ...], None, None]:
     """The workers ``starts`` asks for (worker k of n over a pipeline and its capture), ``slots`` at
     a time, forked in order; their rows inserted as they come. Yields ``("progress", i, bytes,
@@ -132,6 +151,7 @@ def _serve(
     ctx = mp.get_context("fork")
     readers: dict[Connection, int] = {}
     procs: dict[int, Any] = {}
+    names: dict[int, Connection] = {}  # to each worker forked before the capture was named
     written: list[Counter[str]] = [Counter() for _ in starts]
     got: dict[int, WorkerDone] = {}
     nxt = 0
@@ -140,12 +160,28 @@ def _serve(
             while nxt < len(starts) and len(readers) < slots:
                 k, n, pipe, src = starts[nxt]
                 r, w = ctx.Pipe(duplex=False)
-                p = ctx.Process(target=_worker, args=(k, n, w, store, pipe, src, drain_every), daemon=True)
+                nr, nw = ctx.Pipe(duplex=False) if namer is not None else (None, None)
+                p = ctx.Process(
+                    target=_worker, args=(k, n, w, store, pipe, src, drain_every, nr), daemon=True
+                )
                 p.start()
                 w.close()
+                if nr is not None and nw is not None:
+                    nr.close()
+                    names[nxt] = nw
                 readers[r], procs[nxt] = nxt, p
                 nxt += 1
-            for ready in wait(list(readers)):
+            if namer is not None and starts[0][3].named():
+                if not namer():
+                    raise Unwanted
+                src = starts[0][3]
+                for conn in names.values():
+                    with contextlib.suppress(OSError):  # a worker gone: its end is reported below
+                        conn.send(("name", src.hashes, src.identities))
+                    conn.close()
+                names.clear()
+                namer = None
+            for ready in wait(list(readers), NAME_POLL_S if namer is not None else None):
                 conn = cast(Connection, ready)
                 i = readers[conn]
                 try:
@@ -169,6 +205,8 @@ def _serve(
                 elif msg[0] == "failed":
                     raise WorkerFailed(msg[1])
     finally:
+        for conn in names.values():
+            conn.close()
         for p in procs.values():
             if p.is_alive():
                 p.kill()
@@ -176,9 +214,18 @@ def _serve(
 
 
 def _worker(
-    k: int, n: int, out: Connection, store: Store, pipe: Pipeline, src: PcapSource, drain_every: int
+    k: int,
+    n: int,
+    out: Connection,
+    store: Store,
+    pipe: Pipeline,
+    src: PcapSource,
+    drain_every: int,
+    names: Connection | None = None,
 ) -> None:
-    """One worker: its share of the capture through its own pipeline; rows and the end to ``out``."""
+    """One worker: its share of the capture through its own pipeline; rows and the end to ``out``.
+    Forked before the capture was named, it holds its rows until ``names`` brings the files'
+    hashes and identities (``run``)."""
     gc.disable()  # as the one-process replay does (appliance.ingest.replay)
     code = 0
     try:
@@ -186,7 +233,19 @@ def _worker(
         def send_rows(table: str, rows: list[tuple[object, ...]]) -> None:
             out.send(("rows", table, len(rows), store.encode(table, rows)))
 
-        pipe.write = send_rows
+        def await_names() -> None:
+            assert names is not None
+            try:
+                _tag, hashes, identities = names.recv()
+            except EOFError:  # the parent stopped without naming the capture: so does this worker
+                os._exit(1)
+            src.resolver = None
+            src.set_names(hashes, identities)
+            pipe.name(src.capture_id)
+
+        pipe.send_to(send_rows)
+        if names is not None and not src.hashes:
+            src.resolver = await_names
         part = Partition(k, n)
         pipe.partition(part)
         meter, cmeter = pipe.meter, pipe.ctx
@@ -207,9 +266,12 @@ def _worker(
                 since = 0
                 peak = max(peak, (len(meter.table) + len(cmeter.table)) // 2)
                 pipe.drain()
+                if not src.hashes and names is not None and names.poll():
+                    src.names()  # the parent's message is there: named without waiting
             if k == 0 and batches % PROGRESS_EVERY == 0:
                 out.send(("progress", st.read_bytes - st.unparsed, part.seen))
         peak = max(peak, (len(meter.table) + len(cmeter.table)) // 2)
+        src.names()  # (read to its end, the source checked what it read against them already)
         pipe.finish()
         main_stats, ctx_stats = pipe.worker_stats()
         unsafe = set(pipe.unsafe)

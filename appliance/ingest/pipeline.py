@@ -111,6 +111,37 @@ class Pipeline:
         self.written = dict.fromkeys(self.pending, 0)
         self.feed_many: Callable[[Iterable[Packet]], None] = self.meter.feed_many
         self.batch_rows = BATCH_ROWS
+        self._out: Write | None = None  # the writer while rows are held (``hold``)
+        self._held: list[tuple[str, list[Row]]] = []
+
+    def hold(self) -> None:
+        """Keep the rows built from now on until ``name``: the capture is read while its sha256,
+        which names it (column 0 of every row), is still being computed (issue 20, point 3: on a
+        10M-packet capture the hash took the first 5 s of a replay, with nothing else running)."""
+        if self._out is None:
+            self._out, self.write = self.write, self._hold
+
+    def send_to(self, write: Write) -> None:
+        """Rows go to ``write`` from now on (once named, if they are held)."""
+        if self._out is None:
+            self.write = write
+        else:
+            self._out = write
+
+    def _hold(self, table: str, rows: list[Row]) -> None:
+        self._held.append((table, rows))
+
+    def name(self, cid: str) -> None:
+        """The capture's name: rows built from now on carry it; those built before (held, or
+        pending a full batch) get it, and the held ones go."""
+        self.cid = self.rows.cid = self.observer.cid = cid
+        for rows in self.pending.values():
+            rows[:] = [(cid, *row[1:]) for row in rows]
+        if self._out is not None:
+            self.write, self._out = self._out, None
+            held, self._held = self._held, []
+            for table, rows in held:
+                self.write(table, [(cid, *row[1:]) for row in rows])
 
     @classmethod
     def from_options(

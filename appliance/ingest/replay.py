@@ -96,20 +96,49 @@ class _Run:
     ingest: int
     superseding: bool
     t0: float
+    store: Store | None = None  # for ``name``: where a capture named late is looked up
+    named: bool = True
+
+    def name(self) -> bool:
+        """Name a capture that is being read while hashed (``_start(..., early=True)``): its sha256
+        is waited for, the store asked whether it holds it, the held rows let go; False (nothing
+        written, the result says skipped) for a capture stored already and not forced."""
+        if self.named:
+            return True
+        assert self.store is not None
+        cid = self.src.capture_id
+        self.res.capture_id = cid
+        self.superseding = self.store.capture_status(cid) == "complete"
+        if self.superseding and not self.opts.force:
+            self.res.status = "skipped"
+            return False
+        self.named = True
+        self.pipe.name(cid)
+        return True
 
 
-def _start(store: Store, path: str, opts: ReplayOptions, progress: Progress | None) -> _Run | ReplayResult:
+class _Skipped(Exception):
+    """The capture named late is stored already: its run stops, having written nothing."""
+
+
+def _start(
+    store: Store, path: str, opts: ReplayOptions, progress: Progress | None, early: bool = False
+) -> _Run | ReplayResult:
     """Name the capture (its sha256) and make its pipeline; the result alone for a capture stored
-    already (skipped unless forced)."""
+    already (skipped unless forced). ``early``, with the CLI's hashing thread (``opts.prehash``):
+    the pipeline is made before the hash is done, its rows held; the caller names the run
+    (``_Run.name``) as soon as the hash is there, and reads meanwhile."""
     t0 = time.perf_counter()
     keys = load_keys(opts.keylogs) if opts.keylogs else None  # an unreadable key log: nothing stored
-    src = PcapSource(path, limits=opts.limits, prehash=opts.prehash)
+    early = early and opts.prehash is not None
+    src = PcapSource(path, limits=opts.limits, prehash=opts.prehash, deferred=early)
     if keys is None and "pcapng" in src.formats_sniffed():
         keys = KeyLog()  # the capture may bring its own keys (DSBs)
     src.keys = keys
-    cid = src.capture_id
+    early = early and not src.named()
+    cid = "" if early else src.capture_id
     res = ReplayResult(path=path, capture_id=cid, status="ingested", files=src.files)
-    superseding = store.capture_status(cid) == "complete"
+    superseding = not early and store.capture_status(cid) == "complete"
     if superseding and not opts.force:
         res.status = "skipped"
         return res
@@ -123,14 +152,27 @@ def _start(store: Store, path: str, opts: ReplayOptions, progress: Progress | No
         store.insert(table, rows)
 
     pipe = Pipeline.from_options(cid, ingest, write, opts, store.hash_key(), keys=keys)
-    return _Run(path, opts, src, pipe, res, ingest, superseding, t0)
+    if early:
+        pipe.hold()
+    return _Run(path, opts, src, pipe, res, ingest, superseding, t0, store, named=not early)
 
 
 def replay(store: Store, path: str, opts: ReplayOptions, progress: Progress | None = None) -> ReplayResult:
-    """Ingest one capture (file, directory or glob) into the store."""
-    run = _start(store, path, opts, progress)
+    """Ingest one capture (file, directory or glob) into the store. The capture is read while the
+    CLI's thread still hashes it (issue 20, point 3: ``--jobs 2`` on a 10M-packet capture waited
+    5 s for its sha256 with one core busy), and named as soon as the hash is done."""
+    run = _start(store, path, opts, progress, early=True)
     if isinstance(run, ReplayResult):
         return run
+    try:
+        return _replay(store, path, opts, progress, run)
+    except (_Skipped, parallel.Unwanted):  # named late, stored already: nothing was written
+        return run.res
+
+
+def _replay(
+    store: Store, path: str, opts: ReplayOptions, progress: Progress | None, run: _Run
+) -> ReplayResult:
     src, pipe, res = run.src, run.pipe, run.res
     jobs = opts.jobs if opts.jobs > 0 else parallel.auto_jobs(src.size)
     # The loop allocates millions of short-lived, acyclic objects while holding a large
@@ -141,11 +183,13 @@ def replay(store: Store, path: str, opts: ReplayOptions, progress: Progress | No
     gc.disable()
     try:
         if jobs > 1:
-            results, written = parallel.run(store, pipe, src, jobs, progress, DRAIN_EVERY)
+            results, written = parallel.run(
+                store, pipe, src, jobs, progress, DRAIN_EVERY, None if run.named else run.name
+            )
             res.jobs = jobs
             res.serial_because = parallel.merge(pipe, src, results, written)
         else:
-            _feed(src, pipe, progress)
+            _feed(src, pipe, progress, run)
     except CaptureError:
         _abandon(store, run)
         raise
@@ -165,8 +209,8 @@ def replay(store: Store, path: str, opts: ReplayOptions, progress: Progress | No
 def _abandon(store: Store, run: _Run) -> None:
     """A run that cannot commit (its capture changed while read, or over the decompression limits):
     nothing of it may stay. A run superseding a stored one leaves its rows uncommitted (invisible)
-    rather than risk the old."""
-    if not run.superseding:
+    rather than risk the old. A run not yet named wrote nothing."""
+    if run.named and not run.superseding:
         store.drop_runs(run.res.capture_id, keep=0)
 
 
@@ -230,13 +274,16 @@ def _side_by_side(
             gc.enable()
 
 
-def _feed(src: PcapSource, pipe: Pipeline, progress: Progress | None) -> None:
+def _feed(src: PcapSource, pipe: Pipeline, progress: Progress | None, run: _Run | None = None) -> None:
     """The capture's packets through the pipeline, draining every DRAIN_EVERY packets. The
     progress is told after every batch (at most ``parsers.capture.BATCH_BYTES``, 256 KiB, of the
-    file), so the bar moves while the file is read, not only at each drain (issue 18)."""
+    file), so the bar moves while the file is read, not only at each drain (issue 18). A ``run``
+    read before it is named is named at the first batch after its hash is done (``_Skipped``
+    when it is stored already), and at the latest before the pipeline's last rows."""
     feed_many = pipe.feed_many
     st = src.stats
     n = since = 0
+    unnamed = run is not None and not run.named
     for batch in src.batches():  # the reader's batches go straight to the meter's loop
         feed_many(batch)
         n += len(batch)
@@ -244,8 +291,14 @@ def _feed(src: PcapSource, pipe: Pipeline, progress: Progress | None) -> None:
         if since >= DRAIN_EVERY:
             since = 0
             pipe.drain()
+            if unnamed and run is not None and src.named():
+                unnamed = False
+                if not run.name():
+                    raise _Skipped
         if progress is not None:
             progress.update(st.read_bytes - st.unparsed, n)
+    if run is not None and not run.name():
+        raise _Skipped
     pipe.finish()
 
 

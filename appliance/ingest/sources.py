@@ -7,8 +7,9 @@ replay stores with the capture; ``appliance.live.source.LiveSource`` reads an in
 per read and ``[]`` while the wire is quiet, so its session can flush between packets. Other
 sources (Zeek logs, decrypted streams) implement the same three members.
 
-A capture is named by its files' sha256 before it is read (a capture already stored is not read
-again). The reader then checks that it reads the file it hashed, not by hashing it a second time
+A capture is named by its files' sha256. A replay reads it while the CLI's thread (``Prehash``)
+still hashes it (``deferred``), its rows held until the name is known, and stops with nothing
+written when the name shows a capture stored already; without that thread it is named first. The reader then checks that it reads the file it hashed, not by hashing it a second time
 (a second full pass over a week's capture, issue 20) but by the file's identity: device, inode,
 size, modification and change times, taken when the hash began and ended and again when the
 reader is done, from the one descriptor the packets come from. A file swapped for another (a new
@@ -22,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -79,6 +80,13 @@ class Prehash:
             with self._ready:
                 self._got[f] = got
                 self._ready.notify_all()
+
+    def ready(self, path: str) -> bool:
+        """Whether ``take(path)`` would return (or raise) at once."""
+        if path not in self._files:
+            return False
+        with self._ready:
+            return path in self._got
 
     def take(self, path: str) -> tuple[str, str]:
         """``hash_and_identity(path)``, hashed already or now."""
@@ -144,19 +152,48 @@ class PcapSource:
     identities: list[str] = field(default_factory=list)
     hashed_reads: bool = False  # True: hash what is read again and compare with the sha256
     prehash: Prehash | None = None  # the files' hashes begun before (the CLI, while the store opens)
+    # with ``prehash``: read before the files are named (their hashes still running in its thread);
+    # ``named`` says when they are, and what needs a name waits for it (``names``)
+    deferred: bool = False
+    # how a forked replay worker waits for the names its parent hashed (``set_names``): the
+    # parent's hashing thread is not in the child
+    resolver: Callable[[], None] | None = None
 
     def __post_init__(self) -> None:
         self.files = expand_inputs(self.path)
         for f in self.files:  # fail before anything is written, not halfway through
             sniff_format(f)
+        if not (self.deferred and self.prehash is not None):
+            self.names()
+
+    def named(self) -> bool:
+        """Whether the files are named (hashed), without waiting: once every file's hash is done,
+        they are named here."""
+        if self.hashes:
+            return True
+        if self.resolver is None and self.prehash is not None and all(map(self.prehash.ready, self.files)):
+            self.names()
+            return True
+        return False
+
+    def names(self) -> None:
+        """Name the files, waiting for their hashes (a hashing error is raised here)."""
+        if self.hashes:
+            return
+        if self.resolver is not None:
+            self.resolver()
+            return
         hashed = self.prehash.take if self.prehash is not None else hash_and_identity
         got = [hashed(f) for f in self.files]
-        self.hashes = [h for h, _i in got]
-        self.identities = [i for _h, i in got]
+        self.set_names([h for h, _i in got], [i for _h, i in got])
+
+    def set_names(self, hashes: list[str], identities: list[str]) -> None:
+        self.hashes, self.identities = list(hashes), list(identities)
 
     @property
     def capture_id(self) -> str:
         """The file's sha256, or the sha256 of the files' sha256s for several files."""
+        self.names()
         if len(self.hashes) == 1:
             return self.hashes[0]
         return hashlib.sha256("\n".join(self.hashes).encode()).hexdigest()
@@ -173,15 +210,15 @@ class PcapSource:
         """Packets of all files in order, in the reader's batches (the hot path); with ``walker``,
         a classic pcap's records go to it and its batches are empty (``parsers.capture.read_batches``)."""
         st = self.stats
-        wanted = self.hashes if self.hashed_reads else self.identities
-        for f, want in zip(self.files, wanted, strict=True):
+        for i, f in enumerate(self.files):
             for batch in read_batches(f, st, self.limits, self.hashed_reads, walker):
                 if st.secrets:
                     self._take_secrets(f)
                 yield batch
             if st.secrets:  # a DSB after the last packet still belongs to the capture
                 self._take_secrets(f)
-            verify_read(f, want, st.sha256)
+            self.names()  # read before named: what was read is checked against what was hashed
+            verify_read(f, (self.hashes if self.hashed_reads else self.identities)[i], st.sha256)
             self.formats.add(st.format)
 
     def _take_secrets(self, path: str) -> None:
