@@ -9,8 +9,9 @@ sources (Zeek logs, decrypted streams) implement the same three members.
 
 A capture is named by its files' sha256. A replay reads it while the CLI's thread (``Prehash``)
 still hashes it (``deferred``), its rows held until the name is known, and stops with nothing
-written when the name shows a capture stored already; without that thread it is named first. The reader then checks that it reads the file it hashed, not by hashing it a second time
-(a second full pass over a week's capture, issue 20) but by the file's identity: device, inode,
+written when the name shows a capture stored already; without that thread it is named first.
+The reader then checks that it reads the file it hashed, not by hashing it a second time (a
+second full pass over a week's capture, issue 20) but by the file's identity: device, inode,
 size, modification and change times, taken when the hash began and ended and again when the
 reader is done, from the one descriptor the packets come from. A file swapped for another (a new
 inode) or written to (any write moves its change time, which no user can set back) stops the
