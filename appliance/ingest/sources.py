@@ -83,9 +83,10 @@ class Prehash:
                 self._ready.notify_all()
 
     def ready(self, path: str) -> bool:
-        """Whether ``take(path)`` would return (or raise) at once."""
+        """Whether ``take(path)`` would not wait for this thread: its hash is done, or ``path`` was
+        never given here (a file that appeared in a capture's folder since: ``take`` hashes it)."""
         if path not in self._files:
-            return False
+            return True
         with self._ready:
             return path in self._got
 

@@ -170,3 +170,30 @@ def test_a_worker_killed_before_the_name_fails_the_replay_at_once(
         replay(store, CAPTURE, opts)
     assert not gate.is_set()  # the hash was never let through: nothing waited for it
     assert not mp.active_children() and _ingests(store) == set()
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_file_that_appears_after_the_hashing_began_is_hashed_then(
+    store: Any, tmp_path: Path, jobs: int, gate: threading.Event
+) -> None:
+    """A capture folder that gains a rotated file between the CLI's check of the paths (which
+    named the files to hash) and the replay: the new file is hashed when the capture is named,
+    and the replay ends (it once polled, with its workers waiting, for a hash nobody computed)."""
+    import signal
+
+    folder = tmp_path / "ring"
+    folder.mkdir()
+    (folder / "a.pcapng").write_bytes(Path(CAPTURE).read_bytes())
+    pre = Prehash(sources.expand_inputs(str(folder)))
+    (folder / "b.pcapng").write_bytes(Path(CAPTURE).read_bytes())
+    gate.set()
+    opts = lab_options()
+    opts.jobs, opts.prehash = jobs, pre
+    signal.signal(signal.SIGALRM, lambda *_a: pytest.fail("the replay hung waiting for a hash"))
+    signal.alarm(60)
+    try:
+        res = replay(store, str(folder), opts)
+    finally:
+        signal.alarm(0)
+    assert res.status == "ingested" and len(res.files) == 2
+    assert res.capture_id == sources.PcapSource(str(folder)).capture_id
