@@ -247,8 +247,6 @@ class _Chunks:
 
     def _more(self, n: int) -> bytes:
         """The next read of the stream (at least ``n`` bytes asked for); b"" at its end."""
-        if self.eof:
-            return b""
         try:
             data = self._read(max(CHUNK, n))
         except LimitError:
@@ -271,6 +269,8 @@ class _Chunks:
         have = len(self.buf) - self.pos
         if have >= n:
             return True
+        if self.eof:  # (the spill is empty then: the stream's end is read only after it)
+            return False
         if not have and self.spill:  # the window was used up: the spill becomes it, uncopied
             self.buf, self.pos = self.spill, self.spill_at
             self.spill, self.spill_at = b"", 0
