@@ -97,13 +97,13 @@ def run(
     jobs: int,
     progress: Progress | None,
     drain_every: int,
-    name: Callable[[], bool] | None = None,
+    namer: Callable[[], bool] | None = None,
 ) -> tuple[list[WorkerDone], dict[str, int]]:
     """Fork ``jobs`` workers over ``src``, insert their rows as they come (encoded by the workers:
     ``Store.encode``), and return what each sent at its end, and the rows written per table.
 
     ``src`` may not be named yet (its sha256 still running in this process's hashing thread): the
-    workers start anyway and hold their rows; once the hash is done, ``name()`` names the run here
+    workers start anyway and hold their rows; once the hash is done, ``namer()`` names the run here
     (False: stored already, so the workers are stopped and ``Unwanted`` raised) and each worker is
     sent the files' hashes and identities, to name its rows and check what it read."""
     starts = [(k, jobs, pipe, src) for k in range(jobs)]
@@ -111,7 +111,7 @@ def run(
     written: Counter[str] = Counter()
     # closed on the way out, whatever ends it (the workers stopped then, not when collected)
     with contextlib.closing(
-        _serve(store, starts, jobs, drain_every, lambda k: f"replay worker {k}", name)
+        _serve(store, starts, jobs, drain_every, lambda k: f"replay worker {k}", namer)
     ) as events:
         for event in events:
             if event[0] == "progress":
@@ -171,13 +171,13 @@ def _serve(
                     names[nxt] = nw
                 readers[r], procs[nxt] = nxt, p
                 nxt += 1
-            if namer is not None and starts[0][3].named():
+            named = starts[0][3]  # the one capture of ``run``'s workers
+            if namer is not None and named.named():
                 if not namer():
                     raise Unwanted
-                src = starts[0][3]
                 for conn in names.values():
                     with contextlib.suppress(OSError):  # a worker gone: its end is reported below
-                        conn.send(("name", src.hashes, src.identities))
+                        conn.send(("name", named.hashes, named.identities))
                     conn.close()
                 names.clear()
                 namer = None
@@ -271,8 +271,7 @@ def _worker(
             if k == 0 and batches % PROGRESS_EVERY == 0:
                 out.send(("progress", st.read_bytes - st.unparsed, part.seen))
         peak = max(peak, (len(meter.table) + len(cmeter.table)) // 2)
-        src.names()  # (read to its end, the source checked what it read against them already)
-        pipe.finish()
+        pipe.finish()  # named by now: the source waited for the names to check each file it read
         main_stats, ctx_stats = pipe.worker_stats()
         unsafe = set(pipe.unsafe)
         if pipe.inventory.by_address:

@@ -96,7 +96,7 @@ class _Run:
     ingest: int
     superseding: bool
     t0: float
-    store: Store | None = None  # for ``name``: where a capture named late is looked up
+    store: Store  # for ``name``: where a capture named late is looked up
     named: bool = True
 
     def name(self) -> bool:
@@ -105,7 +105,6 @@ class _Run:
         written, the result says skipped) for a capture stored already and not forced."""
         if self.named:
             return True
-        assert self.store is not None
         cid = self.src.capture_id
         self.res.capture_id = cid
         self.superseding = self.store.capture_status(cid) == "complete"
@@ -283,7 +282,6 @@ def _feed(src: PcapSource, pipe: Pipeline, progress: Progress | None, run: _Run 
     feed_many = pipe.feed_many
     st = src.stats
     n = since = 0
-    unnamed = run is not None and not run.named
     for batch in src.batches():  # the reader's batches go straight to the meter's loop
         feed_many(batch)
         n += len(batch)
@@ -291,10 +289,8 @@ def _feed(src: PcapSource, pipe: Pipeline, progress: Progress | None, run: _Run 
         if since >= DRAIN_EVERY:
             since = 0
             pipe.drain()
-            if unnamed and run is not None and src.named():
-                unnamed = False
-                if not run.name():
-                    raise _Skipped
+            if run is not None and not run.named and src.named() and not run.name():
+                raise _Skipped
         if progress is not None:
             progress.update(st.read_bytes - st.unparsed, n)
     if run is not None and not run.name():
