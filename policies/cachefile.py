@@ -20,6 +20,7 @@ else it is built again.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -107,9 +108,7 @@ def dumps(value: Any) -> bytes:
 def loads(body: bytes, tags: frozenset[str] = _TAGS) -> Any:
     """The value ``dumps`` wrote; ValueError, TypeError or RecursionError for anything else,
     and ValueError for a container whose tag is not in ``tags``."""
-    if tags is _TAGS:
-        return json.loads(body, object_hook=_tagged)
-    return json.loads(body, object_hook=lambda obj: _tagged(obj, tags))
+    return json.loads(body, object_hook=functools.partial(_tagged, tags=tags))
 
 
 def kept(
